@@ -1,0 +1,6 @@
+// Public API of Chorus. Each layer exports its own public surface from its index.ts.
+export * from './errors.js';
+export { Rng } from './util/rng.js';
+export * from './data/index.js';
+export * from './recommenders/index.js';
+export * from './eval/index.js';
