@@ -5,6 +5,7 @@
  * Splits (train/test/validation) are Datasets that share the *same* id maps as their parent,
  * so an index means the same user or item in every part of a split.
  */
+import { groupByRowThenTime } from './sort.js';
 
 /** Two-way map between external string ids and dense indices 0..size-1. */
 export class IdMap {
@@ -257,32 +258,16 @@ function buildCsr(it: Interactions, by: 'user' | 'item', rows: number, cols: num
   const key = by === 'user' ? it.user : it.item;
   const other = by === 'user' ? it.item : it.user;
   const n = it.length;
-  const indptr = new Int32Array(rows + 1);
-  for (let k = 0; k < n; k++) indptr[key[k]! + 1]++;
-  for (let r = 0; r < rows; r++) indptr[r + 1] += indptr[r]!;
-  // Stable order inside a row: by timestamp, then by the other index (P1's tie-break rule).
-  const order = new Int32Array(n);
-  for (let k = 0; k < n; k++) order[k] = k;
-  const ts = it.timestamp;
-  const sorted = Array.from(order).sort((a, b) => {
-    const d = key[a]! - key[b]!;
-    if (d !== 0) return d;
-    const ta = ts[a]!;
-    const tb = ts[b]!;
-    if (ta !== tb && !(Number.isNaN(ta) && Number.isNaN(tb))) {
-      if (Number.isNaN(ta)) return -1;
-      if (Number.isNaN(tb)) return 1;
-      return ta - tb;
-    }
-    return other[a]! - other[b]!;
-  });
+  // Order inside a row: by timestamp, then by the other index, then by position (P1's tie-break
+  // rule when indices follow external id order, as the loaders arrange). Counting sorts, no
+  // comparator over all n entries: see sort.ts.
+  const { perm, indptr } = groupByRowThenTime(key, rows, other, cols, it.timestamp);
   const indices = new Int32Array(n);
   const values = new Float32Array(n);
   for (let k = 0; k < n; k++) {
-    const p = sorted[k]!;
-    order[k] = p;
+    const p = perm[k]!;
     indices[k] = other[p]!;
     values[k] = it.value[p]!;
   }
-  return { rows, cols, indptr, indices, values, order };
+  return { rows, cols, indptr, indices, values, order: perm };
 }

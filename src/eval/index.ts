@@ -1,1 +1,9 @@
-export {};
+export * from './metrics.js';
+export * from './ranking.js';
+export * from './rating.js';
+export * from './stats.js';
+export * from './stamp.js';
+export * from './models.js';
+export * from './protocol.js';
+export * from './run.js';
+export * from './p1.js';

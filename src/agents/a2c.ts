@@ -1,0 +1,92 @@
+/**
+ * Advantage actor-critic (A2C; Mnih et al. 2016, synchronous form). Actor: the softmax slate
+ * policy over the step's candidates (SoftmaxPolicy); critic: V(s), an MLP on the state. Every
+ * `nSteps` observed transitions (from any mix of sessions) give one update on exactly those
+ * transitions (on-policy, then discarded):
+ *   A_t = r_t + γ (1 − done_t) V(s_{t+1}) − V(s_t)
+ *   actor: ascend Σ_{a in slate} A_t ∇ log π(a|s_t) + entropy bonus;  critic: MSE to r_t + γ V(s_{t+1}).
+ */
+import type { Observation, Slate } from '../env/types.js';
+import type { Adam, Mlp } from '../nn/index.js';
+import { ConfigError } from '../errors.js';
+import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import type { AgentContext } from './state.js';
+import type { Transition } from './types.js';
+
+export interface A2cConfig extends NeuralConfig {
+  /** Transitions per update. */
+  nSteps: number;
+  entropy: number;
+  valueLr: number;
+  /** Standardise advantages within each update batch. */
+  normaliseAdvantage: boolean;
+}
+
+export const A2C_DEFAULTS: Omit<A2cConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  nSteps: 32,
+  entropy: 0.01,
+  valueLr: 1e-3,
+  normaliseAdvantage: true,
+};
+
+export class A2cAgent extends NeuralAgent<A2cConfig> {
+  readonly name = 'a2c';
+  readonly version = 1;
+  private readonly policy: SoftmaxPolicy;
+  private readonly value: ValueNet;
+  private readonly pending = new PendingSteps();
+  private steps: PolicyStep[] = [];
+  private rewards: number[] = [];
+  private nexts: Observation[] = [];
+  private dones: boolean[] = [];
+
+  constructor(ctx: AgentContext, config: A2cConfig) {
+    super(ctx, config);
+    if (!Number.isInteger(config.nSteps) || config.nSteps < 1) throw new ConfigError(`nSteps must be a positive integer, got ${config.nSteps}`, 'nSteps');
+    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
+    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
+  }
+
+  act(obs: Observation, k: number): Slate {
+    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
+    if (this.training) {
+      step.obs = snapshotObservation(obs);
+      this.pending.remember(slate, step);
+    }
+    return slate;
+  }
+
+  override observe(t: Transition): void {
+    if (!this.training) return;
+    this.steps.push(this.pending.recall(t));
+    this.rewards.push(t.reward);
+    this.nexts.push(snapshotObservation(t.next));
+    this.dones.push(t.done);
+  }
+
+  override update(): void {
+    if (!this.training || this.steps.length < this.config.nSteps) return;
+    const { gamma, entropy, normaliseAdvantage } = this.config;
+    const n = this.steps.length;
+    const obs = this.steps.map((s) => s.obs);
+    const vNext = this.value.values(this.nexts);
+    const targets = Float32Array.from(this.rewards, (r, t) => r + (this.dones[t] ? 0 : gamma * vNext[t]!));
+    const v = this.value.values(obs);
+    const adv = Float32Array.from(targets, (y, t) => y - v[t]!);
+    if (normaliseAdvantage && n > 1) standardise(adv);
+    this.policy.probabilities(this.steps);
+    const weights = this.steps.map((st, t) => new Float32Array(st.actions.length).fill(adv[t]!));
+    this.policy.gradientStep(this.steps, weights, entropy);
+    this.value.fit(obs, targets);
+    this.steps = [];
+    this.rewards = [];
+    this.nexts = [];
+    this.dones = [];
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * DQN for slates (Mnih et al. 2015; double DQN, van Hasselt et al. 2016), item-wise in the spirit
+ * of SlateQ (Ie et al. 2019): one network Q(s, i) over (state, item) pair features scores every
+ * candidate; the slate is the top-k by Q, each position replaced by a uniformly drawn candidate
+ * with probability ε. Each shown item is a training sample with target
+ *   y_i = r_i + γ (1 − done) Q_target(s', argmax_j Q(s', j)),
+ * r_i being the step reward credited to position i (shared among clicked positions), and j
+ * ranging over the `nextCandidates` best unseen items at s' by the prior. Replay buffer, Huber
+ * loss, Polyak-averaged target network.
+ */
+import type { Observation, Slate } from '../env/types.js';
+import { Adam, huberLoss, Mlp } from '../nn/index.js';
+import { ConfigError } from '../errors.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, positionRewards, snapshotObservation, type NeuralConfig } from './neural.js';
+import type { AgentContext } from './state.js';
+import type { Transition } from './types.js';
+import { topPositions } from './softmax-policy.js';
+
+export interface DqnConfig extends NeuralConfig {
+  /** Exploration rate after the decay. */
+  epsilon: number;
+  /** Exploration rate at the first step, decayed linearly over epsilonDecaySteps acts. */
+  epsilonStart: number;
+  epsilonDecaySteps: number;
+  bufferSize: number;
+  batchSize: number;
+  /** Transitions to collect before the first gradient step. */
+  learningStarts: number;
+  /** Gradient steps per update() call. */
+  gradientSteps: number;
+  /** Target network Polyak rate per gradient step. */
+  tau: number;
+  /** Items considered for the bootstrap max at the next state. */
+  nextCandidates: number;
+  /** Double DQN (online argmax, target value); false = plain max of the target net. */
+  double: boolean;
+}
+
+export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  epsilon: 0.05,
+  epsilonStart: 0.5,
+  epsilonDecaySteps: 5000,
+  bufferSize: 20000,
+  batchSize: 32,
+  learningStarts: 200,
+  gradientSteps: 1,
+  tau: 0.01,
+  nextCandidates: 20,
+  double: true,
+};
+
+interface Sample {
+  obs: Observation;
+  items: Int32Array;
+  rewards: Float32Array;
+  next: Observation;
+  done: boolean;
+}
+
+export class DqnAgent extends NeuralAgent<DqnConfig> {
+  readonly name = 'dqn';
+  readonly version = 1;
+  private readonly q: Mlp;
+  private readonly target: Mlp;
+  private readonly opt: Adam;
+  private readonly buffer: ReplayBuffer<Sample>;
+  private acts = 0;
+  private x: Float32Array = new Float32Array(0);
+  private y: Float32Array = new Float32Array(0);
+  private g: Float32Array = new Float32Array(0);
+  private order = new Int32Array(0);
+  private readonly batch: Sample[] = [];
+
+  constructor(ctx: AgentContext, config: DqnConfig) {
+    super(ctx, config);
+    for (const f of ['epsilon', 'epsilonStart'] as const) {
+      if (!(config[f] >= 0 && config[f] <= 1)) throw new ConfigError(`${f} must be in [0, 1], got ${config[f]}`, f);
+    }
+    for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'gradientSteps'] as const) {
+      if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
+    }
+    this.q = new Mlp({ sizes: [this.pairs.dim, ...config.hidden, 1] }, this.initRng);
+    this.target = this.q.clone(this.initRng);
+    this.opt = new Adam(this.q.params, this.q.grads, { lr: config.lr, maxGradNorm: 10 });
+    this.buffer = new ReplayBuffer(config.bufferSize);
+  }
+
+  get epsilon(): number {
+    const { epsilon, epsilonStart, epsilonDecaySteps } = this.config;
+    const f = Math.min(1, this.acts / Math.max(1, epsilonDecaySteps));
+    return epsilonStart + f * (epsilon - epsilonStart);
+  }
+
+  act(obs: Observation, k: number): Slate {
+    const cands = this.source.get(obs, this.rng);
+    const n = cands.length;
+    const m = Math.min(k, n);
+    this.x = grow(this.x, n * this.pairs.dim);
+    this.pairs.fill(obs, cands, this.x);
+    const qv = this.q.forward(this.x, n);
+    if (this.order.length < n) this.order = new Int32Array(n * 2);
+    topPositions(qv, n, n, this.order);
+    const eps = this.training ? this.epsilon : 0;
+    if (this.training) this.acts++;
+    const items = new Int32Array(m);
+    const scores = new Float32Array(m);
+    const props = new Float32Array(m);
+    // Position s takes the next best unused candidate, or with prob. ε a random unused one.
+    const used = new Uint8Array(n);
+    let next = 0;
+    for (let s = 0; s < m; s++) {
+      let pos: number;
+      if (eps > 0 && this.rng.next() < eps) {
+        do pos = this.rng.int(n);
+        while (used[pos]);
+        props[s] = eps / (n - s);
+      } else {
+        while (used[this.order[next]!]) next++;
+        pos = this.order[next]!;
+        props[s] = 1 - eps + eps / (n - s);
+      }
+      used[pos] = 1;
+      items[s] = cands[pos]!;
+      scores[s] = qv[pos]!;
+    }
+    return { items, scores, propensities: props };
+  }
+
+  override observe(t: Transition): void {
+    if (!this.training) return;
+    const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
+    this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+  }
+
+  override update(): void {
+    if (!this.training || this.buffer.size < Math.max(this.config.learningStarts, this.config.batchSize)) return;
+    for (let s = 0; s < this.config.gradientSteps; s++) this.gradientStep();
+  }
+
+  private gradientStep(): void {
+    const { batchSize, gamma, nextCandidates, tau, double } = this.config;
+    const D = this.pairs.dim;
+    const batch = this.buffer.sample(this.rng, batchSize, this.batch);
+    // 1. Bootstrap values at the next states (before the online forward whose cache backward needs).
+    const nextVal = new Float32Array(batch.length);
+    const nextC: Int32Array[] = [];
+    let rows = 0;
+    for (const b of batch) {
+      const c = b.done ? new Int32Array(0) : this.source.top(b.next, nextCandidates);
+      nextC.push(c);
+      rows += c.length;
+    }
+    if (rows > 0) {
+      this.x = grow(this.x, rows * D);
+      let r = 0;
+      for (let t = 0; t < batch.length; t++) {
+        this.pairs.fill(batch[t]!.next, nextC[t]!, this.x, r);
+        r += nextC[t]!.length;
+      }
+      const tq = Float32Array.from(this.target.forward(this.x, rows));
+      const oq = double ? this.q.forward(this.x, rows) : tq;
+      r = 0;
+      for (let t = 0; t < batch.length; t++) {
+        const n = nextC[t]!.length;
+        if (n > 0) {
+          let best = 0;
+          for (let q = 1; q < n; q++) if (oq[r + q]! > oq[r + best]!) best = q;
+          nextVal[t] = tq[r + best]!;
+        }
+        r += n;
+      }
+    }
+    // 2. Online Q of every shown item, Huber loss towards the targets.
+    rows = 0;
+    for (const b of batch) rows += b.items.length;
+    this.x = grow(this.x, rows * D);
+    this.y = grow(this.y, rows);
+    this.g = grow(this.g, rows);
+    let r = 0;
+    for (let t = 0; t < batch.length; t++) {
+      const b = batch[t]!;
+      this.pairs.fill(b.obs, b.items, this.x, r);
+      const boot = b.done ? 0 : gamma * nextVal[t]!;
+      for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + boot;
+      r += b.items.length;
+    }
+    this.q.zeroGrad();
+    const pred = this.q.forward(this.x, rows);
+    huberLoss(pred, this.y, rows, this.g);
+    this.q.backward(this.g.subarray(0, rows));
+    this.opt.step();
+    this.target.softUpdateFrom(this.q, tau);
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return { q: { net: this.q, opt: this.opt }, target: { net: this.target } };
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return { acts: this.acts };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    this.acts = typeof s.acts === 'number' ? s.acts : 0;
+  }
+}

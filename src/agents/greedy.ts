@@ -1,0 +1,48 @@
+import type { Observation, Slate } from '../env/types.js';
+import { BaseAgent, type SeededConfig } from './base.js';
+import type { AgentContext } from './state.js';
+
+export interface GreedyConfig extends SeededConfig {
+  /** How many users' score vectors are cached (each is nItems floats). */
+  cacheUsers: number;
+}
+
+/**
+ * Greedy-by-recommender (`greedy-als`): ranks every item by the recommender's score for the user
+ * (ALS fitted on P1's train split) and shows the best unseen k. Myopic by design: it ignores
+ * satiation, leaving and exposure, which is what the RL agents are measured against. Without a
+ * `scoreUser` in the context it scores with the context's CF user × item factors.
+ */
+export class GreedyAgent extends BaseAgent<GreedyConfig> {
+  readonly name = 'greedy-als';
+  readonly version = 1;
+  private readonly cache = new Map<number, Float32Array>();
+
+  constructor(ctx: AgentContext, config: GreedyConfig) {
+    super(ctx, config);
+  }
+
+  act(obs: Observation, k: number): Slate {
+    return this.greedySlate(this.scores(obs.user), obs, k);
+  }
+
+  private scores(user: number): Float32Array {
+    let s = this.cache.get(user);
+    if (s) return s;
+    const { nItems, dim, vectors } = this.ctx.items;
+    s = new Float32Array(nItems);
+    if (this.ctx.scoreUser) this.ctx.scoreUser(user, s);
+    else if (this.ctx.userVectors && user >= 0 && user < this.ctx.nUsers) {
+      const uv = this.ctx.userVectors;
+      const o = user * dim;
+      for (let i = 0; i < nItems; i++) {
+        let d = 0;
+        for (let j = 0; j < dim; j++) d += uv[o + j]! * vectors[i * dim + j]!;
+        s[i] = d;
+      }
+    } else s.set(this.ctx.items.popularity);
+    if (this.cache.size >= this.config.cacheUsers) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(user, s);
+    return s;
+  }
+}

@@ -1,0 +1,14 @@
+export * from './types.js';
+export * from './base.js';
+export * from './state.js';
+export * from './linalg.js';
+export * from './registry.js';
+export { RandomAgent } from './random.js';
+export { PopularityAgent } from './popularity.js';
+export { GreedyAgent } from './greedy.js';
+export { EpsilonGreedyAgent } from './egreedy.js';
+export { Ucb1Agent } from './ucb.js';
+export { LinUcbAgent, LinearSlateFeatures } from './linucb.js';
+export { ThompsonAgent } from './thompson.js';
+export { TabularQ, TabularAgent, QLearningAgent } from './qlearning.js';
+export { SarsaAgent } from './sarsa.js';

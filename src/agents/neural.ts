@@ -1,0 +1,373 @@
+/**
+ * Plumbing shared by the neural agents (dqn, reinforce, a2c, ddpg, ppo).
+ *
+ * Every neural agent re-ranks a per-step candidate set rather than the whole catalogue: the top
+ * `candidates` unseen items by the myopic prior (the context's `scoreUser`, else user × item CF
+ * factors, else popularity) plus `randomCandidates` uniformly drawn unseen items, so cold and
+ * long-tail items can be reached. When the catalogue is no larger than the candidate count every
+ * item is a candidate. Each (state, item) pair is described by `PairFeatures`:
+ *
+ *   [ state (StateFeaturiser) | item vector | item genres | cold | log-popularity |
+ *     prior score z-scored within the candidates | state·item vector | genre overlap ]
+ *
+ * so one network scores any item, including ones never shown before.
+ */
+import type { Observation } from '../env/types.js';
+import { ConfigError, ModelStateError } from '../errors.js';
+import type { Adam, Mlp } from '../nn/index.js';
+import { Rng } from '../util/rng.js';
+import { BaseAgent } from './base.js';
+import type { Transition } from './types.js';
+import { StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
+
+/** Knobs every neural agent shares. */
+export interface NeuralConfig {
+  seed: number;
+  /** Candidate set size per step (top items by the myopic prior). */
+  candidates: number;
+  /** Extra uniformly drawn unseen items per step (exploration of the long tail). */
+  randomCandidates: number;
+  /** Hidden layer widths of the networks. */
+  hidden: number[];
+  /** Discount factor. */
+  gamma: number;
+  /** Adam learning rate. */
+  lr: number;
+  /** State featuriser settings (see state.ts). */
+  state?: Partial<StateConfig>;
+}
+
+export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
+  candidates: 100,
+  randomCandidates: 10,
+  hidden: [64, 64],
+  gamma: 0.9,
+  lr: 1e-3,
+};
+
+/** A copy of an observation that later env steps cannot mutate. */
+export function snapshotObservation(o: Observation): Observation {
+  return { user: o.user, history: Int32Array.from(o.history), t: o.t, context: o.context ? Float32Array.from(o.context) : undefined };
+}
+
+/** Reward credited to each slate position: the clicked positions share it; without click info all do. */
+export function positionRewards(t: Transition, out: Float32Array): Float32Array {
+  const k = t.slate.items.length;
+  const c = t.clicks;
+  let n = 0;
+  if (c) for (let p = 0; p < k; p++) n += c[p] ? 1 : 0;
+  for (let p = 0; p < k; p++) out[p] = c ? (c[p] ? t.reward / Math.max(1, n) : 0) : t.reward / k;
+  return out;
+}
+
+/** Chooses the items a neural agent ranks at one step. */
+export class CandidateSource {
+  private readonly ctx: AgentContext;
+  private readonly n: number;
+  private readonly nRandom: number;
+  /** Per user: items sorted by prior score, best first (enough to survive history exclusion). */
+  private readonly ranked = new Map<number, Int32Array>();
+  private readonly priors = new Map<number, Float32Array>();
+  private readonly zpriors = new Map<number, Float32Array>();
+  private readonly seen: Uint8Array;
+  private readonly maxCached = 2048;
+
+  constructor(ctx: AgentContext, n: number, nRandom: number) {
+    this.ctx = ctx;
+    this.n = Math.max(1, n);
+    this.nRandom = Math.max(0, nRandom);
+    this.seen = new Uint8Array(ctx.items.nItems);
+  }
+
+  get maxSize(): number {
+    return Math.min(this.ctx.items.nItems, this.n + this.nRandom);
+  }
+
+  /** Prior (myopic) score of every item for this user. */
+  prior(user: number): Float32Array {
+    let p = this.priors.get(user);
+    if (p) return p;
+    const { nItems, dim, vectors, popularity } = this.ctx.items;
+    p = new Float32Array(nItems);
+    if (this.ctx.scoreUser) this.ctx.scoreUser(user, p);
+    else if (this.ctx.userVectors && user >= 0 && user < this.ctx.nUsers) {
+      const uv = this.ctx.userVectors;
+      const o = user * dim;
+      for (let i = 0; i < nItems; i++) {
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += uv[o + j]! * vectors[i * dim + j]!;
+        p[i] = s;
+      }
+    } else for (let i = 0; i < nItems; i++) p[i] = Math.log1p(popularity[i]!);
+    if (this.priors.size >= this.maxCached) {
+      const first = this.priors.keys().next().value as number;
+      this.priors.delete(first);
+      this.ranked.delete(first);
+    }
+    this.priors.set(user, p);
+    return p;
+  }
+
+  private rankedFor(user: number): Int32Array {
+    let r = this.ranked.get(user);
+    if (r) return r;
+    const p = this.prior(user);
+    const idx = new Int32Array(p.length);
+    for (let i = 0; i < idx.length; i++) idx[i] = i;
+    // Stable by index on ties, so the order is reproducible.
+    r = Int32Array.from([...idx].sort((a, b) => p[b]! - p[a]! || a - b));
+    this.ranked.set(user, r);
+    return r;
+  }
+
+  /** Candidates for this observation, never including history items. */
+  get(obs: Observation, rng: Rng): Int32Array {
+    const nItems = this.ctx.items.nItems;
+    const h = obs.history;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 1;
+    const out: number[] = [];
+    const ranked = this.rankedFor(obs.user);
+    for (let q = 0; q < ranked.length && out.length < this.n; q++) {
+      const i = ranked[q]!;
+      if (!this.seen[i]) {
+        out.push(i);
+        this.seen[i] = 1;
+      }
+    }
+    // Random unseen items; bounded tries so a nearly exhausted catalogue cannot loop forever.
+    let tries = 0;
+    let added = 0;
+    while (added < this.nRandom && tries < this.nRandom * 20) {
+      tries++;
+      const i = rng.int(nItems);
+      if (!this.seen[i]) {
+        out.push(i);
+        this.seen[i] = 1;
+        added++;
+      }
+    }
+    for (const i of out) this.seen[i] = 0;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 0;
+    return Int32Array.from(out);
+  }
+
+  /**
+   * The user's prior score of each item, z-scored over the whole catalogue (so the feature means
+   * the same whatever candidate set an item appears in).
+   */
+  zPrior(user: number): Float32Array {
+    let z = this.zpriors.get(user);
+    if (z) return z;
+    const p = this.prior(user);
+    let m = 0;
+    for (let i = 0; i < p.length; i++) m += p[i]!;
+    m /= Math.max(1, p.length);
+    let v = 0;
+    for (let i = 0; i < p.length; i++) v += (p[i]! - m) ** 2;
+    const sd = Math.sqrt(v / Math.max(1, p.length)) || 1;
+    z = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) z[i] = (p[i]! - m) / sd;
+    if (this.zpriors.size >= this.maxCached) this.zpriors.delete(this.zpriors.keys().next().value as number);
+    this.zpriors.set(user, z);
+    return z;
+  }
+
+  /** The n best unseen items by prior, no random part (deterministic; used for bootstrap targets). */
+  top(obs: Observation, n: number): Int32Array {
+    const nItems = this.ctx.items.nItems;
+    const h = obs.history;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 1;
+    const ranked = this.rankedFor(obs.user);
+    const out: number[] = [];
+    for (let q = 0; q < ranked.length && out.length < n; q++) if (!this.seen[ranked[q]!]) out.push(ranked[q]!);
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 0;
+    return Int32Array.from(out);
+  }
+}
+
+/** (state, item) feature rows for a list of items; see the module comment for the layout. */
+export class PairFeatures {
+  readonly featuriser: StateFeaturiser;
+  readonly stateDim: number;
+  readonly itemDim: number;
+  readonly dim: number;
+  private readonly ctx: AgentContext;
+  private readonly state: Float32Array;
+  readonly source: CandidateSource;
+  private readonly logMaxPop: number;
+
+  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}) {
+    this.ctx = ctx;
+    this.source = source;
+    this.featuriser = new StateFeaturiser(ctx, stateConfig);
+    this.stateDim = this.featuriser.dim;
+    const { dim, categoryNames } = ctx.items;
+    this.itemDim = dim + categoryNames.length + 5;
+    this.dim = this.stateDim + this.itemDim;
+    this.state = new Float32Array(this.stateDim);
+    let mx = 1;
+    for (let i = 0; i < ctx.items.nItems; i++) mx = Math.max(mx, ctx.items.popularity[i]!);
+    this.logMaxPop = Math.log1p(mx);
+  }
+
+  /** The state vector alone (stateDim) into out. */
+  encodeState(obs: Observation, out: Float32Array): Float32Array {
+    return this.featuriser.encode(obs, out);
+  }
+
+  /** Writes one row per item of `items` into out (row-major, rows × dim, starting at row `row0`). */
+  fill(obs: Observation, items: ArrayLike<number>, out: Float32Array, row0 = 0): void {
+    const s = this.featuriser.encode(obs, this.state);
+    const z = this.source.zPrior(obs.user);
+    const { dim: d, vectors, categoryNames, catIndptr, catIndices, cold, popularity } = this.ctx.items;
+    const nC = categoryNames.length;
+    for (let q = 0; q < items.length; q++) {
+      const i = items[q]!;
+      const o = (row0 + q) * this.dim;
+      out.set(s, o);
+      let p = o + this.stateDim;
+      out.fill(0, p, p + this.itemDim);
+      const vo = i * d;
+      let dot = 0;
+      for (let k = 0; k < d; k++) {
+        const v = vectors[vo + k]!;
+        out[p + k] = v;
+        dot += v * s[k]!;
+      }
+      p += d;
+      let overlap = 0;
+      for (let c = catIndptr[i]!; c < catIndptr[i + 1]!; c++) {
+        const ci = catIndices[c]!;
+        out[p + ci] = 1;
+        overlap += s[d + ci]!;
+      }
+      p += nC;
+      out[p++] = cold[i]!;
+      out[p++] = Math.log1p(popularity[i]!) / this.logMaxPop;
+      out[p++] = z[i]!;
+      out[p++] = dot;
+      out[p] = overlap;
+    }
+  }
+}
+
+/** Fixed-capacity ring buffer of transitions (copies), sampled uniformly with the agent's Rng. */
+export class ReplayBuffer<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(x: T): void {
+    if (this.items.length < this.capacity) this.items.push(x);
+    else this.items[this.next] = x;
+    this.next = (this.next + 1) % this.capacity;
+  }
+
+  sample(rng: Rng, n: number, out: T[] = []): T[] {
+    out.length = 0;
+    for (let i = 0; i < n; i++) out.push(this.items[rng.int(this.items.length)]!);
+    return out;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.next = 0;
+  }
+}
+
+/** Grows a scratch Float32Array to at least n values (reused across calls). */
+export function grow(buf: Float32Array, n: number): Float32Array {
+  return buf.length >= n ? buf : new Float32Array(Math.max(n, buf.length * 2));
+}
+
+/** Sample k distinct positions from probabilities p[0..n) without replacement (Plackett–Luce). */
+export function sampleWithoutReplacement(p: Float32Array, n: number, k: number, rng: Rng, out: Int32Array, taken: Uint8Array): number {
+  const m = Math.min(k, n);
+  taken.fill(0, 0, n);
+  let rest = 1;
+  for (let s = 0; s < m; s++) {
+    let u = rng.next() * rest;
+    let pick = -1;
+    for (let q = 0; q < n; q++) {
+      if (taken[q]) continue;
+      pick = q;
+      u -= p[q]!;
+      if (u < 0) break;
+    }
+    taken[pick] = 1;
+    out[s] = pick;
+    rest -= p[pick]!;
+    if (rest <= 1e-12) rest = 0;
+    if (rest === 0 && s + 1 < m) {
+      // Remaining mass underflowed: fill with the untaken positions in order.
+      for (let q = 0; q < n && s + 1 < m; q++) if (!taken[q]) (taken[q] = 1), (out[++s] = q);
+      return m;
+    }
+  }
+  return m;
+}
+
+/** Check the shared knobs; `field` names are the config keys. */
+export function validateNeuralConfig(c: NeuralConfig): void {
+  const bad = (field: string, msg: string): never => {
+    throw new ConfigError(msg, field);
+  };
+  if (!Number.isInteger(c.candidates) || c.candidates < 1) bad('candidates', `candidates must be a positive integer, got ${c.candidates}`);
+  if (!Number.isInteger(c.randomCandidates) || c.randomCandidates < 0) bad('randomCandidates', `randomCandidates must be an integer ≥ 0, got ${c.randomCandidates}`);
+  if (!Array.isArray(c.hidden) || c.hidden.some((h) => !Number.isInteger(h) || h < 1)) bad('hidden', `hidden must be a list of positive integers, got ${JSON.stringify(c.hidden)}`);
+  if (!(c.gamma >= 0 && c.gamma <= 1)) bad('gamma', `gamma must be in [0, 1], got ${c.gamma}`);
+  if (!(c.lr > 0)) bad('lr', `lr must be > 0, got ${c.lr}`);
+}
+
+/**
+ * Base of the neural agents: candidate source, pair features, a separate generator for weight
+ * initialisation (so acting draws are the same whatever the network sizes), and save/load of
+ * every network and optimiser the subclass lists in `networks()`.
+ */
+export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
+  protected readonly source: CandidateSource;
+  protected readonly pairs: PairFeatures;
+  protected readonly initRng: Rng;
+
+  constructor(ctx: AgentContext, config: C) {
+    super(ctx, config);
+    validateNeuralConfig(config);
+    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates);
+    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {});
+    this.initRng = new Rng((config.seed ^ 0x5bd1e995) >>> 0);
+  }
+
+  /** Every network (with its optimiser, if trained) that makes up the agent's learned state. */
+  protected abstract networks(): Record<string, { net: Mlp; opt?: Adam }>;
+
+  /** Counters and other small learned state beyond the networks. */
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  protected loadExtraState(_s: Record<string, unknown>): void {}
+
+  protected override getState(): Record<string, unknown> {
+    const nets: Record<string, unknown> = {};
+    for (const [name, { net, opt }] of Object.entries(this.networks())) nets[name] = { params: new Float32Array(net.params), adam: opt?.toJSON() };
+    return { nets, extra: this.extraState() };
+  }
+
+  protected override setState(state: Record<string, unknown>): void {
+    const saved = (state.nets ?? {}) as Record<string, { params?: Float32Array; adam?: unknown }>;
+    for (const [name, { net, opt }] of Object.entries(this.networks())) {
+      const s = saved[name];
+      if (!s || !(s.params instanceof Float32Array) || s.params.length !== net.params.length) {
+        throw new ModelStateError(`${this.name}: saved network "${name}" is missing or has another shape (was the agent saved with other hidden sizes or another item space?)`);
+      }
+      net.params.set(s.params);
+      if (opt && s.adam) opt.load(s.adam);
+    }
+    this.loadExtraState((state.extra ?? {}) as Record<string, unknown>);
+  }
+}

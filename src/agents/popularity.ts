@@ -1,0 +1,14 @@
+import type { Observation, Slate } from '../env/types.js';
+import { BaseAgent, type SeededConfig } from './base.js';
+
+export interface PopularityConfig extends SeededConfig {}
+
+/** The k most-interacted training items the user has not consumed yet (deterministic). */
+export class PopularityAgent extends BaseAgent<PopularityConfig> {
+  readonly name = 'popularity';
+  readonly version = 1;
+
+  act(obs: Observation, k: number): Slate {
+    return this.greedySlate(this.ctx.items.popularity, obs, k);
+  }
+}

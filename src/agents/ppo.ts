@@ -1,0 +1,132 @@
+/**
+ * PPO with the clipped surrogate objective and GAE (Schulman et al. 2017; 2016).
+ *
+ * Actor: the softmax slate policy over the step's candidates; each shown item a is one action
+ * with probability ratio ρ = π_θ(a|s)/π_old(a|s). Critic: V(s). After `rolloutSteps` observed
+ * transitions, advantages come from GAE(γ, λ) along each session's transitions in order
+ * (bootstrapping with V(s') where the rollout cuts a session), then `epochs` passes of shuffled
+ * minibatches maximise Σ_a min(ρ Â, clip(ρ, 1 ± ε) Â) + entropy bonus, and fit V to Â + V_old.
+ */
+import type { Observation, Slate } from '../env/types.js';
+import type { Adam, Mlp } from '../nn/index.js';
+import { ConfigError } from '../errors.js';
+import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import type { AgentContext } from './state.js';
+import type { Transition } from './types.js';
+
+export interface PpoConfig extends NeuralConfig {
+  rolloutSteps: number;
+  epochs: number;
+  minibatch: number;
+  /** Clip range ε. */
+  clip: number;
+  /** GAE λ. */
+  lambda: number;
+  entropy: number;
+  valueLr: number;
+}
+
+export const PPO_DEFAULTS: Omit<PpoConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  rolloutSteps: 128,
+  epochs: 4,
+  minibatch: 32,
+  clip: 0.2,
+  lambda: 0.95,
+  entropy: 0.01,
+  valueLr: 1e-3,
+};
+
+interface Step {
+  p: PolicyStep;
+  reward: number;
+  next: Observation;
+  done: boolean;
+  user: number;
+}
+
+export class PpoAgent extends NeuralAgent<PpoConfig> {
+  readonly name = 'ppo';
+  readonly version = 1;
+  private readonly policy: SoftmaxPolicy;
+  private readonly value: ValueNet;
+  private readonly pending = new PendingSteps();
+  private rollout: Step[] = [];
+
+  constructor(ctx: AgentContext, config: PpoConfig) {
+    super(ctx, config);
+    for (const f of ['rolloutSteps', 'epochs', 'minibatch'] as const) {
+      if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
+    }
+    if (!(config.clip > 0 && config.clip < 1)) throw new ConfigError(`clip must be in (0, 1), got ${config.clip}`, 'clip');
+    if (!(config.lambda >= 0 && config.lambda <= 1)) throw new ConfigError(`lambda must be in [0, 1], got ${config.lambda}`, 'lambda');
+    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
+    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
+  }
+
+  act(obs: Observation, k: number): Slate {
+    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
+    if (this.training) {
+      step.obs = snapshotObservation(obs);
+      this.pending.remember(slate, step);
+    }
+    return slate;
+  }
+
+  override observe(t: Transition): void {
+    if (!this.training) return;
+    this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, user: t.observation.user });
+  }
+
+  override update(): void {
+    if (!this.training || this.rollout.length < this.config.rolloutSteps) return;
+    const { gamma, lambda, epochs, minibatch, clip, entropy } = this.config;
+    const R = this.rollout;
+    const n = R.length;
+    const v = this.value.values(R.map((s) => s.p.obs));
+    const vNext = this.value.values(R.map((s) => s.next));
+    // GAE per session, walking each user's transitions backwards in rollout order.
+    const adv = new Float32Array(n);
+    const carry = new Map<number, number>();
+    for (let t = n - 1; t >= 0; t--) {
+      const s = R[t]!;
+      const delta = s.reward + (s.done ? 0 : gamma * vNext[t]!) - v[t]!;
+      const later = s.done ? 0 : (carry.get(s.user) ?? 0);
+      adv[t] = delta + gamma * lambda * later;
+      carry.set(s.user, adv[t]!);
+    }
+    const returns = Float32Array.from(adv, (a, t) => a + v[t]!);
+    standardise(adv);
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    for (let e = 0; e < epochs; e++) {
+      this.rng.shuffle(order);
+      for (let b = 0; b < n; b += minibatch) {
+        const idx = order.subarray(b, Math.min(n, b + minibatch));
+        const steps = Array.from(idx, (i) => R[i]!.p);
+        const probs = this.policy.probabilities(steps);
+        const weights = steps.map((st, j) => {
+          const A = adv[idx[j]!]!;
+          const w = new Float32Array(st.actions.length);
+          for (let a = 0; a < w.length; a++) {
+            const ratio = probs[j]![a]! / Math.max(st.behaviour[a]!, 1e-8);
+            // The clipped term's gradient is zero once the ratio has moved past 1 ± ε in A's direction.
+            const active = A >= 0 ? ratio < 1 + clip : ratio > 1 - clip;
+            w[a] = active ? ratio * A : 0;
+          }
+          return w;
+        });
+        this.policy.gradientStep(steps, weights, entropy);
+        this.value.fit(
+          steps.map((s) => s.obs),
+          Float32Array.from(idx, (i) => returns[i]!),
+        );
+      }
+    }
+    this.rollout = [];
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * One table of agents: name → description, default config, constructor. `createAgent` and
+ * `restoreAgent` are the front door used by src/eval/sim, the CLI and src/marl.
+ *
+ * To add an agent: write `src/agents/<name>.ts` exporting a class that implements `ManagedAgent`
+ * (extend `BaseAgent`), then add one entry to `AGENTS` below.
+ */
+import { ConfigError, UnknownNameError } from '../errors.js';
+import type { ManagedAgent, SavedAgent } from './base.js';
+import { EpsilonGreedyAgent } from './egreedy.js';
+import { GreedyAgent } from './greedy.js';
+import { LinUcbAgent } from './linucb.js';
+import { PopularityAgent } from './popularity.js';
+import { QLearningAgent } from './qlearning.js';
+import { RandomAgent } from './random.js';
+import { SarsaAgent } from './sarsa.js';
+import type { AgentContext } from './state.js';
+import { ThompsonAgent } from './thompson.js';
+import { Ucb1Agent } from './ucb.js';
+
+export interface AgentEntry {
+  description: string;
+  /** Default hyper-parameters (every key a config may set; `seed` is always there). */
+  defaults: Record<string, unknown>;
+  /** True for learners whose training budget matters (the runner trains them). */
+  learns: boolean;
+  create(ctx: AgentContext, config: Record<string, unknown>): ManagedAgent;
+}
+
+// Each `create` receives the defaults merged with the caller's overrides (checked in `createAgent`).
+const AGENTS: Record<string, AgentEntry> = {
+  random: {
+    description: 'uniform random slate',
+    defaults: { seed: 1 },
+    learns: false,
+    create: (ctx, c) => new RandomAgent(ctx, c as never),
+  },
+  popularity: {
+    description: 'most popular unseen training items',
+    defaults: { seed: 1 },
+    learns: false,
+    create: (ctx, c) => new PopularityAgent(ctx, c as never),
+  },
+  'greedy-als': {
+    description: 'myopic ranking by ALS scores (train split)',
+    defaults: { seed: 1, cacheUsers: 1024 },
+    learns: false,
+    create: (ctx, c) => new GreedyAgent(ctx, c as never),
+  },
+  egreedy: {
+    description: 'ε-greedy over items, popularity prior',
+    defaults: { seed: 1, epsilon: 0.1, priorWeight: 2, priorScale: 0.3 },
+    learns: true,
+    create: (ctx, c) => new EpsilonGreedyAgent(ctx, c as never),
+  },
+  ucb: {
+    description: 'UCB1 over items',
+    defaults: { seed: 1, c: 0.5 },
+    learns: true,
+    create: (ctx, c) => new Ucb1Agent(ctx, c as never),
+  },
+  linucb: {
+    description: 'LinUCB, shared linear model over (state, item) features',
+    defaults: { seed: 1, alpha: 0.3, ridge: 1, popularityPrior: 0.5, shortlist: 50 },
+    learns: true,
+    create: (ctx, c) => new LinUcbAgent(ctx, c as never),
+  },
+  thompson: {
+    description: 'linear Thompson sampling over (state, item) features',
+    defaults: { seed: 1, v: 0.1, ridge: 1, popularityPrior: 0.5, resampleEvery: 1 },
+    learns: true,
+    create: (ctx, c) => new ThompsonAgent(ctx, c as never),
+  },
+  qlearning: {
+    description: 'tabular Q-learning over genre × satiation × step states; actions = genres',
+    defaults: { seed: 1, epsilon: 0.1, lr: 0.1, gamma: 0.9, init: 1, state: {} },
+    learns: true,
+    create: (ctx, c) => new QLearningAgent(ctx, c as never),
+  },
+  sarsa: {
+    description: 'tabular SARSA over genre × satiation × step states; actions = genres',
+    defaults: { seed: 1, epsilon: 0.1, lr: 0.1, gamma: 0.9, init: 1, state: {} },
+    learns: true,
+    create: (ctx, c) => new SarsaAgent(ctx, c as never),
+  },
+};
+
+export function agentNames(): string[] {
+  return Object.keys(AGENTS);
+}
+
+export function agentEntry(name: string): AgentEntry {
+  const e = AGENTS[name];
+  if (!e) throw new UnknownNameError('agent', name, agentNames());
+  return e;
+}
+
+/** Register an agent kind at run time (the neural agents and src/marl use the table above; this is for plug-ins and tests). */
+export function registerAgent(name: string, entry: AgentEntry): void {
+  AGENTS[name] = entry;
+}
+
+/** A new agent with the defaults overridden by `config` (unknown keys are an error naming the key). */
+export function createAgent(name: string, ctx: AgentContext, config: Record<string, unknown> = {}): ManagedAgent {
+  const e = agentEntry(name);
+  for (const key of Object.keys(config)) {
+    if (!(key in e.defaults)) throw new ConfigError(`agent "${name}" has no option "${key}"; options: ${Object.keys(e.defaults).join(', ')}`, `agent.${key}`);
+  }
+  return e.create(ctx, { ...e.defaults, ...config });
+}
+
+/** Rebuild an agent from `toJSON()` output (the context must describe the same item space). */
+export function restoreAgent(saved: SavedAgent, ctx: AgentContext): ManagedAgent {
+  const e = agentEntry(saved.kind);
+  const agent = e.create(ctx, { ...e.defaults, ...(saved.config as Record<string, unknown>) });
+  agent.load(saved);
+  return agent;
+}

@@ -1,0 +1,129 @@
+/**
+ * REINFORCE with a learned baseline and the top-K off-policy correction of Chen et al. (2019),
+ * "Top-K Off-Policy Correction for a REINFORCE Recommender System".
+ *
+ * Policy: softmax over the step's candidates (SoftmaxPolicy); a slate is k items drawn without
+ * replacement. Once a session ends its discounted returns G_t are computed; every `batchEpisodes`
+ * finished sessions give one gradient step ascending, for each shown item a,
+ *   λ_K(s,a) · min(π_θ(a|s) / β(a|s), ratioCap) · (G_t − V(s_t)) · ∇ log π_θ(a|s),
+ * with λ_K(s,a) = K (1 − π_θ(a|s))^{K−1} (the derivative of the probability that a appears in
+ * a top-K slate of K independent draws) and β the behaviour probability recorded when acting
+ * (equal to π_θ until the policy moves on; the capped ratio corrects for stale or logged
+ * data). Advantages are standardised per batch. V is an MLP on the state fitted to G_t.
+ */
+import type { Observation, Slate } from '../env/types.js';
+import type { Adam, Mlp } from '../nn/index.js';
+import { ConfigError } from '../errors.js';
+import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import type { AgentContext } from './state.js';
+import type { Transition } from './types.js';
+
+export interface ReinforceConfig extends NeuralConfig {
+  /** Finished sessions per gradient step. */
+  batchEpisodes: number;
+  /** Apply the top-K multiplier λ_K (false = plain REINFORCE with a baseline). */
+  topKCorrection: boolean;
+  /** Cap on the importance ratio π_θ/β. */
+  ratioCap: number;
+  /** Entropy bonus weight. */
+  entropy: number;
+  /** Baseline learning rate. */
+  valueLr: number;
+}
+
+export const REINFORCE_DEFAULTS: Omit<ReinforceConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  batchEpisodes: 8,
+  topKCorrection: true,
+  ratioCap: 10,
+  entropy: 0.01,
+  valueLr: 1e-3,
+};
+
+interface Episode {
+  steps: PolicyStep[];
+  rewards: number[];
+}
+
+export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
+  readonly name: string = 'reinforce';
+  readonly version = 1;
+  protected readonly policy: SoftmaxPolicy;
+  protected readonly value: ValueNet;
+  protected readonly pending = new PendingSteps();
+  private readonly open = new Map<number, Episode>();
+  private finished: Episode[] = [];
+  private k = 1;
+
+  constructor(ctx: AgentContext, config: ReinforceConfig) {
+    super(ctx, config);
+    if (!Number.isInteger(config.batchEpisodes) || config.batchEpisodes < 1) {
+      throw new ConfigError(`batchEpisodes must be a positive integer, got ${config.batchEpisodes}`, 'batchEpisodes');
+    }
+    if (!(config.ratioCap > 0)) throw new ConfigError(`ratioCap must be > 0, got ${config.ratioCap}`, 'ratioCap');
+    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
+    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
+  }
+
+  act(obs: Observation, k: number): Slate {
+    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
+    if (this.training) {
+      step.obs = snapshotObservation(obs);
+      this.pending.remember(slate, step);
+    }
+    return slate;
+  }
+
+  override observe(t: Transition): void {
+    if (!this.training) return;
+    this.k = Math.max(this.k, t.slate.items.length);
+    const user = t.observation.user;
+    let ep = this.open.get(user);
+    if (!ep) this.open.set(user, (ep = { steps: [], rewards: [] }));
+    ep.steps.push(this.pending.recall(t));
+    ep.rewards.push(t.reward);
+    if (t.done) {
+      this.open.delete(user);
+      this.finished.push(ep);
+    }
+  }
+
+  override update(): void {
+    if (!this.training || this.finished.length < this.config.batchEpisodes) return;
+    const { gamma, topKCorrection, ratioCap, entropy } = this.config;
+    const steps: PolicyStep[] = [];
+    const returns: number[] = [];
+    for (const ep of this.finished) {
+      let g = 0;
+      const G = new Array<number>(ep.rewards.length);
+      for (let t = ep.rewards.length - 1; t >= 0; t--) G[t] = g = ep.rewards[t]! + gamma * g;
+      steps.push(...ep.steps);
+      returns.push(...G);
+    }
+    this.finished = [];
+    const v = this.value.values(steps.map((s) => s.obs));
+    const adv = standardise(Float32Array.from(returns, (g, t) => g - v[t]!));
+    const probs = this.policy.probabilities(steps);
+    const K = this.k;
+    const weights = steps.map((st, t) => {
+      const w = new Float32Array(st.actions.length);
+      for (let a = 0; a < w.length; a++) {
+        const p = probs[t]![a]!;
+        const lambda = topKCorrection ? K * Math.pow(1 - p, K - 1) : 1;
+        const ratio = Math.min(p / Math.max(st.behaviour[a]!, 1e-8), ratioCap);
+        w[a] = lambda * ratio * adv[t]!;
+      }
+      return w;
+    });
+    this.policy.gradientStep(steps, weights, entropy);
+    this.value.fit(
+      steps.map((s) => s.obs),
+      Float32Array.from(returns),
+    );
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
+  }
+}

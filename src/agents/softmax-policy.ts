@@ -1,0 +1,251 @@
+/**
+ * A softmax policy over a per-step candidate set, shared by REINFORCE, A2C and PPO:
+ * π(i | s) ∝ exp(f_θ(s, i)) with f_θ an MLP over `PairFeatures` rows. A slate is k items drawn
+ * without replacement (each position's propensity is π of its item at the first draw, the
+ * probability the policy gave it). In evaluation mode the slate is the top-k logits.
+ *
+ * Learning goes through `gradientStep`: the caller gives, per stored step, a weight w_a for each
+ * slate action a, and the step ascends Σ w_a · log π(a | s) (+ an entropy bonus); the weight
+ * carries the algorithm (return × top-K correction, advantage, clipped ratio × advantage).
+ */
+import type { Observation, Slate } from '../env/types.js';
+import { Adam, Mlp } from '../nn/index.js';
+import type { Rng } from '../util/rng.js';
+import { CandidateSource, PairFeatures, grow, sampleWithoutReplacement, snapshotObservation } from './neural.js';
+import type { Transition } from './types.js';
+
+/** One acted step as the policy saw it. */
+export interface PolicyStep {
+  obs: Observation;
+  cands: Int32Array;
+  /** Positions (into cands) of the slate items. */
+  actions: Int32Array;
+  /** Behaviour probabilities π_old(a | s) of the actions when acted. */
+  behaviour: Float32Array;
+}
+
+export class SoftmaxPolicy {
+  readonly net: Mlp;
+  readonly opt: Adam;
+  private x: Float32Array = new Float32Array(0);
+  private g: Float32Array = new Float32Array(0);
+  private probs: Float32Array = new Float32Array(0);
+  private taken = new Uint8Array(0);
+  private picks = new Int32Array(0);
+
+  constructor(
+    readonly pairs: PairFeatures,
+    readonly source: CandidateSource,
+    hidden: number[],
+    lr: number,
+    rng: Rng,
+  ) {
+    // A small output layer starts the policy near uniform over the candidates.
+    this.net = new Mlp({ sizes: [pairs.dim, ...hidden, 1], outputInitScale: 0.1 }, rng);
+    this.opt = new Adam(this.net.params, this.net.grads, { lr, maxGradNorm: 5 });
+  }
+
+  /** Logits of all candidates, softmax written into this.probs[0..n). */
+  private distribution(obs: Observation, cands: Int32Array): Float32Array {
+    const n = cands.length;
+    this.x = grow(this.x, n * this.pairs.dim);
+    this.pairs.fill(obs, cands, this.x);
+    const logits = this.net.forward(this.x, n);
+    this.probs = grow(this.probs, n);
+    let mx = -Infinity;
+    for (let q = 0; q < n; q++) mx = Math.max(mx, logits[q]!);
+    let s = 0;
+    for (let q = 0; q < n; q++) s += this.probs[q] = Math.exp(logits[q]! - mx);
+    for (let q = 0; q < n; q++) this.probs[q]! /= s;
+    return this.probs;
+  }
+
+  /** Act: sample (training) or take the top-k (evaluation). Returns the slate and what to remember. */
+  act(obs: Observation, k: number, rng: Rng, explore: boolean): { slate: Slate; step: PolicyStep } {
+    const cands = this.source.get(obs, rng);
+    const n = cands.length;
+    const p = this.distribution(obs, cands);
+    const m = Math.min(k, n);
+    if (this.taken.length < n) this.taken = new Uint8Array(n * 2);
+    if (this.picks.length < m) this.picks = new Int32Array(m * 2);
+    if (explore) sampleWithoutReplacement(p, n, m, rng, this.picks, this.taken);
+    else topPositions(p, n, m, this.picks);
+    const actions = this.picks.slice(0, m);
+    const items = new Int32Array(m);
+    const props = new Float32Array(m);
+    const scores = new Float32Array(m);
+    for (let s = 0; s < m; s++) {
+      items[s] = cands[actions[s]!]!;
+      props[s] = explore ? p[actions[s]!]! : 1;
+      scores[s] = p[actions[s]!]!;
+    }
+    return { slate: { items, propensities: props, scores }, step: { obs, cands, actions, behaviour: Float32Array.from(actions, (a) => p[a]!) } };
+  }
+
+  /**
+   * Current π(a | s) for every step's actions (one forward over all candidate rows), written
+   * into out[step][action]. Also leaves the forward cached for `gradientStep`.
+   */
+  probabilities(steps: PolicyStep[]): Float32Array[] {
+    let rows = 0;
+    for (const st of steps) rows += st.cands.length;
+    this.x = grow(this.x, rows * this.pairs.dim);
+    let r = 0;
+    for (const st of steps) {
+      this.pairs.fill(st.obs, st.cands, this.x, r);
+      r += st.cands.length;
+    }
+    const logits = this.net.forward(this.x, rows);
+    this.probs = grow(this.probs, rows);
+    const out: Float32Array[] = [];
+    r = 0;
+    for (const st of steps) {
+      const n = st.cands.length;
+      let mx = -Infinity;
+      for (let q = 0; q < n; q++) mx = Math.max(mx, logits[r + q]!);
+      let s = 0;
+      for (let q = 0; q < n; q++) s += this.probs[r + q] = Math.exp(logits[r + q]! - mx);
+      for (let q = 0; q < n; q++) this.probs[r + q]! /= s;
+      out.push(Float32Array.from(st.actions, (a) => this.probs[r + a]!));
+      r += n;
+    }
+    return out;
+  }
+
+  /**
+   * After `probabilities(steps)`: one Adam step ascending Σ_t Σ_a w[t][a]·log π(a|s_t) / |steps|
+   * plus entropyCoef × the mean entropy.
+   */
+  gradientStep(steps: PolicyStep[], weights: Float32Array[], entropyCoef: number): void {
+    let rows = 0;
+    for (const st of steps) rows += st.cands.length;
+    this.g = grow(this.g, rows);
+    const g = this.g;
+    const inv = 1 / Math.max(1, steps.length);
+    let r = 0;
+    for (let t = 0; t < steps.length; t++) {
+      const st = steps[t]!;
+      const n = st.cands.length;
+      const w = weights[t]!;
+      let wsum = 0;
+      for (let a = 0; a < w.length; a++) wsum += w[a]!;
+      // d(−Σ w_a log π_a)/dlogit_q = −(Σ_a w_a 1[q=a]) + π_q Σ_a w_a
+      for (let q = 0; q < n; q++) g[r + q] = inv * this.probs[r + q]! * wsum;
+      for (let a = 0; a < st.actions.length; a++) g[r + st.actions[a]!]! -= inv * w[a]!;
+      if (entropyCoef > 0) {
+        let h = 0;
+        for (let q = 0; q < n; q++) {
+          const pq = this.probs[r + q]!;
+          if (pq > 0) h -= pq * Math.log(pq);
+        }
+        // dH/dlogit_q = −π_q (log π_q + H); the loss takes −entropyCoef·H.
+        for (let q = 0; q < n; q++) {
+          const pq = this.probs[r + q]!;
+          if (pq > 0) g[r + q]! += inv * entropyCoef * pq * (Math.log(pq) + h);
+        }
+      }
+      r += n;
+    }
+    this.net.zeroGrad();
+    this.net.backward(g.subarray(0, rows));
+    this.opt.step();
+  }
+}
+
+/** Positions of the m largest values of p[0..n), best first (ties by position). */
+export function topPositions(p: Float32Array, n: number, m: number, out: Int32Array): void {
+  let size = 0;
+  for (let q = 0; q < n; q++) {
+    const v = p[q]!;
+    if (size < m) {
+      let s = size++;
+      while (s > 0 && p[out[s - 1]!]! < v) (out[s] = out[s - 1]!), s--;
+      out[s] = q;
+    } else if (v > p[out[m - 1]!]!) {
+      let s = m - 1;
+      while (s > 0 && p[out[s - 1]!]! < v) (out[s] = out[s - 1]!), s--;
+      out[s] = q;
+    }
+  }
+}
+
+/** State-value baseline V(s): an MLP over the state features trained by MSE. */
+export class ValueNet {
+  readonly net: Mlp;
+  readonly opt: Adam;
+  private x: Float32Array = new Float32Array(0);
+  private g: Float32Array = new Float32Array(0);
+
+  constructor(
+    readonly pairs: PairFeatures,
+    hidden: number[],
+    lr: number,
+    rng: Rng,
+  ) {
+    this.net = new Mlp({ sizes: [pairs.stateDim, ...hidden, 1] }, rng);
+    this.opt = new Adam(this.net.params, this.net.grads, { lr, maxGradNorm: 5 });
+  }
+
+  /** V of each observation (a fresh array). */
+  values(obs: Observation[]): Float32Array {
+    const n = obs.length;
+    this.x = grow(this.x, n * this.pairs.stateDim);
+    for (let t = 0; t < n; t++) this.pairs.encodeState(obs[t]!, this.x.subarray(t * this.pairs.stateDim, (t + 1) * this.pairs.stateDim));
+    return Float32Array.from(this.net.forward(this.x, n));
+  }
+
+  /** One Adam step of MSE towards targets (values() must not have been called since for other states). */
+  fit(obs: Observation[], targets: Float32Array): number {
+    const v = this.values(obs);
+    const n = obs.length;
+    this.g = grow(this.g, n);
+    let loss = 0;
+    for (let t = 0; t < n; t++) {
+      const d = v[t]! - targets[t]!;
+      loss += d * d;
+      this.g[t] = (2 * d) / n;
+    }
+    this.net.zeroGrad();
+    this.net.backward(this.g.subarray(0, n));
+    this.opt.step();
+    return loss / n;
+  }
+}
+
+/** An acted step waiting for its reward, found again by its slate's items array. */
+export class PendingSteps {
+  private readonly map = new WeakMap<Int32Array, PolicyStep>();
+
+  remember(slate: Slate, step: PolicyStep): void {
+    this.map.set(slate.items, step);
+  }
+
+  /** The policy step behind a transition's slate, or one rebuilt from the slate itself. */
+  recall(t: Transition): PolicyStep {
+    const s = this.map.get(t.slate.items);
+    if (s) return s;
+    // A slate this agent did not produce (logged data): its items are the candidates and the
+    // actions; β is the slate's propensity where given, else uniform over the slate.
+    const n = t.slate.items.length;
+    return {
+      obs: snapshotObservation(t.observation),
+      cands: Int32Array.from(t.slate.items),
+      actions: Int32Array.from({ length: n }, (_, i) => i),
+      behaviour: t.slate.propensities ? Float32Array.from(t.slate.propensities) : new Float32Array(n).fill(1 / Math.max(1, n)),
+    };
+  }
+}
+
+/** (x − mean) / std in place (std floored so a constant batch stays finite). */
+export function standardise(x: Float32Array): Float32Array {
+  const n = x.length;
+  if (n === 0) return x;
+  let m = 0;
+  for (let i = 0; i < n; i++) m += x[i]!;
+  m /= n;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += (x[i]! - m) ** 2;
+  const sd = Math.max(Math.sqrt(s / n), 1e-6);
+  for (let i = 0; i < n; i++) x[i] = (x[i]! - m) / sd;
+  return x;
+}

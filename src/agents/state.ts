@@ -1,0 +1,344 @@
+/**
+ * What every agent knows about the world, and the shared state featuriser.
+ *
+ * Agents never see the simulator's hidden user model. They see: item vectors (collaborative
+ * factors fitted on P1's *train* split, optionally concatenated with text embeddings), item
+ * categories (genres), training popularity and a cold flag, and per session an `Observation`
+ * (user index, recent items most recent last, step, context). `StateFeaturiser` turns an
+ * observation into a fixed-length vector for the linear bandits and the neural agents;
+ * `TabularStateAbstraction` turns it into one of a few hundred discrete states for Q-learning
+ * and SARSA. Both are documented in docs/simulator.md.
+ */
+import type { Dataset } from '../data/dataset.js';
+import type { Observation } from '../env/types.js';
+import { Rng } from '../util/rng.js';
+import { cholesky, cholSolve } from './linalg.js';
+
+export interface ItemSpace {
+  nItems: number;
+  /** Row-major nItems × dim item vectors (train-split CF factors [+ embeddings]). */
+  dim: number;
+  vectors: Float32Array;
+  /** Category (genre) names; item → categories as CSR (catIndptr/catIndices). */
+  categoryNames: string[];
+  catIndptr: Int32Array;
+  catIndices: Int32Array;
+  /** Training interactions per item. */
+  popularity: Float32Array;
+  /** 1 where the item counts as cold for the agents (few training interactions). */
+  cold: Uint8Array;
+}
+
+export interface AgentContext {
+  items: ItemSpace;
+  /** Users' CF factors on the train split (nUsers × items.dim) when known; rows of unknown users are 0. */
+  userVectors?: Float32Array;
+  nUsers: number;
+  /** Slate size the environment expects. */
+  slateSize: number;
+  /** Longest possible session (normalises the step feature). */
+  horizon: number;
+  /**
+   * Optional myopic scorer (e.g. an ALS `Recommender.scoreAll`) used by `greedy-als`; writes one
+   * score per item for a user index into `out`.
+   */
+  scoreUser?: (user: number, out: Float32Array) => void;
+}
+
+export interface StateConfig {
+  /** How many recent items the state looks at. */
+  historyLength: number;
+  /** Weight of an item `a` steps back is decay^a (recent items matter more). */
+  decay: number;
+  /** How many leading entries of `Observation.context` are used. */
+  contextDim: number;
+}
+
+export const DEFAULT_STATE_CONFIG: StateConfig = { historyLength: 10, decay: 0.8, contextDim: 2 };
+
+/**
+ * Observation → Float32Array of length `dim`:
+ * [decayed mean of recent item vectors (items.dim) | decayed genre histogram (nCategories) |
+ *  t / horizon | context[0..contextDim) | 1].
+ */
+export class StateFeaturiser {
+  readonly dim: number;
+  readonly config: StateConfig;
+  private readonly items: ItemSpace;
+  private readonly horizon: number;
+
+  constructor(ctx: AgentContext, config: Partial<StateConfig> = {}) {
+    this.config = { ...DEFAULT_STATE_CONFIG, ...config };
+    this.items = ctx.items;
+    this.horizon = Math.max(1, ctx.horizon);
+    this.dim = ctx.items.dim + ctx.items.categoryNames.length + 1 + this.config.contextDim + 1;
+  }
+
+  encode(obs: Observation, out: Float32Array = new Float32Array(this.dim)): Float32Array {
+    const { dim: d, vectors, catIndptr, catIndices, categoryNames } = this.items;
+    const nC = categoryNames.length;
+    out.fill(0);
+    const h = obs.history;
+    const n = Math.min(h.length, this.config.historyLength);
+    let wsum = 0;
+    let w = 1;
+    for (let a = 0; a < n; a++) {
+      const it = h[h.length - 1 - a]!;
+      if (it >= 0) {
+        const o = it * d;
+        for (let k = 0; k < d; k++) out[k] += w * vectors[o + k]!;
+        const c0 = catIndptr[it]!;
+        const c1 = catIndptr[it + 1]!;
+        const share = c1 > c0 ? w / (c1 - c0) : 0;
+        for (let c = c0; c < c1; c++) out[d + catIndices[c]!] += share;
+        wsum += w;
+      }
+      w *= this.config.decay;
+    }
+    if (wsum > 0) for (let k = 0; k < d + nC; k++) out[k] /= wsum;
+    let p = d + nC;
+    out[p++] = Math.min(1, obs.t / this.horizon);
+    const ctx = obs.context;
+    for (let c = 0; c < this.config.contextDim; c++) out[p++] = ctx && c < ctx.length ? ctx[c]! : 0;
+    out[p] = 1;
+    return out;
+  }
+}
+
+export interface TabularConfig {
+  /** Recent items inspected for the dominant genre. */
+  window: number;
+  /** Step bucket upper bounds (exclusive); the last bucket is open. */
+  stepEdges: number[];
+  /** Satiation bucket upper bounds on the dominant genre's count in the window. */
+  satiationEdges: number[];
+}
+
+export const DEFAULT_TABULAR_CONFIG: TabularConfig = { window: 5, stepEdges: [3, 10], satiationEdges: [3, 5] };
+
+/**
+ * Discrete state = dominant recent genre (nCategories, or "none") × satiation bucket (how many of
+ * the last `window` items carry that genre) × step bucket. Actions of the tabular agents are
+ * genres; `CategorySlater` maps a genre to the best items in it.
+ */
+export class TabularStateAbstraction {
+  readonly nStates: number;
+  readonly config: TabularConfig;
+  private readonly items: ItemSpace;
+  private readonly counts: Float64Array;
+
+  constructor(items: ItemSpace, config: Partial<TabularConfig> = {}) {
+    this.items = items;
+    this.config = { ...DEFAULT_TABULAR_CONFIG, ...config };
+    const nC = items.categoryNames.length + 1;
+    this.nStates = nC * (this.config.satiationEdges.length + 1) * (this.config.stepEdges.length + 1);
+    this.counts = new Float64Array(items.categoryNames.length);
+  }
+
+  index(obs: Observation): number {
+    const { catIndptr, catIndices, categoryNames } = this.items;
+    const nC = categoryNames.length;
+    this.counts.fill(0);
+    const h = obs.history;
+    const n = Math.min(h.length, this.config.window);
+    for (let a = 0; a < n; a++) {
+      const it = h[h.length - 1 - a]!;
+      if (it < 0) continue;
+      for (let c = catIndptr[it]!; c < catIndptr[it + 1]!; c++) this.counts[catIndices[c]!] += 1;
+    }
+    let best = nC;
+    let bestCount = 0;
+    for (let c = 0; c < nC; c++) if (this.counts[c]! > bestCount) (bestCount = this.counts[c]!), (best = c);
+    const sat = bucket(bestCount, this.config.satiationEdges);
+    const step = bucket(obs.t, this.config.stepEdges);
+    const nSat = this.config.satiationEdges.length + 1;
+    const nStep = this.config.stepEdges.length + 1;
+    return (best * nSat + sat) * nStep + step;
+  }
+}
+
+function bucket(v: number, edges: readonly number[]): number {
+  let b = 0;
+  while (b < edges.length && v >= edges[b]!) b++;
+  return b;
+}
+
+/**
+ * Maps an action "show genre c" to a slate: the k items of genre c that score best for the
+ * current state (dot product of the item vector with the state's mean recent-item vector, plus a
+ * small popularity prior), skipping items already in the history.
+ */
+export class CategorySlater {
+  readonly members: Int32Array[];
+  private readonly items: ItemSpace;
+  private readonly prior: Float32Array;
+  private readonly h: Float32Array;
+  private readonly seen = new Set<number>();
+
+  constructor(items: ItemSpace, popularityWeight = 0.1) {
+    this.items = items;
+    const nC = items.categoryNames.length;
+    const lists: number[][] = Array.from({ length: nC }, () => []);
+    for (let i = 0; i < items.nItems; i++) for (let c = items.catIndptr[i]!; c < items.catIndptr[i + 1]!; c++) lists[items.catIndices[c]!]!.push(i);
+    this.members = lists.map((l) => Int32Array.from(l));
+    let maxPop = 1;
+    for (let i = 0; i < items.nItems; i++) maxPop = Math.max(maxPop, items.popularity[i]!);
+    this.prior = new Float32Array(items.nItems);
+    const lm = Math.log1p(maxPop);
+    for (let i = 0; i < items.nItems; i++) this.prior[i] = (popularityWeight * Math.log1p(items.popularity[i]!)) / lm;
+    this.h = new Float32Array(items.dim);
+  }
+
+  /** Writes up to k items of category `c` into `out` (returns how many); tops up from all items if the genre is too small. */
+  fill(obs: Observation, c: number, k: number, out: Int32Array): number {
+    const { dim: d, vectors } = this.items;
+    this.h.fill(0);
+    const hist = obs.history;
+    for (let a = 0; a < hist.length; a++) {
+      const it = hist[a]!;
+      if (it < 0) continue;
+      const o = it * d;
+      for (let j = 0; j < d; j++) this.h[j] += vectors[o + j]!;
+    }
+    this.seen.clear();
+    for (let a = 0; a < hist.length; a++) this.seen.add(hist[a]!);
+    const list = c >= 0 && c < this.members.length ? this.members[c]! : new Int32Array(0);
+    let n = this.pick(list, k, out, 0);
+    if (n < k) n = this.pick(null, k, out, n);
+    return n;
+  }
+
+  private pick(list: Int32Array | null, k: number, out: Int32Array, start: number): number {
+    const { dim: d, vectors, nItems } = this.items;
+    // Insertion into a small sorted buffer: k is tiny (≈10), lists are ≈1,000 long.
+    const bestS = new Float64Array(k).fill(-Infinity);
+    const n = list ? list.length : nItems;
+    let size = start;
+    for (let p = 0; p < start; p++) bestS[p] = Infinity;
+    for (let q = 0; q < n; q++) {
+      const i = list ? list[q]! : q;
+      if (this.seen.has(i)) continue;
+      let already = false;
+      for (let p = 0; p < size; p++) if (out[p] === i) already = true;
+      if (already) continue;
+      let s = this.prior[i]!;
+      const o = i * d;
+      for (let j = 0; j < d; j++) s += vectors[o + j]! * this.h[j]!;
+      if (size < k) {
+        let p = size++;
+        while (p > start && bestS[p - 1]! < s) (bestS[p] = bestS[p - 1]!), (out[p] = out[p - 1]!), p--;
+        bestS[p] = s;
+        out[p] = i;
+      } else if (s > bestS[k - 1]!) {
+        let p = k - 1;
+        while (p > start && bestS[p - 1]! < s) (bestS[p] = bestS[p - 1]!), (out[p] = out[p - 1]!), p--;
+        bestS[p] = s;
+        out[p] = i;
+      }
+    }
+    return size;
+  }
+}
+
+export interface ItemSpaceOptions {
+  /** CF factor dimension. */
+  dim?: number;
+  /** Implicit-ALS iterations, regularisation and confidence weight. */
+  iterations?: number;
+  reg?: number;
+  alpha?: number;
+  /** Items with fewer training interactions than this are cold. */
+  coldThreshold?: number;
+  /** Optional text embeddings (nItems × embedDim) appended to the CF factors. */
+  embeddings?: { dim: number; vectors: Float32Array };
+  seed?: number;
+}
+
+/**
+ * Builds the agents' `ItemSpace` from the *training* split: implicit-feedback ALS factors
+ * (Hu, Koren & Volinsky 2008; confidence 1 + alpha on observed pairs), genres from item
+ * metadata `categories`, training popularity. Returns the user factors too.
+ */
+export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {}): { items: ItemSpace; userVectors: Float32Array } {
+  const d = options.dim ?? 16;
+  const iters = options.iterations ?? 6;
+  const reg = options.reg ?? 5;
+  const alpha = options.alpha ?? 4;
+  const rng = new Rng(options.seed ?? 7);
+  const nU = train.nUsers;
+  const nI = train.nItems;
+  const byUser = train.byUser();
+  const byItem = train.byItem();
+  const X = new Float32Array(nU * d);
+  const Y = new Float32Array(nI * d);
+  for (let k = 0; k < Y.length; k++) Y[k] = rng.normal() * 0.1;
+  const gram = new Float64Array(d * d);
+  const A = new Float64Array(d * d);
+  const b = new Float64Array(d);
+  const solveSide = (F: Float32Array, nF: number, G: Float32Array, csr: { indptr: Int32Array; indices: Int32Array }, nRows: number): void => {
+    gram.fill(0);
+    for (let r = 0; r < nF; r++) {
+      const o = r * d;
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) gram[i * d + j] += F[o + i]! * F[o + j]!;
+    }
+    for (let r = 0; r < nRows; r++) {
+      A.set(gram);
+      b.fill(0);
+      for (let e = csr.indptr[r]!; e < csr.indptr[r + 1]!; e++) {
+        const o = csr.indices[e]! * d;
+        for (let i = 0; i < d; i++) {
+          b[i] += (1 + alpha) * F[o + i]!;
+          for (let j = 0; j < d; j++) A[i * d + j] += alpha * F[o + i]! * F[o + j]!;
+        }
+      }
+      for (let i = 0; i < d; i++) A[i * d + i] += reg;
+      cholesky(A, d);
+      cholSolve(A, d, b);
+      for (let i = 0; i < d; i++) G[r * d + i] = b[i]!;
+    }
+  };
+  for (let it = 0; it < iters; it++) {
+    solveSide(Y, nI, X, byUser, nU);
+    solveSide(X, nU, Y, byItem, nI);
+  }
+  const cats = new Map<string, number>();
+  const indptr = new Int32Array(nI + 1);
+  const indices: number[] = [];
+  for (let i = 0; i < nI; i++) {
+    for (const c of train.itemMeta[i]?.categories ?? []) {
+      if (c === '(no genres listed)') continue;
+      let ci = cats.get(c);
+      if (ci === undefined) cats.set(c, (ci = cats.size));
+      indices.push(ci);
+    }
+    indptr[i + 1] = indices.length;
+  }
+  const pop = new Float32Array(nI);
+  const counts = train.itemCounts();
+  const coldT = options.coldThreshold ?? 3;
+  const cold = new Uint8Array(nI);
+  for (let i = 0; i < nI; i++) {
+    pop[i] = counts[i]!;
+    cold[i] = counts[i]! < coldT ? 1 : 0;
+  }
+  let vectors = Y;
+  let dim = d;
+  const emb = options.embeddings;
+  if (emb) {
+    dim = d + emb.dim;
+    vectors = new Float32Array(nI * dim);
+    for (let i = 0; i < nI; i++) {
+      vectors.set(Y.subarray(i * d, i * d + d), i * dim);
+      vectors.set(emb.vectors.subarray(i * emb.dim, i * emb.dim + emb.dim), i * dim + d);
+    }
+  }
+  let userVectors = X;
+  if (emb) {
+    userVectors = new Float32Array(nU * dim);
+    for (let u = 0; u < nU; u++) userVectors.set(X.subarray(u * d, u * d + d), u * dim);
+  }
+  return {
+    items: { nItems: nI, dim, vectors, categoryNames: [...cats.keys()], catIndptr: indptr, catIndices: Int32Array.from(indices), popularity: pop, cold },
+    userVectors,
+  };
+}

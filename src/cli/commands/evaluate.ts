@@ -1,0 +1,189 @@
+/**
+ * `chorus evaluate`: run a registered protocol (P1 `ml-ls-t20` by default) for one model and
+ * print its metrics with 95 % intervals and the reporting stamp; `--compare` adds a paired
+ * comparison against a second model on per-user NDCG.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { getProtocol, PROTOCOLS, runProtocol, type ProtocolResult } from '../../eval/protocol.js';
+import { pairedComparison, type PairedComparison } from '../../eval/stats.js';
+import { formatStamp } from '../../eval/stamp.js';
+import { ConfigError } from '../../errors.js';
+import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
+import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { progressBar } from '../progress.js';
+
+interface EvaluateFlags {
+  protocol?: string;
+  variant?: string;
+  model?: string;
+  data?: string;
+  k?: string;
+  seed?: string;
+  bootstrap?: string;
+  sampledNegatives?: string;
+  param?: string[];
+  compare?: string;
+  perUser?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export interface EvaluateSettings {
+  protocol: string;
+  variant?: string;
+  model: string;
+  modelConfig: Record<string, unknown>;
+  dataDir?: string;
+  k?: number;
+  seed?: number;
+  bootstrap?: number;
+  sampledNegatives?: number;
+}
+
+/** Config file values overridden by flags. */
+export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): EvaluateSettings {
+  const ev = config.evaluate ?? {};
+  const model = flags.model ?? config.model ?? 'als';
+  return {
+    protocol: flags.protocol ?? ev.protocol ?? 'ml-ls-t20',
+    variant: flags.variant ?? ev.variant,
+    model,
+    modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param) },
+    dataDir: flags.data ?? config.data,
+    k: intFlag(flags.k, 'k', 1) ?? ev.k,
+    seed: intFlag(flags.seed, 'seed', 0) ?? ev.seed,
+    bootstrap: intFlag(flags.bootstrap, 'bootstrap', 0) ?? ev.bootstrap,
+    sampledNegatives: intFlag(flags.sampledNegatives, 'sampled-negatives', 1) ?? ev.sampledNegatives,
+  };
+}
+
+async function runOne(s: EvaluateSettings, model: string, modelConfig: Record<string, unknown>): Promise<ProtocolResult> {
+  const fit = progressBar(`fit ${model}`);
+  const ev = progressBar('evaluate');
+  try {
+    return await runProtocol({
+      protocol: s.protocol,
+      variant: s.variant,
+      model,
+      modelConfig,
+      dataDir: s.dataDir,
+      k: s.k,
+      seed: s.seed,
+      bootstrap: s.bootstrap,
+      sampledNegatives: s.sampledNegatives,
+      onProgress: (phase, done, total, unit) => {
+        if (phase === 'fit') fit.update(done, total, unit);
+        else {
+          fit.stop();
+          ev.update(done, total, unit);
+        }
+      },
+    });
+  } finally {
+    fit.stop();
+    ev.stop();
+  }
+}
+
+/** The result without per-user arrays (what --json prints). */
+function summary(r: ProtocolResult): Omit<ProtocolResult, 'perUser'> {
+  const { perUser: _omit, ...rest } = r;
+  return rest;
+}
+
+function candidatesLabel(r: ProtocolResult): string {
+  const c = r.candidates;
+  return c.mode === 'full'
+    ? `full catalogue (${c.catalogueSize.toLocaleString('en-US')} items)`
+    : `SAMPLED: test items + ${c.negatives} random negatives (seed ${c.seed}) — not comparable with full-catalogue figures`;
+}
+
+function printResult(r: ProtocolResult): void {
+  writeOut(`${r.protocol} (${r.variant}) · ${r.model} · ${r.users} users · ${candidatesLabel(r)}`);
+  const rows = Object.entries(r.metrics).map(([name, v]) => {
+    const iv = r.intervals?.[name];
+    return [name, v, iv ? `[${formatNumber(iv.lo)}, ${formatNumber(iv.hi)}]` : ''] as [string, number, string];
+  });
+  writeOut(table(['metric', 'value', '95% CI'], rows));
+  writeOut(`fit ${r.fitSeconds.toFixed(2)} s · evaluate ${r.evalSeconds.toFixed(2)} s · split ${r.split.train.toLocaleString('en-US')} train / ${r.split.test.toLocaleString('en-US')} test rows`);
+  writeOut(formatStamp(r.stamp));
+}
+
+function printComparison(a: ProtocolResult, b: ProtocolResult, c: PairedComparison): void {
+  const key = `ndcg@${a.k}`;
+  writeOut(`\npaired comparison on per-user ${key}: ${a.model} − ${b.model} over ${c.n} users`);
+  writeOut(
+    table(
+      ['', 'value'],
+      [
+        [`mean ${key} ${a.model}`, c.meanA],
+        [`mean ${key} ${b.model}`, c.meanB],
+        ['mean difference', c.meanDiff],
+        ['95% CI (bootstrap)', `[${formatNumber(c.diffInterval.lo)}, ${formatNumber(c.diffInterval.hi)}]`],
+        ['paired t', c.t],
+        ['p (paired t-test)', c.pValue],
+        [`p (sign-flip, ${c.randomizations} draws)`, c.pRandomization],
+      ],
+    ),
+  );
+}
+
+export function register(program: Command): void {
+  const ids = () => [...PROTOCOLS.keys()].join(', ');
+  program
+    .command('evaluate')
+    .description('evaluate a model under a named protocol (default: P1 ml-ls-t20) and print metrics with their stamp')
+    .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}; default ml-ls-t20)`)
+    .option('--variant <name>', 'protocol variant, e.g. all or pos4 for ml-ls-t20 (default: the first)')
+    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
+    .option('-d, --data <dir>', "the protocol's data folder (default: config \"data\", else the protocol's default)")
+    .option('-k, --k <n>', 'list length K (default 10)')
+    .option('--seed <n>', 'seed for fitting, bootstrap and sampling (default 0)')
+    .option('--bootstrap <n>', 'bootstrap resamples for 95% intervals (default 1000, 0 = none)')
+    .option('--sampled-negatives <n>', 'rank test items among n sampled negatives (non-standard, labelled)')
+    .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
+    .option('--compare <model>', 'also evaluate this model and compare per-user NDCG (paired)')
+    .option('--per-user <file>', 'write per-user metrics to a CSV file')
+    .action(async function (this: Command) {
+      const flags = this.optsWithGlobals<EvaluateFlags>();
+      const { config } = loadConfig(flags.config);
+      const s = evaluateSettings(config, flags);
+      getProtocol(s.protocol); // unknown protocol: fail before any work
+      if (flags.compare !== undefined && flags.compare === s.model) throw new ConfigError('compare with a different model', 'compare');
+      const json = Boolean(flags.json);
+      await withCleanStdout(json, async () => {
+        const a = await runOne(s, s.model, s.modelConfig);
+        let b: ProtocolResult | undefined;
+        let cmp: PairedComparison | undefined;
+        if (flags.compare !== undefined) {
+          b = await runOne(s, flags.compare, { ...(config.models?.[flags.compare] ?? {}) });
+          cmp = pairedComparison(a.perUser!.ndcg, b.perUser!.ndcg, { seed: a.seed, samples: s.bootstrap ?? 1000 });
+        }
+        if (flags.perUser) await writePerUser(flags.perUser, a, b);
+        if (json) {
+          writeJson(b && cmp ? { ...summary(a), comparison: { ...summary(b), paired: { metric: `ndcg@${a.k}`, ...cmp } } } : summary(a));
+        } else {
+          printResult(a);
+          if (b && cmp) {
+            writeOut('');
+            printResult(b);
+            printComparison(a, b, cmp);
+          }
+        }
+      });
+    });
+}
+
+async function writePerUser(path: string, a: ProtocolResult, b?: ProtocolResult): Promise<void> {
+  const p = a.perUser!;
+  const head = ['user', 'nTest', 'hits', 'precision', 'recall', 'f1', 'ndcg', 'ap', 'rr', 'hr', 'novelty', 'ild'];
+  if (b) head.push(`ndcg_${b.model}`);
+  const lines = [head.join(',')];
+  for (let j = 0; j < p.user.length; j++) {
+    const row: (number | string)[] = [a.perUserIds?.[j] ?? p.user[j]!, p.nTest[j]!, p.hits[j]!, p.precision[j]!, p.recall[j]!, p.f1[j]!, p.ndcg[j]!, p.ap[j]!, p.rr[j]!, p.hr[j]!, p.novelty[j]!, p.ild[j]!];
+    if (b) row.push(b.perUser!.ndcg[j]!);
+    lines.push(row.map((v) => (typeof v === 'number' && Number.isNaN(v) ? '' : String(v))).join(','));
+  }
+  await writeFile(path, `${lines.join('\n')}\n`, 'utf8');
+}

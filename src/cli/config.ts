@@ -1,0 +1,163 @@
+/**
+ * The CLI configuration file (`chorus.config.json`, `.yaml` or `.yml`): found in the working
+ * directory or given by `--config`, validated once here against one schema, then handed down as a
+ * typed object. Every CLI flag overrides the matching field. An invalid file fails with a
+ * ConfigError naming the field (dotted path) and the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** Hyper-parameters of one model: plain values; the recommender registry checks names and ranges. */
+const HyperParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
+
+/** Sections owned by other commands (embed, simulate, serve) are objects they validate themselves (see `configSection`). */
+const OwnedSection = z.record(z.string(), z.unknown());
+
+export const ConfigSchema = z.strictObject({
+  /** Default data location for every command: a MovieLens-style folder, an interaction file, or a dataset snapshot. */
+  data: z.string().min(1).optional(),
+  /** Options for `chorus import` (and for reading generic interaction files elsewhere). */
+  import: z
+    .strictObject({
+      format: z.enum(['auto', 'movielens', 'csv', 'tsv', 'jsonl']).optional(),
+      columns: z
+        .strictObject({
+          user: z.string().min(1).optional(),
+          item: z.string().min(1).optional(),
+          value: z.string().min(1).optional(),
+          timestamp: z.string().min(1).optional(),
+          eventType: z.string().min(1).optional(),
+        })
+        .optional(),
+      duplicates: z.enum(['first', 'last', 'sum']).optional(),
+      missing: z.enum(['drop', 'mean', 'median', 'constant']).optional(),
+      missingValue: z.number().optional(),
+      minValue: z.number().optional(),
+      maxValue: z.number().optional(),
+      out: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Default model name for train/evaluate. */
+  model: z.string().min(1).optional(),
+  /** Hyper-parameters per model name, e.g. { "als": { "factors": 64 } }. */
+  models: z.record(z.string(), HyperParams).optional(),
+  evaluate: z
+    .strictObject({
+      protocol: z.string().min(1).optional(),
+      variant: z.string().min(1).optional(),
+      k: z.number().int().min(1).max(1000).optional(),
+      seed: z.number().int().min(0).optional(),
+      bootstrap: z.number().int().min(0).max(100000).optional(),
+      sampledNegatives: z.number().int().min(1).optional(),
+    })
+    .optional(),
+  train: z
+    .strictObject({
+      out: z.string().min(1).optional(),
+      /** Fit on P1's train split only (the default fits on all data). */
+      holdout: z.boolean().optional(),
+    })
+    .optional(),
+  recommend: z
+    .strictObject({
+      k: z.number().int().min(1).max(1000).optional(),
+      modelFile: z.string().min(1).optional(),
+    })
+    .optional(),
+  demo: z
+    .strictObject({
+      models: z.array(z.string().min(1)).min(1).optional(),
+      users: z.number().int().min(0).max(50).optional(),
+    })
+    .optional(),
+  embed: OwnedSection.optional(),
+  simulate: OwnedSection.optional(),
+  serve: OwnedSection.optional(),
+});
+
+export type ChorusConfig = z.infer<typeof ConfigSchema>;
+
+export const CONFIG_FILES = ['chorus.config.json', 'chorus.config.yaml', 'chorus.config.yml'] as const;
+
+/** Dotted path of a zod issue ("evaluate.k", "models.als.factors"). */
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.');
+}
+
+/** Validate a parsed config object; the first problem becomes a ConfigError naming its field. */
+export function validateConfig(raw: unknown, file = 'config'): ChorusConfig {
+  const parsed = ConfigSchema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  let field = pathOf(issue.path);
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    field = field ? `${field}.${key}` : key;
+    message = 'unknown setting';
+  }
+  throw new ConfigError(`${file}: invalid value: ${message}`, field || '(root)');
+}
+
+/** Read and validate the config: `explicit` path if given, else the first CONFIG_FILES entry in `cwd`, else {}. */
+export function loadConfig(explicit?: string, cwd = process.cwd()): { config: ChorusConfig; file?: string } {
+  let file: string | undefined;
+  if (explicit) {
+    file = resolve(cwd, explicit);
+    if (!existsSync(file)) throw new ConfigError(`config file not found: ${explicit}`, 'config');
+  } else {
+    file = CONFIG_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
+  }
+  if (!file) return { config: {} };
+  const text = readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return { config: validateConfig(raw, file), file };
+}
+
+/**
+ * Validate a section owned by another command (embed, simulate, serve) with that command's own
+ * schema, reporting fields as `<section>.<path>`.
+ */
+export function configSection<T>(config: ChorusConfig, section: 'embed' | 'simulate' | 'serve', schema: z.ZodType<T>): T | undefined {
+  const raw = config[section];
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const sub = pathOf(issue.path);
+  throw new ConfigError(`invalid value: ${issue.message}`, sub ? `${section}.${sub}` : section);
+}
+
+/**
+ * Parse `key=value` flags (`--param factors=32 --param solver=cg`) into hyper-parameters:
+ * numbers and booleans are typed, everything else stays a string.
+ */
+export function parseParams(pairs: readonly string[] | undefined): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`expected key=value, got "${pair}"`, 'param');
+    const key = pair.slice(0, eq).trim();
+    const v = pair.slice(eq + 1).trim();
+    if (v === 'true' || v === 'false') out[key] = v === 'true';
+    else if (v !== '' && Number.isFinite(Number(v))) out[key] = Number(v);
+    else out[key] = v;
+  }
+  return out;
+}
+
+/** Parse an integer flag, naming the flag when it is not one. */
+export function intFlag(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`expected an integer ≥ ${min}, got "${value}"`, flag);
+  return n;
+}

@@ -1,0 +1,106 @@
+/**
+ * Simulator configuration. Every number the simulated user obeys is here, with its default for
+ * preset `sim-ml-ls-v1`; docs/simulator.md explains each one. `noClickUtility` is set by
+ * calibration when the preset is built (see calibrate.ts).
+ */
+export interface SimConfig {
+  preset: string;
+  version: number;
+  slateSize: number;
+  /** Longest session (steps). */
+  horizon: number;
+  /** How many of the user's most recent *train* items open the session's history. */
+  initialHistory: number;
+  choice: {
+    /** Utility of not clicking (calibrated). */
+    noClickUtility: number;
+    /** Weight of the hidden predicted rating (centred on the global mean). */
+    ratingWeight: number;
+    /** Weight of the user's genre affinity (over-/under-consumption of the genre in the data). */
+    genreWeight: number;
+    /** Weight of satiation with the item's genres. */
+    satiationWeight: number;
+    /** Weight of the item's content attractiveness a_i − 0.5. */
+    attractWeight: number;
+    /** Position bias: utility −positionDecay·ln(1 + position). */
+    positionDecay: number;
+  };
+  satiation: {
+    /** Added to each genre of a clicked item (split over its genres). */
+    gain: number;
+    /** Per-step multiplicative recovery. */
+    decay: number;
+    /** Rating lost per unit of satiation with the clicked item's genres. */
+    ratingPenalty: number;
+    /** Satiation a session starts with per genre occurrence in the initial history. */
+    fromHistory: number;
+  };
+  drift: {
+    /** Ornstein–Uhlenbeck persistence of the preference offset. */
+    rho: number;
+    /** Per-step noise of the offset, per factor. */
+    sigma: number;
+    /** Pull of the offset toward a clicked item's factors. */
+    pull: number;
+  };
+  patience: {
+    initial: number;
+    jitter: number;
+    /** Patience lost on a step without a click. */
+    noClickCost: number;
+    /** Patience gained per rating point above 3 (lost below). */
+    ratingGain: number;
+    /** Patience lost on every step. */
+    stepCost: number;
+    /** Exogenous chance of leaving on any step. */
+    leaveProb: number;
+  };
+  rating: { noise: number };
+  purchase: { bias: number; slope: number };
+  reward: {
+    click: number;
+    purchase: number;
+    /** Weight of (rating − 3) / 2 per clicked item. */
+    rating: number;
+    /** λ: weight of the exposure part G. */
+    lambda: number;
+    /** α: weight of the content-attractiveness part A. */
+    alpha: number;
+  };
+  /** Items with fewer ratings than this in the full data are cold. */
+  coldThreshold: number;
+  calibration: {
+    /** CTR the popularity slate must reach at the first step (sets noClickUtility). */
+    targetFirstStepCtr: number;
+  };
+  /** Discount used for the reported return. */
+  gamma: number;
+}
+
+export const SIM_ML_LS_V1: SimConfig = {
+  preset: 'sim-ml-ls-v1',
+  version: 1,
+  slateSize: 10,
+  horizon: 30,
+  initialHistory: 10,
+  choice: { noClickUtility: 0, ratingWeight: 1.5, genreWeight: 0.5, satiationWeight: 0.8, attractWeight: 0.5, positionDecay: 0.5 },
+  satiation: { gain: 1, decay: 0.85, ratingPenalty: 0.3, fromHistory: 0.15 },
+  drift: { rho: 0.95, sigma: 0.03, pull: 0.1 },
+  patience: { initial: 1, jitter: 0.5, noClickCost: 0.35, ratingGain: 0.25, stepCost: 0.03, leaveProb: 0.01 },
+  rating: { noise: 0.7 },
+  purchase: { bias: -2, slope: 1.2 },
+  reward: { click: 1, purchase: 1, rating: 0.5, lambda: 0.1, alpha: 0.1 },
+  coldThreshold: 3,
+  calibration: { targetFirstStepCtr: 0.35 },
+  gamma: 0.95,
+};
+
+/** A deep copy of `base` with `patch` applied (one level deep per section). */
+export function withOverrides(base: SimConfig, patch: Partial<{ [K in keyof SimConfig]: Partial<SimConfig[K]> }>): SimConfig {
+  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) {
+    if (v !== null && typeof v === 'object') out[k] = { ...(out[k] as object), ...v };
+    else if (v !== undefined) out[k] = v;
+  }
+  return out as unknown as SimConfig;
+}

@@ -1,0 +1,105 @@
+/**
+ * P1 — `ml-ls-t20` (../shared/PROTOCOLS.md): top-10 on ml-latest-small with a per-user temporal
+ * 80/20 split. Variants: `all` (every rating is one implicit interaction) and `pos4` (ratings
+ * ≥ 4.0 only, filtered before splitting). Full-catalogue ranking, metrics at K = 10.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import { readItemMetadata } from '../data/metadata.js';
+import { readInteractions } from '../data/read-interactions.js';
+import { sha256File } from '../data/scan.js';
+import { filterByMinValue, temporalRatioSplit } from '../data/split.js';
+import { DataError } from '../errors.js';
+import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
+import { fitAndEvaluate } from './run.js';
+
+export const P1_ID = 'ml-ls-t20';
+export const P1_VARIANTS = ['all', 'pos4'] as const;
+export type P1Variant = (typeof P1_VARIANTS)[number];
+/** sha256 of ml-latest-small/ratings.csv (2018-09 release), as listed in ../shared/datasets/README.md. */
+export const ML_LATEST_SMALL_RATINGS_SHA256 = 'aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646';
+
+export interface P1Data {
+  /** The whole (variant-filtered) dataset, with item titles and genres. */
+  full: Dataset;
+  train: Dataset;
+  test: Dataset;
+  /** ratings.csv path and its sha256 (hex). */
+  file: string;
+  sha256: string;
+  variant: P1Variant;
+}
+
+const cache = new Map<string, Promise<P1Data>>();
+
+/**
+ * Load `<dir>/ratings.csv` (+ `movies.csv` for titles and genres when present), filter for the
+ * variant and split by P1's rule. Cached per (dir, variant, file mtime) within a process, so a
+ * benchmark over many models reads the file once.
+ */
+export function loadP1(dir: string, variant: P1Variant): Promise<P1Data> {
+  const ratings = join(dir, 'ratings.csv');
+  if (!existsSync(ratings)) {
+    const why = existsSync(dir) ? `no ratings.csv in ${dir}` : `data folder not found: ${dir}`;
+    return Promise.reject(new DataError(`${P1_ID} needs a MovieLens folder with ratings.csv (and movies.csv): ${why}`, { file: ratings }));
+  }
+  const key = `${ratings}|${variant}|${statSync(ratings).mtimeMs}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = loadUncached(dir, ratings, variant);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+async function loadUncached(dir: string, ratings: string, variant: P1Variant): Promise<P1Data> {
+  const [{ dataset }, sha256] = await Promise.all([readInteractions(ratings, { format: 'movielens-csv' }), sha256File(ratings)]);
+  const movies = join(dir, 'movies.csv');
+  if (existsSync(movies)) {
+    await readItemMetadata(movies, dataset, {
+      format: 'csv',
+      header: true,
+      columns: { id: 'movieId', title: 'title', categories: 'genres' },
+      listSeparator: '|',
+      noneValues: ['(no genres listed)'],
+    });
+  }
+  const full = variant === 'pos4' ? filterByMinValue(dataset, 4) : dataset;
+  const { train, test } = temporalRatioSplit(full, 0.2);
+  return { full, train, test, file: ratings, sha256, variant };
+}
+
+export async function runP1(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult> {
+  const started = performance.now();
+  const variant = options.variant as P1Variant;
+  const dir = options.dataDir ?? P1_PROTOCOL.defaultDataDir;
+  const data = await loadP1(dir, variant);
+  return fitAndEvaluate({
+    protocol: P1_ID,
+    variant,
+    model: options.model,
+    modelConfig: options.modelConfig,
+    train: data.train,
+    test: data.test,
+    datasetFile: data.file,
+    datasetSha256: data.sha256,
+    k: options.k,
+    seed: options.seed,
+    bootstrap: options.bootstrap,
+    sampledNegatives: options.sampledNegatives,
+    perUser: options.perUser,
+    onProgress: options.onProgress,
+    startedAt: started,
+  });
+}
+
+export const P1_PROTOCOL: ProtocolDefinition = {
+  id: P1_ID,
+  title: 'top-10 on ml-latest-small, per-user temporal 80/20 split, full-catalogue ranking',
+  variants: P1_VARIANTS,
+  defaultDataDir: '../shared/datasets/ml-latest-small',
+  defaultK: 10,
+  run: runP1,
+};

@@ -1,0 +1,107 @@
+/**
+ * Protocol registry: one table from protocol id (../shared/PROTOCOLS.md) to the definition that
+ * runs it, so the CLI, benchmarks and library users all go through `runProtocol`.
+ *
+ * The table starts with the protocols below; other protocols join with `registerProtocol` (P2
+ * `ml-ls-cold` lives in ./cold.ts). Model names come from ./models.ts.
+ */
+import { UnknownNameError } from '../errors.js';
+import type { ProgressFn } from '../recommenders/types.js';
+import { P1_PROTOCOL } from './p1.js';
+import type { Interval } from './stats.js';
+import type { CandidateSpec, PerUserResults } from './ranking.js';
+import type { ReportStamp } from './stamp.js';
+
+export interface ProtocolRunOptions {
+  /** Protocol id, e.g. "ml-ls-t20". */
+  protocol: string;
+  /** Variant, e.g. "all" or "pos4" (default: the protocol's first variant). */
+  variant?: string;
+  /** Model name: a recommender registry name or one added with `registerEvalModel`. */
+  model: string;
+  /** Hyper-parameters; missing ones take the model's defaults. */
+  modelConfig?: Record<string, unknown>;
+  /** Folder holding the protocol's data (default: the protocol's `defaultDataDir`). */
+  dataDir?: string;
+  seed?: number;
+  /** List length (default: the protocol's K). */
+  k?: number;
+  /** Bootstrap resamples for the 95 % intervals (default 1000; 0 for none). */
+  bootstrap?: number;
+  /** Sampled-negative evaluation (non-standard; labelled in the result). */
+  sampledNegatives?: number;
+  /** Keep per-user arrays in the result (default true). */
+  perUser?: boolean;
+  /** Progress of the long phases: "fit" and "evaluate". */
+  onProgress?: (phase: 'fit' | 'evaluate', ...args: Parameters<ProgressFn>) => void;
+}
+
+/** What `runProtocol` returns and `chorus evaluate --json` prints. */
+export interface ProtocolResult {
+  protocol: string;
+  variant: string;
+  model: string;
+  k: number;
+  seed: number;
+  /** Means over evaluated users, keyed `name@K` (ndcg@10, recall@10, …); rmse/mae for rating models. */
+  metrics: Record<string, number>;
+  /** 95 % bootstrap intervals of the per-user means, keyed like `metrics`. */
+  intervals?: Record<string, { lo: number; hi: number }>;
+  fitSeconds: number;
+  evalSeconds: number;
+  /** Users evaluated. */
+  users: number;
+  /** Full catalogue (the protocol's rule) or sampled negatives (non-standard). */
+  candidates: CandidateSpec;
+  hyperparameters: Record<string, unknown>;
+  /** Per-user values (omitted with `perUser: false`); `chorus evaluate --json` leaves them out. */
+  perUser?: PerUserResults;
+  /** External user ids aligned with `perUser.user`. */
+  perUserIds?: string[];
+  /** Split sizes, so the figures can be checked against PROTOCOLS.md. */
+  split: { users: number; items: number; train: number; test: number };
+  stamp: ReportStamp;
+}
+
+export interface ProtocolDefinition {
+  id: string;
+  /** One line for `--help` and tables. */
+  title: string;
+  variants: readonly string[];
+  /** Default data folder, relative to the working directory. */
+  defaultDataDir: string;
+  defaultK: number;
+  run(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult>;
+}
+
+const PROTOCOL_TABLE = new Map<string, ProtocolDefinition>();
+
+/** Protocol id → definition (read-only view; add with `registerProtocol`). */
+export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = PROTOCOL_TABLE;
+
+export function registerProtocol(def: ProtocolDefinition): void {
+  PROTOCOL_TABLE.set(def.id, def);
+}
+
+registerProtocol(P1_PROTOCOL);
+
+export function getProtocol(id: string): ProtocolDefinition {
+  const def = PROTOCOL_TABLE.get(id);
+  if (!def) throw new UnknownNameError('protocol', id, [...PROTOCOL_TABLE.keys()]);
+  return def;
+}
+
+/** Run a registered protocol with defaults filled in; the result carries the reporting stamp. */
+export async function runProtocol(options: ProtocolRunOptions): Promise<ProtocolResult> {
+  const def = getProtocol(options.protocol);
+  const variant = options.variant ?? def.variants[0]!;
+  if (!def.variants.includes(variant)) throw new UnknownNameError(`variant of ${def.id}`, variant, def.variants);
+  return def.run({ ...options, variant, k: options.k ?? def.defaultK, seed: options.seed ?? 0 });
+}
+
+/** Interval map for the metrics whose per-user values are available. */
+export function intervalsOf(entries: Record<string, Interval>): Record<string, { lo: number; hi: number }> {
+  const out: Record<string, { lo: number; hi: number }> = {};
+  for (const [key, iv] of Object.entries(entries)) out[key] = { lo: iv.lo, hi: iv.hi };
+  return out;
+}

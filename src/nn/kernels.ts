@@ -1,0 +1,149 @@
+/**
+ * Compute kernels behind the nn layer: a row-major single-precision GEMM and a fused Adam step.
+ *
+ * Two implementations share one signature:
+ * - `native`: the N-API addon in ./native (packed, register-blocked GEMM; built by node-gyp from
+ *   plain C with no system library, see native/build.mjs). About 20× the JS kernel.
+ * - `js`: plain TypeScript over Float32Array. Always available; also the test oracle.
+ *
+ * The backend is picked once per process: the addon when its binary loads, else JS. Set
+ * CHORUS_NN_BACKEND=js (or `native`, which then fails loudly if missing) to choose explicitly.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+
+export interface Kernels {
+  readonly name: 'native' | 'js';
+  /** C = alpha·op(A)·op(B) + beta·C (row-major; op(A) is M×K, op(B) is K×N; lda/ldb/ldc are row strides). */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
+  ): void;
+  /** One Adam step in place; bc1 = 1 − β1^t and bc2 = 1 − β2^t are the bias corrections. */
+  adam(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    bc1: number,
+    bc2: number,
+  ): void;
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+    for (let i = 0; i < M; i++) {
+      const r = i * ldc;
+      if (beta === 0) C.fill(0, r, r + N);
+      else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j]! *= beta;
+    }
+    if (alpha === 0 || K === 0) return;
+    // i-k-j order keeps the inner loop contiguous over C and B rows (when B is not transposed).
+    for (let i = 0; i < M; i++) {
+      const cr = i * ldc;
+      for (let k = 0; k < K; k++) {
+        const a = alpha * (transA ? A[k * lda + i]! : A[i * lda + k]!);
+        if (a === 0) continue;
+        if (!transB) {
+          const br = k * ldb;
+          for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+        } else {
+          for (let j = 0; j < N; j++) C[cr + j]! += a * B[j * ldb + k]!;
+        }
+      }
+    }
+  },
+  adam(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2) {
+    const step = lr / bc1;
+    const rbc2 = 1 / Math.sqrt(bc2);
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * gi;
+      const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i]! -= (step * mi) / (Math.sqrt(vi) * rbc2 + eps);
+    }
+  },
+};
+
+interface NativeAddon {
+  sgemm(...args: (number | Float32Array)[]): void;
+  adam(...args: (number | Float32Array)[]): void;
+}
+
+/** Path of the built addon, searched upward from this file so it works from src/ and dist/. */
+export function nativeAddonPath(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'src', 'nn', 'native', 'build', 'Release', 'chorus_nn.node');
+    if (existsSync(p)) return p;
+    const here = join(dir, 'native', 'build', 'Release', 'chorus_nn.node');
+    if (existsSync(here)) return here;
+    dir = dirname(dir);
+  }
+  return null;
+}
+
+function loadNative(): Kernels | null {
+  const path = nativeAddonPath();
+  if (!path) return null;
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    return {
+      name: 'native',
+      sgemm: (tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) =>
+        addon.sgemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+      adam: (p, g, m, v, lr, b1, b2, eps, bc1, bc2) => addon.adam(p, g, m, v, lr, b1, b2, eps, bc1, bc2),
+    };
+  } catch {
+    // A binary built for another Node ABI or CPU: fall back to JS rather than fail.
+    return null;
+  }
+}
+
+let selected: Kernels | null = null;
+
+/** The process-wide kernels (see the module comment for how they are chosen). */
+export function kernels(): Kernels {
+  if (selected) return selected;
+  const want = process.env.CHORUS_NN_BACKEND;
+  if (want === 'js') return (selected = jsKernels);
+  const native = loadNative();
+  if (want === 'native' && !native) {
+    throw new ConfigError(
+      'CHORUS_NN_BACKEND=native but the nn addon is not built; run `node src/nn/native/build.mjs`',
+      'CHORUS_NN_BACKEND',
+    );
+  }
+  return (selected = native ?? jsKernels);
+}
+
+/** Override the kernels (tests compare backends; benchmarks pick one). */
+export function setKernels(k: Kernels): void {
+  selected = k;
+}
+
+/** Native kernels if the addon loads, else null (for tests and benchmarks). */
+export function nativeKernels(): Kernels | null {
+  return loadNative();
+}

@@ -1,0 +1,216 @@
+/*
+ * Chorus nn kernels: a packed, register-blocked single-precision GEMM and a fused Adam step,
+ * exported through plain N-API (no npm or system library needed; node-gyp builds it at install).
+ * Vector code uses GCC/Clang vector extensions, so the compiler picks AVX2/FMA, AVX-512 or SSE
+ * from -march; no intrinsics tie it to one ISA. Loops run in a fixed order, so results are
+ * deterministic for a given build and machine.
+ */
+#include <node_api.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 120
+
+static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+
+/* op(A)[i][k] for row-major A with leading dimension lda. */
+#define OPA(i, k) (transA ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
+#define OPB(k, j) (transB ? B[(size_t)(j) * ldb + (k)] : B[(size_t)(k) * ldb + (j)])
+
+/* Pack a kc x n slab of op(B) into NR-wide column panels, zero padded. */
+static void pack_b(int transB, const float *B, int ldb, int k0, int kc, int n, float *Bp) {
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    int nr = n - j0 < NR ? n - j0 : NR;
+    for (int k = 0; k < kc; k++) {
+      float *dst = Bp + (size_t)k * NR;
+      if (!transB && nr == NR) {
+        memcpy(dst, B + (size_t)(k0 + k) * ldb + j0, NR * sizeof(float));
+      } else {
+        int j = 0;
+        for (; j < nr; j++) dst[j] = OPB(k0 + k, j0 + j);
+        for (; j < NR; j++) dst[j] = 0.0f;
+      }
+    }
+    Bp += (size_t)kc * NR;
+  }
+}
+
+/* Pack an mc x kc block of op(A) into MR-tall row panels, zero padded. */
+static void pack_a(int transA, const float *A, int lda, int i0, int mc, int k0, int kc, float *Ap) {
+  for (int ii = 0; ii < mc; ii += MR) {
+    int mr = mc - ii < MR ? mc - ii : MR;
+    for (int k = 0; k < kc; k++) {
+      float *dst = Ap + (size_t)k * MR;
+      int i = 0;
+      for (; i < mr; i++) dst[i] = OPA(i0 + ii + i, k0 + k);
+      for (; i < MR; i++) dst[i] = 0.0f;
+    }
+    Ap += (size_t)kc * MR;
+  }
+}
+
+/* acc[MR][NR] = sum_k a[k][:] outer b[k][:] — 12 vector accumulators stay in registers. */
+static inline void ukernel(int kc, const float *restrict a, const float *restrict b, float *restrict C, int ldc, int mr, int nr,
+                           float alpha) {
+  v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+  v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+  for (int k = 0; k < kc; k++) {
+    v8 b0 = load8(b), b1 = load8(b + 8);
+    float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5];
+    c00 += a0 * b0; c01 += a0 * b1;
+    c10 += a1 * b0; c11 += a1 * b1;
+    c20 += a2 * b0; c21 += a2 * b1;
+    c30 += a3 * b0; c31 += a3 * b1;
+    c40 += a4 * b0; c41 += a4 * b1;
+    c50 += a5 * b0; c51 += a5 * b1;
+    a += MR;
+    b += NR;
+  }
+  v8 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; i++) {
+      float *row = C + (size_t)i * ldc;
+      store8(row, load8(row) + alpha * acc[i][0]);
+      store8(row + 8, load8(row + 8) + alpha * acc[i][1]);
+    }
+  } else {
+    float tmp[MR][NR];
+    for (int i = 0; i < MR; i++) { store8(tmp[i], acc[i][0]); store8(tmp[i] + 8, acc[i][1]); }
+    for (int i = 0; i < mr; i++)
+      for (int j = 0; j < nr; j++) C[(size_t)i * ldc + j] += alpha * tmp[i][j];
+  }
+}
+
+static float *g_ap = NULL, *g_bp = NULL;
+static size_t g_ap_cap = 0, g_bp_cap = 0;
+
+static int ensure(float **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  free(*buf);
+  *buf = (float *)aligned_alloc(64, ((need * sizeof(float) + 63) / 64) * 64);
+  *cap = *buf ? need : 0;
+  return *buf != NULL;
+}
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N. */
+static int sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc) {
+  for (int i = 0; i < M; i++) {
+    float *row = C + (size_t)i * ldc;
+    if (beta == 0.0f) memset(row, 0, (size_t)N * sizeof(float));
+    else if (beta != 1.0f) for (int j = 0; j < N; j++) row[j] *= beta;
+  }
+  if (K == 0 || alpha == 0.0f) return 1;
+  int npad = (N + NR - 1) / NR * NR;
+  if (!ensure(&g_bp, &g_bp_cap, (size_t)KC * npad)) return 0;
+  if (!ensure(&g_ap, &g_ap_cap, (size_t)KC * (MC + MR))) return 0;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    pack_b(transB, B, ldb, k0, kc, N, g_bp);
+    for (int i0 = 0; i0 < M; i0 += MC) {
+      int mc = M - i0 < MC ? M - i0 : MC;
+      pack_a(transA, A, lda, i0, mc, k0, kc, g_ap);
+      for (int j0 = 0; j0 < N; j0 += NR) {
+        int nr = N - j0 < NR ? N - j0 : NR;
+        const float *bp = g_bp + (size_t)(j0 / NR) * kc * NR;
+        for (int ii = 0; ii < mc; ii += MR) {
+          int mr = mc - ii < MR ? mc - ii : MR;
+          ukernel(kc, g_ap + (size_t)(ii / MR) * kc * MR, bp, C + (size_t)(i0 + ii) * ldc + j0, ldc, mr, nr, alpha);
+        }
+      }
+    }
+  }
+  return 1;
+}
+
+/* ---- N-API glue ---- */
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  size_t n;
+  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "expected a Float32Array");
+    return 0;
+  }
+  *data = (float *)ptr;
+  *len = n;
+  return 1;
+}
+
+static double get_num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+/* sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 13) { napi_throw_type_error(env, NULL, "sgemm takes 13 arguments"); return NULL; }
+  int tA = (int)get_num(env, argv[0]), tB = (int)get_num(env, argv[1]);
+  int M = (int)get_num(env, argv[2]), N = (int)get_num(env, argv[3]), K = (int)get_num(env, argv[4]);
+  float alpha = (float)get_num(env, argv[5]), beta = (float)get_num(env, argv[10]);
+  int lda = (int)get_num(env, argv[7]), ldb = (int)get_num(env, argv[9]), ldc = (int)get_num(env, argv[12]);
+  float *A, *B, *C;
+  size_t la, lb, lc;
+  if (!get_f32(env, argv[6], &A, &la) || !get_f32(env, argv[8], &B, &lb) || !get_f32(env, argv[11], &C, &lc)) return NULL;
+  /* Bounds: the last element each operand touches must lie inside its array. */
+  size_t needA = M == 0 || K == 0 ? 0 : (tA ? (size_t)(K - 1) * lda + M : (size_t)(M - 1) * lda + K);
+  size_t needB = K == 0 || N == 0 ? 0 : (tB ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N);
+  size_t needC = M == 0 || N == 0 ? 0 : (size_t)(M - 1) * ldc + N;
+  if (M < 0 || N < 0 || K < 0 || needA > la || needB > lb || needC > lc) {
+    napi_throw_range_error(env, NULL, "sgemm: operand too small for the given shape");
+    return NULL;
+  }
+  if (!sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) napi_throw_error(env, NULL, "sgemm: out of memory");
+  return NULL;
+}
+
+/* adam(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2): bias corrections passed in as 1 - beta^t. */
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 10) { napi_throw_type_error(env, NULL, "adam takes 10 arguments"); return NULL; }
+  float *p, *g, *m, *v;
+  size_t n, n2, n3, n4;
+  if (!get_f32(env, argv[0], &p, &n) || !get_f32(env, argv[1], &g, &n2) || !get_f32(env, argv[2], &m, &n3) ||
+      !get_f32(env, argv[3], &v, &n4))
+    return NULL;
+  if (n2 != n || n3 != n || n4 != n) { napi_throw_range_error(env, NULL, "adam: arrays differ in length"); return NULL; }
+  float lr = (float)get_num(env, argv[4]), b1 = (float)get_num(env, argv[5]), b2 = (float)get_num(env, argv[6]);
+  float eps = (float)get_num(env, argv[7]), bc1 = (float)get_num(env, argv[8]), bc2 = (float)get_num(env, argv[9]);
+  float step = lr / bc1;
+  float rbc2 = 1.0f / sqrtf(bc2);
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step * mi / (sqrtf(vi) * rbc2 + eps);
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

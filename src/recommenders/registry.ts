@@ -1,0 +1,175 @@
+/**
+ * The one table of recommender names. Every caller that builds a model from a name (the CLI, the
+ * server, `loadModel`) goes through `createRecommender` / `restoreRecommender`, so a name, its
+ * defaults and its config schema live in exactly one place. Other layers (content, hybrid) add
+ * their models with `registerRecommender`.
+ */
+import type { z } from 'zod';
+import { ConfigError, ModelStateError, UnknownNameError } from '../errors.js';
+import { Bpr, BPR_DEFAULTS, bprConfigSchema } from './bpr.js';
+import { ItemKnn, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
+import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
+import { Popularity, POPULARITY_DEFAULTS, popularityConfigSchema } from './popularity.js';
+import type { Recommender, SavedModel } from './types.js';
+
+/** A recommender that can take its state back from `toJSON()` output (BaseRecommender does). */
+export interface RestorableRecommender extends Recommender {
+  restore(saved: SavedModel): void;
+}
+
+export interface RecommenderEntry<C extends object = object> {
+  readonly name: string;
+  /** One line for `chorus train --help` and listings. */
+  readonly description: string;
+  /** A complete config; every field a user leaves out takes its value from here. */
+  readonly defaults: Readonly<C>;
+  /** Schema of a complete config (strict: unknown fields are errors). */
+  readonly schema: z.ZodType<C>;
+  /** A new, unfitted model; `config` is merged over `defaults` and validated. */
+  create(config?: Partial<C> | Record<string, unknown>): Recommender;
+  /** A fitted model from `toJSON()` output (kind and version already match `name`). */
+  restore(saved: SavedModel): Recommender;
+}
+
+/**
+ * Build an entry from a constructor-like factory; `create` and `restore` validate the config
+ * against `schema` first, so a model never sees an invalid config.
+ */
+export function defineRecommender<C extends object>(spec: {
+  name: string;
+  description: string;
+  defaults: C;
+  schema: z.ZodType<C>;
+  make: (config: C) => RestorableRecommender;
+}): RecommenderEntry<C> {
+  const defaults = Object.freeze({ ...spec.defaults });
+  return Object.freeze({
+    name: spec.name,
+    description: spec.description,
+    defaults,
+    schema: spec.schema,
+    create(config?: Partial<C> | Record<string, unknown>): Recommender {
+      return spec.make(validateConfig(spec.name, spec.schema, defaults, config));
+    },
+    restore(saved: SavedModel): Recommender {
+      const config = saved.config;
+      if (config === null || typeof config !== 'object') {
+        throw new ModelStateError(`saved ${spec.name} model has no config object`, 'E_MODEL_CORRUPT');
+      }
+      const model = spec.make(validateConfig(spec.name, spec.schema, defaults, config as Record<string, unknown>));
+      model.restore(saved);
+      return model;
+    },
+  });
+}
+
+/**
+ * Merge `partial` over `defaults` and validate. The error names the field, what was expected and
+ * what was given, e.g. `field "k": itemknn: expected a positive integer, got -3`.
+ */
+export function validateConfig<C extends object>(
+  name: string,
+  schema: z.ZodType<C>,
+  defaults: Readonly<C>,
+  partial: Partial<C> | Record<string, unknown> | undefined,
+): C {
+  if (partial !== undefined && (partial === null || typeof partial !== 'object' || Array.isArray(partial))) {
+    throw new ConfigError(`${name}: config must be an object`);
+  }
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) merged[k] = v;
+  const res = schema.safeParse(merged);
+  if (res.success) return res.data;
+  const issue = res.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    throw new ConfigError(`${name}: unknown option "${key}"; expected one of: ${Object.keys(defaults).join(', ')}`, key);
+  }
+  const field = issue.path.map(String).join('.');
+  const got = issue.path.length > 0 ? lookup(merged, issue.path) : merged;
+  throw new ConfigError(`${name}: ${issue.message}, got ${JSON.stringify(got)}`, field || undefined);
+}
+
+function lookup(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const p of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined;
+  return cur;
+}
+
+const table = new Map<string, RecommenderEntry>();
+
+/** Add a model to the table (content and hybrid models register themselves this way). */
+export function registerRecommender<C extends object>(entry: RecommenderEntry<C>): void {
+  if (table.has(entry.name)) throw new ConfigError(`recommender "${entry.name}" is already registered`, 'name', 'E_DUPLICATE_NAME');
+  table.set(entry.name, entry as unknown as RecommenderEntry);
+}
+
+export function getRecommenderEntry(name: string): RecommenderEntry {
+  const e = table.get(name);
+  if (!e) throw new UnknownNameError('recommender', name, [...table.keys()]);
+  return e;
+}
+
+/** A new unfitted model by registry name, e.g. `createRecommender('itemknn', { k: 50 })`. */
+export function createRecommender(name: string, config?: Record<string, unknown>): Recommender {
+  return getRecommenderEntry(name).create(config);
+}
+
+/** A fitted model from `toJSON()` output, by its `kind`. */
+export function restoreRecommender(saved: SavedModel): Recommender {
+  return getRecommenderEntry(saved.kind).restore(saved);
+}
+
+export function listRecommenders(): { name: string; description: string; defaults: Readonly<object> }[] {
+  return [...table.values()].map((e) => ({ name: e.name, description: e.description, defaults: e.defaults }));
+}
+
+registerRecommender(
+  defineRecommender({
+    name: 'popularity',
+    description: 'Most interacted-with items (optionally time-decayed); the same list for everyone',
+    defaults: POPULARITY_DEFAULTS,
+    schema: popularityConfigSchema,
+    make: (c) => new Popularity(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'itemknn',
+    description: 'Item-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per item',
+    defaults: KNN_DEFAULTS,
+    schema: knnConfigSchema,
+    make: (c) => new ItemKnn(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'userknn',
+    description: 'User-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per user',
+    defaults: KNN_DEFAULTS,
+    schema: knnConfigSchema,
+    make: (c) => new UserKnn(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'bpr',
+    description: 'BPR matrix factorisation (pairwise ranking loss, SGD with negative sampling, item bias)',
+    defaults: BPR_DEFAULTS,
+    schema: bprConfigSchema,
+    make: (c) => new Bpr(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'mf',
+    description: 'Biased matrix factorisation for explicit ratings (SGD, as Surprise SVD); predicts ratings',
+    defaults: MF_DEFAULTS,
+    schema: mfConfigSchema,
+    make: (c) => new BiasedMf(c),
+  }),
+);
+
+// ALS and EASE register here (src/recommenders/als.ts, src/recommenders/ease.ts):
+// registerRecommender(defineRecommender({ name: 'als', ... }));
+// registerRecommender(defineRecommender({ name: 'ease', ... }));

@@ -1,0 +1,93 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyRecord, KeyScope, Store } from '../store/types.js';
+import { AuthError } from './errors.js';
+
+/**
+ * API keys: random 32-byte secrets shown once; the store keeps only salt + sha256(salt ‖ key).
+ * A salted fast hash is enough because keys are high-entropy random strings, not passwords (scrypt
+ * would cost ~50 ms per request). Keys are found by a lookup id (a prefix of sha256(key)), then
+ * the salted digest is compared in constant time.
+ */
+export function lookupId(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
+
+function digest(salt: Buffer, token: string): Buffer {
+  return createHash('sha256').update(salt).update(token).digest();
+}
+
+export function newKeySecret(): string {
+  return `chorus_${randomBytes(32).toString('base64url')}`;
+}
+
+export function keyRecord(token: string, scope: KeyScope, name: string): ApiKeyRecord {
+  const salt = randomBytes(16);
+  return { id: lookupId(token), scope, salt, hash: digest(salt, token), created: Date.now(), name };
+}
+
+/** The key table in memory (the store is the source of truth; writes go through here). */
+export class KeyRing {
+  private readonly keys = new Map<string, ApiKeyRecord>();
+  constructor(private readonly store: Store) {}
+
+  async load(): Promise<void> {
+    for (const k of await this.store.keys.listKeys()) this.keys.set(k.id, k);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  hasAdmin(): boolean {
+    for (const k of this.keys.values()) if (k.scope === 'admin') return true;
+    return false;
+  }
+
+  /** Store a key (the token itself is never stored). */
+  async add(token: string, scope: KeyScope, name: string): Promise<ApiKeyRecord> {
+    const rec = keyRecord(token, scope, name);
+    await this.store.keys.putKey(rec);
+    this.keys.set(rec.id, rec);
+    return rec;
+  }
+
+  async issue(scope: KeyScope, name: string): Promise<{ record: ApiKeyRecord; key: string }> {
+    const key = newKeySecret();
+    return { record: await this.add(key, scope, name), key };
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const ok = await this.store.keys.deleteKey(id);
+    this.keys.delete(id);
+    return ok;
+  }
+
+  list(): ApiKeyRecord[] {
+    return [...this.keys.values()];
+  }
+
+  /** The key's record when `token` is valid, else undefined. */
+  verify(token: string): ApiKeyRecord | undefined {
+    const rec = this.keys.get(lookupId(token));
+    if (!rec) return undefined;
+    const d = digest(rec.salt, token);
+    return d.length === rec.hash.length && timingSafeEqual(d, rec.hash) ? rec : undefined;
+  }
+
+  /** Check a request's token for `scope`: 401 when missing or wrong, 403 when the scope is too low. */
+  authorize(token: string | undefined, scope: KeyScope): ApiKeyRecord {
+    if (!token) throw new AuthError('missing API key (send "Authorization: Bearer <key>")', 401);
+    const rec = this.verify(token);
+    if (!rec) throw new AuthError('invalid API key', 401);
+    if (scope === 'admin' && rec.scope !== 'admin') throw new AuthError('this API key lacks the admin scope', 403);
+    return rec;
+  }
+}
+
+/** The key a request presents: Authorization: Bearer, x-api-key, or Personalizer's Ocp-Apim-Subscription-Key. */
+export function requestToken(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const auth = one(headers.authorization);
+  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
+  return one(headers['x-api-key']) || one(headers['ocp-apim-subscription-key']) || undefined;
+}

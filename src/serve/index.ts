@@ -1,0 +1,18 @@
+export { buildServer, SERVER_DEFAULTS, type ServerOptions } from './app.js';
+export { KeyRing, lookupId, newKeySecret, requestToken } from './auth.js';
+export {
+  Engine,
+  ENGINE_DEFAULTS,
+  type EngineConfig,
+  type FeedbackRequest,
+  type RankRequest,
+  type RankResponse,
+  type RecommendRequest,
+  type RecommendResponse,
+  type SlateItem,
+} from './engine.js';
+export { AuthError, ConflictError, RequestError } from './errors.js';
+export { LinUcb, type LinUcbConfig } from './linucb.js';
+export { registryModels, type ModelFactory, type ServedModel } from './model.js';
+export { POLICY_DEFAULTS, SlatePolicy, type Candidate, type Explanation, type PolicyConfig } from './policy.js';
+export { startServer, type RunningServer, type StartOptions } from './server.js';

@@ -1,0 +1,109 @@
+/**
+ * Shared-parameter LinUCB (Li et al. 2010, "LinUCB with hybrid..." reduced to its shared part):
+ * one ridge regression θ = A⁻¹b over joint (item ⊗ context) features, score = θᵀx + α·√(xᵀA⁻¹x).
+ * A⁻¹ is kept directly and updated by Sherman–Morrison, O(d²) per observation, no allocation.
+ * A prior mean θ₀ enters as b₀ = λθ₀, so before any feedback θ = θ₀ (the recommender's score).
+ */
+export interface LinUcbConfig {
+  /** Exploration strength α. */
+  alpha: number;
+  /** Ridge λ (A₀ = λI). */
+  lambda: number;
+}
+
+export const LINUCB_DEFAULTS: LinUcbConfig = { alpha: 0.1, lambda: 1 };
+
+export class LinUcb {
+  readonly d: number;
+  readonly config: LinUcbConfig;
+  /** A⁻¹, row-major d×d. */
+  ainv: Float64Array;
+  b: Float64Array;
+  theta: Float64Array;
+  /** Observations learned from. */
+  n = 0;
+  private readonly tmp: Float64Array;
+  private thetaStale = false;
+
+  constructor(d: number, config: Partial<LinUcbConfig> = {}, prior?: Float64Array) {
+    this.d = d;
+    this.config = { ...LINUCB_DEFAULTS, ...config };
+    this.ainv = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) this.ainv[i * d + i] = 1 / this.config.lambda;
+    this.b = new Float64Array(d);
+    if (prior) for (let i = 0; i < d; i++) this.b[i] = this.config.lambda * prior[i]!;
+    this.theta = new Float64Array(d);
+    this.tmp = new Float64Array(d);
+    this.refreshTheta();
+  }
+
+  /** Mean θᵀx and bonus √(xᵀA⁻¹x) of one feature row x = xs[off .. off+d). */
+  evaluate(xs: Float32Array, off: number): { mean: number; bonus: number } {
+    if (this.thetaStale) this.refreshTheta();
+    const d = this.d;
+    const A = this.ainv;
+    let mean = 0;
+    let q = 0;
+    for (let i = 0; i < d; i++) {
+      const xi = xs[off + i]!;
+      mean += this.theta[i]! * xi;
+      if (xi === 0) continue; // joint features are sparse-ish (hashed blocks)
+      let row = 0;
+      const r = i * d;
+      for (let j = 0; j < d; j++) row += A[r + j]! * xs[off + j]!;
+      q += xi * row;
+    }
+    return { mean, bonus: Math.sqrt(Math.max(0, q)) };
+  }
+
+  score(xs: Float32Array, off: number): number {
+    const e = this.evaluate(xs, off);
+    return e.mean + this.config.alpha * e.bonus;
+  }
+
+  /** Learn reward r for features x = xs[off .. off+d). */
+  observe(xs: Float32Array, off: number, r: number): void {
+    const d = this.d;
+    const A = this.ainv;
+    const u = this.tmp;
+    // u = A⁻¹x (A⁻¹ is symmetric), denom = 1 + xᵀA⁻¹x
+    let denom = 1;
+    for (let i = 0; i < d; i++) {
+      let s = 0;
+      const row = i * d;
+      for (let j = 0; j < d; j++) s += A[row + j]! * xs[off + j]!;
+      u[i] = s;
+      denom += xs[off + i]! * s;
+    }
+    for (let i = 0; i < d; i++) {
+      const ui = u[i]! / denom;
+      const row = i * d;
+      for (let j = 0; j < d; j++) A[row + j] -= ui * u[j]!;
+    }
+    for (let i = 0; i < d; i++) this.b[i] += r * xs[off + i]!;
+    this.n++;
+    this.thetaStale = true;
+  }
+
+  refreshTheta(): void {
+    const d = this.d;
+    for (let i = 0; i < d; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += this.ainv[i * d + j]! * this.b[j]!;
+      this.theta[i] = s;
+    }
+    this.thetaStale = false;
+  }
+
+  getState(): { d: number; n: number; ainv: Float64Array; b: Float64Array } {
+    return { d: this.d, n: this.n, ainv: this.ainv, b: this.b };
+  }
+
+  setState(s: { d: number; n: number; ainv: Float64Array; b: Float64Array }): void {
+    if (s.d !== this.d) throw new RangeError(`LinUCB state has d=${s.d}, expected ${this.d}`);
+    this.ainv = Float64Array.from(s.ainv);
+    this.b = Float64Array.from(s.b);
+    this.n = s.n;
+    this.refreshTheta();
+  }
+}

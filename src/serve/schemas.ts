@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { RequestError } from './errors.js';
+
+/** Request and response schemas: validation at the edge, and the source of /openapi.json. */
+const Id = z.string().min(1).max(256);
+const Scalar = z.union([z.string().max(4096), z.number(), z.boolean()]);
+
+export const ItemBody = z.strictObject({
+  id: Id,
+  title: z.string().max(1024).optional(),
+  text: z.string().max(100_000).optional(),
+  tags: z.array(z.string().max(256)).max(1000).optional(),
+  categories: z.array(z.string().max(256)).max(1000).optional(),
+  attributes: z.record(z.string().max(256), Scalar).optional(),
+});
+export type ItemBody = z.infer<typeof ItemBody>;
+
+export const UserBody = z.strictObject({
+  id: Id,
+  text: z.string().max(100_000).optional(),
+  attributes: z.record(z.string().max(256), Scalar).optional(),
+});
+export type UserBody = z.infer<typeof UserBody>;
+
+/** PUT bodies: the id comes from the path. */
+export const ItemPatch = ItemBody.omit({ id: true });
+export const UserPatch = UserBody.omit({ id: true });
+
+export const Entry = z.object({ id: Id, meta: z.record(z.string(), z.unknown()) });
+export const EntryList = z.object({ total: z.number().int(), offset: z.number().int(), items: z.array(Entry) });
+export const ImportResult = z.object({ imported: z.number().int(), created: z.number().int(), updated: z.number().int() });
+
+export const ListQuery = z.strictObject({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const RecommendBody = z.strictObject({
+  user: Id,
+  context: z.record(z.string(), z.unknown()).optional(),
+  k: z.number().int().min(1).max(100).default(10),
+  candidates: z.array(Id).min(1).max(10_000).optional(),
+  exclude: z.array(Id).max(10_000).optional(),
+  excludeSeen: z.boolean().default(true),
+});
+
+const Explanation = z.object({
+  recommender: z.object({ kind: z.string(), score: z.number().nullable(), normalized: z.number() }),
+  bandit: z.object({ mean: z.number(), bonus: z.number(), ucb: z.number(), recommenderWeight: z.number() }),
+  exploration: z.object({ epsilon: z.number(), explored: z.boolean(), propensity: z.number() }),
+});
+
+export const RecommendResponse = z.object({
+  eventId: z.string(),
+  user: z.string(),
+  snapshot: z.string(),
+  items: z.array(z.object({ id: z.string(), position: z.number().int(), score: z.number(), propensity: z.number(), explanation: Explanation })),
+});
+
+export const FeedbackBody = z.strictObject({
+  eventId: z.string().min(1).max(256).optional(),
+  user: Id.optional(),
+  item: Id,
+  type: z.enum(['click', 'purchase', 'rating', 'dwell']),
+  value: z.number().finite().optional(),
+});
+
+export const FeedbackResponse = z.object({ seq: z.number().int(), reward: z.number(), eventId: z.string().nullable() });
+
+/** Azure Personalizer v1.0 shapes (RankRequest, RankResponse, RewardRequest). */
+export const RankBody = z.object({
+  contextFeatures: z.array(z.unknown()).max(1000).optional(),
+  actions: z
+    .array(z.object({ id: z.string().min(1).max(256), features: z.array(z.unknown()).max(1000).optional() }))
+    .min(1)
+    .max(500),
+  excludedActions: z.array(z.string().max(256)).max(500).optional(),
+  eventId: z.string().min(1).max(256).optional(),
+  deferActivation: z.boolean().optional(),
+});
+
+export const RankResponse = z.object({
+  ranking: z.array(z.object({ id: z.string(), probability: z.number() })),
+  eventId: z.string(),
+  rewardActionId: z.string().nullable(),
+});
+
+export const RewardBody = z.object({ value: z.number().min(-1).max(1) });
+
+export const EventParams = z.object({ eventId: z.string().min(1).max(256) });
+export const IdParams = z.object({ id: Id });
+
+export const SnapshotMeta = z.object({
+  id: z.string(),
+  created: z.number(),
+  kind: z.string(),
+  source: z.string(),
+  info: z.record(z.string(), z.unknown()),
+});
+export const SnapshotList = z.object({ active: z.string(), snapshots: z.array(SnapshotMeta) });
+export const SnapshotCreate = z.strictObject({
+  retrain: z.boolean().default(false),
+  activate: z.boolean().default(true),
+});
+
+export const KeyCreate = z.strictObject({ scope: z.enum(['admin', 'client']), name: z.string().min(1).max(128) });
+export const KeyCreated = z.object({ id: z.string(), scope: z.string(), name: z.string(), key: z.string() });
+export const KeyList = z.array(z.object({ id: z.string(), scope: z.string(), name: z.string(), created: z.number() }));
+
+export const DashboardQuery = z.strictObject({ user: Id.optional(), hours: z.coerce.number().min(0.01).max(24 * 30).default(24) });
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), target: z.string().optional() }),
+});
+
+/** A dotted path with [n] for array positions: `actions[2].id`. */
+export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
+  let s = prefix;
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += s === '' ? String(p) : `.${String(p)}`;
+  }
+  return s;
+}
+
+/** Validate `value` against `schema`, or throw a 400 naming the first bad field. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = fieldPath(issue.path, prefix);
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
+  throw new RequestError(message, field || undefined);
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export { openStore, storeSchemes } from './open.js';

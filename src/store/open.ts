@@ -1,0 +1,41 @@
+import { ConfigError } from '../errors.js';
+import { SqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+type Opener = (rest: string, params: URLSearchParams) => Store;
+
+/**
+ * Backends by URL scheme, one table (add `postgres:` here when it exists; callers do not change).
+ * `sqlite:path/to/chorus.db`, `sqlite::memory:`, `sqlite:data.db?synchronous=normal`.
+ */
+const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
+  sqlite: (rest, params) => {
+    if (rest === '') throw new ConfigError('sqlite store URL needs a path, e.g. sqlite:./chorus.db', 'store');
+    const sync = params.get('synchronous');
+    if (sync !== null && sync !== 'full' && sync !== 'normal') {
+      throw new ConfigError(`synchronous must be "full" or "normal", got "${sync}"`, 'store');
+    }
+    return new SqliteStore(rest, { synchronous: sync ?? 'full' });
+  },
+});
+
+export function storeSchemes(): string[] {
+  return Object.keys(OPENERS);
+}
+
+export function openStore(url: string): Store {
+  const colon = url.indexOf(':');
+  const scheme = colon > 0 ? url.slice(0, colon) : '';
+  const opener = OPENERS[scheme];
+  if (!opener) {
+    throw new ConfigError(`unknown store URL "${url}"; expected one of: ${storeSchemes().map((s) => `${s}:`).join(', ')}`, 'store');
+  }
+  let rest = url.slice(colon + 1);
+  let params = new URLSearchParams();
+  const qm = rest.indexOf('?');
+  if (qm >= 0) {
+    params = new URLSearchParams(rest.slice(qm + 1));
+    rest = rest.slice(0, qm);
+  }
+  return opener(rest, params);
+}

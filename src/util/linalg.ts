@@ -1,0 +1,263 @@
+/**
+ * Dense kernels for the factor models (ALS) and the closed-form models (EASE): dot products,
+ * axpy, the Gram matrix of a factor matrix, Cholesky solves, conjugate gradient, and an in-place
+ * inverse of a large SPD matrix. Matrices are row-major typed arrays; every routine writes into
+ * caller-owned buffers, so hot loops allocate nothing.
+ *
+ * The big inverse is written in terms of a GEMM passed in by the caller (`Sgemm`, the signature of
+ * src/nn's kernels), so this module stays free of any native dependency; the plain-JS GEMM below
+ * is the fallback and the test oracle.
+ */
+
+type Vec = Float32Array | Float64Array;
+
+/** Σ a[ao+k]·b[bo+k] for k < n (four accumulators: V8 keeps them in registers, ~2× one). */
+export function dot(a: Vec, ao: number, b: Vec, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += a[ao + k]! * b[bo + k]!;
+    s1 += a[ao + k + 1]! * b[bo + k + 1]!;
+    s2 += a[ao + k + 2]! * b[bo + k + 2]!;
+    s3 += a[ao + k + 3]! * b[bo + k + 3]!;
+  }
+  for (; k < n; k++) s0 += a[ao + k]! * b[bo + k]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/** y[yo..yo+n) += alpha · x[xo..xo+n). */
+export function axpy(alpha: number, x: Vec, xo: number, y: Vec, yo: number, n: number): void {
+  for (let k = 0; k < n; k++) y[yo + k] = y[yo + k]! + alpha * x[xo + k]!;
+}
+
+/**
+ * out (cols×cols, full symmetric) = Aᵀ·A for the row-major rows×cols matrix A, plus `ridge` on
+ * the diagonal. Rows go four at a time so each `out` entry is loaded and stored once per four
+ * rows (the loop is bound by memory traffic on `out`, not by arithmetic).
+ */
+export function gram(a: Vec, rows: number, cols: number, out: Float64Array, ridge = 0): Float64Array {
+  out.fill(0);
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const o0 = r * cols;
+    const o1 = o0 + cols;
+    const o2 = o1 + cols;
+    const o3 = o2 + cols;
+    for (let i = 0; i < cols; i++) {
+      const a0 = a[o0 + i]!;
+      const a1 = a[o1 + i]!;
+      const a2 = a[o2 + i]!;
+      const a3 = a[o3 + i]!;
+      const oi = i * cols;
+      for (let j = i; j < cols; j++) {
+        out[oi + j] = out[oi + j]! + a0 * a[o0 + j]! + a1 * a[o1 + j]! + a2 * a[o2 + j]! + a3 * a[o3 + j]!;
+      }
+    }
+  }
+  for (; r < rows; r++) {
+    const o0 = r * cols;
+    for (let i = 0; i < cols; i++) {
+      const a0 = a[o0 + i]!;
+      const oi = i * cols;
+      for (let j = i; j < cols; j++) out[oi + j] = out[oi + j]! + a0 * a[o0 + j]!;
+    }
+  }
+  for (let i = 0; i < cols; i++) {
+    out[i * cols + i] = out[i * cols + i]! + ridge;
+    for (let j = i + 1; j < cols; j++) out[j * cols + i] = out[i * cols + j]!;
+  }
+  return out;
+}
+
+/** y = A·x for the row-major n×n matrix A (x and y at offsets, must not overlap). */
+export function matVec(a: Vec, n: number, x: Vec, xo: number, y: Vec, yo: number): void {
+  for (let i = 0; i < n; i++) y[yo + i] = dot(a, i * n, x, xo, n);
+}
+
+/**
+ * In-place Cholesky factorisation A = L·Lᵀ of the row-major n×n SPD matrix `a`: the lower
+ * triangle becomes L, the strict upper triangle is zeroed. Returns false when A is not positive
+ * definite (a non-positive pivot), leaving `a` partly overwritten.
+ */
+export function cholesky(a: Float64Array, n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    let s = a[rj + j]! - dot(a, rj, a, rj, j);
+    if (!(s > 0)) return false;
+    s = Math.sqrt(s);
+    a[rj + j] = s;
+    const inv = 1 / s;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      a[ri + j] = (a[ri + j]! - dot(a, ri, a, rj, j)) * inv;
+    }
+    for (let k = j + 1; k < n; k++) a[rj + k] = 0;
+  }
+  return true;
+}
+
+/** Solve L·Lᵀ·x = b in place (`b` at offset `bo` becomes x), L from `cholesky`. */
+export function choleskySolve(l: Float64Array, n: number, b: Vec, bo = 0): void {
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    let s = b[bo + i]!;
+    for (let k = 0; k < i; k++) s -= l[ri + k]! * b[bo + k]!;
+    b[bo + i] = s / l[ri + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[bo + i]!;
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * b[bo + k]!;
+    b[bo + i] = s / l[i * n + i]!;
+  }
+}
+
+/** Work buffers for `conjugateGradient` (three vectors of length n). */
+export interface CgWork {
+  r: Float64Array;
+  p: Float64Array;
+  ap: Float64Array;
+}
+
+export function cgWork(n: number): CgWork {
+  return { r: new Float64Array(n), p: new Float64Array(n), ap: new Float64Array(n) };
+}
+
+/**
+ * Conjugate gradient for A·x = b with the row-major SPD n×n matrix A, warm-started from the
+ * values in `x` (updated in place), at most `steps` iterations, stopping early when ‖r‖² < tol.
+ * Returns the number of iterations run.
+ */
+export function conjugateGradient(
+  a: Vec,
+  n: number,
+  b: Vec,
+  x: Vec,
+  steps: number,
+  work: CgWork = cgWork(n),
+  tol = 1e-20,
+): number {
+  const { r, p, ap } = work;
+  matVec(a, n, x, 0, ap, 0);
+  for (let i = 0; i < n; i++) {
+    r[i] = b[i]! - ap[i]!;
+    p[i] = r[i]!;
+  }
+  let rs = dot(r, 0, r, 0, n);
+  let it = 0;
+  while (it < steps && rs >= tol) {
+    matVec(a, n, p, 0, ap, 0);
+    const alpha = rs / dot(p, 0, ap, 0, n);
+    axpy(alpha, p, 0, x, 0, n);
+    axpy(-alpha, ap, 0, r, 0, n);
+    const rsNew = dot(r, 0, r, 0, n);
+    it++;
+    if (rsNew < tol) break;
+    const beta = rsNew / rs;
+    for (let i = 0; i < n; i++) p[i] = r[i]! + beta * p[i]!;
+    rs = rsNew;
+  }
+  return it;
+}
+
+/** C = alpha·op(A)·op(B) + beta·C, row-major, op(A) M×K, op(B) K×N (the src/nn kernel signature). */
+export type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+) => void;
+
+/**
+ * Plain-JS GEMM: correct for every transpose case, ~1 GFLOP/s. The reference for tests and the
+ * fallback when no native kernel is built. C must not overlap A or B.
+ */
+export const sgemmJs: Sgemm = (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
+  for (let i = 0; i < M; i++) {
+    const r = i * ldc;
+    if (beta === 0) C.fill(0, r, r + N);
+    else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j] = C[r + j]! * beta;
+  }
+  if (alpha === 0 || K === 0) return;
+  for (let i = 0; i < M; i++) {
+    const cr = i * ldc;
+    for (let k = 0; k < K; k++) {
+      const a = alpha * (transA ? A[k * lda + i]! : A[i * lda + k]!);
+      if (a === 0) continue;
+      if (!transB) {
+        const br = k * ldb;
+        for (let j = 0; j < N; j++) C[cr + j] = C[cr + j]! + a * B[br + j]!;
+      } else {
+        for (let j = 0; j < N; j++) C[cr + j] = C[cr + j]! + a * B[j * ldb + k]!;
+      }
+    }
+  }
+};
+
+/** Below this size the SPD inverse is done directly in float64 (Cholesky + n solves). */
+const SPD_LEAF = 96;
+
+/**
+ * Invert the symmetric positive-definite n×n matrix stored (full, row-major, leading dimension
+ * `ld`) in `m` in place. Block recursion on the Schur complement, so all O(n³) work is four GEMMs
+ * per level (≈ 4/3·n³ flops in all) and runs at the speed of `gemm`:
+ *
+ *   M = [A C; Cᵀ D]:  A ← A⁻¹;  W = A⁻¹·C;  D ← S = D − Cᵀ·W;  D ← S⁻¹;
+ *   C ← V = −W·S⁻¹;  A ← A⁻¹ − V·Wᵀ;  Cᵀ-block ← Vᵀ.
+ *
+ * Schur complements of an SPD matrix are SPD, so no pivoting is needed and float32 is enough when
+ * the matrix is well conditioned (EASE's ridge λ bounds the condition number). Throws when a
+ * leaf block turns out not positive definite.
+ */
+export function spdInverseInPlace(m: Float32Array, n: number, gemm: Sgemm = sgemmJs, ld = n, offset = 0): void {
+  if (n <= SPD_LEAF) {
+    spdInverseLeaf(m, n, ld, offset);
+    return;
+  }
+  const h = n >> 1;
+  const p = n - h;
+  const a = offset;
+  const ur = offset + h; // top-right block (h × p)
+  const ll = offset + h * ld; // bottom-left block (p × h)
+  const d = offset + h * ld + h;
+  spdInverseInPlace(m, h, gemm, ld, a);
+  const w = new Float32Array(h * p);
+  // W = A⁻¹ · (top-right block), h×p.
+  gemm(false, false, h, p, h, 1, m.subarray(a), ld, m.subarray(ur), ld, 0, w, p);
+  // S = D − (bottom-left) · W.
+  gemm(false, false, p, p, h, -1, m.subarray(ll), ld, w, p, 1, m.subarray(d), ld);
+  spdInverseInPlace(m, p, gemm, ld, d);
+  // top-right ← −W · S⁻¹.
+  gemm(false, false, h, p, p, -1, w, p, m.subarray(d), ld, 0, m.subarray(ur), ld);
+  // A⁻¹ ← A⁻¹ − (top-right) · Wᵀ  (= A⁻¹ + W S⁻¹ Wᵀ).
+  gemm(false, true, h, h, p, -1, m.subarray(ur), ld, w, p, 1, m.subarray(a), ld);
+  // bottom-left ← transpose of top-right (the inverse is symmetric).
+  for (let i = 0; i < h; i++) {
+    const ri = ur + i * ld;
+    for (let j = 0; j < p; j++) m[ll + j * ld + i] = m[ri + j]!;
+  }
+}
+
+function spdInverseLeaf(m: Float32Array, n: number, ld: number, offset: number): void {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) l[i * n + j] = m[offset + i * ld + j]!;
+  if (!cholesky(l, n)) throw new RangeError('spdInverse: matrix is not positive definite (or too ill-conditioned for float32)');
+  const col = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    col.fill(0);
+    col[j] = 1;
+    choleskySolve(l, n, col);
+    for (let i = 0; i < n; i++) m[offset + i * ld + j] = col[i]!;
+  }
+}

@@ -1,0 +1,22 @@
+import { it } from 'vitest';
+import { startTestServer } from './helpers.js';
+it('smoke', async () => {
+  const s = await startTestServer();
+  const r = await s.call('POST', '/recommend', { user: 'u1', k: 3, context: { device: 'mobile' } });
+  console.log(JSON.stringify(r.body, null, 1).slice(0, 1500));
+  const f = await s.call('POST', '/feedback', { eventId: r.body.eventId, item: r.body.items[0].id, type: 'click' });
+  console.log(f.status, f.body);
+  const rk = await s.call('POST', '/personalizer/v1.0/rank', { contextFeatures: [{ time: 'morning' }], actions: [{ id: 'a', features: [{ x: 1 }] }, { id: 'b' }, { id: 'm3' }] });
+  console.log(rk.status, JSON.stringify(rk.body));
+  const rw = await s.call('POST', `/personalizer/v1.0/events/${rk.body.eventId}/reward`, { value: 1 });
+  console.log(rw.status, rw.text);
+  const bad = await s.call('POST', '/recommend', { user: 'u1', k: 'x' });
+  console.log(bad.status, bad.text);
+  const m = await s.call('GET', '/metrics');
+  console.log(m.text.slice(0, 600));
+  const d = await s.call('GET', '/dashboard/data?user=u2');
+  console.log(JSON.stringify(d.body).slice(0, 800));
+  const o = await s.call('GET', '/openapi.json');
+  console.log(o.status, Object.keys(o.body.paths));
+  await s.close();
+});

@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DecisionRecord, FeedbackRecord, Store } from '../../src/store/types.js';
+
+/**
+ * The conformance suite every store backend runs. `open(name)` opens (or reopens) the store called
+ * `name`: two opens with the same name must see the same data (that is how durability is checked).
+ */
+export function storeContract(backend: string, open: (name: string) => Store): void {
+  describe(`Store contract: ${backend}`, () => {
+    const opened: Store[] = [];
+    const get = (name: string): Store => {
+      const s = open(name);
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+    });
+
+    const decision = (id: string, ts: number, items = ['a', 'b']): DecisionRecord => ({
+      id,
+      ts,
+      user: 'u1',
+      kind: 'recommend',
+      items,
+      propensities: items.map(() => 0.5),
+      scores: items.map((_, i) => 1 - i / 10),
+      snapshotId: 'snap-1',
+      activated: true,
+      payload: { x: [1, 2, 3] },
+    });
+    const fb = (item: string, reward: number, ts = 1000, eventId: string | null = 'e1'): FeedbackRecord => ({
+      eventId,
+      ts,
+      user: 'u1',
+      item,
+      type: 'click',
+      value: null,
+      reward,
+      position: 0,
+      propensity: 0.5,
+    });
+
+    it('stores decisions and feedback and reads them back', async () => {
+      const s = get('events');
+      await s.events.appendDecision(decision('e1', 1000));
+      const seq1 = await s.events.appendFeedback(fb('a', 1));
+      const seq2 = await s.events.appendFeedback(fb('b', 0.5, 2000));
+      expect(seq2).toBeGreaterThan(seq1);
+      const d = await s.events.getDecision('e1');
+      expect(d).toEqual(decision('e1', 1000));
+      expect(await s.events.getDecision('nope')).toBeUndefined();
+      expect(await s.events.countDecisions()).toBe(1);
+      expect(await s.events.countFeedback()).toBe(2);
+      const since = await s.events.feedbackSince(seq1, 10);
+      expect(since.map((f) => f.item)).toEqual(['b']);
+      expect(since[0]!.seq).toBe(seq2);
+      const top = await s.events.topItems(5);
+      expect(top[0]).toEqual({ item: 'a', feedback: 1, rewardSum: 1 });
+    });
+
+    it('refuses a duplicate event id without losing the writes batched with it', async () => {
+      const s = get('dup');
+      await s.events.appendDecision(decision('e1', 1000));
+      const results = await Promise.allSettled([
+        s.events.appendDecision(decision('e2', 1001)),
+        s.events.appendDecision(decision('e1', 1002)),
+        s.events.appendFeedback(fb('a', 1)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(await s.events.countDecisions()).toBe(2);
+      expect(await s.events.countFeedback()).toBe(1);
+      expect((await s.events.getDecision('e1'))!.ts).toBe(1000);
+    });
+
+    it('activates deferred decisions', async () => {
+      const s = get('activate');
+      await s.events.appendDecision({ ...decision('e1', 1), activated: false });
+      expect((await s.events.getDecision('e1'))!.activated).toBe(false);
+      expect(await s.events.activateDecision('e1')).toBe(true);
+      expect(await s.events.activateDecision('zz')).toBe(false);
+      expect((await s.events.getDecision('e1'))!.activated).toBe(true);
+    });
+
+    it('buckets a timeline', async () => {
+      const s = get('timeline');
+      await s.events.appendDecision(decision('e1', 60_000, ['a', 'b', 'c']));
+      await s.events.appendDecision(decision('e2', 61_000));
+      await s.events.appendDecision(decision('e3', 125_000));
+      await s.events.appendFeedback(fb('a', 1, 62_000));
+      await s.events.appendFeedback({ ...fb('b', -0.5, 130_000), type: 'rating', value: 1 });
+      const tl = await s.events.timeline(60_000, 0);
+      expect(tl).toEqual([
+        { t: 60_000, decisions: 2, shown: 5, feedback: 1, clicks: 1, rewardSum: 1 },
+        { t: 120_000, decisions: 1, shown: 2, feedback: 1, clicks: 0, rewardSum: -0.5 },
+      ]);
+      expect((await s.events.recentDecisions(2)).map((d) => d.id)).toEqual(['e3', 'e2']);
+    });
+
+    it('keeps snapshots and their activation history', async () => {
+      const s = get('snaps');
+      const meta = (id: string, created: number) => ({ id, created, kind: 'als', source: 'manual', info: { items: 3 } });
+      await s.snapshots.putSnapshot(meta('s1', 1), Buffer.from('one'));
+      await s.snapshots.putSnapshot(meta('s2', 2), Buffer.from('two'));
+      expect((await s.snapshots.listSnapshots()).map((m) => m.id)).toEqual(['s1', 's2']);
+      const got = await s.snapshots.getSnapshot('s2');
+      expect(got!.body.toString()).toBe('two');
+      expect(got!.meta).toEqual(meta('s2', 2));
+      expect(await s.snapshots.getSnapshot('s3')).toBeUndefined();
+      await s.snapshots.activateSnapshot('s1');
+      await s.snapshots.activateSnapshot('s2');
+      expect((await s.snapshots.activations(5)).map((a) => a.snapshotId)).toEqual(['s2', 's1']);
+    });
+
+    it('upserts catalogue entries atomically', async () => {
+      const s = get('catalogue');
+      const e = (id: string, title: string) => ({ id, meta: { title }, created: 1, updated: 1 });
+      expect(await s.catalogue.upsert('items', [e('i1', 'One'), e('i2', 'Two')])).toBe(2);
+      expect(await s.catalogue.upsert('items', [{ ...e('i1', 'Uno'), updated: 5 }, e('i3', 'Three')])).toBe(1);
+      expect((await s.catalogue.get('items', 'i1'))!.meta).toEqual({ title: 'Uno' });
+      expect((await s.catalogue.get('items', 'i1'))!.updated).toBe(5);
+      expect(await s.catalogue.count('items')).toBe(3);
+      expect(await s.catalogue.count('users')).toBe(0);
+      expect((await s.catalogue.list('items', 1, 1)).map((x) => x.id)).toEqual(['i2']);
+      expect(await s.catalogue.remove('items', 'i2')).toBe(true);
+      expect(await s.catalogue.remove('items', 'i2')).toBe(false);
+      expect((await s.catalogue.all('items')).map((x) => x.id)).toEqual(['i1', 'i3']);
+    });
+
+    it('keeps state blobs and keys', async () => {
+      const s = get('state');
+      await s.state.putState('k', Buffer.from([1, 2, 3]));
+      await s.state.putState('k', Buffer.from([4]));
+      expect([...(await s.state.getState('k'))!]).toEqual([4]);
+      expect(await s.state.getState('none')).toBeUndefined();
+      const key = { id: 'abc', scope: 'client' as const, salt: Buffer.from('s'), hash: Buffer.from('h'), created: 1, name: 'app' };
+      await s.keys.putKey(key);
+      expect(await s.keys.getKey('abc')).toEqual(key);
+      expect((await s.keys.listKeys()).length).toBe(1);
+      expect(await s.keys.deleteKey('abc')).toBe(true);
+      expect(await s.keys.getKey('abc')).toBeUndefined();
+    });
+
+    it('recovers everything acknowledged after a reopen', async () => {
+      const a = get('durable');
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) writes.push(a.events.appendFeedback(fb(`i${i % 7}`, 1, i)));
+      writes.push(a.events.appendDecision(decision('e1', 5)));
+      writes.push(a.catalogue.upsert('users', [{ id: 'u1', meta: {}, created: 1, updated: 1 }]));
+      await Promise.all(writes);
+      await a.close();
+      const b = get('durable');
+      expect(await b.events.countFeedback()).toBe(200);
+      expect(await b.events.countDecisions()).toBe(1);
+      expect(await b.catalogue.count('users')).toBe(1);
+    });
+  });
+}
