@@ -4,12 +4,15 @@
  * run when `python3 -c 'import torch'` works (Debian python3-torch; set CHORUS_TORCH_PYTHON to
  * pick the interpreter, default /usr/bin/python3).
  *
- *   node --import tsx bench/nn-train.ts [--runs 5] [--secs 1.5] [--out 1]
+ *   node --import tsx bench/nn-train.ts [--runs 5] [--secs 1.5] [--out 1] [--no-write]
  *
- * Prints a table: backend, steps/s (median of runs), ratio to PyTorch, final loss.
+ * Unless --no-write, the table replaces this script's section of docs/benchmarks.md.
+ *
+ * Prints a table: backend, steps/s (median of runs), ratio to PyTorch, final loss. Each
+ * measurement trains the same fixed batch after 30 warm-up steps (as the PyTorch script does).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { Adam, Mlp, mseLoss, jsKernels, nativeKernels, setKernels, type Kernels } from '../src/nn/index.js';
@@ -24,7 +27,7 @@ const secs = arg('secs', 1.5);
 const out = arg('out', 1);
 const B = 256;
 
-function measure(k: Kernels, runSecs: number): { rate: number; loss: number } {
+function measure(k: Kernels, runSecs: number, nRuns: number): { rate: number; loss: number } {
   setKernels(k);
   const rng = new Rng(0);
   const net = new Mlp({ sizes: [128, 256, 128, out] }, rng);
@@ -45,7 +48,7 @@ function measure(k: Kernels, runSecs: number): { rate: number; loss: number } {
   };
   for (let i = 0; i < 30; i++) step();
   const rates: number[] = [];
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < nRuns; r++) {
     let n = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < runSecs * 1000) {
@@ -58,11 +61,11 @@ function measure(k: Kernels, runSecs: number): { rate: number; loss: number } {
   return { rate: rates[Math.floor(rates.length / 2)]!, loss };
 }
 
-function torchRate(): { rate: number; loss: number; version: string } | null {
+function torchRate(nRuns: number): { rate: number; loss: number; version: string } | null {
   const py = process.env.CHORUS_TORCH_PYTHON ?? '/usr/bin/python3';
   if (!existsSync(py)) return null;
   const script = fileURLToPath(new URL('./nn_train_torch.py', import.meta.url));
-  const r = spawnSync(py, [script, String(runs), String(secs), String(out)], {
+  const r = spawnSync(py, [script, String(nRuns), String(secs), String(out)], {
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
     encoding: 'utf8',
   });
@@ -71,19 +74,63 @@ function torchRate(): { rate: number; loss: number; version: string } | null {
   return { rate: j.stepsPerSec, loss: j.finalLoss, version: j.torch };
 }
 
-const rows: { backend: string; rate: number; loss: number }[] = [];
+// Native and PyTorch runs alternate (one run each per round) so that load from other processes
+// on this shared machine hits both alike; the ratio reported is the median of per-round ratios.
 const load0 = loadavg()[0]!.toFixed(2);
 const native = nativeKernels();
-if (native) rows.push({ backend: 'chorus nn, native addon', ...measure(native, secs) });
-// The JS kernel is ~20× slower; a shorter run is enough for its figure.
-rows.push({ backend: 'chorus nn, pure JS', ...measure(jsKernels, Math.min(secs, 1)) });
-const torch = torchRate();
-if (torch) rows.push({ backend: `PyTorch ${torch.version}, 1 thread`, rate: torch.rate, loss: torch.loss });
+const nat: { rate: number; loss: number }[] = [];
+const tor: { rate: number; loss: number; version: string }[] = [];
+const ratios: number[] = [];
+for (let r = 0; r < runs; r++) {
+  if (native) nat.push(measure(native, secs, 1));
+  const t = torchRate(1);
+  if (t) tor.push(t);
+  if (native && t) ratios.push(nat[nat.length - 1]!.rate / t.rate);
+}
+// The JS kernel is ~20× slower; a shorter measurement is enough for its figure.
+const js = measure(jsKernels, Math.min(secs, 1), 3);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const torchMedian = tor.length ? median(tor.map((t) => t.rate)) : NaN;
 
-console.log(`reference network 128→256→128→${out}, batch ${B}, Adam(1e-3), MSE; median of ${runs} runs × ${secs}s; loadavg ${load0} → ${loadavg()[0]!.toFixed(2)}`);
-console.log('| backend | steps/s | × PyTorch | final loss |');
-console.log('| --- | ---: | ---: | ---: |');
-for (const r of rows) {
-  const ratio = torch ? (r.rate / torch.rate).toFixed(2) : 'n/a (no torch)';
-  console.log(`| ${r.backend} | ${r.rate.toFixed(1)} | ${ratio} | ${r.loss.toExponential(2)} |`);
+const lines: string[] = [];
+const say = (l: string): void => {
+  lines.push(l);
+  console.log(l);
+};
+say(
+  `Reference network 128→256→128→${out} (ReLU), batch ${B}, Adam(1e-3), MSE on a fixed batch; ${runs} alternating rounds × ${secs} s; loadavg ${load0} → ${loadavg()[0]!.toFixed(2)}.`,
+);
+say('');
+say('| backend | steps/s (median) | runs | × PyTorch | final loss |');
+say('| --- | ---: | --- | ---: | ---: |');
+const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' / ');
+if (native) {
+  const ratio = ratios.length ? `**${median(ratios).toFixed(2)}** (median of per-round ratios)` : 'n/a (no torch)';
+  say(`| chorus nn, native addon | ${median(nat.map((x) => x.rate)).toFixed(1)} | ${fmt(nat.map((x) => x.rate))} | ${ratio} | ${nat[nat.length - 1]!.loss.toExponential(2)} |`);
+} else say('| chorus nn, native addon | not built (run `node src/nn/native/build.mjs`) | | | |');
+say(`| chorus nn, pure JS fallback | ${js.rate.toFixed(1)} | 3 runs × ${Math.min(secs, 1)} s | ${tor.length ? (js.rate / torchMedian).toFixed(2) : 'n/a'} | ${js.loss.toExponential(2)} |`);
+if (tor.length) say(`| PyTorch ${tor[0]!.version} (Debian python3-torch), 1 thread, OPENBLAS_NUM_THREADS=1 | ${torchMedian.toFixed(1)} | ${fmt(tor.map((t) => t.rate))} | 1.00 | ${tor[tor.length - 1]!.loss.toExponential(2)} |`);
+else say('| PyTorch | not measured (python3 cannot import torch; set CHORUS_TORCH_PYTHON) | | | |');
+
+if (!process.argv.includes('--no-write')) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const body = [
+    '## Neural-network training (src/nn)',
+    '',
+    `Command: \`node --import tsx bench/nn-train.ts${process.argv.slice(2).filter((a) => a !== '--no-write').map((a) => ' ' + a).join('')}\` — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${process.arch}.`,
+    '',
+    ...lines,
+  ].join('\n');
+  writeSection(`${root}docs/benchmarks.md`, 'nn-train', body);
+}
+
+/** Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */
+function writeSection(file: string, name: string, body: string): void {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const text = readFileSync(file, 'utf8');
+  const block = `${start}\n${body}\n${end}`;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  writeFileSync(file, a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`);
 }

@@ -2,16 +2,17 @@
  * Quality check of the classic recommenders under P1 (`ml-ls-t20`) on ml-latest-small.
  *
  *   node --import tsx bench/recommenders-quality.ts [--variant all|pos4] [--split test|validation]
- *        [--models popularity,itemknn,...] [--set model.key=value ...]
+ *        [--models popularity,itemknn,...] [--set model.key=value ...] [--seeds N]
  *
  * `--split validation` fits on train minus its last 20 % per user and scores the validation part
- * (for tuning); `--split test` (default) fits on train and scores test. Prints one row per model.
+ * (for tuning); `--split test` (default) fits on train and scores test. Prints one row per model;
+ * with `--seeds N` a seeded model is fitted with seeds 0..N−1 and the row gives mean ± sd.
  */
 import path from 'node:path';
 import { readInteractions } from '../src/data/read-interactions.js';
 import { filterByMinValue, P1_SPLIT, splitDataset, validationSplit } from '../src/data/split.js';
 import { evaluateRanking } from '../src/eval/ranking.js';
-import { ratingErrors } from '../src/eval/rating.js';
+import { isRatingPredictor, ratingErrors } from '../src/eval/rating.js';
 import { createRecommender } from '../src/recommenders/registry.js';
 
 function arg(name: string, def: string): string {
@@ -21,6 +22,7 @@ function arg(name: string, def: string): string {
 const variant = arg('variant', 'all');
 const which = arg('split', 'test');
 const models = arg('models', 'popularity,itemknn,userknn,bpr,mf').split(',');
+const nSeeds = Number(arg('seeds', '1'));
 const overrides: Record<string, Record<string, unknown>> = {};
 process.argv.forEach((a, i) => {
   if (a !== '--set') return;
@@ -44,15 +46,30 @@ if (which === 'validation') {
 console.log(`protocol ml-ls-t20 variant ${variant} split ${which}: train ${train.nInteractions}, eval ${test.nInteractions}; load ${(await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log('| model | config | NDCG@10 | Recall@10 | P@10 | HR@10 | cov@10 | fit s | RMSE |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+const fmt = (xs: number[], d = 4): string => {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length === 1) return mean.toFixed(d);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  return `${mean.toFixed(d)} ± ${sd.toFixed(d)}`;
+};
 for (const name of models) {
-  const model = createRecommender(name, overrides[name]);
-  const t0 = performance.now();
-  await model.fit(train);
-  const fitS = (performance.now() - t0) / 1000;
-  const r = evaluateRanking(model, train, test, { k: 10 });
-  const m = r.metrics;
-  const rmse = 'predict' in model ? ratingErrors(model as unknown as { predict(u: number, i: number): number }, test).rmse.toFixed(4) : '';
+  const seeded = 'seed' in createRecommender(name, overrides[name]).config;
+  const cols: Record<string, number[]> = { ndcg: [], recall: [], precision: [], hr: [], coverage: [], fit: [], rmse: [] };
+  for (let seed = 0; seed < (seeded ? nSeeds : 1); seed++) {
+    const model = createRecommender(name, { ...overrides[name], ...(seeded && nSeeds > 1 ? { seed } : {}) });
+    const t0 = performance.now();
+    await model.fit(train);
+    cols.fit!.push((performance.now() - t0) / 1000);
+    const m = evaluateRanking(model, train, test, { k: 10 }).metrics;
+    cols.ndcg!.push(m['ndcg@10']!);
+    cols.recall!.push(m['recall@10']!);
+    cols.precision!.push(m['precision@10']!);
+    cols.hr!.push(m['hr@10']!);
+    cols.coverage!.push(m['coverage@10']!);
+    if (isRatingPredictor(model)) cols.rmse!.push(ratingErrors(model, test).rmse);
+  }
+  const label = JSON.stringify(overrides[name] ?? {}) + (seeded ? ` seeds 0..${nSeeds - 1}` : '');
   console.log(
-    `| ${name} | ${JSON.stringify(overrides[name] ?? {})} | ${m['ndcg@10']!.toFixed(4)} | ${m['recall@10']!.toFixed(4)} | ${m['precision@10']!.toFixed(4)} | ${m['hr@10']!.toFixed(4)} | ${m['coverage@10']!.toFixed(4)} | ${fitS.toFixed(2)} | ${rmse} |`,
+    `| ${name} | ${label} | ${fmt(cols.ndcg!)} | ${fmt(cols.recall!)} | ${fmt(cols.precision!)} | ${fmt(cols.hr!)} | ${fmt(cols.coverage!)} | ${fmt(cols.fit!, 2)} | ${cols.rmse!.length ? fmt(cols.rmse!) : ''} |`,
   );
 }

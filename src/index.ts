@@ -4,3 +4,6 @@ export { Rng } from './util/rng.js';
 export * from './data/index.js';
 export * from './recommenders/index.js';
 export * from './eval/index.js';
+export * from './nn/index.js';
+export * from './agents/index.js';
+export * from './env/index.js';

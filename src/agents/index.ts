@@ -1,7 +1,6 @@
 export * from './types.js';
 export * from './base.js';
 export * from './state.js';
-export * from './linalg.js';
 export * from './registry.js';
 export { RandomAgent } from './random.js';
 export { PopularityAgent } from './popularity.js';
@@ -12,3 +11,10 @@ export { LinUcbAgent, LinearSlateFeatures } from './linucb.js';
 export { ThompsonAgent } from './thompson.js';
 export { TabularQ, TabularAgent, QLearningAgent } from './qlearning.js';
 export { SarsaAgent } from './sarsa.js';
+export { CandidateSource, PairFeatures, ReplayBuffer, NeuralAgent, NEURAL_DEFAULTS, type NeuralConfig } from './neural.js';
+export { SoftmaxPolicy, ValueNet } from './softmax-policy.js';
+export { DqnAgent, DQN_DEFAULTS, type DqnConfig } from './dqn.js';
+export { ReinforceAgent, REINFORCE_DEFAULTS, type ReinforceConfig } from './reinforce.js';
+export { A2cAgent, A2C_DEFAULTS, type A2cConfig } from './a2c.js';
+export { DdpgAgent, DDPG_DEFAULTS, type DdpgConfig } from './ddpg.js';
+export { PpoAgent, PPO_DEFAULTS, type PpoConfig } from './ppo.js';

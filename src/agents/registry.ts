@@ -7,12 +7,17 @@
  */
 import { ConfigError, UnknownNameError } from '../errors.js';
 import type { ManagedAgent, SavedAgent } from './base.js';
+import { A2cAgent, A2C_DEFAULTS } from './a2c.js';
+import { DdpgAgent, DDPG_DEFAULTS } from './ddpg.js';
+import { DqnAgent, DQN_DEFAULTS } from './dqn.js';
 import { EpsilonGreedyAgent } from './egreedy.js';
 import { GreedyAgent } from './greedy.js';
 import { LinUcbAgent } from './linucb.js';
 import { PopularityAgent } from './popularity.js';
+import { PpoAgent, PPO_DEFAULTS } from './ppo.js';
 import { QLearningAgent } from './qlearning.js';
 import { RandomAgent } from './random.js';
+import { ReinforceAgent, REINFORCE_DEFAULTS } from './reinforce.js';
 import { SarsaAgent } from './sarsa.js';
 import type { AgentContext } from './state.js';
 import { ThompsonAgent } from './thompson.js';
@@ -82,6 +87,36 @@ const AGENTS: Record<string, AgentEntry> = {
     defaults: { seed: 1, epsilon: 0.1, lr: 0.1, gamma: 0.9, init: 1, state: {} },
     learns: true,
     create: (ctx, c) => new SarsaAgent(ctx, c as never),
+  },
+  dqn: {
+    description: 'double DQN scoring (state, item) pairs over candidates; replay, target network, ε-greedy slates',
+    defaults: { seed: 1, ...DQN_DEFAULTS, state: {} },
+    learns: true,
+    create: (ctx, c) => new DqnAgent(ctx, c as never),
+  },
+  reinforce: {
+    description: 'REINFORCE softmax slate policy with a value baseline and the top-K off-policy correction',
+    defaults: { seed: 1, ...REINFORCE_DEFAULTS, state: {} },
+    learns: true,
+    create: (ctx, c) => new ReinforceAgent(ctx, c as never),
+  },
+  a2c: {
+    description: 'advantage actor-critic (softmax slate policy, V(s) critic)',
+    defaults: { seed: 1, ...A2C_DEFAULTS, state: {} },
+    learns: true,
+    create: (ctx, c) => new A2cAgent(ctx, c as never),
+  },
+  ddpg: {
+    description: 'DDPG/Wolpertinger: proto-action in item-vector space → nearest items refined by the critic',
+    defaults: { seed: 1, ...DDPG_DEFAULTS, state: {} },
+    learns: true,
+    create: (ctx, c) => new DdpgAgent(ctx, c as never),
+  },
+  ppo: {
+    description: 'PPO, clipped objective with GAE (softmax slate policy, V(s) critic)',
+    defaults: { seed: 1, ...PPO_DEFAULTS, state: {} },
+    learns: true,
+    create: (ctx, c) => new PpoAgent(ctx, c as never),
   },
 };
 

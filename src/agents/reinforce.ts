@@ -110,7 +110,7 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
       const w = new Float32Array(st.actions.length);
       for (let a = 0; a < w.length; a++) {
         const p = probs[t]![a]!;
-        const lambda = topKCorrection ? K * Math.pow(1 - p, K - 1) : 1;
+        const lambda = topKCorrection ? topKMultiplier(p, K) : 1;
         const ratio = Math.min(p / Math.max(st.behaviour[a]!, 1e-8), ratioCap);
         w[a] = lambda * ratio * adv[t]!;
       }
@@ -126,4 +126,12 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
     return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
   }
+}
+
+/**
+ * λ_K(s, a) = K (1 − π)^{K−1}: the derivative of α = 1 − (1 − π)^K, the probability that item a
+ * is in a slate of K independent draws from π, with respect to π (Chen et al. 2019, eq. 6).
+ */
+export function topKMultiplier(p: number, K: number): number {
+  return K * Math.pow(1 - p, K - 1);
 }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { INTERACTION_FORMATS } from '../data/formats.js';
 import { ConfigError } from '../errors.js';
 
 /** Hyper-parameters of one model: plain values; the recommender registry checks names and ranges. */
@@ -19,24 +20,29 @@ const OwnedSection = z.record(z.string(), z.unknown());
 export const ConfigSchema = z.strictObject({
   /** Default data location for every command: a MovieLens-style folder, an interaction file, or a dataset snapshot. */
   data: z.string().min(1).optional(),
-  /** Options for `chorus import` (and for reading generic interaction files elsewhere). */
+  /** Options for reading interaction files (`chorus import`, and any command given a file). */
   import: z
     .strictObject({
-      format: z.enum(['auto', 'movielens', 'csv', 'tsv', 'jsonl']).optional(),
+      format: z.enum(['auto', ...INTERACTION_FORMATS] as [string, ...string[]]).optional(),
+      delimiter: z.string().min(1).optional(),
+      header: z.boolean().optional(),
       columns: z
         .strictObject({
-          user: z.string().min(1).optional(),
-          item: z.string().min(1).optional(),
-          value: z.string().min(1).optional(),
-          timestamp: z.string().min(1).optional(),
-          eventType: z.string().min(1).optional(),
+          user: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+          item: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+          value: z.union([z.string().min(1), z.number().int().min(0), z.null()]).optional(),
+          timestamp: z.union([z.string().min(1), z.number().int().min(0), z.null()]).optional(),
+          eventType: z.union([z.string().min(1), z.number().int().min(0), z.null()]).optional(),
         })
         .optional(),
-      duplicates: z.enum(['first', 'last', 'sum']).optional(),
-      missing: z.enum(['drop', 'mean', 'median', 'constant']).optional(),
-      missingValue: z.number().optional(),
-      minValue: z.number().optional(),
-      maxValue: z.number().optional(),
+      strict: z.boolean().optional(),
+      duplicates: z.enum(['first', 'last', 'sum', 'keep', 'error']).optional(),
+      missingValue: z.enum(['drop', 'mean', 'median', 'constant', 'error']).optional(),
+      fillValue: z.number().optional(),
+      valueRange: z.tuple([z.number(), z.number()]).optional(),
+      outOfRange: z.enum(['drop', 'clamp', 'error']).optional(),
+      timestampUnit: z.enum(['s', 'ms']).optional(),
+      /** Where `chorus import` writes the dataset snapshot. */
       out: z.string().min(1).optional(),
     })
     .optional(),

@@ -1,1 +1,42 @@
 export * from './dataset.js';
+export { countingSort, groupByRowThenTime, externalIdOrder } from './sort.js';
+export { sha256File, type TextEncoding } from './scan.js';
+export {
+  INTERACTION_FORMATS,
+  PRESETS as FORMAT_PRESETS,
+  detectFormat,
+  type InteractionFormat,
+  type ColumnMapping,
+  type ColumnRef,
+  type FormatPreset,
+} from './formats.js';
+export { formatCleaningReport, type CleaningReport, type CleaningIssue, type IssueKind, type IssueAction } from './report.js';
+export {
+  readInteractions,
+  type ReadOptions,
+  type LoadResult,
+  type DuplicatePolicy,
+  type MissingPolicy,
+  type RangePolicy,
+  type UnknownPolicy,
+  type IdCatalogue,
+} from './read-interactions.js';
+export { readItemMetadata, readUserMetadata, readLookup, titleYear, type MetadataOptions, type MetadataColumns } from './metadata.js';
+export { loadMovieLens, isMovieLensDir, ML100K_GENRES, type FolderLoadOptions, type FolderLoadResult } from './movielens.js';
+export { loadLastfm, isLastfmDir, LASTFM_TEXT_TAGS } from './lastfm.js';
+export { loadDataDir } from './load.js';
+export { saveDataset, loadDatasetFile, isSnapshotFile, SNAPSHOT_VERSION } from './snapshot.js';
+export {
+  splitDataset,
+  temporalRatioSplit,
+  leaveLastNSplit,
+  timeCutSplit,
+  randomSplit,
+  validationSplit,
+  filterByMinValue,
+  activeCounts,
+  userTimeOrder,
+  P1_SPLIT,
+  type Split,
+  type SplitRule,
+} from './split.js';

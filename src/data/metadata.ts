@@ -7,6 +7,7 @@
 import { DataError } from '../errors.js';
 import type { Dataset, IdMap, ItemMeta, UserMeta } from './dataset.js';
 import { looksLikeHeader, type ColumnRef } from './formats.js';
+import { jsonErrorOffset } from './json-error.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type TextEncoding } from './scan.js';
 
@@ -88,8 +89,8 @@ async function forEachRow(
         parsed = JSON.parse(t);
       } catch (err) {
         if (!strict) return onMalformed(line, 'not valid JSON');
-        const m = /position (\d+)/.exec((err as Error).message);
-        throw new DataError(`expected a JSON object per line: ${(err as Error).message}`, { file: path, line, column: m ? Number(m[1]) + 1 : 1 });
+        const at = jsonErrorOffset(t);
+        throw new DataError(`expected a JSON object per line: ${(err as Error).message}`, { file: path, line, column: Math.max(at, 0) + 1 });
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         if (!strict) return onMalformed(line, 'not a JSON object');

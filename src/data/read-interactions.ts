@@ -16,6 +16,8 @@ import { Dataset, IdMap, type Interactions } from './dataset.js';
 import { PRESETS, detectFormat, guessColumns, looksLikeHeader, readFirstLine, type ColumnMapping, type ColumnRef, type InteractionFormat } from './formats.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type ScanResult, type TextEncoding } from './scan.js';
+import { IdInterner } from './interner.js';
+import { jsonErrorOffset } from './json-error.js';
 import { countingSort, externalIdOrder } from './sort.js';
 
 export type DuplicatePolicy = 'first' | 'last' | 'sum' | 'keep' | 'error';
@@ -201,8 +203,8 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
     throw new DataError("missingValue 'constant' needs a fillValue", { field: 'fillValue' });
   }
 
-  const users = options.users ? options.users.clone() : new IdMap();
-  const items = options.items ? options.items.clone() : new IdMap();
+  const users = new IdInterner(options.users);
+  const items = new IdInterner(options.items);
   const fixedTypes = options.eventTypes !== undefined;
   const eventTypes: string[] = options.eventTypes ? [...options.eventTypes] : [];
   const typeIndex = new Map(eventTypes.map((t, i) => [t, i]));
@@ -387,7 +389,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
     });
   }
 
-  return finish(path, format, options, cols, users, items, eventTypes.length ? eventTypes : ['interaction'], report, rowsRead, header, scan, {
+  return finish(path, format, options, cols, users.toIdMap(), items.toIdMap(), eventTypes.length ? eventTypes : ['interaction'], report, rowsRead, header, scan, {
     missingPolicy,
     dupPolicy,
   });
@@ -573,10 +575,8 @@ async function readJsonl(
           dropMalformed(ln, 'not valid JSON');
           return;
         }
-        const msg = (err as Error).message;
-        const m = /position (\d+)/.exec(msg);
-        const column = m ? Number(m[1]) + 1 : 1;
-        throw new DataError(`expected a JSON object per line: ${msg}`, { file: path, line: ln, column });
+        const at = jsonErrorOffset(t);
+        throw new DataError(`expected a JSON object per line: ${(err as Error).message}`, { file: path, line: ln, column: Math.max(at, 0) + 1 });
       }
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
         if (!strict) {

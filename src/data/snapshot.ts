@@ -138,10 +138,14 @@ export async function loadDatasetFile(path: string): Promise<Dataset> {
     const width = Ctor.BYTES_PER_ELEMENT;
     const count = a.bytes / width;
     if (count !== header.length) throw new DataError(`snapshot array "${a.name}" has ${count} entries, expected ${header.length}`, { file: path });
-    views[a.name] =
-      abs % width === 0
-        ? new Ctor(buf.buffer, abs, count)
-        : new Ctor(new Uint8Array(buf.buffer.slice(abs, abs + a.bytes)).buffer);
+    if (abs % width === 0) {
+      // readFile never returns SharedArrayBuffer-backed Buffers.
+      views[a.name] = new Ctor(buf.buffer as ArrayBuffer, abs, count);
+    } else {
+      const copy = new Uint8Array(a.bytes);
+      copy.set(buf.subarray(start, start + a.bytes));
+      views[a.name] = new Ctor(copy.buffer, 0, count);
+    }
   }
   const interactions: Interactions = {
     length: header.length,

@@ -83,7 +83,7 @@ export const SIM_ML_LS_V1: SimConfig = {
   slateSize: 10,
   horizon: 30,
   initialHistory: 10,
-  choice: { noClickUtility: 0, ratingWeight: 1.5, genreWeight: 0.5, satiationWeight: 0.8, attractWeight: 0.5, positionDecay: 0.5 },
+  choice: { noClickUtility: 0, ratingWeight: 3, genreWeight: 1, satiationWeight: 0.8, attractWeight: 0.5, positionDecay: 0.5 },
   satiation: { gain: 1, decay: 0.85, ratingPenalty: 0.3, fromHistory: 0.15 },
   drift: { rho: 0.95, sigma: 0.03, pull: 0.1 },
   patience: { initial: 1, jitter: 0.5, noClickCost: 0.35, ratingGain: 0.25, stepCost: 0.03, leaveProb: 0.01 },

@@ -7,3 +7,4 @@ export * from './models.js';
 export * from './protocol.js';
 export * from './run.js';
 export * from './p1.js';
+export * from './sim/index.js';

@@ -6,8 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { readItemMetadata } from '../data/metadata.js';
-import { readInteractions } from '../data/read-interactions.js';
+import { loadMovieLens } from '../data/movielens.js';
 import { sha256File } from '../data/scan.js';
 import { filterByMinValue, temporalRatioSplit } from '../data/split.js';
 import { DataError } from '../errors.js';
@@ -34,7 +33,7 @@ export interface P1Data {
 const cache = new Map<string, Promise<P1Data>>();
 
 /**
- * Load `<dir>/ratings.csv` (+ `movies.csv` for titles and genres when present), filter for the
+ * Load the MovieLens folder `dir` (ratings.csv; titles, genres and tags when present), filter for the
  * variant and split by P1's rule. Cached per (dir, variant, file mtime) within a process, so a
  * benchmark over many models reads the file once.
  */
@@ -55,17 +54,8 @@ export function loadP1(dir: string, variant: P1Variant): Promise<P1Data> {
 }
 
 async function loadUncached(dir: string, ratings: string, variant: P1Variant): Promise<P1Data> {
-  const [{ dataset }, sha256] = await Promise.all([readInteractions(ratings, { format: 'movielens-csv' }), sha256File(ratings)]);
-  const movies = join(dir, 'movies.csv');
-  if (existsSync(movies)) {
-    await readItemMetadata(movies, dataset, {
-      format: 'csv',
-      header: true,
-      columns: { id: 'movieId', title: 'title', categories: 'genres' },
-      listSeparator: '|',
-      noneValues: ['(no genres listed)'],
-    });
-  }
+  const { dataset } = await loadMovieLens(dir);
+  const sha256 = dataset.source?.sha256 ?? (await sha256File(ratings));
   const full = variant === 'pos4' ? filterByMinValue(dataset, 4) : dataset;
   const { train, test } = temporalRatioSplit(full, 0.2);
   return { full, train, test, file: ratings, sha256, variant };
@@ -76,7 +66,7 @@ export async function runP1(options: ProtocolRunOptions & { variant: string; k: 
   const variant = options.variant as P1Variant;
   const dir = options.dataDir ?? P1_PROTOCOL.defaultDataDir;
   const data = await loadP1(dir, variant);
-  return fitAndEvaluate({
+  const result = await fitAndEvaluate({
     protocol: P1_ID,
     variant,
     model: options.model,
@@ -93,6 +83,15 @@ export async function runP1(options: ProtocolRunOptions & { variant: string; k: 
     onProgress: options.onProgress,
     startedAt: started,
   });
+  const note = referenceNote(data.sha256);
+  if (note) result.note = note;
+  return result;
+}
+
+/** A note for results on data other than ml-latest-small's ratings.csv (P1 rules, other data). */
+export function referenceNote(sha256: string): string | undefined {
+  if (sha256 === ML_LATEST_SMALL_RATINGS_SHA256) return undefined;
+  return `data is not ml-latest-small's ratings.csv (sha256 ${sha256.slice(0, 12)}): P1's rules applied to other data; not comparable with PROTOCOLS.md figures`;
 }
 
 export const P1_PROTOCOL: ProtocolDefinition = {

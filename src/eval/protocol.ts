@@ -7,6 +7,7 @@
  */
 import { UnknownNameError } from '../errors.js';
 import type { ProgressFn } from '../recommenders/types.js';
+import { createEvalModel } from './models.js';
 import { P1_PROTOCOL } from './p1.js';
 import type { Interval } from './stats.js';
 import type { CandidateSpec, PerUserResults } from './ranking.js';
@@ -60,6 +61,8 @@ export interface ProtocolResult {
   perUserIds?: string[];
   /** Split sizes, so the figures can be checked against PROTOCOLS.md. */
   split: { users: number; items: number; train: number; test: number };
+  /** Set when the run departs from the protocol's reference (e.g. other data under P1's rules). */
+  note?: string;
   stamp: ReportStamp;
 }
 
@@ -96,6 +99,8 @@ export async function runProtocol(options: ProtocolRunOptions): Promise<Protocol
   const def = getProtocol(options.protocol);
   const variant = options.variant ?? def.variants[0]!;
   if (!def.variants.includes(variant)) throw new UnknownNameError(`variant of ${def.id}`, variant, def.variants);
+  // Unknown model names and invalid hyper-parameters fail here, before any data is read.
+  createEvalModel(options.model, options.modelConfig ?? {});
   return def.run({ ...options, variant, k: options.k ?? def.defaultK, seed: options.seed ?? 0 });
 }
 

@@ -57,18 +57,47 @@ export const jsKernels: Kernels = {
       else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j]! *= beta;
     }
     if (alpha === 0 || K === 0) return;
-    // i-k-j order keeps the inner loop contiguous over C and B rows (when B is not transposed).
+    // Loop orders chosen so the innermost loop walks contiguous memory in each case.
+    if (!transB) {
+      if (!transA) {
+        // i-k-j: C row i += a_ik · B row k.
+        for (let i = 0; i < M; i++) {
+          const cr = i * ldc;
+          for (let k = 0; k < K; k++) {
+            const a = alpha * A[i * lda + k]!;
+            if (a === 0) continue;
+            const br = k * ldb;
+            for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+          }
+        }
+      } else {
+        // k-i-j: C row i += a_ki · B row k.
+        for (let k = 0; k < K; k++) {
+          const ar = k * lda;
+          const br = k * ldb;
+          for (let i = 0; i < M; i++) {
+            const a = alpha * A[ar + i]!;
+            if (a === 0) continue;
+            const cr = i * ldc;
+            for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+          }
+        }
+      }
+      return;
+    }
+    // B transposed: C_ij += alpha · (row i of op(A)) · (row j of B), a dot product over k.
     for (let i = 0; i < M; i++) {
       const cr = i * ldc;
-      for (let k = 0; k < K; k++) {
-        const a = alpha * (transA ? A[k * lda + i]! : A[i * lda + k]!);
-        if (a === 0) continue;
-        if (!transB) {
-          const br = k * ldb;
-          for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+      for (let j = 0; j < N; j++) {
+        const br = j * ldb;
+        let s = 0;
+        if (!transA) {
+          const ar = i * lda;
+          for (let k = 0; k < K; k++) s += A[ar + k]! * B[br + k]!;
         } else {
-          for (let j = 0; j < N; j++) C[cr + j]! += a * B[j * ldb + k]!;
+          for (let k = 0; k < K; k++) s += A[k * lda + i]! * B[br + k]!;
         }
+        C[cr + j]! += alpha * s;
       }
     }
   },

@@ -26,7 +26,10 @@ export const mfConfigSchema = z.strictObject({
   regularization: z.number().min(0),
   initMean: z.number(),
   initStd: z.number().min(0),
-  /** Visit ratings in a fresh seeded order each epoch (Surprise keeps the data order). */
+  /**
+   * Visit ratings in a fresh seeded order each epoch. Off by default: Surprise keeps the data
+   * order, and on P1's validation split that order ranked slightly better (NDCG@10 0.0412 vs 0.0401).
+   */
   shuffle: z.boolean(),
   /** Clip `predict` to the training rating range. */
   clip: z.boolean(),
@@ -40,7 +43,7 @@ export const MF_DEFAULTS: MfConfig = {
   regularization: 0.02,
   initMean: 0,
   initStd: 0.1,
-  shuffle: true,
+  shuffle: false,
   clip: true,
   seed: 0,
 };

@@ -6,7 +6,9 @@
  */
 import type { z } from 'zod';
 import { ConfigError, ModelStateError, UnknownNameError } from '../errors.js';
+import { Als, ALS_DEFAULTS, alsConfigSchema } from './als.js';
 import { Bpr, BPR_DEFAULTS, bprConfigSchema } from './bpr.js';
+import { Ease, EASE_DEFAULTS, easeConfigSchema } from './ease.js';
 import { ItemKnn, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
 import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
 import { Popularity, POPULARITY_DEFAULTS, popularityConfigSchema } from './popularity.js';
@@ -49,14 +51,14 @@ export function defineRecommender<C extends object>(spec: {
     defaults,
     schema: spec.schema,
     create(config?: Partial<C> | Record<string, unknown>): Recommender {
-      return spec.make(validateConfig(spec.name, spec.schema, defaults, config));
+      return spec.make(validateRecommenderConfig(spec.name, spec.schema, defaults, config));
     },
     restore(saved: SavedModel): Recommender {
       const config = saved.config;
       if (config === null || typeof config !== 'object') {
         throw new ModelStateError(`saved ${spec.name} model has no config object`, 'E_MODEL_CORRUPT');
       }
-      const model = spec.make(validateConfig(spec.name, spec.schema, defaults, config as Record<string, unknown>));
+      const model = spec.make(validateRecommenderConfig(spec.name, spec.schema, defaults, config as Record<string, unknown>));
       model.restore(saved);
       return model;
     },
@@ -67,7 +69,7 @@ export function defineRecommender<C extends object>(spec: {
  * Merge `partial` over `defaults` and validate. The error names the field, what was expected and
  * what was given, e.g. `field "k": itemknn: expected a positive integer, got -3`.
  */
-export function validateConfig<C extends object>(
+export function validateRecommenderConfig<C extends object>(
   name: string,
   schema: z.ZodType<C>,
   defaults: Readonly<C>,
@@ -170,6 +172,21 @@ registerRecommender(
   }),
 );
 
-// ALS and EASE register here (src/recommenders/als.ts, src/recommenders/ease.ts):
-// registerRecommender(defineRecommender({ name: 'als', ... }));
-// registerRecommender(defineRecommender({ name: 'ease', ... }));
+registerRecommender(
+  defineRecommender({
+    name: 'als',
+    description: 'Implicit-feedback ALS (Hu, Koren & Volinsky 2008): confidence 1 + α·r, conjugate-gradient or exact solver',
+    defaults: ALS_DEFAULTS,
+    schema: alsConfigSchema,
+    make: (c) => new Als(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'ease',
+    description: 'EASE (Steck 2019): closed-form item-item weights B = I − P·diag(1/diag P), P = (XᵀX + λI)⁻¹',
+    defaults: EASE_DEFAULTS,
+    schema: easeConfigSchema,
+    make: (c) => new Ease(c),
+  }),
+);

@@ -179,6 +179,10 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
         { name: 'chorus_learn_queue_length', help: 'Rewards waiting for the background learner.', type: 'gauge', values: [{ value: engine.learnQueueLength }] },
         { name: 'chorus_retrains_total', help: 'Background retrains finished.', type: 'counter', values: [{ value: c.retrains }] },
         { name: 'chorus_retrain_errors_total', help: 'Background retrains that failed.', type: 'counter', values: [{ value: c.retrainErrors }] },
+        {
+          name: 'chorus_pool_cache_total', help: 'Candidate-pool cache lookups by result.', type: 'counter',
+          values: [{ labels: { result: 'hit' }, value: engine.poolStats.hits }, { labels: { result: 'miss' }, value: engine.poolStats.misses }],
+        },
         { name: 'chorus_catalogue_items', help: 'Items in the catalogue.', type: 'gauge', values: [{ value: engine.catalogueSize('items') }] },
         { name: 'chorus_catalogue_users', help: 'Users in the catalogue.', type: 'gauge', values: [{ value: engine.catalogueSize('users') }] },
         {

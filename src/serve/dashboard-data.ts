@@ -22,9 +22,14 @@ function title(engine: Engine, id: string): string {
 export async function dashboardData(engine: Engine, user: string | undefined, hours: number) {
   const now = Date.now();
   const span = hours * 3600_000;
-  // About 60 points across the window, at least a minute each.
-  const bucketMs = Math.max(60_000, Math.ceil(span / 60 / 60_000) * 60_000);
-  const tl = await engine.store.events.timeline(bucketMs, now - span);
+  // The finest bucket (10 s … 1 h) that keeps the chart under ~120 points.
+  let bucketMs = 10_000;
+  let tl = await engine.store.events.timeline(bucketMs, now - span);
+  for (const b of [60_000, 300_000, 900_000, 3600_000]) {
+    if (tl.length <= 120) break;
+    bucketMs = b;
+    tl = await engine.store.events.timeline(bucketMs, now - span);
+  }
   const items = engine.listEntries('items', 0, Number.MAX_SAFE_INTEGER).map((e) => e.id);
   const counts = items.map((id) => engine.exposure.get(id) ?? 0);
   const shown = counts.filter((c) => c > 0).length;

@@ -24,6 +24,11 @@ export interface EngineConfig {
   ratingHalfRange: number;
   /** Dwell seconds that count as reward 1 (less is proportional). */
   dwellFull: number;
+  /**
+   * Users whose candidate pool (the recommender's top items) is memoised; 0 disables. Exact, not
+   * approximate: an entry is dropped when the user's state, the catalogue or the snapshot changes.
+   */
+  poolCache: number;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -35,6 +40,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   ratingMid: 3,
   ratingHalfRange: 2,
   dwellFull: 60,
+  poolCache: 10_000,
 };
 
 export interface RecommendRequest {
@@ -142,6 +148,10 @@ export class Engine {
   private sinceCheckpoint = 0;
   private sinceRetrain = 0;
   private retraining: Promise<SnapshotMeta> | null = null;
+  /** user → recommender pool; valid while `version` equals `poolVersion`. Map order is LRU order. */
+  private readonly pools = new Map<string, { version: number; size: number; items: Int32Array; scores: Float32Array }>();
+  private poolVersion = 0;
+  readonly poolStats = { hits: 0, misses: 0 };
   private closed = false;
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
@@ -214,19 +224,20 @@ export class Engine {
           const job = learnJob(decisions.get(f.eventId), f);
           if (job) {
             this.policy.learn(job.f, job.c, job.reward);
-            this.counters.learned++;
             replayed++;
           }
         }
       }
     }
     this.lastLearnedSeq = after;
+    this.counters.learned = this.policy.bandit.n;
     this.counters.decisions = await this.store.events.countDecisions();
     for (const d of await this.store.events.recentDecisions(200_000)) for (const id of d.items) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
     if (replayed > 0) this.log(`replayed ${replayed} rewards logged after the bandit checkpoint`);
   }
 
   private install(m: ServedModel, meta: SnapshotMeta): void {
+    this.poolVersion++;
     this.model = m;
     this.snapshotMeta = meta;
     const n = m.itemIds.length;
@@ -280,19 +291,8 @@ export class Engine {
 
   private buildSlate(req: RecommendRequest, eventId: string) {
     const m = this.model;
-    const { ref, seen } = this.userRef(req.user);
-    const scores = m.rec.scoreAll(ref, this.scoreBuf);
-    const mask = this.mask;
-    mask.set(this.deleted);
     const blocked = new Set<string>(req.exclude ?? []);
-    if (req.excludeSeen) {
-      for (let j = 0; j < seen.length; j++) mask[seen[j]!] = 1;
-      for (const id of this.histories.get(req.user) ?? []) blocked.add(id);
-    }
-    for (const id of blocked) {
-      const i = m.itemIndex.get(id);
-      if (i !== undefined) mask[i] = 1;
-    }
+    if (req.excludeSeen) for (const id of this.histories.get(req.user) ?? []) blocked.add(id);
     let candIdx: Int32Array | undefined;
     let coldIds: string[];
     if (req.candidates) {
@@ -311,7 +311,35 @@ export class Engine {
         if (!blocked.has(this.cold[j]!)) coldIds.push(this.cold[j]!);
       }
     }
-    const pool = topK(scores, this.policy.poolSize(req.k), mask, candIdx);
+    const size = this.policy.poolSize(req.k);
+    const cacheable = this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
+    let pool: { items: Int32Array; scores: Float32Array } | undefined;
+    if (cacheable) {
+      const hit = this.pools.get(req.user);
+      if (hit && hit.version === this.poolVersion && hit.size >= size) {
+        this.pools.delete(req.user);
+        this.pools.set(req.user, hit);
+        pool = hit.size === size ? hit : { items: hit.items.subarray(0, size), scores: hit.scores.subarray(0, size) };
+        this.poolStats.hits++;
+      }
+    }
+    if (!pool) {
+      const { ref, seen } = this.userRef(req.user);
+      const scores = m.rec.scoreAll(ref, this.scoreBuf);
+      const mask = this.mask;
+      mask.set(this.deleted);
+      if (req.excludeSeen) for (let j = 0; j < seen.length; j++) mask[seen[j]!] = 1;
+      for (const id of blocked) {
+        const i = m.itemIndex.get(id);
+        if (i !== undefined) mask[i] = 1;
+      }
+      pool = topK(scores, size, mask, candIdx);
+      if (cacheable) {
+        this.poolStats.misses++;
+        this.pools.set(req.user, { version: this.poolVersion, size, items: pool.items, scores: pool.scores });
+        if (this.pools.size > this.config.poolCache) this.pools.delete(this.pools.keys().next().value!);
+      }
+    }
     const cands: Candidate[] = [];
     for (let p = 0; p < pool.items.length; p++) {
       const i = pool.items[p]!;
@@ -427,6 +455,7 @@ export class Engine {
     let h = this.histories.get(user);
     if (!h) this.histories.set(user, (h = []));
     if (!h.includes(item)) h.push(item);
+    this.pools.delete(user);
   }
 
   // ---------------------------------------------------------------- Personalizer
@@ -662,6 +691,7 @@ export class Engine {
       if (mustBeNew && this.getEntry(kind, e.id)) throw new ConflictError(`${kind === 'items' ? 'item' : 'user'} "${e.id}" already exists`, 'id');
     });
     const now = Date.now();
+    if (kind === 'items') this.poolVersion++;
     const created = await this.store.catalogue.upsert(
       kind,
       entries.map((e) => ({ id: e.id, meta: e.meta, created: now, updated: now })),
@@ -680,6 +710,8 @@ export class Engine {
         this.hashedByIndex[i] = hashed;
       } else if (isNew) this.cold.push(e.id);
     }
+    // Again after the in-memory update: a pool computed while the write was pending is stale.
+    if (kind === 'items') this.poolVersion++;
     return { created, updated: entries.length - created };
   }
 
@@ -691,6 +723,7 @@ export class Engine {
       return;
     }
     this.items.delete(id);
+    this.poolVersion++;
     const i = this.model.itemIndex.get(id);
     if (i !== undefined) this.deleted[i] = 1;
     else this.cold = this.cold.filter((x) => x !== id);

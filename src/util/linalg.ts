@@ -30,7 +30,14 @@ export function dot(a: Vec, ao: number, b: Vec, bo: number, n: number): number {
 
 /** y[yo..yo+n) += alpha · x[xo..xo+n). */
 export function axpy(alpha: number, x: Vec, xo: number, y: Vec, yo: number, n: number): void {
-  for (let k = 0; k < n; k++) y[yo + k] = y[yo + k]! + alpha * x[xo + k]!;
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    y[yo + k] = y[yo + k]! + alpha * x[xo + k]!;
+    y[yo + k + 1] = y[yo + k + 1]! + alpha * x[xo + k + 1]!;
+    y[yo + k + 2] = y[yo + k + 2]! + alpha * x[xo + k + 2]!;
+    y[yo + k + 3] = y[yo + k + 3]! + alpha * x[xo + k + 3]!;
+  }
+  for (; k < n; k++) y[yo + k] = y[yo + k]! + alpha * x[xo + k]!;
 }
 
 /**

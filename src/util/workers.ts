@@ -11,6 +11,8 @@
  */
 import { isMainThread, parentPort, Worker, workerData as threadData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 /**
  * URL of a sibling worker module: `relative` is written with a `.js` extension (as imports are);
@@ -22,12 +24,17 @@ export function workerUrl(callerUrl: string, relative: string): URL {
   return new URL(rel, callerUrl);
 }
 
-/** Start a worker thread on `url` (adds the tsx loader when the module is TypeScript). */
+/**
+ * Start a worker thread on `url`. A TypeScript module gets a two-line bootstrap that registers
+ * tsx's loader inside the worker before importing it: on Node 20 a worker's own `--import tsx`
+ * runs too late for its entry module ("Unknown file extension .ts").
+ */
 export function spawnWorker(url: URL, data?: unknown): Worker {
-  const isTs = /\.[mc]?ts$/.test(url.pathname);
-  const base = process.execArgv;
-  const hasTsx = base.some((a, i) => a === '--import=tsx' || (a === '--import' && base[i + 1] === 'tsx'));
-  return new Worker(url, { workerData: data, execArgv: isTs && !hasTsx ? [...base, '--import', 'tsx'] : base });
+  if (!/\.[mc]?ts$/.test(url.pathname)) return new Worker(url, { workerData: data });
+  // tsx's ESM api entry, resolved from here (its "require" condition points at the .cjs twin).
+  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(code, { eval: true, workerData: data });
 }
 
 /** Worker threads worth starting for CPU-bound work: the core count, at most `cap`. */
@@ -62,6 +69,7 @@ export class WorkerPool {
         const p = pending.get(msg.id);
         if (!p) return;
         pending.delete(msg.id);
+        if (pending.size === 0) worker.unref();
         if (msg.error) {
           const e = new Error(msg.error.message);
           e.name = msg.error.name;
@@ -78,7 +86,8 @@ export class WorkerPool {
       worker.on('exit', (code) => {
         if (!this.closed) failAll(new Error(`worker ${w} exited with code ${code}`));
       });
-      // A pool someone forgot to close must not keep the process alive.
+      // An idle pool someone forgot to close must not keep the process alive; a worker is ref'd
+      // only while a request waits on it (else the process could exit under an awaited call).
       worker.unref();
       this.workers.push(worker);
       this.pending.push(pending);
@@ -98,6 +107,7 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending[index]!.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.ref();
       worker.postMessage({ id, payload: message });
     });
   }

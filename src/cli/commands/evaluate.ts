@@ -108,6 +108,7 @@ function printResult(r: ProtocolResult): void {
   writeOut(table(['metric', 'value', '95% CI'], rows));
   writeOut(`fit ${r.fitSeconds.toFixed(2)} s · evaluate ${r.evalSeconds.toFixed(2)} s · split ${r.split.train.toLocaleString('en-US')} train / ${r.split.test.toLocaleString('en-US')} test rows`);
   writeOut(formatStamp(r.stamp));
+  if (r.note) writeOut(`note: ${r.note}`);
 }
 
 function printComparison(a: ProtocolResult, b: ProtocolResult, c: PairedComparison): void {

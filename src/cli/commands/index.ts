@@ -1,4 +1,10 @@
 import type { Command } from 'commander';
+import { register as demo } from './demo.js';
+import { register as evaluate } from './evaluate.js';
+import { register as importCmd } from './import.js';
+import { register as recommend } from './recommend.js';
+import { register as simulate } from './simulate.js';
+import { register as train } from './train.js';
 
 /**
  * Every CLI command lives in its own module exporting `register(program)`. Add one import and
@@ -6,4 +12,4 @@ import type { Command } from 'commander';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [importCmd, train, evaluate, recommend, simulate, demo];

@@ -1,9 +1,11 @@
 /*
  * Chorus nn kernels: a packed, register-blocked single-precision GEMM and a fused Adam step,
  * exported through plain N-API (no npm or system library needed; node-gyp builds it at install).
- * Vector code uses GCC/Clang vector extensions, so the compiler picks AVX2/FMA, AVX-512 or SSE
- * from -march; no intrinsics tie it to one ISA. Loops run in a fixed order, so results are
- * deterministic for a given build and machine.
+ * Vector code uses GCC/Clang vector extensions, so no intrinsics tie it to one ISA. On x86-64
+ * the GEMM micro-kernel is compiled twice (target_clones): for x86-64-v3 (AVX2 + FMA) and for the baseline,
+ * and the loader picks the one the CPU supports at run time — so a binary built on one machine
+ * never dies with SIGILL on an older one. Loops run in a fixed order, so results are
+ * deterministic for a given machine.
  */
 #include <node_api.h>
 #include <math.h>
@@ -57,8 +59,14 @@ static void pack_a(int transA, const float *A, int lda, int i0, int mc, int k0, 
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
 /* acc[MR][NR] = sum_k a[k][:] outer b[k][:] — 12 vector accumulators stay in registers. */
-static inline void ukernel(int kc, const float *restrict a, const float *restrict b, float *restrict C, int ldc, int mr, int nr,
+CLONES static void ukernel(int kc, const float *restrict a, const float *restrict b, float *restrict C, int ldc, int mr, int nr,
                            float alpha) {
   v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
   v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
@@ -99,6 +107,7 @@ static int ensure(float **buf, size_t *cap, size_t need) {
   *cap = *buf ? need : 0;
   return *buf != NULL;
 }
+
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N. */
 static int sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,

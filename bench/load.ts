@@ -1,0 +1,210 @@
+/**
+ * Load test of `chorus serve` on loopback with autocannon: /recommend, /feedback and a bare
+ * Fastify route (same process, same core as the server) measured in the same run, each bounded
+ * in time and in request count. The server runs in a child process so that the load generator
+ * does not share its event loop. Synthetic catalogue: 10,000 items, 64-dimensional BPR factors.
+ *
+ *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
+ *        [--items 10000] [--users 2000] [--factors 64] [--soak 0] [--write]
+ *
+ * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
+ * --write appends the table to docs/benchmarks.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
+import { startServer } from '../src/serve/server.js';
+import { Rng } from '../src/util/rng.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
+const KEY = 'bench-admin-key-0000000000000000';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+/** Users with a Zipf-ish taste over items: each draws 50 items, popular ones more often. */
+function synthetic(nUsers: number, nItems: number, perUser: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const users = IdMap.from(Array.from({ length: nUsers }, (_, u) => `u${u}`));
+  const items = IdMap.from(Array.from({ length: nItems }, (_, i) => `i${i}`));
+  const u: number[] = [];
+  const it: number[] = [];
+  for (let a = 0; a < nUsers; a++) {
+    const seen = new Set<number>();
+    while (seen.size < perUser) seen.add(Math.floor(nItems * Math.pow(rng.next(), 2)));
+    for (const i of seen) {
+      u.push(a);
+      it.push(i);
+    }
+  }
+  const ds = new Dataset({ name: `synthetic-${nUsers}x${nItems}`, users, items, interactions: interactionsFrom({ user: u, item: it }) });
+  const genres = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'SciFi', 'Documentary', 'Animation'];
+  for (let i = 0; i < nItems; i++) ds.itemMeta[i] = { title: `Item ${i}`, categories: [genres[i % 8]!, genres[(i * 7) % 8]!] };
+  return ds;
+}
+
+/** Child mode: the Chorus server and a bare Fastify app, in one process. */
+async function serverMode(): Promise<void> {
+  const nItems = arg('items', 10_000);
+  const nUsers = arg('users', 2000);
+  const factors = arg('factors', 64);
+  const poolCache = arg('pool-cache', 10_000);
+  const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
+  const t0 = performance.now();
+  const ds = synthetic(nUsers, nItems, 50, 7);
+  const s = await startServer({
+    dataset: ds,
+    store: `sqlite:${join(dir, 'bench.db')}`,
+    adminKey: KEY,
+    // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
+    engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache },
+    server: { rateLimit: false },
+  });
+  const bare = Fastify({ logger: false });
+  bare.get('/bare', async () => ({ ok: true }));
+  const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
+  process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds: (performance.now() - t0) / 1000, snapshot: s.engine.activeSnapshot })}\n`);
+}
+
+interface Row {
+  route: string;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+function run(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((ok, fail) => {
+    autocannon(opts, (err, res) => (err ? fail(err) : ok(res)));
+  });
+}
+
+function row(route: string, r: autocannon.Result): Row {
+  return {
+    route,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+async function metric(url: string, re: RegExp): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+  return Number(re.exec(text)?.[1] ?? NaN);
+}
+
+async function rss(url: string): Promise<number> {
+  return (await metric(url, /^process_resident_memory_bytes (\d+)/m)) / 2 ** 20;
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--server')) return serverMode();
+  const duration = arg('duration', 10);
+  const connections = arg('connections', 16);
+  const amount = arg('amount', 200_000);
+  const soak = arg('soak', 0);
+  const nItems = arg('items', 10_000);
+  const nUsers = arg('users', 2000);
+  const factors = arg('factors', 64);
+  const poolCache = arg('pool-cache', 10_000);
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
+  const load0 = loadavg();
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number }>((ok, fail) => {
+      createInterface({ input: child!.stdout! }).once('line', (l) => ok(JSON.parse(l)));
+      child!.once('exit', (c) => fail(new Error(`server exited (${c})`)));
+    });
+    const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    let n = 0;
+    const recommend = {
+      method: 'POST' as const,
+      path: '/recommend',
+      setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ user: `u${n++ % nUsers}`, k: 10, context: { device: n % 2 ? 'phone' : 'desktop' } }) }),
+    };
+    // Events to give feedback on.
+    const events: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const r = (await (await fetch(`${info.url}/recommend`, { method: 'POST', headers, body: JSON.stringify({ user: `u${i}`, k: 10 }) })).json()) as {
+        eventId: string;
+        items: { id: string }[];
+      };
+      events.push(JSON.stringify({ eventId: r.eventId, item: r.items[i % 10]!.id, type: 'click' }));
+    }
+    let m = 0;
+    const feedback = { method: 'POST' as const, path: '/feedback', setupRequest: (req: autocannon.Request) => ({ ...req, body: events[m++ % events.length] }) };
+    const common = { connections, duration, amount, headers };
+    // Warm-up (JIT, SQLite page cache), not reported.
+    await run({ ...common, url: info.url, duration: 2, amount: undefined, requests: [recommend] });
+    await run({ ...common, url: info.bareUrl, duration: 2, amount: undefined, requests: [{ method: 'GET', path: '/bare' }] });
+    const rows: Row[] = [];
+    rows.push(row('GET /bare (plain Fastify)', await run({ ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] })));
+    const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
+    const miss0 = await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/);
+    rows.push(row('POST /recommend (k=10)', await run({ ...common, url: info.url, requests: [recommend] })));
+    const hits = (await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/)) - hits0;
+    const misses = (await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/)) - miss0;
+    rows.push(row('POST /feedback (click)', await run({ ...common, url: info.url, requests: [feedback] })));
+    let soakLine = '';
+    if (soak > 0) {
+      const samples: number[] = [await rss(info.url)];
+      const timer = setInterval(() => void rss(info.url).then((x) => samples.push(x)), 10_000);
+      rows.push(row(`POST /recommend soak ${soak}s`, await run({ ...common, url: info.url, duration: soak, amount: undefined, requests: [recommend] })));
+      clearInterval(timer);
+      samples.push(await rss(info.url));
+      const later = samples.slice(1);
+      soakLine = `Soak: server RSS MiB at start ${samples[0]!.toFixed(0)}, min ${Math.min(...later).toFixed(0)}, max ${Math.max(...later).toFixed(0)}, end ${samples[samples.length - 1]!.toFixed(0)} (every 10 s: ${samples.map((x) => x.toFixed(0)).join(' ')}).`;
+    }
+    const load1 = loadavg();
+    const bare = rows[0]!.rps;
+    const table = [
+      '| route | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | non-2xx | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map((r) => `| ${r.route} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.requests} | ${r.non2xx} | ${r.errors} |`),
+    ].join('\n');
+    const ratio = rows[1]!.rps / bare;
+    const cmd = `node --import tsx bench/load.ts ${process.argv.slice(2).filter((a) => a !== '--write').join(' ')}`.trim();
+    const text = [
+      `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      '',
+      `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool, ${poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with synchronous=FULL (every event fsynced, group commit); server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      '',
+      table,
+      '',
+      `/recommend reaches ${(100 * ratio).toFixed(0)} % of the bare route's throughput in the same run.${soakLine ? ` ${soakLine}` : ''}`,
+      '',
+    ].join('\n');
+    process.stdout.write(`${text}\n`);
+    if (process.argv.includes('--write')) appendFileSync(join(ROOT, 'docs', 'benchmarks.md'), `\n${text}`);
+  } finally {
+    child?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

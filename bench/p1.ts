@@ -1,0 +1,117 @@
+/**
+ * P1 (`ml-ls-t20`) for every registered model, variants `all` and `pos4`: NDCG@10, Recall@10,
+ * fit and evaluation seconds and peak memory, each run in its own child process so the peak RSS
+ * belongs to that model alone (data loading included). Writes its section of docs/benchmarks.md
+ * (replaced on re-run) and prints the same table.
+ *
+ *   node --import tsx bench/p1.ts [--models als,ease] [--variants all] [--data DIR] [--no-write]
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runProtocol, type ProtocolResult } from '../src/eval/protocol.js';
+import { evalModelNames } from '../src/eval/models.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+interface Row {
+  model: string;
+  variant: string;
+  result: Omit<ProtocolResult, 'perUser' | 'perUserIds'>;
+  peakRssMiB: number;
+}
+
+/** Child mode: one model, one variant; prints one JSON line. */
+async function one(model: string, variant: string, dataDir: string): Promise<void> {
+  const r = await runProtocol({ protocol: 'ml-ls-t20', variant, model, dataDir, seed: 0, bootstrap: 0, perUser: false });
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${JSON.stringify({ model, variant, result: r, peakRssMiB } satisfies Row)}\n`);
+}
+
+function fmt(x: number, d = 4): string {
+  return Number.isFinite(x) ? x.toFixed(d) : '—';
+}
+
+function hyper(h: Record<string, unknown>): string {
+  return Object.entries(h)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ');
+}
+
+async function parent(): Promise<void> {
+  const dataDir = arg('data') ?? resolve(ROOT, '../shared/datasets/ml-latest-small');
+  const models = (arg('models') ?? evalModelNames().join(',')).split(',').filter(Boolean);
+  const variants = (arg('variants') ?? 'all,pos4').split(',').filter(Boolean);
+  const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const rows: Row[] = [];
+  for (const variant of variants) {
+    for (const model of models) {
+      process.stderr.write(`p1 ${variant} ${model} … `);
+      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', model, variant, dataDir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 16 << 20,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const row = JSON.parse(out.trim().split('\n').pop()!) as Row;
+      process.stderr.write(`ndcg@10 ${fmt(row.result.metrics['ndcg@10']!)} fit ${row.result.fitSeconds.toFixed(2)} s\n`);
+      rows.push(row);
+    }
+  }
+  const loadAfter = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const first = rows[0]!.result.stamp;
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const lines: string[] = [];
+  lines.push('## P1 (`ml-ls-t20`): classic recommenders');
+  lines.push('');
+  lines.push('Command: `node --import tsx bench/p1.ts` (each model in its own process; peak memory is that process\'s maximum RSS, data loading included).');
+  lines.push('');
+  lines.push(
+    `Date ${date} UTC · machine ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} · ` +
+      `load average before ${loadBefore}, after ${loadAfter}.`,
+  );
+  lines.push(
+    `Protocol ml-ls-t20 (PROTOCOLS.md P1), data \`${first.dataset.file.replace(ROOT + '/', '')}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
+  );
+  lines.push('');
+  lines.push('| variant | model | NDCG@10 | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const m = r.result.metrics;
+    lines.push(
+      `| ${r.variant} | ${r.model} | ${fmt(m['ndcg@10']!)} | ${fmt(m['recall@10']!)} | ${fmt(m['precision@10']!)} | ${fmt(m['hr@10']!)} | ` +
+        `${fmt(m['coverage@10']!)} | ${r.result.fitSeconds.toFixed(2)} | ${r.result.evalSeconds.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${hyper(r.result.hyperparameters)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    '"eval s" is the full-catalogue evaluation of every test user (scoring, masking, top-10 and all metrics). ' +
+      'Reference figures from peer libraries are in ../shared/PROTOCOLS.md.',
+  );
+  const section = lines.join('\n');
+  process.stdout.write(`${section}\n`);
+  if (!process.argv.includes('--no-write')) writeSection(resolve(ROOT, 'docs/benchmarks.md'), 'p1', section);
+}
+
+/** Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */
+function writeSection(file: string, name: string, body: string): void {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const text = readFileSync(file, 'utf8');
+  const block = `${start}\n${body}\n${end}`;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
+}
+
+const i = process.argv.indexOf('--one');
+if (i >= 0) await one(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!);
+else await parent();

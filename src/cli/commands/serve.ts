@@ -1,0 +1,150 @@
+/**
+ * `chorus serve`: the HTTP server (src/serve) on a dataset folder, the bundled demo data by default.
+ * The admin key comes from CHORUS_ADMIN_KEY, or is generated on the first start and printed once.
+ */
+import { statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { Dataset } from '../../data/dataset.js';
+import { readItemMetadata } from '../../data/metadata.js';
+import { readInteractions } from '../../data/read-interactions.js';
+import { isSnapshotFile, loadDatasetFile } from '../../data/snapshot.js';
+import { ConfigError, DataError } from '../../errors.js';
+import { startServer } from '../../serve/server.js';
+import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
+import { writeErr, writeOut } from '../output.js';
+import { demoDataDir } from '../paths.js';
+
+/** The `serve` section of chorus.config.json; flags override it. */
+export const ServeConfigSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).optional(),
+  host: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  epsilon: z.number().min(0).max(1).optional(),
+  alpha: z.number().min(0).optional(),
+  seed: z.number().int().optional(),
+  retrainEvery: z.number().int().min(0).optional(),
+  rateLimit: z.number().int().min(0).optional(),
+  bodyLimit: z.number().int().min(1024).optional(),
+  cors: z.array(z.string().min(1)).optional(),
+});
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  data?: string;
+  store?: string;
+  model?: string;
+  param?: string[];
+  epsilon?: string;
+  seed?: string;
+  retrainEvery?: string;
+  rateLimit?: string;
+  cors?: string;
+  log?: boolean;
+  config?: string;
+}
+
+const INTERACTION_FILES = ['ratings.csv', 'ratings.dat', 'u.data', 'user_artists.dat', 'interactions.csv', 'interactions.jsonl'];
+
+/** A dataset from a folder (MovieLens-style, with movies.csv titles and genres), a file, or a dataset snapshot. */
+export async function loadServeData(path: string): Promise<Dataset> {
+  if (!existsSync(path)) throw new DataError(`no such file or folder`, { file: path });
+  if (statSync(path).isFile()) {
+    if (await isSnapshotFile(path)) return loadDatasetFile(path);
+    return (await readInteractions(path)).dataset;
+  }
+  const file = INTERACTION_FILES.map((f) => join(path, f)).find((f) => existsSync(f));
+  if (!file) throw new DataError(`no interaction file in this folder; expected one of: ${INTERACTION_FILES.join(', ')}`, { file: path });
+  const { dataset } = await readInteractions(file);
+  const movies = join(path, 'movies.csv');
+  if (existsSync(movies)) {
+    await readItemMetadata(movies, dataset, {
+      columns: { id: 'movieId', title: 'title', categories: 'genres' },
+      format: 'csv',
+      noneValues: ['(no genres listed)'],
+    });
+  }
+  return dataset;
+}
+
+function numFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ConfigError(`expected a number, got "${v}"`, flag);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP server: recommend/feedback, Personalizer-compatible rank/reward, online learning, dashboard at /dashboard')
+    .option('-p, --port <port>', 'port (default 8080; 0 picks a free one)')
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('-d, --data <path>', 'dataset folder or file (default: the bundled demo data)')
+    .option('--store <url>', 'store URL (default sqlite:./chorus-data/chorus.db)')
+    .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
+    .option('--param <key=value...>', 'model hyper-parameter (repeatable)')
+    .option('--epsilon <x>', 'exploration share ε (default 0.1)')
+    .option('--seed <n>', 'exploration seed (default 42)')
+    .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
+    .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
+    .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
+    .option('--log', 'log every request (pino JSON on stdout)')
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const globals = cmd.optsWithGlobals() as { config?: string };
+      const { config } = loadConfig(globals.config);
+      const sc = configSection(config, 'serve', ServeConfigSchema) ?? {};
+      const model = flags.model ?? sc.model ?? config.model ?? 'itemknn';
+      const rate = intFlag(flags.rateLimit, 'rate-limit', 0) ?? sc.rateLimit ?? 60_000;
+      const epsilon = numFlag(flags.epsilon, 'epsilon') ?? sc.epsilon;
+      if (epsilon !== undefined && (epsilon < 0 || epsilon > 1)) throw new ConfigError(`expected a share in [0, 1], got ${epsilon}`, 'epsilon');
+      const seed = intFlag(flags.seed, 'seed', 0) ?? sc.seed;
+      const dataPath = flags.data ?? config.data ?? demoDataDir();
+      const dataset = await loadServeData(dataPath);
+      const s = await startServer({
+        dataset,
+        store: flags.store ?? sc.store ?? 'sqlite:./chorus-data/chorus.db',
+        host: flags.host ?? sc.host ?? '127.0.0.1',
+        port: intFlag(flags.port, 'port', 0) ?? sc.port ?? 8080,
+        adminKey: process.env.CHORUS_ADMIN_KEY || undefined,
+        engine: {
+          model: { kind: model, config: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param) } },
+          policy: {
+            ...(epsilon !== undefined ? { epsilon } : {}),
+            ...(sc.alpha !== undefined ? { alpha: sc.alpha } : {}),
+            ...(seed !== undefined ? { seed } : {}),
+          },
+          retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
+        },
+        server: {
+          rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,
+          corsOrigins: flags.cors ? flags.cors.split(',').map((x) => x.trim()).filter(Boolean) : (sc.cors ?? []),
+          logger: flags.log ?? false,
+          ...(sc.bodyLimit ? { bodyLimit: sc.bodyLimit } : {}),
+        },
+        log: (m) => writeErr(`chorus serve: ${m}\n`),
+      });
+      writeOut(
+        `chorus serve: ${dataset.name} (${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.nInteractions} interactions), ` +
+          `model ${s.engine.activeSnapshot.kind}, snapshot ${s.engine.activeSnapshot.id}, store ${s.store.url}\n` +
+          `chorus serve: listening on ${s.url} (dashboard ${s.url}/dashboard, API ${s.url}/openapi.json)\n`,
+      );
+      if (s.generatedAdminKey) {
+        writeOut(`chorus serve: admin key (shown once, keep it): ${s.generatedAdminKey}\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          writeErr(`chorus serve: ${sig}, closing\n`);
+          void s.close().then(resolve, (e: unknown) => {
+            writeErr(`chorus serve: close failed: ${(e as Error).message}\n`);
+            resolve();
+          });
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+}

@@ -1,0 +1,143 @@
+/**
+ * `chorus simulate`: train agents in a simulator preset (P3) and evaluate them; prints a table
+ * (or one JSON document with --json) and writes a report folder with SVG plots.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { agentNames, agentEntry } from '../../agents/registry.js';
+import { presetNames, presetConfig } from '../../env/presets.js';
+import { writeSimReport } from '../../eval/sim/report.js';
+import { runSimulation, type SimulationResult } from '../../eval/sim/simulate.js';
+import { codeVersion, fileSha256 } from '../../eval/stamp.js';
+import { ConfigError } from '../../errors.js';
+import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
+import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { progressBar } from '../progress.js';
+
+interface SimulateFlags {
+  preset?: string;
+  agent?: string;
+  steps?: string;
+  seeds?: string;
+  lambda?: string;
+  alpha?: string;
+  evalSessions?: string;
+  workers?: string;
+  data?: string;
+  out?: string;
+  report?: boolean;
+  param?: string[];
+  config?: string;
+  json?: boolean;
+}
+
+/** The `simulate` section of chorus.config.json (every field optional; flags override). */
+export const SimulateConfigSchema = z.strictObject({
+  preset: z.string().min(1).optional(),
+  agent: z.string().min(1).optional(),
+  steps: z.number().int().min(0).optional(),
+  seeds: z.number().int().min(1).optional(),
+  lambda: z.number().min(0).optional(),
+  alpha: z.number().min(0).optional(),
+  evalSessions: z.number().int().min(1).optional(),
+  workers: z.number().int().min(1).optional(),
+  out: z.string().min(1).optional(),
+  agents: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
+/** Documented default training budget (user-steps per seed) of `sim-ml-ls-v1`. */
+export const DEFAULT_TRAIN_STEPS = 20000;
+
+function floatFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0) throw new ConfigError(`expected a number ≥ 0, got "${v}"`, flag);
+  return x;
+}
+
+export function register(program: Command): void {
+  program
+    .command('simulate')
+    .description('train and evaluate agents in a simulated-user preset (protocol P3); writes a report folder')
+    .option('--preset <name>', `simulator preset (${presetNames().join(', ')})`, undefined)
+    .option('-a, --agent <names>', `agent, or several separated by commas (${agentNames().join(', ')})`)
+    .option('--steps <n>', `training budget per seed in user-steps (default ${DEFAULT_TRAIN_STEPS})`)
+    .option('--seeds <n>', 'number of seeds (default 5)')
+    .option('--lambda <x>', 'weight λ of the exposure reward G (default: the preset\'s)')
+    .option('--alpha <x>', 'weight α of the content reward A (default: the preset\'s)')
+    .option('--eval-sessions <n>', 'evaluation sessions per seed (default 1000)')
+    .option('--workers <n>', 'worker threads for parallel seeds (default: cores, max 2)')
+    .option('-d, --data <dir>', 'ml-latest-small folder (default ../shared/datasets/ml-latest-small)')
+    .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
+    .option('--no-report', 'do not write a report folder')
+    .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
+    .action(async function (this: Command) {
+      const flags = this.optsWithGlobals<SimulateFlags>();
+      const { config } = loadConfig(flags.config);
+      const sc = configSection(config, 'simulate', SimulateConfigSchema) ?? {};
+      const preset = flags.preset ?? sc.preset ?? 'sim-ml-ls-v1';
+      presetConfig(preset);
+      const agents = (flags.agent ?? sc.agent ?? 'linucb').split(',').map((a) => a.trim()).filter((a) => a.length > 0);
+      for (const a of agents) agentEntry(a);
+      const steps = intFlag(flags.steps, 'steps', 0) ?? sc.steps ?? DEFAULT_TRAIN_STEPS;
+      const seeds = intFlag(flags.seeds, 'seeds', 1) ?? sc.seeds ?? 5;
+      const evalSessions = intFlag(flags.evalSessions, 'eval-sessions', 1) ?? sc.evalSessions ?? 1000;
+      const workers = intFlag(flags.workers, 'workers', 1) ?? sc.workers;
+      const lambda = floatFlag(flags.lambda, 'lambda') ?? sc.lambda;
+      const alpha = floatFlag(flags.alpha, 'alpha') ?? sc.alpha;
+      const dataDir = flags.data ?? config.data ?? '../shared/datasets/ml-latest-small';
+      const params = parseParams(flags.param);
+      const json = Boolean(flags.json);
+      await withCleanStdout(json, async () => {
+        const runs: SimulationResult[] = [];
+        for (const agent of agents) {
+          const bar = progressBar(`simulate ${agent}`);
+          try {
+            runs.push(
+              await runSimulation({
+                preset,
+                dataDir,
+                agent,
+                agentConfig: { ...(sc.agents?.[agent] ?? {}), ...params },
+                trainSteps: steps,
+                seeds,
+                evalSessions,
+                workers,
+                lambda,
+                alpha,
+                onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),
+              }),
+            );
+          } finally {
+            bar.stop();
+          }
+        }
+        let reportDir: string | undefined;
+        if (flags.report !== false) {
+          reportDir = flags.out ?? sc.out ?? join('reports', `${preset}-${agents.join('+')}`);
+          let sha: string | undefined;
+          try {
+            sha = await fileSha256(join(dataDir, 'ratings.csv'));
+          } catch {
+            sha = undefined;
+          }
+          await writeSimReport(reportDir, runs, { dataSha256: sha, commit: codeVersion(), date: new Date().toISOString() });
+        }
+        if (json) {
+          const strip = (r: SimulationResult) => ({ ...r, report: reportDir });
+          writeJson(runs.length === 1 ? strip(runs[0]!) : { runs: runs.map(strip), report: reportDir });
+          return;
+        }
+        const r0 = runs[0]!;
+        writeOut(`P3 · ${preset} v${r0.presetVersion} · γ ${r0.gamma} · λ ${r0.lambda} · α ${r0.alpha} · ${seeds} seeds × ${evalSessions} eval sessions`);
+        writeOut(
+          table(
+            ['agent', 'train steps', 'return', '95% CI', 'CTR', 'session len', 'exposure Gini', 'cold share', 'wall s'],
+            runs.map((r) => [r.agent, r.trainSteps, r.return.mean, `[${formatNumber(r.return.ci95[0])}, ${formatNumber(r.return.ci95[1])}]`, r.ctr, r.sessionLength, r.exposureGini, r.coldExposureShare, r.wallSeconds]),
+          ),
+        );
+        if (reportDir) writeOut(`report: ${reportDir}/report.md`);
+      });
+    });
+}

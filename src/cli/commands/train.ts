@@ -1,0 +1,67 @@
+/**
+ * `chorus train`: fit a model on a dataset (all of it, or P1's train split with --holdout) and
+ * save it with its id index, ready for `chorus recommend` and the server.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { temporalRatioSplit } from '../../data/split.js';
+import { createEvalModel } from '../../eval/models.js';
+import { saveModel } from '../../recommenders/persist.js';
+import { loadConfig, parseParams } from '../config.js';
+import { dataPath, loadData, readOptions } from '../data.js';
+import { writeModelIndex } from '../model-index.js';
+import { withCleanStdout, writeJson, writeOut } from '../output.js';
+import { progressBar } from '../progress.js';
+
+interface TrainFlags {
+  model?: string;
+  data?: string;
+  param?: string[];
+  out?: string;
+  holdout?: boolean;
+  config?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('fit a model and save it (with an id index for `chorus recommend`)')
+    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
+    .option('-d, --data <path>', 'dataset folder, interaction file or snapshot (default: config "data", else the bundled demo data)')
+    .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
+    .option('-o, --out <file>', 'model file (default: <model>.model.json)')
+    .option('--holdout', "fit on P1's train split only (the last 20 % of each user's interactions held out)")
+    .action(async function (this: Command) {
+      const flags = this.optsWithGlobals<TrainFlags>();
+      const { config } = loadConfig(flags.config);
+      const name = flags.model ?? config.model ?? 'als';
+      const hyper = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
+      const model = createEvalModel(name, hyper); // validates the name and config before any loading
+      const holdout = flags.holdout ?? config.train?.holdout ?? false;
+      const out = resolve(flags.out ?? config.train?.out ?? `${name}.model.json`);
+      const json = Boolean(flags.json);
+      await withCleanStdout(json, async () => {
+        const { dataset } = await loadData(dataPath(flags.data, config), readOptions(config));
+        const train = holdout ? temporalRatioSplit(dataset, 0.2).train : dataset;
+        const bar = progressBar(`fit ${name}`);
+        const t0 = performance.now();
+        try {
+          await model.fit(train, { onProgress: bar.update });
+        } finally {
+          bar.stop();
+        }
+        const fitSeconds = (performance.now() - t0) / 1000;
+        await mkdir(dirname(out), { recursive: true });
+        await saveModel(model, out);
+        const index = await writeModelIndex(out, name, train, holdout ? 'p1-train' : 'all');
+        const info = { model: name, hyperparameters: { ...model.config }, dataset: dataset.name, trainInteractions: train.nInteractions, fitSeconds, modelFile: out, indexFile: index };
+        if (json) writeJson(info);
+        else {
+          writeOut(`trained ${name} on ${train.nInteractions.toLocaleString('en-US')} interactions of "${dataset.name}" in ${fitSeconds.toFixed(2)} s`);
+          writeOut(`model: ${out}\nindex: ${index}`);
+        }
+      });
+    });
+}

@@ -1,0 +1,46 @@
+/**
+ * Everything a simulator run needs, built from a data folder: the preset's world (hidden model
+ * from the full data), and the agents' context (item space and CF factors from P1's train split;
+ * the ALS recommender for `greedy-als` when the recommenders layer has one, else the same
+ * implicit-ALS factors the item space holds).
+ */
+import { itemSpaceFromTrain, type AgentContext } from '../../agents/state.js';
+import { buildPreset } from '../../env/presets.js';
+import { createRecommender, listRecommenders } from '../../recommenders/registry.js';
+import type { SimSetup } from './runner.js';
+import { loadSimData } from './data.js';
+
+export interface SetupOptions {
+  preset: string;
+  dataDir: string;
+  lambda?: number;
+  alpha?: number;
+}
+
+/** Built worlds per (preset, data, λ, α), so one process (or worker) builds each only once. */
+const cache = new Map<string, Promise<SimSetup>>();
+
+export function buildSetup(o: SetupOptions): Promise<SimSetup> {
+  const key = JSON.stringify([o.preset, o.dataDir, o.lambda, o.alpha]);
+  let p = cache.get(key);
+  if (!p) {
+    p = build(o);
+    cache.set(key, p);
+  }
+  return p;
+}
+
+async function build(o: SetupOptions): Promise<SimSetup> {
+  const data = loadSimData(o.dataDir);
+  const preset = buildPreset(o.preset, data.full, data.train, { lambda: o.lambda, alpha: o.alpha });
+  const { items, userVectors } = itemSpaceFromTrain(data.train);
+  const ctx: AgentContext = { items, userVectors, nUsers: data.full.nUsers, slateSize: preset.config.slateSize, horizon: preset.config.horizon };
+  if (listRecommenders().some((r) => r.name === 'als')) {
+    const als = createRecommender('als');
+    await als.fit(data.train);
+    ctx.scoreUser = (user, out) => {
+      als.scoreAll(user, out);
+    };
+  }
+  return { preset, ctx };
+}

@@ -1,0 +1,183 @@
+/**
+ * `runSimulation`: the library entry behind `chorus simulate`. Seeds run in parallel on worker
+ * threads (each worker builds the world once); results are aggregated over seeds.
+ */
+import { agentEntry } from '../../agents/registry.js';
+import { presetConfig } from '../../env/presets.js';
+import { ConfigError } from '../../errors.js';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { defaultThreads, WorkerPool, workerUrl } from '../../util/workers.js';
+import { SeedRun, type SeedMetrics, type SeedRunOptions } from './runner.js';
+import { buildSetup, type SetupOptions } from './setup.js';
+import { meanCi, type MeanCi } from './stats.js';
+
+export interface SimulationOptions extends SetupOptions {
+  agent: string;
+  agentConfig?: Record<string, unknown>;
+  /** Training budget per seed, in user-steps. */
+  trainSteps: number;
+  seeds: number;
+  /** First seed (seeds are firstSeed, firstSeed+1, …). */
+  firstSeed?: number;
+  evalSessions?: number;
+  nEnvs?: number;
+  curvePoints?: number;
+  /** Worker threads (1 = run in this thread). */
+  workers?: number;
+  /** Progress in units of user-steps (training) + sessions (evaluation). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SimulationResult {
+  protocol: string;
+  preset: string;
+  presetVersion: number;
+  agent: string;
+  agentConfig: Record<string, unknown>;
+  seeds: number;
+  seedList: number[];
+  trainSteps: number;
+  evalSessions: number;
+  gamma: number;
+  lambda: number;
+  alpha: number;
+  return: MeanCi;
+  ctr: number;
+  sessionLength: number;
+  exposureGini: number;
+  coldExposureShare: number;
+  /** 95 % intervals over seeds for every metric. */
+  intervals: Record<'ctr' | 'sessionLength' | 'exposureGini' | 'coldExposureShare' | 'undiscountedReturn', MeanCi>;
+  parts: { R: number; G: number; A: number };
+  curve: { steps: number[]; mean: number[]; lo: number[]; hi: number[] };
+  perSeed: SeedMetrics[];
+  wallSeconds: number;
+}
+
+export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
+  const t0 = performance.now();
+  const entry = agentEntry(o.agent);
+  const config = presetConfig(o.preset);
+  if (!(o.seeds >= 1) || !Number.isInteger(o.seeds)) throw new ConfigError(`seeds must be a positive integer, got ${o.seeds}`, 'seeds');
+  if (!(o.trainSteps >= 0) || !Number.isFinite(o.trainSteps)) throw new ConfigError(`steps must be ≥ 0, got ${o.trainSteps}`, 'steps');
+  const evalSessions = o.evalSessions ?? 1000;
+  if (!(evalSessions >= 1)) throw new ConfigError(`evalSessions must be ≥ 1, got ${evalSessions}`, 'evalSessions');
+  const run: SeedRunOptions = { agent: o.agent, agentConfig: o.agentConfig, trainSteps: entry.learns ? o.trainSteps : 0, nEnvs: o.nEnvs ?? 16, curvePoints: o.curvePoints ?? 20 };
+  const seedList = Array.from({ length: o.seeds }, (_, k) => (o.firstSeed ?? 1) + k);
+  const total = seedList.length * (run.trainSteps + evalSessions);
+  let done = 0;
+  const tick = (n: number): void => {
+    done += n;
+    o.onProgress?.(Math.min(done, total), total);
+  };
+  const chunk = Math.max(run.nEnvs, Math.ceil(run.trainSteps / 50));
+  const evalChunk = Math.max(1, Math.ceil(evalSessions / 10));
+  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha };
+  const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
+  let perSeed: SeedMetrics[];
+  if (nWorkers <= 1) {
+    const setup = await buildSetup(setupOpts);
+    perSeed = [];
+    for (const seed of seedList) {
+      const r = new SeedRun(setup, run, seed);
+      while (r.trainStepsDone < run.trainSteps) tick(r.train(chunk));
+      // Evaluation reports per finished session; pass it through in chunks.
+      let last = 0;
+      perSeed.push(
+        r.evaluate(evalSessions, (f) => {
+          if (f - last >= evalChunk || f === evalSessions) (tick(f - last), (last = f));
+        }),
+      );
+    }
+  } else {
+    const pool = new WorkerPool(simWorkerUrl(), nWorkers, { setup: setupOpts, run });
+    // WorkerPool unrefs its workers, so while we await them nothing else may keep the event loop
+    // alive (a CLI process would exit with code 13); this timer does, until the pool is closed.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    try {
+      const results = new Map<number, SeedMetrics>();
+      await Promise.all(
+        Array.from({ length: nWorkers }, async (_, w) => {
+          for (let k = w; k < seedList.length; k += nWorkers) {
+            const seed = seedList[k]!;
+            await pool.run(w, { op: 'init', seed });
+            let trained = 0;
+            while (trained < run.trainSteps) {
+              const n = await pool.run<number>(w, { op: 'train', seed, steps: chunk });
+              trained += n;
+              tick(n);
+            }
+            results.set(seed, await pool.run<SeedMetrics>(w, { op: 'eval', seed, sessions: evalSessions }));
+            tick(evalSessions);
+          }
+        }),
+      );
+      perSeed = seedList.map((s) => results.get(s)!);
+    } finally {
+      clearInterval(keepAlive);
+      await pool.close();
+    }
+  }
+  const pick = (f: (m: SeedMetrics) => number): MeanCi => meanCi(perSeed.map(f));
+  const ret = pick((m) => m.return);
+  const intervals = {
+    ctr: pick((m) => m.ctr),
+    sessionLength: pick((m) => m.sessionLength),
+    exposureGini: pick((m) => m.exposureGini),
+    coldExposureShare: pick((m) => m.coldExposureShare),
+    undiscountedReturn: pick((m) => m.undiscountedReturn),
+  };
+  const curveSteps = perSeed[0]?.curve.steps ?? [];
+  const curve = { steps: curveSteps, mean: [] as number[], lo: [] as number[], hi: [] as number[] };
+  for (let p = 0; p < curveSteps.length; p++) {
+    const ci = meanCi(perSeed.map((m) => m.curve.value[p]!).filter((v) => Number.isFinite(v)));
+    curve.mean.push(ci.mean);
+    curve.lo.push(ci.ci95[0]);
+    curve.hi.push(ci.ci95[1]);
+  }
+  const lambda = o.lambda ?? config.reward.lambda;
+  const alpha = o.alpha ?? config.reward.alpha;
+  return {
+    protocol: 'P3',
+    preset: o.preset,
+    presetVersion: config.version,
+    agent: o.agent,
+    agentConfig: { ...entry.defaults, ...(o.agentConfig ?? {}) },
+    seeds: seedList.length,
+    seedList,
+    trainSteps: run.trainSteps,
+    evalSessions,
+    gamma: config.gamma,
+    lambda,
+    alpha,
+    return: ret,
+    ctr: intervals.ctr.mean,
+    sessionLength: intervals.sessionLength.mean,
+    exposureGini: intervals.exposureGini.mean,
+    coldExposureShare: intervals.coldExposureShare.mean,
+    intervals,
+    parts: { R: mean(perSeed.map((m) => m.parts.R)), G: mean(perSeed.map((m) => m.parts.G)), A: mean(perSeed.map((m) => m.parts.A)) },
+    curve,
+    perSeed,
+    wallSeconds: (performance.now() - t0) / 1000,
+  };
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+/**
+ * The worker module's URL. From compiled dist/ it is worker.js. From the TS sources (vitest, tsx)
+ * Node 20 does not apply `--import tsx` to a worker's own entry module, so the worker starts from
+ * a tiny ESM bootstrap that registers tsx's loader first and then imports worker.ts.
+ */
+function simWorkerUrl(): URL {
+  const url = workerUrl(import.meta.url, './worker.js');
+  if (!/\.[mc]?ts$/.test(url.pathname)) return url;
+  // The package's CommonJS entry is what require.resolve finds; the ESM twin sits beside it.
+  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(url.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}

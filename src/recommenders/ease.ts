@@ -1,0 +1,209 @@
+/**
+ * EASE (Steck 2019): a closed-form item-item model. With the Gram matrix G = XᵀX of the (binary or
+ * valued) user×item matrix and P = (G + λI)⁻¹, the weights are B = I − P·diag(1/diag P), whose
+ * diagonal is zero by construction. A user's scores are x·B, i.e.
+ *
+ *   score_j = x_j − (x·P)_j / P_jj,
+ *
+ * which is what `scoreAll` computes from P directly (no separate B is kept).
+ *
+ * The one expensive step is inverting the n×n SPD matrix G + λI (n = items with ≥ minItemCount
+ * training users; every item with an interaction by default, which is exact EASE). It runs as a
+ * block-recursive Schur-complement inverse whose work is all GEMM (src/util/linalg.ts), done by
+ * src/nn's native kernel when built (~70 GFLOP/s on one core here) and plain JS otherwise. Items
+ * left out (no interactions, or under `minItemCount`) score 0 — what exact EASE gives an item with
+ * no interactions — and do not act as inputs.
+ */
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.js';
+import { DataError } from '../errors.js';
+import { kernels } from '../nn/kernels.js';
+import { spdInverseInPlace } from '../util/linalg.js';
+import { BaseRecommender } from './base.js';
+import { numberField, typedField } from './saved-state.js';
+import type { FitOptions, UserRef } from './types.js';
+
+export const easeConfigSchema = z.strictObject({
+  /** Ridge λ on the Gram matrix's diagonal. */
+  lambda: z.number().positive(),
+  /** "binary": X holds 1 per (user, item) pair; "raw": the summed interaction values. */
+  values: z.enum(['binary', 'raw']),
+  /** Items with fewer distinct training users are left out of the model (score 0). 1 = exact EASE. */
+  minItemCount: z.number().int().min(1),
+});
+export type EaseConfig = z.infer<typeof easeConfigSchema>;
+export const EASE_DEFAULTS: EaseConfig = { lambda: 500, values: 'binary', minItemCount: 1 };
+
+export class Ease extends BaseRecommender<EaseConfig> {
+  readonly kind = 'ease';
+  readonly version = 1;
+  /** Model items (dense 0..n-1) → item index, and item index → model item or −1. */
+  private modelItems: Int32Array = new Int32Array(0);
+  private itemSlot: Int32Array = new Int32Array(0);
+  /** P = (G + λI)⁻¹, n×n symmetric, row-major; and 1/diag(P). */
+  private p: Float32Array = new Float32Array(0);
+  private invDiag: Float32Array = new Float32Array(0);
+  private n = 0;
+
+  constructor(config: Partial<EaseConfig> = {}) {
+    super(easeConfigSchema.parse({ ...EASE_DEFAULTS, ...config }));
+  }
+
+  protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    const { lambda, values, minItemCount } = this.config;
+    const csr = train.byUser();
+    const nItems = train.nItems;
+    // Distinct users per item (repeats of a pair count once).
+    const last = new Int32Array(nItems).fill(-1);
+    const users = new Int32Array(nItems);
+    for (let u = 0; u < csr.rows; u++) {
+      for (let e = csr.indptr[u]!; e < csr.indptr[u + 1]!; e++) {
+        const i = csr.indices[e]!;
+        if (values === 'raw' && !Number.isFinite(csr.values[e]!)) {
+          throw new DataError(`EASE needs finite interaction values; user index ${u}, item index ${i} has ${csr.values[e]}`, { field: 'value' });
+        }
+        if (last[i] !== u) {
+          last[i] = u;
+          users[i]++;
+        }
+      }
+    }
+    const slot = new Int32Array(nItems).fill(-1);
+    let n = 0;
+    for (let i = 0; i < nItems; i++) if (users[i]! >= minItemCount) slot[i] = n++;
+    const modelItems = new Int32Array(n);
+    for (let i = 0; i < nItems; i++) if (slot[i]! >= 0) modelItems[slot[i]!] = i;
+    options.onProgress?.(0, 3, 'step');
+
+    // G = XᵀX + λI, accumulated user by user over each user's distinct model items.
+    const g = new Float32Array(n * n);
+    const rowItems = new Int32Array(nItems);
+    const rowVals = new Float64Array(nItems);
+    const at = new Int32Array(nItems).fill(-1);
+    for (let u = 0; u < csr.rows; u++) {
+      let m = 0;
+      for (let e = csr.indptr[u]!; e < csr.indptr[u + 1]!; e++) {
+        const s = slot[csr.indices[e]!]!;
+        if (s < 0) continue;
+        const v = values === 'binary' ? 1 : csr.values[e]!;
+        const k = at[s]!;
+        if (k >= 0 && k < m && rowItems[k] === s) {
+          if (values === 'raw') rowVals[k] = rowVals[k]! + v;
+        } else {
+          at[s] = m;
+          rowItems[m] = s;
+          rowVals[m++] = v;
+        }
+      }
+      for (let a = 0; a < m; a++) {
+        const ra = rowItems[a]! * n;
+        const va = rowVals[a]!;
+        for (let b = 0; b < m; b++) g[ra + rowItems[b]!] += va * rowVals[b]!;
+      }
+      for (let a = 0; a < m; a++) at[rowItems[a]!] = -1;
+    }
+    for (let j = 0; j < n; j++) g[j * n + j] += lambda;
+    options.onProgress?.(1, 3, 'step');
+
+    spdInverseInPlace(g, n, kernels().sgemm);
+    // The GEMMs leave the diagonal blocks symmetric only up to rounding; make P exactly symmetric
+    // from its upper triangle, which is also what a saved model keeps.
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) g[j * n + i] = g[i * n + j]!;
+    options.onProgress?.(2, 3, 'step');
+    this.n = n;
+    this.modelItems = modelItems;
+    this.itemSlot = slot;
+    this.p = g;
+    this.invDiag = inverseDiagonal(g, n);
+    options.onProgress?.(3, 3, 'step');
+  }
+
+  scoreAll(user: UserRef, out?: Float32Array): Float32Array {
+    this.assertFitted();
+    const o = out ?? new Float32Array(this.nItems);
+    o.fill(0);
+    const n = this.n;
+    const items = typeof user === 'number' ? this.seenItems(user) : user.items;
+    const vals = typeof user === 'number' ? undefined : user.values;
+    const raw = this.config.values === 'raw';
+    // x as (slot, value) pairs; repeats of an item merge as in fit.
+    const acc = new Float64Array(n);
+    const x = new Float64Array(n);
+    for (let e = 0; e < items.length; e++) {
+      const i = items[e]!;
+      if (i < 0 || i >= this.nItems) throw new DataError(`item index ${i} is out of range 0..${this.nItems - 1}`, { field: `items[${e}]` });
+      const s = this.itemSlot[i]!;
+      if (s < 0) continue;
+      const v = raw ? (typeof user === 'number' ? this.seenValue(user, e) : (vals?.[e] ?? 1)) : 1;
+      x[s] = raw ? x[s]! + v : 1;
+    }
+    const p = this.p;
+    for (let s = 0; s < n; s++) {
+      const v = x[s]!;
+      if (v === 0) continue;
+      const r = s * n;
+      for (let j = 0; j < n; j++) acc[j] = acc[j]! + v * p[r + j]!;
+    }
+    const inv = this.invDiag;
+    for (let j = 0; j < n; j++) o[this.modelItems[j]!] = x[j]! - acc[j]! * inv[j]!;
+    return o;
+  }
+
+  /** The training value of the e-th seen entry of `user` (raw mode only). */
+  private seenValue(user: number, e: number): number {
+    return this.seenValues[this.seenIndptr[user]! + e]!;
+  }
+
+  private seenValues: Float32Array = new Float32Array(0);
+
+  override async fit(train: Dataset, options: FitOptions = {}): Promise<void> {
+    await super.fit(train, options);
+    this.seenValues = this.config.values === 'raw' ? train.byUser().values : new Float32Array(0);
+  }
+
+  protected getState(): Record<string, unknown> {
+    const n = this.n;
+    const upper = new Float32Array((n * (n + 1)) / 2);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      upper.set(this.p.subarray(i * n + i, (i + 1) * n), k);
+      k += n - i;
+    }
+    const state: Record<string, unknown> = { n, modelItems: this.modelItems, pUpper: upper };
+    if (this.config.values === 'raw') state.seenValues = this.seenValues;
+    return state;
+  }
+
+  protected setState(state: Record<string, unknown>): void {
+    const n = numberField(state, 'n');
+    const modelItems = typedField(state, 'modelItems', Int32Array, n);
+    const upper = typedField(state, 'pUpper', Float32Array, (n * (n + 1)) / 2);
+    const slot = new Int32Array(this.nItems).fill(-1);
+    for (let s = 0; s < n; s++) {
+      const i = modelItems[s]!;
+      if (!(i >= 0 && i < this.nItems)) throw new DataError(`item index ${i} out of range`, { field: 'state.modelItems' }, 'E_MODEL_CORRUPT');
+      slot[i] = s;
+    }
+    const p = new Float32Array(n * n);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++) {
+        const v = upper[k++]!;
+        p[i * n + j] = v;
+        p[j * n + i] = v;
+      }
+    }
+    this.n = n;
+    this.modelItems = modelItems;
+    this.itemSlot = slot;
+    this.p = p;
+    this.invDiag = inverseDiagonal(p, n);
+    this.seenValues = this.config.values === 'raw' ? typedField(state, 'seenValues', Float32Array, this.seenIndices.length) : new Float32Array(0);
+  }
+}
+
+function inverseDiagonal(p: Float32Array, n: number): Float32Array {
+  const d = new Float32Array(n);
+  for (let j = 0; j < n; j++) d[j] = 1 / p[j * n + j]!;
+  return d;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { jsKernels, nativeKernels, type Kernels } from '../../src/nn/kernels.js';
+import { Rng } from '../../src/util/rng.js';
+
+/** Double-precision reference of C = alpha·op(A)·op(B) + beta·C. */
+function refGemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): Float64Array {
+  const out = new Float64Array(C.length);
+  for (let i = 0; i < C.length; i++) out[i] = C[i]!;
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (tA ? A[k * lda + i]! : A[i * lda + k]!) * (tB ? B[j * ldb + k]! : B[k * ldb + j]!);
+      out[i * ldc + j] = alpha * s + beta * C[i * ldc + j]!;
+    }
+  return out;
+}
+
+const backends: Kernels[] = [jsKernels];
+const native = nativeKernels();
+if (native) backends.push(native);
+
+describe.each(backends.map((k) => [k.name, k] as const))('%s kernels', (_name, k) => {
+  const rng = new Rng(5);
+  const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+  // Odd sizes exercise the kernel's edge tiles; K > 256 crosses its K blocking.
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [7, 19, 33],
+    [13, 17, 300],
+    [64, 48, 5],
+  ];
+  for (const [M, N, K] of shapes)
+    for (const tA of [false, true])
+      for (const tB of [false, true])
+        it(`sgemm ${M}x${N}x${K} transA=${tA} transB=${tB} with padded strides, alpha and beta`, () => {
+          const lda = (tA ? M : K) + 3;
+          const ldb = (tB ? K : N) + 2;
+          const ldc = N + 1;
+          const A = rand((tA ? K : M) * lda);
+          const B = rand((tB ? N : K) * ldb);
+          const C = rand(M * ldc);
+          const want = refGemm(tA, tB, M, N, K, 0.7, A, lda, B, ldb, 0.3, C, ldc);
+          k.sgemm(tA, tB, M, N, K, 0.7, A, lda, B, ldb, 0.3, C, ldc);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) expect(C[i * ldc + j]).toBeCloseTo(want[i * ldc + j]!, 3);
+            // The padding column of C is left alone.
+            expect(C[i * ldc + N]).toBe(Math.fround(want[i * ldc + N]!));
+          }
+        });
+
+  it('beta = 0 overwrites C even where it holds NaN', () => {
+    const C = new Float32Array(4).fill(NaN);
+    k.sgemm(false, false, 2, 2, 1, 1, Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 2, 0, C, 2);
+    expect([...C]).toEqual([3, 4, 6, 8]);
+  });
+
+  it('adam matches the textbook update', () => {
+    const p = Float32Array.of(1, -2, 0.5);
+    const g = Float32Array.of(0.1, -0.3, 0);
+    const m = new Float32Array(3);
+    const v = new Float32Array(3);
+    k.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1 - 0.9, 1 - 0.999);
+    // At t = 1 the bias-corrected step is lr·sign(g) (for g ≠ 0).
+    expect(p[0]).toBeCloseTo(0.99, 6);
+    expect(p[1]).toBeCloseTo(-1.99, 6);
+    expect(p[2]).toBe(0.5);
+    expect(m[0]).toBeCloseTo(0.01, 7);
+    expect(v[1]).toBeCloseTo(0.001 * 0.09, 8);
+  });
+});
+
+describe('native addon', () => {
+  it.runIf(native !== null)('rejects operands too small for the shape', () => {
+    expect(() => native!.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/too small/);
+  });
+});

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import { ADMIN, startTestServer } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'chorus-crash-'));
+let child: ChildProcess | undefined;
+afterAll(() => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startChild(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('test/serve/fixtures/child-server.ts'), dir], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((ok, fail) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once('line', (line) => ok({ url: (JSON.parse(line) as { url: string }).url, proc }));
+    proc.once('exit', (code) => fail(new Error(`server exited early (${code})`)));
+  });
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('kill -9 during a burst of feedback', () => {
+  it('loses no acknowledged event', async () => {
+    const started = await startChild();
+    child = started.proc;
+    const { url } = started;
+    const events: { eventId: string; items: string[] }[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await post(`${url}/recommend`, { user: `u${1 + (i % 6)}`, k: 3 });
+      expect(r.status).toBe(200);
+      events.push({ eventId: r.body.eventId, items: r.body.items.map((x: { id: string }) => x.id) });
+    }
+    const acked: { seq: number; eventId: string; item: string }[] = [];
+    let killed = false;
+    let next = 0;
+    const worker = async () => {
+      while (next < 20_000) {
+        const n = next++;
+        const ev = events[n % events.length]!;
+        const item = ev.items[n % ev.items.length]!;
+        try {
+          const r = await post(`${url}/feedback`, { eventId: ev.eventId, item, type: 'click' });
+          if (r.status === 201) acked.push({ seq: r.body.seq, eventId: ev.eventId, item });
+          if (!killed && acked.length >= 300) {
+            killed = true;
+            child!.kill('SIGKILL');
+          }
+        } catch {
+          if (killed) return; // connection refused/reset after the kill
+          throw new Error('request failed before the kill');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(killed).toBe(true);
+    await new Promise((r) => (child!.exitCode !== null || child!.signalCode !== null ? r(null) : child!.once('exit', r)));
+    expect(child!.signalCode).toBe('SIGKILL');
+
+    // Every acknowledged event is in the store, with its content.
+    const store = openStore(`sqlite:${join(dir, 'chorus.db')}`);
+    const all = await store.events.feedbackSince(0, 1_000_000);
+    await store.close();
+    const bySeq = new Map(all.map((f) => [f.seq!, f]));
+    expect(acked.length).toBeGreaterThanOrEqual(300);
+    for (const a of acked) {
+      const f = bySeq.get(a.seq);
+      expect(f, `seq ${a.seq}`).toBeDefined();
+      expect(f!.eventId).toBe(a.eventId);
+      expect(f!.item).toBe(a.item);
+    }
+    expect(all.length).toBeGreaterThanOrEqual(acked.length);
+
+    // A restart recovers: it serves, and its counters include every stored event.
+    const s = await startTestServer({ dir });
+    try {
+      const fb = Object.values(s.engine.counters.feedback).reduce((x, y) => x + y, 0);
+      expect(fb).toBe(all.length);
+      expect(s.engine.counters.learned).toBe(all.length);
+      const r = await s.call('POST', '/recommend', { user: 'u1', k: 3 });
+      expect(r.status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});

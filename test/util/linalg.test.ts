@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { nativeKernels } from '../../src/nn/kernels.js';
+import {
+  axpy,
+  cgWork,
+  cholesky,
+  choleskySolve,
+  conjugateGradient,
+  dot,
+  gram,
+  matVec,
+  sgemmJs,
+  spdInverseInPlace,
+} from '../../src/util/linalg.js';
+import { Rng } from '../../src/util/rng.js';
+
+function randomMatrix(rng: Rng, rows: number, cols: number): Float64Array {
+  const a = new Float64Array(rows * cols);
+  for (let k = 0; k < a.length; k++) a[k] = rng.normal();
+  return a;
+}
+
+/** A = MᵀM + ridge·I (SPD), computed the naive way. */
+function randomSpd(rng: Rng, n: number, ridge: number): Float64Array {
+  const m = randomMatrix(rng, n + 3, n);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let r = 0; r < n + 3; r++) s += m[r * n + i]! * m[r * n + j]!;
+      a[i * n + j] = s + (i === j ? ridge : 0);
+    }
+  return a;
+}
+
+describe('vector kernels', () => {
+  it('dot and axpy match naive loops at offsets and odd lengths', () => {
+    const rng = new Rng(1);
+    const a = Float64Array.from({ length: 40 }, () => rng.normal());
+    const b = Float32Array.from({ length: 40 }, () => rng.normal());
+    for (const n of [0, 1, 3, 4, 7, 13]) {
+      let ref = 0;
+      for (let k = 0; k < n; k++) ref += a[5 + k]! * b[9 + k]!;
+      expect(dot(a, 5, b, 9, n)).toBeCloseTo(ref, 12);
+      const y = Float64Array.from(a);
+      axpy(-0.5, b, 9, y, 5, n);
+      for (let k = 0; k < 40; k++) {
+        const inside = k >= 5 && k < 5 + n;
+        expect(y[k]).toBeCloseTo(a[k]! + (inside ? -0.5 * b[k - 5 + 9]! : 0), 12);
+      }
+    }
+  });
+
+  it('gram equals AᵀA + ridge·I for row counts that are not a multiple of 4', () => {
+    const rng = new Rng(2);
+    for (const rows of [1, 4, 7, 10]) {
+      const cols = 5;
+      const a = Float32Array.from(randomMatrix(rng, rows, cols));
+      const g = gram(a, rows, cols, new Float64Array(cols * cols), 0.25);
+      for (let i = 0; i < cols; i++)
+        for (let j = 0; j < cols; j++) {
+          let s = i === j ? 0.25 : 0;
+          for (let r = 0; r < rows; r++) s += a[r * cols + i]! * a[r * cols + j]!;
+          expect(g[i * cols + j]).toBeCloseTo(s, 5);
+        }
+    }
+  });
+});
+
+describe('solvers', () => {
+  it('Cholesky solve recovers x from A·x', () => {
+    const rng = new Rng(3);
+    const n = 9;
+    const a = randomSpd(rng, n, 0.5);
+    const x = Float64Array.from({ length: n }, () => rng.normal());
+    const b = new Float64Array(n);
+    matVec(a, n, x, 0, b, 0);
+    const l = Float64Array.from(a);
+    expect(cholesky(l, n)).toBe(true);
+    choleskySolve(l, n, b);
+    for (let i = 0; i < n; i++) expect(b[i]).toBeCloseTo(x[i]!, 9);
+  });
+
+  it('Cholesky reports a matrix that is not positive definite', () => {
+    const a = Float64Array.from([1, 2, 2, 1]);
+    expect(cholesky(a, 2)).toBe(false);
+  });
+
+  it('conjugate gradient reaches the Cholesky solution in n steps and improves monotonically before', () => {
+    const rng = new Rng(4);
+    const n = 12;
+    const a = randomSpd(rng, n, 1);
+    const b = Float64Array.from({ length: n }, () => rng.normal());
+    const exact = Float64Array.from(b);
+    const l = Float64Array.from(a);
+    cholesky(l, n);
+    choleskySolve(l, n, exact);
+    const err = (x: Float64Array): number => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (x[i]! - exact[i]!) ** 2;
+      return Math.sqrt(s);
+    };
+    const x3 = new Float64Array(n);
+    conjugateGradient(a, n, b, x3, 3);
+    const x = new Float64Array(n);
+    conjugateGradient(a, n, b, x, 3 * n, cgWork(n));
+    expect(err(x)).toBeLessThan(1e-8);
+    expect(err(x3)).toBeLessThan(err(new Float64Array(n)));
+    // Warm start from the answer: nothing left to do.
+    expect(conjugateGradient(a, n, b, Float64Array.from(exact), 5)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('GEMM and the SPD inverse', () => {
+  it('sgemmJs matches a naive product for every transpose case, with alpha and beta', () => {
+    const rng = new Rng(5);
+    const M = 5;
+    const N = 4;
+    const K = 6;
+    for (const tA of [false, true])
+      for (const tB of [false, true]) {
+        const A = Float32Array.from(randomMatrix(rng, M, K));
+        const B = Float32Array.from(randomMatrix(rng, K, N));
+        const C = Float32Array.from(randomMatrix(rng, M, N));
+        const ref = Float64Array.from(C);
+        const at = (i: number, k: number): number => (tA ? A[k * M + i]! : A[i * K + k]!);
+        const bt = (k: number, j: number): number => (tB ? B[j * K + k]! : B[k * N + j]!);
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) s += at(i, k) * bt(k, j);
+            ref[i * N + j] = 2 * s + 0.5 * ref[i * N + j]!;
+          }
+        sgemmJs(tA, tB, M, N, K, 2, A, tA ? M : K, B, tB ? K : N, 0.5, C, N);
+        for (let k = 0; k < M * N; k++) expect(C[k]).toBeCloseTo(ref[k]!, 4);
+      }
+  });
+
+  const gemms = [['js', sgemmJs] as const];
+  const native = nativeKernels();
+  if (native) gemms.push(['native', native.sgemm] as unknown as (typeof gemms)[0]);
+
+  for (const [name, gemm] of gemms) {
+    it(`spdInverseInPlace (${name} GEMM) gives M·M⁻¹ = I across several recursion levels`, () => {
+      const rng = new Rng(6);
+      for (const n of [1, 5, 97, 230]) {
+        const a = randomSpd(rng, n, n);
+        const m = Float32Array.from(a);
+        spdInverseInPlace(m, n, gemm);
+        let worst = 0;
+        let asym = 0;
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let k = 0; k < n; k++) s += a[i * n + k]! * m[k * n + j]!;
+            worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+            asym = Math.max(asym, Math.abs(m[i * n + j]! - m[j * n + i]!));
+          }
+        expect(worst).toBeLessThan(1e-4);
+        expect(asym).toBeLessThan(1e-6);
+      }
+    });
+  }
+
+  it('spdInverseInPlace refuses an indefinite matrix', () => {
+    const m = Float32Array.from([1, 2, 2, 1]);
+    expect(() => spdInverseInPlace(m, 2)).toThrow(/not positive definite/);
+  });
+});
