@@ -5,7 +5,8 @@
  * does not share its event loop. Synthetic catalogue: 10,000 items, 64-dimensional BPR factors.
  *
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
- *        [--items 10000] [--users 2000] [--factors 64] [--soak 0] [--write]
+ *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
+ *        [--soak 0] [--write]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --write appends the table to docs/benchmarks.md.
@@ -57,12 +58,13 @@ async function serverMode(): Promise<void> {
   const nUsers = arg('users', 2000);
   const factors = arg('factors', 64);
   const poolCache = arg('pool-cache', 10_000);
+  const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = synthetic(nUsers, nItems, 50, 7);
   const s = await startServer({
     dataset: ds,
-    store: `sqlite:${join(dir, 'bench.db')}`,
+    store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}`,
     adminKey: KEY,
     // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
     engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache },
@@ -125,13 +127,14 @@ async function main(): Promise<void> {
   const nUsers = arg('users', 2000);
   const factors = arg('factors', 64);
   const poolCache = arg('pool-cache', 10_000);
+  const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;
   try {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache)],
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number }>((ok, fail) => {
@@ -156,10 +159,11 @@ async function main(): Promise<void> {
     }
     let m = 0;
     const feedback = { method: 'POST' as const, path: '/feedback', setupRequest: (req: autocannon.Request) => ({ ...req, body: events[m++ % events.length] }) };
-    const common = { connections, duration, amount, headers };
+    // Bounded in time (duration) and in count (maxOverallRequests), whichever comes first.
+    const common = { connections, duration, maxOverallRequests: amount, headers };
     // Warm-up (JIT, SQLite page cache), not reported.
-    await run({ ...common, url: info.url, duration: 2, amount: undefined, requests: [recommend] });
-    await run({ ...common, url: info.bareUrl, duration: 2, amount: undefined, requests: [{ method: 'GET', path: '/bare' }] });
+    await run({ ...common, url: info.url, duration: 2, maxOverallRequests: undefined, requests: [recommend] });
+    await run({ ...common, url: info.bareUrl, duration: 2, maxOverallRequests: undefined, requests: [{ method: 'GET', path: '/bare' }] });
     const rows: Row[] = [];
     rows.push(row('GET /bare (plain Fastify)', await run({ ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] })));
     const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
@@ -172,7 +176,7 @@ async function main(): Promise<void> {
     if (soak > 0) {
       const samples: number[] = [await rss(info.url)];
       const timer = setInterval(() => void rss(info.url).then((x) => samples.push(x)), 10_000);
-      rows.push(row(`POST /recommend soak ${soak}s`, await run({ ...common, url: info.url, duration: soak, amount: undefined, requests: [recommend] })));
+      rows.push(row(`POST /recommend soak ${soak}s`, await run({ ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] })));
       clearInterval(timer);
       samples.push(await rss(info.url));
       const later = samples.slice(1);
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool, ${poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with synchronous=FULL (every event fsynced, group commit); server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool, ${poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
       '',
       table,
       '',

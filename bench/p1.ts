@@ -11,8 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runProtocol, type ProtocolResult } from '../src/eval/protocol.js';
-import { evalModelNames } from '../src/eval/models.js';
+import { evalModelNames, runProtocol, type ProtocolResult } from '../src/eval/index.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 

@@ -2,14 +2,16 @@
  * DDPG (Lillicrap et al. 2016) in the Wolpertinger architecture (Dulac-Arnold et al. 2015,
  * "Deep Reinforcement Learning in Large Discrete Action Spaces").
  *
- * The actor μ(s) outputs a proto-action in item-vector space (tanh, scaled per dimension to the
- * item vectors' range). The proto-action is mapped to its `knn` nearest candidate items
- * (Euclidean, among this step's candidates — the whole catalogue when it is small); the critic
- * Q(s, x_i), an MLP over [state | item vector], refines the choice: the slate is the k
- * neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
+ * Action space: each item is embedded by its item part of `PairFeatures` (item vector, genres,
+ * cold flag, popularity, prior score and the state-dependent affinity terms). The actor μ(s)
+ * outputs a proto-action in that space (tanh, scaled per dimension to the largest magnitude
+ * seen). The proto-action is mapped to its `knn` nearest candidate items (Euclidean after the
+ * same per-dimension scaling, among this step's candidates — the whole catalogue when it is
+ * small); the critic Q(s, a), an MLP over [state | item embedding], refines the choice: the slate
+ * is the k neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
  *
  * Training on replayed shown items (reward credited per position as in DQN):
- *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', x_j)   (target networks μ', Q')
+ *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', a_j)   (target networks μ', Q')
  *   actor:  ascend Q(s, μ(s)) through the critic's input gradient;
  * both target networks track by Polyak averaging.
  */
@@ -31,6 +33,8 @@ export interface DdpgConfig extends NeuralConfig {
   learningStarts: number;
   tau: number;
   actorLr: number;
+  /** One gradient step per this many observed transitions. */
+  trainEvery: number;
   /** Candidates at the next state for the target's kNN (deterministic top by prior). */
   nextCandidates: number;
 }
@@ -44,6 +48,7 @@ export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
   learningStarts: 200,
   tau: 0.01,
   actorLr: 1e-4,
+  trainEvery: 2,
   nextCandidates: 50,
 };
 
@@ -65,9 +70,10 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   private readonly actorOpt: Adam;
   private readonly criticOpt: Adam;
   private readonly buffer: ReplayBuffer<Sample>;
+  /** Action (item embedding) and state widths; a pair row is [state | action]. */
   private readonly d: number;
   private readonly sd: number;
-  /** Per-dimension half-range of the item vectors (scales the tanh output). */
+  /** Per-dimension largest |value| of the action features seen (scales tanh and distances). */
   private readonly scale: Float32Array;
   private readonly proto: Float32Array;
   private readonly stateBuf: Float32Array;
@@ -77,21 +83,23 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   private dist: Float32Array = new Float32Array(0);
   private nn = new Int32Array(0);
   private readonly batch: Sample[] = [];
+  /** Observed transitions not yet paid for with gradient steps. */
+  private owed = 0;
 
   constructor(ctx: AgentContext, config: DdpgConfig) {
     super(ctx, config);
-    for (const f of ['knn', 'bufferSize', 'batchSize', 'nextCandidates'] as const) {
+    for (const f of ['knn', 'bufferSize', 'batchSize', 'nextCandidates', 'trainEvery'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
     if (!(config.noise >= 0)) throw new ConfigError(`noise must be ≥ 0, got ${config.noise}`, 'noise');
-    this.d = ctx.items.dim;
+    this.d = this.pairs.itemDim;
     this.sd = this.pairs.stateDim;
-    this.scale = new Float32Array(this.d);
-    const { vectors, nItems } = ctx.items;
-    for (let i = 0; i < nItems; i++) for (let j = 0; j < this.d; j++) this.scale[j] = Math.max(this.scale[j]!, Math.abs(vectors[i * this.d + j]!));
-    for (let j = 0; j < this.d; j++) if (this.scale[j] === 0) this.scale[j] = 1;
+    this.scale = new Float32Array(this.d).fill(1);
+    const { vectors, nItems, dim } = ctx.items;
+    for (let j = 0; j < dim; j++) this.scale[j] = 1e-3;
+    for (let i = 0; i < nItems; i++) for (let j = 0; j < dim; j++) this.scale[j] = Math.max(this.scale[j]!, Math.abs(vectors[i * dim + j]!));
     this.actor = new Mlp({ sizes: [this.sd, ...config.hidden, this.d], output: 'tanh', outputInitScale: 0.1 }, this.initRng);
-    this.critic = new Mlp({ sizes: [this.sd + this.d, ...config.hidden, 1] }, this.initRng);
+    this.critic = new Mlp({ sizes: [this.pairs.dim, ...config.hidden, 1] }, this.initRng);
     this.actorTarget = this.actor.clone(this.initRng);
     this.criticTarget = this.critic.clone(this.initRng);
     this.actorOpt = new Adam(this.actor.params, this.actor.grads, { lr: config.actorLr, maxGradNorm: 5 });
@@ -101,33 +109,32 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.stateBuf = new Float32Array(this.sd);
   }
 
-  /** Rows [state | item vector] for items into this.x starting at row r0. */
-  private fillRows(state: Float32Array, items: ArrayLike<number>, r0: number): void {
-    const { vectors } = this.ctx.items;
-    const D = this.sd + this.d;
-    for (let q = 0; q < items.length; q++) {
-      const o = (r0 + q) * D;
-      this.x.set(state, o);
-      const i = items[q]!;
-      for (let j = 0; j < this.d; j++) this.x[o + this.sd + j] = vectors[i * this.d + j]!;
-    }
-  }
-
-  /** Positions (into cands) of the m candidates nearest to proto, nearest first, into this.nn. */
-  private nearest(proto: Float32Array, cands: Int32Array, m: number): number {
-    const n = cands.length;
-    const { vectors } = this.ctx.items;
+  /** Positions of the m rows of x (pair rows, n of them) whose action part is nearest to proto, into this.nn. */
+  private nearest(proto: Float32Array, x: Float32Array, n: number, m: number): number {
+    const D = this.pairs.dim;
     this.dist = grow(this.dist, n);
     for (let q = 0; q < n; q++) {
-      const o = cands[q]! * this.d;
+      const o = q * D + this.sd;
       let s = 0;
-      for (let j = 0; j < this.d; j++) s += (vectors[o + j]! - proto[j]!) ** 2;
+      for (let j = 0; j < this.d; j++) s += ((x[o + j]! - proto[j]!) / this.scale[j]!) ** 2;
       this.dist[q] = -s;
     }
     const mm = Math.min(m, n);
     if (this.nn.length < mm) this.nn = new Int32Array(mm * 2);
     topPositions(this.dist, n, mm, this.nn);
     return mm;
+  }
+
+  /** Widen the per-dimension scale to the action features of these rows (training only). */
+  private observeScale(x: Float32Array, n: number): void {
+    const D = this.pairs.dim;
+    for (let q = 0; q < n; q++) {
+      const o = q * D + this.sd;
+      for (let j = 0; j < this.d; j++) {
+        const a = Math.abs(x[o + j]!);
+        if (a > this.scale[j]!) this.scale[j] = a;
+      }
+    }
   }
 
   private protoAction(net: Mlp, state: Float32Array, out: Float32Array, noise: number): void {
@@ -141,13 +148,19 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   act(obs: Observation, k: number): Slate {
     const cands = this.source.get(obs, this.rng);
+    const n = cands.length;
+    const D = this.pairs.dim;
+    this.x = grow(this.x, n * D);
+    this.pairs.fill(obs, cands, this.x);
+    if (this.training) this.observeScale(this.x, n);
     this.pairs.encodeState(obs, this.stateBuf);
     this.protoAction(this.actor, this.stateBuf, this.proto, this.training ? this.config.noise : 0);
-    const m = this.nearest(this.proto, cands, Math.max(k, this.config.knn));
+    const m = this.nearest(this.proto, this.x, n, Math.max(k, this.config.knn));
+    // Gather the neighbours' rows to the front (nn positions are distinct; copy via a scratch).
+    const rows = new Float32Array(m * D);
+    for (let q = 0; q < m; q++) rows.set(this.x.subarray(this.nn[q]! * D, (this.nn[q]! + 1) * D), q * D);
     const near = Int32Array.from(this.nn.subarray(0, m), (q) => cands[q]!);
-    this.x = grow(this.x, m * (this.sd + this.d));
-    this.fillRows(this.stateBuf, near, 0);
-    const qv = Float32Array.from(this.critic.forward(this.x, m));
+    const qv = Float32Array.from(this.critic.forward(rows, m));
     const kk = Math.min(k, m);
     const order = new Int32Array(kk);
     topPositions(qv, m, kk, order);
@@ -159,34 +172,36 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     if (!this.training) return;
     const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
     this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+    if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
   }
 
   override update(): void {
-    if (!this.training || this.buffer.size < Math.max(this.config.learningStarts, this.config.batchSize)) return;
+    if (!this.training) return;
+    for (; this.owed >= this.config.trainEvery; this.owed -= this.config.trainEvery) this.gradientStep();
+  }
+
+  private gradientStep(): void {
     const { batchSize, gamma, tau, knn, nextCandidates } = this.config;
-    const D = this.sd + this.d;
+    const D = this.pairs.dim;
     const batch = this.buffer.sample(this.rng, batchSize, this.batch);
     const B = batch.length;
     const states = new Float32Array(B * this.sd);
-    const nextStates = new Float32Array(B * this.sd);
-    for (let t = 0; t < B; t++) {
-      this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
-      this.pairs.encodeState(batch[t]!.next, nextStates.subarray(t * this.sd, (t + 1) * this.sd));
-    }
+    for (let t = 0; t < B; t++) this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
     // Critic targets: max of Q' over the kNN of the target actor's proto-action at s'.
     const nextVal = new Float32Array(B);
     for (let t = 0; t < B; t++) {
-      if (batch[t]!.done) continue;
-      const cands = this.source.top(batch[t]!.next, nextCandidates);
+      const b = batch[t]!;
+      if (b.done) continue;
+      const cands = this.source.top(b.next, nextCandidates);
       if (cands.length === 0) continue;
-      const s = nextStates.subarray(t * this.sd, (t + 1) * this.sd);
-      this.protoAction(this.actorTarget, s, this.proto, 0);
-      const m = this.nearest(this.proto, cands, knn);
-      this.x = grow(this.x, m * D);
-      this.fillRows(s, Array.from(this.nn.subarray(0, m), (q) => cands[q]!), 0);
-      const qv = this.criticTarget.forward(this.x, m);
+      this.x = grow(this.x, cands.length * D);
+      this.pairs.fill(b.next, cands, this.x);
+      this.pairs.encodeState(b.next, this.stateBuf);
+      this.protoAction(this.actorTarget, this.stateBuf, this.proto, 0);
+      const m = this.nearest(this.proto, this.x, cands.length, knn);
+      const qv = this.criticTarget.forward(this.x, cands.length);
       let best = -Infinity;
-      for (let q = 0; q < m; q++) best = Math.max(best, qv[q]!);
+      for (let q = 0; q < m; q++) best = Math.max(best, qv[this.nn[q]!]!);
       nextVal[t] = best;
     }
     // Critic step on every shown item.
@@ -198,7 +213,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     let r = 0;
     for (let t = 0; t < B; t++) {
       const b = batch[t]!;
-      this.fillRows(states.subarray(t * this.sd, (t + 1) * this.sd), b.items, r);
+      this.pairs.fill(b.obs, b.items, this.x, r);
       for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + (b.done ? 0 : gamma * nextVal[t]!);
       r += b.items.length;
     }
@@ -220,12 +235,21 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.critic.zeroGrad();
     const dA = new Float32Array(B * this.d);
     for (let t = 0; t < B; t++) for (let j = 0; j < this.d; j++) dA[t * this.d + j] = dIn[t * D + this.sd + j]! * this.scale[j]!;
-    // The critic forward above replaced nothing in the actor's cache, so its backward is valid.
+    // The critic forward above left the actor's cached activations alone, so its backward is valid.
     this.actor.zeroGrad();
     this.actor.backward(dA);
     this.actorOpt.step();
     this.actorTarget.softUpdateFrom(this.actor, tau);
     this.criticTarget.softUpdateFrom(this.critic, tau);
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return { owed: this.owed, scale: new Float32Array(this.scale) };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    this.owed = typeof s.owed === 'number' ? s.owed : 0;
+    if (s.scale instanceof Float32Array && s.scale.length === this.scale.length) this.scale.set(s.scale);
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

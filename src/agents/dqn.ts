@@ -26,8 +26,8 @@ export interface DqnConfig extends NeuralConfig {
   batchSize: number;
   /** Transitions to collect before the first gradient step. */
   learningStarts: number;
-  /** Gradient steps per update() call. */
-  gradientSteps: number;
+  /** One gradient step per this many observed transitions (update() catches up on what it owes). */
+  trainEvery: number;
   /** Target network Polyak rate per gradient step. */
   tau: number;
   /** Items considered for the bootstrap max at the next state. */
@@ -44,7 +44,7 @@ export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   bufferSize: 20000,
   batchSize: 32,
   learningStarts: 200,
-  gradientSteps: 1,
+  trainEvery: 2,
   tau: 0.01,
   nextCandidates: 20,
   double: true,
@@ -66,6 +66,8 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   private readonly opt: Adam;
   private readonly buffer: ReplayBuffer<Sample>;
   private acts = 0;
+  /** Observed transitions not yet paid for with gradient steps. */
+  private owed = 0;
   private x: Float32Array = new Float32Array(0);
   private y: Float32Array = new Float32Array(0);
   private g: Float32Array = new Float32Array(0);
@@ -77,7 +79,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     for (const f of ['epsilon', 'epsilonStart'] as const) {
       if (!(config[f] >= 0 && config[f] <= 1)) throw new ConfigError(`${f} must be in [0, 1], got ${config[f]}`, f);
     }
-    for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'gradientSteps'] as const) {
+    for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'trainEvery'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
     this.q = new Mlp({ sizes: [this.pairs.dim, ...config.hidden, 1] }, this.initRng);
@@ -131,11 +133,12 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     if (!this.training) return;
     const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
     this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+    if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
   }
 
   override update(): void {
     if (!this.training || this.buffer.size < Math.max(this.config.learningStarts, this.config.batchSize)) return;
-    for (let s = 0; s < this.config.gradientSteps; s++) this.gradientStep();
+    for (; this.owed >= this.config.trainEvery; this.owed -= this.config.trainEvery) this.gradientStep();
   }
 
   private gradientStep(): void {
@@ -198,10 +201,11 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { acts: this.acts };
+    return { acts: this.acts, owed: this.owed };
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.acts = typeof s.acts === 'number' ? s.acts : 0;
+    this.owed = typeof s.owed === 'number' ? s.owed : 0;
   }
 }

@@ -280,6 +280,31 @@ export class ReplayBuffer<T> {
   }
 }
 
+/**
+ * Groups transitions into sessions. Runners hand the `next` observation of one step back as the
+ * `observation` of the session's following step (the same object), so sessions are chained by
+ * object identity — robust when several sessions of one user run side by side in a VecEnv.
+ * Where a caller passes copies instead, a transition continues the open session of its user.
+ */
+export class SessionTracker<S> {
+  private readonly byObs = new WeakMap<Observation, S>();
+  private readonly byUser = new Map<number, S>();
+
+  /** The open session this transition continues, or a new one from `create`. */
+  session(t: Transition, create: () => S): S {
+    let s = this.byObs.get(t.observation);
+    if (s === undefined) s = t.observation.t > 0 ? this.byUser.get(t.observation.user) : undefined;
+    if (s === undefined) s = create();
+    if (t.done) {
+      if (this.byUser.get(t.observation.user) === s) this.byUser.delete(t.observation.user);
+    } else {
+      this.byObs.set(t.next, s);
+      this.byUser.set(t.observation.user, s);
+    }
+    return s;
+  }
+}
+
 /** Grows a scratch Float32Array to at least n values (reused across calls). */
 export function grow(buf: Float32Array, n: number): Float32Array {
   return buf.length >= n ? buf : new Float32Array(Math.max(n, buf.length * 2));

@@ -10,7 +10,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, snapshotObservation, type NeuralConfig } from './neural.js';
 import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
@@ -43,7 +43,8 @@ interface Step {
   reward: number;
   next: Observation;
   done: boolean;
-  user: number;
+  /** Session id (GAE runs along a session). */
+  session: number;
 }
 
 export class PpoAgent extends NeuralAgent<PpoConfig> {
@@ -53,6 +54,8 @@ export class PpoAgent extends NeuralAgent<PpoConfig> {
   private readonly value: ValueNet;
   private readonly pending = new PendingSteps();
   private rollout: Step[] = [];
+  private readonly sessions = new SessionTracker<number>();
+  private nextSession = 0;
 
   constructor(ctx: AgentContext, config: PpoConfig) {
     super(ctx, config);
@@ -76,7 +79,8 @@ export class PpoAgent extends NeuralAgent<PpoConfig> {
 
   override observe(t: Transition): void {
     if (!this.training) return;
-    this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, user: t.observation.user });
+    const session = this.sessions.session(t, () => this.nextSession++);
+    this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, session });
   }
 
   override update(): void {
@@ -86,15 +90,15 @@ export class PpoAgent extends NeuralAgent<PpoConfig> {
     const n = R.length;
     const v = this.value.values(R.map((s) => s.p.obs));
     const vNext = this.value.values(R.map((s) => s.next));
-    // GAE per session, walking each user's transitions backwards in rollout order.
+    // GAE per session, walking each session's transitions backwards in rollout order.
     const adv = new Float32Array(n);
     const carry = new Map<number, number>();
     for (let t = n - 1; t >= 0; t--) {
       const s = R[t]!;
       const delta = s.reward + (s.done ? 0 : gamma * vNext[t]!) - v[t]!;
-      const later = s.done ? 0 : (carry.get(s.user) ?? 0);
+      const later = s.done ? 0 : (carry.get(s.session) ?? 0);
       adv[t] = delta + gamma * lambda * later;
-      carry.set(s.user, adv[t]!);
+      carry.set(s.session, adv[t]!);
     }
     const returns = Float32Array.from(adv, (a, t) => a + v[t]!);
     standardise(adv);

@@ -14,7 +14,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, snapshotObservation, type NeuralConfig } from './neural.js';
 import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
@@ -52,7 +52,7 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
   protected readonly policy: SoftmaxPolicy;
   protected readonly value: ValueNet;
   protected readonly pending = new PendingSteps();
-  private readonly open = new Map<number, Episode>();
+  private readonly sessions = new SessionTracker<Episode>();
   private finished: Episode[] = [];
   private k = 1;
 
@@ -78,15 +78,10 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
   override observe(t: Transition): void {
     if (!this.training) return;
     this.k = Math.max(this.k, t.slate.items.length);
-    const user = t.observation.user;
-    let ep = this.open.get(user);
-    if (!ep) this.open.set(user, (ep = { steps: [], rewards: [] }));
+    const ep = this.sessions.session(t, () => ({ steps: [], rewards: [] }));
     ep.steps.push(this.pending.recall(t));
     ep.rewards.push(t.reward);
-    if (t.done) {
-      this.open.delete(user);
-      this.finished.push(ep);
-    }
+    if (t.done) this.finished.push(ep);
   }
 
   override update(): void {

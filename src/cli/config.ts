@@ -18,6 +18,8 @@ const HyperParams = z.record(z.string(), z.union([z.number(), z.string(), z.bool
 const OwnedSection = z.record(z.string(), z.unknown());
 
 export const ConfigSchema = z.strictObject({
+  /** Editors' schema pointer; ignored. */
+  $schema: z.string().optional(),
   /** Default data location for every command: a MovieLens-style folder, an interaction file, or a dataset snapshot. */
   data: z.string().min(1).optional(),
   /** Options for reading interaction files (`chorus import`, and any command given a file). */
@@ -105,7 +107,7 @@ export function validateConfig(raw: unknown, file = 'config'): ChorusConfig {
     field = field ? `${field}.${key}` : key;
     message = 'unknown setting';
   }
-  throw new ConfigError(`${file}: invalid value: ${message}`, field || '(root)');
+  throw new ConfigError(`invalid value in ${file}: ${message}`, field || '(root)');
 }
 
 /** Read and validate the config: `explicit` path if given, else the first CONFIG_FILES entry in `cwd`, else {}. */
@@ -166,4 +168,10 @@ export function intFlag(value: string | undefined, flag: string, min = 0): numbe
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`expected an integer ≥ ${min}, got "${value}"`, flag);
   return n;
+}
+
+/** JSON Schema of the config file (for editors: `"$schema": "./chorus.config.schema.json"`). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ConfigSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, title: 'Chorus configuration (chorus.config.json / .yaml)' };
 }

@@ -20,6 +20,7 @@ export function formatNumber(x: number): string {
   const a = Math.abs(x);
   if (a >= 100) return x.toFixed(1);
   if (a >= 1) return x.toFixed(3);
+  if (a > 0 && a < 1e-3) return x.toExponential(2); // p-values: keep the magnitude
   return x.toFixed(4);
 }
 

@@ -196,7 +196,7 @@ export class Dataset {
     });
   }
 
-  /** Number of interactions per item (Float64 so that sums of values fit too). */
+  /** Number of interactions per item. */
   itemCounts(): Int32Array {
     const c = new Int32Array(this.nItems);
     const items = this.interactions.item;

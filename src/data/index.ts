@@ -40,3 +40,4 @@ export {
   type Split,
   type SplitRule,
 } from './split.js';
+export { syntheticPowerLaw, type SyntheticConfig, type SyntheticData } from './synthetic.js';

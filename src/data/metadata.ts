@@ -6,7 +6,7 @@
  */
 import { DataError } from '../errors.js';
 import type { Dataset, IdMap, ItemMeta, UserMeta } from './dataset.js';
-import { looksLikeHeader, type ColumnRef } from './formats.js';
+import { looksLikeHeader, readFirstLine, type ColumnRef } from './formats.js';
 import { jsonErrorOffset } from './json-error.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type TextEncoding } from './scan.js';
@@ -25,7 +25,8 @@ export interface MetadataColumns {
 }
 
 export interface MetadataOptions {
-  columns: MetadataColumns;
+  /** Which column holds what; guessed from the header (or first JSON object) when omitted. */
+  columns?: MetadataColumns;
   /** 'csv' (RFC 4180 quotes), 'tsv', 'jsonl', or any delimited text with `delimiter`. */
   format?: 'csv' | 'tsv' | 'jsonl' | 'delimited';
   delimiter?: string;
@@ -144,7 +145,7 @@ async function forEachRow(
       if (isHeader) {
         header = rec.fields.slice();
         // Resolve every named column now, so a missing one fails at the header.
-        const c = options.columns;
+        const c = options.columns!;
         for (const ref of [c.id, c.title, c.text, c.tags, c.categories, ...Object.values(c.attributes ?? {})]) if (ref !== undefined) idx(ref);
         return;
       }
@@ -214,7 +215,8 @@ async function readMetadata(
   options: MetadataOptions,
 ): Promise<CleaningReport> {
   const report = new ReportBuilder(path, options.maxExamples ?? DEFAULT_MAX_EXAMPLES);
-  const c = options.columns;
+  const c = options.columns ?? (await guessMetadataColumns(path, options));
+  options = { ...options, columns: c };
   const sep = options.listSeparator ?? '|';
   const none = options.noneValues ?? [];
   const tally = new TagTally();
@@ -281,13 +283,56 @@ async function readMetadata(
   return report.build(`${kind}-metadata`, rowsRead, kept);
 }
 
+const META_ALIASES: Record<Exclude<keyof MetadataColumns, 'attributes'>, string[]> = {
+  id: ['movieid', 'itemid', 'item', 'id', 'artistid', 'productid', 'asin', 'bookid', 'userid', 'user'],
+  title: ['title', 'name', 'headline'],
+  text: ['text', 'description', 'overview', 'summary', 'abstract', 'body', 'bio'],
+  tags: ['tags', 'tag', 'keywords'],
+  categories: ['categories', 'category', 'genres', 'genre'],
+};
+
+/** Guess metadata columns from a header line or the first JSON object's keys. */
+async function guessMetadataColumns(path: string, options: MetadataOptions): Promise<MetadataColumns> {
+  const first = await readFirstLine(path);
+  let names: string[];
+  if (options.format === 'jsonl' || path.endsWith('.jsonl') || first.trimStart().startsWith('{')) {
+    try {
+      names = Object.keys(JSON.parse(first) as object);
+    } catch {
+      throw new DataError('expected a JSON object on the first line', { file: path, line: 1, column: Math.max(jsonErrorOffset(first), 0) + 1 });
+    }
+  } else {
+    names = first.split(options.delimiter ?? (path.endsWith('.csv') || options.format === 'csv' ? ',' : '\t')).map((h) => h.replace(/^"|"$/g, ''));
+  }
+  const norm = names.map((n) => n.toLowerCase().replace(/[_\-\s]/g, ''));
+  const out: Partial<MetadataColumns> = {};
+  for (const role of Object.keys(META_ALIASES) as (keyof typeof META_ALIASES)[]) {
+    for (const alias of META_ALIASES[role]) {
+      const j = norm.indexOf(alias);
+      if (j >= 0) {
+        out[role] = names[j]!;
+        break;
+      }
+    }
+  }
+  if (out.id === undefined) {
+    throw new DataError(`no id column: the header has ${names.map((n) => JSON.stringify(n)).join(', ')}; pass columns.id`, {
+      file: path,
+      line: 1,
+      column: 1,
+      field: 'id',
+    });
+  }
+  return out as MetadataColumns;
+}
+
 /** Attach item metadata from `path` to `dataset.itemMeta` (merging with what is there). */
-export function readItemMetadata(path: string, dataset: Dataset, options: MetadataOptions): Promise<CleaningReport> {
+export function readItemMetadata(path: string, dataset: Dataset, options: MetadataOptions = {}): Promise<CleaningReport> {
   return readMetadata('item', path, dataset.items, dataset.itemMeta, options);
 }
 
 /** Attach user metadata (text, attributes) from `path` to `dataset.userMeta`. */
-export function readUserMetadata(path: string, dataset: Dataset, options: MetadataOptions): Promise<CleaningReport> {
+export function readUserMetadata(path: string, dataset: Dataset, options: MetadataOptions = {}): Promise<CleaningReport> {
   return readMetadata('user', path, dataset.users, dataset.userMeta, options);
 }
 

@@ -186,6 +186,9 @@ function defaultName(path: string, format: InteractionFormat): string {
 /** Read an interaction file into a Dataset, with a cleaning report. See `ReadOptions`. */
 export async function readInteractions(path: string, options: ReadOptions = {}): Promise<LoadResult> {
   const first = await readFirstLine(path);
+  if (first.trim() === '') {
+    throw new DataError('the first line is empty: expected a header or a data row', { file: path, line: 1, column: 1 });
+  }
   const format: InteractionFormat = !options.format || options.format === 'auto' ? detectFormat(path, first) : options.format;
   const preset = PRESETS[format];
   const strict = options.strict ?? true;

@@ -8,17 +8,22 @@ export interface ItemTextOptions {
 }
 
 /**
- * The text an encoder sees for one item: "title | genres [| tags] [| free text]". MovieLens titles
- * carry the year ("Toy Story (1995)"), so the year is part of the title. Empty string when the item
- * has no metadata at all.
+ * The text an encoder sees for one item. When the data layer composed a `text` (MovieLens:
+ * "Title (Year). Genres: A, B." — P2's primary item text) it is used as is, with the title put in
+ * front when the text lacks it; otherwise "title | categories". Tags are appended only on request.
+ * Empty string when the item has no metadata at all.
  */
 export function itemText(meta: ItemMeta | undefined, options: ItemTextOptions = {}): string {
   if (!meta) return '';
   const parts: string[] = [];
-  if (meta.title) parts.push(meta.title);
-  if (meta.categories && meta.categories.length > 0) parts.push(meta.categories.join(' '));
-  if (options.tags && meta.tags && meta.tags.length > 0) parts.push(meta.tags.join(' '));
-  if (meta.text && meta.text !== meta.title) parts.push(meta.text);
+  if (meta.text) {
+    if (meta.title && !meta.text.includes(meta.title)) parts.push(meta.title);
+    parts.push(meta.text);
+  } else {
+    if (meta.title) parts.push(meta.title);
+    if (meta.categories && meta.categories.length > 0) parts.push(meta.categories.join(' '));
+  }
+  if (options.tags && meta.tags && meta.tags.length > 0) parts.push(`Tags: ${meta.tags.join(', ')}`);
   return parts.join(' | ');
 }
 

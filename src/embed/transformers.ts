@@ -19,6 +19,8 @@ export interface TransformersEmbedderOptions {
   batchSize?: number;
   /** ONNX weights variant: fp32 (default), fp16, q8, … as the model folder provides. */
   dtype?: 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4';
+  /** onnxruntime intra-op threads (default 1: one compute thread per process on small machines). */
+  threads?: number;
   /** Texts done / total after each batch. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -74,6 +76,7 @@ export class TransformersEmbedder implements Embedder {
       const pipe = await tf.pipeline('feature-extraction', name, {
         dtype,
         device: 'cpu',
+        session_options: { intraOpNumThreads: options.threads ?? 1, interOpNumThreads: 1 },
         local_files_only: folder !== undefined || options.localOnly === true,
         ...(options.cacheDir ? { cache_dir: options.cacheDir } : {}),
       });

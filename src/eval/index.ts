@@ -8,3 +8,4 @@ export * from './protocol.js';
 export * from './run.js';
 export * from './p1.js';
 export * from './sim/index.js';
+export * from './cold.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { loadMovieLens } from '../data/movielens.js';
 import { sha256File } from '../data/scan.js';
-import { filterByMinValue, temporalRatioSplit } from '../data/split.js';
+import { filterByMinValue, P1_SPLIT, temporalRatioSplit, validationSplit } from '../data/split.js';
 import { DataError } from '../errors.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
 import { fitAndEvaluate } from './run.js';
@@ -66,13 +66,15 @@ export async function runP1(options: ProtocolRunOptions & { variant: string; k: 
   const variant = options.variant as P1Variant;
   const dir = options.dataDir ?? P1_PROTOCOL.defaultDataDir;
   const data = await loadP1(dir, variant);
+  // Validation: fit on train minus each user's last 20 % of train rows, score those rows.
+  const parts = options.split === 'validation' ? validationParts(data) : { train: data.train, test: data.test };
   const result = await fitAndEvaluate({
-    protocol: P1_ID,
+    protocol: options.split === 'validation' ? `${P1_ID}/validation` : P1_ID,
     variant,
     model: options.model,
     modelConfig: options.modelConfig,
-    train: data.train,
-    test: data.test,
+    train: parts.train,
+    test: parts.test,
     datasetFile: data.file,
     datasetSha256: data.sha256,
     k: options.k,
@@ -86,6 +88,11 @@ export async function runP1(options: ProtocolRunOptions & { variant: string; k: 
   const note = referenceNote(data.sha256);
   if (note) result.note = note;
   return result;
+}
+
+function validationParts(data: P1Data): { train: Dataset; test: Dataset } {
+  const { train, validation } = validationSplit(data.train, P1_SPLIT);
+  return { train, test: validation };
 }
 
 /** A note for results on data other than ml-latest-small's ratings.csv (P1 rules, other data). */

@@ -2,13 +2,15 @@
  * Protocol registry: one table from protocol id (../shared/PROTOCOLS.md) to the definition that
  * runs it, so the CLI, benchmarks and library users all go through `runProtocol`.
  *
- * The table starts with the protocols below; other protocols join with `registerProtocol` (P2
- * `ml-ls-cold` lives in ./cold.ts). Model names come from ./models.ts.
+ * The table holds P1 `ml-ls-t20` (./p1.ts) and P2 `ml-ls-cold` (./cold.ts); other protocols join
+ * with `registerProtocol`. Model names come from ./models.ts.
  */
 import { UnknownNameError } from '../errors.js';
 import type { ProgressFn } from '../recommenders/types.js';
 import { createEvalModel } from './models.js';
+import { P2_PROTOCOL } from './cold.js';
 import { P1_PROTOCOL } from './p1.js';
+import { P2_PROTOCOL } from './cold.js';
 import type { Interval } from './stats.js';
 import type { CandidateSpec, PerUserResults } from './ranking.js';
 import type { ReportStamp } from './stamp.js';
@@ -31,6 +33,11 @@ export interface ProtocolRunOptions {
   bootstrap?: number;
   /** Sampled-negative evaluation (non-standard; labelled in the result). */
   sampledNegatives?: number;
+  /**
+   * Which held-out part to score: "test" (default, the protocol's figures) or "validation"
+   * (cut from train by the same rule; for tuning hyper-parameters without touching test).
+   */
+  split?: 'test' | 'validation';
   /** Keep per-user arrays in the result (default true). */
   perUser?: boolean;
   /** Progress of the long phases: "fit" and "evaluate". */
@@ -87,6 +94,8 @@ export function registerProtocol(def: ProtocolDefinition): void {
 }
 
 registerProtocol(P1_PROTOCOL);
+registerProtocol(P2_PROTOCOL);
+registerProtocol(P2_PROTOCOL);
 
 export function getProtocol(id: string): ProtocolDefinition {
   const def = PROTOCOL_TABLE.get(id);

@@ -36,6 +36,11 @@ export interface RankingEvalOptions {
   seed?: number;
   /** Item categories for intra-list diversity (default: `train.itemMeta[i].categories`). */
   categories?: ItemCategories;
+  /**
+   * Rank only these items (e.g. P2's cold items). Default: every item with ≥ 1 training
+   * interaction. Either way the user's own training items are excluded.
+   */
+  catalogue?: Int32Array;
   /** Evaluate only these users (default: every user with ≥ 1 test interaction). */
   users?: Int32Array;
   onProgress?: ProgressFn;
@@ -120,19 +125,26 @@ export function evaluateRanking(model: Recommender, train: Dataset, test: Datase
   const users = options.users ?? usersWithTest(test);
   const nEval = users.length;
 
-  // Catalogue: items with ≥ 1 training interaction. `mask` starts as "not in catalogue".
+  // Catalogue: items with ≥ 1 training interaction, or the given set. `mask` starts as "not in catalogue".
   const popularity = distinctUsersPerItem(train);
+  const inCatalogue = new Uint8Array(nItems);
+  if (options.catalogue) {
+    for (const i of options.catalogue) {
+      if (!(i >= 0 && i < nItems)) throw new RangeError(`catalogue item ${i} is outside 0..${nItems - 1}`);
+      inCatalogue[i] = 1;
+    }
+  } else {
+    for (let i = 0; i < nItems; i++) if (popularity[i]! > 0) inCatalogue[i] = 1;
+  }
   const mask = new Uint8Array(nItems);
   const catalogue: number[] = [];
-  let nTrainUsers = 0;
-  for (let u = 0; u < trainCsr.rows; u++) if (trainCsr.indptr[u + 1]! > trainCsr.indptr[u]!) nTrainUsers++;
   for (let i = 0; i < nItems; i++) {
-    if (popularity[i]! > 0) catalogue.push(i);
+    if (inCatalogue[i]) catalogue.push(i);
     else mask[i] = 1;
   }
+  let nTrainUsers = 0;
+  for (let u = 0; u < trainCsr.rows; u++) if (trainCsr.indptr[u + 1]! > trainCsr.indptr[u]!) nTrainUsers++;
   const catalogueSize = catalogue.length;
-  const inCatalogue = new Uint8Array(nItems);
-  for (const i of catalogue) inCatalogue[i] = 1;
   const info = selfInformation(popularity, nTrainUsers);
   const cats = options.categories ?? itemCategoriesFrom(train.itemMeta.map((m) => m?.categories), nItems);
 
@@ -236,8 +248,10 @@ export function evaluateRanking(model: Recommender, train: Dataset, test: Datase
     }
 
     for (let p = s0; p < s1; p++) truth[testCsr.indices[p]!] = 0;
-    // A training item is always in the catalogue, so its base mask value is 0.
-    for (let p = t0; p < t1; p++) mask[trainCsr.indices[p]!] = 0;
+    for (let p = t0; p < t1; p++) {
+      const i = trainCsr.indices[p]!;
+      mask[i] = inCatalogue[i] ? 0 : 1;
+    }
     if (options.onProgress && ((j + 1) % progressEvery === 0 || j + 1 === nEval)) options.onProgress(j + 1, nEval, 'users');
   }
 

@@ -27,8 +27,8 @@ export interface SplitRunOptions {
   bootstrap?: number;
   sampledNegatives?: number;
   perUser?: boolean;
-  /** Pass-through of RankingEvalOptions (categories, users). */
-  evalOptions?: Pick<RankingEvalOptions, 'categories' | 'users'>;
+  /** Pass-through of RankingEvalOptions (categories, users, catalogue). */
+  evalOptions?: Pick<RankingEvalOptions, 'categories' | 'users' | 'catalogue'>;
   onProgress?: (phase: 'fit' | 'evaluate', done: number, total: number, unit: string) => void;
   /** Wall-clock start of the whole run (default: now), so loading time counts in the stamp. */
   startedAt?: number;

@@ -67,6 +67,58 @@ function userRow(
   return { items: indices.subarray(a, b), w: weights.subarray(a, b) };
 }
 
+/**
+ * The `heapIdx.length` best of `acc[touched[0..nt)]` (higher score first, ties to the lower index,
+ * as util/topk does) into heapIdx/heapVal, unordered; returns how many were kept. A min-heap with
+ * an inline rejection test: most candidates lose to the root and cost one comparison. Allocates
+ * nothing (it runs once per item).
+ */
+function selectTopK(acc: Float64Array, touched: Int32Array, nt: number, heapIdx: Int32Array, heapVal: Float64Array): number {
+  const k = heapIdx.length;
+  let size = 0;
+  for (let t = 0; t < nt; t++) {
+    const i = touched[t]!;
+    const s = acc[i]!;
+    if (size === k) {
+      const rv = heapVal[0]!;
+      if (k === 0 || s < rv || (s === rv && i > heapIdx[0]!)) continue;
+      // Replace the root (the worst kept) and sift down.
+      let j = 0;
+      for (;;) {
+        const l = 2 * j + 1;
+        if (l >= size) break;
+        const r = l + 1;
+        const m = r < size && worse(heapVal[r]!, heapIdx[r]!, heapVal[l]!, heapIdx[l]!) ? r : l;
+        if (worse(heapVal[m]!, heapIdx[m]!, s, i)) {
+          heapVal[j] = heapVal[m]!;
+          heapIdx[j] = heapIdx[m]!;
+          j = m;
+        } else break;
+      }
+      heapVal[j] = s;
+      heapIdx[j] = i;
+    } else {
+      let j = size++;
+      while (j > 0) {
+        const p = (j - 1) >> 1;
+        if (worse(s, i, heapVal[p]!, heapIdx[p]!)) {
+          heapVal[j] = heapVal[p]!;
+          heapIdx[j] = heapIdx[p]!;
+          j = p;
+        } else break;
+      }
+      heapVal[j] = s;
+      heapIdx[j] = i;
+    }
+  }
+  return size;
+}
+
+/** Is (s1, i1) ranked below (s2, i2)? */
+function worse(s1: number, i1: number, s2: number, i2: number): boolean {
+  return s1 < s2 || (s1 === s2 && i1 > i2);
+}
+
 export class ItemKnn extends BaseRecommender<KnnConfig> {
   readonly kind = 'itemknn';
   readonly version = 1;
@@ -94,6 +146,9 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
     const touched = new Int32Array(nItems);
     const mark = new Uint8Array(nItems);
     const indptr = new Int32Array(nItems + 1);
+    const kk = Math.min(k, nItems);
+    const heapIdx = new Int32Array(kk);
+    const heapVal = new Float64Array(kk);
     // At most k neighbours per item; trimmed at the end.
     let cap = Math.min(nItems * Math.min(k, nItems), 1 << 20);
     let indices = new Int32Array(cap);
@@ -120,9 +175,9 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
         const d = ni * norms[j]! + shrink;
         acc[j] = d > 0 ? acc[j]! / d : 0;
       }
-      const best = topK(acc, k, undefined, touched.subarray(0, nt));
-      if (nnz + best.items.length > cap) {
-        cap = Math.max(cap * 2, nnz + best.items.length);
+      const kept = selectTopK(acc, touched, nt, heapIdx, heapVal);
+      if (nnz + kept > cap) {
+        cap = Math.max(cap * 2, nnz + kept);
         const ni2 = new Int32Array(cap);
         ni2.set(indices.subarray(0, nnz));
         indices = ni2;
@@ -130,9 +185,11 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
         nv2.set(values.subarray(0, nnz));
         values = nv2;
       }
-      indices.set(best.items, nnz);
-      values.set(best.scores, nnz);
-      nnz += best.items.length;
+      for (let t = 0; t < kept; t++) {
+        indices[nnz + t] = heapIdx[t]!;
+        values[nnz + t] = heapVal[t]!;
+      }
+      nnz += kept;
       indptr[i + 1] = nnz;
       for (let t = 0; t < nt; t++) {
         const j = touched[t]!;
@@ -147,12 +204,15 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
     this.userWeights = uw;
   }
 
-  /** The stored neighbours of item `i` (itself included when it has any interaction). */
+  /** The stored neighbours of item `i`, most similar first (itself included when it has any interaction). */
   neighbours(i: number): { items: Int32Array; scores: Float32Array } {
     this.assertFitted();
     const a = this.simIndptr[i]!;
     const b = this.simIndptr[i + 1]!;
-    return { items: this.simIndices.slice(a, b), scores: this.simValues.slice(a, b) };
+    const order = Array.from({ length: b - a }, (_, t) => a + t).sort(
+      (x, y) => this.simValues[y]! - this.simValues[x]! || this.simIndices[x]! - this.simIndices[y]!,
+    );
+    return { items: Int32Array.from(order, (p) => this.simIndices[p]!), scores: Float32Array.from(order, (p) => this.simValues[p]!) };
   }
 
   scoreAll(user: UserRef, out?: Float32Array): Float32Array {

@@ -8,6 +8,9 @@ import type { z } from 'zod';
 import { ConfigError, ModelStateError, UnknownNameError } from '../errors.js';
 import { Als, ALS_DEFAULTS, alsConfigSchema } from './als.js';
 import { Bpr, BPR_DEFAULTS, bprConfigSchema } from './bpr.js';
+import { CONTENT_DEFAULTS, contentConfigSchema, ContentRecommender } from './content.js';
+import { HYBRID_DEFAULTS, hybridConfigSchema, HybridRecommender } from './hybrid.js';
+import { POPULARITY_GENRE_DEFAULTS, popularityGenreConfigSchema, PopularityGenre } from './popularity-genre.js';
 import { Ease, EASE_DEFAULTS, easeConfigSchema } from './ease.js';
 import { ItemKnn, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
 import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
@@ -188,5 +191,34 @@ registerRecommender(
     defaults: EASE_DEFAULTS,
     schema: easeConfigSchema,
     make: (c) => new Ease(c),
+  }),
+);
+
+// Content-based, hybrid and popularity-by-genre (issue 3; src/recommenders/{content,hybrid,popularity-genre}.ts).
+registerRecommender(
+  defineRecommender({
+    name: 'content',
+    description: 'Content-based: item text embeddings (built-in TF-IDF+SVD, transformers.js or HTTP); user = recency-weighted mean of item vectors',
+    defaults: CONTENT_DEFAULTS,
+    schema: contentConfigSchema,
+    make: (c) => new ContentRecommender(c),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'hybrid',
+    description: 'Fuses recommenders: per-user z-score/min-max score fusion or Borda/reciprocal-rank fusion, weights tuned on a validation split',
+    defaults: HYBRID_DEFAULTS,
+    schema: hybridConfigSchema,
+    make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),
+  }),
+);
+registerRecommender(
+  defineRecommender({
+    name: 'popularity-genre',
+    description: "Popularity within the user's preferred genres (P2 baseline)",
+    defaults: POPULARITY_GENRE_DEFAULTS,
+    schema: popularityGenreConfigSchema,
+    make: (c) => new PopularityGenre(c),
   }),
 );

@@ -8,6 +8,8 @@ import { topK } from '../util/topk.js';
 import { ConflictError, RequestError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot, servedModel, type ModelFactory, type ServedModel } from './model.js';
 import { SlatePolicy, type Candidate, type Explanation, type PolicyConfig } from './policy.js';
+import type { RetrainJob, RetrainResult } from './retrain-worker.js';
+import { WorkerPool, workerUrl } from '../util/workers.js';
 
 export interface EngineConfig {
   /** Recommender fitted for the first snapshot and on retrain. */
@@ -29,6 +31,8 @@ export interface EngineConfig {
    * approximate: an entry is dropped when the user's state, the catalogue or the snapshot changes.
    */
   poolCache: number;
+  /** Fit retrains in a worker thread (registry models) so requests never wait on a fit. */
+  retrainInWorker: boolean;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -41,6 +45,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   ratingHalfRange: 2,
   dwellFull: 60,
   poolCache: 10_000,
+  retrainInWorker: true,
 };
 
 export interface RecommendRequest {
@@ -575,27 +580,37 @@ export class Engine {
 
   // ---------------------------------------------------------------- snapshots
 
-  private async fitSnapshot(source: string, train: Dataset): Promise<SnapshotMeta> {
+  private async fitSnapshot(source: string, train: Dataset, inWorker = false): Promise<SnapshotMeta> {
     const t0 = performance.now();
     const { kind, config } = this.config.model;
-    const rec = await this.factory.fit(kind, config, train);
-    const csr = train.byUser();
-    const body = encodeSnapshot({ rec, itemIds: train.items.ids(), userIds: train.users.ids(), seenIndptr: csr.indptr, seenIndices: csr.indices });
+    let body: Buffer;
+    let fitted: { kind: string; config: Readonly<Record<string, unknown>> };
+    if (inWorker) {
+      const r = await fitInWorker(kind, config, train);
+      body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+      fitted = r;
+    } else {
+      const rec = await this.factory.fit(kind, config, train);
+      const csr = train.byUser();
+      body = encodeSnapshot({ rec, itemIds: train.items.ids(), userIds: train.users.ids(), seenIndptr: csr.indptr, seenIndices: csr.indices });
+      fitted = rec;
+    }
     const meta: SnapshotMeta = {
       id: `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`,
       created: Date.now(),
-      kind: rec.kind,
+      kind: fitted.kind,
       source,
       info: {
-        config: rec.config,
+        config: fitted.config,
         items: train.nItems,
         users: train.nUsers,
         interactions: train.nInteractions,
         fitSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
+        ...(inWorker ? { fittedIn: 'worker thread' } : {}),
       },
     };
     await this.store.snapshots.putSnapshot(meta, body);
-    this.log(`snapshot ${meta.id}: ${rec.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
+    this.log(`snapshot ${meta.id}: ${fitted.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
     return meta;
   }
 
@@ -635,7 +650,7 @@ export class Engine {
     if (this.retraining) return this.retraining;
     this.retraining = (async () => {
       try {
-        const meta = await this.fitSnapshot('retrain', this.trainingData());
+        const meta = await this.fitSnapshot('retrain', this.trainingData(), this.config.retrainInWorker);
         this.counters.retrains++;
         if (activate) await this.activateSnapshot(meta.id);
         return meta;
@@ -746,6 +761,31 @@ export class Engine {
     await this.settle();
     this.closed = true;
     await this.checkpoint();
+  }
+}
+
+/** Fit a registry model in a worker thread (the server keeps answering meanwhile). */
+async function fitInWorker(kind: string, config: Record<string, unknown>, train: Dataset): Promise<RetrainResult> {
+  const pool = new WorkerPool(workerUrl(import.meta.url, './retrain-worker.js'), 1);
+  try {
+    const it = train.interactions;
+    const job: RetrainJob = {
+      kind,
+      config,
+      name: train.name,
+      users: train.users.ids(),
+      items: train.items.ids(),
+      user: it.user,
+      item: it.item,
+      value: it.value,
+      timestamp: it.timestamp,
+      eventType: it.eventType,
+      eventTypes: train.eventTypes,
+      itemMeta: train.itemMeta,
+    };
+    return await pool.run<RetrainResult>(0, job);
+  } finally {
+    await pool.close();
   }
 }
 

@@ -73,3 +73,24 @@ describe('top-K off-policy correction', () => {
     expect(topKMultiplier(1e-6, 10)).toBeCloseTo(10, 3);
   });
 });
+
+describe('SessionTracker', () => {
+  it('keeps interleaved sessions of the same user apart (chained by observation identity)', async () => {
+    const { SessionTracker } = await import('../../src/agents/neural.js');
+    const tracker = new SessionTracker<string>();
+    const mk = (t: number) => ({ user: 5, history: new Int32Array(0), t });
+    const a0 = mk(0);
+    const b0 = mk(0);
+    const a1 = mk(1);
+    const b1 = mk(1);
+    const slate = { items: new Int32Array(0) };
+    const tr = (o: ReturnType<typeof mk>, n: ReturnType<typeof mk>, done = false) => ({ observation: o, slate, reward: 0, next: n, done });
+    let id = 0;
+    const create = (): string => `s${id++}`;
+    expect(tracker.session(tr(a0, a1), create)).toBe('s0');
+    expect(tracker.session(tr(b0, b1), create)).toBe('s1');
+    expect(tracker.session(tr(a1, mk(2), true), create)).toBe('s0');
+    expect(tracker.session(tr(b1, mk(2)), create)).toBe('s1');
+    expect(tracker.session(tr(mk(0), mk(1)), create)).toBe('s2');
+  });
+});

@@ -40,6 +40,16 @@ describe('chorus evaluate', () => {
     expect(human.stdout).toMatch(/protocol ml-ls-t20 variant all K=10 seed=0 \| data .*ratings\.csv sha256:[0-9a-f]{12}/);
   });
 
+  it('--split validation scores a part cut from train, never the test rows', async () => {
+    const dir = tempDir();
+    writeTinyMovieLens(dir);
+    const test = JSON.parse((await runCli(['evaluate', '--model', 'popularity', '--data', dir, '--json', '--bootstrap', '0'])).stdout) as { protocol: string; split: { train: number; test: number } };
+    const val = JSON.parse((await runCli(['evaluate', '--model', 'popularity', '--data', dir, '--json', '--bootstrap', '0', '--split', 'validation'])).stdout) as { protocol: string; split: { train: number; test: number } };
+    expect(val.protocol).toBe('ml-ls-t20/validation');
+    expect(val.split.train + val.split.test).toBe(test.split.train);
+    expect(val.split.test).toBeGreaterThan(0);
+  });
+
   it('labels sampled-negative results and compares two models', async () => {
     const dir = tempDir();
     writeTinyMovieLens(dir);
@@ -138,5 +148,19 @@ describe('import, train, recommend', () => {
     const unknown = await runCli(['recommend', '--model-file', modelFile, '--user', 'nobody']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/user "nobody" is not in the model/);
+  });
+});
+
+describe('chorus config', () => {
+  it('prints the validated config and the JSON Schema', async () => {
+    const dir = tempDir();
+    const cfg = join(dir, 'chorus.config.json');
+    writeFileSync(cfg, JSON.stringify({ $schema: './chorus.config.schema.json', model: 'ease', evaluate: { k: 20 } }));
+    const r = await runCli(['--config', cfg, 'config', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ file: cfg, config: { $schema: './chorus.config.schema.json', model: 'ease', evaluate: { k: 20 } } });
+    const s = await runCli(['config', '--schema']);
+    const schema = JSON.parse(s.stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['data', 'model', 'models', 'evaluate', 'import', 'train', 'recommend', 'demo']));
   });
 });

@@ -49,3 +49,13 @@ describe('config file', () => {
     expect(() => parseParams(['factors'])).toThrow(/key=value/);
   });
 });
+
+describe('config JSON Schema', () => {
+  it('the committed chorus.config.schema.json matches the schema the CLI validates with', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configJsonSchema } = await import('../../src/cli/config.js');
+    const committed = JSON.parse(readFileSync(join(process.cwd(), 'chorus.config.schema.json'), 'utf8')) as unknown;
+    // regenerate with: node bin/chorus.js config --schema > chorus.config.schema.json
+    expect(committed).toEqual(configJsonSchema());
+  });
+});

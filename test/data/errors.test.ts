@@ -77,6 +77,15 @@ describe('malformed input stops with file:line:column', () => {
     expect(e.location).toEqual({ file: p, line: 3, column: 1 });
   });
 
+  it('empty file, and text after a closing quote', async () => {
+    const p = tempFile('empty.csv', '');
+    expect((await errorOf(p)).location).toEqual({ file: p, line: 1, column: 1 });
+    const q = tempFile('q.csv', 'user,item,rating\n"a"x,b,1\n');
+    const e = await errorOf(q);
+    expect(e.location).toEqual({ file: q, line: 2, column: 4 });
+    expect(e.message).toContain('unexpected character after a closing quote');
+  });
+
   it('missing file', async () => {
     const e = await errorOf('/nonexistent/ratings.csv');
     expect(e.code).toBe('E_NOT_FOUND');

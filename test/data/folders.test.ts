@@ -99,6 +99,15 @@ describe('generic metadata', () => {
     expect(report).toMatchObject({ rowsRead: 3, rowsKept: 2, rowsDropped: 1 });
   });
 
+  it('guesses columns from the header when none are given', async () => {
+    const ds = datasetFromTriples([['u', '2']]);
+    const report = await readItemMetadata(join(FIXTURES, 'ml-tiny/movies.csv'), ds);
+    expect(ds.itemMeta[0]).toEqual({ title: 'Jumanji, The (1995)', categories: ['Adventure', 'Children', 'Fantasy'] });
+    expect(report).toMatchObject({ rowsRead: 4, rowsKept: 1, rowsDropped: 3 });
+    const p = tempFile('x.csv', 'foo,bar\n1,2\n');
+    await expect(readItemMetadata(p, ds)).rejects.toThrow(/no id column/);
+  });
+
   it('user metadata from CSV', async () => {
     const ds = datasetFromTriples([['u1', 'a']]);
     const p = tempFile('users.csv', 'user,bio,country\nu1,"likes jazz, blues",NO\n');

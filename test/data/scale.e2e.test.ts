@@ -27,12 +27,12 @@ async function writeFile(path: string): Promise<{ sumRating: number }> {
     sumRating += rating;
     buf += `${Math.floor(k / 150)},${s % 60000},${rating.toFixed(1)},${1_000_000_000 + (s % 100_000_000)}\r\n`;
     if (buf.length > 1 << 20) {
-      if (!ws.write(buf)) await new Promise((r) => ws.once('drain', r));
+      if (!ws.write(buf)) await new Promise<void>((r) => ws.once('drain', () => r()));
       buf = '';
     }
   }
   ws.end(buf);
-  await new Promise((r) => ws.on('finish', r));
+  await new Promise<void>((r) => ws.on('finish', () => r()));
   return { sumRating };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,11 @@ describe('EmbeddingCache + CachedEmbedder', () => {
   });
 
   it('names the path when the cache cannot be opened', () => {
-    expect(() => new EmbeddingCache('/proc/definitely/not/here.sqlite')).toThrow(/cannot open the embedding cache at \/proc/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'chorus-cache-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    // A path below a regular file cannot be created.
+    expect(() => new EmbeddingCache(path.join(file, 'embeddings.sqlite'))).toThrow(/cannot open the embedding cache at .*plain-file/);
   });
 });

@@ -28,7 +28,7 @@ describe('TransformersEmbedder on the tiny BERT fixture (offline, real transform
     for (let m = 0; m < 16; m++) expect(single[m]).toBeCloseTo(v[16 + m]!, 5);
   });
 
-  it('reproduces the model by hand: mean over tokens of tanh(E[id] + T[0]), then L2', async () => {
+  it('tokenises with the fixture WordPiece vocabulary and honours the pooling option', async () => {
     // The fixture graph is tanh(E[input_ids] + T[token_type_ids]) * mask; the tokenizer adds [CLS]/[SEP].
     const tok = JSON.parse(readFileSync(path.join(TINY, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
     const ids = ['[CLS]', 'jazz', 'song', '[SEP]'].map((t) => tok.model.vocab[t]!);

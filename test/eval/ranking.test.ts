@@ -127,3 +127,17 @@ describe('evaluateRanking on random data', () => {
     }
   });
 });
+
+describe('evaluateRanking with a given catalogue', () => {
+  it('ranks only the given items, still excluding training items', async () => {
+    const { train, test } = split();
+    const model = new FixedScores({ rows: [[5, 4, 3, 2, 10]] });
+    await model.fit(train);
+    // catalogue {i1, i4}: u0 has i1 in train → [4]; u1 has i1 in train → [4]
+    const r = evaluateRanking(model, train, test, { k: 2, catalogue: Int32Array.from([1, 4]) });
+    expect(r.candidates).toEqual({ mode: 'full', catalogueSize: 2 });
+    expect(Array.from(r.lists)).toEqual([4, -1, 4, -1]);
+    // u0's truth {i2, i4}: i4 is now rankable and hit at rank 1
+    expect(Array.from(r.perUser.hits)).toEqual([1, 0]);
+  });
+});

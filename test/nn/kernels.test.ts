@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jsKernels, nativeKernels, type Kernels } from '../../src/nn/kernels.js';
+import { Worker } from 'node:worker_threads';
+import { jsKernels, nativeAddonPath, nativeKernels, type Kernels } from '../../src/nn/kernels.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Double-precision reference of C = alpha·op(A)·op(B) + beta·C. */
@@ -69,7 +70,43 @@ describe.each(backends.map((k) => [k.name, k] as const))('%s kernels', (_name, k
   });
 });
 
+// Runs in a worker: integer-valued operands, so every product sum is exact and must match.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const addon = require(workerData.path);
+const n = workerData.n;
+const A = Float32Array.from({ length: n * n }, (_, i) => ((i * 7 + n) % 13) - 6);
+const B = Float32Array.from({ length: n * n }, (_, i) => ((i * 5 + n) % 11) - 5);
+const C = new Float32Array(n * n);
+let bad = 0;
+for (let r = 0; r < 30; r++) {
+  addon.sgemm(0, 0, n, n, n, 1, A, n, B, n, 0, C, n);
+  for (let t = 0; t < 50; t++) {
+    const i = (t * 7919) % n, j = (t * 104729) % n;
+    let s = 0;
+    for (let k = 0; k < n; k++) s += A[i * n + k] * B[k * n + j];
+    if (s !== C[i * n + j]) bad++;
+  }
+}
+parentPort.postMessage(bad);
+`;
+
 describe('native addon', () => {
+  it.runIf(native !== null)('is safe when worker threads multiply at the same time (per-thread buffers)', async () => {
+    const path = nativeAddonPath()!;
+    const bad = await Promise.all(
+      [203, 317].map(
+        (n) =>
+          new Promise<number>((resolve, reject) => {
+            const w = new Worker(WORKER, { eval: true, workerData: { path, n } });
+            w.once('message', (m: number) => resolve(m));
+            w.once('error', reject);
+          }),
+      ),
+    );
+    expect(bad).toEqual([0, 0]);
+  });
+
   it.runIf(native !== null)('rejects operands too small for the shape', () => {
     expect(() => native!.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/too small/);
   });

@@ -298,6 +298,7 @@ describe('snapshots', () => {
     const r = await s.call('POST', '/snapshots', { retrain: true });
     expect(r.status).toBe(201);
     expect(r.body.source).toBe('retrain');
+    expect(r.body.info.fittedIn).toBe('worker thread');
     // the retrain saw the online feedback: more interactions than the base data
     expect(r.body.info.interactions).toBe(s.engine.trainingData().nInteractions);
     expect(r.body.info.interactions).toBeGreaterThan(tinyDataset().nInteractions);

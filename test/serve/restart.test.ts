@@ -89,3 +89,22 @@ describe('rate limiting', () => {
     }
   });
 });
+
+describe('periodic retrain', () => {
+  it('fits and activates a new snapshot after every N feedback events, in the background', async () => {
+    const s = await startTestServer({ engine: { retrainEvery: 3 } });
+    try {
+      const first = s.engine.activeSnapshot.id;
+      for (let t = 0; t < 3; t++) await s.call('POST', '/feedback', { user: 'fresh-user', item: `m${t + 3}`, type: 'click' });
+      await s.engine.settle();
+      const after = s.engine.activeSnapshot;
+      expect(after.id).not.toBe(first);
+      expect(after.source).toBe('retrain');
+      // the new model knows the online user
+      expect(after.info.users).toBe(7);
+      expect(s.engine.counters.retrains).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -5,12 +5,10 @@
  */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+// Through the eval layer's public index, so protocols registered there (P2, …) are known.
+import { createEvalModel, evalModelNames, loadP1, P1_ID, referenceNote, fitAndEvaluate, type ProtocolResult } from '../../eval/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { activeCounts } from '../../data/split.js';
-import { createEvalModel, evalModelNames } from '../../eval/models.js';
-import { loadP1, P1_ID, referenceNote } from '../../eval/p1.js';
-import type { ProtocolResult } from '../../eval/protocol.js';
-import { fitAndEvaluate } from '../../eval/run.js';
 import type { Recommender } from '../../recommenders/types.js';
 import { intFlag, loadConfig } from '../config.js';
 import { dataPath } from '../data.js';

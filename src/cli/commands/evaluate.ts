@@ -5,9 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { getProtocol, PROTOCOLS, runProtocol, type ProtocolResult } from '../../eval/protocol.js';
-import { pairedComparison, type PairedComparison } from '../../eval/stats.js';
-import { formatStamp } from '../../eval/stamp.js';
+// Through the eval layer's public index, so protocols registered there (P2, …) are known.
+import { getProtocol, PROTOCOLS, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
 import { ConfigError } from '../../errors.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
@@ -22,6 +21,7 @@ interface EvaluateFlags {
   seed?: string;
   bootstrap?: string;
   sampledNegatives?: string;
+  split?: string;
   param?: string[];
   compare?: string;
   perUser?: string;
@@ -39,6 +39,7 @@ export interface EvaluateSettings {
   seed?: number;
   bootstrap?: number;
   sampledNegatives?: number;
+  split?: 'test' | 'validation';
 }
 
 /** Config file values overridden by flags. */
@@ -55,7 +56,13 @@ export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): Ev
     seed: intFlag(flags.seed, 'seed', 0) ?? ev.seed,
     bootstrap: intFlag(flags.bootstrap, 'bootstrap', 0) ?? ev.bootstrap,
     sampledNegatives: intFlag(flags.sampledNegatives, 'sampled-negatives', 1) ?? ev.sampledNegatives,
+    split: splitFlag(flags.split),
   };
+}
+
+function splitFlag(v: string | undefined): 'test' | 'validation' | undefined {
+  if (v === undefined || v === 'test' || v === 'validation') return v;
+  throw new ConfigError(`expected test or validation, got "${v}"`, 'split');
 }
 
 async function runOne(s: EvaluateSettings, model: string, modelConfig: Record<string, unknown>): Promise<ProtocolResult> {
@@ -72,6 +79,7 @@ async function runOne(s: EvaluateSettings, model: string, modelConfig: Record<st
       seed: s.seed,
       bootstrap: s.bootstrap,
       sampledNegatives: s.sampledNegatives,
+      split: s.split,
       onProgress: (phase, done, total, unit) => {
         if (phase === 'fit') fit.update(done, total, unit);
         else {
@@ -143,6 +151,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed for fitting, bootstrap and sampling (default 0)')
     .option('--bootstrap <n>', 'bootstrap resamples for 95% intervals (default 1000, 0 = none)')
     .option('--sampled-negatives <n>', 'rank test items among n sampled negatives (non-standard, labelled)')
+    .option('--split <part>', 'test (default) or validation: cut from train by the same rule, for tuning')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
     .option('--compare <model>', 'also evaluate this model and compare per-user NDCG (paired)')
     .option('--per-user <file>', 'write per-user metrics to a CSV file')

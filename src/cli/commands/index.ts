@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
+import { register as config } from './config.js';
 import { register as demo } from './demo.js';
+import { register as embed } from './embed.js';
 import { register as evaluate } from './evaluate.js';
 import { register as importCmd } from './import.js';
 import { register as recommend } from './recommend.js';
+import { register as serve } from './serve.js';
 import { register as simulate } from './simulate.js';
 import { register as train } from './train.js';
 
@@ -12,4 +15,4 @@ import { register as train } from './train.js';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [importCmd, train, evaluate, recommend, simulate, demo];
+export const COMMANDS: RegisterCommand[] = [importCmd, train, evaluate, recommend, simulate, serve, demo, config, embed];

@@ -5,8 +5,9 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+// Through the eval layer's public index, so protocols registered there (P2, …) are known.
+import { createEvalModel } from '../../eval/index.js';
 import { temporalRatioSplit } from '../../data/split.js';
-import { createEvalModel } from '../../eval/models.js';
 import { saveModel } from '../../recommenders/persist.js';
 import { loadConfig, parseParams } from '../config.js';
 import { dataPath, loadData, readOptions } from '../data.js';

@@ -97,8 +97,18 @@ CLONES static void ukernel(int kc, const float *restrict a, const float *restric
   }
 }
 
-static float *g_ap = NULL, *g_bp = NULL;
-static size_t g_ap_cap = 0, g_bp_cap = 0;
+/* Packing buffers, one set per thread: worker threads load this addon into the same process and
+ * may multiply at the same time. Freed by an env cleanup hook when the thread's env ends. */
+static _Thread_local float *g_ap = NULL, *g_bp = NULL;
+static _Thread_local size_t g_ap_cap = 0, g_bp_cap = 0;
+
+static void free_buffers(void *arg) {
+  (void)arg;
+  free(g_ap);
+  free(g_bp);
+  g_ap = g_bp = NULL;
+  g_ap_cap = g_bp_cap = 0;
+}
 
 static int ensure(float **buf, size_t *cap, size_t need) {
   if (need <= *cap) return 1;
@@ -219,6 +229,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 2, props);
+  napi_add_env_cleanup_hook(env, free_buffers, NULL);
   return exports;
 }
 

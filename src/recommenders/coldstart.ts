@@ -1,0 +1,91 @@
+/**
+ * Cold-start helpers shared by the content, hybrid and popularity-by-genre models: which items
+ * are new, a bounded popularity signal, content-estimated popularity for new items, recency
+ * weights of a history, and the blend used for new or nearly-new users.
+ */
+import type { Dataset } from '../data/dataset.js';
+
+/** Number of training interactions per item; 0 marks a new ("cold") item. */
+export function itemInteractionCounts(train: Dataset): Int32Array {
+  return train.itemCounts();
+}
+
+/** log(1 + c) / log(1 + max c): popularity in [0, 1], compressed so a blockbuster does not drown taste. */
+export function normalizedPopularity(counts: Int32Array | Float32Array): Float32Array {
+  let max = 0;
+  for (let i = 0; i < counts.length; i++) if (counts[i]! > max) max = counts[i]!;
+  const out = new Float32Array(counts.length);
+  if (max <= 0) return out;
+  const inv = 1 / Math.log1p(max);
+  for (let i = 0; i < counts.length; i++) out[i] = Math.log1p(Math.max(0, counts[i]!)) * inv;
+  return out;
+}
+
+/**
+ * Popularity of each new item estimated from content: the similarity-weighted mean normalised
+ * popularity of its `k` most similar known items (cosine of unit vectors). Known items keep their
+ * own. Lets a new item that looks like what many people watch rank above an obscure one.
+ */
+export function contentPopularity(vectors: Float32Array, dim: number, pop: Float32Array, counts: Int32Array, k: number): Float32Array {
+  const n = counts.length;
+  const out = Float32Array.from(pop);
+  const warm: number[] = [];
+  for (let i = 0; i < n; i++) if (counts[i]! > 0) warm.push(i);
+  if (warm.length === 0 || k <= 0) return out;
+  const kk = Math.min(k, warm.length);
+  const bestSim = new Float64Array(kk);
+  const bestPop = new Float64Array(kk);
+  for (let i = 0; i < n; i++) {
+    if (counts[i]! > 0) continue;
+    const oi = i * dim;
+    let norm = 0;
+    for (let m = 0; m < dim; m++) norm += vectors[oi + m]! * vectors[oi + m]!;
+    if (norm === 0) continue; // no text: nothing to go on
+    bestSim.fill(-Infinity);
+    let size = 0;
+    for (const j of warm) {
+      const oj = j * dim;
+      let s = 0;
+      for (let m = 0; m < dim; m++) s += vectors[oi + m]! * vectors[oj + m]!;
+      // Insertion into a small sorted buffer (k is ~20, so this beats a heap).
+      if (size < kk || s > bestSim[size - 1]!) {
+        let p = size < kk ? size++ : size - 1;
+        while (p > 0 && bestSim[p - 1]! < s) {
+          bestSim[p] = bestSim[p - 1]!;
+          bestPop[p] = bestPop[p - 1]!;
+          p--;
+        }
+        bestSim[p] = s;
+        bestPop[p] = pop[j]!;
+      }
+    }
+    let num = 0;
+    let den = 0;
+    for (let t = 0; t < size; t++) {
+      const w = Math.max(0, bestSim[t]!);
+      num += w * bestPop[t]!;
+      den += w;
+    }
+    out[i] = den > 0 ? num / den : 0;
+  }
+  return out;
+}
+
+/**
+ * Recency weights of a history of length n (oldest first): 2^(−age/halfLife) where age counts
+ * interactions back from the newest (0 for the newest); halfLife 0 or ∞ gives equal weights.
+ */
+export function recencyWeight(position: number, n: number, halfLife: number): number {
+  if (!(halfLife > 0) || !Number.isFinite(halfLife)) return 1;
+  return Math.pow(2, -(n - 1 - position) / halfLife);
+}
+
+/**
+ * Weight of popularity for a user with `n` known interactions: full (`1`) for a new user, falling
+ * linearly to 0 at `threshold` interactions. New users get popularity; nearly-new users a mix of
+ * their (thin) content profile and popularity; established users their profile.
+ */
+export function coldUserPopularityShare(n: number, threshold: number): number {
+  if (threshold <= 0) return n === 0 ? 1 : 0;
+  return Math.max(0, 1 - n / threshold);
+}

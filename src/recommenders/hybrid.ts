@@ -1,0 +1,340 @@
+/**
+ * Hybrid recommender: fuses any set of recommenders (collaborative and content) into one ranking.
+ * - `score` fusion: each member's scores are normalised per user (z-score or min-max over the
+ *   known items) and summed with weights;
+ * - `borda` / `rrf` rank fusion: each member contributes by the rank of an item in its top-`depth`
+ *   list, (depth − r)/depth for Borda, 1/(rrfK + r) for reciprocal-rank fusion.
+ * With `tune`, the weights are chosen on a validation split cut from the training data by P1's
+ * rule (the last 20 % of each user's rows): members are fitted on the rest, every weight vector
+ * on a simplex grid is scored by NDCG@K there, the best is kept, and the members are refitted on
+ * all of the training data. Never on test.
+ * Cold start: a new item (no training interaction) is scored only by the members that can score
+ * new items (content); a new or nearly-new user gets popularity blended in by those members.
+ */
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.js';
+import { P1_SPLIT, validationSplit } from '../data/split.js';
+import { ConfigError, ModelStateError } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import { topK } from '../util/topk.js';
+import { BaseRecommender } from './base.js';
+import type { FitOptions, Recommender, SavedModel, UserRef } from './types.js';
+
+const memberSchema = z.strictObject({
+  kind: z.string().min(1),
+  config: z.record(z.string(), z.unknown()).optional(),
+  /** Fixed weight (used when `tune` is false; default 1). */
+  weight: z.number().min(0).optional(),
+});
+export type HybridMember = z.infer<typeof memberSchema>;
+
+export const hybridConfigSchema = z.strictObject({
+  members: z.array(memberSchema).min(1),
+  fusion: z.enum(['score', 'borda', 'rrf']),
+  normalization: z.enum(['zscore', 'minmax']),
+  /** Reciprocal-rank constant (60 in Cormack et al. 2009). */
+  rrfK: z.number().positive(),
+  /** List depth per member for rank fusion. */
+  depth: z.number().int().min(1),
+  /** Tune the weights on a validation split of the training data. */
+  tune: z.boolean(),
+  /** Simplex grid step for the weight search (coarsened automatically for many members). */
+  tuneStep: z.number().gt(0).max(1),
+  /** At most this many validation users (a seeded sample) score each weight vector. */
+  tuneUsers: z.number().int().min(1),
+  /** Cut-off of the validation NDCG. */
+  tuneK: z.number().int().min(1),
+  /** Encoder spec given to every content member that does not set one ('' keeps theirs). */
+  embedder: z.string(),
+  seed: z.number().int(),
+});
+export type HybridConfig = z.infer<typeof hybridConfigSchema>;
+export const HYBRID_DEFAULTS: HybridConfig = {
+  members: [{ kind: 'ease' }, { kind: 'itemknn' }, { kind: 'content' }],
+  fusion: 'score',
+  normalization: 'zscore',
+  rrfK: 60,
+  depth: 100,
+  tune: true,
+  tuneStep: 0.1,
+  tuneUsers: 1000,
+  tuneK: 10,
+  embedder: '',
+  seed: 42,
+};
+
+/** How the hybrid builds and restores its members (the registry's functions, injected to avoid an import cycle). */
+export interface MemberFactory {
+  create(kind: string, config?: Record<string, unknown>): Recommender;
+  restore(saved: SavedModel): Recommender;
+}
+
+/** Members that can score items nobody has interacted with declare it (content does). */
+function coversNewItems(r: Recommender): boolean {
+  return (r as { coversNewItems?: boolean }).coversNewItems === true;
+}
+
+export class HybridRecommender extends BaseRecommender<HybridConfig> {
+  readonly kind = 'hybrid';
+  readonly version = 1;
+  readonly coversNewItems: boolean;
+  private members: Recommender[] = [];
+  private weightsV: Float64Array = new Float64Array(0);
+  /** 1 for items with ≥ 1 training interaction. */
+  private warm: Uint8Array = new Uint8Array(0);
+  /** Validation NDCG of the chosen weights (NaN when not tuned). */
+  private validationNdcg = NaN;
+  private readonly factory: MemberFactory;
+  private bufs: Float32Array[] = [];
+  private contribBufs: Float32Array[] = [];
+
+  constructor(config: Partial<HybridConfig>, factory: MemberFactory) {
+    super({ ...HYBRID_DEFAULTS, ...config });
+    this.factory = factory;
+    this.coversNewItems = this.config.members.some((m) => m.kind === 'content' || m.kind === 'hybrid');
+  }
+
+  /** The fused weights, in member order (normalised to sum 1). */
+  get weights(): number[] {
+    return Array.from(this.weightsV);
+  }
+
+  /** Validation NDCG@tuneK of the chosen weights (NaN when the weights were not tuned). */
+  get tunedNdcg(): number {
+    return this.validationNdcg;
+  }
+
+  protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    const specs = this.config.members.map((m) =>
+      m.kind === 'content' && this.config.embedder && m.config?.embedder === undefined ? { ...m, config: { ...m.config, embedder: this.config.embedder } } : m,
+    );
+    const fixed = Float64Array.from(specs.map((m) => m.weight ?? 1));
+    if (this.config.tune && specs.length > 1) {
+      const { train: fitPart, validation } = validationSplit(train, P1_SPLIT);
+      const tuning = specs.map((m) => this.factory.create(m.kind, m.config));
+      for (let m = 0; m < tuning.length; m++) {
+        await tuning[m]!.fit(fitPart);
+        options.onProgress?.(m + 1, 2 * specs.length, 'member fits');
+      }
+      this.adopt(tuning, fitPart, fixed);
+      const { weights, ndcg } = this.tuneWeights(fitPart, validation);
+      this.weightsV = weights;
+      this.validationNdcg = ndcg;
+    } else {
+      this.weightsV = normalizeWeights(fixed);
+    }
+    const members = specs.map((m) => this.factory.create(m.kind, m.config));
+    for (let m = 0; m < members.length; m++) {
+      await members[m]!.fit(train);
+      options.onProgress?.(specs.length + m + 1, 2 * specs.length, 'member fits');
+    }
+    this.adopt(members, train, this.weightsV);
+  }
+
+  private adopt(members: Recommender[], train: Dataset, weights: Float64Array): void {
+    this.members = members;
+    this.weightsV = normalizeWeights(weights);
+    const counts = train.itemCounts();
+    this.warm = new Uint8Array(train.nItems);
+    for (let i = 0; i < counts.length; i++) this.warm[i] = counts[i]! > 0 ? 1 : 0;
+    this.bufs = members.map(() => new Float32Array(train.nItems));
+    this.contribBufs = members.map(() => new Float32Array(train.nItems));
+  }
+
+  /** Fill `out[m]` with member m's normalised (or rank-fused) contribution for `user`. */
+  private memberContributions(user: UserRef, out: Float32Array[], seen: Int32Array): void {
+    const n = this.warm.length;
+    const rank = this.config.fusion !== 'score';
+    for (let m = 0; m < this.members.length; m++) {
+      const s = this.members[m]!.scoreAll(user, this.bufs[m]);
+      const o = out[m]!;
+      if (!rank) {
+        normalizeScores(s, this.warm, this.config.normalization, o);
+        continue;
+      }
+      o.fill(0);
+      const mask = new Uint8Array(n);
+      for (const i of seen) mask[i] = 1;
+      // Ranks among known items, and (for members that cover them) among new items separately.
+      for (const newItems of coversNewItems(this.members[m]!) ? [false, true] : [false]) {
+        for (let i = 0; i < n; i++) mask[i] = (this.warm[i] === (newItems ? 1 : 0) ? 1 : 0) | mask[i]!;
+        const list = topK(s, this.config.depth, mask).items;
+        for (let r = 0; r < list.length; r++) {
+          o[list[r]!] = this.config.fusion === 'borda' ? (this.config.depth - r) / this.config.depth : 1 / (this.config.rrfK + r + 1);
+        }
+        mask.fill(0);
+        for (const i of seen) mask[i] = 1;
+      }
+    }
+  }
+
+  private fuse(contrib: Float32Array[], weights: Float64Array, out: Float32Array): void {
+    const n = out.length;
+    const M = contrib.length;
+    let coverW = 0;
+    let totalW = 0;
+    for (let m = 0; m < M; m++) {
+      totalW += weights[m]!;
+      if (coversNewItems(this.members[m]!)) coverW += weights[m]!;
+    }
+    const coldScale = coverW > 0 ? totalW / coverW : 1;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      if (this.warm[i] || coverW === 0) {
+        for (let m = 0; m < M; m++) s += weights[m]! * contrib[m]![i]!;
+      } else {
+        for (let m = 0; m < M; m++) if (coversNewItems(this.members[m]!)) s += weights[m]! * contrib[m]![i]!;
+        s *= coldScale;
+      }
+      out[i] = s;
+    }
+  }
+
+  scoreAll(user: UserRef, out?: Float32Array): Float32Array {
+    this.assertFitted();
+    const o = out ?? new Float32Array(this.nItems);
+    this.memberContributions(user, this.contribBufs, this.seenItems(user));
+    this.fuse(this.contribBufs, this.weightsV, o);
+    return o;
+  }
+
+  /** Simplex-grid search of the weights by NDCG@tuneK on the validation split. */
+  private tuneWeights(fitPart: Dataset, validation: Dataset): { weights: Float64Array; ndcg: number } {
+    const M = this.members.length;
+    const vCsr = validation.byUser();
+    const users: number[] = [];
+    for (let u = 0; u < vCsr.rows; u++) if (vCsr.indptr[u + 1]! > vCsr.indptr[u]!) users.push(u);
+    const rng = new Rng(this.config.seed);
+    if (users.length > this.config.tuneUsers) rng.shuffle(users).splice(this.config.tuneUsers);
+    users.sort((a, b) => a - b);
+    const n = fitPart.nItems;
+    const k = this.config.tuneK;
+    const fCsr = fitPart.byUser();
+    // Per user: each member's contribution (U × M × n floats; ~70 MB for ml-latest-small).
+    const contribs = users.map((u) => {
+      const c = this.members.map(() => new Float32Array(n));
+      this.memberContributions(u, c, fCsr.indices.subarray(fCsr.indptr[u]!, fCsr.indptr[u + 1]!));
+      return c;
+    });
+    const grid = simplexGrid(M, this.config.tuneStep);
+    const fused = new Float32Array(n);
+    const mask = new Uint8Array(n);
+    const truth = new Uint8Array(n);
+    let best = { weights: normalizeWeights(new Float64Array(M).fill(1)), ndcg: -1 };
+    for (const w of grid) {
+      let sum = 0;
+      for (let j = 0; j < users.length; j++) {
+        const u = users[j]!;
+        this.fuse(contribs[j]!, w, fused);
+        for (let i = 0; i < n; i++) mask[i] = this.warm[i] ? 0 : 1; // P1 candidates: known items …
+        for (let p = fCsr.indptr[u]!; p < fCsr.indptr[u + 1]!; p++) mask[fCsr.indices[p]!] = 1; // … minus the user's
+        let nTruth = 0;
+        for (let p = vCsr.indptr[u]!; p < vCsr.indptr[u + 1]!; p++) {
+          const i = vCsr.indices[p]!;
+          if (!truth[i]) {
+            truth[i] = 1;
+            nTruth++;
+          }
+        }
+        const list = topK(fused, k, mask).items;
+        let dcg = 0;
+        for (let r = 0; r < list.length; r++) if (truth[list[r]!]) dcg += 1 / Math.log2(r + 2);
+        let idcg = 0;
+        for (let r = 0; r < Math.min(nTruth, k); r++) idcg += 1 / Math.log2(r + 2);
+        sum += idcg > 0 ? dcg / idcg : 0;
+        for (let p = vCsr.indptr[u]!; p < vCsr.indptr[u + 1]!; p++) truth[vCsr.indices[p]!] = 0;
+      }
+      const ndcg = users.length > 0 ? sum / users.length : 0;
+      if (ndcg > best.ndcg) best = { weights: w, ndcg };
+    }
+    return best;
+  }
+
+  protected getState(): Record<string, unknown> {
+    return { weights: this.weightsV, warm: this.warm, validationNdcg: this.validationNdcg, members: this.members.map((m) => m.toJSON()) };
+  }
+
+  protected setState(state: Record<string, unknown>): void {
+    const saved = state.members;
+    if (!Array.isArray(saved) || saved.length !== this.config.members.length) {
+      throw new ModelStateError(`hybrid: saved state holds ${Array.isArray(saved) ? saved.length : 0} members, config names ${this.config.members.length}`, 'E_MODEL_CORRUPT');
+    }
+    this.members = saved.map((s) => this.factory.restore(s as SavedModel));
+    this.weightsV = state.weights as Float64Array;
+    this.warm = state.warm as Uint8Array;
+    this.validationNdcg = Number(state.validationNdcg);
+    this.bufs = this.members.map(() => new Float32Array(this.nItems));
+    this.contribBufs = this.members.map(() => new Float32Array(this.nItems));
+  }
+}
+
+/** Per-user normalisation of one member's scores, statistics over known items. */
+function normalizeScores(s: Float32Array, warm: Uint8Array, how: 'zscore' | 'minmax', out: Float32Array): void {
+  let n = 0;
+  let mean = 0;
+  let m2 = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < s.length; i++) {
+    const x = s[i]!;
+    if (!warm[i] || !Number.isFinite(x)) continue;
+    n++;
+    const d = x - mean;
+    mean += d / n;
+    m2 += d * (x - mean);
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  if (n === 0) {
+    // No known item scored (a model that only scores new items): min-max over everything finite.
+    lo = Infinity;
+    hi = -Infinity;
+    for (let i = 0; i < s.length; i++) if (Number.isFinite(s[i]!)) { lo = Math.min(lo, s[i]!); hi = Math.max(hi, s[i]!); }
+    mean = lo;
+  }
+  const std = n > 1 ? Math.sqrt(m2 / (n - 1)) : 0;
+  const useZ = how === 'zscore' && std > 0;
+  const range = hi - lo;
+  const floor = useZ ? (lo - mean) / std : 0;
+  for (let i = 0; i < s.length; i++) {
+    const x = s[i]!;
+    if (!Number.isFinite(x)) out[i] = floor; // an excluded item ranks with the worst
+    else if (useZ) out[i] = (x - mean) / std;
+    else out[i] = range > 0 ? (x - lo) / range : 0;
+  }
+}
+
+function normalizeWeights(w: Float64Array): Float64Array {
+  let s = 0;
+  for (const x of w) s += x;
+  if (!(s > 0)) throw new ConfigError('hybrid: the member weights must not all be 0', 'members');
+  return w.map((x) => x / s);
+}
+
+/** All weight vectors on the simplex with the given step (coarsened so there are at most ~300). */
+export function simplexGrid(m: number, step: number): Float64Array[] {
+  let steps = Math.max(1, Math.round(1 / step));
+  const count = (s: number): number => binomial(s + m - 1, m - 1);
+  while (steps > 1 && count(steps) > 300) steps--;
+  const out: Float64Array[] = [];
+  const cur = new Int32Array(m);
+  const rec = (pos: number, left: number): void => {
+    if (pos === m - 1) {
+      cur[pos] = left;
+      if (cur.some((x) => x > 0)) out.push(Float64Array.from(cur, (x) => x / steps));
+      return;
+    }
+    for (let v = left; v >= 0; v--) {
+      cur[pos] = v;
+      rec(pos + 1, left - v);
+    }
+  };
+  rec(0, steps);
+  return out;
+}
+
+function binomial(n: number, k: number): number {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}

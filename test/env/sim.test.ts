@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { DataError } from '../../src/errors.js';
+import { SimEnv } from '../../src/env/sim-env.js';
+import { VecEnv } from '../../src/env/vec-env.js';
+import { clickUtility } from '../../src/env/world.js';
+import { Rng } from '../../src/util/rng.js';
+import { toyWorld } from './toy-world.js';
+
+function randomSlates(rng: Rng, n: number, k: number, nItems: number): Int32Array {
+  const s = new Int32Array(n * k);
+  for (let x = 0; x < n; x++) {
+    const used = new Set<number>();
+    for (let p = 0; p < k; p++) {
+      let i = rng.int(nItems);
+      while (used.has(i)) i = rng.int(nItems);
+      used.add(i);
+      s[x * k + p] = i;
+    }
+  }
+  return s;
+}
+
+describe('simulator (synthetic world)', () => {
+  const { world, config } = toyWorld({ reward: { lambda: 0.3, alpha: 0.2 } });
+  const K = config.slateSize;
+
+  it('reward parts add up: r = R + λG + αA, and R follows clicks, purchases and ratings', () => {
+    const env = new VecEnv(world, config, 8);
+    env.reset(1);
+    const rng = new Rng(2);
+    let clicks = 0;
+    for (let step = 0; step < 300; step++) {
+      const r = env.step(randomSlates(rng, 8, K, world.nItems));
+      for (let s = 0; s < 8; s++) {
+        expect(r.rewards[s]).toBeCloseTo(r.R[s]! + 0.3 * r.G[s]! + 0.2 * r.A[s]!, 5);
+        let R = 0;
+        let nClick = 0;
+        for (let p = 0; p < K; p++) {
+          const c = r.clicks[s * K + p]!;
+          nClick += c;
+          if (c) R += config.reward.click + config.reward.purchase * r.purchases[s * K + p]! + (config.reward.rating * (r.ratings[s * K + p]! - 3)) / 2;
+          else {
+            expect(r.purchases[s * K + p]).toBe(0);
+            expect(Number.isNaN(r.ratings[s * K + p]!)).toBe(true);
+          }
+        }
+        expect(nClick).toBeLessThanOrEqual(1);
+        clicks += nClick;
+        expect(r.R[s]).toBeCloseTo(R, 5);
+        expect(r.G[s]).toBeGreaterThanOrEqual(0);
+        expect(r.G[s]).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(clicks).toBeGreaterThan(0);
+  });
+
+  it('the same seed gives the same numbers; another seed differs', () => {
+    const trace = (seed: number) => {
+      const env = new VecEnv(world, config, 4);
+      env.reset(seed);
+      const rng = new Rng(9);
+      const out: number[] = [];
+      for (let step = 0; step < 100; step++) {
+        const r = env.step(randomSlates(rng, 4, K, world.nItems));
+        out.push(...r.rewards, ...r.done);
+      }
+      return out;
+    };
+    expect(trace(3)).toEqual(trace(3));
+    expect(trace(3)).not.toEqual(trace(4));
+  });
+
+  it('SimEnv runs one session under the Env contract and ends within the horizon', () => {
+    const env = new SimEnv(world, config);
+    const rng = new Rng(4);
+    for (let ep = 0; ep < 20; ep++) {
+      let obs = env.reset(100 + ep);
+      expect(obs.t).toBe(0);
+      let steps = 0;
+      for (;;) {
+        const slate = randomSlates(rng, 1, K, world.nItems);
+        const r = env.step({ items: slate, propensities: new Float32Array(K).fill(0.5) });
+        steps++;
+        expect(r.info.clicks.length).toBe(K);
+        expect(Array.from(r.info.propensities!)).toEqual(new Array(K).fill(0.5));
+        expect(r.observation.t).toBe(obs.t + 1);
+        // A click appends the item to the history.
+        const clicked = r.info.clicks.indexOf(1);
+        if (clicked >= 0) expect(r.observation.history[r.observation.history.length - 1]).toBe(slate[clicked]);
+        obs = r.observation;
+        if (r.done) break;
+      }
+      expect(steps).toBeLessThanOrEqual(config.horizon);
+      expect(() => env.step({ items: randomSlates(rng, 1, K, world.nItems) })).toThrow(/reset/);
+    }
+  });
+
+  it('never clicks an item already in the history', () => {
+    const env = new SimEnv(world, config);
+    const obs = env.reset(7);
+    expect(obs.history.length).toBeGreaterThan(0);
+    const items = new Int32Array(K).fill(-1);
+    items[0] = obs.history[obs.history.length - 1]!;
+    for (let rep = 0; rep < 5; rep++) {
+      const r = env.step({ items });
+      expect(r.info.clicks[0]).toBe(0);
+      if (r.done) break;
+    }
+  });
+
+  it('rejects bad slates with an error naming the position', () => {
+    const env = new VecEnv(world, config, 1);
+    env.reset(1);
+    const bad = new Int32Array(K).fill(-1);
+    bad[2] = world.nItems + 5;
+    expect(() => env.step(bad)).toThrow(DataError);
+    expect(() => env.step(bad)).toThrow(/slates\[2\]/);
+    expect(() => env.step(new Int32Array(K + 1))).toThrow(/n × slateSize/);
+  });
+
+  it('satiation: consuming a genre lowers the utility of that genre and recovers over time', () => {
+    const nC = world.categoryNames.length;
+    const drift = new Float32Array(world.dim);
+    const sat = new Float32Array(nC);
+    const u = world.users[0]!;
+    const item = 3;
+    const fresh = clickUtility(world, config, u, item, 0, drift, 0, sat, 0);
+    for (let c = world.catIndptr[item]!; c < world.catIndptr[item + 1]!; c++) sat[world.catIndices[c]!] = 2;
+    const bored = clickUtility(world, config, u, item, 0, drift, 0, sat, 0);
+    expect(bored).toBeLessThan(fresh - 1);
+    for (let step = 0; step < 30; step++) for (let c = 0; c < nC; c++) sat[c]! *= config.satiation.decay;
+    expect(clickUtility(world, config, u, item, 0, drift, 0, sat, 0)).toBeCloseTo(fresh, 1);
+  });
+
+  it('position bias: the same item is less attractive lower in the slate', () => {
+    const drift = new Float32Array(world.dim);
+    const sat = new Float32Array(world.categoryNames.length);
+    const u = world.users[0]!;
+    expect(clickUtility(world, config, u, 1, 4, drift, 0, sat, 0)).toBeLessThan(clickUtility(world, config, u, 1, 0, drift, 0, sat, 0));
+  });
+
+  it('calibration: the popularity slate gets the target first-step CTR', () => {
+    const n = 2000;
+    const env = new VecEnv(world, config, n);
+    const obs = env.reset(11);
+    const slates = new Int32Array(n * K).fill(-1);
+    for (let s = 0; s < n; s++) {
+      const hist = new Set(obs[s]!.history);
+      let p = 0;
+      for (let r = 0; r < world.nItems && p < K; r++) {
+        const i = world.popularOrder[r]!;
+        if (!hist.has(i)) slates[s * K + p++] = i;
+      }
+    }
+    const r = env.step(slates);
+    let clicks = 0;
+    for (let k = 0; k < r.clicks.length; k++) clicks += r.clicks[k]!;
+    expect(clicks / n).toBeGreaterThan(config.calibration.targetFirstStepCtr - 0.04);
+    expect(clicks / n).toBeLessThan(config.calibration.targetFirstStepCtr + 0.04);
+  });
+
+  it('cold items carry the highest exposure value', () => {
+    for (let i = 0; i < world.nItems; i++) {
+      if (world.cold[i]) expect(world.exposureValue[i]).toBe(1);
+      else expect(world.exposureValue[i]).toBeLessThanOrEqual(0.5);
+    }
+  });
+});
