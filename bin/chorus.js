@@ -9,6 +9,12 @@ try {
   process.exit(1);
 }
 
+// `chorus … | head` closes the pipe early: stop quietly instead of an EPIPE stack trace.
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv).then(
   (code) => { process.exitCode = code; },
   (err) => { console.error(`chorus: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 1; },

@@ -2,16 +2,16 @@
  * DDPG (Lillicrap et al. 2016) in the Wolpertinger architecture (Dulac-Arnold et al. 2015,
  * "Deep Reinforcement Learning in Large Discrete Action Spaces").
  *
- * Action space: each item is embedded by its item part of `PairFeatures` (item vector, genres,
- * cold flag, popularity, prior score and the state-dependent affinity terms). The actor μ(s)
- * outputs a proto-action in that space (tanh, scaled per dimension to the largest magnitude
- * seen). The proto-action is mapped to its `knn` nearest candidate items (Euclidean after the
- * same per-dimension scaling, among this step's candidates — the whole catalogue when it is
- * small); the critic Q(s, a), an MLP over [state | item embedding], refines the choice: the slate
- * is the k neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
+ * Action space: an item is embedded as [item vector | the user's prior score of it, z-scored over
+ * the catalogue], so "more like these items" and "closer to what the myopic recommender would
+ * show" are both directions the actor can take. The actor μ(s) outputs a proto-action in that
+ * space (tanh, scaled per dimension to the embeddings' range). The proto-action is mapped to its `knn` nearest candidate items
+ * (Euclidean, among this step's candidates — the whole catalogue when it is small); the critic
+ * Q(s, a_i), an MLP over [state | item embedding], refines the choice: the slate is the k
+ * neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
  *
  * Training on replayed shown items (reward credited per position as in DQN):
- *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', a_j)   (target networks μ', Q')
+ *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', x_j)   (target networks μ', Q')
  *   actor:  ascend Q(s, μ(s)) through the critic's input gradient;
  * both target networks track by Polyak averaging.
  */
@@ -70,10 +70,13 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   private readonly actorOpt: Adam;
   private readonly criticOpt: Adam;
   private readonly buffer: ReplayBuffer<Sample>;
-  /** Action (item embedding) and state widths; a pair row is [state | action]. */
+  /** Item-vector width; the action adds one prior dimension (d + 1 values). */
   private readonly d: number;
+  private readonly ad: number;
+  /** Mean item-vector scale: the prior dimension's distance is measured in these units. */
+  private readonly vecScale: number;
   private readonly sd: number;
-  /** Per-dimension largest |value| of the action features seen (scales tanh and distances). */
+  /** Per-dimension half-range of the action embeddings (scales the tanh output and distances). */
   private readonly scale: Float32Array;
   private readonly proto: Float32Array;
   private readonly stateBuf: Float32Array;
@@ -92,31 +95,56 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
     if (!(config.noise >= 0)) throw new ConfigError(`noise must be ≥ 0, got ${config.noise}`, 'noise');
-    this.d = this.pairs.itemDim;
+    this.d = ctx.items.dim;
+    this.ad = this.d + 1;
     this.sd = this.pairs.stateDim;
-    this.scale = new Float32Array(this.d).fill(1);
-    const { vectors, nItems, dim } = ctx.items;
-    for (let j = 0; j < dim; j++) this.scale[j] = 1e-3;
-    for (let i = 0; i < nItems; i++) for (let j = 0; j < dim; j++) this.scale[j] = Math.max(this.scale[j]!, Math.abs(vectors[i * dim + j]!));
-    this.actor = new Mlp({ sizes: [this.sd, ...config.hidden, this.d], output: 'tanh', outputInitScale: 0.1 }, this.initRng);
-    this.critic = new Mlp({ sizes: [this.pairs.dim, ...config.hidden, 1] }, this.initRng);
+    this.scale = new Float32Array(this.ad);
+    const { vectors, nItems } = ctx.items;
+    for (let i = 0; i < nItems; i++) for (let j = 0; j < this.d; j++) this.scale[j] = Math.max(this.scale[j]!, Math.abs(vectors[i * this.d + j]!));
+    for (let j = 0; j < this.d; j++) if (this.scale[j] === 0) this.scale[j] = 1;
+    // The prior dimension's range is learned from the candidates seen while training (see
+    // act): until it has been seen to vary the actor cannot move along it, so the critic is never
+    // asked about values it has not been trained on.
+    this.scale[this.d] = 1e-3;
+    let vs = 0;
+    for (let j = 0; j < this.d; j++) vs += this.scale[j]!;
+    this.vecScale = vs / Math.max(1, this.d);
+    this.actor = new Mlp({ sizes: [this.sd, ...config.hidden, this.ad], output: 'tanh', outputInitScale: 0.1 }, this.initRng);
+    this.critic = new Mlp({ sizes: [this.sd + this.ad, ...config.hidden, 1] }, this.initRng);
     this.actorTarget = this.actor.clone(this.initRng);
     this.criticTarget = this.critic.clone(this.initRng);
     this.actorOpt = new Adam(this.actor.params, this.actor.grads, { lr: config.actorLr, maxGradNorm: 5 });
     this.criticOpt = new Adam(this.critic.params, this.critic.grads, { lr: config.lr, maxGradNorm: 10 });
     this.buffer = new ReplayBuffer(config.bufferSize);
-    this.proto = new Float32Array(this.d);
+    this.proto = new Float32Array(this.ad);
     this.stateBuf = new Float32Array(this.sd);
   }
 
-  /** Positions of the m rows of x (pair rows, n of them) whose action part is nearest to proto, into this.nn. */
-  private nearest(proto: Float32Array, x: Float32Array, n: number, m: number): number {
-    const D = this.pairs.dim;
+  /** Rows [state | item embedding] for items into this.x starting at row r0. */
+  private fillRows(state: Float32Array, user: number, items: ArrayLike<number>, r0: number): void {
+    const { vectors } = this.ctx.items;
+    const z = this.source.zPrior(user);
+    const D = this.sd + this.ad;
+    for (let q = 0; q < items.length; q++) {
+      const o = (r0 + q) * D;
+      this.x.set(state, o);
+      const i = items[q]!;
+      for (let j = 0; j < this.d; j++) this.x[o + this.sd + j] = vectors[i * this.d + j]!;
+      this.x[o + this.sd + this.d] = z[i]!;
+    }
+  }
+
+  /** Positions (into cands) of the m candidates nearest to proto (distances in scaled units), nearest first, into this.nn. */
+  private nearest(proto: Float32Array, user: number, cands: Int32Array, m: number): number {
+    const n = cands.length;
+    const { vectors } = this.ctx.items;
+    const z = this.source.zPrior(user);
     this.dist = grow(this.dist, n);
     for (let q = 0; q < n; q++) {
-      const o = q * D + this.sd;
+      const o = cands[q]! * this.d;
       let s = 0;
-      for (let j = 0; j < this.d; j++) s += ((x[o + j]! - proto[j]!) / this.scale[j]!) ** 2;
+      for (let j = 0; j < this.d; j++) s += (vectors[o + j]! - proto[j]!) ** 2;
+      s += (((z[cands[q]!]! - proto[this.d]!) / this.scale[this.d]!) * this.vecScale) ** 2;
       this.dist[q] = -s;
     }
     const mm = Math.min(m, n);
@@ -125,21 +153,9 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     return mm;
   }
 
-  /** Widen the per-dimension scale to the action features of these rows (training only). */
-  private observeScale(x: Float32Array, n: number): void {
-    const D = this.pairs.dim;
-    for (let q = 0; q < n; q++) {
-      const o = q * D + this.sd;
-      for (let j = 0; j < this.d; j++) {
-        const a = Math.abs(x[o + j]!);
-        if (a > this.scale[j]!) this.scale[j] = a;
-      }
-    }
-  }
-
   private protoAction(net: Mlp, state: Float32Array, out: Float32Array, noise: number): void {
     const a = net.forward(state, 1);
-    for (let j = 0; j < this.d; j++) {
+    for (let j = 0; j < this.ad; j++) {
       let v = a[j]! * this.scale[j]!;
       if (noise > 0) v += noise * this.scale[j]! * this.rng.normal();
       out[j] = v;
@@ -148,19 +164,17 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   act(obs: Observation, k: number): Slate {
     const cands = this.source.get(obs, this.rng);
-    const n = cands.length;
-    const D = this.pairs.dim;
-    this.x = grow(this.x, n * D);
-    this.pairs.fill(obs, cands, this.x);
-    if (this.training) this.observeScale(this.x, n);
     this.pairs.encodeState(obs, this.stateBuf);
     this.protoAction(this.actor, this.stateBuf, this.proto, this.training ? this.config.noise : 0);
-    const m = this.nearest(this.proto, this.x, n, Math.max(k, this.config.knn));
-    // Gather the neighbours' rows to the front (nn positions are distinct; copy via a scratch).
-    const rows = new Float32Array(m * D);
-    for (let q = 0; q < m; q++) rows.set(this.x.subarray(this.nn[q]! * D, (this.nn[q]! + 1) * D), q * D);
+    if (this.training) {
+      const z = this.source.zPrior(obs.user);
+      for (let q = 0; q < cands.length; q++) this.scale[this.d] = Math.max(this.scale[this.d]!, Math.abs(z[cands[q]!]!));
+    }
+    const m = this.nearest(this.proto, obs.user, cands, Math.max(k, this.config.knn));
     const near = Int32Array.from(this.nn.subarray(0, m), (q) => cands[q]!);
-    const qv = Float32Array.from(this.critic.forward(rows, m));
+    this.x = grow(this.x, m * (this.sd + this.ad));
+    this.fillRows(this.stateBuf, obs.user, near, 0);
+    const qv = Float32Array.from(this.critic.forward(this.x, m));
     const kk = Math.min(k, m);
     const order = new Int32Array(kk);
     topPositions(qv, m, kk, order);
@@ -182,26 +196,30 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   private gradientStep(): void {
     const { batchSize, gamma, tau, knn, nextCandidates } = this.config;
-    const D = this.pairs.dim;
+    const D = this.sd + this.ad;
     const batch = this.buffer.sample(this.rng, batchSize, this.batch);
     const B = batch.length;
     const states = new Float32Array(B * this.sd);
-    for (let t = 0; t < B; t++) this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
+    const nextStates = new Float32Array(B * this.sd);
+    for (let t = 0; t < B; t++) {
+      this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
+      this.pairs.encodeState(batch[t]!.next, nextStates.subarray(t * this.sd, (t + 1) * this.sd));
+    }
     // Critic targets: max of Q' over the kNN of the target actor's proto-action at s'.
     const nextVal = new Float32Array(B);
     for (let t = 0; t < B; t++) {
-      const b = batch[t]!;
-      if (b.done) continue;
-      const cands = this.source.top(b.next, nextCandidates);
+      if (batch[t]!.done) continue;
+      const cands = this.source.top(batch[t]!.next, nextCandidates);
       if (cands.length === 0) continue;
-      this.x = grow(this.x, cands.length * D);
-      this.pairs.fill(b.next, cands, this.x);
-      this.pairs.encodeState(b.next, this.stateBuf);
-      this.protoAction(this.actorTarget, this.stateBuf, this.proto, 0);
-      const m = this.nearest(this.proto, this.x, cands.length, knn);
-      const qv = this.criticTarget.forward(this.x, cands.length);
+      const s = nextStates.subarray(t * this.sd, (t + 1) * this.sd);
+      this.protoAction(this.actorTarget, s, this.proto, 0);
+      const user = batch[t]!.next.user;
+      const m = this.nearest(this.proto, user, cands, knn);
+      this.x = grow(this.x, m * D);
+      this.fillRows(s, user, Array.from(this.nn.subarray(0, m), (q) => cands[q]!), 0);
+      const qv = this.criticTarget.forward(this.x, m);
       let best = -Infinity;
-      for (let q = 0; q < m; q++) best = Math.max(best, qv[this.nn[q]!]!);
+      for (let q = 0; q < m; q++) best = Math.max(best, qv[q]!);
       nextVal[t] = best;
     }
     // Critic step on every shown item.
@@ -213,7 +231,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     let r = 0;
     for (let t = 0; t < B; t++) {
       const b = batch[t]!;
-      this.pairs.fill(b.obs, b.items, this.x, r);
+      this.fillRows(states.subarray(t * this.sd, (t + 1) * this.sd), b.obs.user, b.items, r);
       for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + (b.done ? 0 : gamma * nextVal[t]!);
       r += b.items.length;
     }
@@ -226,16 +244,16 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.x = grow(this.x, B * D);
     for (let t = 0; t < B; t++) {
       this.x.set(states.subarray(t * this.sd, (t + 1) * this.sd), t * D);
-      for (let j = 0; j < this.d; j++) this.x[t * D + this.sd + j] = a[t * this.d + j]! * this.scale[j]!;
+      for (let j = 0; j < this.ad; j++) this.x[t * D + this.sd + j] = a[t * this.ad + j]! * this.scale[j]!;
     }
     this.critic.forward(this.x, B);
     this.g = grow(this.g, B);
     this.g.fill(-1 / B, 0, B);
     const dIn = this.critic.backward(this.g.subarray(0, B), true)!;
     this.critic.zeroGrad();
-    const dA = new Float32Array(B * this.d);
-    for (let t = 0; t < B; t++) for (let j = 0; j < this.d; j++) dA[t * this.d + j] = dIn[t * D + this.sd + j]! * this.scale[j]!;
-    // The critic forward above left the actor's cached activations alone, so its backward is valid.
+    const dA = new Float32Array(B * this.ad);
+    for (let t = 0; t < B; t++) for (let j = 0; j < this.ad; j++) dA[t * this.ad + j] = dIn[t * D + this.sd + j]! * this.scale[j]!;
+    // The critic forward above replaced nothing in the actor's cache, so its backward is valid.
     this.actor.zeroGrad();
     this.actor.backward(dA);
     this.actorOpt.step();
@@ -244,12 +262,12 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { owed: this.owed, scale: new Float32Array(this.scale) };
+    return { owed: this.owed, priorScale: this.scale[this.d] };
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.owed = typeof s.owed === 'number' ? s.owed : 0;
-    if (s.scale instanceof Float32Array && s.scale.length === this.scale.length) this.scale.set(s.scale);
+    if (typeof s.priorScale === 'number') this.scale[this.d] = s.priorScale;
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

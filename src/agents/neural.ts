@@ -164,9 +164,10 @@ export class CandidateSource {
     m /= Math.max(1, p.length);
     let v = 0;
     for (let i = 0; i < p.length; i++) v += (p[i]! - m) ** 2;
-    const sd = Math.sqrt(v / Math.max(1, p.length)) || 1;
+    const sd = Math.sqrt(v / Math.max(1, p.length));
     z = new Float32Array(p.length);
-    for (let i = 0; i < p.length; i++) z[i] = (p[i]! - m) / sd;
+    // A (numerically) flat prior carries no information: all zeros, not rounding noise blown up.
+    if (sd > 1e-6 * (Math.abs(m) + 1)) for (let i = 0; i < p.length; i++) z[i] = (p[i]! - m) / sd;
     if (this.zpriors.size >= this.maxCached) this.zpriors.delete(this.zpriors.keys().next().value as number);
     this.zpriors.set(user, z);
     return z;

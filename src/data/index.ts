@@ -36,6 +36,8 @@ export {
   filterByMinValue,
   activeCounts,
   userTimeOrder,
+  selectColdItems,
+  splitByItems,
   P1_SPLIT,
   type Split,
   type SplitRule,

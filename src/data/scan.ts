@@ -7,7 +7,7 @@
  * bad field (csv-parse reports only the line), and because the common case (no quotes in a
  * line) reduces to `String.prototype.split` (see docs/benchmarks.md, "Data layer", for the measured
  * rate against csv-parse). Quoted fields follow RFC 4180 ("" escapes a quote; a quoted field
- * may span lines).
+ * may span lines); a quote inside an unquoted field is kept as an ordinary character.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -135,13 +135,13 @@ export async function scanRecords(
     (text, line) => {
       if (pending !== null) {
         pending += '\n' + text;
-        if (!quotesBalanced(pending)) return;
+        if (endsInsideQuotes(pending, delim)) return;
         text = pending;
         line = pendingLine;
         pending = null;
       } else if (text.length === 0) {
         return;
-      } else if (quoted && text.indexOf('"') >= 0 && !quotesBalanced(text)) {
+      } else if (quoted && text.indexOf('"') >= 0 && endsInsideQuotes(text, delim)) {
         pending = text;
         pendingLine = line;
         return;
@@ -170,10 +170,32 @@ export async function scanRecords(
   return result;
 }
 
-function quotesBalanced(s: string): boolean {
-  let n = 0;
-  for (let i = s.indexOf('"'); i >= 0; i = s.indexOf('"', i + 1)) n++;
-  return (n & 1) === 0;
+/**
+ * Whether a record ends inside a quoted field (so it continues on the next line). Only a quote
+ * at the start of a field opens a quoted field; a quote inside an unquoted field (5" screen) is
+ * an ordinary character, as most CSV writers produce it.
+ */
+function endsInsideQuotes(s: string, delim: string): boolean {
+  let i = 0;
+  for (;;) {
+    if (s.charCodeAt(i) === 34 /* " */) {
+      let j = i + 1;
+      for (;;) {
+        const q = s.indexOf('"', j);
+        if (q < 0) return true;
+        if (s.charCodeAt(q + 1) === 34) {
+          j = q + 2;
+          continue;
+        }
+        j = q + 1;
+        break;
+      }
+      i = j;
+    }
+    const d = s.indexOf(delim, i);
+    if (d < 0) return false;
+    i = d + delim.length;
+  }
 }
 
 /** RFC 4180 field split of one record that contains quotes. */

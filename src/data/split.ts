@@ -211,3 +211,32 @@ export function activeCounts(ds: Dataset): { users: number; items: number } {
   for (const c of ds.itemCounts()) if (c > 0) items++;
   return { users, items };
 }
+
+/**
+ * Cold-start items (P2 `ml-ls-cold`): among items with at least `minInteractions` interactions,
+ * taken in external-id order (numeric when all ids are numbers), shuffle with `Rng(seed)`
+ * (sfc32 seeded through splitmix32, Fisher–Yates) and keep the first floor(fraction · eligible).
+ * Returns the chosen item indices, ascending.
+ */
+export function selectColdItems(ds: Dataset, options: { fraction: number; minInteractions: number; seed: number }): Int32Array {
+  checkRatio(options.fraction);
+  const counts = ds.itemCounts();
+  const rank = externalIdOrder(ds.items.ids());
+  const byId = new Int32Array(ds.nItems);
+  for (let i = 0; i < ds.nItems; i++) byId[rank[i]!] = i;
+  const eligible: number[] = [];
+  for (const i of byId) if (counts[i]! >= options.minInteractions) eligible.push(i);
+  new Rng(options.seed).shuffle(eligible);
+  return Int32Array.from(eligible.slice(0, nTest(options.fraction, eligible.length))).sort();
+}
+
+/** Split off every interaction with one of `items` (e.g. cold items) as `test`; the rest is `train`. */
+export function splitByItems(ds: Dataset, items: ArrayLike<number>): Split {
+  const isCold = new Uint8Array(ds.nItems);
+  for (let k = 0; k < items.length; k++) isCold[items[k]!] = 1;
+  const isTest = new Uint8Array(ds.nInteractions);
+  const it = ds.interactions.item;
+  for (let k = 0; k < isTest.length; k++) isTest[k] = isCold[it[k]!]!;
+  const [train, test] = fromMask(ds, isTest, ['warm', 'cold']);
+  return { train, test };
+}

@@ -31,6 +31,18 @@ export interface P1Data {
 }
 
 const cache = new Map<string, Promise<P1Data>>();
+const rawCache = new Map<string, Promise<{ dataset: Dataset; sha256: string }>>();
+
+/** Memoise a promise under `key`, forgetting it if it fails (so a fixed file can be retried). */
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    map.set(key, p);
+    p.catch(() => map.delete(key));
+  }
+  return p;
+}
 
 /**
  * Load the MovieLens folder `dir` (ratings.csv; titles, genres and tags when present), filter for the
@@ -43,19 +55,17 @@ export function loadP1(dir: string, variant: P1Variant): Promise<P1Data> {
     const why = existsSync(dir) ? `no ratings.csv in ${dir}` : `data folder not found: ${dir}`;
     return Promise.reject(new DataError(`${P1_ID} needs a MovieLens folder with ratings.csv (and movies.csv): ${why}`, { file: ratings }));
   }
-  const key = `${ratings}|${variant}|${statSync(ratings).mtimeMs}`;
-  let p = cache.get(key);
-  if (!p) {
-    p = loadUncached(dir, ratings, variant);
-    cache.set(key, p);
-    p.catch(() => cache.delete(key));
-  }
-  return p;
+  const fileKey = `${ratings}|${statSync(ratings).mtimeMs}`;
+  return memo(cache, `${fileKey}|${variant}`, async () => {
+    const raw = await memo(rawCache, fileKey, async () => {
+      const { dataset } = await loadMovieLens(dir);
+      return { dataset, sha256: dataset.source?.sha256 ?? (await sha256File(ratings)) };
+    });
+    return splitVariant(raw.dataset, raw.sha256, ratings, variant);
+  });
 }
 
-async function loadUncached(dir: string, ratings: string, variant: P1Variant): Promise<P1Data> {
-  const { dataset } = await loadMovieLens(dir);
-  const sha256 = dataset.source?.sha256 ?? (await sha256File(ratings));
+function splitVariant(dataset: Dataset, sha256: string, ratings: string, variant: P1Variant): P1Data {
   const full = variant === 'pos4' ? filterByMinValue(dataset, 4) : dataset;
   const { train, test } = temporalRatioSplit(full, 0.2);
   return { full, train, test, file: ratings, sha256, variant };

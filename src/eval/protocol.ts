@@ -10,7 +10,6 @@ import type { ProgressFn } from '../recommenders/types.js';
 import { createEvalModel } from './models.js';
 import { P2_PROTOCOL } from './cold.js';
 import { P1_PROTOCOL } from './p1.js';
-import { P2_PROTOCOL } from './cold.js';
 import type { Interval } from './stats.js';
 import type { CandidateSpec, PerUserResults } from './ranking.js';
 import type { ReportStamp } from './stamp.js';
@@ -94,7 +93,6 @@ export function registerProtocol(def: ProtocolDefinition): void {
 }
 
 registerProtocol(P1_PROTOCOL);
-registerProtocol(P2_PROTOCOL);
 registerProtocol(P2_PROTOCOL);
 
 export function getProtocol(id: string): ProtocolDefinition {

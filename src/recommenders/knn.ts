@@ -18,7 +18,9 @@
 import { z } from 'zod';
 import type { Csr, Dataset } from '../data/dataset.js';
 import { topK } from '../util/topk.js';
+import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
+import { itemSimRows, itemSimWork, splitByWork, type ItemSimInput, type ItemSimRows } from './knn-rows.js';
 import { typedField } from './saved-state.js';
 import type { FitOptions, UserRef } from './types.js';
 
@@ -32,6 +34,27 @@ export const knnConfigSchema = z.strictObject({
 });
 export type KnnConfig = z.infer<typeof knnConfigSchema>;
 export const KNN_DEFAULTS: KnnConfig = { k: 100, shrink: 0, binary: true };
+
+export const itemKnnConfigSchema = knnConfigSchema.extend({
+  /** Worker threads for the similarity build: 0 = automatic (2 where the work pays for them, else 1). */
+  threads: z.number().int().min(0).max(16),
+});
+export type ItemKnnConfig = z.infer<typeof itemKnnConfigSchema>;
+export const ITEMKNN_DEFAULTS: ItemKnnConfig = { ...KNN_DEFAULTS, threads: 0 };
+
+/**
+ * Σ n_u² (accumulations) above which a second thread is started: about 1 s of single-threaded
+ * work. Below it (ml-latest-small's P1 train is 39 M, ≈ 0.6 s) starting a worker, and under tsx
+ * loading its sources, costs about what it saves.
+ */
+const THREADS_MIN_WORK = 100_000_000;
+
+function toShared<T extends Int32Array | Float32Array | Float64Array>(a: T): T {
+  const ctor = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
+  const out = new ctor(new SharedArrayBuffer(Math.max(1, a.length) * ctor.BYTES_PER_ELEMENT));
+  out.set(a as never);
+  return a.length === 0 ? (out.subarray(0, 0) as T) : out;
+}
 
 /** Interaction weights of a CSR under the config (1s when binary). */
 function weightsOf(csr: Csr, binary: boolean): Float32Array {
@@ -67,59 +90,7 @@ function userRow(
   return { items: indices.subarray(a, b), w: weights.subarray(a, b) };
 }
 
-/**
- * The `heapIdx.length` best of `acc[touched[0..nt)]` (higher score first, ties to the lower index,
- * as util/topk does) into heapIdx/heapVal, unordered; returns how many were kept. A min-heap with
- * an inline rejection test: most candidates lose to the root and cost one comparison. Allocates
- * nothing (it runs once per item).
- */
-function selectTopK(acc: Float64Array, touched: Int32Array, nt: number, heapIdx: Int32Array, heapVal: Float64Array): number {
-  const k = heapIdx.length;
-  let size = 0;
-  for (let t = 0; t < nt; t++) {
-    const i = touched[t]!;
-    const s = acc[i]!;
-    if (size === k) {
-      const rv = heapVal[0]!;
-      if (k === 0 || s < rv || (s === rv && i > heapIdx[0]!)) continue;
-      // Replace the root (the worst kept) and sift down.
-      let j = 0;
-      for (;;) {
-        const l = 2 * j + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        const m = r < size && worse(heapVal[r]!, heapIdx[r]!, heapVal[l]!, heapIdx[l]!) ? r : l;
-        if (worse(heapVal[m]!, heapIdx[m]!, s, i)) {
-          heapVal[j] = heapVal[m]!;
-          heapIdx[j] = heapIdx[m]!;
-          j = m;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    } else {
-      let j = size++;
-      while (j > 0) {
-        const p = (j - 1) >> 1;
-        if (worse(s, i, heapVal[p]!, heapIdx[p]!)) {
-          heapVal[j] = heapVal[p]!;
-          heapIdx[j] = heapIdx[p]!;
-          j = p;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    }
-  }
-  return size;
-}
-
-/** Is (s1, i1) ranked below (s2, i2)? */
-function worse(s1: number, i1: number, s2: number, i2: number): boolean {
-  return s1 < s2 || (s1 === s2 && i1 > i2);
-}
-
-export class ItemKnn extends BaseRecommender<KnnConfig> {
+export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
   readonly kind = 'itemknn';
   readonly version = 1;
   /** Neighbour matrix S, CSR by source item. */
@@ -129,8 +100,8 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
   /** Training interaction weights, aligned with the base's seen CSR. */
   private userWeights: Float32Array = new Float32Array(0);
 
-  constructor(config: Partial<KnnConfig> = {}) {
-    super({ ...KNN_DEFAULTS, ...config });
+  constructor(config: Partial<ItemKnnConfig> = {}) {
+    super({ ...ITEMKNN_DEFAULTS, ...config });
   }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
@@ -140,67 +111,73 @@ export class ItemKnn extends BaseRecommender<KnnConfig> {
     const nItems = train.nItems;
     const uw = weightsOf(byUser, binary);
     const iw = weightsOf(byItem, binary);
-    const norms = rowNorms(byItem.indptr, iw, nItems);
-
-    const acc = new Float64Array(nItems);
-    const touched = new Int32Array(nItems);
-    const mark = new Uint8Array(nItems);
-    const indptr = new Int32Array(nItems + 1);
-    const kk = Math.min(k, nItems);
-    const heapIdx = new Int32Array(kk);
-    const heapVal = new Float64Array(kk);
-    // At most k neighbours per item; trimmed at the end.
-    let cap = Math.min(nItems * Math.min(k, nItems), 1 << 20);
-    let indices = new Int32Array(cap);
-    let values = new Float32Array(cap);
-    let nnz = 0;
-    const step = Math.max(1, Math.floor(nItems / 100));
-    for (let i = 0; i < nItems; i++) {
-      let nt = 0;
-      for (let p = byItem.indptr[i]!; p < byItem.indptr[i + 1]!; p++) {
-        const u = byItem.indices[p]!;
-        const w1 = iw[p]!;
-        for (let q = byUser.indptr[u]!; q < byUser.indptr[u + 1]!; q++) {
-          const j = byUser.indices[q]!;
-          if (mark[j] === 0) {
-            mark[j] = 1;
-            touched[nt++] = j;
-          }
-          acc[j] += w1 * uw[q]!;
+    let threads = this.config.threads;
+    if (threads === 0) threads = itemSimWork(byUser.indptr) >= THREADS_MIN_WORK ? defaultThreads(2) : 1;
+    threads = Math.max(1, Math.min(threads, nItems));
+    // With workers, the inputs go to shared memory once; each thread reads them without a copy.
+    const share = <T extends Int32Array | Float32Array | Float64Array>(a: T): T => (threads > 1 ? toShared(a) : a);
+    const input: ItemSimInput = {
+      uIndptr: share(byUser.indptr),
+      uIndices: share(byUser.indices),
+      uWeights: share(uw),
+      iIndptr: share(byItem.indptr),
+      iUsers: share(byItem.indices),
+      iWeights: share(iw),
+      norms: share(rowNorms(byItem.indptr, iw, nItems)),
+      k,
+      shrink,
+    };
+    const cuts = threads > 1 ? splitByWork(input, threads) : [0, nItems];
+    let done = 0;
+    const report = (n: number): void => {
+      done += n;
+      options.onProgress?.(done, nItems, 'item');
+    };
+    let parts: ItemSimRows[];
+    if (threads > 1) {
+      const pool = new WorkerPool(workerUrl(import.meta.url, './knn-worker.js'), threads - 1, input);
+      try {
+        const waits: Promise<ItemSimRows>[] = [];
+        for (let w = 0; w < pool.size; w++) {
+          const from = cuts[w + 1]!;
+          const to = cuts[w + 2]!;
+          waits.push(pool.run<ItemSimRows>(w, { from, to }).then((r) => (report(to - from), r)));
         }
+        let last = 0;
+        const mine = itemSimRows(input, cuts[0]!, cuts[1]!, (d) => {
+          report(d - last);
+          last = d;
+        });
+        parts = [mine, ...(await Promise.all(waits))];
+      } finally {
+        await pool.close();
       }
-      const ni = norms[i]!;
-      for (let t = 0; t < nt; t++) {
-        const j = touched[t]!;
-        const d = ni * norms[j]! + shrink;
-        acc[j] = d > 0 ? acc[j]! / d : 0;
-      }
-      const kept = selectTopK(acc, touched, nt, heapIdx, heapVal);
-      if (nnz + kept > cap) {
-        cap = Math.max(cap * 2, nnz + kept);
-        const ni2 = new Int32Array(cap);
-        ni2.set(indices.subarray(0, nnz));
-        indices = ni2;
-        const nv2 = new Float32Array(cap);
-        nv2.set(values.subarray(0, nnz));
-        values = nv2;
-      }
-      for (let t = 0; t < kept; t++) {
-        indices[nnz + t] = heapIdx[t]!;
-        values[nnz + t] = heapVal[t]!;
-      }
-      nnz += kept;
-      indptr[i + 1] = nnz;
-      for (let t = 0; t < nt; t++) {
-        const j = touched[t]!;
-        acc[j] = 0;
-        mark[j] = 0;
-      }
-      if (options.onProgress && ((i + 1) % step === 0 || i + 1 === nItems)) options.onProgress(i + 1, nItems, 'item');
+    } else {
+      let last = 0;
+      parts = [
+        itemSimRows(input, 0, nItems, (d) => {
+          report(d - last);
+          last = d;
+        }, Math.max(1, Math.floor(nItems / 100))),
+      ];
+    }
+    // Concatenate the row ranges in order.
+    let nnz = 0;
+    for (const p of parts) nnz += p.indices.length;
+    const indptr = new Int32Array(nItems + 1);
+    const indices = new Int32Array(nnz);
+    const values = new Float32Array(nnz);
+    let row = 0;
+    let off = 0;
+    for (const p of parts) {
+      for (let r = 0; r < p.counts.length; r++, row++) indptr[row + 1] = indptr[row]! + p.counts[r]!;
+      indices.set(p.indices, off);
+      values.set(p.values, off);
+      off += p.indices.length;
     }
     this.simIndptr = indptr;
-    this.simIndices = indices.slice(0, nnz);
-    this.simValues = values.slice(0, nnz);
+    this.simIndices = indices;
+    this.simValues = values;
     this.userWeights = uw;
   }
 

@@ -12,7 +12,7 @@ import { CONTENT_DEFAULTS, contentConfigSchema, ContentRecommender } from './con
 import { HYBRID_DEFAULTS, hybridConfigSchema, HybridRecommender } from './hybrid.js';
 import { POPULARITY_GENRE_DEFAULTS, popularityGenreConfigSchema, PopularityGenre } from './popularity-genre.js';
 import { Ease, EASE_DEFAULTS, easeConfigSchema } from './ease.js';
-import { ItemKnn, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
+import { ItemKnn, ITEMKNN_DEFAULTS, itemKnnConfigSchema, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
 import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
 import { Popularity, POPULARITY_DEFAULTS, popularityConfigSchema } from './popularity.js';
 import type { Recommender, SavedModel } from './types.js';
@@ -142,8 +142,8 @@ registerRecommender(
   defineRecommender({
     name: 'itemknn',
     description: 'Item-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per item',
-    defaults: KNN_DEFAULTS,
-    schema: knnConfigSchema,
+    defaults: ITEMKNN_DEFAULTS,
+    schema: itemKnnConfigSchema,
     make: (c) => new ItemKnn(c),
   }),
 );

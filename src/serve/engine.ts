@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Dataset, interactionsFrom, type ItemMeta } from '../data/dataset.js';
+import type { Dataset, ItemMeta } from '../data/dataset.js';
 import { NotFoundError } from '../errors.js';
 import type { UserRef } from '../recommenders/types.js';
 import type { CatalogueEntry, CatalogueKind, DecisionRecord, FeedbackRecord, FeedbackType, SnapshotMeta, Store } from '../store/types.js';
 import { parse, stringify } from '../util/serialize.js';
 import { topK } from '../util/topk.js';
 import { ConflictError, RequestError } from './errors.js';
-import { decodeSnapshot, encodeSnapshot, servedModel, type ModelFactory, type ServedModel } from './model.js';
+import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
 import { SlatePolicy, type Candidate, type Explanation, type PolicyConfig } from './policy.js';
-import type { RetrainJob, RetrainResult } from './retrain-worker.js';
-import { WorkerPool, workerUrl } from '../util/workers.js';
+import { fitSnapshot, withOnline } from './training.js';
 
 export interface EngineConfig {
   /** Recommender fitted for the first snapshot and on retrain. */
@@ -581,68 +580,16 @@ export class Engine {
   // ---------------------------------------------------------------- snapshots
 
   private async fitSnapshot(source: string, train: Dataset, inWorker = false): Promise<SnapshotMeta> {
-    const t0 = performance.now();
     const { kind, config } = this.config.model;
-    let body: Buffer;
-    let fitted: { kind: string; config: Readonly<Record<string, unknown>> };
-    if (inWorker) {
-      const r = await fitInWorker(kind, config, train);
-      body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
-      fitted = r;
-    } else {
-      const rec = await this.factory.fit(kind, config, train);
-      const csr = train.byUser();
-      body = encodeSnapshot({ rec, itemIds: train.items.ids(), userIds: train.users.ids(), seenIndptr: csr.indptr, seenIndices: csr.indices });
-      fitted = rec;
-    }
-    const meta: SnapshotMeta = {
-      id: `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`,
-      created: Date.now(),
-      kind: fitted.kind,
-      source,
-      info: {
-        config: fitted.config,
-        items: train.nItems,
-        users: train.nUsers,
-        interactions: train.nInteractions,
-        fitSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
-        ...(inWorker ? { fittedIn: 'worker thread' } : {}),
-      },
-    };
+    const { meta, body } = await fitSnapshot(source, kind, config, train, inWorker ? null : this.factory);
     await this.store.snapshots.putSnapshot(meta, body);
-    this.log(`snapshot ${meta.id}: ${fitted.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
+    this.log(`snapshot ${meta.id}: ${meta.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
     return meta;
   }
 
   /** Training data for a retrain: the base dataset plus every positive online reward. */
   trainingData(): Dataset {
-    const b = this.base;
-    const items = b.items.clone();
-    const users = b.users.clone();
-    for (const id of this.items.keys()) items.add(id);
-    const u: number[] = Array.from(b.interactions.user);
-    const i: number[] = Array.from(b.interactions.item);
-    const v: number[] = Array.from(b.interactions.value);
-    const t: number[] = Array.from(b.interactions.timestamp);
-    const now = Date.now() / 1000;
-    for (const [user, hist] of this.histories) {
-      const ui = users.add(user);
-      for (const item of hist) {
-        u.push(ui);
-        i.push(items.add(item));
-        v.push(1);
-        t.push(now);
-      }
-    }
-    return new Dataset({
-      name: `${b.name}+online`,
-      users,
-      items,
-      interactions: interactionsFrom({ user: u, item: i, value: v, timestamp: t }),
-      eventTypes: b.eventTypes,
-      itemMeta: b.itemMeta,
-      userMeta: b.userMeta,
-    });
+    return withOnline(this.base, this.items.keys(), this.histories);
   }
 
   /** Fit a new snapshot on the base data plus online feedback; activate it when asked. */
@@ -761,31 +708,6 @@ export class Engine {
     await this.settle();
     this.closed = true;
     await this.checkpoint();
-  }
-}
-
-/** Fit a registry model in a worker thread (the server keeps answering meanwhile). */
-async function fitInWorker(kind: string, config: Record<string, unknown>, train: Dataset): Promise<RetrainResult> {
-  const pool = new WorkerPool(workerUrl(import.meta.url, './retrain-worker.js'), 1);
-  try {
-    const it = train.interactions;
-    const job: RetrainJob = {
-      kind,
-      config,
-      name: train.name,
-      users: train.users.ids(),
-      items: train.items.ids(),
-      user: it.user,
-      item: it.item,
-      value: it.value,
-      timestamp: it.timestamp,
-      eventType: it.eventType,
-      eventTypes: train.eventTypes,
-      itemMeta: train.itemMeta,
-    };
-    return await pool.run<RetrainResult>(0, job);
-  } finally {
-    await pool.close();
   }
 }
 

@@ -9,7 +9,7 @@ import { registryModels, type ModelFactory } from './model.js';
 
 export interface StartOptions {
   dataset: Dataset;
-  /** Store URL, e.g. `sqlite:./chorus-data/chorus.db`. */
+  /** Store URL, e.g. `sqlite:./.chorus/serve.db`. */
   store: string;
   host?: string;
   /** 0 picks a free port. */

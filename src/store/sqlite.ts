@@ -126,6 +126,7 @@ type Row = Record<string, unknown>;
 
 function decisionFromRow(r: Row): DecisionRecord {
   return {
+    seq: r.seq as number,
     id: r.id as string,
     ts: r.ts as number,
     user: (r.user as string | null) ?? null,
@@ -196,6 +197,8 @@ export class SqliteStore implements Store {
     const countFeedback = db.prepare('SELECT COUNT(*) AS n FROM feedback');
     const feedbackSince = db.prepare('SELECT * FROM feedback WHERE seq > ? ORDER BY seq LIMIT ?');
     const recent = db.prepare('SELECT * FROM decisions ORDER BY seq DESC LIMIT ?');
+    const after = db.prepare('SELECT * FROM decisions WHERE seq > ? ORDER BY seq LIMIT ?');
+    const forEvents = db.prepare('SELECT * FROM feedback WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq');
     const tlDecisions = db.prepare(
       'SELECT CAST(ts / @b AS INTEGER) * @b AS t, COUNT(*) AS n, SUM(json_array_length(items)) AS shown FROM decisions WHERE ts >= @since GROUP BY 1 ORDER BY 1',
     );
@@ -235,6 +238,8 @@ export class SqliteStore implements Store {
       countFeedback: async () => (countFeedback.get() as { n: number }).n,
       feedbackSince: async (after, limit) => (feedbackSince.all(after, limit) as Row[]).map(feedbackFromRow),
       recentDecisions: async (limit) => (recent.all(limit) as Row[]).map(decisionFromRow),
+      decisionsAfter: async (afterSeq, limit) => (after.all(afterSeq, limit) as Row[]).map(decisionFromRow),
+      feedbackFor: async (ids) => (ids.length === 0 ? [] : (forEvents.all(JSON.stringify(ids)) as Row[]).map(feedbackFromRow)),
       timeline: async (b, since) => {
         const buckets = new Map<number, TimelineBucket>();
         const at = (t: number): TimelineBucket => {

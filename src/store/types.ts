@@ -6,6 +6,8 @@
 
 /** A logged decision: what was shown, with which probabilities, under which model. */
 export interface DecisionRecord {
+  /** Assigned by the store (1, 2, …) in commit order; absent on records not yet stored. */
+  seq?: number;
   /** Event id (given by the client for the Personalizer API, generated otherwise). */
   id: string;
   /** Unix milliseconds. */
@@ -67,6 +69,10 @@ export interface EventStore {
   feedbackSince(afterSeq: number, limit: number): Promise<FeedbackRecord[]>;
   /** Most recent decisions first. */
   recentDecisions(limit: number): Promise<DecisionRecord[]>;
+  /** Decisions with seq > `afterSeq`, oldest first, at most `limit` (paging through the log). */
+  decisionsAfter(afterSeq: number, limit: number): Promise<DecisionRecord[]>;
+  /** All feedback on these events, oldest first. */
+  feedbackFor(eventIds: readonly string[]): Promise<FeedbackRecord[]>;
   timeline(bucketMs: number, sinceTs: number): Promise<TimelineBucket[]>;
   /** Items by summed reward, best first. */
   topItems(limit: number): Promise<{ item: string; feedback: number; rewardSum: number }[]>;

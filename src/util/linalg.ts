@@ -217,8 +217,9 @@ const SPD_LEAF = 96;
 
 /**
  * Invert the symmetric positive-definite n×n matrix stored (full, row-major, leading dimension
- * `ld`) in `m` in place. Block recursion on the Schur complement, so all O(n³) work is four GEMMs
- * per level (≈ 4/3·n³ flops in all) and runs at the speed of `gemm`:
+ * `ld`) in `m` in place. Block recursion on the Schur complement, so all O(n³) work is GEMMs (two
+ * full ones and two that only fill the lower half of a symmetric result per level: ≈ n³ flops in
+ * all, as for Cholesky-based inversion) and runs at the speed of `gemm`:
  *
  *   M = [A C; Cᵀ D]:  A ← A⁻¹;  W = A⁻¹·C;  D ← S = D − Cᵀ·W;  D ← S⁻¹;
  *   C ← V = −W·S⁻¹;  A ← A⁻¹ − V·Wᵀ;  Cᵀ-block ← Vᵀ.
@@ -240,19 +241,52 @@ export function spdInverseInPlace(m: Float32Array, n: number, gemm: Sgemm = sgem
   const d = offset + h * ld + h;
   spdInverseInPlace(m, h, gemm, ld, a);
   const w = new Float32Array(h * p);
-  // W = A⁻¹ · (top-right block), h×p.
+  // W = A⁻¹ · C, h×p.
   gemm(false, false, h, p, h, 1, m.subarray(a), ld, m.subarray(ur), ld, 0, w, p);
-  // S = D − (bottom-left) · W.
-  gemm(false, false, p, p, h, -1, m.subarray(ll), ld, w, p, 1, m.subarray(d), ld);
+  // S = D − Cᵀ · W (symmetric: lower half only, then mirrored).
+  symmetricUpdate(m, d, p, h, -1, m.subarray(ll), ld, w, p, false, gemm, ld);
   spdInverseInPlace(m, p, gemm, ld, d);
-  // top-right ← −W · S⁻¹.
+  // C ← V = −W · S⁻¹.
   gemm(false, false, h, p, p, -1, w, p, m.subarray(d), ld, 0, m.subarray(ur), ld);
-  // A⁻¹ ← A⁻¹ − (top-right) · Wᵀ  (= A⁻¹ + W S⁻¹ Wᵀ).
-  gemm(false, true, h, h, p, -1, m.subarray(ur), ld, w, p, 1, m.subarray(a), ld);
-  // bottom-left ← transpose of top-right (the inverse is symmetric).
+  // A⁻¹ ← A⁻¹ − V · Wᵀ  (= A⁻¹ + W S⁻¹ Wᵀ, symmetric).
+  symmetricUpdate(m, a, h, p, -1, m.subarray(ur), ld, w, p, true, gemm, ld);
+  // Cᵀ-block ← Vᵀ (the inverse is symmetric).
   for (let i = 0; i < h; i++) {
     const ri = ur + i * ld;
     for (let j = 0; j < p; j++) m[ll + j * ld + i] = m[ri + j]!;
+  }
+}
+
+/** Row-tile height of `symmetricUpdate`: big enough for the GEMM to run at full speed. */
+const SYM_TILE = 256;
+
+/**
+ * C ← C + alpha · X · op(Y) for an n×n block C (at `off` in `m`, leading dimension `ld`) whose
+ * result is known to be symmetric: only the tiles on and below the diagonal are computed (about
+ * half the flops of one GEMM), then the lower triangle is mirrored into the upper one.
+ * X is n×k (leading dimension ldx); op(Y) is k×n: Y is k×n (ldy), or n×k when `transY`.
+ */
+function symmetricUpdate(
+  m: Float32Array,
+  off: number,
+  n: number,
+  k: number,
+  alpha: number,
+  x: Float32Array,
+  ldx: number,
+  y: Float32Array,
+  ldy: number,
+  transY: boolean,
+  gemm: Sgemm,
+  ld: number,
+): void {
+  for (let i0 = 0; i0 < n; i0 += SYM_TILE) {
+    const i1 = Math.min(n, i0 + SYM_TILE);
+    gemm(false, transY, i1 - i0, i1, k, alpha, x.subarray(i0 * ldx), ldx, y, ldy, 1, m.subarray(off + i0 * ld), ld);
+  }
+  for (let i = 0; i < n; i++) {
+    const ri = off + i * ld;
+    for (let j = i + 1; j < n; j++) m[ri + j] = m[off + j * ld + i]!;
   }
 }
 

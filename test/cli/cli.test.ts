@@ -50,6 +50,21 @@ describe('chorus evaluate', () => {
     expect(val.split.test).toBeGreaterThan(0);
   });
 
+  it('--per-user writes one CSV row per evaluated user, keyed by external id', async () => {
+    const dir = tempDir();
+    writeTinyMovieLens(dir);
+    const csv = join(dir, 'per-user.csv');
+    const r = await runCli(['evaluate', '--model', 'popularity', '--data', dir, '--json', '--bootstrap', '0', '--per-user', csv]);
+    const doc = JSON.parse(r.stdout) as { users: number; metrics: Record<string, number> };
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('user,nTest,hits,precision,recall,f1,ndcg,ap,rr,hr,novelty,ild');
+    expect(rows).toHaveLength(doc.users + 1);
+    // the per-user NDCG column averages to the reported NDCG@10
+    const mean = rows.slice(1).reduce((s, l) => s + Number(l.split(',')[6]), 0) / doc.users;
+    expect(mean).toBeCloseTo(doc.metrics['ndcg@10']!, 12);
+    expect(rows.slice(1).map((l) => l.split(',')[0])).toContain('1');
+  });
+
   it('labels sampled-negative results and compares two models', async () => {
     const dir = tempDir();
     writeTinyMovieLens(dir);

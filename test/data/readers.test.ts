@@ -52,6 +52,12 @@ describe('readInteractions: MovieLens formats', () => {
     expect(report.rowsRead).toBe(3);
   });
 
+  it('keeps a quote inside an unquoted field as a character', async () => {
+    const p = tempFile('q.csv', 'user,item,rating\nu1,5" screen,4\nu2,"x",3\n');
+    const { dataset } = await readInteractions(p, { sortIds: false });
+    expect(rows(dataset).map((r) => r[1])).toEqual(['5" screen', 'x']);
+  });
+
   it('strips a UTF-8 BOM and reads a headerless CSV by position', async () => {
     const p = tempFile('plain.csv', '\uFEFF1,5,2.5\n2,6,3\n');
     const { dataset, report } = await readInteractions(p);

@@ -12,6 +12,8 @@ import {
   timeCutSplit,
   validationSplit,
   P1_SPLIT,
+  selectColdItems,
+  splitByItems,
   type Dataset,
 } from '../../src/data/index.js';
 import { DataError } from '../../src/errors.js';
@@ -114,6 +116,22 @@ describe('splits on hand-made data', () => {
     expect(pairs(pos)).toEqual(['c:3', 'c:4']);
     expect(pos.nUsers).toBe(3);
     expect(activeCounts(pos)).toEqual({ users: 1, items: 2 });
+  });
+});
+
+describe('cold-start items', () => {
+  it('selectColdItems is seeded, respects the minimum and the fraction; splitByItems moves all their rows', () => {
+    // items 3..7 have >= 2 rows in TINY (3, 4, 5, 6: three users; 7: two); 100, 20, 8, 9, 10 have one
+    const a = selectColdItems(TINY, { fraction: 0.5, minInteractions: 2, seed: 42 });
+    expect(a.length).toBe(2); // floor(0.5 * 5)
+    expect(Array.from(a)).toEqual(Array.from(selectColdItems(TINY, { fraction: 0.5, minInteractions: 2, seed: 42 })));
+    for (const i of a) expect(['3', '4', '5', '6', '7']).toContain(TINY.items.toExternal(i));
+    expect(Array.from(a)).toEqual([...a].sort((x, y) => x - y));
+    const { train, test } = splitByItems(TINY, a);
+    const cold = new Set(Array.from(a, (i) => TINY.items.toExternal(i)));
+    expect(pairs(test).every((p) => cold.has(p.split(':')[1]!))).toBe(true);
+    expect(pairs(train).some((p) => cold.has(p.split(':')[1]!))).toBe(false);
+    expect(train.nInteractions + test.nInteractions).toBe(TINY.nInteractions);
   });
 });
 

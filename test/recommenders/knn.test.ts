@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples } from '../../src/data/dataset.js';
 import { ItemKnn, UserKnn } from '../../src/recommenders/knn.js';
+import { Rng } from '../../src/util/rng.js';
 import { describeRecommenderContract } from './contract.js';
 
 describeRecommenderContract('itemknn', () => new ItemKnn({ k: 5 }), { seeded: false });
@@ -75,6 +76,21 @@ describe('ItemKnn', () => {
     const calls: [number, number, string][] = [];
     await new ItemKnn().fit(ds, { onProgress: (d, t, u) => calls.push([d, t, u]) });
     expect(calls.at(-1)).toEqual([4, 4, 'item']);
+  });
+
+  it('builds the same neighbour matrix on two worker threads as on one', async () => {
+    const rng = new Rng(9);
+    const triples: [string, string, number][] = [];
+    for (let u = 0; u < 120; u++) for (let t = 0; t < 15; t++) triples.push([`u${u}`, `i${Math.floor(rng.next() ** 2 * 90)}`, 1 + rng.int(5)]);
+    const big = datasetFromTriples(triples);
+    const one = new ItemKnn({ k: 10, shrink: 2, binary: false, threads: 1 });
+    const two = new ItemKnn({ k: 10, shrink: 2, binary: false, threads: 2 });
+    const progress: number[] = [];
+    await one.fit(big);
+    await two.fit(big, { onProgress: (d) => progress.push(d) });
+    expect(progress.at(-1)).toBe(big.nItems);
+    for (let i = 0; i < big.nItems; i++) expect(two.neighbours(i)).toEqual(one.neighbours(i));
+    for (let u = 0; u < big.nUsers; u++) expect(two.scoreAll(u)).toEqual(one.scoreAll(u));
   });
 
   it('uses interaction values when binary is off', async () => {

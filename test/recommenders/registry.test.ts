@@ -24,7 +24,7 @@ describe('recommender registry', () => {
   it('creates a model with defaults merged under the given config', () => {
     const m = createRecommender('itemknn', { k: 20 });
     expect(m.kind).toBe('itemknn');
-    expect(m.config).toEqual({ k: 20, shrink: 0, binary: true });
+    expect(m.config).toEqual({ k: 20, shrink: 0, binary: true, threads: 0 });
   });
 
   it('rejects an unknown name, listing the known ones', () => {

@@ -206,6 +206,7 @@ describe('catalogue', () => {
 });
 
 describe('malformed requests get a JSON 4xx and change nothing', () => {
+  // `body: any`: error bodies are checked field by field below.
   const cases: [string, () => Promise<{ status: number; body: any; text: string }>, number, string, string?][] = [
     ['bad JSON', () => s.call('POST', '/recommend', undefined, { raw: '{"user": "u1",', key: client }), 400, 'E_BAD_JSON'],
     ['empty JSON body', () => s.call('POST', '/feedback', undefined, { raw: '', key: client }), 400, 'E_EMPTY_BODY'],
@@ -295,6 +296,7 @@ describe('service endpoints', () => {
 describe('snapshots', () => {
   it('retrains, lists, activates and rolls back', async () => {
     const first = s.engine.activeSnapshot.id;
+    await s.call('POST', '/feedback', { user: 'snap-user', item: 'm3', type: 'click' }, { key: client });
     const r = await s.call('POST', '/snapshots', { retrain: true });
     expect(r.status).toBe(201);
     expect(r.body.source).toBe('retrain');
@@ -313,5 +315,12 @@ describe('snapshots', () => {
     const again = await s.call('POST', `/snapshots/${r.body.id}/activate`);
     expect(again.body.id).toBe(r.body.id);
     expect(s.engine.activeSnapshot.id).toBe(r.body.id);
+    // a manual snapshot stores the active model under a new id and serves it
+    const manual = await s.call('POST', '/snapshots', {});
+    expect(manual.status).toBe(201);
+    expect(manual.body).toMatchObject({ source: 'manual', kind: 'popularity' });
+    expect(s.engine.activeSnapshot.id).toBe(manual.body.id);
+    const before = (await s.call('POST', '/recommend', { user: 'u2', k: 3, excludeSeen: false }, { key: client })).body.items.map((x: { explanation: { recommender: { score: number } } }) => x.explanation.recommender.score);
+    expect(before.length).toBeGreaterThan(0);
   });
 });

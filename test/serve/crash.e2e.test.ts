@@ -26,6 +26,7 @@ function startChild(): Promise<{ url: string; proc: ChildProcess }> {
   });
 }
 
+// `body: any`: a parsed JSON response, read field by field by the test.
 async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(url, {
     method: 'POST',

@@ -24,6 +24,7 @@ export function tinyDataset(): Dataset {
   return ds;
 }
 
+// `body: any`: tests read arbitrary JSON responses field by field; the assertions do the checking.
 export interface TestServer extends RunningServer {
   dir: string;
   /** fetch against the server with the admin key unless `key` is given (null: no key). */

@@ -7,7 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
 import { getProtocol, PROTOCOLS, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
+import { parseEmbedderSpec } from '../../embed/registry.js';
 import { ConfigError } from '../../errors.js';
+import { listRecommenders } from '../../recommenders/registry.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -23,6 +25,7 @@ interface EvaluateFlags {
   sampledNegatives?: string;
   split?: string;
   param?: string[];
+  embedder?: string;
   compare?: string;
   perUser?: string;
   config?: string;
@@ -50,7 +53,7 @@ export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): Ev
     protocol: flags.protocol ?? ev.protocol ?? 'ml-ls-t20',
     variant: flags.variant ?? ev.variant,
     model,
-    modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param) },
+    modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param), ...embedderParam(model, flags.embedder) },
     dataDir: flags.data ?? config.data,
     k: intFlag(flags.k, 'k', 1) ?? ev.k,
     seed: intFlag(flags.seed, 'seed', 0) ?? ev.seed,
@@ -58,6 +61,17 @@ export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): Ev
     sampledNegatives: intFlag(flags.sampledNegatives, 'sampled-negatives', 1) ?? ev.sampledNegatives,
     split: splitFlag(flags.split),
   };
+}
+
+/**
+ * `--embedder <spec>` reaches models that embed text (content, hybrid: their `embedder` option);
+ * models without text (popularity-genre, als …) ignore it, so one command line can compare them.
+ */
+function embedderParam(model: string, spec: string | undefined): Record<string, unknown> {
+  if (spec === undefined) return {};
+  parseEmbedderSpec(spec, 'embedder'); // a malformed spec fails before any work
+  const entry = listRecommenders().find((r) => r.name === model);
+  return entry && Object.prototype.hasOwnProperty.call(entry.defaults, 'embedder') ? { embedder: spec } : {};
 }
 
 function splitFlag(v: string | undefined): 'test' | 'validation' | undefined {
@@ -153,6 +167,7 @@ export function register(program: Command): void {
     .option('--sampled-negatives <n>', 'rank test items among n sampled negatives (non-standard, labelled)')
     .option('--split <part>', 'test (default) or validation: cut from train by the same rule, for tuning')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
+    .option('--embedder <spec>', 'text encoder of content/hybrid models: builtin | default | onnx:<model or folder> | http:<base url>#<model>')
     .option('--compare <model>', 'also evaluate this model and compare per-user NDCG (paired)')
     .option('--per-user <file>', 'write per-user metrics to a CSV file')
     .action(async function (this: Command) {

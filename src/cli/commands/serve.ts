@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .option('-p, --port <port>', 'port (default 8080; 0 picks a free one)')
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-d, --data <path>', 'dataset folder or file (default: the bundled demo data)')
-    .option('--store <url>', 'store URL (default sqlite:./chorus-data/chorus.db)')
+    .option('--store <url>', 'store URL (default sqlite:./.chorus/serve.db)')
     .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
     .option('--param <key=value...>', 'model hyper-parameter (repeatable)')
     .option('--epsilon <x>', 'exploration share ε (default 0.1)')
@@ -106,7 +106,7 @@ export function register(program: Command): void {
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
         dataset,
-        store: flags.store ?? sc.store ?? 'sqlite:./chorus-data/chorus.db',
+        store: flags.store ?? sc.store ?? 'sqlite:./.chorus/serve.db',
         host: flags.host ?? sc.host ?? '127.0.0.1',
         port: intFlag(flags.port, 'port', 0) ?? sc.port ?? 8080,
         adminKey: process.env.CHORUS_ADMIN_KEY || undefined,

@@ -1,0 +1,247 @@
+/**
+ * DDPG (Lillicrap et al. 2016) in the Wolpertinger architecture (Dulac-Arnold et al. 2015,
+ * "Deep Reinforcement Learning in Large Discrete Action Spaces").
+ *
+ * The actor μ(s) outputs a proto-action in item-vector space (tanh, scaled per dimension to the
+ * item vectors' range). The proto-action is mapped to its `knn` nearest candidate items
+ * (Euclidean, among this step's candidates — the whole catalogue when it is small); the critic
+ * Q(s, x_i), an MLP over [state | item vector], refines the choice: the slate is the k
+ * neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
+ *
+ * Training on replayed shown items (reward credited per position as in DQN):
+ *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', x_j)   (target networks μ', Q')
+ *   actor:  ascend Q(s, μ(s)) through the critic's input gradient;
+ * both target networks track by Polyak averaging.
+ */
+import type { Observation, Slate } from '../env/types.js';
+import { Adam, huberLoss, Mlp } from '../nn/index.js';
+import { ConfigError } from '../errors.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, positionRewards, snapshotObservation, type NeuralConfig } from './neural.js';
+import { topPositions } from './softmax-policy.js';
+import type { AgentContext } from './state.js';
+import type { Transition } from './types.js';
+
+export interface DdpgConfig extends NeuralConfig {
+  /** Nearest items the proto-action is mapped to (at least k are used). */
+  knn: number;
+  /** Std of the exploration noise, as a fraction of each dimension's range. */
+  noise: number;
+  bufferSize: number;
+  batchSize: number;
+  learningStarts: number;
+  tau: number;
+  actorLr: number;
+  trainEvery: number;
+  /** Candidates at the next state for the target's kNN (deterministic top by prior). */
+  nextCandidates: number;
+}
+
+export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  knn: 20,
+  noise: 0.2,
+  bufferSize: 20000,
+  batchSize: 32,
+  learningStarts: 200,
+  tau: 0.01,
+  actorLr: 1e-4,
+  trainEvery: 2,
+  nextCandidates: 50,
+};
+
+interface Sample {
+  obs: Observation;
+  items: Int32Array;
+  rewards: Float32Array;
+  next: Observation;
+  done: boolean;
+}
+
+export class DdpgAgent extends NeuralAgent<DdpgConfig> {
+  readonly name = 'ddpg';
+  readonly version = 1;
+  private readonly actor: Mlp;
+  private readonly actorTarget: Mlp;
+  private readonly critic: Mlp;
+  private readonly criticTarget: Mlp;
+  private readonly actorOpt: Adam;
+  private readonly criticOpt: Adam;
+  private readonly buffer: ReplayBuffer<Sample>;
+  private readonly d: number;
+  private readonly sd: number;
+  /** Per-dimension half-range of the item vectors (scales the tanh output). */
+  private readonly scale: Float32Array;
+  private readonly proto: Float32Array;
+  private readonly stateBuf: Float32Array;
+  private x: Float32Array = new Float32Array(0);
+  private y: Float32Array = new Float32Array(0);
+  private g: Float32Array = new Float32Array(0);
+  private dist: Float32Array = new Float32Array(0);
+  private nn = new Int32Array(0);
+  private readonly batch: Sample[] = [];
+  private owed = 0;
+
+  constructor(ctx: AgentContext, config: DdpgConfig) {
+    super(ctx, config);
+    for (const f of ['knn', 'bufferSize', 'batchSize', 'nextCandidates'] as const) {
+      if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
+    }
+    if (!(config.noise >= 0)) throw new ConfigError(`noise must be ≥ 0, got ${config.noise}`, 'noise');
+    this.d = ctx.items.dim;
+    this.sd = this.pairs.stateDim;
+    this.scale = new Float32Array(this.d);
+    const { vectors, nItems } = ctx.items;
+    for (let i = 0; i < nItems; i++) for (let j = 0; j < this.d; j++) this.scale[j] = Math.max(this.scale[j]!, Math.abs(vectors[i * this.d + j]!));
+    for (let j = 0; j < this.d; j++) if (this.scale[j] === 0) this.scale[j] = 1;
+    this.actor = new Mlp({ sizes: [this.sd, ...config.hidden, this.d], output: 'tanh', outputInitScale: 0.1 }, this.initRng);
+    this.critic = new Mlp({ sizes: [this.sd + this.d, ...config.hidden, 1] }, this.initRng);
+    this.actorTarget = this.actor.clone(this.initRng);
+    this.criticTarget = this.critic.clone(this.initRng);
+    this.actorOpt = new Adam(this.actor.params, this.actor.grads, { lr: config.actorLr, maxGradNorm: 5 });
+    this.criticOpt = new Adam(this.critic.params, this.critic.grads, { lr: config.lr, maxGradNorm: 10 });
+    this.buffer = new ReplayBuffer(config.bufferSize);
+    this.proto = new Float32Array(this.d);
+    this.stateBuf = new Float32Array(this.sd);
+  }
+
+  /** Rows [state | item vector] for items into this.x starting at row r0. */
+  private fillRows(state: Float32Array, items: ArrayLike<number>, r0: number): void {
+    const { vectors } = this.ctx.items;
+    const D = this.sd + this.d;
+    for (let q = 0; q < items.length; q++) {
+      const o = (r0 + q) * D;
+      this.x.set(state, o);
+      const i = items[q]!;
+      for (let j = 0; j < this.d; j++) this.x[o + this.sd + j] = vectors[i * this.d + j]!;
+    }
+  }
+
+  /** Positions (into cands) of the m candidates nearest to proto, nearest first, into this.nn. */
+  private nearest(proto: Float32Array, cands: Int32Array, m: number): number {
+    const n = cands.length;
+    const { vectors } = this.ctx.items;
+    this.dist = grow(this.dist, n);
+    for (let q = 0; q < n; q++) {
+      const o = cands[q]! * this.d;
+      let s = 0;
+      for (let j = 0; j < this.d; j++) s += (vectors[o + j]! - proto[j]!) ** 2;
+      this.dist[q] = -s;
+    }
+    const mm = Math.min(m, n);
+    if (this.nn.length < mm) this.nn = new Int32Array(mm * 2);
+    topPositions(this.dist, n, mm, this.nn);
+    return mm;
+  }
+
+  private protoAction(net: Mlp, state: Float32Array, out: Float32Array, noise: number): void {
+    const a = net.forward(state, 1);
+    for (let j = 0; j < this.d; j++) {
+      let v = a[j]! * this.scale[j]!;
+      if (noise > 0) v += noise * this.scale[j]! * this.rng.normal();
+      out[j] = v;
+    }
+  }
+
+  act(obs: Observation, k: number): Slate {
+    const cands = this.source.get(obs, this.rng);
+    this.pairs.encodeState(obs, this.stateBuf);
+    this.protoAction(this.actor, this.stateBuf, this.proto, this.training ? this.config.noise : 0);
+    const m = this.nearest(this.proto, cands, Math.max(k, this.config.knn));
+    const near = Int32Array.from(this.nn.subarray(0, m), (q) => cands[q]!);
+    this.x = grow(this.x, m * (this.sd + this.d));
+    this.fillRows(this.stateBuf, near, 0);
+    const qv = Float32Array.from(this.critic.forward(this.x, m));
+    const kk = Math.min(k, m);
+    const order = new Int32Array(kk);
+    topPositions(qv, m, kk, order);
+    const items = Int32Array.from(order, (p) => near[p]!);
+    return { items, scores: Float32Array.from(order, (p) => qv[p]!), propensities: new Float32Array(kk).fill(1) };
+  }
+
+  override observe(t: Transition): void {
+    if (!this.training) return;
+    const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
+    this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+    if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
+  }
+
+  override update(): void {
+    if (!this.training) return;
+    for (; this.owed >= this.config.trainEvery; this.owed -= this.config.trainEvery) this.gradientStep();
+  }
+
+  private gradientStep(): void {
+    const { batchSize, gamma, tau, knn, nextCandidates } = this.config;
+    const D = this.sd + this.d;
+    const batch = this.buffer.sample(this.rng, batchSize, this.batch);
+    const B = batch.length;
+    const states = new Float32Array(B * this.sd);
+    const nextStates = new Float32Array(B * this.sd);
+    for (let t = 0; t < B; t++) {
+      this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
+      this.pairs.encodeState(batch[t]!.next, nextStates.subarray(t * this.sd, (t + 1) * this.sd));
+    }
+    // Critic targets: max of Q' over the kNN of the target actor's proto-action at s'.
+    const nextVal = new Float32Array(B);
+    for (let t = 0; t < B; t++) {
+      if (batch[t]!.done) continue;
+      const cands = this.source.top(batch[t]!.next, nextCandidates);
+      if (cands.length === 0) continue;
+      const s = nextStates.subarray(t * this.sd, (t + 1) * this.sd);
+      this.protoAction(this.actorTarget, s, this.proto, 0);
+      const m = this.nearest(this.proto, cands, knn);
+      this.x = grow(this.x, m * D);
+      this.fillRows(s, Array.from(this.nn.subarray(0, m), (q) => cands[q]!), 0);
+      const qv = this.criticTarget.forward(this.x, m);
+      let best = -Infinity;
+      for (let q = 0; q < m; q++) best = Math.max(best, qv[q]!);
+      nextVal[t] = best;
+    }
+    // Critic step on every shown item.
+    let rows = 0;
+    for (const b of batch) rows += b.items.length;
+    this.x = grow(this.x, rows * D);
+    this.y = grow(this.y, rows);
+    this.g = grow(this.g, rows);
+    let r = 0;
+    for (let t = 0; t < B; t++) {
+      const b = batch[t]!;
+      this.fillRows(states.subarray(t * this.sd, (t + 1) * this.sd), b.items, r);
+      for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + (b.done ? 0 : gamma * nextVal[t]!);
+      r += b.items.length;
+    }
+    this.critic.zeroGrad();
+    huberLoss(this.critic.forward(this.x, rows), this.y, rows, this.g);
+    this.critic.backward(this.g.subarray(0, rows));
+    this.criticOpt.step();
+    // Actor step: dQ(s, μ(s))/dθ_μ through the critic's input gradient (critic grads discarded).
+    const a = this.actor.forward(states, B);
+    this.x = grow(this.x, B * D);
+    for (let t = 0; t < B; t++) {
+      this.x.set(states.subarray(t * this.sd, (t + 1) * this.sd), t * D);
+      for (let j = 0; j < this.d; j++) this.x[t * D + this.sd + j] = a[t * this.d + j]! * this.scale[j]!;
+    }
+    this.critic.forward(this.x, B);
+    this.g = grow(this.g, B);
+    this.g.fill(-1 / B, 0, B);
+    const dIn = this.critic.backward(this.g.subarray(0, B), true)!;
+    this.critic.zeroGrad();
+    const dA = new Float32Array(B * this.d);
+    for (let t = 0; t < B; t++) for (let j = 0; j < this.d; j++) dA[t * this.d + j] = dIn[t * D + this.sd + j]! * this.scale[j]!;
+    // The critic forward above replaced nothing in the actor's cache, so its backward is valid.
+    this.actor.zeroGrad();
+    this.actor.backward(dA);
+    this.actorOpt.step();
+    this.actorTarget.softUpdateFrom(this.actor, tau);
+    this.criticTarget.softUpdateFrom(this.critic, tau);
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return {
+      actor: { net: this.actor, opt: this.actorOpt },
+      critic: { net: this.critic, opt: this.criticOpt },
+      actorTarget: { net: this.actorTarget },
+      criticTarget: { net: this.criticTarget },
+    };
+  }
+}
