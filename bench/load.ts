@@ -73,6 +73,8 @@ async function serverMode(): Promise<void> {
   const bare = Fastify({ logger: false });
   bare.get('/bare', async () => ({ ok: true }));
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
+  // Exit normally on SIGINT/SIGTERM so that --cpu-prof and similar flags can write their output.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(0));
   process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds: (performance.now() - t0) / 1000, snapshot: s.engine.activeSnapshot })}\n`);
 }
 

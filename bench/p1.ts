@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalModelNames, runProtocol, type ProtocolResult } from '../src/eval/index.js';
 
@@ -29,7 +29,7 @@ interface Row {
 
 /** Child mode: one model, one variant; prints one JSON line. */
 async function one(model: string, variant: string, dataDir: string): Promise<void> {
-  const r = await runProtocol({ protocol: 'ml-ls-t20', variant, model, dataDir, seed: 0, bootstrap: 0, perUser: false });
+  const r = await runProtocol({ protocol: 'ml-ls-t20', variant, model, dataDir, seed: 0, bootstrap: 1000, perUser: false });
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify({ model, variant, result: r, peakRssMiB } satisfies Row)}\n`);
 }
@@ -80,12 +80,14 @@ async function parent(): Promise<void> {
     `Protocol ml-ls-t20 (PROTOCOLS.md P1), data \`${first.dataset.file.replace(ROOT + '/', '')}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
   );
   lines.push('');
-  lines.push('| variant | model | NDCG@10 | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');
+  lines.push('| variant | model | NDCG@10 [95 % CI] | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const m = r.result.metrics;
+    const ci = r.result.intervals?.['ndcg@10'];
+    const ndcg = ci ? `${fmt(m['ndcg@10']!)} [${fmt(ci.lo, 3)}, ${fmt(ci.hi, 3)}]` : fmt(m['ndcg@10']!);
     lines.push(
-      `| ${r.variant} | ${r.model} | ${fmt(m['ndcg@10']!)} | ${fmt(m['recall@10']!)} | ${fmt(m['precision@10']!)} | ${fmt(m['hr@10']!)} | ` +
+      `| ${r.variant} | ${r.model} | ${ndcg} | ${fmt(m['recall@10']!)} | ${fmt(m['precision@10']!)} | ${fmt(m['hr@10']!)} | ` +
         `${fmt(m['coverage@10']!)} | ${r.result.fitSeconds.toFixed(2)} | ${r.result.evalSeconds.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${hyper(r.result.hyperparameters)} |`,
     );
   }

@@ -45,8 +45,10 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
     const eps = this.training ? this.config.epsilon : 0;
     const nI = this.ctx.items.nItems;
     const prop = slate.propensities!;
+    // Exploration needs an unseen item outside the slate; with a tiny catalogue there may be none.
+    const spare = nI - obs.history.length - slate.items.length;
     for (let p = 0; p < slate.items.length; p++) {
-      if (eps > 0 && this.rng.next() < eps) {
+      if (eps > 0 && spare > 0 && this.rng.next() < eps) {
         let i: number;
         do i = this.rng.int(nI);
         while (this.inHistory(obs, i) || slate.items.includes(i));

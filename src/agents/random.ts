@@ -10,16 +10,33 @@ export class RandomAgent extends BaseAgent<RandomConfig> {
 
   act(obs: Observation, k: number): Slate {
     const n = this.ctx.items.nItems;
-    const items = new Int32Array(k);
-    let size = 0;
-    while (size < k) {
-      const i = this.rng.int(n);
-      if (this.inHistory(obs, i)) continue;
-      let dup = false;
-      for (let p = 0; p < size; p++) if (items[p] === i) dup = true;
-      if (!dup) items[size++] = i;
+    const seen = new Set(obs.history);
+    let avail = n;
+    for (const i of seen) if (i >= 0 && i < n) avail--;
+    const size = Math.min(k, avail);
+    const items = new Int32Array(size);
+    if (avail <= 4 * k) {
+      // Small pool: shuffle the allowed items (rejection sampling could loop for long).
+      const pool = new Int32Array(avail);
+      let q = 0;
+      for (let i = 0; i < n; i++) if (!seen.has(i)) pool[q++] = i;
+      for (let p = 0; p < size; p++) {
+        const j = p + this.rng.int(avail - p);
+        const t = pool[p]!;
+        pool[p] = pool[j]!;
+        pool[j] = t;
+        items[p] = pool[p]!;
+      }
+    } else {
+      let filled = 0;
+      while (filled < size) {
+        const i = this.rng.int(n);
+        if (seen.has(i)) continue;
+        let dup = false;
+        for (let p = 0; p < filled; p++) if (items[p] === i) dup = true;
+        if (!dup) items[filled++] = i;
+      }
     }
-    const avail = n - obs.history.length;
-    return { items, propensities: new Float32Array(k).fill(k / Math.max(k, avail)) };
+    return { items, propensities: new Float32Array(size).fill(size / Math.max(1, avail)) };
   }
 }

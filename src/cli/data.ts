@@ -19,6 +19,7 @@ export function dataPath(flag: string | undefined, config: ChorusConfig): string
 export function readOptions(config: ChorusConfig, overrides: ReadOptions = {}): ReadOptions {
   const { out: _out, ...rest } = config.import ?? {};
   const opts = { ...rest, ...overrides } as ReadOptions;
+  if (rest.columns && overrides.columns) opts.columns = { ...rest.columns, ...overrides.columns } as ReadOptions['columns'];
   for (const k of Object.keys(opts) as (keyof ReadOptions)[]) if (opts[k] === undefined) delete opts[k];
   return opts;
 }

@@ -22,7 +22,10 @@ export interface ReplayOptions {
   slateSize: number;
   /** A match is the logged item in the slate's first `matchTopN` positions (1 = the classic replay). */
   matchTopN?: number;
-  /** How many of the user's accepted items the observation's history keeps. */
+  /**
+   * How many of the user's accepted items the observation's history keeps (agents never
+   * re-recommend history items, so use 0 for classic bandit replays where arms repeat).
+   */
   historyLength?: number;
 }
 
@@ -96,10 +99,12 @@ export class LogReplayEnv implements Env {
       this.sum += r;
       if (r > 0) clicks[matched] = 1;
       ratings[matched] = r;
-      const h = this.histories.get(u) ?? [];
-      h.push(item);
-      if (h.length > this.historyLength) h.shift();
-      this.histories.set(u, h);
+      if (this.historyLength > 0) {
+        const h = this.histories.get(u) ?? [];
+        h.push(item);
+        if (h.length > this.historyLength) h.shift();
+        this.histories.set(u, h);
+      }
     }
     this.pos++;
     const done = this.pos >= this.log.user.length;

@@ -13,7 +13,7 @@
  *
  * Similarities are built sparsely from the CSR views: for each item, co-occurrence counts are
  * accumulated in one dense row buffer over the items its users touched, never an item × item
- * matrix.
+ * matrix (knn-rows.ts; rows split over worker threads on big inputs, knn-worker.ts).
  */
 import { z } from 'zod';
 import type { Csr, Dataset } from '../data/dataset.js';
@@ -52,7 +52,7 @@ const THREADS_MIN_WORK = 100_000_000;
 function toShared<T extends Int32Array | Float32Array | Float64Array>(a: T): T {
   const ctor = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
   const out = new ctor(new SharedArrayBuffer(Math.max(1, a.length) * ctor.BYTES_PER_ELEMENT));
-  out.set(a as never);
+  out.set(a as ArrayLike<number>);
   return a.length === 0 ? (out.subarray(0, 0) as T) : out;
 }
 

@@ -328,6 +328,40 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     handler: async () => engine.rollback(),
   });
 
+  // ------------------------------------------------------------ logged bandit feedback
+  def({
+    method: 'GET', url: '/events', scope: 'admin', tag: 'events',
+    summary: 'Logged decisions (slate, per-position propensities, scores) with their feedback, oldest first, for off-policy evaluation; page with after=next',
+    query: S.EventsQuery, responses: { 200: { description: 'a page of the log', schema: S.LoggedEvents } },
+    handler: async (req) => {
+      const q = query(S.EventsQuery, req);
+      const ds = await engine.store.events.decisionsAfter(q.after, q.limit);
+      const fb = await engine.store.events.feedbackFor(ds.map((d) => d.id));
+      const byEvent = new Map<string, typeof fb>();
+      for (const f of fb) {
+        const list = byEvent.get(f.eventId!) ?? [];
+        list.push(f);
+        byEvent.set(f.eventId!, list);
+      }
+      return {
+        events: ds.map((d) => ({
+          seq: d.seq!,
+          eventId: d.id,
+          ts: d.ts,
+          user: d.user,
+          kind: d.kind,
+          snapshot: d.snapshotId,
+          activated: d.activated,
+          items: d.items,
+          propensities: d.propensities,
+          scores: d.scores,
+          feedback: (byEvent.get(d.id) ?? []).map((f) => ({ item: f.item, position: f.position, type: f.type, value: f.value, reward: f.reward, ts: f.ts })),
+        })),
+        next: ds.length === q.limit ? ds[ds.length - 1]!.seq! : null,
+      };
+    },
+  });
+
   // ------------------------------------------------------------ keys
   def({
     method: 'GET', url: '/keys', scope: 'admin', tag: 'keys', summary: 'API keys (ids and scopes; secrets are never stored)',

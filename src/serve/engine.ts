@@ -184,7 +184,16 @@ export class Engine {
       const now = Date.now();
       const items: CatalogueEntry[] = this.base.items.ids().map((id, i) => ({ id, meta: itemMetaJson(this.base.itemMeta[i]), created: now, updated: now }));
       const users: CatalogueEntry[] = this.base.users.ids().map((id, i) => ({ id, meta: { ...(this.base.userMeta[i] ?? {}) }, created: now, updated: now }));
-      await Promise.all([st.catalogue.upsert('items', items), st.catalogue.upsert('users', users), st.state.putState('seeded', Buffer.from('1'))]);
+      await Promise.all([
+        st.catalogue.upsert('items', items),
+        st.catalogue.upsert('users', users),
+        st.state.putState('seeded', Buffer.from(datasetStamp(this.base))),
+      ]);
+    } else {
+      const seeded = (await st.state.getState('seeded'))!.toString('utf8');
+      if (seeded !== datasetStamp(this.base)) {
+        this.log(`this store was seeded from ${seeded}, not ${datasetStamp(this.base)}: serving its saved catalogue and snapshot; retrains use the new data`);
+      }
     }
     for (const e of await st.catalogue.all('items')) this.items.set(e.id, { meta: e.meta, hashed: this.policy.hashItem(featuresOf(e.meta)) });
     for (const e of await st.catalogue.all('users')) this.users.set(e.id, e.meta);
@@ -717,6 +726,11 @@ function learnJob(d: DecisionRecord | undefined, f: FeedbackRecord): LearnJob | 
   const fv = p?.f?.[f.position];
   if (!fv || !p.c) return undefined;
   return { f: fv, c: p.c, reward: f.reward, seq: f.seq ?? 0 };
+}
+
+/** Which data a store was seeded from (name and sizes), to warn when it is reopened on other data. */
+function datasetStamp(d: Dataset): string {
+  return `${d.name} (${d.nUsers} users, ${d.nItems} items, ${d.nInteractions} interactions)`;
 }
 
 /** Item metadata as stored in the catalogue (plain JSON). */

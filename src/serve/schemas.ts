@@ -107,6 +107,33 @@ export const KeyCreate = z.strictObject({ scope: z.enum(['admin', 'client']), na
 export const KeyCreated = z.object({ id: z.string(), scope: z.string(), name: z.string(), key: z.string() });
 export const KeyList = z.array(z.object({ id: z.string(), scope: z.string(), name: z.string(), created: z.number() }));
 
+export const EventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export const LoggedEvents = z.object({
+  events: z.array(
+    z.object({
+      seq: z.number().int(),
+      eventId: z.string(),
+      ts: z.number(),
+      user: z.string().nullable(),
+      kind: z.string(),
+      snapshot: z.string().nullable(),
+      activated: z.boolean(),
+      items: z.array(z.string()),
+      propensities: z.array(z.number()),
+      scores: z.array(z.number()),
+      feedback: z.array(
+        z.object({ item: z.string(), position: z.number().int().nullable(), type: z.string(), value: z.number().nullable(), reward: z.number(), ts: z.number() }),
+      ),
+    }),
+  ),
+  /** Pass as `after` to get the next page; null at the end of the log. */
+  next: z.number().int().nullable(),
+});
+
 export const DashboardQuery = z.strictObject({ user: Id.optional(), hours: z.coerce.number().min(0.01).max(24 * 30).default(24) });
 
 export const ErrorBody = z.object({

@@ -19,7 +19,7 @@ const CASES: Record<string, { config: Record<string, unknown>; episodes: number 
   dqn: { config: { ...SMALL, learningStarts: 50, epsilonStart: 1, epsilonDecaySteps: 450, nextCandidates: 8 }, episodes: 250 },
   reinforce: { config: { ...SMALL, lr: 3e-3, valueLr: 3e-3 }, episodes: 1200 },
   a2c: { config: { ...SMALL, lr: 3e-3, valueLr: 3e-3, nSteps: 16 }, episodes: 1000 },
-  ddpg: { config: { ...SMALL, knn: 4, learningStarts: 50, trainEvery: 1 }, episodes: 400 },
+  ddpg: { config: { ...SMALL, knn: 4, learningStarts: 50, trainEvery: 1, noise: 0.4, lr: 3e-3 }, episodes: 400 },
   ppo: { config: { ...SMALL, lr: 1e-3, valueLr: 3e-3 }, episodes: 1000 },
 };
 

@@ -179,3 +179,23 @@ describe('chorus config', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['data', 'model', 'models', 'evaluate', 'import', 'train', 'recommend', 'demo']));
   });
 });
+
+describe('chorus import of a generic file', () => {
+  it('maps columns by flag and reports cleaning by the chosen policies', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'events.csv');
+    // header names a generic reader cannot guess; one empty value; one out-of-order duplicate
+    writeFileSync(file, 'shopper,sku,qty,when\na,x,2,100\na,y,,101\nb,x,1,102\na,x,3,103\n');
+    const r = await runCli(['import', file, '--columns', 'user=shopper,item=sku,value=qty,timestamp=when', '--duplicates', 'sum', '--missing', 'constant', '--fill-value', '1', '--out', join(dir, 'e.ds'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { dataset: { users: number; items: number; interactions: number }; report: { rowsRead: number; issues: { kind: string; action: string; count: number }[] } };
+    expect(doc.dataset).toMatchObject({ users: 2, items: 2, interactions: 3 });
+    expect(doc.report.rowsRead).toBe(4);
+    const kinds = Object.fromEntries(doc.report.issues.map((i) => [`${i.kind}/${i.action}`, i.count]));
+    expect(kinds['missing-value/repaired']).toBe(1);
+    expect(kinds['duplicate/merged']).toBe(1);
+    const bad = await runCli(['import', file, '--columns', 'shopper']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/field "columns"/);
+  });
+});

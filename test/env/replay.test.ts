@@ -38,7 +38,7 @@ describe('log replay (Li et al. 2011)', () => {
 
   it('estimates a fixed policy\'s reward without bias on a uniform log', () => {
     for (const arm of [0, 2, 4]) {
-      const env = new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1 });
+      const env = new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1, historyLength: 0 });
       const est = LogReplayEnv.evaluate(env, fixed(arm));
       expect(est.events).toBe(20000);
       // About 1/5 of the events match; the standard error is ≈ sqrt(p(1−p)/4000) ≤ 0.008.
@@ -50,8 +50,8 @@ describe('log replay (Li et al. 2011)', () => {
 
   it('a learning bandit replayed on the log beats the uniform policy', () => {
     const ctx = oneHotContext(MEANS.length);
-    const ucb = LogReplayEnv.evaluate(new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1 }), createAgent('ucb', ctx, { seed: 1, c: 0.5 }), { learn: true });
-    const rnd = LogReplayEnv.evaluate(new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1 }), createAgent('random', ctx, { seed: 1 }), { learn: true });
+    const ucb = LogReplayEnv.evaluate(new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1, historyLength: 0 }), createAgent('ucb', ctx, { seed: 1, c: 0.5 }), { learn: true });
+    const rnd = LogReplayEnv.evaluate(new LogReplayEnv(log, { nItems: MEANS.length, slateSize: 1, historyLength: 0 }), createAgent('random', ctx, { seed: 1 }), { learn: true });
     expect(rnd.value).toBeGreaterThan(0.3);
     expect(rnd.value).toBeLessThan(0.46);
     expect(ucb.value).toBeGreaterThan(0.6);

@@ -293,6 +293,30 @@ describe('service endpoints', () => {
   });
 });
 
+describe('logged bandit feedback', () => {
+  it('exports decisions with propensities and their rewards, page by page', async () => {
+    const r = await s.call('POST', '/recommend', { user: 'u6', k: 3 }, { key: client });
+    await s.call('POST', '/feedback', { eventId: r.body.eventId, item: r.body.items[2].id, type: 'purchase' }, { key: client });
+    const all: any[] = []; // parsed JSON pages, checked field by field
+    let after = 0;
+    for (;;) {
+      const page = await s.call('GET', `/events?after=${after}&limit=7`);
+      expect(page.status).toBe(200);
+      all.push(...page.body.events);
+      if (page.body.next === null) break;
+      after = page.body.next;
+    }
+    expect(all.length).toBe(await s.store.events.countDecisions());
+    const seqs = all.map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const mine = all.find((e) => e.eventId === r.body.eventId);
+    expect(mine.items).toEqual(r.body.items.map((x: { id: string }) => x.id));
+    expect(mine.propensities).toEqual(r.body.items.map((x: { propensity: number }) => x.propensity));
+    expect(mine.feedback).toEqual([expect.objectContaining({ item: r.body.items[2].id, position: 2, type: 'purchase', reward: 1 })]);
+    expect((await s.call('GET', '/events', undefined, { key: client })).status).toBe(403);
+  });
+});
+
 describe('snapshots', () => {
   it('retrains, lists, activates and rolls back', async () => {
     const first = s.engine.activeSnapshot.id;

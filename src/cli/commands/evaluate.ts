@@ -117,7 +117,7 @@ function summary(r: ProtocolResult): Omit<ProtocolResult, 'perUser'> {
 function candidatesLabel(r: ProtocolResult): string {
   const c = r.candidates;
   return c.mode === 'full'
-    ? `full catalogue (${c.catalogueSize.toLocaleString('en-US')} items)`
+    ? `full ranking of ${c.catalogueSize.toLocaleString('en-US')} candidate items`
     : `SAMPLED: test items + ${c.negatives} random negatives (seed ${c.seed}) — not comparable with full-catalogue figures`;
 }
 

@@ -17,6 +17,7 @@ import { withCleanStdout, writeJson, writeOut } from '../output.js';
 
 interface ImportFlags {
   format?: string;
+  columns?: string;
   duplicates?: string;
   missing?: string;
   fillValue?: string;
@@ -34,6 +35,23 @@ function numberFlag(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+const COLUMN_ROLES = ['user', 'item', 'value', 'timestamp', 'eventType'] as const;
+
+/** `user=uid,item=movie,value=2` → a column mapping (numbers are 0-based field indices, "none" = absent). */
+function columnsFlag(v: string | undefined): ReadOptions['columns'] {
+  if (v === undefined) return undefined;
+  const out: Record<string, string | number | null> = {};
+  for (const part of v.split(',')) {
+    const eq = part.indexOf('=');
+    const role = part.slice(0, eq).trim();
+    const col = part.slice(eq + 1).trim();
+    if (eq <= 0 || !col) throw new ConfigError(`expected role=column pairs, got "${part}"`, 'columns');
+    if (!(COLUMN_ROLES as readonly string[]).includes(role)) throw new ConfigError(`unknown column role "${role}"; expected one of ${COLUMN_ROLES.join(', ')}`, 'columns');
+    out[role] = col === 'none' ? null : /^\d+$/.test(col) ? Number(col) : col;
+  }
+  return out as ReadOptions['columns'];
+}
+
 function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], flag: string): T | undefined {
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`expected one of ${allowed.join(', ')}, got "${v}"`, flag);
@@ -46,6 +64,7 @@ export function register(program: Command): void {
     .description('validate and clean an interaction file or dataset folder, print the cleaning report, write a snapshot')
     .argument('<path>', 'MovieLens/Last.fm folder, or a CSV/TSV/JSONL/ratings.dat/u.data file')
     .option('--format <name>', 'auto, movielens-csv, movielens-dat, udata, lastfm, csv, tsv, jsonl (default auto)')
+    .option('--columns <mapping>', 'which column is what, e.g. user=uid,item=sku,value=qty,timestamp=ts (names or 0-based indices)')
     .option('--duplicates <policy>', 'repeated (user, item): first, last, sum, keep, error (default last)')
     .option('--missing <policy>', 'empty values: drop, mean, median, constant, error (default drop)')
     .option('--fill-value <x>', 'value used by --missing constant')
@@ -57,6 +76,7 @@ export function register(program: Command): void {
       const { config } = loadConfig(flags.config);
       const overrides: ReadOptions = {
         format: oneOf(flags.format, ['auto', 'movielens-csv', 'movielens-dat', 'udata', 'lastfm', 'csv', 'tsv', 'jsonl'] as const, 'format'),
+        columns: columnsFlag(flags.columns),
         duplicates: oneOf(flags.duplicates, ['first', 'last', 'sum', 'keep', 'error'] as const, 'duplicates'),
         missingValue: oneOf(flags.missing, ['drop', 'mean', 'median', 'constant', 'error'] as const, 'missing'),
         fillValue: numberFlag(flags.fillValue, 'fill-value'),
