@@ -4,7 +4,7 @@
  * Recall@10 of the last fit, and the process's peak RSS. Each row runs in its own child process
  * so the peak RSS is that model's alone (data loading included).
  *
- *   node --import tsx bench/als-ease-speed.ts [--data DIR] [--repeat 3] [--rows als-cg-1,als-cg-2,als-exact,ease] [--write]
+ *   node --import tsx bench/als-ease-speed.ts [--data DIR] [--repeat 3] [--rows als-cg-1,als-cg-2,als-exact,als-exact-2,ease] [--write]
  *
  * --write appends the table (with date, load and command) to docs/benchmarks.md.
  */
@@ -31,7 +31,8 @@ function arg(name: string): string | undefined {
 const ROWS: Record<string, { label: string; make: () => Recommender }> = {
   'als-cg-1': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, CG 3, 1 thread', make: () => new Als({ threads: 1 }) },
   'als-cg-2': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, CG 3, 2 threads', make: () => new Als({ threads: 2 }) },
-  'als-exact': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, exact (Cholesky)', make: () => new Als({ solver: 'exact', threads: 1 }) },
+  'als-exact': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, exact (Cholesky), 1 thread', make: () => new Als({ solver: 'exact', threads: 1 }) },
+  'als-exact-2': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, exact (Cholesky), 2 threads', make: () => new Als({ solver: 'exact', threads: 2 }) },
   ease: { label: 'EASE λ 200 (all items with ≥ 1 train user)', make: () => new Ease() },
 };
 
@@ -88,7 +89,7 @@ async function parent(): Promise<void> {
   for (const row of rows) {
     if (!ROWS[row]) throw new Error(`unknown row ${row}; expected one of ${Object.keys(ROWS).join(', ')}`);
     process.stderr.write(`${row} … `);
-    const reps = row === 'ease' || row === 'als-exact' ? 1 : repeat;
+    const reps = row === 'ease' || row.startsWith('als-exact') ? 1 : repeat;
     const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', row, dataDir, String(reps)], {
       cwd: ROOT,
       encoding: 'utf8',

@@ -85,6 +85,11 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   private g: Float32Array = new Float32Array(0);
   private dist: Float32Array = new Float32Array(0);
   private nn = new Int32Array(0);
+  /** Scratch for gradient steps (grown, then reused). */
+  private states: Float32Array = new Float32Array(0);
+  private nextStates: Float32Array = new Float32Array(0);
+  private nextVal: Float32Array = new Float32Array(0);
+  private dA: Float32Array = new Float32Array(0);
   private readonly batch: Sample[] = [];
   /** Observed transitions not yet paid for with gradient steps. */
   private owed = 0;
@@ -111,6 +116,9 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.vecScale = vs / Math.max(1, this.d);
     this.actor = new Mlp({ sizes: [this.sd, ...config.hidden, this.ad], output: 'tanh', outputInitScale: 0.1 }, this.initRng);
     this.critic = new Mlp({ sizes: [this.sd + this.ad, ...config.hidden, 1] }, this.initRng);
+    // Start the actor near the myopic recommender: its prior output begins at tanh(1.1) ≈ 0.8 of
+    // the prior range (the best-scored candidates), and learning moves it from there.
+    this.actor.bias(this.actor.nLayers - 1)[this.d] = 1.1;
     this.actorTarget = this.actor.clone(this.initRng);
     this.criticTarget = this.critic.clone(this.initRng);
     this.actorOpt = new Adam(this.actor.params, this.actor.grads, { lr: config.actorLr, maxGradNorm: 5 });
@@ -199,14 +207,17 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     const D = this.sd + this.ad;
     const batch = this.buffer.sample(this.rng, batchSize, this.batch);
     const B = batch.length;
-    const states = new Float32Array(B * this.sd);
-    const nextStates = new Float32Array(B * this.sd);
+    this.states = grow(this.states, B * this.sd);
+    this.nextStates = grow(this.nextStates, B * this.sd);
+    const states = this.states;
+    const nextStates = this.nextStates;
     for (let t = 0; t < B; t++) {
       this.pairs.encodeState(batch[t]!.obs, states.subarray(t * this.sd, (t + 1) * this.sd));
       this.pairs.encodeState(batch[t]!.next, nextStates.subarray(t * this.sd, (t + 1) * this.sd));
     }
     // Critic targets: max of Q' over the kNN of the target actor's proto-action at s'.
-    const nextVal = new Float32Array(B);
+    this.nextVal = grow(this.nextVal, B);
+    const nextVal = this.nextVal.fill(0, 0, B);
     for (let t = 0; t < B; t++) {
       if (batch[t]!.done) continue;
       const cands = this.source.top(batch[t]!.next, nextCandidates);
@@ -240,7 +251,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.critic.backward(this.g.subarray(0, rows));
     this.criticOpt.step();
     // Actor step: dQ(s, μ(s))/dθ_μ through the critic's input gradient (critic grads discarded).
-    const a = this.actor.forward(states, B);
+    const a = this.actor.forward(states.subarray(0, B * this.sd), B);
     this.x = grow(this.x, B * D);
     for (let t = 0; t < B; t++) {
       this.x.set(states.subarray(t * this.sd, (t + 1) * this.sd), t * D);
@@ -251,7 +262,8 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.g.fill(-1 / B, 0, B);
     const dIn = this.critic.backward(this.g.subarray(0, B), true)!;
     this.critic.zeroGrad();
-    const dA = new Float32Array(B * this.ad);
+    this.dA = grow(this.dA, B * this.ad);
+    const dA = this.dA.subarray(0, B * this.ad);
     for (let t = 0; t < B; t++) for (let j = 0; j < this.ad; j++) dA[t * this.ad + j] = dIn[t * D + this.sd + j]! * this.scale[j]!;
     // The critic forward above replaced nothing in the actor's cache, so its backward is valid.
     this.actor.zeroGrad();

@@ -72,6 +72,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   private y: Float32Array = new Float32Array(0);
   private g: Float32Array = new Float32Array(0);
   private order = new Int32Array(0);
+  private nextVal: Float32Array = new Float32Array(0);
   private readonly batch: Sample[] = [];
 
   constructor(ctx: AgentContext, config: DqnConfig) {
@@ -146,7 +147,8 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     const D = this.pairs.dim;
     const batch = this.buffer.sample(this.rng, batchSize, this.batch);
     // 1. Bootstrap values at the next states (before the online forward whose cache backward needs).
-    const nextVal = new Float32Array(batch.length);
+    this.nextVal = grow(this.nextVal, batch.length);
+    const nextVal = this.nextVal.fill(0, 0, batch.length);
     const nextC: Int32Array[] = [];
     let rows = 0;
     for (const b of batch) {

@@ -169,7 +169,8 @@ function splitRows(indptr: Int32Array, rows: number, parts: number, f: number): 
 /** Messages to als-worker.ts. */
 export type AlsWorkerMsg =
   | { op: 'bind'; side: 'users' | 'items'; sweep: HalfSweep }
-  | { op: 'init' | 'step'; side: 'users' | 'items'; from: number; to: number };
+  | { op: 'init' | 'step'; side: 'users' | 'items'; from: number; to: number }
+  | { op: 'exact'; side: 'users' | 'items'; gram: Float64Array; from: number; to: number };
 
 export class Als extends BaseRecommender<AlsConfig> {
   readonly kind = 'als';
@@ -203,7 +204,7 @@ export class Als extends BaseRecommender<AlsConfig> {
     const items = sweepState(iu, V, U, f, shared);
     let pool: WorkerPool | null = null;
     try {
-      if (threads > 1 && solver === 'cg') {
+      if (threads > 1) {
         pool = new WorkerPool(workerUrl(import.meta.url, './als-worker.js'), threads - 1);
         for (let w = 0; w < pool.size; w++) {
           await pool.run(w, { op: 'bind', side: 'users', sweep: users } satisfies AlsWorkerMsg);
@@ -217,7 +218,17 @@ export class Als extends BaseRecommender<AlsConfig> {
         for (const [side, s] of [['users', users], ['items', items]] as const) {
           if (solver === 'exact') {
             factorGram(s.y, s.y.length / f, f, this.config.regularization, gramF32, gram64);
-            exactRows(s, gram64, 0, s.indptr.length - 1, work);
+            const rows = s.indptr.length - 1;
+            if (!pool) exactRows(s, gram64, 0, rows, work);
+            else {
+              const cuts = splitRows(s.indptr, rows, pool.size + 1, f);
+              const waits: Promise<unknown>[] = [];
+              for (let w = 0; w < pool.size; w++) {
+                waits.push(pool.run(w, { op: 'exact', side, gram: gram64, from: cuts[w + 1]!, to: cuts[w + 2]! } satisfies AlsWorkerMsg));
+              }
+              exactRows(s, gram64, cuts[0]!, cuts[1]!, work);
+              await Promise.all(waits);
+            }
           } else {
             await this.cgHalfSweep(side, s, gramF32, gram64, pool);
           }

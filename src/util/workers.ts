@@ -1,7 +1,7 @@
 /**
  * Worker threads for the numeric code: spawn a worker module that works both from the TS sources
- * (vitest, tsx: the worker needs `--import tsx` to load a .ts file) and from compiled dist/ (plain
- * JS), a tiny request/response protocol, and a pool with a clean shutdown.
+ * (vitest, tsx: tsx's loader is registered inside the worker, see `spawnWorker`) and from compiled
+ * dist/ (plain JS), a tiny request/response protocol, and a pool with a clean shutdown.
  *
  * Owner side:   const pool = new WorkerPool(workerUrl(import.meta.url, './x-worker.js'), 2, data);
  *               const r = await pool.run(0, { op: 'sweep', from, to });   …   await pool.close();

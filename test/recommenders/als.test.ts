@@ -84,13 +84,18 @@ describe('Als', () => {
     expect(overlap / n).toBeGreaterThan(0.9);
   });
 
-  it('two worker threads give exactly the single-thread result', async () => {
+  it('two worker threads give exactly the single-thread result (CG and exact)', async () => {
     const one = new Als({ factors: 8, iterations: 3, threads: 1, seed: 5 });
     const two = new Als({ factors: 8, iterations: 3, threads: 2, seed: 5 });
     await one.fit(data);
     await two.fit(data);
     expect(Array.from(two.itemEmbeddings())).toEqual(Array.from(one.itemEmbeddings()));
     expect(Array.from(two.userEmbeddings())).toEqual(Array.from(one.userEmbeddings()));
+    const exact1 = new Als({ factors: 8, iterations: 2, solver: 'exact', threads: 1, seed: 5 });
+    const exact2 = new Als({ factors: 8, iterations: 2, solver: 'exact', threads: 2, seed: 5 });
+    await exact1.fit(data);
+    await exact2.fit(data);
+    expect(Array.from(exact2.itemEmbeddings())).toEqual(Array.from(exact1.itemEmbeddings()));
   });
 
   it('reports progress once per iteration', async () => {

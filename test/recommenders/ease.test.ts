@@ -25,12 +25,12 @@ function referenceScores(ds: Dataset, lambda: number, raw: boolean, keep: (item:
   const w = 2 * n;
   const a = new Float64Array(n * w);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = i === j ? lambda : 0;
-      for (const x of X) s += x[i]! * x[j]!;
-      a[i * w + j] = s;
-    }
+    a[i * w + i] = lambda;
     a[i * w + n + i] = 1;
+  }
+  for (const x of X) {
+    const nz = Array.from(x.keys()).filter((i) => x[i] !== 0);
+    for (const i of nz) for (const j of nz) a[i * w + j] = a[i * w + j]! + x[i]! * x[j]!;
   }
   for (let c = 0; c < n; c++) {
     const piv = a[c * w + c]!;
@@ -44,9 +44,10 @@ function referenceScores(ds: Dataset, lambda: number, raw: boolean, keep: (item:
   const P = (i: number, j: number): number => a[i * w + n + j]!;
   return X.map((x) => {
     const out = new Float64Array(ds.nItems);
+    const nz = Array.from(x.keys()).filter((i) => x[i] !== 0);
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let i = 0; i < n; i++) if (i !== j) s += x[i]! * (-P(i, j) / P(j, j));
+      for (const i of nz) if (i !== j) s += x[i]! * (-P(i, j) / P(j, j));
       out[items[j]!] = s;
     }
     return out;
@@ -83,7 +84,7 @@ describe('Ease', () => {
   });
 
   it('equals the reference across several levels of the blocked inverse (250 items)', async () => {
-    const ds = syntheticPowerLaw({ users: 300, items: 250, interactions: 6000, groups: 5, seed: 4 }).dataset;
+    const ds = syntheticPowerLaw({ users: 200, items: 250, interactions: 5000, groups: 5, seed: 4 }).dataset;
     const m = new Ease({ lambda: 20 });
     await m.fit(ds);
     const counts = ds.itemCounts();

@@ -1,0 +1,10 @@
+// The multi-agent team (issue 5). Importing this module registers `team` as an agent and a recommender.
+export * from './context.js';
+export * from './views.js';
+export * from './mixer.js';
+export * from './fusion.js';
+export * from './explain.js';
+export * from './team.js';
+export * from './recommender.js';
+export * from './item-recommender.js';
+export * from './register.js';

@@ -1,0 +1,117 @@
+/**
+ * Linear value models and the value-decomposition mixers.
+ *
+ * `LinearValue`: Q(φ) = θᵀφ, trained by normalised least-mean-squares steps (step lr/(1 + |φ|²),
+ * so the step is scale-free in the features). Gradients are accumulated (`accumulate`) and
+ * applied in `apply`, which lets distributed learners exchange and sum them before applying.
+ *
+ * VDN (Sunehag et al. 2018): Q_team = Σ_k Q_k. QMIX (Rashid et al. 2018): Q_team = Σ_k w_k(s)·Q_k
+ * + b(s) with w_k(s) = |W_k·s + c_k| ≥ 0 from a (linear) hypernetwork of the global state s, so
+ * Q_team is monotone in every agent's Q and each agent's greedy choice agrees with the team's.
+ */
+export class LinearValue {
+  theta: Float64Array;
+  readonly grad: Float64Array;
+  constructor(
+    readonly dim: number,
+    public lr: number,
+  ) {
+    this.theta = new Float64Array(dim);
+    this.grad = new Float64Array(dim);
+  }
+
+  value(x: Float64Array, off = 0): number {
+    let s = 0;
+    for (let j = 0; j < this.dim; j++) s += this.theta[j]! * x[off + j]!;
+    return s;
+  }
+
+  /** Values of n rows (row-major n × dim) into out. */
+  values(x: Float64Array, n: number, out: Float64Array): void {
+    const d = this.dim;
+    for (let r = 0; r < n; r++) out[r] = this.value(x, r * d);
+  }
+
+  /** grad += lr · err · scale · φ / (1 + |φ|²) (a normalised LMS step toward reducing err²). */
+  accumulate(x: Float64Array, off: number, err: number, scale = 1): void {
+    const d = this.dim;
+    let nn = 1;
+    for (let j = 0; j < d; j++) nn += x[off + j]! * x[off + j]!;
+    const f = (this.lr * err * scale) / nn;
+    for (let j = 0; j < d; j++) this.grad[j]! += f * x[off + j]!;
+  }
+
+  apply(): void {
+    for (let j = 0; j < this.dim; j++) {
+      this.theta[j]! += this.grad[j]!;
+      this.grad[j] = 0;
+    }
+  }
+}
+
+/** VDN: the team value of one item is the plain sum of the agents' values. */
+export function vdnMix(q: ArrayLike<number>, m: number, off = 0): number {
+  let s = 0;
+  for (let k = 0; k < m; k++) s += q[off + k]!;
+  return s;
+}
+
+/** QMIX-style monotone mixer with a linear hypernetwork over the global state. */
+export class QmixMixer {
+  /** m × ds hypernetwork weights, m offsets (start at 1, so an untrained mixer is VDN) and the bias head. */
+  W: Float64Array;
+  c: Float64Array;
+  v: Float64Array;
+  private readonly raw: Float64Array;
+  constructor(
+    readonly m: number,
+    readonly ds: number,
+    public lr: number,
+  ) {
+    this.W = new Float64Array(m * ds);
+    this.c = new Float64Array(m).fill(1);
+    this.v = new Float64Array(ds);
+    this.raw = new Float64Array(m);
+  }
+
+  /** w_k(s) = |W_k·s + c_k| into `w`; returns b(s). */
+  weights(s: Float32Array | Float64Array, w: Float64Array): number {
+    const { m, ds } = this;
+    for (let k = 0; k < m; k++) {
+      let z = this.c[k]!;
+      for (let j = 0; j < ds; j++) z += this.W[k * ds + j]! * s[j]!;
+      this.raw[k] = z;
+      w[k] = Math.abs(z);
+    }
+    let b = 0;
+    for (let j = 0; j < ds; j++) b += this.v[j]! * s[j]!;
+    return b;
+  }
+
+  /** Q_team = Σ_k w_k q_k + b. */
+  static mix(q: ArrayLike<number>, qOff: number, w: Float64Array, m: number, b: number): number {
+    let s = b;
+    for (let k = 0; k < m; k++) s += w[k]! * q[qOff + k]!;
+    return s;
+  }
+
+  /**
+   * One normalised gradient step on the hypernetwork for TD error `err` of an item whose agent
+   * values were q (call `weights(s)` for the same state first).
+   */
+  step(s: Float32Array | Float64Array, q: ArrayLike<number>, qOff: number, err: number): void {
+    const { m, ds } = this;
+    let ss = 1;
+    for (let j = 0; j < ds; j++) ss += s[j]! * s[j]!;
+    let qq = 1;
+    for (let k = 0; k < m; k++) qq += q[qOff + k]! * q[qOff + k]!;
+    const f = (this.lr * err) / (ss * qq);
+    for (let k = 0; k < m; k++) {
+      const g = f * q[qOff + k]! * (this.raw[k]! >= 0 ? 1 : -1);
+      for (let j = 0; j < ds; j++) this.W[k * ds + j]! += g * s[j]!;
+      this.c[k]! += g;
+    }
+    const fb = (this.lr * err) / ss;
+    for (let j = 0; j < ds; j++) this.v[j]! += fb * s[j]!;
+  }
+}

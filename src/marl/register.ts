@@ -1,0 +1,64 @@
+/**
+ * Registers the team as agent `team` (src/agents registry: `chorus simulate --agent team`, the
+ * simulator runner) and as recommenders `team` and `team-item` (src/recommenders registry:
+ * `chorus evaluate --model team`, `chorus train --model team`). Importing src/marl/index.js runs
+ * this once.
+ */
+import { agentNames, registerAgent } from '../agents/registry.js';
+import { defineRecommender, listRecommenders, registerRecommender } from '../recommenders/registry.js';
+import type { TeamContext } from './context.js';
+import { ITEM_AGENT_DEFAULTS, ItemAgentRecommender, itemAgentSchema } from './item-recommender.js';
+import { TEAM_RECOMMENDER_DEFAULTS, TeamRecommender, teamRecommenderSchema } from './recommender.js';
+import { TeamAgent, TEAM_DEFAULTS, type TeamConfig } from './team.js';
+
+/** Teams created through the registry while a collection is open (the CLI summarises their weights). */
+let collecting: TeamAgent[] | null = null;
+
+export function collectTeams(): TeamAgent[] {
+  collecting = [];
+  return collecting;
+}
+
+export function stopCollectingTeams(): void {
+  collecting = null;
+}
+
+export function registerTeam(): void {
+  if (!agentNames().includes('team')) {
+    registerAgent('team', {
+      description: 'multi-agent team: user (relevance), item (fair exposure), content (attractiveness) agents fused into one slate',
+      defaults: { seed: 1, ...TEAM_DEFAULTS },
+      learns: true,
+      create: (ctx, c) => {
+        const team = new TeamAgent(ctx as TeamContext, c as unknown as TeamConfig);
+        collecting?.push(team);
+        return team;
+      },
+    });
+  }
+  const have = new Set(listRecommenders().map((r) => r.name));
+  if (!have.has('team-item')) {
+    registerRecommender(
+      defineRecommender({
+        name: 'team-item',
+        description: "The team's item agent offline: favours rarely interacted-with and new items (fair exposure)",
+        defaults: ITEM_AGENT_DEFAULTS,
+        schema: itemAgentSchema,
+        make: (c) => new ItemAgentRecommender(c),
+      }),
+    );
+  }
+  if (!have.has('team')) {
+    registerRecommender(
+      defineRecommender({
+        name: 'team',
+        description: 'Multi-agent team as a ranker: user agent (ALS), extra agents (kNN), content and item agents, weights learned on a validation split',
+        defaults: TEAM_RECOMMENDER_DEFAULTS,
+        schema: teamRecommenderSchema,
+        make: (c) => new TeamRecommender(c),
+      }),
+    );
+  }
+}
+
+registerTeam();

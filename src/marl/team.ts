@@ -1,0 +1,738 @@
+/**
+ * The multi-agent team: a user agent (relevance), an item agent (fair exposure, cold items) and a
+ * content agent (content attractiveness), plus any extra scorers, cooperating on one slate. The
+ * team is itself an `Agent` (registered as `team`).
+ *
+ * One step: candidates = the user's top items by the myopic prior + a few random unseen items +
+ * the item agent's and the content agent's own best proposals. Every agent scores every candidate
+ * from its own observation (views.ts); the coordination mode turns the agents' scores into
+ * per-agent weights; fusion (fusion.ts) adds weighted per-agent contributions into one score per
+ * item; the top K form the slate (ε-greedy positions, or a Plackett–Luce sample for the
+ * actor-critic mode, while training).
+ *
+ * Team reward and its decomposition over positions. r = R + λ·G + α·A (λ, α as the environment's;
+ * G and A are slate means). Each shown item p gets ρ_p = R·click_p/#clicks + (λ·ĝ_p + α·â_p)/K,
+ * where ĝ_p, â_p are the item agent's and content agent's per-item estimates of g and a (linear
+ * "stake" models fitted to the slate means) shifted by the slate's residual, so Σ_p ρ_p = r
+ * exactly. Per-item TD targets are y_p = ρ_p + γ·V(s')/K with V(s') the team value of the slate
+ * it would show at s' — the slate value is Σ_p Q(s, i_p), a decomposition over positions.
+ *
+ * Coordination modes (how the agents learn; all value models are linear in each agent's features):
+ *  - independent: each agent learns its own stake (user R, item λG, content αA) with its own
+ *    bootstrap; fusion weights are learned by regressing the team reward on the agents' values;
+ *  - vdn: Q_team = Σ_k Q_k trained on the team TD error (weights 1);
+ *  - qmix: Q_team = Σ_k w_k(s)·Q_k + b(s), w_k(s) = |hypernetwork(s)_k| ≥ 0 (mixer.ts);
+ *  - central-critic: decentralised actors (softmax over their own logits; the slate policy is
+ *    their product) and a centralised critic — an MLP over all agents' features — trained by TD;
+ *    each actor follows the COMA-style counterfactual advantage Q(s, i) − Σ_j π_k(j|s)·Q(s, j);
+ *  - comm: two rounds; in the second each agent adds the message of the others (the mean of
+ *    their first-round values) with a learned gain, and each agent learns the shared team value
+ *    (team Q = mean of the agents' second-round estimates).
+ */
+import { BaseAgent, type SeededConfig } from '../agents/base.js';
+import { StateFeaturiser } from '../agents/state.js';
+import type { Transition } from '../agents/types.js';
+import type { Observation, Slate } from '../env/types.js';
+import { ConfigError } from '../errors.js';
+import { Adam } from '../nn/adam.js';
+import { Mlp } from '../nn/mlp.js';
+import { topK } from '../util/topk.js';
+import type { TeamContext } from './context.js';
+import { checkFusion, fuse, MetaFusion, type FusionName } from './fusion.js';
+import { LinearValue, QmixMixer } from './mixer.js';
+import { CandidateSource, ContentView, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
+import { evidenceFor, type Evidence } from './explain.js';
+
+export type Coordination = 'independent' | 'vdn' | 'qmix' | 'central-critic' | 'comm';
+export const COORDINATIONS: readonly Coordination[] = ['independent', 'vdn', 'qmix', 'central-critic', 'comm'];
+export const BASE_MEMBERS = ['user', 'item', 'content'] as const;
+
+export interface TeamConfig extends SeededConfig {
+  coordination: Coordination;
+  fusion: FusionName;
+  /** Agents in the team: any of user, item, content, and the names of the context's extra scorers. */
+  members: string[];
+  /** λ and α of the team reward r = R + λ·G + α·A (use the environment's). */
+  lambda: number;
+  alpha: number;
+  gamma: number;
+  /** Normalised step size of the agents' value models. */
+  lr: number;
+  /** Step size of the reward-decomposition (stake) models, the QMIX hypernetwork and learned weights. */
+  auxLr: number;
+  /** Actor step size (central-critic) and critic Adam learning rate. */
+  actorLr: number;
+  criticLr: number;
+  /** Per-position exploration of the value modes while training. */
+  epsilon: number;
+  /** Softmax temperature of the actors (central-critic). */
+  temperature: number;
+  /** Candidates per step: top by prior, random unseen, and each of the item and content agents' own proposals. */
+  candidates: number;
+  randomCandidates: number;
+  proposals: number;
+  /** Reciprocal-rank fusion constant. */
+  rrfK: number;
+  /** UCB1 exploration constant of the meta-policy. */
+  metaC: number;
+}
+
+export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
+  coordination: 'vdn',
+  fusion: 'weighted',
+  members: ['user', 'item', 'content'],
+  lambda: 0.1,
+  alpha: 0.1,
+  gamma: 0.8,
+  lr: 0.05,
+  auxLr: 0.02,
+  actorLr: 0.02,
+  criticLr: 1e-3,
+  epsilon: 0.05,
+  temperature: 0.2,
+  candidates: 100,
+  randomCandidates: 10,
+  proposals: 15,
+  rrfK: 60,
+  metaC: 0.5,
+};
+
+interface ActRecord {
+  cands: Int32Array;
+  arm: number;
+  /** Per shown item: agent contributions (K × m) and fused score. */
+  contrib: Float64Array;
+  fused: Float64Array;
+}
+
+export interface ItemExplanation {
+  item: number;
+  /** Fused score = Σ of the contributions. */
+  score: number;
+  contributions: Record<string, number>;
+  evidence: Evidence[];
+}
+
+export interface TeamSummary {
+  coordination: Coordination;
+  fusion: FusionName;
+  /** Per agent: mean fusion weight, mean contribution to a shown item's score, share of |contribution|. */
+  agents: Record<string, { weight: number; contribution: number; share: number }>;
+  /** Slates the statistics cover (evaluation mode). */
+  slates: number;
+}
+
+export function checkCoordination(c: string): Coordination {
+  if (!(COORDINATIONS as readonly string[]).includes(c)) throw new ConfigError(`unknown coordination "${c}"; expected one of: ${COORDINATIONS.join(', ')}`, 'coordination');
+  return c as Coordination;
+}
+
+export class TeamAgent extends BaseAgent<TeamConfig> {
+  readonly name = 'team';
+  readonly version = 1;
+  readonly views: View[];
+  readonly memberNames: string[];
+  readonly m: number;
+  readonly itemState: ItemState;
+  private readonly tctx: TeamContext;
+  private readonly source: CandidateSource;
+  private readonly itemView: ItemView;
+  private readonly contentView: ContentView;
+  private readonly stateF: StateFeaturiser;
+  private readonly sVec: Float32Array;
+  values: LinearValue[];
+  stakeG: LinearValue;
+  stakeA: LinearValue;
+  mixer: QmixMixer;
+  /** Learned fusion weights (independent mode) and communication gains (comm mode). */
+  fusionW: Float64Array;
+  commGain: Float64Array;
+  meta: MetaFusion;
+  critic: Mlp | null = null;
+  private criticOpt: Adam | null = null;
+  private criticX: number[] = [];
+  private criticY: number[] = [];
+  private readonly criticDim: number;
+  private readonly records = new WeakMap<Slate, ActRecord>();
+  // Scratch (sized for the largest candidate set; reused every step).
+  private readonly maxN: number;
+  private readonly F: Float64Array[];
+  private readonly q: Float64Array;
+  private readonly q1: Float64Array;
+  private readonly c: Float64Array;
+  private readonly s: Float64Array;
+  private readonly w: Float64Array;
+  private readonly rank: Int32Array;
+  private readonly order: Int32Array;
+  private readonly candMask: Uint8Array;
+  private readonly allScores: Float64Array;
+  private readonly wBuf: Float64Array;
+  private readonly row: Float64Array;
+  private b = 0;
+  // Evaluation statistics for summaries.
+  private statW: Float64Array;
+  private statC: Float64Array;
+  private statAbs: Float64Array;
+  private statItems = 0;
+  private statSlates = 0;
+
+  constructor(ctx: TeamContext, config: TeamConfig) {
+    super(ctx, config);
+    checkCoordination(config.coordination);
+    checkFusion(config.fusion);
+    this.tctx = ctx;
+    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates);
+    this.itemState = new ItemState(ctx.items.nItems);
+    this.itemView = new ItemView(ctx, this.itemState);
+    this.contentView = new ContentView(ctx);
+    const extras = ctx.extras ?? [];
+    const known = [...BASE_MEMBERS, ...extras.map((e) => e.name)];
+    const names = config.members.length > 0 ? [...config.members] : [...BASE_MEMBERS];
+    for (const e of extras) if (!names.includes(e.name)) names.push(e.name);
+    for (const n of names) if (!known.includes(n)) throw new ConfigError(`unknown team member "${n}"; expected any of: ${known.join(', ')}`, 'members');
+    if (new Set(names).size !== names.length) throw new ConfigError('team members must be distinct', 'members');
+    this.memberNames = names;
+    this.views = names.map((n): View => {
+      if (n === 'user') return new UserView(ctx, this.source);
+      if (n === 'item') return this.itemView;
+      if (n === 'content') return this.contentView;
+      return new ScorerView(extras.find((e) => e.name === n)!, ctx.items.nItems);
+    });
+    this.m = this.views.length;
+    this.values = this.views.map((v) => new LinearValue(v.dim, config.lr));
+    this.stakeG = new LinearValue(this.itemView.dim, config.auxLr);
+    this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
+    this.stateF = new StateFeaturiser(ctx);
+    this.sVec = new Float32Array(this.stateF.dim);
+    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.auxLr);
+    this.fusionW = new Float64Array(this.m).fill(1);
+    this.commGain = new Float64Array(this.m);
+    this.meta = new MetaFusion(this.m, config.metaC);
+    this.criticDim = this.views.reduce((a, v) => a + v.dim, 0);
+    if (config.coordination === 'central-critic') {
+      this.critic = new Mlp({ sizes: [this.criticDim, 32, 1] }, this.rng);
+      this.criticOpt = new Adam(this.critic.params, this.critic.grads, { lr: config.criticLr, maxGradNorm: 5 });
+    }
+    this.maxN = Math.min(ctx.items.nItems, config.candidates + config.randomCandidates + 2 * config.proposals) + ctx.slateSize;
+    this.F = this.views.map((v) => new Float64Array(this.maxN * v.dim));
+    this.q = new Float64Array(this.maxN * this.m);
+    this.q1 = new Float64Array(this.maxN * this.m);
+    this.c = new Float64Array(this.maxN * this.m);
+    this.s = new Float64Array(this.maxN);
+    this.w = new Float64Array(this.m);
+    this.rank = new Int32Array(this.maxN * this.m);
+    this.order = new Int32Array(this.maxN);
+    this.candMask = new Uint8Array(ctx.items.nItems);
+    this.allScores = new Float64Array(ctx.items.nItems);
+    this.wBuf = new Float64Array(Math.max(this.contentView.cdim, 1));
+    this.row = new Float64Array(Math.max(this.criticDim, this.itemView.dim, this.contentView.cdim + 1));
+    this.statW = new Float64Array(this.m);
+    this.statC = new Float64Array(this.m);
+    this.statAbs = new Float64Array(this.m);
+  }
+
+  // ---------------------------------------------------------------- candidates and scoring
+
+  /** Candidate items for an observation (never history items). `random` adds the random part. */
+  candidates(obs: Observation, random: boolean): Int32Array {
+    const base = random ? this.source.get(obs, this.rng) : this.source.top(obs, this.config.candidates);
+    const P = this.config.proposals;
+    if (P <= 0 || base.length >= this.ctx.items.nItems - obs.history.length) return base;
+    const mask = this.candMask;
+    const h = obs.history;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 1;
+    for (let r = 0; r < base.length; r++) mask[base[r]!] = 1;
+    const extra: number[] = [];
+    const add = (scores: Float64Array): void => {
+      const top = topK(scores, P, mask);
+      for (let r = 0; r < top.items.length; r++) {
+        extra.push(top.items[r]!);
+        mask[top.items[r]!] = 1;
+      }
+    };
+    const ki = this.memberNames.indexOf('item');
+    if (ki >= 0) {
+      const th = this.values[ki]!.theta;
+      const row = this.row;
+      for (let i = 0; i < this.allScores.length; i++) {
+        this.itemView.row(i, row, 0);
+        let v = 0;
+        for (let j = 0; j < this.itemView.dim; j++) v += th[j]! * row[j]!;
+        this.allScores[i] = v;
+      }
+      add(this.allScores);
+    }
+    const kc = this.memberNames.indexOf('content');
+    if (kc >= 0) {
+      this.contentView.setState(obs);
+      this.contentView.scoreAll(this.values[kc]!.theta, this.wBuf, this.allScores);
+      add(this.allScores);
+    }
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 0;
+    for (let r = 0; r < base.length; r++) mask[base[r]!] = 0;
+    for (const i of extra) mask[i] = 0;
+    if (extra.length === 0) return base;
+    const out = new Int32Array(base.length + extra.length);
+    out.set(base);
+    out.set(extra, base.length);
+    return out;
+  }
+
+  /**
+   * Every agent's features and values for `n` items, the mode's weights (times the meta arm's
+   * multipliers), contributions `c` and fused scores `s`. Returns n (clipped to the scratch size).
+   */
+  private evaluate(obs: Observation, items: Int32Array, arm: number): number {
+    const n = Math.min(items.length, this.maxN);
+    const m = this.m;
+    for (let k = 0; k < m; k++) {
+      this.views[k]!.features(obs, items, n, this.F[k]!);
+      const d = this.views[k]!.dim;
+      const val = this.values[k]!;
+      for (let r = 0; r < n; r++) this.q1[r * m + k] = val.value(this.F[k]!, r * d);
+    }
+    const mode = this.config.coordination;
+    this.b = 0;
+    if (mode === 'comm' && m > 1) {
+      // Round 2: agent k adds the others' round-1 values (their message) with its learned gain.
+      for (let r = 0; r < n; r++) {
+        let tot = 0;
+        for (let k = 0; k < m; k++) tot += this.q1[r * m + k]!;
+        for (let k = 0; k < m; k++) this.q[r * m + k] = this.q1[r * m + k]! + this.commGain[k]! * ((tot - this.q1[r * m + k]!) / (m - 1));
+      }
+    } else this.q.set(this.q1.subarray(0, n * m));
+    if (mode === 'qmix') {
+      this.stateF.encode(obs, this.sVec);
+      this.b = this.mixer.weights(this.sVec, this.w);
+    } else if (mode === 'independent') this.w.set(this.fusionW);
+    else if (mode === 'comm') this.w.fill(1 / m);
+    else this.w.fill(1);
+    const arms = this.config.fusion === 'meta' ? this.meta.arms[arm]! : null;
+    if (arms) for (let k = 0; k < m; k++) this.w[k]! *= arms[k]!;
+    const kind = this.config.fusion === 'meta' ? 'weighted' : this.config.fusion;
+    fuse(kind, this.q, n, m, this.w, this.c, this.s, this.rank, this.order, this.config.rrfK);
+    return n;
+  }
+
+  /** Indices (into the candidate list) of the k best fused scores, best first, into `out`. */
+  private greedy(n: number, k: number, out: Int32Array): number {
+    const kk = Math.min(k, n);
+    const used = this.order;
+    for (let r = 0; r < n; r++) used[r] = 0;
+    for (let p = 0; p < kk; p++) {
+      let best = -1;
+      for (let r = 0; r < n; r++) if (!used[r] && (best < 0 || this.s[r]! > this.s[best]!)) best = r;
+      used[best] = 1;
+      out[p] = best;
+    }
+    return kk;
+  }
+
+  // ---------------------------------------------------------------- acting
+
+  act(obs: Observation, k: number): Slate {
+    const cands = this.candidates(obs, true);
+    const explore = this.training;
+    const arm = this.config.fusion === 'meta' ? this.meta.choose(explore) : 0;
+    const n = this.evaluate(obs, cands, arm);
+    const kk = Math.min(k, n);
+    const pick = new Int32Array(kk);
+    const prop = new Float32Array(kk).fill(1);
+    if (explore && this.config.coordination === 'central-critic') this.samplePL(n, kk, pick, prop);
+    else {
+      this.greedy(n, kk, pick);
+      const eps = explore ? this.config.epsilon : 0;
+      if (eps > 0) {
+        const chosen = new Uint8Array(n);
+        for (let p = 0; p < kk; p++) chosen[pick[p]!] = 1;
+        for (let p = 0; p < kk; p++) {
+          if (this.rng.next() < eps) {
+            // Swap in a random candidate not already in the slate.
+            let r = this.rng.int(n);
+            for (let t = 0; t < n && chosen[r]; t++) r = (r + 1) % n;
+            if (!chosen[r]) {
+              chosen[pick[p]!] = 0;
+              chosen[r] = 1;
+              pick[p] = r;
+              prop[p] = eps / n;
+              continue;
+            }
+          }
+          prop[p] = 1 - eps + eps / n;
+        }
+      }
+    }
+    const m = this.m;
+    const items = new Int32Array(kk);
+    const scores = new Float32Array(kk);
+    const contrib = new Float64Array(kk * m);
+    const fused = new Float64Array(kk);
+    for (let p = 0; p < kk; p++) {
+      const r = pick[p]!;
+      items[p] = cands[r]!;
+      scores[p] = this.s[r]!;
+      fused[p] = this.s[r]!;
+      for (let a = 0; a < m; a++) contrib[p * m + a] = this.c[r * m + a]!;
+    }
+    if (!this.training) {
+      for (let a = 0; a < m; a++) {
+        this.statW[a]! += this.w[a]!;
+        for (let p = 0; p < kk; p++) {
+          this.statC[a]! += contrib[p * m + a]!;
+          this.statAbs[a]! += Math.abs(contrib[p * m + a]!);
+        }
+      }
+      this.statItems += kk;
+      this.statSlates++;
+    }
+    this.itemState.shown(items);
+    const slate: Slate = { items, scores, propensities: prop };
+    this.records.set(slate, { cands, arm, contrib, fused });
+    return slate;
+  }
+
+  /** Plackett–Luce sample of kk candidates from softmax(s / T); propensity = probability of each pick. */
+  private samplePL(n: number, kk: number, pick: Int32Array, prop: Float32Array): void {
+    const T = this.config.temperature;
+    const used = new Uint8Array(n);
+    let mx = -Infinity;
+    for (let r = 0; r < n; r++) mx = Math.max(mx, this.s[r]!);
+    const e = new Float64Array(n);
+    let tot = 0;
+    for (let r = 0; r < n; r++) tot += e[r] = Math.exp((this.s[r]! - mx) / T);
+    for (let p = 0; p < kk; p++) {
+      let x = this.rng.next() * tot;
+      let r = -1;
+      for (let j = 0; j < n; j++) {
+        if (used[j]) continue;
+        r = j;
+        x -= e[j]!;
+        if (x < 0) break;
+      }
+      used[r] = 1;
+      pick[p] = r;
+      prop[p] = Math.min(1, Math.max(1e-12, e[r]! / tot));
+      tot -= e[r]!;
+    }
+  }
+
+  // ---------------------------------------------------------------- learning
+
+  /** Team value per item (the mode's Q_team) of evaluated row r. */
+  private teamValue(r: number): number {
+    const m = this.m;
+    const mode = this.config.coordination;
+    if (mode === 'qmix') return QmixMixer.mix(this.q, r * m, this.w, m, this.b);
+    if (mode === 'comm') {
+      let t = 0;
+      for (let k = 0; k < m; k++) t += this.q[r * m + k]!;
+      return t / m;
+    }
+    let t = 0;
+    for (let k = 0; k < m; k++) t += this.q[r * m + k]!;
+    return t;
+  }
+
+  private criticInput(r: number, out: Float32Array, off: number): void {
+    let o = off;
+    for (let k = 0; k < this.m; k++) {
+      const d = this.views[k]!.dim;
+      const F = this.F[k]!;
+      for (let j = 0; j < d; j++) out[o++] = F[r * d + j]!;
+    }
+  }
+
+  /** Critic values of evaluated rows 0..n-1 into `out`. */
+  private criticValues(n: number, out: Float64Array): void {
+    const x = new Float32Array(n * this.criticDim);
+    for (let r = 0; r < n; r++) this.criticInput(r, x, r * this.criticDim);
+    const y = this.critic!.forward(x, n);
+    for (let r = 0; r < n; r++) out[r] = y[r]!;
+  }
+
+  /**
+   * Per-position shares of the team reward (Σ = R + λG + αA exactly) and the stake parts; also
+   * trains the item agent's and content agent's stake models on the slate means of G and A.
+   */
+  private decompose(t: Transition, rho: Float64Array, stakes: Float64Array): void {
+    const items = t.slate.items;
+    const K = items.length;
+    const parts = t.parts ?? { R: t.reward, G: 0, A: 0 };
+    const { lambda, alpha } = this.config;
+    let nClicks = 0;
+    if (t.clicks) for (let p = 0; p < K; p++) nClicks += t.clicks[p] ? 1 : 0;
+    const gHat = new Float64Array(K);
+    const aHat = new Float64Array(K);
+    const di = this.itemView.dim;
+    const dc = this.contentView.cdim;
+    const gm = new Float64Array(di);
+    const am = new Float64Array(dc + 1);
+    const row = this.row;
+    for (let p = 0; p < K; p++) {
+      this.itemView.row(items[p]!, row, 0);
+      gHat[p] = this.stakeG.value(row, 0);
+      for (let j = 0; j < di; j++) gm[j]! += row[j]! / K;
+      const o = items[p]! * dc;
+      let a = this.stakeA.theta[dc]!;
+      for (let j = 0; j < dc; j++) {
+        const x = this.contentView.vectors[o + j]!;
+        a += this.stakeA.theta[j]! * x;
+        am[j]! += x / K;
+      }
+      am[dc]! += 1 / K;
+      aHat[p] = a;
+    }
+    let gMean = 0;
+    let aMean = 0;
+    for (let p = 0; p < K; p++) (gMean += gHat[p]! / K), (aMean += aHat[p]! / K);
+    const dG = parts.G - gMean;
+    const dA = parts.A - aMean;
+    this.stakeG.accumulate(gm, 0, dG);
+    this.stakeA.accumulate(am, 0, dA);
+    this.stakeG.apply();
+    this.stakeA.apply();
+    for (let p = 0; p < K; p++) {
+      const rc = t.clicks && nClicks > 0 && t.clicks[p] ? parts.R / nClicks : t.clicks ? 0 : parts.R / K;
+      const g = (lambda * (gHat[p]! + dG)) / K;
+      const a = (alpha * (aHat[p]! + dA)) / K;
+      rho[p] = rc + g + a;
+      stakes[p * 3] = rc;
+      stakes[p * 3 + 1] = g;
+      stakes[p * 3 + 2] = a;
+    }
+  }
+
+  override observe(t: Transition): void {
+    const items = t.slate.items;
+    const K = items.length;
+    if (K === 0) return;
+    const m = this.m;
+    const rec = this.records.get(t.slate);
+    const arm = rec?.arm ?? 0;
+    if (t.clicks) for (let p = 0; p < K; p++) if (t.clicks[p]) this.itemState.clicks[items[p]!]! += 1;
+    const rho = new Float64Array(K);
+    const stakes = new Float64Array(K * 3);
+    this.decompose(t, rho, stakes);
+    const r = t.reward;
+    if (this.config.fusion === 'meta') this.meta.reward(arm, r);
+    const mode = this.config.coordination;
+    const gamma = this.config.gamma;
+
+    // Bootstrap: value of the slate the team would show at s' (per agent for independent learners).
+    const vNext = new Float64Array(m + 1);
+    if (!t.done && gamma > 0) {
+      const nc = this.candidates(t.next, false);
+      const n = this.evaluate(t.next, nc, arm);
+      const idx = new Int32Array(K);
+      const kk = this.greedy(n, K, idx);
+      if (mode === 'central-critic') {
+        const cv = new Float64Array(n);
+        this.criticValues(n, cv);
+        for (let p = 0; p < kk; p++) vNext[m]! += cv[idx[p]!]!;
+      } else {
+        for (let p = 0; p < kk; p++) {
+          vNext[m]! += this.teamValue(idx[p]!);
+          for (let a = 0; a < m; a++) vNext[a]! += this.q[idx[p]! * m + a]!;
+        }
+      }
+    }
+
+    // The agents' features and values for the shown items at s.
+    this.evaluate(t.observation, items, arm);
+    const y = new Float64Array(K);
+    for (let p = 0; p < K; p++) y[p] = rho[p]! + (gamma * vNext[m]!) / K;
+    switch (mode) {
+      case 'vdn':
+        for (let p = 0; p < K; p++) {
+          const err = y[p]! - this.teamValue(p);
+          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+        }
+        break;
+      case 'qmix':
+        for (let p = 0; p < K; p++) {
+          const err = y[p]! - this.teamValue(p);
+          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, this.w[a]!);
+          this.mixer.step(this.sVec, this.q, p * m, err);
+        }
+        break;
+      case 'comm':
+        for (let p = 0; p < K; p++) {
+          let tot = 0;
+          for (let a = 0; a < m; a++) tot += this.q1[p * m + a]!;
+          for (let a = 0; a < m; a++) {
+            const err = y[p]! - this.q[p * m + a]!;
+            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+            if (m > 1) {
+              const msg = (tot - this.q1[p * m + a]!) / (m - 1);
+              this.commGain[a]! += (this.config.auxLr * err * msg) / (1 + msg * msg);
+            }
+          }
+        }
+        break;
+      case 'independent': {
+        const x = new Float64Array(m);
+        for (let a = 0; a < m; a++) {
+          const stakeIdx = this.memberNames[a] === 'item' ? 1 : this.memberNames[a] === 'content' ? 2 : 0;
+          for (let p = 0; p < K; p++) {
+            const ya = stakes[p * 3 + stakeIdx]! + (gamma * vNext[a]!) / K;
+            const err = ya - this.q[p * m + a]!;
+            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+            x[a]! += this.q[p * m + a]!;
+          }
+        }
+        // Learned fusion weights: r ≈ Σ_k w_k·x_k, normalised LMS, kept ≥ 0.
+        let pred = 0;
+        let xx = 1;
+        for (let a = 0; a < m; a++) (pred += this.fusionW[a]! * x[a]!), (xx += x[a]! * x[a]!);
+        const e = r - pred;
+        for (let a = 0; a < m; a++) this.fusionW[a] = Math.max(0, this.fusionW[a]! + (this.config.auxLr * e * x[a]!) / xx);
+        break;
+      }
+      case 'central-critic':
+        for (let p = 0; p < K; p++) {
+          const off = this.criticX.length;
+          this.criticX.length = off + this.criticDim;
+          const tmp = new Float32Array(this.criticDim);
+          this.criticInput(p, tmp, 0);
+          for (let j = 0; j < this.criticDim; j++) this.criticX[off + j] = tmp[j]!;
+          this.criticY.push(y[p]!);
+        }
+        this.actorStep(t, rec);
+        break;
+    }
+  }
+
+  /** COMA-style actor update of every agent on the candidate set the slate was drawn from. */
+  private actorStep(t: Transition, rec: ActRecord | undefined): void {
+    const cands = rec?.cands ?? t.slate.items;
+    const n = this.evaluate(t.observation, cands, rec?.arm ?? 0);
+    const m = this.m;
+    const Q = new Float64Array(n);
+    this.criticValues(n, Q);
+    const T = this.config.temperature;
+    const pos = new Map<number, number>();
+    for (let r = 0; r < n; r++) pos.set(cands[r]!, r);
+    for (let a = 0; a < m; a++) {
+      const d = this.views[a]!.dim;
+      const F = this.F[a]!;
+      let mx = -Infinity;
+      for (let r = 0; r < n; r++) mx = Math.max(mx, this.q[r * m + a]!);
+      const pi = new Float64Array(n);
+      let z = 0;
+      for (let r = 0; r < n; r++) z += pi[r] = Math.exp((this.q[r * m + a]! - mx) / T);
+      let base = 0;
+      const meanF = new Float64Array(d);
+      for (let r = 0; r < n; r++) {
+        pi[r]! /= z;
+        base += pi[r]! * Q[r]!;
+        for (let j = 0; j < d; j++) meanF[j]! += pi[r]! * F[r * d + j]!;
+      }
+      const g = new Float64Array(d);
+      for (let p = 0; p < t.slate.items.length; p++) {
+        const r = pos.get(t.slate.items[p]!);
+        if (r === undefined) continue;
+        const adv = Q[r]! - base;
+        for (let j = 0; j < d; j++) g[j]! += (adv * (F[r * d + j]! - meanF[j]!)) / T;
+      }
+      let gg = 1;
+      for (let j = 0; j < d; j++) gg += g[j]! * g[j]!;
+      const f = this.config.actorLr / Math.sqrt(gg);
+      for (let j = 0; j < d; j++) this.values[a]!.grad[j]! += f * g[j]!;
+    }
+  }
+
+  override update(): void {
+    for (const v of this.values) v.apply();
+    if (this.critic && this.criticY.length > 0) {
+      const n = this.criticY.length;
+      const x = Float32Array.from(this.criticX);
+      const out = this.critic.forward(x, n);
+      const grad = new Float32Array(n);
+      for (let r = 0; r < n; r++) grad[r] = (2 * (out[r]! - this.criticY[r]!)) / n;
+      this.critic.zeroGrad();
+      this.critic.backward(grad);
+      this.criticOpt!.step();
+      this.criticX = [];
+      this.criticY = [];
+    }
+  }
+
+  // ---------------------------------------------------------------- explanations and summaries
+
+  /** Per-item contributions (adding up to the fused score) and evidence for a slate this team produced. */
+  explain(obs: Observation, slate: Slate): ItemExplanation[] {
+    const rec = this.records.get(slate);
+    const m = this.m;
+    let contrib: Float64Array;
+    let fused: Float64Array;
+    if (rec) ({ contrib, fused } = rec);
+    else {
+      // A slate from elsewhere: score just its items.
+      const n = this.evaluate(obs, slate.items, 0);
+      contrib = this.c.slice(0, n * m);
+      fused = this.s.slice(0, n);
+    }
+    const out: ItemExplanation[] = [];
+    for (let p = 0; p < slate.items.length; p++) {
+      const item = slate.items[p]!;
+      const contributions: Record<string, number> = {};
+      for (let a = 0; a < m; a++) contributions[this.memberNames[a]!] = contrib[p * m + a]!;
+      out.push({ item, score: fused[p]!, contributions, evidence: evidenceFor(this.tctx, this.itemState, this.memberNames, obs, item) });
+    }
+    return out;
+  }
+
+  /** Mean weights and contributions per agent over the slates shown in evaluation mode. */
+  summary(): TeamSummary {
+    const agents: TeamSummary['agents'] = {};
+    let abs = 0;
+    for (let a = 0; a < this.m; a++) abs += this.statAbs[a]!;
+    for (let a = 0; a < this.m; a++) {
+      agents[this.memberNames[a]!] = {
+        weight: this.statSlates > 0 ? this.statW[a]! / this.statSlates : NaN,
+        contribution: this.statItems > 0 ? this.statC[a]! / this.statItems : NaN,
+        share: abs > 0 ? this.statAbs[a]! / abs : NaN,
+      };
+    }
+    return { coordination: this.config.coordination, fusion: this.config.fusion, agents, slates: this.statSlates };
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  protected override getState(): Record<string, unknown> {
+    return {
+      members: this.memberNames,
+      values: this.values.map((v) => v.theta),
+      stakeG: this.stakeG.theta,
+      stakeA: this.stakeA.theta,
+      mixer: { W: this.mixer.W, c: this.mixer.c, v: this.mixer.v },
+      fusionW: this.fusionW,
+      commGain: this.commGain,
+      meta: { counts: this.meta.counts, sums: this.meta.sums, total: this.meta.total },
+      critic: this.critic ? this.critic.params : null,
+      criticOpt: this.criticOpt ? this.criticOpt.toJSON() : null,
+      items: this.itemState.toJSON(),
+    };
+  }
+
+  protected override setState(s: Record<string, unknown>): void {
+    const members = s.members as string[];
+    if (members.join() !== this.memberNames.join()) throw new ConfigError(`saved team has members [${members.join(', ')}], this one [${this.memberNames.join(', ')}]`, 'members');
+    (s.values as Float64Array[]).forEach((th, k) => this.values[k]!.theta.set(th));
+    this.stakeG.theta.set(s.stakeG as Float64Array);
+    this.stakeA.theta.set(s.stakeA as Float64Array);
+    const mx = s.mixer as { W: Float64Array; c: Float64Array; v: Float64Array };
+    this.mixer.W.set(mx.W);
+    this.mixer.c.set(mx.c);
+    this.mixer.v.set(mx.v);
+    this.fusionW.set(s.fusionW as Float64Array);
+    this.commGain.set(s.commGain as Float64Array);
+    const meta = s.meta as { counts: Float64Array; sums: Float64Array; total: number };
+    this.meta.counts.set(meta.counts);
+    this.meta.sums.set(meta.sums);
+    this.meta.total = meta.total;
+    if (this.critic && s.critic) this.critic.params.set(s.critic as Float32Array);
+    if (this.criticOpt && s.criticOpt) this.criticOpt.load(s.criticOpt);
+    this.itemState.load(s.items as Record<string, unknown>);
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * Each team agent's own observation, as (state, item) feature rows for a list of items.
+ *
+ *  - user agent: the user's state — LinUCB's joint map φ(s, i) = [h ⊙ x_i | x_i | g ⊙ c_i | c_i |
+ *    pop_i] (recent-item CF vectors h, recent-genre histogram g) plus the user's myopic prior
+ *    score of the item (ALS on the train split when the context has it);
+ *  - item agent: item state only — [1 | cold | log-popularity | log exposure so far | online CTR |
+ *    never shown | recency of the last showing | newness from the item's age], from `ItemState` (what the team has shown);
+ *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1] with p(s) the decayed mean embedding
+ *    of the recent items (content vectors, or genre indicators when the context has none);
+ *  - extra agents: an external scorer's score of the item, z-scored over the catalogue, and 1.
+ */
+import { LinearSlateFeatures } from '../agents/linucb.js';
+import { CandidateSource } from '../agents/neural.js';
+import type { Observation } from '../env/types.js';
+import type { ExtraScorer, TeamContext } from './context.js';
+
+export interface View {
+  readonly name: string;
+  readonly dim: number;
+  /** Feature rows of `n` items (row-major n × dim into `out`). */
+  features(obs: Observation, items: Int32Array, n: number, out: Float64Array): void;
+}
+
+export class UserView implements View {
+  readonly name = 'user';
+  readonly dim: number;
+  private readonly f: LinearSlateFeatures;
+  private readonly phi: Float64Array;
+  constructor(
+    ctx: TeamContext,
+    private readonly source: CandidateSource,
+  ) {
+    this.f = new LinearSlateFeatures(ctx);
+    this.dim = this.f.dim + 1;
+    this.phi = new Float64Array(this.f.dim);
+  }
+
+  features(obs: Observation, items: Int32Array, n: number, out: Float64Array): void {
+    this.f.setState(obs);
+    const z = this.source.zPrior(obs.user);
+    const D = this.dim;
+    for (let r = 0; r < n; r++) {
+      const i = items[r]!;
+      this.f.phi(i, this.phi);
+      const o = r * D;
+      for (let j = 0; j < D - 1; j++) out[o + j] = this.phi[j]!;
+      out[o + D - 1] = z[i]!;
+    }
+  }
+}
+
+/** What the team has done to each item so far: its exposure, clicks and when it was last shown. */
+export class ItemState {
+  exposure: Float64Array;
+  clicks: Float64Array;
+  lastShown: Float64Array;
+  /** Slates shown so far (the team's clock). */
+  clock = 0;
+  constructor(nItems: number) {
+    this.exposure = new Float64Array(nItems);
+    this.clicks = new Float64Array(nItems);
+    this.lastShown = new Float64Array(nItems).fill(-1);
+  }
+
+  shown(items: Int32Array): void {
+    for (let p = 0; p < items.length; p++) {
+      const i = items[p]!;
+      this.exposure[i]! += 1;
+      this.lastShown[i] = this.clock;
+    }
+    this.clock++;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { exposure: this.exposure, clicks: this.clicks, lastShown: this.lastShown, clock: this.clock };
+  }
+
+  load(s: Record<string, unknown>): void {
+    this.exposure = s.exposure as Float64Array;
+    this.clicks = s.clicks as Float64Array;
+    this.lastShown = s.lastShown as Float64Array;
+    this.clock = s.clock as number;
+  }
+}
+
+export const ITEM_FEATURES = ['bias', 'cold', 'popularity', 'exposure', 'ctr', 'neverShown', 'recency', 'age'] as const;
+
+export class ItemView implements View {
+  readonly name = 'item';
+  readonly dim = ITEM_FEATURES.length;
+  private readonly logPop: Float64Array;
+  constructor(
+    private readonly ctx: TeamContext,
+    readonly state: ItemState,
+  ) {
+    const { nItems, popularity } = ctx.items;
+    let maxPop = 1;
+    for (let i = 0; i < nItems; i++) maxPop = Math.max(maxPop, popularity[i]!);
+    this.logPop = new Float64Array(nItems);
+    for (let i = 0; i < nItems; i++) this.logPop[i] = Math.log1p(popularity[i]!) / Math.log1p(maxPop);
+  }
+
+  row(i: number, out: Float64Array, o: number): void {
+    const s = this.state;
+    const e = s.exposure[i]!;
+    out[o] = 1;
+    out[o + 1] = this.ctx.items.cold[i]!;
+    out[o + 2] = this.logPop[i]!;
+    out[o + 3] = Math.log1p(e) / 10;
+    out[o + 4] = (s.clicks[i]! + 0.1) / (e + 1);
+    out[o + 5] = e === 0 ? 1 : 0;
+    out[o + 6] = s.lastShown[i]! < 0 ? 0 : Math.exp(-(s.clock - s.lastShown[i]!) / 1000);
+    // Newness from the item's age in days when the context knows it (none in the simulator).
+    const age = this.ctx.itemAgeDays?.[i];
+    out[o + 7] = age === undefined ? 0 : Math.exp(-age / 30);
+  }
+
+  features(_obs: Observation, items: Int32Array, n: number, out: Float64Array): void {
+    for (let r = 0; r < n; r++) this.row(items[r]!, out, r * this.dim);
+  }
+}
+
+export class ContentView implements View {
+  readonly name = 'content';
+  readonly dim: number;
+  readonly cdim: number;
+  readonly vectors: Float32Array;
+  readonly profile: Float64Array;
+  private readonly decay = 0.8;
+  private readonly window = 10;
+
+  constructor(ctx: TeamContext) {
+    if (ctx.content) {
+      this.cdim = ctx.content.dim;
+      this.vectors = ctx.content.vectors;
+    } else {
+      // No text embeddings: genre indicators (split over the item's genres) stand in as content.
+      const { nItems, categoryNames, catIndptr, catIndices } = ctx.items;
+      this.cdim = Math.max(1, categoryNames.length);
+      this.vectors = new Float32Array(nItems * this.cdim);
+      for (let i = 0; i < nItems; i++) {
+        const c0 = catIndptr[i]!;
+        const c1 = catIndptr[i + 1]!;
+        for (let c = c0; c < c1; c++) this.vectors[i * this.cdim + catIndices[c]!] = 1 / Math.sqrt(c1 - c0);
+      }
+    }
+    this.dim = 2 * this.cdim + 1;
+    this.profile = new Float64Array(this.cdim);
+  }
+
+  /** p(s): decayed mean content vector of the recent items. */
+  setState(obs: Observation): void {
+    const d = this.cdim;
+    this.profile.fill(0);
+    const h = obs.history;
+    const n = Math.min(h.length, this.window);
+    let w = 1;
+    let ws = 0;
+    for (let a = 0; a < n; a++) {
+      const it = h[h.length - 1 - a]!;
+      if (it >= 0) {
+        const o = it * d;
+        for (let j = 0; j < d; j++) this.profile[j]! += w * this.vectors[o + j]!;
+        ws += w;
+      }
+      w *= this.decay;
+    }
+    if (ws > 0) for (let j = 0; j < d; j++) this.profile[j]! /= ws;
+  }
+
+  features(obs: Observation, items: Int32Array, n: number, out: Float64Array): void {
+    this.setState(obs);
+    const d = this.cdim;
+    const D = this.dim;
+    for (let r = 0; r < n; r++) {
+      const o = items[r]! * d;
+      const q = r * D;
+      for (let j = 0; j < d; j++) {
+        const x = this.vectors[o + j]!;
+        out[q + j] = x * this.profile[j]!;
+        out[q + d + j] = x;
+      }
+      out[q + 2 * d] = 1;
+    }
+  }
+
+  /** θᵀφ(s, i) for every item (after setState), into `out`: one dot product per item. */
+  scoreAll(theta: Float64Array, w: Float64Array, out: Float64Array): void {
+    const d = this.cdim;
+    for (let j = 0; j < d; j++) w[j] = theta[j]! * this.profile[j]! + theta[d + j]!;
+    const b = theta[2 * d]!;
+    const v = this.vectors;
+    for (let i = 0, o = 0; i < out.length; i++, o += d) {
+      let s = b;
+      for (let j = 0; j < d; j++) s += w[j]! * v[o + j]!;
+      out[i] = s;
+    }
+  }
+}
+
+/** An external scorer (a `Recommender`, an embedding scorer) seen as an agent. */
+export class ScorerView implements View {
+  readonly dim = 2;
+  readonly name: string;
+  private readonly cache = new Map<number, Float32Array>();
+  private readonly buf: Float32Array;
+  constructor(
+    private readonly scorer: ExtraScorer,
+    nItems: number,
+  ) {
+    this.name = scorer.name;
+    this.buf = new Float32Array(nItems);
+  }
+
+  /** The scorer's scores for this user, z-scored over the catalogue (cached per user). */
+  z(obs: Observation): Float32Array {
+    let z = this.cache.get(obs.user);
+    if (z) return z;
+    this.scorer.scoreUser(obs.user, obs.history, this.buf);
+    const n = this.buf.length;
+    let m = 0;
+    for (let i = 0; i < n; i++) m += this.buf[i]!;
+    m /= Math.max(1, n);
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (this.buf[i]! - m) ** 2;
+    const sd = Math.sqrt(v / Math.max(1, n)) || 1;
+    z = new Float32Array(n);
+    for (let i = 0; i < n; i++) z[i] = (this.buf[i]! - m) / sd;
+    if (this.cache.size >= 1024) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(obs.user, z);
+    return z;
+  }
+
+  features(obs: Observation, items: Int32Array, n: number, out: Float64Array): void {
+    const z = this.z(obs);
+    for (let r = 0; r < n; r++) {
+      out[2 * r] = z[items[r]!]!;
+      out[2 * r + 1] = 1;
+    }
+  }
+}
+
+export { CandidateSource };

@@ -1,0 +1,23 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ML = path.resolve(process.cwd(), '../shared/datasets/ml-latest-small');
+
+/** Issue 3's command line, run against the built CLI (bin/chorus.js → dist/). */
+describe.runIf(existsSync(ML))('chorus evaluate --protocol ml-ls-cold', () => {
+  it('prints the P1-shaped JSON for content with the built-in encoder, beating popularity-genre', async () => {
+    const args = (model: string) => ['bin/chorus.js', 'evaluate', '--protocol', 'ml-ls-cold', '--model', model, '--embedder', 'builtin', '--data', ML, '--bootstrap', '0', '--json'];
+    const content = JSON.parse((await run('node', args('content'), { maxBuffer: 16 << 20 })).stdout) as Record<string, unknown> & { metrics: Record<string, number> };
+    expect(content.protocol).toBe('ml-ls-cold');
+    expect(content.model).toBe('content');
+    expect(content.variant).toBe('title-genres');
+    expect((content.hyperparameters as { embedder: string }).embedder).toBe('builtin');
+    for (const key of ['metrics', 'k', 'seed', 'users', 'split', 'stamp', 'fitSeconds', 'evalSeconds', 'candidates']) expect(content).toHaveProperty(key);
+    const baseline = JSON.parse((await run('node', args('popularity-genre'), { maxBuffer: 16 << 20 })).stdout) as { metrics: Record<string, number> };
+    expect(content.metrics['recall@10']!).toBeGreaterThan(baseline.metrics['recall@10']!);
+  });
+});
