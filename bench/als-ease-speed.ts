@@ -7,6 +7,12 @@
  *   node --import tsx bench/als-ease-speed.ts [--data DIR] [--repeat 3] [--rows als-cg-1,als-cg-2,als-exact,als-exact-2,ease] [--write]
  *
  * --write appends the table (with date, load and command) to docs/benchmarks.md.
+ *
+ *   node --import tsx bench/als-ease-speed.ts --tune [--data DIR]
+ *
+ * --tune instead prints NDCG@10 / Recall@10 on P1's validation split (the last 20 % of each
+ * user's train rows, cut from train by the P1 rule) for ALS α ∈ {1, 2, 4} and EASE
+ * λ ∈ {50, 100, 200, 500, 1000}: how the defaults were chosen. The test split is not touched.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -14,7 +20,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMovieLens } from '../src/data/movielens.js';
-import { temporalRatioSplit } from '../src/data/split.js';
+import { P1_SPLIT, temporalRatioSplit, validationSplit } from '../src/data/split.js';
 import { evaluateRanking } from '../src/eval/ranking.js';
 import { kernels } from '../src/nn/kernels.js';
 import { Als } from '../src/recommenders/als.js';
@@ -121,5 +127,24 @@ async function parent(): Promise<void> {
   }
 }
 
+async function tune(dataDir: string): Promise<void> {
+  const { dataset } = await loadMovieLens(dataDir, { metadata: false });
+  const { train } = temporalRatioSplit(dataset);
+  const v = validationSplit(train, P1_SPLIT);
+  const configs: [string, () => Recommender][] = [
+    ...[1, 2, 4].map((alpha) => [`ALS α ${alpha} (64 f, reg 10, 15 it, CG 3)`, () => new Als({ alpha })] as [string, () => Recommender]),
+    ...[50, 100, 200, 500, 1000].map((lambda) => [`EASE λ ${lambda}`, () => new Ease({ lambda })] as [string, () => Recommender]),
+  ];
+  console.log('| model (validation split of P1 `all` train) | NDCG@10 | Recall@10 |');
+  console.log('| --- | --- | --- |');
+  for (const [label, make] of configs) {
+    const m = make();
+    await m.fit(v.train);
+    const r = evaluateRanking(m, v.train, v.validation, { k: 10 }).metrics;
+    console.log(`| ${label} | ${r['ndcg@10']!.toFixed(4)} | ${r['recall@10']!.toFixed(4)} |`);
+  }
+}
+
 if (process.argv[2] === '--child') await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+else if (process.argv.includes('--tune')) await tune(arg('data') ?? resolve(ROOT, '../shared/datasets/ml-latest-small'));
 else await parent();

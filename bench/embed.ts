@@ -4,14 +4,14 @@
  *  2. transformers.js on the tiny BERT fixture (test/fixtures/models/local/tiny-bert): texts/s
  *     at several batch sizes (measures the pipeline's tokenise/batch/pool path, not a real model);
  *  3. P2 `ml-ls-cold`: Recall@10 / NDCG@10 of content (built-in encoder) vs popularity-genre,
- *     both text rows (title-genres, tags), plus the random baseline's expectation K/|cold|;
+ *     both text rows (title-genres, tags), plus the random baseline's expectation K / n_cold;
  *  4. P1 `ml-ls-t20` `all`: NDCG@10 of the hybrid vs its members.
  *
  *   node --import tsx bench/embed.ts [--parts builtin,onnx,p2,p1] [--data DIR] [--write]
  *
  * --write appends the tables (with date, load and command) to docs/benchmarks.md.
  */
-import { appendFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,14 +29,15 @@ const arg = (name: string): string | undefined => {
 const parts = new Set((arg('parts') ?? 'builtin,onnx,p2,p1').split(','));
 const data = arg('data') ?? resolve(ROOT, '../shared/datasets/ml-latest-small');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-const sections: string[] = [];
+const sections: { part: string; text: string }[] = [];
+let currentPart = '';
 const f4 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(4));
 
 function emit(title: string, header: string[], rows: (string | number)[][], note: string): void {
   const lines = [`### ${title}`, '', note, '', `| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
   const text = lines.join('\n');
   process.stdout.write(text + '\n');
-  sections.push(text);
+  sections.push({ part: currentPart, text });
 }
 
 async function corpus10k(): Promise<string[]> {
@@ -50,6 +51,7 @@ async function corpus10k(): Promise<string[]> {
 }
 
 if (parts.has('builtin')) {
+  currentPart = 'builtin';
   const texts = await corpus10k();
   const rows: (string | number)[][] = [];
   for (const dim of [64, 128]) {
@@ -62,10 +64,11 @@ if (parts.has('builtin')) {
     rows.push([dim, enc.toJSON().vocab.length, ((t1 - t0) / 1000).toFixed(2), ((t2 - t1) / 1000).toFixed(2), ((t2 - t0) / 1000).toFixed(2), before]);
   }
   emit('Built-in encoder: 10,000 item texts (target < 10 s)', ['dim', 'features', 'train s', 'embed s', 'total s', 'load before'], rows,
-    'ml-latest-small movie texts ("Title (Year). Genres: …", 9,742 + 258 sequel-numbered variants); word + char 3–4-gram TF-IDF, randomized SVD (10 oversamples, 3 power iterations), seed 42; one process, one thread.');
+    'ml-latest-small movie texts ("Title (Year). Genres: …", 9,742 + 258 sequel-numbered variants); word + char 3–4-gram TF-IDF, randomized SVD (10 oversamples, 2 power iterations), seed 42; one process, one thread.');
 }
 
 if (parts.has('onnx')) {
+  currentPart = 'onnx';
   const folder = resolve(ROOT, 'test/fixtures/models/local/tiny-bert');
   const texts = Array.from({ length: 2000 }, (_, i) => `the user likes ${['action', 'comedy', 'drama', 'jazz', 'rock'][i % 5]} movies ${i % 7 === 0 ? 'and good songs' : ''} ${i}`);
   const rows: (string | number)[][] = [];
@@ -83,6 +86,7 @@ if (parts.has('onnx')) {
 }
 
 if (parts.has('p2')) {
+  currentPart = 'p2';
   const rows: (string | number)[][] = [];
   for (const variant of ['title-genres', 'tags']) {
     let coldN = 0;
@@ -93,13 +97,14 @@ if (parts.has('p2')) {
       const iv = r.intervals?.['recall@10'];
       rows.push([variant, model === 'content' ? 'content (builtin, 64 d)' : 'popularity-genre', r.users, f4(r.metrics['recall@10']), iv ? `[${f4(iv.lo)}, ${f4(iv.hi)}]` : '', f4(r.metrics['ndcg@10']), r.fitSeconds.toFixed(1), before]);
     }
-    rows.push([variant, 'random (expectation K/|cold|)', '', f4(10 / coldN), '', '', '', '']);
+    rows.push([variant, 'random (expectation K / n_cold)', '', f4(10 / coldN), '', '', '', '']);
   }
   emit('P2 `ml-ls-cold`: content (built-in encoder) vs popularity-by-genre (target ≥ 2× Recall@10)', ['text row', 'model', 'users', 'Recall@10', '95% CI', 'NDCG@10', 'fit s', 'load before'], rows,
     `ratings.csv sha256 aa289ca83157, variant all; 365 cold items = 10 % of the 3,650 items with ≥ 5 ratings, Rng (sfc32/splitmix32) seed 42; rest split by P1's rule; K = 10; bootstrap 1000, seed 0.`);
 }
 
 if (parts.has('p1')) {
+  currentPart = 'p1';
   const models: [string, Record<string, unknown>][] = JSON.parse(arg('p1models') ?? 'null') ?? [
     ['ease', {}],
     ['itemknn', {}],
@@ -122,6 +127,18 @@ if (parts.has('p1')) {
 }
 
 if (process.argv.includes('--write')) {
+  // Each part is its own marked block, replaced in place when that part runs again.
   const cmd = `node --import tsx bench/embed.ts ${process.argv.slice(2).join(' ')}`;
-  appendFileSync(resolve(ROOT, 'docs/benchmarks.md'), `\n## Embeddings, content and hybrid (bench/embed.ts)\n\nCommand: \`${cmd}\` · date ${new Date().toISOString()} · ${cpus().length} vCPU ${cpus()[0]?.model ?? ''} · Node ${process.version} · load at the end ${load()}\n\n${sections.join('\n')}\n`);
+  const file = resolve(ROOT, 'docs/benchmarks.md');
+  for (const { part, text } of sections) {
+    const start = `<!-- bench:embed-${part} -->`;
+    const end = `<!-- /bench:embed-${part} -->`;
+    const body = `${start}\n${text}\nCommand: \`${cmd}\` · ${new Date().toISOString()} · ${cpus().length} vCPU ${cpus()[0]?.model ?? ''} · Node ${process.version} · load after ${load()}\n${end}`;
+    const doc = readFileSync(file, 'utf8');
+    const a = doc.indexOf(start);
+    const b = doc.indexOf(end);
+    const heading = '## Embeddings, content and hybrid (bench/embed.ts)';
+    const base = doc.includes(heading) ? doc.trimEnd() : `${doc.trimEnd()}\n\n${heading}`;
+    writeFileSync(file, a >= 0 && b > a ? doc.slice(0, a) + body + doc.slice(b + end.length) : `${base}\n\n${body}\n`);
+  }
 }

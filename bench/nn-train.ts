@@ -27,7 +27,15 @@ const secs = arg('secs', 1.5);
 const out = arg('out', 1);
 const B = 256;
 
-function measure(k: Kernels, runSecs: number, nRuns: number): { rate: number; loss: number } {
+interface Rate {
+  /** Steps per wall-clock second. */
+  rate: number;
+  /** Steps per second of this process's CPU time (robust to other load on a shared machine). */
+  cpuRate: number;
+  loss: number;
+}
+
+function measure(k: Kernels, runSecs: number, nRuns: number): Rate {
   setKernels(k);
   const rng = new Rng(0);
   const net = new Mlp({ sizes: [128, 256, 128, out] }, rng);
@@ -48,17 +56,20 @@ function measure(k: Kernels, runSecs: number, nRuns: number): { rate: number; lo
   };
   for (let i = 0; i < 30; i++) step();
   const rates: number[] = [];
+  const cpuRates: number[] = [];
   for (let r = 0; r < nRuns; r++) {
     let n = 0;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     while (performance.now() - t0 < runSecs * 1000) {
       step();
       n++;
     }
     rates.push(n / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    cpuRates.push(n / ((c.user + c.system) / 1e6));
   }
-  rates.sort((a, b) => a - b);
-  return { rate: rates[Math.floor(rates.length / 2)]!, loss };
+  return { rate: median(rates), cpuRate: median(cpuRates), loss };
 }
 
 function gflops(k: Kernels, tA: boolean, tB: boolean, n: number, runSecs: number): number {
@@ -76,7 +87,16 @@ function gflops(k: Kernels, tA: boolean, tB: boolean, n: number, runSecs: number
   return (2 * n * n * n * reps) / ((performance.now() - t0) / 1000) / 1e9;
 }
 
-function torchRate(nRuns: number): { rate: number; loss: number; version: string } | null {
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+}
+
+interface TorchRate extends Rate {
+  version: string;
+  blas: string;
+}
+
+function torchRate(nRuns: number): TorchRate | null {
   const py = process.env.CHORUS_TORCH_PYTHON ?? '/usr/bin/python3';
   if (!existsSync(py)) return null;
   const script = fileURLToPath(new URL('./nn_train_torch.py', import.meta.url));
@@ -85,27 +105,31 @@ function torchRate(nRuns: number): { rate: number; loss: number; version: string
     encoding: 'utf8',
   });
   if (r.status !== 0) return null;
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { stepsPerSec: number; finalLoss: number; torch: string };
-  return { rate: j.stepsPerSec, loss: j.finalLoss, version: j.torch };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { stepsPerSec: number; cpuStepsPerSec: number; finalLoss: number; torch: string; blas: string };
+  return { rate: j.stepsPerSec, cpuRate: j.cpuStepsPerSec, loss: j.finalLoss, version: j.torch, blas: j.blas };
 }
 
 // Native and PyTorch runs alternate (one run each per round) so that load from other processes
 // on this shared machine hits both alike; the ratio reported is the median of per-round ratios.
 const load0 = loadavg()[0]!.toFixed(2);
 const native = nativeKernels();
-const nat: { rate: number; loss: number }[] = [];
-const tor: { rate: number; loss: number; version: string }[] = [];
+const nat: Rate[] = [];
+const tor: TorchRate[] = [];
 const ratios: number[] = [];
+const cpuRatios: number[] = [];
 for (let r = 0; r < runs; r++) {
   if (native) nat.push(measure(native, secs, 1));
   const t = torchRate(1);
   if (t) tor.push(t);
-  if (native && t) ratios.push(nat[nat.length - 1]!.rate / t.rate);
+  if (native && t) {
+    ratios.push(nat[nat.length - 1]!.rate / t.rate);
+    cpuRatios.push(nat[nat.length - 1]!.cpuRate / t.cpuRate);
+  }
 }
 // The JS kernel is ~20× slower; a shorter measurement is enough for its figure.
 const js = measure(jsKernels, Math.min(secs, 1), 3);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const torchMedian = tor.length ? median(tor.map((t) => t.rate)) : NaN;
+const torchCpuMedian = tor.length ? median(tor.map((t) => t.cpuRate)) : NaN;
 
 const lines: string[] = [];
 const say = (l: string): void => {
@@ -116,16 +140,22 @@ say(
   `Reference network 128→256→128→${out} (ReLU), batch ${B}, Adam(1e-3), MSE on a fixed batch; ${runs} alternating rounds × ${secs} s; loadavg ${load0} → ${loadavg()[0]!.toFixed(2)}.`,
 );
 say('');
-say('| backend | steps/s (median) | runs | × PyTorch | final loss |');
-say('| --- | ---: | --- | ---: | ---: |');
+say('| backend | steps/s (median) | runs | × PyTorch | steps per CPU-second | × PyTorch (CPU time) | final loss |');
+say('| --- | ---: | --- | ---: | ---: | ---: | ---: |');
 const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' / ');
+const na = 'n/a (no torch)';
 if (native) {
-  const ratio = ratios.length ? `**${median(ratios).toFixed(2)}** (median of per-round ratios)` : 'n/a (no torch)';
-  say(`| chorus nn, native addon | ${median(nat.map((x) => x.rate)).toFixed(1)} | ${fmt(nat.map((x) => x.rate))} | ${ratio} | ${nat[nat.length - 1]!.loss.toExponential(2)} |`);
-} else say('| chorus nn, native addon | not built (run `node src/nn/native/build.mjs`) | | | |');
-say(`| chorus nn, pure JS fallback | ${js.rate.toFixed(1)} | 3 runs × ${Math.min(secs, 1)} s | ${tor.length ? (js.rate / torchMedian).toFixed(2) : 'n/a'} | ${js.loss.toExponential(2)} |`);
-if (tor.length) say(`| PyTorch ${tor[0]!.version} (Debian python3-torch), 1 thread, OPENBLAS_NUM_THREADS=1 | ${torchMedian.toFixed(1)} | ${fmt(tor.map((t) => t.rate))} | 1.00 | ${tor[tor.length - 1]!.loss.toExponential(2)} |`);
-else say('| PyTorch | not measured (python3 cannot import torch; set CHORUS_TORCH_PYTHON) | | | |');
+  const ratio = ratios.length ? `**${median(ratios).toFixed(2)}**` : na;
+  const cpuRatio = cpuRatios.length ? `**${median(cpuRatios).toFixed(2)}**` : na;
+  say(`| chorus nn, native addon | ${median(nat.map((x) => x.rate)).toFixed(1)} | ${fmt(nat.map((x) => x.rate))} | ${ratio} | ${median(nat.map((x) => x.cpuRate)).toFixed(1)} | ${cpuRatio} | ${nat[nat.length - 1]!.loss.toExponential(2)} |`);
+} else say('| chorus nn, native addon | not built (run `node src/nn/native/build.mjs`) | | | | | |');
+say(`| chorus nn, pure-JS fallback | ${js.rate.toFixed(1)} | 3 × ${Math.min(secs, 1)} s | ${tor.length ? (js.rate / torchMedian).toFixed(2) : na} | ${js.cpuRate.toFixed(1)} | ${tor.length ? (js.cpuRate / torchCpuMedian).toFixed(2) : na} | ${js.loss.toExponential(2)} |`);
+if (tor.length) {
+  const t0 = tor[0]!;
+  say(`| PyTorch ${t0.version} (Debian python3-torch), 1 thread, BLAS: ${t0.blas || 'none found'} | ${torchMedian.toFixed(1)} | ${fmt(tor.map((t) => t.rate))} | 1.00 | ${torchCpuMedian.toFixed(1)} | 1.00 | ${tor[tor.length - 1]!.loss.toExponential(2)} |`);
+} else say('| PyTorch | not measured (python3 cannot import torch; set CHORUS_TORCH_PYTHON) | | | | | |');
+say('');
+say('Ratios are medians of per-round ratios (native and PyTorch runs alternate, one each per round).');
 
 // Raw GEMM throughput of the kernels on the reference network's shapes (batch 256).
 say('');
@@ -150,7 +180,14 @@ if (!process.argv.includes('--no-write')) {
     '`node src/nn/native/build.mjs` (the package install script). Where it cannot build, a pure-TypeScript kernel with',
     'the same signature runs instead (CHORUS_NN_BACKEND=js forces it). Chosen over the options measured in',
     '../shared/research/stack.md §4: tfjs-wasm with a customGrad matmul (~120 steps/s), an addon over Debian OpenBLAS',
-    '(~350 steps/s, but needs `apt install libopenblas-dev`) and naive C loops (~166 steps/s).',
+    '(~350 steps/s, but needs `apt install libopenblas-dev`) and naive C loops (~166 steps/s). The addon also runs the',
+    'element-wise work (bias + activation, their gradients, Adam), which in JS had cost as much as the GEMMs.',
+    '',
+    'PyTorch baseline: Debian `python3-torch` does its GEMMs through `libblas.so.3`. With only the reference BLAS',
+    '(`libblas3`) installed it manages ~25 steps/s; the figures below use OpenBLAS (`apt install libopenblas0-pthread`,',
+    'OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)) — the fast, fair baseline, as in stack.md. The BLAS in use is',
+    'printed in the table. On this shared 2-core machine the load varies; both the wall-clock and the per-CPU-second',
+    'ratio are given.',
     '',
     `Command: \`node --import tsx bench/nn-train.ts${process.argv.slice(2).filter((a) => a !== '--no-write').map((a) => ' ' + a).join('')}\` — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${process.arch}.`,
     '',

@@ -1,5 +1,8 @@
 """PyTorch single-thread counterpart of bench/nn-train.ts: same network (128→256→128→1, ReLU),
-batch 256, Adam(lr=1e-3), MSE. Prints one JSON line: {"stepsPerSec": median over runs, ...}."""
+batch 256, Adam(lr=1e-3), MSE. Prints one JSON line: {"stepsPerSec": median over runs,
+"cpuStepsPerSec": steps per second of process CPU time, ...}. Debian's torch does its GEMMs through
+libblas.so.3: with only the reference BLAS installed it is ~15x slower than with OpenBLAS
+(apt install libopenblas0-pthread), so the script reports which one is loaded."""
 import json, os, sys, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,13 +29,25 @@ def step():
 
 for _ in range(30):
     step()
-rates = []
+rates, cpu_rates = [], []
 for _ in range(runs):
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < secs:
         step()
         n += 1
     rates.append(n / (time.perf_counter() - t0))
+    cpu_rates.append(n / max(time.process_time() - c0, 1e-9))
 rates.sort()
-print(json.dumps({"stepsPerSec": rates[len(rates) // 2], "runs": rates, "finalLoss": float(step()), "torch": torch.__version__}))
+cpu_rates.sort()
+
+def blas():
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line}
+        return ", ".join(sorted(os.path.basename(os.path.dirname(l)) + "/" + os.path.basename(l) for l in libs))
+    except OSError:
+        return "unknown"
+
+print(json.dumps({"stepsPerSec": rates[len(rates) // 2], "cpuStepsPerSec": cpu_rates[len(cpu_rates) // 2], "runs": rates,
+                  "finalLoss": float(step()), "torch": torch.__version__, "blas": blas()}))

@@ -40,7 +40,7 @@ function fmt(x: number, d = 4): string {
 
 function hyper(h: Record<string, unknown>): string {
   return Object.entries(h)
-    .map(([k, v]) => `${k}=${String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
     .join(', ');
 }
 
@@ -77,7 +77,7 @@ async function parent(): Promise<void> {
       `load average before ${loadBefore}, after ${loadAfter}.`,
   );
   lines.push(
-    `Protocol ml-ls-t20 (PROTOCOLS.md P1), data \`${first.dataset.file.replace(ROOT + '/', '')}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
+    `Protocol ml-ls-t20 (PROTOCOLS.md P1), data \`${relative(ROOT, first.dataset.file)}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
   );
   lines.push('');
   lines.push('| variant | model | NDCG@10 [95 % CI] | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');

@@ -8,7 +8,7 @@
  * item is a candidate. Each (state, item) pair is described by `PairFeatures`:
  *
  *   [ state (StateFeaturiser) | item vector | item genres | cold | log-popularity |
- *     prior score z-scored within the candidates | state·item vector | genre overlap ]
+ *     prior score z-scored over the catalogue | state·item vector | genre overlap ]
  *
  * so one network scores any item, including ones never shown before.
  */

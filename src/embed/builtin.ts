@@ -29,7 +29,7 @@ export const BUILTIN_DEFAULTS: BuiltinConfig = {
   charWeight: 0.5,
   minDf: 2,
   maxFeatures: 20000,
-  powerIterations: 3,
+  powerIterations: 2,
   seed: 42,
 };
 

@@ -33,21 +33,26 @@ export interface TruncatedSvd {
 export function randomizedSvd(a: SparseMatrix, k: number, rng: Rng, options: SvdOptions = {}): TruncatedSvd {
   const { rows, cols } = a;
   const l = Math.max(1, Math.min(k + (options.oversample ?? 10), rows, cols));
-  const q = options.powerIterations ?? 3;
+  const q = options.powerIterations ?? 2;
 
   const omega = new Float64Array(cols * l);
   for (let t = 0; t < omega.length; t++) omega[t] = rng.normal();
   const y = new Float64Array(rows * l);
   const z = new Float64Array(cols * l);
-  multiply(a, omega, l, y);
+  // Row-major scratch for the sparse products (sized for the larger side).
+  const s1 = new Float64Array(Math.max(rows, cols) * l);
+  const s2 = new Float64Array(Math.max(rows, cols) * l);
+  multiply(a, omega, l, y, s1, s2);
+  // Inside the power iterations one Gram–Schmidt pass keeps the basis well enough conditioned
+  // (it only has to stop the columns collapsing onto the top singular vector); the final Q gets two.
   for (let it = 0; it < q; it++) {
-    orthonormalize(y, rows, l);
-    multiplyTransposed(a, y, l, z);
-    orthonormalize(z, cols, l);
-    multiply(a, z, l, y);
+    orthonormalize(y, rows, l, 1);
+    multiplyTransposed(a, y, l, z, s1, s2);
+    orthonormalize(z, cols, l, 1);
+    multiply(a, z, l, y, s1, s2);
   }
-  orthonormalize(y, rows, l); // Q, rows × l
-  multiplyTransposed(a, y, l, z); // Bᵀ = Aᵀ Q, cols × l
+  orthonormalize(y, rows, l, 2); // Q, rows × l
+  multiplyTransposed(a, y, l, z, s1, s2); // Bᵀ = Aᵀ Q, cols × l
 
   // C = B Bᵀ (l × l), eigen-decomposed: B = W Σ Vᵀ  =>  V = Bᵀ W Σ⁻¹.
   const c = new Float64Array(l * l);
@@ -88,45 +93,65 @@ export function randomizedSvd(a: SparseMatrix, k: number, rng: Rng, options: Svd
   return { k, components, singularValues };
 }
 
-/** out (rows × l, column-major) = A · x (x: cols × l, column-major). */
-function multiply(a: SparseMatrix, x: Float64Array, l: number, out: Float64Array): void {
+/**
+ * out (rows × l, column-major) = A · x (x: cols × l, column-major). One pass over the sparse rows
+ * with the l-wide inner loop on row-major scratch copies (`xr`, `or`): contiguous memory instead
+ * of l strided passes over A.
+ */
+function multiply(a: SparseMatrix, x: Float64Array, l: number, out: Float64Array, xr: Float64Array, or: Float64Array): void {
   const { rows, cols, indptr, indices, values } = a;
-  out.fill(0);
-  for (let j = 0; j < l; j++) {
-    const xo = j * cols;
-    const oo = j * rows;
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let p = indptr[r]!; p < indptr[r + 1]!; p++) s += values[p]! * x[xo + indices[p]!]!;
-      out[oo + r] = s;
+  toRowMajor(x, cols, l, xr);
+  or.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * l;
+    for (let p = indptr[r]!; p < indptr[r + 1]!; p++) {
+      const v = values[p]!;
+      const xo = indices[p]! * l;
+      for (let j = 0; j < l; j++) or[o + j] += v * xr[xo + j]!;
     }
+  }
+  toColumnMajor(or, rows, l, out);
+}
+
+/** out (cols × l, column-major) = Aᵀ · x (x: rows × l, column-major); same layout trick. */
+function multiplyTransposed(a: SparseMatrix, x: Float64Array, l: number, out: Float64Array, xr: Float64Array, or: Float64Array): void {
+  const { rows, cols, indptr, indices, values } = a;
+  toRowMajor(x, rows, l, xr);
+  or.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const xo = r * l;
+    for (let p = indptr[r]!; p < indptr[r + 1]!; p++) {
+      const v = values[p]!;
+      const o = indices[p]! * l;
+      for (let j = 0; j < l; j++) or[o + j] += v * xr[xo + j]!;
+    }
+  }
+  toColumnMajor(or, cols, l, out);
+}
+
+function toRowMajor(colMajor: Float64Array, n: number, l: number, out: Float64Array): void {
+  for (let j = 0; j < l; j++) {
+    const c = j * n;
+    for (let i = 0; i < n; i++) out[i * l + j] = colMajor[c + i]!;
   }
 }
 
-/** out (cols × l, column-major) = Aᵀ · x (x: rows × l, column-major). */
-function multiplyTransposed(a: SparseMatrix, x: Float64Array, l: number, out: Float64Array): void {
-  const { rows, cols, indptr, indices, values } = a;
-  out.fill(0);
-  for (let j = 0; j < l; j++) {
-    const xo = j * rows;
-    const oo = j * cols;
-    for (let r = 0; r < rows; r++) {
-      const xr = x[xo + r]!;
-      if (xr === 0) continue;
-      for (let p = indptr[r]!; p < indptr[r + 1]!; p++) out[oo + indices[p]!] += values[p]! * xr;
-    }
+function toColumnMajor(rowMajor: Float64Array, n: number, l: number, out: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const r = i * l;
+    for (let j = 0; j < l; j++) out[j * n + i] = rowMajor[r + j]!;
   }
 }
 
 /**
- * Orthonormalise the l columns (each of length n) in place: modified Gram–Schmidt applied twice
- * ("twice is enough", Giraud et al.) for numerical orthogonality. A column that collapses to
+ * Orthonormalise the l columns (each of length n) in place: modified Gram–Schmidt, applied twice
+ * ("twice is enough", Giraud et al.) where numerical orthogonality matters. A column that collapses to
  * zero (rank deficiency) stays zero.
  */
-function orthonormalize(m: Float64Array, n: number, l: number): void {
+function orthonormalize(m: Float64Array, n: number, l: number, passes: number): void {
   for (let j = 0; j < l; j++) {
     const cj = j * n;
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < passes; pass++) {
       for (let i = 0; i < j; i++) {
         const ci = i * n;
         let d = 0;

@@ -83,7 +83,10 @@ export class TransformersEmbedder implements Embedder {
       // The pipeline's call signature is wider than we use; narrowed to what this class calls.
       extractor = pipe as unknown as Extractor;
     } catch (err) {
-      const reason = (err as Error).message?.split('\n')[0] ?? String(err);
+      const first = (err as Error).message?.split('\n')[0] ?? String(err);
+      // fetch's own message is just "fetch failed"; the cause says why (ENOTFOUND huggingface.co …).
+      const cause = (err as { cause?: { code?: string; hostname?: string; message?: string } }).cause;
+      const reason = cause ? `${first}: ${cause.code ?? ''} ${cause.hostname ?? cause.message ?? ''}`.trim() : first;
       throw new EmbedError('E_EMBED_MODEL', `cannot load transformers.js model "${model}": ${reason}`, { cause: err, status: 500 });
     }
     const probe = await extractor(['probe'], { pooling, normalize });

@@ -8,3 +8,4 @@ export * from './team.js';
 export * from './recommender.js';
 export * from './item-recommender.js';
 export * from './register.js';
+export * from './content.js';

@@ -32,12 +32,24 @@ export class LinearValue {
     for (let r = 0; r < n; r++) out[r] = this.value(x, r * d);
   }
 
-  /** grad += lr · err · scale · φ / (1 + |φ|²) (a normalised LMS step toward reducing err²). */
-  accumulate(x: Float64Array, off: number, err: number, scale = 1): void {
+  /** |φ|² of row `off`. */
+  sq(x: Float64Array, off: number): number {
+    let s = 0;
+    for (let j = 0; j < this.dim; j++) s += x[off + j]! * x[off + j]!;
+    return s;
+  }
+
+  /**
+   * grad += lr · err · scale · φ / norm, a normalised LMS step toward reducing err². `norm`
+   * defaults to 1 + |φ|²; models summed into one prediction (VDN, QMIX) pass the joint
+   * 1 + Σ_k scale_k²·|φ_k|², so the step is the joint model's gradient and shared directions
+   * (two agents seeing the same feature) do not drift against each other. The error is clipped
+   * to ±`clip` (a Huber-like step, robust to rare huge targets).
+   */
+  accumulate(x: Float64Array, off: number, err0: number, scale = 1, norm = 1 + this.sq(x, off), clip = 2): void {
     const d = this.dim;
-    let nn = 1;
-    for (let j = 0; j < d; j++) nn += x[off + j]! * x[off + j]!;
-    const f = (this.lr * err * scale) / nn;
+    const err = err0 > clip ? clip : err0 < -clip ? -clip : err0;
+    const f = (this.lr * err * scale) / norm;
     for (let j = 0; j < d; j++) this.grad[j]! += f * x[off + j]!;
   }
 

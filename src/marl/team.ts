@@ -86,8 +86,8 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   gamma: 0.8,
   lr: 0.05,
   auxLr: 0.02,
-  actorLr: 0.02,
-  criticLr: 1e-3,
+  actorLr: 0.05,
+  criticLr: 5e-3,
   epsilon: 0.05,
   temperature: 0.2,
   candidates: 100,
@@ -169,6 +169,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   private readonly wBuf: Float64Array;
   private readonly row: Float64Array;
   private b = 0;
+  /** Largest |team reward| seen so far (scales the bootstrap clip). */
+  private rMax = 1;
   // Evaluation statistics for summaries.
   private statW: Float64Array;
   private statC: Float64Array;
@@ -514,6 +516,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const stakes = new Float64Array(K * 3);
     this.decompose(t, rho, stakes);
     const r = t.reward;
+    this.rMax = Math.max(this.rMax, Math.abs(r));
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
     const mode = this.config.coordination;
     const gamma = this.config.gamma;
@@ -539,22 +542,26 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
 
     // The agents' features and values for the shown items at s.
     this.evaluate(t.observation, items, arm);
+    // Bootstrap values are clipped to what a session can return (|step reward| ≤ rMax for 1/(1−γ)
+    // steps): with linear values and a max over proposals, an unclipped bootstrap can run away.
+    const vMax = this.rMax / Math.max(1e-6, 1 - gamma);
+    for (let a = 0; a <= m; a++) vNext[a] = Math.max(-vMax, Math.min(vMax, vNext[a]!));
     const y = new Float64Array(K);
     for (let p = 0; p < K; p++) y[p] = rho[p]! + (gamma * vNext[m]!) / K;
     switch (mode) {
       case 'vdn':
+      case 'qmix': {
+        // One joint model (Σ_k w_k·θ_kᵀφ_k): one joint normalisation for its gradient step.
+        const qm = mode === 'qmix';
         for (let p = 0; p < K; p++) {
           const err = y[p]! - this.teamValue(p);
-          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+          let norm = 1;
+          for (let a = 0; a < m; a++) norm += (qm ? this.w[a]! ** 2 : 1) * this.values[a]!.sq(this.F[a]!, p * this.views[a]!.dim);
+          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, qm ? this.w[a]! : 1, norm);
+          if (qm) this.mixer.step(this.sVec, this.q, p * m, err);
         }
         break;
-      case 'qmix':
-        for (let p = 0; p < K; p++) {
-          const err = y[p]! - this.teamValue(p);
-          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, this.w[a]!);
-          this.mixer.step(this.sVec, this.q, p * m, err);
-        }
-        break;
+      }
       case 'comm':
         for (let p = 0; p < K; p++) {
           let tot = 0;
@@ -602,7 +609,11 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     }
   }
 
-  /** COMA-style actor update of every agent on the candidate set the slate was drawn from. */
+  /**
+   * COMA-style actor update of every agent. For slate position p the counterfactual baseline is
+   * agent k's expected critic value when it alone re-chooses that position from the candidates
+   * (the other shown items fixed): b_p = Σ_j π_k(j | not shown elsewhere)·Q(s, j).
+   */
   private actorStep(t: Transition, rec: ActRecord | undefined): void {
     const cands = rec?.cands ?? t.slate.items;
     const n = this.evaluate(t.observation, cands, rec?.arm ?? 0);
@@ -610,29 +621,42 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const Q = new Float64Array(n);
     this.criticValues(n, Q);
     const T = this.config.temperature;
-    const pos = new Map<number, number>();
-    for (let r = 0; r < n; r++) pos.set(cands[r]!, r);
+    const K = t.slate.items.length;
+    const rows = new Int32Array(K).fill(-1);
+    for (let r = 0; r < n; r++) for (let p = 0; p < K; p++) if (cands[r] === t.slate.items[p]) rows[p] = r;
     for (let a = 0; a < m; a++) {
       const d = this.views[a]!.dim;
       const F = this.F[a]!;
       let mx = -Infinity;
       for (let r = 0; r < n; r++) mx = Math.max(mx, this.q[r * m + a]!);
-      const pi = new Float64Array(n);
+      const e = new Float64Array(n);
       let z = 0;
-      for (let r = 0; r < n; r++) z += pi[r] = Math.exp((this.q[r * m + a]! - mx) / T);
-      let base = 0;
-      const meanF = new Float64Array(d);
+      let eq = 0;
+      const eF = new Float64Array(d);
       for (let r = 0; r < n; r++) {
-        pi[r]! /= z;
-        base += pi[r]! * Q[r]!;
-        for (let j = 0; j < d; j++) meanF[j]! += pi[r]! * F[r * d + j]!;
+        e[r] = Math.exp((this.q[r * m + a]! - mx) / T);
+        z += e[r]!;
+        eq += e[r]! * Q[r]!;
+        for (let j = 0; j < d; j++) eF[j]! += e[r]! * F[r * d + j]!;
       }
       const g = new Float64Array(d);
-      for (let p = 0; p < t.slate.items.length; p++) {
-        const r = pos.get(t.slate.items[p]!);
-        if (r === undefined) continue;
-        const adv = Q[r]! - base;
-        for (let j = 0; j < d; j++) g[j]! += (adv * (F[r * d + j]! - meanF[j]!)) / T;
+      for (let p = 0; p < K; p++) {
+        const r = rows[p]!;
+        if (r < 0) continue;
+        // Remove the other shown items from the agent's choice set.
+        let zp = z;
+        let eqp = eq;
+        const mean = new Float64Array(eF);
+        for (let o = 0; o < K; o++) {
+          const ro = rows[o]!;
+          if (o === p || ro < 0) continue;
+          zp -= e[ro]!;
+          eqp -= e[ro]! * Q[ro]!;
+          for (let j = 0; j < d; j++) mean[j]! -= e[ro]! * F[ro * d + j]!;
+        }
+        if (!(zp > 0)) continue;
+        const adv = Q[r]! - eqp / zp;
+        for (let j = 0; j < d; j++) g[j]! += (adv * (F[r * d + j]! - mean[j]! / zp)) / T;
       }
       let gg = 1;
       for (let j = 0; j < d; j++) gg += g[j]! * g[j]!;
@@ -712,6 +736,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       critic: this.critic ? this.critic.params : null,
       criticOpt: this.criticOpt ? this.criticOpt.toJSON() : null,
       items: this.itemState.toJSON(),
+      rMax: this.rMax,
     };
   }
 
@@ -734,5 +759,6 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (this.critic && s.critic) this.critic.params.set(s.critic as Float32Array);
     if (this.criticOpt && s.criticOpt) this.criticOpt.load(s.criticOpt);
     this.itemState.load(s.items as Record<string, unknown>);
+    this.rMax = s.rMax as number;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Compute kernels behind the nn layer: a row-major single-precision GEMM and a fused Adam step.
+ * Compute kernels behind the nn layer: a row-major single-precision GEMM, a fused Adam step and the
+ * dense layers' element-wise work (bias + activation forward; activation gradient + bias gradient).
  *
  * Two implementations share one signature:
  * - `native`: the N-API addon in ./native (packed, register-blocked GEMM; built by node-gyp from
@@ -15,8 +16,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 
+/** Activation codes shared with the addon. */
+export const ACT_CODES = { linear: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
+export type ActCode = (typeof ACT_CODES)[keyof typeof ACT_CODES];
+
 export interface Kernels {
   readonly name: 'native' | 'js';
+  /** y[r, j] = act(y[r, j] + b[j]) for rows × n values, in place. */
+  biasAct(y: Float32Array, b: Float32Array, rows: number, n: number, act: ActCode): void;
+  /** dz = d ⊙ act'(y) (from the activation's output y) over rows × n values; gb += column sums of dz. */
+  actGrad(d: Float32Array, y: Float32Array, dz: Float32Array, gb: Float32Array, rows: number, n: number, act: ActCode): void;
   /** C = alpha·op(A)·op(B) + beta·C (row-major; op(A) is M×K, op(B) is K×N; lda/ldb/ldc are row strides). */
   sgemm(
     transA: boolean,
@@ -50,6 +59,30 @@ export interface Kernels {
 
 export const jsKernels: Kernels = {
   name: 'js',
+  biasAct(y, b, rows, n, act) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * n;
+      if (act === 0) for (let j = 0; j < n; j++) y[o + j]! += b[j]!;
+      else if (act === 1)
+        for (let j = 0; j < n; j++) {
+          const v = y[o + j]! + b[j]!;
+          y[o + j] = v > 0 ? v : 0;
+        }
+      else if (act === 2) for (let j = 0; j < n; j++) y[o + j] = Math.tanh(y[o + j]! + b[j]!);
+      else for (let j = 0; j < n; j++) y[o + j] = 1 / (1 + Math.exp(-(y[o + j]! + b[j]!)));
+    }
+  },
+  actGrad(d, y, dz, gb, rows, n, act) {
+    const len = rows * n;
+    if (act === 0) for (let i = 0; i < len; i++) dz[i] = d[i]!;
+    else if (act === 1) for (let i = 0; i < len; i++) dz[i] = y[i]! > 0 ? d[i]! : 0;
+    else if (act === 2) for (let i = 0; i < len; i++) dz[i] = d[i]! * (1 - y[i]! * y[i]!);
+    else for (let i = 0; i < len; i++) dz[i] = d[i]! * y[i]! * (1 - y[i]!);
+    for (let r = 0; r < rows; r++) {
+      const o = r * n;
+      for (let j = 0; j < n; j++) gb[j]! += dz[o + j]!;
+    }
+  },
   sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
     for (let i = 0; i < M; i++) {
       const r = i * ldc;
@@ -118,6 +151,8 @@ export const jsKernels: Kernels = {
 interface NativeAddon {
   sgemm(...args: (number | Float32Array)[]): void;
   adam(...args: (number | Float32Array)[]): void;
+  biasAct?(...args: (number | Float32Array)[]): void;
+  actGrad?(...args: (number | Float32Array)[]): void;
 }
 
 /** Path of the built addon, searched upward from this file so it works from src/ and dist/. */
@@ -138,8 +173,14 @@ function loadNative(): Kernels | null {
   if (!path) return null;
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    // A binary from an older build lacks the element-wise ops: use it only once rebuilt.
+    if (!addon.biasAct || !addon.actGrad) return null;
+    const biasAct = addon.biasAct;
+    const actGrad = addon.actGrad;
     return {
       name: 'native',
+      biasAct: (y, b, rows, n, act) => biasAct(y, b, rows, n, act),
+      actGrad: (d, y, dz, gb, rows, n, act) => actGrad(d, y, dz, gb, rows, n, act),
       sgemm: (tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) =>
         addon.sgemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
       adam: (p, g, m, v, lr, b1, b2, eps, bc1, bc2) => addon.adam(p, g, m, v, lr, b1, b2, eps, bc1, bc2),

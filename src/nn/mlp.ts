@@ -10,7 +10,7 @@
  */
 import { ConfigError, DataError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
-import { kernels } from './kernels.js';
+import { ACT_CODES, kernels } from './kernels.js';
 
 export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid';
 
@@ -139,7 +139,7 @@ export class Mlp {
       const nOut = sizes[l + 1]!;
       const y = this.acts[l + 1]!;
       k.sgemm(false, false, batch, nOut, nIn, 1, this.acts[l]!, nIn, this.weight(l), nOut, 0, y, nOut);
-      applyBiasActivation(y, this.bias(l), batch, nOut, l === this.nLayers - 1 ? output : hidden);
+      k.biasAct(y, this.bias(l), batch, nOut, ACT_CODES[l === this.nLayers - 1 ? output : hidden]);
     }
     return this.acts[this.nLayers]!.subarray(0, batch * this.outDim);
   }
@@ -158,14 +158,10 @@ export class Mlp {
       const nIn = sizes[l]!;
       const nOut = sizes[l + 1]!;
       const dz = this.deltas[l]!;
-      activationGrad(d, this.acts[l + 1]!, dz, batch * nOut, l === this.nLayers - 1 ? output : hidden);
+      const gb = this.grads.subarray(this.bOff[l]!, this.bOff[l]! + nOut);
+      k.actGrad(d, this.acts[l + 1]!, dz, gb, batch, nOut, ACT_CODES[l === this.nLayers - 1 ? output : hidden]);
       const gW = this.grads.subarray(this.wOff[l]!, this.wOff[l]! + nIn * nOut);
       k.sgemm(true, false, nIn, nOut, batch, 1, this.acts[l]!, nIn, dz, nOut, 1, gW, nOut);
-      const gb = this.grads.subarray(this.bOff[l]!, this.bOff[l]! + nOut);
-      for (let r = 0; r < batch; r++) {
-        const o = r * nOut;
-        for (let j = 0; j < nOut; j++) gb[j]! += dz[o + j]!;
-      }
       if (l === 0 && !needInputGrad) return null;
       // dX = dZ·Wᵀ goes into the previous layer's delta buffer (sized for max(in, out)).
       const dx = l > 0 ? this.deltas[l - 1]! : this.inputGrad(batch);
@@ -226,46 +222,5 @@ export class Mlp {
     }
     m.params.set(j.params);
     return m;
-  }
-}
-
-function applyBiasActivation(y: Float32Array, b: Float32Array, batch: number, n: number, act: Activation): void {
-  for (let r = 0; r < batch; r++) {
-    const o = r * n;
-    switch (act) {
-      case 'linear':
-        for (let j = 0; j < n; j++) y[o + j]! += b[j]!;
-        break;
-      case 'relu':
-        for (let j = 0; j < n; j++) {
-          const v = y[o + j]! + b[j]!;
-          y[o + j] = v > 0 ? v : 0;
-        }
-        break;
-      case 'tanh':
-        for (let j = 0; j < n; j++) y[o + j] = Math.tanh(y[o + j]! + b[j]!);
-        break;
-      case 'sigmoid':
-        for (let j = 0; j < n; j++) y[o + j] = 1 / (1 + Math.exp(-(y[o + j]! + b[j]!)));
-        break;
-    }
-  }
-}
-
-/** dz = d ⊙ act'(·), written from the activation's output y. */
-function activationGrad(d: Float32Array, y: Float32Array, dz: Float32Array, n: number, act: Activation): void {
-  switch (act) {
-    case 'linear':
-      for (let i = 0; i < n; i++) dz[i] = d[i]!;
-      break;
-    case 'relu':
-      for (let i = 0; i < n; i++) dz[i] = y[i]! > 0 ? d[i]! : 0;
-      break;
-    case 'tanh':
-      for (let i = 0; i < n; i++) dz[i] = d[i]! * (1 - y[i]! * y[i]!);
-      break;
-    case 'sigmoid':
-      for (let i = 0; i < n; i++) dz[i] = d[i]! * y[i]! * (1 - y[i]!);
-      break;
   }
 }

@@ -60,8 +60,11 @@ export const ALS_DEFAULTS: AlsConfig = {
   seed: 0,
 };
 
-/** Below this many interactions one thread is faster than paying for a worker's start-up. */
-const THREADS_MIN_NNZ = 200_000;
+/**
+ * From this many interactions a second thread pays for its start-up (~0.1–0.3 s): on P1 `all`
+ * (81 k) two threads fit in ~0.7× the time of one (bench/als-ease-speed.ts).
+ */
+const THREADS_MIN_NNZ = 50_000;
 
 export interface ImplicitMatrix {
   rows: number;

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { Rng } from '../util/rng.js';
+import { scoreAllFactors } from '../util/dot.js';
 import { BaseRecommender } from './base.js';
 import { typedField } from './saved-state.js';
 import type { FitOptions, UserRef } from './types.js';
@@ -170,14 +171,8 @@ export class Bpr extends BaseRecommender<BprConfig> {
         x[F - 1] = 1;
       }
     } else x = this.foldIn(user);
-    const V = this.itemFactors;
-    for (let i = 0; i < this.nItems; i++) {
-      let s = 0;
-      const io = i * F;
-      for (let f = 0; f < F; f++) s += x[f]! * V[io + f]!;
-      o[i] = s;
-    }
-    return o;
+    // The bias is the last factor column (x[F-1] = 1), so one dot product per item does it all.
+    return scoreAllFactors(x, this.itemFactors, this.nItems, F, o);
   }
 
   /** Item factors without the bias column, row-major nItems × factors (for agents and ANN indexes). */

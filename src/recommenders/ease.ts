@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
-import { DataError } from '../errors.js';
+import { ConfigError, DataError } from '../errors.js';
 import { kernels } from '../nn/kernels.js';
 import { spdInverseInPlace } from '../util/linalg.js';
 import { BaseRecommender } from './base.js';
@@ -84,7 +84,17 @@ export class Ease extends BaseRecommender<EaseConfig> {
     options.onProgress?.(0, 3, 'step');
 
     // G = XᵀX + λI, accumulated user by user over each user's distinct model items.
-    const g = new Float32Array(n * n);
+    let g: Float32Array;
+    try {
+      g = new Float32Array(n * n);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      const gib = ((n * n * 4) / 2 ** 30).toFixed(1);
+      throw new ConfigError(
+        `ease: a dense ${n}×${n} item matrix needs ${gib} GiB, more than can be allocated; raise minItemCount (now ${minItemCount}) to model fewer items`,
+        'minItemCount',
+      );
+    }
     const rowItems = new Int32Array(nItems);
     const rowVals = new Float64Array(nItems);
     const at = new Int32Array(nItems).fill(-1);

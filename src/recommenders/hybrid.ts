@@ -50,7 +50,8 @@ export const hybridConfigSchema = z.strictObject({
 });
 export type HybridConfig = z.infer<typeof hybridConfigSchema>;
 export const HYBRID_DEFAULTS: HybridConfig = {
-  members: [{ kind: 'ease' }, { kind: 'itemknn' }, { kind: 'content' }],
+  // Content with a short profile half-life (3 interactions): best of 3/8/20/∞ on P1's validation split.
+  members: [{ kind: 'ease' }, { kind: 'itemknn' }, { kind: 'content', config: { halfLife: 3 } }],
   fusion: 'score',
   normalization: 'zscore',
   rrfK: 60,

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { Rng } from '../util/rng.js';
+import { scoreAllFactors } from '../util/dot.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef, UserState } from './types.js';
@@ -167,12 +168,8 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
       b = fi[0]!;
       p = fi.subarray(1);
     }
-    const Q = this.itemFactors;
-    for (let i = 0; i < this.nItems; i++) {
-      let s = this.mu + b + this.itemBias[i]!;
-      if (p) for (let f = 0; f < K; f++) s += p[f]! * Q[i * K + f]!;
-      o[i] = s;
-    }
+    if (p) return scoreAllFactors(p, this.itemFactors, this.nItems, K, o, this.mu + b, this.itemBias);
+    for (let i = 0; i < this.nItems; i++) o[i] = this.mu + b + this.itemBias[i]!;
     return o;
   }
 

@@ -189,7 +189,7 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
           name: 'chorus_active_snapshot_info', help: 'The active model snapshot (value 1).', type: 'gauge',
           values: [{ labels: { id: engine.activeSnapshot.id, kind: engine.activeSnapshot.kind }, value: 1 }],
         },
-        { name: 'chorus_recommender_weight', help: 'Learned weight of the recommender score in the bandit.', type: 'gauge', values: [{ value: engine.policy.recommenderWeight() }] },
+        { name: 'chorus_recommender_weight', help: 'Learned weight of the recommender score in the bandit.', type: 'gauge', values: [{ value: engine.policy.weights().recommender }] },
         { name: 'process_resident_memory_bytes', help: 'Resident memory.', type: 'gauge', values: [{ value: mem.rss }] },
         { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use.', type: 'gauge', values: [{ value: mem.heapUsed }] },
       ]);

@@ -7,13 +7,20 @@ import { parse, stringify } from '../util/serialize.js';
 import { topK } from '../util/topk.js';
 import { ConflictError, RequestError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
-import { SlatePolicy, type Candidate, type Explanation, type PolicyConfig } from './policy.js';
+import { AgentPolicy } from './agent-policy.js';
+import { SlatePolicy, type PolicyConfig } from './policy.js';
+import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
 import { fitSnapshot, withOnline } from './training.js';
 
 export interface EngineConfig {
   /** Recommender fitted for the first snapshot and on retrain. */
   model: { kind: string; config: Record<string, unknown> };
   policy: Partial<PolicyConfig>;
+  /**
+   * Serve a registered agent (src/agents registry name, with config overrides) instead of the
+   * LinUCB re-ranker; null (the default) keeps the re-ranker.
+   */
+  agent: { name: string; config?: Record<string, unknown> } | null;
   /** Refit the recommender (new snapshot, activated) after this many feedback events; 0 = never. */
   retrainEvery: number;
   /** Checkpoint the bandit after this many learned rewards (restart replays the rest). */
@@ -37,6 +44,7 @@ export interface EngineConfig {
 export const ENGINE_DEFAULTS: EngineConfig = {
   model: { kind: 'popularity', config: {} },
   policy: {},
+  agent: null,
   retrainEvery: 0,
   checkpointEvery: 500,
   coldSlots: 5,
@@ -93,18 +101,15 @@ export interface RankResponse {
   rewardActionId: string | null;
 }
 
-interface DecisionPayload {
-  c: number[];
-  f: number[][];
-  context?: unknown;
-}
-
 interface LearnJob {
-  f: number[];
-  c: number[];
+  /** The decision's payload as the policy logged it. */
+  payload: unknown;
+  position: number;
   reward: number;
   seq: number;
 }
+
+const NO_ITEMS = new Int32Array(0);
 
 /** Counters the metrics endpoint and dashboard read. */
 export interface EngineCounters {
@@ -127,7 +132,7 @@ type Log = (msg: string) => void;
 export class Engine {
   readonly store: Store;
   readonly config: EngineConfig;
-  readonly policy: SlatePolicy;
+  readonly policy: ServingPolicy;
   readonly counters: EngineCounters = { decisions: 0, feedback: {}, rewardSum: 0, learned: 0, retrains: 0, retrainErrors: 0 };
   private readonly factory: ModelFactory;
   private readonly base: Dataset;
@@ -164,7 +169,7 @@ export class Engine {
     this.factory = factory;
     this.config = config;
     this.log = log;
-    this.policy = new SlatePolicy(config.policy);
+    this.policy = config.agent ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {} }, log) : new SlatePolicy(config.policy);
   }
 
   /**
@@ -215,11 +220,9 @@ export class Engine {
     const ck = await this.store.state.getState('bandit');
     let fromSeq = 0;
     if (ck) {
-      const o = parse(ck.toString('utf8')) as { state: Parameters<SlatePolicy['bandit']['setState']>[0]; lastSeq: number; d: number };
-      if (o.state.d === this.policy.bandit.d) {
-        this.policy.bandit.setState(o.state);
-        fromSeq = o.lastSeq;
-      } else this.log(`bandit checkpoint has d=${o.state.d}, policy has ${this.policy.bandit.d}: relearning from the log`);
+      const o = parse(ck.toString('utf8')) as { state: unknown; lastSeq: number };
+      if (this.policy.setState(o.state)) fromSeq = o.lastSeq;
+      else this.log(`the policy checkpoint does not fit ${this.policy.name} (another policy, dimension or snapshot): relearning from the log`);
     }
     let after = 0;
     let replayed = 0;
@@ -235,15 +238,13 @@ export class Engine {
         if (f.seq! > fromSeq && f.eventId !== null) {
           if (!decisions.has(f.eventId)) decisions.set(f.eventId, await this.store.events.getDecision(f.eventId));
           const job = learnJob(decisions.get(f.eventId), f);
-          if (job) {
-            this.policy.learn(job.f, job.c, job.reward);
-            replayed++;
-          }
+          if (job && this.policy.learn(job.payload, job.position, job.reward)) replayed++;
         }
       }
     }
+    this.policy.flush();
     this.lastLearnedSeq = after;
-    this.counters.learned = this.policy.bandit.n;
+    this.counters.learned = this.policy.updates;
     this.counters.decisions = await this.store.events.countDecisions();
     for (const d of await this.store.events.recentDecisions(200_000)) for (const id of d.items) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
     if (replayed > 0) this.log(`replayed ${replayed} rewards logged after the bandit checkpoint`);
@@ -264,6 +265,7 @@ export class Engine {
       this.hashedByIndex[i] = it ? it.hashed : this.policy.hashItem(null);
     }
     this.cold = [...this.items.keys()].filter((id) => !m.itemIndex.has(id));
+    this.policy.bind(m, (id) => this.items.get(id)?.meta);
   }
 
   get activeSnapshot(): SnapshotMeta {
@@ -284,12 +286,12 @@ export class Engine {
 
   // ---------------------------------------------------------------- recommend / feedback
 
-  private userRef(user: string): { ref: UserRef; seen: Int32Array } {
+  private userRef(user: string): { ref: UserRef; seen: Int32Array; index: number } {
     const m = this.model;
     const u = m.userIndex.get(user) ?? -1;
-    const trained = u >= 0 ? m.seenIndices.subarray(m.seenIndptr[u]!, m.seenIndptr[u + 1]!) : new Int32Array(0);
+    const trained = u >= 0 ? m.seenIndices.subarray(m.seenIndptr[u]!, m.seenIndptr[u + 1]!) : NO_ITEMS;
     const online = this.histories.get(user);
-    if (!online || online.length === 0) return { ref: u >= 0 ? u : { items: trained }, seen: trained };
+    if (!online || online.length === 0) return { ref: u >= 0 ? u : { items: trained }, seen: trained, index: u };
     // Fold-in: the user as training items plus what they liked since, most recent last.
     const extra: number[] = [];
     for (const id of online) {
@@ -299,7 +301,7 @@ export class Engine {
     const items = new Int32Array(trained.length + extra.length);
     items.set(trained);
     items.set(extra, trained.length);
-    return { ref: { items }, seen: items };
+    return { ref: { items }, seen: items, index: u };
   }
 
   private buildSlate(req: RecommendRequest, eventId: string) {
@@ -324,10 +326,24 @@ export class Engine {
         if (!blocked.has(this.cold[j]!)) coldIds.push(this.cold[j]!);
       }
     }
+    const user = this.userRef(req.user);
+    // What may not be shown, in model indices (one memcpy of nItems bytes plus the user's items).
+    const mask = this.mask;
+    mask.set(this.deleted);
+    if (req.excludeSeen) for (let j = 0; j < user.seen.length; j++) mask[user.seen[j]!] = 1;
+    for (const id of blocked) {
+      const i = m.itemIndex.get(id);
+      if (i !== undefined) mask[i] = 1;
+    }
     const size = this.policy.poolSize(req.k);
-    const cacheable = this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
     let pool: { items: Int32Array; scores: Float32Array } | undefined;
-    if (cacheable) {
+    if (size === 0) {
+      // The policy ranks the catalogue itself: the pool is only the request's candidate list, unscored.
+      const items = candIdx ? candIdx.filter((i) => mask[i] === 0) : NO_ITEMS;
+      pool = { items, scores: new Float32Array(items.length).fill(NaN) };
+    }
+    const cacheable = size > 0 && this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
+    if (!pool && cacheable) {
       const hit = this.pools.get(req.user);
       if (hit && hit.version === this.poolVersion && hit.size >= size) {
         this.pools.delete(req.user);
@@ -337,15 +353,7 @@ export class Engine {
       }
     }
     if (!pool) {
-      const { ref, seen } = this.userRef(req.user);
-      const scores = m.rec.scoreAll(ref, this.scoreBuf);
-      const mask = this.mask;
-      mask.set(this.deleted);
-      if (req.excludeSeen) for (let j = 0; j < seen.length; j++) mask[seen[j]!] = 1;
-      for (const id of blocked) {
-        const i = m.itemIndex.get(id);
-        if (i !== undefined) mask[i] = 1;
-      }
+      const scores = m.rec.scoreAll(user.ref, this.scoreBuf);
       pool = topK(scores, size, mask, candIdx);
       if (cacheable) {
         this.poolStats.misses++;
@@ -356,18 +364,31 @@ export class Engine {
     const cands: Candidate[] = [];
     for (let p = 0; p < pool.items.length; p++) {
       const i = pool.items[p]!;
-      cands.push({ id: m.itemIds[i]!, recScore: pool.scores[p]!, features: null, hashed: this.hashedByIndex[i] });
+      cands.push({ id: m.itemIds[i]!, index: i, recScore: pool.scores[p]!, features: null, hashed: this.hashedByIndex[i] });
     }
-    for (const id of coldIds) cands.push({ id, recScore: NaN, features: null, hashed: this.items.get(id)!.hashed });
-    const r = this.policy.rank(cands, req.context ?? null, req.k, eventId, 'slate', m.rec.kind);
-    const items: SlateItem[] = r.order.map((a, p) => ({
-      id: cands[a]!.id,
+    for (const id of coldIds) cands.push({ id, index: -1, recScore: NaN, features: null, hashed: this.items.get(id)!.hashed });
+    const choice = this.policy.choose({
+      eventId,
+      user: req.user,
+      userIndex: user.index,
+      history: user.seen,
+      context: req.context ?? null,
+      k: req.k,
+      mode: 'slate',
+      candidates: cands,
+      mask,
+      allowed: candIdx,
+      model: m,
+    });
+    const items: SlateItem[] = choice.items.map((x, p) => ({
+      id: x.id,
       position: p,
-      score: r.ucb[p]!,
-      propensity: r.propensities[p]!,
-      explanation: r.explanations[p]!,
+      score: choice.scores[p]!,
+      propensity: choice.propensities[p]!,
+      explanation: choice.explanations[p]!,
     }));
-    return { items, payload: { c: r.c, f: r.f, context: req.context } satisfies DecisionPayload };
+    // The request context is logged with the policy's learning payload (off-policy evaluation reads it).
+    return { items, payload: { ...(choice.payload as object), context: req.context } };
   }
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
@@ -484,19 +505,37 @@ export class Engine {
     const actions = req.actions.filter((a) => !excluded.has(a.id));
     if (await this.store.events.getDecision(eventId)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
     let popular: Float32Array | undefined;
+    const allowed: number[] = [];
     const cands: Candidate[] = actions.map((a) => {
       const i = this.model.itemIndex.get(a.id);
       let recScore = NaN;
+      let index = -1;
       if (i !== undefined && this.deleted[i] === 0) {
         // No user in a Personalizer call: the model's score for an anonymous (empty) user.
-        popular ??= this.model.rec.scoreAll({ items: new Int32Array(0) }, this.scoreBuf);
+        popular ??= this.model.rec.scoreAll({ items: NO_ITEMS }, this.scoreBuf);
         recScore = popular[i]!;
+        index = i;
+        allowed.push(i);
       }
       const meta = this.items.get(a.id)?.meta;
-      return { id: a.id, recScore, features: meta ? [a.features ?? [], featuresOf(meta)] : (a.features ?? []) };
+      return { id: a.id, index, recScore, features: meta ? [a.features ?? [], featuresOf(meta)] : (a.features ?? []) };
     });
-    const r = this.policy.rank(cands, req.contextFeatures ?? [], cands.length, eventId, 'single', this.model.rec.kind);
-    const ranking = r.order.map((a, p) => ({ id: cands[a]!.id, probability: r.propensities[p]! }));
+    this.mask.set(this.deleted);
+    const input: PolicyInput = {
+      eventId,
+      user: null,
+      userIndex: -1,
+      history: NO_ITEMS,
+      context: req.contextFeatures ?? [],
+      k: cands.length,
+      mode: 'single',
+      candidates: cands,
+      mask: this.mask,
+      allowed: Int32Array.from(allowed),
+      model: this.model,
+    };
+    const r = this.policy.choose(input);
+    const ranking = r.items.map((x, p) => ({ id: x.id, probability: r.propensities[p]! }));
     try {
       await this.store.events.appendDecision({
         id: eventId,
@@ -505,10 +544,10 @@ export class Engine {
         kind: 'rank',
         items: ranking.map((x) => x.id),
         propensities: ranking.map((x) => x.probability),
-        scores: r.ucb,
+        scores: r.scores,
         snapshotId: this.snapshotMeta.id,
         activated: !(req.deferActivation ?? false),
-        payload: { c: r.c, f: r.f } satisfies DecisionPayload,
+        payload: r.payload,
       });
     } catch (e) {
       if (/UNIQUE/.test((e as Error).message)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
@@ -556,11 +595,11 @@ export class Engine {
   private async drain(): Promise<void> {
     const batch = this.queue.splice(0, 512);
     for (const j of batch) {
-      this.policy.learn(j.f, j.c, j.reward);
-      this.counters.learned++;
+      if (this.policy.learn(j.payload, j.position, j.reward)) this.counters.learned++;
       this.sinceCheckpoint++;
       if (j.seq > this.lastLearnedSeq) this.lastLearnedSeq = j.seq;
     }
+    this.policy.flush();
     if (this.queue.length > 0) {
       setImmediate(() => void this.drain());
       return;
@@ -582,7 +621,7 @@ export class Engine {
 
   async checkpoint(): Promise<void> {
     this.sinceCheckpoint = 0;
-    const body = stringify({ state: this.policy.bandit.getState(), lastSeq: this.lastLearnedSeq });
+    const body = stringify({ state: this.policy.getState(), lastSeq: this.lastLearnedSeq });
     await this.store.state.putState('bandit', Buffer.from(body));
   }
 
@@ -721,11 +760,8 @@ export class Engine {
 }
 
 function learnJob(d: DecisionRecord | undefined, f: FeedbackRecord): LearnJob | undefined {
-  if (!d || !d.activated || f.position === null) return undefined;
-  const p = d.payload as DecisionPayload;
-  const fv = p?.f?.[f.position];
-  if (!fv || !p.c) return undefined;
-  return { f: fv, c: p.c, reward: f.reward, seq: f.seq ?? 0 };
+  if (!d || !d.activated || f.position === null || d.payload === null || typeof d.payload !== 'object') return undefined;
+  return { payload: d.payload, position: f.position, reward: f.reward, seq: f.seq ?? 0 };
 }
 
 /** Which data a store was seeded from (name and sizes), to warn when it is reopened on other data. */

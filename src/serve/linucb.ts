@@ -1,14 +1,31 @@
+import { matVec, scaledIdentity, shermanMorrison } from '../agents/linalg.js';
+
 /**
  * Shared-parameter LinUCB (Li et al. 2010, "LinUCB with hybrid..." reduced to its shared part):
  * one ridge regression θ = A⁻¹b over joint (item ⊗ context) features, score = θᵀx + α·√(xᵀA⁻¹x).
  * A⁻¹ is kept directly and updated by Sherman–Morrison, O(d²) per observation, no allocation.
  * A prior mean θ₀ enters as b₀ = λθ₀, so before any feedback θ = θ₀ (the recommender's score).
+ *
+ * Why not the agents layer's `LinUcbAgent`: that is a whole `Agent` over its own feature map
+ * φ(state, item) of an `ItemSpace` (CF vectors, genres, popularity) and picks from the whole
+ * catalogue. The serving re-ranker needs the bare estimator over arbitrary hashed
+ * (item ⊗ context) rows: Personalizer actions need not be catalogue items, and the prior on the
+ * recommender's score is what makes it a re-ranker. The agent is served as-is through
+ * `AgentPolicy` (`--policy linucb`); the linear algebra (Sherman–Morrison, A⁻¹b) is the agents
+ * layer's (src/agents/linalg.ts), so there is one implementation of the update.
  */
 export interface LinUcbConfig {
   /** Exploration strength α. */
   alpha: number;
   /** Ridge λ (A₀ = λI). */
   lambda: number;
+}
+
+export interface LinUcbState {
+  d: number;
+  n: number;
+  ainv: Float64Array;
+  b: Float64Array;
 }
 
 export const LINUCB_DEFAULTS: LinUcbConfig = { alpha: 0.1, lambda: 1 };
@@ -28,8 +45,7 @@ export class LinUcb {
   constructor(d: number, config: Partial<LinUcbConfig> = {}, prior?: Float64Array) {
     this.d = d;
     this.config = { ...LINUCB_DEFAULTS, ...config };
-    this.ainv = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) this.ainv[i * d + i] = 1 / this.config.lambda;
+    this.ainv = scaledIdentity(d, 1 / this.config.lambda);
     this.b = new Float64Array(d);
     if (prior) for (let i = 0; i < d; i++) this.b[i] = this.config.lambda * prior[i]!;
     this.theta = new Float64Array(d);
@@ -64,42 +80,23 @@ export class LinUcb {
   /** Learn reward r for features x = xs[off .. off+d). */
   observe(xs: Float32Array, off: number, r: number): void {
     const d = this.d;
-    const A = this.ainv;
-    const u = this.tmp;
-    // u = A⁻¹x (A⁻¹ is symmetric), denom = 1 + xᵀA⁻¹x
-    let denom = 1;
-    for (let i = 0; i < d; i++) {
-      let s = 0;
-      const row = i * d;
-      for (let j = 0; j < d; j++) s += A[row + j]! * xs[off + j]!;
-      u[i] = s;
-      denom += xs[off + i]! * s;
-    }
-    for (let i = 0; i < d; i++) {
-      const ui = u[i]! / denom;
-      const row = i * d;
-      for (let j = 0; j < d; j++) A[row + j] -= ui * u[j]!;
-    }
-    for (let i = 0; i < d; i++) this.b[i] += r * xs[off + i]!;
+    const x = off === 0 && xs.length === d ? xs : xs.subarray(off, off + d);
+    shermanMorrison(this.ainv, d, x, this.tmp);
+    for (let i = 0; i < d; i++) this.b[i] += r * x[i]!;
     this.n++;
     this.thetaStale = true;
   }
 
   refreshTheta(): void {
-    const d = this.d;
-    for (let i = 0; i < d; i++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += this.ainv[i * d + j]! * this.b[j]!;
-      this.theta[i] = s;
-    }
+    matVec(this.ainv, this.d, this.b, this.theta);
     this.thetaStale = false;
   }
 
-  getState(): { d: number; n: number; ainv: Float64Array; b: Float64Array } {
+  getState(): LinUcbState {
     return { d: this.d, n: this.n, ainv: this.ainv, b: this.b };
   }
 
-  setState(s: { d: number; n: number; ainv: Float64Array; b: Float64Array }): void {
+  setState(s: LinUcbState): void {
     if (s.d !== this.d) throw new RangeError(`LinUCB state has d=${s.d}, expected ${this.d}`);
     this.ainv = Float64Array.from(s.ainv);
     this.b = Float64Array.from(s.b);

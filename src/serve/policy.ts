@@ -1,6 +1,10 @@
 import { Rng } from '../util/rng.js';
 import { fnv1a, hashInto } from './features.js';
-import { LinUcb } from './linucb.js';
+import { LinUcb, type LinUcbState } from './linucb.js';
+import type { ServedModel } from './model.js';
+import type { Candidate, Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
+
+export type { Candidate, Explanation } from './serving-policy.js';
 
 /**
  * The serving policy: a recommender proposes a candidate pool, a shared LinUCB re-ranks it over
@@ -37,22 +41,6 @@ export const POLICY_DEFAULTS: PolicyConfig = {
   seed: 42,
 };
 
-export interface Candidate {
-  id: string;
-  /** The recommender's raw score; NaN when the recommender does not know the item (cold item). */
-  recScore: number;
-  /** Hashed into the item block (item attributes or Personalizer action features). */
-  features: unknown;
-  /** Precomputed hashed block (itemDims), used instead of `features` when given. */
-  hashed?: Float32Array;
-}
-
-export interface Explanation {
-  recommender: { kind: string; score: number | null; normalized: number };
-  bandit: { mean: number; bonus: number; ucb: number; recommenderWeight: number };
-  exploration: { epsilon: number; explored: boolean; propensity: number };
-}
-
 export interface RankResult {
   /** Candidate positions (into the given list), best first; length k (or all for `single`). */
   order: number[];
@@ -65,7 +53,14 @@ export interface RankResult {
   c: number[];
 }
 
-export class SlatePolicy {
+/** What a LinUCB decision logs for learning: the context block and each shown item's block. */
+interface SlatePayload {
+  c: number[];
+  f: number[][];
+}
+
+export class SlatePolicy implements ServingPolicy {
+  readonly name = 'linucb-rerank';
   readonly config: PolicyConfig;
   readonly fDims: number;
   readonly cDims: number;
@@ -85,6 +80,48 @@ export class SlatePolicy {
     this.cBuf = new Float32Array(this.cDims);
   }
 
+  get updates(): number {
+    return this.bandit.n;
+  }
+
+  bind(_model: ServedModel): void {
+    // Nothing per item: the bandit's features are hashed item attributes, not model indices.
+  }
+
+  choose(input: PolicyInput): Choice {
+    const r = this.rank(input.candidates, input.context, input.k, input.eventId, input.mode, input.model.rec.kind);
+    return {
+      items: r.order.map((a) => ({ candidate: a, index: input.candidates[a]!.index, id: input.candidates[a]!.id })),
+      scores: r.ucb,
+      propensities: r.propensities,
+      explanations: r.explanations,
+      payload: { c: r.c, f: r.f } satisfies SlatePayload,
+    };
+  }
+
+  learn(payload: unknown, position: number, reward: number): boolean {
+    const p = payload as Partial<SlatePayload> | null;
+    const f = p?.f?.[position];
+    if (!f || !p?.c) return false;
+    this.learnRow(f, p.c, reward);
+    return true;
+  }
+
+  flush(): void {}
+
+  getState(): { policy: string; bandit: LinUcbState } {
+    return { policy: this.name, bandit: this.bandit.getState() };
+  }
+
+  setState(state: unknown): boolean {
+    // Checkpoints written before the policy interface hold the bare LinUCB state.
+    const s = state as { policy?: string; bandit?: LinUcbState } & Partial<LinUcbState>;
+    const b = s.policy === undefined ? (s as LinUcbState) : s.policy === this.name ? s.bandit : undefined;
+    if (!b || b.d !== this.bandit.d) return false;
+    this.bandit.setState(b);
+    return true;
+  }
+
   poolSize(k: number): number {
     return Math.max(this.config.minPool, Math.ceil(this.config.poolFactor * k));
   }
@@ -102,12 +139,12 @@ export class SlatePolicy {
     return this.bandit.theta[1 * this.cDims]!;
   }
 
-  weights(): { recommender: number; bandit: number; exploration: number; updates: number } {
+  weights(): PolicyWeights {
     const w = this.recommenderWeight();
     let rest = 0;
     const t = this.bandit.theta;
     for (let i = 0; i < t.length; i++) if (i !== this.cDims) rest += t[i]! * t[i]!;
-    return { recommender: w, bandit: Math.sqrt(rest), exploration: this.config.epsilon, updates: this.bandit.n };
+    return { policy: this.name, recommender: w, bandit: Math.sqrt(rest), exploration: this.config.epsilon, updates: this.bandit.n };
   }
 
   /**
@@ -194,6 +231,7 @@ export class SlatePolicy {
       const a = order[p]!;
       const cd = cands[a]!;
       explanations.push({
+        policy: this.name,
         recommender: { kind: recKind, score: Number.isFinite(cd.recScore) ? cd.recScore : null, normalized: norm[a]! },
         bandit: { mean: mean[a]!, bonus: bonus[a]!, ucb: ucb[a]!, recommenderWeight: w },
         exploration: { epsilon, explored: explored[p]!, propensity: props[p]! },
@@ -204,7 +242,7 @@ export class SlatePolicy {
   }
 
   /** Learn reward r for an item block f shown in context c (as logged by `rank`). */
-  learn(f: ArrayLike<number>, c: ArrayLike<number>, reward: number): void {
+  learnRow(f: ArrayLike<number>, c: ArrayLike<number>, reward: number): void {
     const x = this.x;
     const cD = this.cDims;
     for (let i = 0; i < this.fDims; i++) {

@@ -199,3 +199,13 @@ describe('chorus import of a generic file', () => {
     expect(bad.stderr).toMatch(/field "columns"/);
   });
 });
+
+describe('chorus list', () => {
+  it('lists every required model and both offline protocols', async () => {
+    const r = await runCli(['list', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { models: { name: string }[]; protocols: { id: string; variants: string[] }[] };
+    expect(doc.models.map((m) => m.name)).toEqual(expect.arrayContaining(['popularity', 'itemknn', 'userknn', 'als', 'bpr', 'mf', 'ease']));
+    expect(doc.protocols.find((p) => p.id === 'ml-ls-t20')?.variants).toEqual(['all', 'pos4']);
+  });
+});

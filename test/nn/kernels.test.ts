@@ -55,6 +55,26 @@ describe.each(backends.map((k) => [k.name, k] as const))('%s kernels', (_name, k
     expect([...C]).toEqual([3, 4, 6, 8]);
   });
 
+  it('biasAct and actGrad match their definitions for every activation', () => {
+    const rows = 3;
+    const n = 5;
+    const b = rand(n);
+    const pre = rand(rows * n);
+    const d = rand(rows * n);
+    const f: ((x: number) => number)[] = [(x) => x, (x) => Math.max(0, x), Math.tanh, (x) => 1 / (1 + Math.exp(-x))];
+    const df: ((y: number) => number)[] = [() => 1, (y) => (y > 0 ? 1 : 0), (y) => 1 - y * y, (y) => y * (1 - y)];
+    for (const act of [0, 1, 2, 3] as const) {
+      const y = Float32Array.from(pre);
+      k.biasAct(y, b, rows, n, act);
+      for (let i = 0; i < y.length; i++) expect(y[i]).toBeCloseTo(f[act]!(pre[i]! + b[i % n]!), 5);
+      const dz = new Float32Array(rows * n);
+      const gb = Float32Array.of(1, 1, 1, 1, 1);
+      k.actGrad(d, y, dz, gb, rows, n, act);
+      for (let i = 0; i < dz.length; i++) expect(dz[i]).toBeCloseTo(d[i]! * df[act]!(y[i]!), 5);
+      for (let j = 0; j < n; j++) expect(gb[j]).toBeCloseTo(1 + dz[j]! + dz[n + j]! + dz[2 * n + j]!, 5);
+    }
+  });
+
   it('adam matches the textbook update', () => {
     const p = Float32Array.of(1, -2, 0.5);
     const g = Float32Array.of(0.1, -0.3, 0);
@@ -109,5 +129,6 @@ describe('native addon', () => {
 
   it.runIf(native !== null)('rejects operands too small for the shape', () => {
     expect(() => native!.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/too small/);
+    expect(() => native!.biasAct(new Float32Array(5), new Float32Array(3), 2, 3, 1)).toThrow(/too small/);
   });
 });

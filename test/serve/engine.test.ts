@@ -74,7 +74,7 @@ describe('feature hashing', () => {
 });
 
 describe('SlatePolicy', () => {
-  const cands: Candidate[] = Array.from({ length: 8 }, (_, i) => ({ id: `c${i}`, recScore: 8 - i, features: { g: i % 3 } }));
+  const cands: Candidate[] = Array.from({ length: 8 }, (_, i) => ({ id: `c${i}`, index: -1, recScore: 8 - i, features: { g: i % 3 } }));
 
   it('follows the recommender before feedback and explores with the logged probability', () => {
     const p = new SlatePolicy({ epsilon: 0.2, seed: 1 });

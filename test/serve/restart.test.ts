@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { SlatePolicy } from '../../src/serve/policy.js';
 import { startTestServer } from './helpers.js';
 
 const dirs: string[] = [];
@@ -31,8 +32,8 @@ describe('restart', () => {
     await traffic(a, 12, key);
     await a.call('POST', '/feedback', { user: 'visitor', item: 'm5', type: 'purchase' }, { key });
     await a.engine.settle();
-    a.engine.policy.bandit.refreshTheta();
-    const theta = Array.from(a.engine.policy.bandit.theta);
+    (a.engine.policy as SlatePolicy).bandit.refreshTheta();
+    const theta = Array.from((a.engine.policy as SlatePolicy).bandit.theta);
     const snap = a.engine.activeSnapshot.id;
     const learned = a.engine.counters.learned;
     await a.close();
@@ -40,8 +41,8 @@ describe('restart', () => {
     const b = await startTestServer({ dir, engine: { checkpointEvery: 5 } });
     expect(b.engine.activeSnapshot.id).toBe(snap);
     expect(b.engine.counters.learned).toBe(learned);
-    b.engine.policy.bandit.refreshTheta();
-    const thetaB = Array.from(b.engine.policy.bandit.theta);
+    (b.engine.policy as SlatePolicy).bandit.refreshTheta();
+    const thetaB = Array.from((b.engine.policy as SlatePolicy).bandit.theta);
     thetaB.forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 9));
     expect((await b.call('GET', '/items/fresh', undefined, { key })).status).toBe(200);
     const r = await b.call('POST', '/recommend', { user: 'visitor', k: 12 }, { key });
@@ -57,17 +58,17 @@ describe('restart', () => {
     const a = await startTestServer({ dir, engine: { checkpointEvery: 4 } });
     await traffic(a, 10);
     await a.engine.settle();
-    a.engine.policy.bandit.refreshTheta();
-    const theta = Array.from(a.engine.policy.bandit.theta);
-    const n = a.engine.policy.bandit.n;
+    (a.engine.policy as SlatePolicy).bandit.refreshTheta();
+    const theta = Array.from((a.engine.policy as SlatePolicy).bandit.theta);
+    const n = (a.engine.policy as SlatePolicy).bandit.n;
     // Die without the engine's shutdown checkpoint: stop HTTP and drop the store handle.
     await a.app.close();
     await a.store.close();
 
     const b = await startTestServer({ dir, engine: { checkpointEvery: 4 } });
-    expect(b.engine.policy.bandit.n).toBe(n);
-    b.engine.policy.bandit.refreshTheta();
-    Array.from(b.engine.policy.bandit.theta).forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 9));
+    expect((b.engine.policy as SlatePolicy).bandit.n).toBe(n);
+    (b.engine.policy as SlatePolicy).bandit.refreshTheta();
+    Array.from((b.engine.policy as SlatePolicy).bandit.theta).forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 9));
     await b.close();
   });
 });

@@ -223,12 +223,76 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- element-wise layer ops (activation codes: 0 linear, 1 relu, 2 tanh, 3 sigmoid) ---- */
+
+CLONES static void bias_act(float *restrict y, const float *restrict b, int rows, int n, int act) {
+  for (int r = 0; r < rows; r++) {
+    float *row = y + (size_t)r * n;
+    switch (act) {
+      case 0: for (int j = 0; j < n; j++) row[j] += b[j]; break;
+      case 1: for (int j = 0; j < n; j++) { float v = row[j] + b[j]; row[j] = v > 0.0f ? v : 0.0f; } break;
+      case 2: for (int j = 0; j < n; j++) row[j] = tanhf(row[j] + b[j]); break;
+      default: for (int j = 0; j < n; j++) row[j] = 1.0f / (1.0f + expf(-(row[j] + b[j]))); break;
+    }
+  }
+}
+
+/* dz = d * act'(y) over len values; gb[j] += column sums of dz (rows x n). */
+CLONES static void act_grad(const float *restrict d, const float *restrict y, float *restrict dz, float *restrict gb, int rows, int n,
+                            int act) {
+  size_t len = (size_t)rows * n;
+  switch (act) {
+    case 0: for (size_t i = 0; i < len; i++) dz[i] = d[i]; break;
+    case 1: for (size_t i = 0; i < len; i++) dz[i] = y[i] > 0.0f ? d[i] : 0.0f; break;
+    case 2: for (size_t i = 0; i < len; i++) dz[i] = d[i] * (1.0f - y[i] * y[i]); break;
+    default: for (size_t i = 0; i < len; i++) dz[i] = d[i] * y[i] * (1.0f - y[i]); break;
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *row = dz + (size_t)r * n;
+    for (int j = 0; j < n; j++) gb[j] += row[j];
+  }
+}
+
+/* biasAct(y, b, rows, n, act) */
+static napi_value js_bias_act(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 5) { napi_throw_type_error(env, NULL, "biasAct takes 5 arguments"); return NULL; }
+  float *y, *b;
+  size_t ly, lb;
+  if (!get_f32(env, argv[0], &y, &ly) || !get_f32(env, argv[1], &b, &lb)) return NULL;
+  int rows = (int)get_num(env, argv[2]), n = (int)get_num(env, argv[3]), act = (int)get_num(env, argv[4]);
+  if (rows < 0 || n < 0 || (size_t)rows * n > ly || (size_t)n > lb) { napi_throw_range_error(env, NULL, "biasAct: array too small"); return NULL; }
+  bias_act(y, b, rows, n, act);
+  return NULL;
+}
+
+/* actGrad(d, y, dz, gb, rows, n, act) */
+static napi_value js_act_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) { napi_throw_type_error(env, NULL, "actGrad takes 7 arguments"); return NULL; }
+  float *d, *y, *dz, *gb;
+  size_t ld, ly, lz, lg;
+  if (!get_f32(env, argv[0], &d, &ld) || !get_f32(env, argv[1], &y, &ly) || !get_f32(env, argv[2], &dz, &lz) || !get_f32(env, argv[3], &gb, &lg))
+    return NULL;
+  int rows = (int)get_num(env, argv[4]), n = (int)get_num(env, argv[5]), act = (int)get_num(env, argv[6]);
+  size_t len = (size_t)rows * n;
+  if (rows < 0 || n < 0 || len > ld || len > ly || len > lz || (size_t)n > lg) { napi_throw_range_error(env, NULL, "actGrad: array too small"); return NULL; }
+  act_grad(d, y, dz, gb, rows, n, act);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, js_adam, NULL, NULL, NULL, napi_default, NULL},
+      {"biasAct", NULL, js_bias_act, NULL, NULL, NULL, napi_default, NULL},
+      {"actGrad", NULL, js_act_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 4, props);
   napi_add_env_cleanup_hook(env, free_buffers, NULL);
   return exports;
 }

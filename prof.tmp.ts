@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { textFeatures } from './src/embed/text.js';
+import { BuiltinEmbedder } from './src/embed/builtin.js';
+const lines = readFileSync('/work/shared/datasets/ml-latest-small/movies.csv', 'utf8').split(/\r?\n/).slice(1).filter(Boolean);
+const texts = lines.map((l) => l.replace(/^\d+,/, ''));
+while (texts.length < 10000) texts.push(texts[texts.length % 9742] + ' 2');
+let t0 = performance.now();
+for (const t of texts) textFeatures(t, 3, 4);
+console.log('features', (performance.now() - t0).toFixed(0));
+t0 = performance.now();
+const e = BuiltinEmbedder.train(texts);
+console.log('train', (performance.now() - t0).toFixed(0));
+t0 = performance.now(); await e.embed(texts); console.log('embed', (performance.now() - t0).toFixed(0));

@@ -1,0 +1,100 @@
+/**
+ * The one interface the engine serves through. A serving policy turns a request (user state,
+ * context, the recommender's candidate pool, what may not be shown) into a slate with a
+ * propensity and an explanation per position, and learns from the rewards logged against it.
+ * Implementations: `SlatePolicy` (the recommender's pool re-ranked by a shared LinUCB with
+ * ε-greedy exploration, ./policy.ts) and `AgentPolicy` (any agent of the src/agents registry,
+ * or a team, behind the `Agent` contract, ./agent-policy.ts).
+ */
+import type { ServedModel } from './model.js';
+
+export interface Candidate {
+  id: string;
+  /** Item index in the active model; -1 for an item the model does not know (cold, or a Personalizer action). */
+  index: number;
+  /** The recommender's raw score; NaN when it has none (cold item, or no pool was scored). */
+  recScore: number;
+  /** Hashed into the item block (item attributes or Personalizer action features). */
+  features: unknown;
+  /** Precomputed hashed item block (LinUCB), used instead of `features` when given. */
+  hashed?: Float32Array;
+}
+
+/** Why an item was shown: the recommender's part, the policy's own part, and the exploration draw. */
+export interface Explanation {
+  /** Which serving policy chose (`linucb-rerank`, or `agent:<name>`). */
+  policy: string;
+  recommender: { kind: string; score: number | null; normalized: number };
+  /** LinUCB re-ranker: mean, confidence bonus, UCB and the learned weight on the recommender. */
+  bandit?: { mean: number; bonus: number; ucb: number; recommenderWeight: number };
+  /** Agent policy: the agent's own score and where the item came from (its slate, or a fill from the pool). */
+  agent?: { name: string; score: number | null; source: 'agent' | 'fill' };
+  exploration: { epsilon: number; explored: boolean; propensity: number };
+}
+
+export interface PolicyInput {
+  eventId: string;
+  /** External user id; null for the Personalizer API. */
+  user: string | null;
+  /** The user's row in the active model, -1 when the model does not know them. */
+  userIndex: number;
+  /** Items the user interacted with (training, then online likes), model indices, most recent last. */
+  history: Int32Array;
+  context: unknown;
+  k: number;
+  /**
+   * `slate`: fill k positions, each with its propensity given the positions before it.
+   * `single` (Personalizer Rank): one pick, the rest ordered after it, and every candidate's
+   * probability of having been the pick.
+   */
+  mode: 'slate' | 'single';
+  /** The recommender's pool, best first, then cold items (may be empty when the policy asks for no pool). */
+  candidates: Candidate[];
+  /** Model items that must not be shown (1 = blocked): deleted, excluded, seen when excludeSeen. */
+  mask: Uint8Array;
+  /** When the request restricts the candidates: the allowed model indices. */
+  allowed?: Int32Array;
+  model: ServedModel;
+}
+
+export interface Choice {
+  /** Shown candidates as positions into `input.candidates`, or model item indices for items outside it. */
+  items: { candidate: number; index: number; id: string }[];
+  scores: number[];
+  propensities: number[];
+  explanations: Explanation[];
+  /** What `learn` needs later; stored (JSON) with the logged decision. */
+  payload: unknown;
+}
+
+export interface PolicyWeights {
+  policy: string;
+  /** Learned weight on the recommender's score (LinUCB); 0 when the policy does not use it. */
+  recommender: number;
+  /** Size of the policy's other learned weights (LinUCB: norm of the rest of θ); 0 when not applicable. */
+  bandit: number;
+  exploration: number;
+  updates: number;
+}
+
+export interface ServingPolicy {
+  readonly name: string;
+  /** Candidate-pool size wanted from the recommender for a slate of k (0: no pool, the policy ranks the catalogue itself). */
+  poolSize(k: number): number;
+  /** Hashed item block for item features (LinUCB); policies that do not hash return an empty array. */
+  hashItem(features: unknown): Float32Array;
+  /** A new active model (snapshot): policies with per-item state rebuild or re-align it here. */
+  bind(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined): void;
+  choose(input: PolicyInput): Choice;
+  /** Learn `reward` for the item shown at `position` of a decision that logged `payload`. */
+  learn(payload: unknown, position: number, reward: number): boolean;
+  /** After a batch of `learn` calls (agents run `update()` here). */
+  flush(): void;
+  /** Rewards learned so far. */
+  readonly updates: number;
+  weights(): PolicyWeights;
+  /** Checkpoint (serialisable with src/util/serialize). */
+  getState(): unknown;
+  /** Restore a checkpoint; false (and nothing changed) when it does not fit this policy. */
+  setState(state: unknown): boolean;
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { scoreAllFactors, scoreAllFactorsNaive, scoreRows } from '../../src/util/dot.js';
+import { Rng } from '../../src/util/rng.js';
+
+function data(nItems: number, dim: number, seed: number) {
+  const rng = new Rng(seed);
+  const items = Float32Array.from({ length: nItems * dim }, () => rng.normal());
+  const user = Float32Array.from({ length: dim }, () => rng.normal());
+  const bias = Float32Array.from({ length: nItems }, () => rng.normal());
+  return { items, user, bias };
+}
+
+describe('scoreAllFactors', () => {
+  // Item counts around the 4-item block (tails of 0..3) and dims that are not multiples of 4.
+  for (const [nItems, dim] of [[0, 3], [1, 1], [3, 5], [4, 4], [7, 65], [130, 17], [1001, 64]] as const) {
+    it(`matches the plain loop for ${nItems} items × ${dim} dims`, () => {
+      const { items, user, bias } = data(nItems, dim, nItems * 31 + dim);
+      const want = scoreAllFactorsNaive(user, items, nItems, dim, new Float32Array(nItems));
+      const got = scoreAllFactors(user, items, nItems, dim, new Float32Array(nItems).fill(NaN));
+      for (let i = 0; i < nItems; i++) expect(got[i]).toBeCloseTo(want[i]!, 4);
+      const wantB = scoreAllFactorsNaive(user, items, nItems, dim, new Float32Array(nItems), 0.5, bias);
+      const gotB = scoreAllFactors(user, items, nItems, dim, new Float32Array(nItems), 0.5, bias);
+      for (let i = 0; i < nItems; i++) expect(gotB[i]).toBeCloseTo(wantB[i]!, 4);
+    });
+  }
+
+  it('accepts a Float64Array user and a larger dim than before (scratch grows), and writes only nItems', () => {
+    const { items, user } = data(9, 200, 5);
+    const u64 = Float64Array.from(user);
+    const out = new Float32Array(10).fill(-7);
+    scoreAllFactors(u64, items, 9, 200, out);
+    const want = scoreAllFactorsNaive(user, items, 9, 200, new Float32Array(9));
+    for (let i = 0; i < 9; i++) expect(out[i]).toBeCloseTo(want[i]!, 3);
+    expect(out[9]).toBe(-7);
+  });
+
+  it('scoreRows scores a subset of rows in the given order', () => {
+    const { items, user, bias } = data(50, 13, 9);
+    const all = scoreAllFactorsNaive(user, items, 50, 13, new Float32Array(50), 1, bias);
+    const rows = Int32Array.from([49, 0, 17, 17, 3]);
+    const got = scoreRows(user, items, rows, 13, new Float32Array(rows.length), 1, bias);
+    rows.forEach((r, c) => expect(got[c]).toBeCloseTo(all[r]!, 4));
+  });
+});
