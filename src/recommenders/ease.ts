@@ -14,6 +14,7 @@
  * left out (no interactions, or under `minItemCount`) score 0 — what exact EASE gives an item with
  * no interactions — and do not act as inputs.
  */
+import { totalmem } from 'node:os';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { ConfigError, DataError } from '../errors.js';
@@ -84,17 +85,15 @@ export class Ease extends BaseRecommender<EaseConfig> {
     options.onProgress?.(0, 3, 'step');
 
     // G = XᵀX + λI, accumulated user by user over each user's distinct model items.
-    let g: Float32Array;
-    try {
-      g = new Float32Array(n * n);
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      const gib = ((n * n * 4) / 2 ** 30).toFixed(1);
+    // The n×n matrix plus the inverse's temporaries (≤ n²/3 floats) must fit in memory.
+    const need = n * n * 4 * (4 / 3);
+    if (need > 0.75 * totalmem()) {
       throw new ConfigError(
-        `ease: a dense ${n}×${n} item matrix needs ${gib} GiB, more than can be allocated; raise minItemCount (now ${minItemCount}) to model fewer items`,
+        `ease: ${n} items need a dense ${n}×${n} matrix (${(need / 2 ** 30).toFixed(1)} GiB with temporaries), more than this machine's memory allows; raise minItemCount (now ${minItemCount}) to model fewer items`,
         'minItemCount',
       );
     }
+    const g = new Float32Array(n * n);
     const rowItems = new Int32Array(nItems);
     const rowVals = new Float64Array(nItems);
     const at = new Int32Array(nItems).fill(-1);

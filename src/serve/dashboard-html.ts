@@ -124,10 +124,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     var w = d.weights;
     barChart($('chart-weights'), [
       { label: 'recommender', value: w.recommender, color: '#3565d8' },
-      { label: 'bandit (LinUCB)', value: w.bandit, color: '#2f9e69' },
+      { label: w.policy === 'linucb-rerank' ? 'bandit (LinUCB)' : w.policy, value: w.bandit, color: '#2f9e69' },
       { label: 'exploration ε', value: w.exploration, color: '#e0722b' }
     ], 110);
-    $('weights-note').textContent = 'recommender = learned coefficient on its normalised score (1 before feedback); bandit = norm of the other LinUCB weights; ' + w.updates + ' rewards learned.';
+    $('weights-note').textContent = w.policy !== 'linucb-rerank' ? 'serving policy ' + w.policy + ' (its own learned state; no recommender weight); ' + w.updates + ' rewards learned.' : 'recommender = learned coefficient on its normalised score (1 before feedback); bandit = norm of the other LinUCB weights; ' + w.updates + ' rewards learned.';
     var e = d.exposure;
     barChart($('chart-exposure'), e.histogram.map(function (b) { return { label: 'shown ' + b.bucket + '×', value: b.items, text: String(b.items) }; }), 176);
     $('exposure-note').textContent = 'coverage ' + fmt(100 * e.coverage, 1) + '% of ' + e.catalogue + ' items · Gini ' + fmt(e.gini, 3) + (e.mostShown.length ? ' · most shown: ' + e.mostShown.slice(0, 3).map(function (x) { return x.title + ' (' + x.count + ')'; }).join(', ') : '');
@@ -138,7 +138,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         d.user.items.map(function (x) {
           var ex = x.explanation;
           return [x.position + 1, esc(x.title), fmt(x.score), fmt(x.propensity, 2), ex.recommender.score === null ? 'cold' : fmt(ex.recommender.normalized, 2),
-            fmt(ex.bandit.mean), fmt(ex.bandit.bonus), ex.exploration.explored ? '<span class="tag">explored</span>' : ''];
+            ex.bandit ? fmt(ex.bandit.mean) : (ex.agent ? esc(ex.agent.name) + ' ' + (ex.agent.score === null ? ex.agent.source : fmt(ex.agent.score)) : ''), ex.bandit ? fmt(ex.bandit.bonus) : '', ex.exploration.explored ? '<span class="tag">explored</span>' : ''];
         }));
     }
     var info = [['id', s.id], ['kind', s.kind], ['source', s.source], ['created', new Date(s.created).toLocaleString()]];

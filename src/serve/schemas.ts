@@ -44,9 +44,12 @@ export const RecommendBody = z.strictObject({
   excludeSeen: z.boolean().default(true),
 });
 
+/** Per-item explanation: `bandit` with the LinUCB re-ranker, `agent` when an agent policy serves. */
 const Explanation = z.object({
+  policy: z.string(),
   recommender: z.object({ kind: z.string(), score: z.number().nullable(), normalized: z.number() }),
-  bandit: z.object({ mean: z.number(), bonus: z.number(), ucb: z.number(), recommenderWeight: z.number() }),
+  bandit: z.object({ mean: z.number(), bonus: z.number(), ucb: z.number(), recommenderWeight: z.number() }).optional(),
+  agent: z.object({ name: z.string(), score: z.number().nullable(), source: z.enum(['agent', 'fill']) }).optional(),
   exploration: z.object({ epsilon: z.number(), explored: z.boolean(), propensity: z.number() }),
 });
 

@@ -1,0 +1,91 @@
+/**
+ * Multi-agent team benchmark on sim-ml-ls-v1 (protocol P3): each coordination mode against the
+ * best single agent on the same features (the team's user, item or content agent alone),
+ * greedy-als, popularity and random, plus λ and α ablations. Prints a table with 95 % intervals
+ * over seeds and writes JSON.
+ *
+ *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--out file.json]
+ *
+ * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
+ */
+import { writeFileSync } from 'node:fs';
+import '../src/marl/index.js';
+import { buildSetup } from '../src/eval/sim/setup.js';
+import { loadSimData } from '../src/eval/sim/data.js';
+import { SeedRun } from '../src/eval/sim/runner.js';
+import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
+import { attachTeamContent } from '../src/marl/content.js';
+import type { TeamAgent } from '../src/marl/team.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+}
+
+interface Cfg {
+  label: string;
+  agent: string;
+  config?: Record<string, unknown>;
+  lambda?: number;
+  alpha?: number;
+}
+
+const DEFAULT_LAMBDA = 0.1;
+const DEFAULT_ALPHA = 0.1;
+const team = (label: string, config: Record<string, unknown>, lambda = DEFAULT_LAMBDA, alpha = DEFAULT_ALPHA): Cfg => ({ label, agent: 'team', config: { ...config, lambda, alpha }, lambda, alpha });
+
+const CONFIGS: Cfg[] = [
+  { label: 'random', agent: 'random' },
+  { label: 'popularity', agent: 'popularity' },
+  { label: 'greedy-als', agent: 'greedy-als' },
+  team('user agent alone', { members: ['user'] }),
+  team('content agent alone', { members: ['content'] }),
+  team('item agent alone', { members: ['item'] }),
+  team('team independent', { coordination: 'independent' }),
+  team('team vdn', { coordination: 'vdn' }),
+  team('team qmix', { coordination: 'qmix' }),
+  team('team central-critic', { coordination: 'central-critic' }),
+  team('team comm', { coordination: 'comm' }),
+  team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
+  team('user agent alone λ=1', { members: ['user'] }, 1),
+  team('team vdn λ=1', { coordination: 'vdn' }, 1),
+  team('team vdn α=1', { coordination: 'vdn' }, DEFAULT_LAMBDA, 1),
+];
+
+async function main(): Promise<void> {
+  const steps = Number(arg('steps', '2000'));
+  const seeds = Number(arg('seeds', '5'));
+  const evalSessions = Number(arg('eval', '200'));
+  const [pi, pn] = arg('part', '0/1').split('/').map(Number) as [number, number];
+  const dataDir = arg('data', '../shared/datasets/ml-latest-small');
+  const out = arg('out', '');
+  const data = loadSimData(dataDir);
+  const rows: Record<string, unknown>[] = [];
+  const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
+  for (let c = pi; c < CONFIGS.length; c += pn) {
+    const cfg = CONFIGS[c]!;
+    const key = `${cfg.lambda ?? DEFAULT_LAMBDA}/${cfg.alpha ?? DEFAULT_ALPHA}`;
+    let setup = setups.get(key);
+    if (!setup) {
+      setup = await buildSetup({ preset: 'sim-ml-ls-v1', dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
+      await attachTeamContent(setup.ctx, data.full);
+      setups.set(key, setup);
+    }
+    const t0 = performance.now();
+    const per: { ret: number; ctr: number; gini: number; cold: number; len: number; summary?: unknown }[] = [];
+    for (let seed = 1; seed <= seeds; seed++) {
+      const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.config, trainSteps: cfg.agent === 'team' ? steps : 0, nEnvs: 16, curvePoints: 5 }, seed);
+      while (run.trainStepsDone < (cfg.agent === 'team' ? steps : 0)) run.train(steps);
+      const m = run.evaluate(evalSessions);
+      per.push({ ret: m.return, ctr: m.ctr, gini: m.exposureGini, cold: m.coldExposureShare, len: m.sessionLength, summary: cfg.agent === 'team' ? (run.agent as unknown as TeamAgent).summary() : undefined });
+    }
+    const ci = (f: (x: (typeof per)[number]) => number): MeanCi => meanCi(per.map(f));
+    const row = { label: cfg.label, agent: cfg.agent, config: cfg.config ?? {}, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA, return: ci((x) => x.ret), ctr: ci((x) => x.ctr), gini: ci((x) => x.gini), cold: ci((x) => x.cold), sessionLength: ci((x) => x.len), wallSeconds: (performance.now() - t0) / 1000, agents: per[0]?.summary };
+    rows.push(row);
+    const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
+    console.log(`| ${cfg.label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
+    if (out) writeFileSync(out, JSON.stringify({ steps, seeds, evalSessions, rows }, null, 2));
+  }
+}
+
+void main();
