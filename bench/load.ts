@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
- *        [--soak 0] [--write]
+ *        [--soak 0] [--policy linucb-rerank|<agent name>] [--write]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --write appends the table to docs/benchmarks.md.
@@ -25,6 +25,11 @@ import { Rng } from '../src/util/rng.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 const KEY = 'bench-admin-key-0000000000000000';
+
+function strArg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+}
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,6 +64,7 @@ async function serverMode(): Promise<void> {
   const factors = arg('factors', 64);
   const poolCache = arg('pool-cache', 10_000);
   const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
+  const policy = strArg('policy', 'linucb-rerank');
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = synthetic(nUsers, nItems, 50, 7);
@@ -67,7 +73,7 @@ async function serverMode(): Promise<void> {
     store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}`,
     adminKey: KEY,
     // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
-    engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache },
+    engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, agent: policy === 'linucb-rerank' ? null : { name: policy } },
     server: { rateLimit: false },
   });
   const bare = Fastify({ logger: false });
@@ -130,13 +136,14 @@ async function main(): Promise<void> {
   const factors = arg('factors', 64);
   const poolCache = arg('pool-cache', 10_000);
   const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
+  const policy = strArg('policy', 'linucb-rerank');
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;
   try {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), ...(sync === 'normal' ? ['--sync-normal'] : [])],
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number }>((ok, fail) => {
@@ -197,7 +204,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool, ${poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
       '',
       table,
       '',

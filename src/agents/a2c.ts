@@ -9,8 +9,8 @@
 import type { Observation, Slate } from '../env/types.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import { NEURAL_DEFAULTS, NeuralAgent, packObservations, snapshotObservation, unpackObservations, type NeuralConfig, type PackedObservations } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
@@ -84,6 +84,17 @@ export class A2cAgent extends NeuralAgent<A2cConfig> {
     this.rewards = [];
     this.nexts = [];
     this.dones = [];
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return { steps: packPolicySteps(this.steps), rewards: Float64Array.from(this.rewards), nexts: packObservations(this.nexts), dones: Uint8Array.from(this.dones, Number) };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    this.steps = unpackPolicySteps(s.steps);
+    this.rewards = s.rewards instanceof Float64Array ? Array.from(s.rewards) : [];
+    this.nexts = s.nexts ? unpackObservations(s.nexts as PackedObservations) : [];
+    this.dones = s.dones instanceof Uint8Array ? Array.from(s.dones, (d) => d === 1) : [];
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

@@ -18,7 +18,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, positionRewards, snapshotObservation, type NeuralConfig } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, positionRewards, snapshotObservation, unpackReplay, type NeuralConfig, type ReplaySample } from './neural.js';
 import { topPositions } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
@@ -52,13 +52,7 @@ export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
   nextCandidates: 50,
 };
 
-interface Sample {
-  obs: Observation;
-  items: Int32Array;
-  rewards: Float32Array;
-  next: Observation;
-  done: boolean;
-}
+type Sample = ReplaySample;
 
 export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   readonly name = 'ddpg';
@@ -187,6 +181,8 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     const order = new Int32Array(kk);
     topPositions(qv, m, kk, order);
     const items = Int32Array.from(order, (p) => near[p]!);
+    // Propensity 1: the slate is a deterministic function of the (noisy) proto-action, and the
+    // probability that Gaussian noise lands an item in the top k has no closed form.
     return { items, scores: Float32Array.from(order, (p) => qv[p]!), propensities: new Float32Array(kk).fill(1) };
   }
 
@@ -274,12 +270,13 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { owed: this.owed, priorScale: this.scale[this.d] };
+    return { owed: this.owed, priorScale: this.scale[this.d], replay: packReplay(this.buffer) };
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.owed = typeof s.owed === 'number' ? s.owed : 0;
     if (typeof s.priorScale === 'number') this.scale[this.d] = s.priorScale;
+    unpackReplay(this.buffer, s.replay);
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

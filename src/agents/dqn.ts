@@ -11,7 +11,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, positionRewards, snapshotObservation, type NeuralConfig } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, positionRewards, snapshotObservation, unpackReplay, type NeuralConfig, type ReplaySample } from './neural.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 import { topPositions } from './softmax-policy.js';
@@ -50,13 +50,7 @@ export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   double: true,
 };
 
-interface Sample {
-  obs: Observation;
-  items: Int32Array;
-  rewards: Float32Array;
-  next: Observation;
-  done: boolean;
-}
+type Sample = ReplaySample;
 
 export class DqnAgent extends NeuralAgent<DqnConfig> {
   readonly name = 'dqn';
@@ -203,11 +197,12 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { acts: this.acts, owed: this.owed };
+    return { acts: this.acts, owed: this.owed, replay: packReplay(this.buffer) };
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.acts = typeof s.acts === 'number' ? s.acts : 0;
     this.owed = typeof s.owed === 'number' ? s.owed : 0;
+    unpackReplay(this.buffer, s.replay);
   }
 }

@@ -279,6 +279,17 @@ export class ReplayBuffer<T> {
     this.items.length = 0;
     this.next = 0;
   }
+
+  /** Contents in storage order and the write position (for save/load). */
+  contents(): { items: T[]; next: number } {
+    return { items: this.items.slice(), next: this.next };
+  }
+
+  restore(items: T[], next: number): void {
+    this.items.length = 0;
+    for (const x of items.slice(0, this.capacity)) this.items.push(x);
+    this.next = this.items.length === 0 ? 0 : next % this.capacity;
+  }
 }
 
 /**
@@ -290,6 +301,16 @@ export class ReplayBuffer<T> {
 export class SessionTracker<S> {
   private readonly byObs = new WeakMap<Observation, S>();
   private readonly byUser = new Map<number, S>();
+
+  /** Open sessions by user (what survives save/load: identity links do not). */
+  openByUser(): [number, S][] {
+    return [...this.byUser.entries()];
+  }
+
+  restoreOpen(entries: [number, S][]): void {
+    this.byUser.clear();
+    for (const [u, s] of entries) this.byUser.set(u, s);
+  }
 
   /** The open session this transition continues, or a new one from `create`. */
   session(t: Transition, create: () => S): S {
@@ -396,4 +417,90 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
     }
     this.loadExtraState((state.extra ?? {}) as Record<string, unknown>);
   }
+}
+
+/* ---- Packing of learning buffers into a few typed arrays, so saved agents stay compact. ---- */
+
+/** Ragged list of integer arrays as offsets + data. */
+export function packInts(list: ArrayLike<number>[]): { ptr: Int32Array; data: Int32Array } {
+  const ptr = new Int32Array(list.length + 1);
+  for (let i = 0; i < list.length; i++) ptr[i + 1] = ptr[i]! + list[i]!.length;
+  const data = new Int32Array(ptr[list.length]!);
+  for (let i = 0; i < list.length; i++) data.set(list[i]!, ptr[i]!);
+  return { ptr, data };
+}
+
+export function unpackInts(p: { ptr: Int32Array; data: Int32Array }): Int32Array[] {
+  return Array.from({ length: p.ptr.length - 1 }, (_, i) => p.data.slice(p.ptr[i]!, p.ptr[i + 1]!));
+}
+
+export function packFloats(list: ArrayLike<number>[]): { ptr: Int32Array; data: Float32Array } {
+  const ptr = new Int32Array(list.length + 1);
+  for (let i = 0; i < list.length; i++) ptr[i + 1] = ptr[i]! + list[i]!.length;
+  const data = new Float32Array(ptr[list.length]!);
+  for (let i = 0; i < list.length; i++) data.set(list[i]!, ptr[i]!);
+  return { ptr, data };
+}
+
+export function unpackFloats(p: { ptr: Int32Array; data: Float32Array }): Float32Array[] {
+  return Array.from({ length: p.ptr.length - 1 }, (_, i) => p.data.slice(p.ptr[i]!, p.ptr[i + 1]!));
+}
+
+export interface PackedObservations {
+  user: Int32Array;
+  t: Int32Array;
+  history: { ptr: Int32Array; data: Int32Array };
+  /** 1 where the observation had a context array. */
+  hasContext: Uint8Array;
+  context: { ptr: Int32Array; data: Float32Array };
+}
+
+export function packObservations(list: Observation[]): PackedObservations {
+  return {
+    user: Int32Array.from(list, (o) => o.user),
+    t: Int32Array.from(list, (o) => o.t),
+    history: packInts(list.map((o) => o.history)),
+    hasContext: Uint8Array.from(list, (o) => (o.context ? 1 : 0)),
+    context: packFloats(list.map((o) => o.context ?? new Float32Array(0))),
+  };
+}
+
+export function unpackObservations(p: PackedObservations): Observation[] {
+  const hist = unpackInts(p.history);
+  const ctx = unpackFloats(p.context);
+  return Array.from(p.user, (user, i) => ({ user, t: p.t[i]!, history: hist[i]!, context: p.hasContext[i] ? ctx[i]! : undefined }));
+}
+
+/** A replayed slate step (DQN, DDPG): state, shown items, per-position rewards, next state. */
+export interface ReplaySample {
+  obs: Observation;
+  items: Int32Array;
+  rewards: Float32Array;
+  next: Observation;
+  done: boolean;
+}
+
+export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {
+  const { items, next } = buffer.contents();
+  return {
+    next,
+    obs: packObservations(items.map((x) => x.obs)),
+    nextObs: packObservations(items.map((x) => x.next)),
+    items: packInts(items.map((x) => x.items)),
+    rewards: packFloats(items.map((x) => x.rewards)),
+    done: Uint8Array.from(items, (x) => (x.done ? 1 : 0)),
+  };
+}
+
+export function unpackReplay(buffer: ReplayBuffer<ReplaySample>, packed: unknown): void {
+  const p = packed as { next: number; obs: PackedObservations; nextObs: PackedObservations; items: { ptr: Int32Array; data: Int32Array }; rewards: { ptr: Int32Array; data: Float32Array }; done: Uint8Array } | undefined;
+  if (!p || !p.obs) return buffer.clear();
+  const obs = unpackObservations(p.obs);
+  const nexts = unpackObservations(p.nextObs);
+  const items = unpackInts(p.items);
+  const rewards = unpackFloats(p.rewards);
+  buffer.restore(
+    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1 })),
+    p.next,
+  );
 }

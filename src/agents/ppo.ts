@@ -10,8 +10,8 @@
 import type { Observation, Slate } from '../env/types.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, snapshotObservation, type NeuralConfig } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, packObservations, snapshotObservation, unpackObservations, type NeuralConfig, type PackedObservations } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
@@ -130,6 +130,30 @@ export class PpoAgent extends NeuralAgent<PpoConfig> {
       }
     }
     this.rollout = [];
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    const R = this.rollout;
+    return {
+      steps: packPolicySteps(R.map((x) => x.p)),
+      rewards: Float64Array.from(R, (x) => x.reward),
+      nexts: packObservations(R.map((x) => x.next)),
+      dones: Uint8Array.from(R, (x) => (x.done ? 1 : 0)),
+      sessions: Int32Array.from(R, (x) => x.session),
+      open: this.sessions.openByUser(),
+      nextSession: this.nextSession,
+    };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    const steps = unpackPolicySteps(s.steps);
+    const nexts = s.nexts ? unpackObservations(s.nexts as PackedObservations) : [];
+    const rewards = s.rewards as Float64Array | undefined;
+    const dones = s.dones as Uint8Array | undefined;
+    const sessions = s.sessions as Int32Array | undefined;
+    this.rollout = steps.map((p, i) => ({ p, reward: rewards![i]!, next: nexts[i]!, done: dones![i] === 1, session: sessions![i]! }));
+    this.sessions.restoreOpen((s.open as [number, number][] | undefined) ?? []);
+    this.nextSession = typeof s.nextSession === 'number' ? s.nextSession : 0;
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

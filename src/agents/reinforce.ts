@@ -15,7 +15,7 @@ import type { Observation, Slate } from '../env/types.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
 import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, snapshotObservation, type NeuralConfig } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, standardise, type PolicyStep } from './softmax-policy.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
@@ -116,6 +116,36 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
       steps.map((s) => s.obs),
       Float32Array.from(returns),
     );
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    const open = this.sessions.openByUser();
+    const eps = [...this.finished, ...open.map(([, e]) => e)];
+    return {
+      k: this.k,
+      nFinished: this.finished.length,
+      openUsers: Int32Array.from(open, ([u]) => u),
+      lengths: Int32Array.from(eps, (e) => e.steps.length),
+      steps: packPolicySteps(eps.flatMap((e) => e.steps)),
+      rewards: Float64Array.from(eps.flatMap((e) => e.rewards)),
+    };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    this.k = typeof s.k === 'number' ? s.k : 1;
+    const lengths = (s.lengths as Int32Array | undefined) ?? new Int32Array(0);
+    const steps = unpackPolicySteps(s.steps);
+    const rewards = (s.rewards as Float64Array | undefined) ?? new Float64Array(0);
+    const eps: Episode[] = [];
+    let o = 0;
+    for (const n of lengths) {
+      eps.push({ steps: steps.slice(o, o + n), rewards: Array.from(rewards.subarray(o, o + n)) });
+      o += n;
+    }
+    const nFinished = typeof s.nFinished === 'number' ? s.nFinished : 0;
+    this.finished = eps.slice(0, nFinished);
+    const users = (s.openUsers as Int32Array | undefined) ?? new Int32Array(0);
+    this.sessions.restoreOpen(Array.from(users, (u, i) => [u, eps[nFinished + i]!] as [number, Episode]));
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

@@ -11,7 +11,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, Mlp } from '../nn/index.js';
 import type { Rng } from '../util/rng.js';
-import { CandidateSource, PairFeatures, grow, sampleWithoutReplacement, snapshotObservation } from './neural.js';
+import { CandidateSource, PairFeatures, grow, packFloats, packInts, packObservations, sampleWithoutReplacement, snapshotObservation, unpackFloats, unpackInts, unpackObservations, type PackedObservations } from './neural.js';
 import type { Transition } from './types.js';
 
 /** One acted step as the policy saw it. */
@@ -248,4 +248,26 @@ export function standardise(x: Float32Array): Float32Array {
   const sd = Math.max(Math.sqrt(s / n), 1e-6);
   for (let i = 0; i < n; i++) x[i] = (x[i]! - m) / sd;
   return x;
+}
+
+/** Policy steps as a few typed arrays (for saving the agents' pending on-policy data). */
+export function packPolicySteps(steps: PolicyStep[]): unknown {
+  return {
+    obs: packObservations(steps.map((s) => s.obs)),
+    cands: packInts(steps.map((s) => s.cands)),
+    actions: packInts(steps.map((s) => s.actions)),
+    behaviour: packFloats(steps.map((s) => s.behaviour)),
+  };
+}
+
+export function unpackPolicySteps(packed: unknown): PolicyStep[] {
+  const p = packed as
+    | { obs: PackedObservations; cands: { ptr: Int32Array; data: Int32Array }; actions: { ptr: Int32Array; data: Int32Array }; behaviour: { ptr: Int32Array; data: Float32Array } }
+    | undefined;
+  if (!p || !p.obs) return [];
+  const obs = unpackObservations(p.obs);
+  const cands = unpackInts(p.cands);
+  const actions = unpackInts(p.actions);
+  const behaviour = unpackFloats(p.behaviour);
+  return obs.map((o, i) => ({ obs: o, cands: cands[i]!, actions: actions[i]!, behaviour: behaviour[i]! }));
 }

@@ -9,3 +9,4 @@ export * from './recommender.js';
 export * from './item-recommender.js';
 export * from './register.js';
 export * from './content.js';
+export * from './distributed.js';

@@ -681,6 +681,35 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     }
   }
 
+  // ---------------------------------------------------------------- distributed learners
+
+  /**
+   * What a distributed learner sends after a round (distributed.ts): the agents' accumulated
+   * value-model gradients (not yet applied), then the auxiliary parameters (stake models, QMIX
+   * hypernetwork, learned fusion weights, communication gains) for parameter averaging.
+   */
+  exportSync(): Float64Array {
+    const parts: Float64Array[] = [...this.values.map((v) => v.grad), this.stakeG.theta, this.stakeA.theta, this.mixer.W, this.mixer.c, this.mixer.v, this.fusionW, this.commGain];
+    const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) (out.set(p, o), (o += p.length));
+    return out;
+  }
+
+  /** Apply a round's averaged sync vector: the mean gradient steps every replica's values identically. */
+  importSync(avg: Float64Array): void {
+    let o = 0;
+    for (const v of this.values) {
+      v.grad.set(avg.subarray(o, o + v.dim));
+      o += v.dim;
+      v.apply();
+    }
+    for (const p of [this.stakeG.theta, this.stakeA.theta, this.mixer.W, this.mixer.c, this.mixer.v, this.fusionW, this.commGain]) {
+      p.set(avg.subarray(o, o + p.length));
+      o += p.length;
+    }
+  }
+
   // ---------------------------------------------------------------- explanations and summaries
 
   /** Per-item contributions (adding up to the fused score) and evidence for a slate this team produced. */
@@ -761,4 +790,16 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.itemState.load(s.items as Record<string, unknown>);
     this.rMax = s.rMax as number;
   }
+}
+
+/** Mean of several teams' summaries (one per seed): weights, contributions and shares averaged per agent. */
+export function mergeTeamSummaries(list: TeamSummary[]): TeamSummary {
+  if (list.length === 0) throw new ConfigError('no team summaries to merge', 'teams');
+  const agents: TeamSummary['agents'] = {};
+  for (const name of Object.keys(list[0]!.agents)) {
+    const xs = list.map((s) => s.agents[name]!).filter((a) => a !== undefined);
+    const avg = (f: (a: { weight: number; contribution: number; share: number }) => number): number => xs.reduce((t, a) => t + f(a), 0) / xs.length;
+    agents[name] = { weight: avg((a) => a.weight), contribution: avg((a) => a.contribution), share: avg((a) => a.share) };
+  }
+  return { coordination: list[0]!.coordination, fusion: list[0]!.fusion, agents, slates: list.reduce((t, s) => t + s.slates, 0) };
 }

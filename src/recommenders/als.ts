@@ -18,6 +18,7 @@ import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { kernels } from '../nn/kernels.js';
+import { scoreAllFactors } from '../util/dot.js';
 import { gram } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
@@ -153,9 +154,9 @@ function alloc<T>(ctor: TypedCtor<T>, n: number, shared: boolean): T {
 }
 
 /** Work split for one half-sweep over worker threads: row ranges with about equal entries+rows. */
-function splitRows(indptr: Int32Array, rows: number, parts: number, f: number): number[] {
-  // A row costs ~f² for its dense part (done by GEMM, not here) and ~2f per entry per step; the
-  // per-row vector updates cost ~5f. Balance entries + 3 per row.
+function splitRows(indptr: Int32Array, rows: number, parts: number): number[] {
+  // Per step a row costs ~2f per entry (sparse part) plus ~6f for its vector updates; its dense
+  // part is the caller's GEMM. Balance entries + 3 per row.
   const total = indptr[rows]! + 3 * rows;
   const cuts = [0];
   let u = 0;
@@ -165,7 +166,6 @@ function splitRows(indptr: Int32Array, rows: number, parts: number, f: number): 
     cuts.push(u);
   }
   cuts.push(rows);
-  void f;
   return cuts;
 }
 
@@ -224,7 +224,7 @@ export class Als extends BaseRecommender<AlsConfig> {
             const rows = s.indptr.length - 1;
             if (!pool) exactRows(s, gram64, 0, rows, work);
             else {
-              const cuts = splitRows(s.indptr, rows, pool.size + 1, f);
+              const cuts = splitRows(s.indptr, rows, pool.size + 1);
               const waits: Promise<unknown>[] = [];
               for (let w = 0; w < pool.size; w++) {
                 waits.push(pool.run(w, { op: 'exact', side, gram: gram64, from: cuts[w + 1]!, to: cuts[w + 2]! } satisfies AlsWorkerMsg));
@@ -259,7 +259,7 @@ export class Als extends BaseRecommender<AlsConfig> {
     const rows = s.indptr.length - 1;
     const k = kernels();
     factorGram(s.y, s.y.length / f, f, this.config.regularization, gramF32, gram64);
-    const cuts = splitRows(s.indptr, rows, (pool?.size ?? 0) + 1, f);
+    const cuts = splitRows(s.indptr, rows, (pool?.size ?? 0) + 1);
     const phase = async (op: 'init' | 'step'): Promise<void> => {
       const fn = op === 'init' ? cgInit : cgStep;
       if (!pool) {
@@ -317,35 +317,15 @@ export class Als extends BaseRecommender<AlsConfig> {
     const f = this.config.factors;
     const o = out ?? new Float32Array(this.nItems);
     let x: Float32Array;
-    let xo = 0;
     if (typeof user === 'number') {
       if (!(user >= 0 && user < this.nUsers)) {
         // A user with no history has the zero factor vector: every score is 0.
         o.fill(0);
         return o;
       }
-      x = this.userFactors;
-      xo = user * f;
+      x = this.userFactors.subarray(user * f, (user + 1) * f);
     } else x = this.foldIn(user);
-    const V = this.itemFactors;
-    for (let i = 0; i < this.nItems; i++) {
-      const io = i * f;
-      // Four accumulators: independent add chains (one chain is latency-bound, ~2× slower).
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let k = 0;
-      for (; k + 3 < f; k += 4) {
-        s0 += x[xo + k]! * V[io + k]!;
-        s1 += x[xo + k + 1]! * V[io + k + 1]!;
-        s2 += x[xo + k + 2]! * V[io + k + 2]!;
-        s3 += x[xo + k + 3]! * V[io + k + 3]!;
-      }
-      for (; k < f; k++) s0 += x[xo + k]! * V[io + k]!;
-      o[i] = s0 + s1 + (s2 + s3);
-    }
-    return o;
+    return scoreAllFactors(x, this.itemFactors, this.nItems, f, o);
   }
 
   /** Item factors, row-major nItems × factors (a copy; for agents and ANN indexes). */

@@ -18,7 +18,7 @@ describe('recommender registry', () => {
     for (const e of listRecommenders()) expect(e.description.length).toBeGreaterThan(10);
     expect(getRecommenderEntry('itemknn').defaults).toMatchObject({ k: 100, shrink: 0 });
     expect(getRecommenderEntry('bpr').defaults).toMatchObject({ factors: 64, learningRate: 0.01, regularization: 0.01, iterations: 200 });
-    expect(getRecommenderEntry('mf').defaults).toMatchObject({ factors: 100, epochs: 20, learningRate: 0.005, regularization: 0.02, initStd: 0.1 });
+    expect(getRecommenderEntry('mf').defaults).toMatchObject({ factors: 100, epochs: 20, learningRate: 0.005, regularization: 0.02, initStd: 0.05 });
   });
 
   it('creates a model with defaults merged under the given config', () => {

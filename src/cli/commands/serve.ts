@@ -22,6 +22,8 @@ export const ServeConfigSchema = z.strictObject({
   host: z.string().min(1).optional(),
   store: z.string().min(1).optional(),
   model: z.string().min(1).optional(),
+  /** `linucb-rerank` (default) or a registered agent name (src/agents registry). */
+  policy: z.string().min(1).optional(),
   epsilon: z.number().min(0).max(1).optional(),
   alpha: z.number().min(0).optional(),
   seed: z.number().int().optional(),
@@ -38,6 +40,8 @@ interface ServeFlags {
   store?: string;
   model?: string;
   param?: string[];
+  policy?: string;
+  agentParam?: string[];
   epsilon?: string;
   seed?: string;
   retrainEvery?: string;
@@ -87,6 +91,8 @@ export function register(program: Command): void {
     .option('--store <url>', 'store URL (default sqlite:./.chorus/serve.db)')
     .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
     .option('--param <key=value...>', 'model hyper-parameter (repeatable)')
+    .option('--policy <name>', 'serving policy: linucb-rerank (default: the model\'s pool re-ranked by LinUCB) or a registered agent (random, ucb, linucb, dqn, ppo …)')
+    .option('--agent-param <key=value...>', 'agent hyper-parameter for --policy <agent> (repeatable)')
     .option('--epsilon <x>', 'exploration share ε (default 0.1)')
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
@@ -117,6 +123,10 @@ export function register(program: Command): void {
             ...(sc.alpha !== undefined ? { alpha: sc.alpha } : {}),
             ...(seed !== undefined ? { seed } : {}),
           },
+          agent: (() => {
+            const policy = flags.policy ?? sc.policy ?? 'linucb-rerank';
+            return policy === 'linucb-rerank' ? null : { name: policy, config: parseParams(flags.agentParam) };
+          })(),
           retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
         },
         server: {

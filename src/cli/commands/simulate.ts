@@ -14,6 +14,10 @@ import { ConfigError } from '../../errors.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
+// The multi-agent team (src/marl) registers agent `team` and recommenders `team`/`team-item` on import.
+import { attachTeamContent, checkCoordination, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
+import { buildSetup } from '../../eval/sim/setup.js';
+import { loadSimData } from '../../eval/sim/data.js';
 
 interface SimulateFlags {
   preset?: string;
@@ -30,6 +34,8 @@ interface SimulateFlags {
   param?: string[];
   config?: string;
   json?: boolean;
+  coordination?: string;
+  fusion?: string;
 }
 
 /** The `simulate` section of chorus.config.json (every field optional; flags override). */
@@ -72,6 +78,8 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
     .option('--no-report', 'do not write a report folder')
     .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
+    .option('--coordination <mode>', 'team only: independent, vdn, qmix, central-critic or comm (default vdn)')
+    .option('--fusion <kind>', 'team only: weighted, borda, rrf or meta (default weighted)')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<SimulateFlags>();
       const { config } = loadConfig(flags.config);
@@ -91,25 +99,42 @@ export function register(program: Command): void {
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {
         const runs: SimulationResult[] = [];
+        const teamSummaries = new Map<number, TeamSummary>();
         for (const agent of agents) {
           const bar = progressBar(`simulate ${agent}`);
+          const isTeam = agent === 'team';
+          const teamConfig: Record<string, unknown> = {};
+          if (isTeam) {
+            // The team's reward weights are the environment's; its agents run in this thread (worker
+            // threads do not load src/marl), and its content agent gets built-in text embeddings.
+            const reward = presetConfig(preset).reward;
+            teamConfig.lambda = lambda ?? reward.lambda;
+            teamConfig.alpha = alpha ?? reward.alpha;
+            if (flags.coordination) teamConfig.coordination = checkCoordination(flags.coordination);
+            if (flags.fusion) teamConfig.fusion = checkFusion(flags.fusion);
+            const setup = await buildSetup({ preset, dataDir, lambda, alpha });
+            await attachTeamContent(setup.ctx, loadSimData(dataDir).full);
+          }
+          const teams = isTeam ? collectTeams() : [];
           try {
             runs.push(
               await runSimulation({
                 preset,
                 dataDir,
                 agent,
-                agentConfig: { ...(sc.agents?.[agent] ?? {}), ...params },
+                agentConfig: { ...(sc.agents?.[agent] ?? {}), ...teamConfig, ...params },
                 trainSteps: steps,
                 seeds,
                 evalSessions,
-                workers,
+                workers: isTeam ? 1 : workers,
                 lambda,
                 alpha,
                 onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),
               }),
             );
+            if (isTeam) teamSummaries.set(runs.length - 1, mergeTeamSummaries(teams.map((t) => t.summary())));
           } finally {
+            if (isTeam) stopCollectingTeams();
             bar.stop();
           }
         }
@@ -125,8 +150,8 @@ export function register(program: Command): void {
           await writeSimReport(reportDir, runs, { dataSha256: sha, commit: codeVersion(), date: new Date().toISOString() });
         }
         if (json) {
-          const strip = (r: SimulationResult) => ({ ...r, report: reportDir });
-          writeJson(runs.length === 1 ? strip(runs[0]!) : { runs: runs.map(strip), report: reportDir });
+          const strip = (r: SimulationResult, k: number) => ({ ...r, ...(teamSummaries.has(k) ? { agents: teamSummaries.get(k)!.agents, coordination: teamSummaries.get(k)!.coordination, fusion: teamSummaries.get(k)!.fusion } : {}), report: reportDir });
+          writeJson(runs.length === 1 ? strip(runs[0]!, 0) : { runs: runs.map(strip), report: reportDir });
           return;
         }
         const r0 = runs[0]!;
@@ -137,6 +162,10 @@ export function register(program: Command): void {
             runs.map((r) => [r.agent, r.trainSteps, r.return.mean, `[${formatNumber(r.return.ci95[0])}, ${formatNumber(r.return.ci95[1])}]`, r.ctr, r.sessionLength, r.exposureGini, r.coldExposureShare, r.wallSeconds]),
           ),
         );
+        for (const [k, sum] of teamSummaries) {
+          const parts = Object.entries(sum.agents).map(([n, a]) => `${n} weight ${formatNumber(a.weight)} share ${formatNumber(a.share)}`);
+          writeOut(`${runs[k]!.agent} (${sum.coordination}, ${sum.fusion}): ${parts.join(' · ')}`);
+        }
         if (reportDir) writeOut(`report: ${reportDir}/report.md`);
       });
     });
