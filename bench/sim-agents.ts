@@ -4,7 +4,7 @@
  * intervals over seeds and writes a report folder with the plots.
  *
  *   node --import tsx bench/sim-agents.ts [--agents random,popularity,…] [--steps 20000] [--seeds 5]
- *        [--eval-sessions 1000] [--data ../shared/datasets/ml-latest-small] [--out reports/bench-sim-agents]
+ *        [--eval-sessions 1000] [--data ../shared/datasets/ml-latest-small] [--out bench/out/sim-agents]
  */
 import { loadavg } from 'node:os';
 import { codeVersion, fileSha256 } from '../src/eval/stamp.js';
@@ -21,7 +21,7 @@ const steps = Number(flag('steps', '20000'));
 const seeds = Number(flag('seeds', '5'));
 const evalSessions = Number(flag('eval-sessions', '1000'));
 const dataDir = flag('data', '../shared/datasets/ml-latest-small');
-const out = flag('out', 'reports/bench-sim-agents');
+const out = flag('out', 'bench/out/sim-agents');
 
 const sha = await fileSha256(`${dataDir}/ratings.csv`);
 const started = new Date().toISOString();

@@ -5,13 +5,14 @@
  * Action space: an item is embedded as [item vector | the user's prior score of it, z-scored over
  * the catalogue], so "more like these items" and "closer to what the myopic recommender would
  * show" are both directions the actor can take. The actor μ(s) outputs a proto-action in that
- * space (tanh, scaled per dimension to the embeddings' range). The proto-action is mapped to its `knn` nearest candidate items
- * (Euclidean, among this step's candidates — the whole catalogue when it is small); the critic
- * Q(s, a_i), an MLP over [state | item embedding], refines the choice: the slate is the k
- * neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
+ * space (tanh, scaled per dimension to the embeddings' range; the prior output starts near the
+ * top of its range, i.e. near the myopic recommender). The proto-action is mapped to its `knn`
+ * nearest candidate items (Euclidean, among this step's candidates — the whole catalogue when it
+ * is small); the critic Q(s, a_i), an MLP over [state | item embedding], refines the choice: the
+ * slate is the k neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
  *
  * Training on replayed shown items (reward credited per position as in DQN):
- *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', x_j)   (target networks μ', Q')
+ *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', a_j)   (target networks μ', Q')
  *   actor:  ascend Q(s, μ(s)) through the critic's input gradient;
  * both target networks track by Polyak averaging.
  */

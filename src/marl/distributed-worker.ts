@@ -31,6 +31,7 @@ serveWorker<DistributedInit>(async (payload, data) => {
       buf.set(slates[s]!.items.subarray(0, K), s * K);
     }
     const r = env.step(buf);
+    team.beginRound();
     for (let s = 0; s < n; s++) {
       const done = r.done[s] === 1;
       team.observe({ observation: obs[s]!, slate: slates[s]!, reward: r.rewards[s]!, parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]! }, clicks: r.clicks.slice(s * K, s * K + K), next: done ? r.terminal[s]! : r.observations[s]!, done });

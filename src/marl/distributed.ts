@@ -1,9 +1,10 @@
 /**
  * Distributed learners: `workers` worker threads each run a replica of the team on its own
- * vectorised simulator shard. After every vector step each replica sends its accumulated
- * value-model gradients (and its auxiliary parameters); the coordinator averages them and sends
- * the mean back; every replica applies the same mean gradient, so the value models stay identical
- * across replicas (synchronous data-parallel SGD). The item agent's exposure state stays local to
+ * vectorised simulator shard. After every vector step each replica sends the update its gradient
+ * steps made to the value models in that step (and its auxiliary parameters); the coordinator
+ * averages them and sends the mean back; every replica sets its values to the round's start plus
+ * the mean update, so the value models stay identical across replicas (synchronous
+ * data-parallel SGD with one round per vector step). The item agent's exposure state stays local to
  * each replica. Supported for the linear coordination modes (independent, vdn, qmix, comm); the
  * central critic's MLP is trained by the single-thread runner.
  *

@@ -84,7 +84,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   lambda: 0.1,
   alpha: 0.1,
   gamma: 0.8,
-  lr: 0.05,
+  lr: 0.02,
   auxLr: 0.02,
   actorLr: 0.05,
   criticLr: 5e-3,
@@ -333,7 +333,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   // ---------------------------------------------------------------- acting
 
   act(obs: Observation, k: number): Slate {
-    const cands = this.candidates(obs, true);
+    // Random candidates are for exploration; in evaluation the long tail comes in through the item
+    // and content agents' proposals only.
+    const cands = this.candidates(obs, this.training);
     const explore = this.training;
     const arm = this.config.fusion === 'meta' ? this.meta.choose(explore) : 0;
     const n = this.evaluate(obs, cands, arm);
@@ -607,6 +609,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
         this.actorStep(t, rec);
         break;
     }
+    // Sequential per-transition steps: summing the normalised steps of a whole vector step (many
+    // sessions × K positions) before applying them overshoots.
+    for (const v of this.values) v.apply();
   }
 
   /**
@@ -683,31 +688,41 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
 
   // ---------------------------------------------------------------- distributed learners
 
+  private syncBase: Float64Array[] | null = null;
+
+  /** Start a distributed round: remember the value parameters the round's update is measured from. */
+  beginRound(): void {
+    this.syncBase = this.values.map((v) => Float64Array.from(v.theta));
+  }
+
   /**
-   * What a distributed learner sends after a round (distributed.ts): the agents' accumulated
-   * value-model gradients (not yet applied), then the auxiliary parameters (stake models, QMIX
-   * hypernetwork, learned fusion weights, communication gains) for parameter averaging.
+   * What a distributed learner sends after a round (distributed.ts): the update its value models
+   * made in the round (the sum of its gradient steps since `beginRound`), then the auxiliary
+   * parameters (stake models, QMIX hypernetwork, learned fusion weights, communication gains).
    */
   exportSync(): Float64Array {
-    const parts: Float64Array[] = [...this.values.map((v) => v.grad), this.stakeG.theta, this.stakeA.theta, this.mixer.W, this.mixer.c, this.mixer.v, this.fusionW, this.commGain];
+    const base = this.syncBase ?? this.values.map((v) => new Float64Array(v.dim));
+    const deltas = this.values.map((v, k) => v.theta.map((x, j) => x - base[k]![j]!));
+    const parts: Float64Array[] = [...deltas, this.stakeG.theta, this.stakeA.theta, this.mixer.W, this.mixer.c, this.mixer.v, this.fusionW, this.commGain];
     const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
     for (const p of parts) (out.set(p, o), (o += p.length));
     return out;
   }
 
-  /** Apply a round's averaged sync vector: the mean gradient steps every replica's values identically. */
+  /** Apply a round's averaged sync vector: θ = round start + mean update, identical in every replica. */
   importSync(avg: Float64Array): void {
     let o = 0;
-    for (const v of this.values) {
-      v.grad.set(avg.subarray(o, o + v.dim));
+    this.values.forEach((v, k) => {
+      const base = this.syncBase?.[k];
+      for (let j = 0; j < v.dim; j++) v.theta[j] = (base ? base[j]! : v.theta[j]!) + avg[o + j]!;
       o += v.dim;
-      v.apply();
-    }
+    });
     for (const p of [this.stakeG.theta, this.stakeA.theta, this.mixer.W, this.mixer.c, this.mixer.v, this.fusionW, this.commGain]) {
       p.set(avg.subarray(o, o + p.length));
       o += p.length;
     }
+    this.syncBase = null;
   }
 
   // ---------------------------------------------------------------- explanations and summaries

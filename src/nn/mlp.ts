@@ -45,6 +45,11 @@ export class Mlp {
   readonly outDim: number;
   private readonly wOff: number[] = [];
   private readonly bOff: number[] = [];
+  /** Per-layer views into params/grads, made once (params are never reallocated). */
+  private readonly wView: Float32Array[] = [];
+  private readonly bView: Float32Array[] = [];
+  private readonly gwView: Float32Array[] = [];
+  private readonly gbView: Float32Array[] = [];
   /** acts[l + 1] = output of layer l for the last forward batch; acts[0] is the caller's input. */
   private acts: Float32Array[] = [];
   private deltas: Float32Array[] = [];
@@ -76,6 +81,16 @@ export class Mlp {
     }
     this.params = new Float32Array(n);
     this.grads = new Float32Array(n);
+    for (let l = 0; l + 1 < sizes.length; l++) {
+      const w0 = this.wOff[l]!;
+      const b0 = this.bOff[l]!;
+      const w1 = w0 + sizes[l]! * sizes[l + 1]!;
+      const b1 = b0 + sizes[l + 1]!;
+      this.wView.push(this.params.subarray(w0, w1));
+      this.bView.push(this.params.subarray(b0, b1));
+      this.gwView.push(this.grads.subarray(w0, w1));
+      this.gbView.push(this.grads.subarray(b0, b1));
+    }
     this.init(rng);
   }
 
@@ -85,12 +100,11 @@ export class Mlp {
 
   /** Weights of layer l (in×out view into params). */
   weight(l: number): Float32Array {
-    const { sizes } = this.config;
-    return this.params.subarray(this.wOff[l]!, this.wOff[l]! + sizes[l]! * sizes[l + 1]!);
+    return this.wView[l]!;
   }
 
   bias(l: number): Float32Array {
-    return this.params.subarray(this.bOff[l]!, this.bOff[l]! + this.config.sizes[l + 1]!);
+    return this.bView[l]!;
   }
 
   /**
@@ -158,9 +172,9 @@ export class Mlp {
       const nIn = sizes[l]!;
       const nOut = sizes[l + 1]!;
       const dz = this.deltas[l]!;
-      const gb = this.grads.subarray(this.bOff[l]!, this.bOff[l]! + nOut);
+      const gb = this.gbView[l]!;
       k.actGrad(d, this.acts[l + 1]!, dz, gb, batch, nOut, ACT_CODES[l === this.nLayers - 1 ? output : hidden]);
-      const gW = this.grads.subarray(this.wOff[l]!, this.wOff[l]! + nIn * nOut);
+      const gW = this.gwView[l]!;
       k.sgemm(true, false, nIn, nOut, batch, 1, this.acts[l]!, nIn, dz, nOut, 1, gW, nOut);
       if (l === 0 && !needInputGrad) return null;
       // dX = dZ·Wᵀ goes into the previous layer's delta buffer (sized for max(in, out)).

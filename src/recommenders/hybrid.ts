@@ -50,8 +50,10 @@ export const hybridConfigSchema = z.strictObject({
 });
 export type HybridConfig = z.infer<typeof hybridConfigSchema>;
 export const HYBRID_DEFAULTS: HybridConfig = {
-  // Content with a short profile half-life (3 interactions): best of 3/8/20/∞ on P1's validation split.
-  members: [{ kind: 'ease' }, { kind: 'itemknn' }, { kind: 'content', config: { halfLife: 3 } }],
+  // Chosen on P1's validation split (never test): content profiles with a short (3 interactions)
+  // and a long (20) half-life beside EASE and item-kNN scored best of the member sets tried
+  // (see docs/benchmarks.md, bench/embed.ts).
+  members: [{ kind: 'ease' }, { kind: 'itemknn' }, { kind: 'content', config: { halfLife: 3 } }, { kind: 'content', config: { halfLife: 20 } }],
   fusion: 'score',
   normalization: 'zscore',
   rrfK: 60,

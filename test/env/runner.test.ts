@@ -62,7 +62,7 @@ describe('simulation runner', () => {
     const m = r.evaluate(30);
     const result: SimulationResult = {
       protocol: 'P3', preset: 'toy', presetVersion: 1, agent: 'linucb', agentConfig: {}, seeds: 1, seedList: [1], trainSteps: 400, evalSessions: 30,
-      gamma: 0.95, lambda: 0.1, alpha: 0.1, return: meanCi([m.return]), ctr: m.ctr, sessionLength: m.sessionLength, exposureGini: m.exposureGini,
+      gamma: 0.95, lambda: 0.1, alpha: 0.1, embeddings: 'none', return: meanCi([m.return]), ctr: m.ctr, sessionLength: m.sessionLength, exposureGini: m.exposureGini,
       coldExposureShare: m.coldExposureShare,
       intervals: { ctr: meanCi([m.ctr]), sessionLength: meanCi([m.sessionLength]), exposureGini: meanCi([m.exposureGini]), coldExposureShare: meanCi([m.coldExposureShare]), undiscountedReturn: meanCi([m.undiscountedReturn]) },
       parts: m.parts, curve: { steps: m.curve.steps, mean: m.curve.value, lo: m.curve.value, hi: m.curve.value }, perSeed: [m], wallSeconds: 1,

@@ -70,5 +70,11 @@ describe.runIf(existsSync(ML))('ml-ls-cold on ml-latest-small', () => {
     expect(r.metrics['recall@10']).toBeGreaterThan(0);
     expect(r.metrics['recall@10']).toBeLessThan(1);
     expect(r.stamp.seeds[0]).toBe(42);
+    // The validation form redraws cold items inside P2's train (seed 43), never touching the test items.
+    const v = await runProtocol({ protocol: P2_ID, model: 'popularity-genre', dataDir: ML, bootstrap: 0, perUser: false, split: 'validation' });
+    expect(v.protocol).toBe('ml-ls-cold/validation');
+    expect(v.split.train + v.split.test).toBeLessThan(r.split.train); // drawn from P2's train only
+    expect(v.split.test).toBeGreaterThan(0);
+    expect(v.candidates.catalogueSize).toBeGreaterThan(0);
   });
 });

@@ -44,7 +44,7 @@ function splitReward(items: Int32Array, lambda: number): { R: number; G: number;
 function trainSplit(mode: Coordination, fusion: FusionName, steps: number, seed = 3): { agent: TeamAgent; reward: number } {
   const c = splitContext();
   const lambda = 1;
-  const agent = team(c, { seed, coordination: mode, fusion, lambda, alpha: 0, gamma: 0, epsilon: 0.2, temperature: 0.3 });
+  const agent = team(c, { seed, coordination: mode, fusion, lambda, alpha: 0, gamma: 0, epsilon: 0.2, temperature: 0.3, lr: 0.05 });
   const obs: Observation = { user: 0, history: new Int32Array(0), t: 0 };
   for (let s = 0; s < steps; s++) {
     const slate = agent.act(obs, 2);

@@ -28,6 +28,7 @@ interface SimulateFlags {
   alpha?: string;
   evalSessions?: string;
   workers?: string;
+  embeddings?: string;
   data?: string;
   out?: string;
   report?: boolean;
@@ -48,6 +49,7 @@ export const SimulateConfigSchema = z.strictObject({
   alpha: z.number().min(0).optional(),
   evalSessions: z.number().int().min(1).optional(),
   workers: z.number().int().min(1).optional(),
+  embeddings: z.enum(['none', 'builtin']).optional(),
   out: z.string().min(1).optional(),
   agents: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
@@ -74,6 +76,7 @@ export function register(program: Command): void {
     .option('--alpha <x>', 'weight α of the content reward A (default: the preset\'s)')
     .option('--eval-sessions <n>', 'evaluation sessions per seed (default 1000)')
     .option('--workers <n>', 'worker threads for parallel seeds (default: cores, max 2)')
+    .option('--embeddings <kind>', 'agent item features: none (CF factors, default) or builtin (CF + built-in text embeddings)')
     .option('-d, --data <dir>', 'ml-latest-small folder (default ../shared/datasets/ml-latest-small)')
     .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
     .option('--no-report', 'do not write a report folder')
@@ -94,6 +97,8 @@ export function register(program: Command): void {
       const workers = intFlag(flags.workers, 'workers', 1) ?? sc.workers;
       const lambda = floatFlag(flags.lambda, 'lambda') ?? sc.lambda;
       const alpha = floatFlag(flags.alpha, 'alpha') ?? sc.alpha;
+      const embeddings = flags.embeddings ?? sc.embeddings ?? 'none';
+      if (embeddings !== 'none' && embeddings !== 'builtin') throw new ConfigError(`expected none or builtin, got "${embeddings}"`, 'embeddings');
       const dataDir = flags.data ?? config.data ?? '../shared/datasets/ml-latest-small';
       const params = parseParams(flags.param);
       const json = Boolean(flags.json);
@@ -112,7 +117,7 @@ export function register(program: Command): void {
             teamConfig.alpha = alpha ?? reward.alpha;
             if (flags.coordination) teamConfig.coordination = checkCoordination(flags.coordination);
             if (flags.fusion) teamConfig.fusion = checkFusion(flags.fusion);
-            const setup = await buildSetup({ preset, dataDir, lambda, alpha });
+            const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings });
             await attachTeamContent(setup.ctx, loadSimData(dataDir).full);
           }
           const teams = isTeam ? collectTeams() : [];
@@ -126,6 +131,7 @@ export function register(program: Command): void {
                 trainSteps: steps,
                 seeds,
                 evalSessions,
+                embeddings,
                 workers: isTeam ? 1 : workers,
                 lambda,
                 alpha,

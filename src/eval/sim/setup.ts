@@ -5,6 +5,7 @@
  * implicit-ALS factors the item space holds).
  */
 import { itemSpaceFromTrain, type AgentContext } from '../../agents/state.js';
+import { BuiltinEmbedder } from '../../embed/builtin.js';
 import { buildPreset } from '../../env/presets.js';
 import { createRecommender, listRecommenders } from '../../recommenders/registry.js';
 import type { SimSetup } from './runner.js';
@@ -15,13 +16,19 @@ export interface SetupOptions {
   dataDir: string;
   lambda?: number;
   alpha?: number;
+  /**
+   * Item text embeddings appended to the agents' CF item vectors: 'builtin' trains the built-in
+   * text encoder (src/embed, 16 dims) on "title | genres"; 'none' (default) uses CF factors only.
+   * Only the agents' features change; the hidden world stays the preset's.
+   */
+  embeddings?: 'none' | 'builtin';
 }
 
 /** Built worlds per (preset, data, λ, α), so one process (or worker) builds each only once. */
 const cache = new Map<string, Promise<SimSetup>>();
 
 export function buildSetup(o: SetupOptions): Promise<SimSetup> {
-  const key = JSON.stringify([o.preset, o.dataDir, o.lambda, o.alpha]);
+  const key = JSON.stringify([o.preset, o.dataDir, o.lambda, o.alpha, o.embeddings ?? 'none']);
   let p = cache.get(key);
   if (!p) {
     p = build(o);
@@ -33,7 +40,16 @@ export function buildSetup(o: SetupOptions): Promise<SimSetup> {
 async function build(o: SetupOptions): Promise<SimSetup> {
   const data = loadSimData(o.dataDir);
   const preset = buildPreset(o.preset, data.full, data.train, { lambda: o.lambda, alpha: o.alpha });
-  const { items, userVectors } = itemSpaceFromTrain(data.train);
+  let embeddings: { dim: number; vectors: Float32Array } | undefined;
+  if (o.embeddings === 'builtin') {
+    const texts = Array.from({ length: data.full.nItems }, (_, i) => {
+      const m = data.full.itemMeta[i];
+      return `${m?.title ?? ''} | ${(m?.categories ?? []).join(' ')}`;
+    });
+    const encoder = BuiltinEmbedder.train(texts, { dim: 16, seed: 42 });
+    embeddings = { dim: 16, vectors: await encoder.embed(texts) };
+  }
+  const { items, userVectors } = itemSpaceFromTrain(data.train, { embeddings });
   const ctx: AgentContext = { items, userVectors, nUsers: data.full.nUsers, slateSize: preset.config.slateSize, horizon: preset.config.horizon };
   if (listRecommenders().some((r) => r.name === 'als')) {
     const als = createRecommender('als');

@@ -42,6 +42,8 @@ export interface SimulationResult {
   gamma: number;
   lambda: number;
   alpha: number;
+  /** Item features of the agents: CF factors, or CF factors + built-in text embeddings. */
+  embeddings: 'none' | 'builtin';
   return: MeanCi;
   ctr: number;
   sessionLength: number;
@@ -73,7 +75,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   };
   const chunk = Math.max(run.nEnvs, Math.ceil(run.trainSteps / 50));
   const evalChunk = Math.max(1, Math.ceil(evalSessions / 10));
-  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha };
+  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings };
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
   if (nWorkers <= 1) {
@@ -151,6 +153,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     gamma: config.gamma,
     lambda,
     alpha,
+    embeddings: o.embeddings ?? 'none',
     return: ret,
     ctr: intervals.ctr.mean,
     sessionLength: intervals.sessionLength.mean,
