@@ -10,3 +10,4 @@ export * from './agents/index.js';
 export * from './env/index.js';
 export * from './store/index.js';
 export * from './serve/index.js';
+export * from './marl/index.js';

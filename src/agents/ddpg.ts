@@ -43,7 +43,7 @@ export interface DdpgConfig extends NeuralConfig {
 export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
   ...NEURAL_DEFAULTS,
   knn: 20,
-  noise: 0.2,
+  noise: 0.05,
   bufferSize: 20000,
   batchSize: 32,
   learningStarts: 200,

@@ -40,7 +40,8 @@ import { topK } from '../util/topk.js';
 import type { TeamContext } from './context.js';
 import { checkFusion, fuse, MetaFusion, type FusionName } from './fusion.js';
 import { LinearValue, QmixMixer } from './mixer.js';
-import { CandidateSource, ContentView, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
+import { CandidateSource } from '../agents/neural.js';
+import { ContentView, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
 import { evidenceFor, type Evidence } from './explain.js';
 
 export type Coordination = 'independent' | 'vdn' | 'qmix' | 'central-critic' | 'comm';

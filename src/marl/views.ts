@@ -11,7 +11,7 @@
  *  - extra agents: an external scorer's score of the item, z-scored over the catalogue, and 1.
  */
 import { LinearSlateFeatures } from '../agents/linucb.js';
-import { CandidateSource } from '../agents/neural.js';
+import type { CandidateSource } from '../agents/neural.js';
 import type { Observation } from '../env/types.js';
 import type { ExtraScorer, TeamContext } from './context.js';
 
@@ -241,4 +241,4 @@ export class ScorerView implements View {
   }
 }
 
-export { CandidateSource };
+

@@ -18,6 +18,9 @@ import { itemSpaceFromTrain, type AgentContext } from '../agents/state.js';
 import type { Transition } from '../agents/types.js';
 import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../data/dataset.js';
 import type { Observation } from '../env/types.js';
+import { recommenderScorer, type TeamContext } from '../marl/context.js';
+// Registers the multi-agent team as agent `team`, so that `--policy team` serves it like any agent.
+import '../marl/register.js';
 import { hashInto } from './features.js';
 import type { ServedModel } from './model.js';
 import type { Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
@@ -111,7 +114,14 @@ export class AgentPolicy implements ServingPolicy {
       itemMeta,
     });
     const space = itemSpaceFromTrain(ds, { dim: this.config.factors, seed: this.config.seed });
-    const ctx: AgentContext = {
+    // A TeamContext is an AgentContext; the team also reads titles (its explanations) and joins
+    // the served recommender as an extra agent. Plain agents ignore those fields.
+    const ctx: TeamContext = {
+      titles: model.itemIds.map((id) => {
+        const t = catalogue(id)?.title;
+        return typeof t === 'string' ? t : id;
+      }),
+      extras: [recommenderScorer(model.rec.kind, model.rec)],
       items: space.items,
       userVectors: space.userVectors,
       nUsers,
@@ -142,8 +152,8 @@ export class AgentPolicy implements ServingPolicy {
     // With a candidate filter the agent ranks everything and the filter keeps its order.
     let blocked = 0;
     for (let i = 0; i < nItems; i++) blocked += mask[i]!;
-    const ask = allowed ? nItems : Math.min(nItems, want + blocked);
-    const slate = agent.act(obs, ask);
+    const ask = allowed ? (allowed.length > 0 ? nItems : 0) : Math.min(nItems, want + blocked);
+    const slate = ask > 0 ? agent.act(obs, ask) : { items: new Int32Array(0) };
     const allowedSet = allowed ? new Set(allowed) : null;
     const byIndex = new Map<number, number>();
     input.candidates.forEach((c, p) => c.index >= 0 && byIndex.set(c.index, p));

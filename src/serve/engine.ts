@@ -161,6 +161,7 @@ export class Engine {
   private readonly pools = new Map<string, { version: number; size: number; items: Int32Array; scores: Float32Array }>();
   private poolVersion = 0;
   readonly poolStats = { hits: 0, misses: 0 };
+  private anon: { version: number; scores: Float32Array } | null = null;
   private closed = false;
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
@@ -504,15 +505,13 @@ export class Engine {
     });
     const actions = req.actions.filter((a) => !excluded.has(a.id));
     if (await this.store.events.getDecision(eventId)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
-    let popular: Float32Array | undefined;
+    const popular = this.anonymousScores();
     const allowed: number[] = [];
     const cands: Candidate[] = actions.map((a) => {
       const i = this.model.itemIndex.get(a.id);
       let recScore = NaN;
       let index = -1;
       if (i !== undefined && this.deleted[i] === 0) {
-        // No user in a Personalizer call: the model's score for an anonymous (empty) user.
-        popular ??= this.model.rec.scoreAll({ items: NO_ITEMS }, this.scoreBuf);
         recScore = popular[i]!;
         index = i;
         allowed.push(i);
@@ -556,6 +555,18 @@ export class Engine {
     this.counters.decisions++;
     if (ranking[0]) this.exposure.set(ranking[0].id, (this.exposure.get(ranking[0].id) ?? 0) + 1);
     return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
+  }
+
+  /**
+   * No user in a Personalizer call: the model's scores for an anonymous (empty) user. They depend
+   * only on the model, so they are computed once per pool version (snapshot or catalogue change)
+   * instead of scoring the whole catalogue on every rank call.
+   */
+  private anonymousScores(): Float32Array {
+    if (!this.anon || this.anon.version !== this.poolVersion) {
+      this.anon = { version: this.poolVersion, scores: Float32Array.from(this.model.rec.scoreAll({ items: NO_ITEMS }, this.scoreBuf)) };
+    }
+    return this.anon.scores;
   }
 
   async reward(eventId: string, value: number): Promise<void> {

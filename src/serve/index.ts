@@ -12,7 +12,9 @@ export {
   type SlateItem,
 } from './engine.js';
 export { AuthError, ConflictError, RequestError } from './errors.js';
-export { LinUcb, type LinUcbConfig } from './linucb.js';
+export { LinUcb, type LinUcbConfig, type LinUcbState } from './linucb.js';
 export { registryModels, type ModelFactory, type ServedModel } from './model.js';
-export { POLICY_DEFAULTS, SlatePolicy, type Candidate, type Explanation, type PolicyConfig } from './policy.js';
+export { POLICY_DEFAULTS, SlatePolicy, type PolicyConfig } from './policy.js';
+export { AGENT_POLICY_DEFAULTS, AgentPolicy, type AgentPolicyConfig } from './agent-policy.js';
+export type { Candidate, Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
 export { startServer, type RunningServer, type StartOptions } from './server.js';

@@ -27,7 +27,7 @@ function trainedItems(s: TestServer, user: string): string[] {
 }
 
 describe('serving a registered agent over HTTP', () => {
-  for (const name of ['random', 'popularity', 'greedy-als', 'egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo']) {
+  for (const name of ['random', 'popularity', 'greedy-als', 'egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'team']) {
     it(`${name}: recommend → feedback → the agent observed and updated`, async () => {
       const s = await startTestServer({ dir: tmp(), engine: { agent: { name } } });
       try {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import '../../src/marl/index.js';
+import { TeamRecommender } from '../../src/marl/recommender.js';
+import { ItemAgentRecommender } from '../../src/marl/item-recommender.js';
+import { createRecommender } from '../../src/recommenders/registry.js';
+import { contractData, describeRecommenderContract } from '../recommenders/contract.js';
+
+// The offline team: user agent (ALS) + an extra agent (item-kNN) + the item agent, weights tuned on validation.
+describeRecommenderContract('team', (seed) => new TeamRecommender({ content: false, extras: ['itemknn'], seed }), { seeded: false });
+describeRecommenderContract('team-item', () => new ItemAgentRecommender(), { seeded: false });
+
+describe('team as a ranker', () => {
+  it('reports a learned weight per agent that sums to 1, and rejects unknown options by name', async () => {
+    const model = new TeamRecommender({ content: false, extras: ['itemknn'] });
+    await model.fit(contractData());
+    const w = model.weights;
+    expect(Object.keys(w)).toEqual(['user', 'itemknn', 'item']);
+    expect(Object.values(w).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(() => createRecommender('team', { oracle: true })).toThrow(/oracle/);
+  });
+
+  it('the item agent prefers rarely seen items', async () => {
+    const m = new ItemAgentRecommender({ newDays: 0, newBonus: 0 });
+    const data = contractData();
+    await m.fit(data);
+    const s = m.scoreAll(0);
+    const counts = data.itemCounts();
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! > counts[a]!) a = i;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! < counts[b]!) b = i;
+    expect(s[b]!).toBeGreaterThan(s[a]!);
+  });
+});
