@@ -12,7 +12,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Observation } from '../env/types.js';
 import { Rng } from '../util/rng.js';
-import { cholesky, cholSolve } from './linalg.js';
+import { choleskySmall, choleskySolve } from '../util/linalg.js';
 
 export interface ItemSpace {
   nItems: number;
@@ -292,8 +292,8 @@ export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {
         }
       }
       for (let i = 0; i < d; i++) A[i * d + i] += reg;
-      cholesky(A, d);
-      cholSolve(A, d, b);
+      choleskySmall(A, d);
+      choleskySolve(A, d, b);
       for (let i = 0; i < d; i++) G[r * d + i] = b[i]!;
     }
   };

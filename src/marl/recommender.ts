@@ -1,7 +1,7 @@
 /**
  * The team as an offline ranker (a `Recommender`, registry name `team`), for P1 and `chorus train`:
  * the same agents, each a scorer fitted on the logs — the user agent (implicit ALS: relevance),
- * extra agents (user-kNN and item-kNN by default: any registered recommender), the content agent
+ * extra agents (EASE, user-kNN and item-kNN by default: any registered recommender), the content agent
  * (content recommender over the built-in text encoder) and the item agent (`team-item`: fair
  * exposure, favouring rarely interacted-with and new items) — fused by a weighted sum of per-user
  * z-scored scores whose weights are learned on a validation split cut from train (P1's rule),
@@ -32,7 +32,7 @@ export const teamRecommenderSchema = z.strictObject({
 export type TeamRecommenderConfig = z.infer<typeof teamRecommenderSchema>;
 export const TEAM_RECOMMENDER_DEFAULTS: TeamRecommenderConfig = {
   user: 'als',
-  extras: ['userknn', 'itemknn'],
+  extras: ['ease', 'userknn', 'itemknn'],
   content: true,
   item: true,
   embedder: 'builtin',

@@ -52,7 +52,7 @@ export function registerTeam(): void {
     registerRecommender(
       defineRecommender({
         name: 'team',
-        description: 'Multi-agent team as a ranker: user agent (ALS), extra agents (kNN), content and item agents, weights learned on a validation split',
+        description: 'Multi-agent team as a ranker: user agent (ALS), extra agents (EASE, kNN), content and item agents, weights learned on a validation split',
         defaults: TEAM_RECOMMENDER_DEFAULTS,
         schema: teamRecommenderSchema,
         make: (c) => new TeamRecommender(c),

@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { sgemmJs } from '../util/linalg.js';
 
 /** Activation codes shared with the addon. */
 export const ACT_CODES = { linear: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
@@ -83,57 +84,8 @@ export const jsKernels: Kernels = {
       for (let j = 0; j < n; j++) gb[j]! += dz[o + j]!;
     }
   },
-  sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
-    for (let i = 0; i < M; i++) {
-      const r = i * ldc;
-      if (beta === 0) C.fill(0, r, r + N);
-      else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j]! *= beta;
-    }
-    if (alpha === 0 || K === 0) return;
-    // Loop orders chosen so the innermost loop walks contiguous memory in each case.
-    if (!transB) {
-      if (!transA) {
-        // i-k-j: C row i += a_ik · B row k.
-        for (let i = 0; i < M; i++) {
-          const cr = i * ldc;
-          for (let k = 0; k < K; k++) {
-            const a = alpha * A[i * lda + k]!;
-            if (a === 0) continue;
-            const br = k * ldb;
-            for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
-          }
-        }
-      } else {
-        // k-i-j: C row i += a_ki · B row k.
-        for (let k = 0; k < K; k++) {
-          const ar = k * lda;
-          const br = k * ldb;
-          for (let i = 0; i < M; i++) {
-            const a = alpha * A[ar + i]!;
-            if (a === 0) continue;
-            const cr = i * ldc;
-            for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
-          }
-        }
-      }
-      return;
-    }
-    // B transposed: C_ij += alpha · (row i of op(A)) · (row j of B), a dot product over k.
-    for (let i = 0; i < M; i++) {
-      const cr = i * ldc;
-      for (let j = 0; j < N; j++) {
-        const br = j * ldb;
-        let s = 0;
-        if (!transA) {
-          const ar = i * lda;
-          for (let k = 0; k < K; k++) s += A[ar + k]! * B[br + k]!;
-        } else {
-          for (let k = 0; k < K; k++) s += A[k * lda + i]! * B[br + k]!;
-        }
-        C[cr + j]! += alpha * s;
-      }
-    }
-  },
+  // One JS GEMM for the whole library (util is the lower layer; EASE falls back to this too).
+  sgemm: sgemmJs,
   adam(p, g, m, v, lr, beta1, beta2, eps, bc1, bc2) {
     const step = lr / bc1;
     const rbc2 = 1 / Math.sqrt(bc2);

@@ -17,7 +17,7 @@ import { agentEntry, createAgent, restoreAgent } from '../agents/registry.js';
 import { itemSpaceFromTrain, type AgentContext } from '../agents/state.js';
 import type { Transition } from '../agents/types.js';
 import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../data/dataset.js';
-import type { Observation } from '../env/types.js';
+import type { Observation, Slate } from '../env/types.js';
 import { recommenderScorer, type TeamContext } from '../marl/context.js';
 // Registers the multi-agent team as agent `team`, so that `--policy team` serves it like any agent.
 import '../marl/register.js';
@@ -54,6 +54,11 @@ interface AgentPayload {
 }
 
 const CONTEXT_DIMS = 4;
+
+/** What an agent that explains its slates offers (src/marl's TeamAgent does). */
+interface ExplainingAgent {
+  explain(obs: Observation, slate: Slate): { contributions: Record<string, number>; evidence: { agent: string; text: string }[] }[];
+}
 
 export class AgentPolicy implements ServingPolicy {
   readonly name: string;
@@ -195,6 +200,19 @@ export class AgentPolicy implements ServingPolicy {
       scores.push(0);
       props.push(1);
       explanations.push(explain(c, 'fill', null, 1));
+    }
+    // Agents that can explain a slate (the team: per-member contributions and evidence) do so
+    // for the items they chose.
+    const explainer = agent as Partial<ExplainingAgent>;
+    if (typeof explainer.explain === 'function') {
+      const own = chosen.flatMap((x, q) => (explanations[q]!.agent!.source === 'agent' ? [q] : []));
+      if (own.length > 0) {
+        const ex = explainer.explain(obs, { items: Int32Array.from(own.map((q) => chosen[q]!.index)) });
+        own.forEach((q, e) => {
+          const x = ex[e];
+          if (x) Object.assign(explanations[q]!.agent!, { contributions: x.contributions, evidence: x.evidence });
+        });
+      }
     }
     if (input.mode === 'single') {
       // Personalizer: each action's probability of having been the pick; the agent's choice is the pick.

@@ -49,7 +49,15 @@ const Explanation = z.object({
   policy: z.string(),
   recommender: z.object({ kind: z.string(), score: z.number().nullable(), normalized: z.number() }),
   bandit: z.object({ mean: z.number(), bonus: z.number(), ucb: z.number(), recommenderWeight: z.number() }).optional(),
-  agent: z.object({ name: z.string(), score: z.number().nullable(), source: z.enum(['agent', 'fill']) }).optional(),
+  agent: z
+    .object({
+      name: z.string(),
+      score: z.number().nullable(),
+      source: z.enum(['agent', 'fill']),
+      contributions: z.record(z.string(), z.number()).optional(),
+      evidence: z.array(z.object({ agent: z.string(), text: z.string() })).optional(),
+    })
+    .optional(),
   exploration: z.object({ epsilon: z.number(), explored: z.boolean(), propensity: z.number() }),
 });
 

@@ -28,7 +28,15 @@ export interface Explanation {
   /** LinUCB re-ranker: mean, confidence bonus, UCB and the learned weight on the recommender. */
   bandit?: { mean: number; bonus: number; ucb: number; recommenderWeight: number };
   /** Agent policy: the agent's own score and where the item came from (its slate, or a fill from the pool). */
-  agent?: { name: string; score: number | null; source: 'agent' | 'fill' };
+  agent?: {
+    name: string;
+    score: number | null;
+    source: 'agent' | 'fill';
+    /** A team (or any agent with `explain`): each member agent's contribution to the score. */
+    contributions?: Record<string, number>;
+    /** … and the evidence behind it ("because you watched …"). */
+    evidence?: { agent: string; text: string }[];
+  };
   exploration: { epsilon: number; explored: boolean; propensity: number };
 }
 

@@ -121,6 +121,78 @@ export function choleskySolve(l: Float64Array, n: number, b: Vec, bo = 0): void 
   }
 }
 
+/*
+ * Small-matrix routines (d of a few tens: the linear bandits' posteriors, the agents' ridge fits,
+ * the simulator's calibration). They sum sequentially rather than through the unrolled `dot`:
+ * the two orders round differently in the last bits, and the seeded figures of the bandits and of
+ * the calibrated simulator were produced with this order, so it is kept for them.
+ */
+
+/** In-place Cholesky A = L·Lᵀ for small d, sequential sums (see above); otherwise as `cholesky`. */
+export function choleskySmall(a: Float64Array, d: number): boolean {
+  for (let j = 0; j < d; j++) {
+    let s = a[j * d + j]!;
+    for (let k = 0; k < j; k++) s -= a[j * d + k]! * a[j * d + k]!;
+    if (!(s > 0)) return false;
+    const ljj = Math.sqrt(s);
+    a[j * d + j] = ljj;
+    for (let i = j + 1; i < d; i++) {
+      let t = a[i * d + j]!;
+      for (let k = 0; k < j; k++) t -= a[i * d + k]! * a[j * d + k]!;
+      a[i * d + j] = t / ljj;
+    }
+    for (let k = j + 1; k < d; k++) a[j * d + k] = 0;
+  }
+  return true;
+}
+
+/** y = M·x for the small d×d matrix M, sequential sums (see above). */
+export function matVecSmall(m: Float64Array, d: number, x: ArrayLike<number>, y: Float64Array): void {
+  for (let i = 0; i < d; i++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += m[i * d + k]! * x[k]!;
+    y[i] = s;
+  }
+}
+
+/** xᵀ·M·x for the symmetric d×d matrix M. */
+export function quadForm(m: Float64Array, d: number, x: ArrayLike<number>, xOff = 0): number {
+  let q = 0;
+  for (let i = 0; i < d; i++) {
+    let s = 0;
+    const row = i * d;
+    for (let k = 0; k < d; k++) s += m[row + k]! * x[xOff + k]!;
+    q += x[xOff + i]! * s;
+  }
+  return q;
+}
+
+/**
+ * Sherman–Morrison: replace `inv` (= A⁻¹, symmetric) by (A + x·xᵀ)⁻¹ in O(d²).
+ * `tmp` is a caller buffer of length d (holds A⁻¹x).
+ */
+export function shermanMorrison(inv: Float64Array, d: number, x: ArrayLike<number>, tmp: Float64Array): void {
+  let denom = 1;
+  for (let i = 0; i < d; i++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += inv[i * d + k]! * x[k]!;
+    tmp[i] = s;
+    denom += x[i]! * s;
+  }
+  const f = 1 / denom;
+  for (let i = 0; i < d; i++) {
+    const ti = tmp[i]! * f;
+    for (let k = 0; k < d; k++) inv[i * d + k] -= ti * tmp[k]!;
+  }
+}
+
+/** s·I (d×d) into `out`. */
+export function scaledIdentity(d: number, s: number, out = new Float64Array(d * d)): Float64Array {
+  out.fill(0);
+  for (let i = 0; i < d; i++) out[i * d + i] = s;
+  return out;
+}
+
 /** Work buffers for `conjugateGradient` (three vectors of length n). */
 export interface CgWork {
   r: Float64Array;
@@ -187,27 +259,57 @@ export type Sgemm = (
 ) => void;
 
 /**
- * Plain-JS GEMM: correct for every transpose case, ~1 GFLOP/s. The reference for tests and the
- * fallback when no native kernel is built. C must not overlap A or B.
+ * Plain-JS GEMM: correct for every transpose case, ~1 GFLOP/s. The reference for tests, the
+ * fallback when no native kernel is built, and src/nn's `jsKernels.sgemm`. C must not overlap A or B.
  */
 export const sgemmJs: Sgemm = (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
   for (let i = 0; i < M; i++) {
     const r = i * ldc;
     if (beta === 0) C.fill(0, r, r + N);
-    else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j] = C[r + j]! * beta;
+    else if (beta !== 1) for (let j = 0; j < N; j++) C[r + j]! *= beta;
   }
   if (alpha === 0 || K === 0) return;
+  // Loop orders chosen so the innermost loop walks contiguous memory in each case.
+  if (!transB) {
+    if (!transA) {
+      // i-k-j: C row i += a_ik · B row k.
+      for (let i = 0; i < M; i++) {
+        const cr = i * ldc;
+        for (let k = 0; k < K; k++) {
+          const a = alpha * A[i * lda + k]!;
+          if (a === 0) continue;
+          const br = k * ldb;
+          for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+        }
+      }
+    } else {
+      // k-i-j: C row i += a_ki · B row k.
+      for (let k = 0; k < K; k++) {
+        const ar = k * lda;
+        const br = k * ldb;
+        for (let i = 0; i < M; i++) {
+          const a = alpha * A[ar + i]!;
+          if (a === 0) continue;
+          const cr = i * ldc;
+          for (let j = 0; j < N; j++) C[cr + j]! += a * B[br + j]!;
+        }
+      }
+    }
+    return;
+  }
+  // B transposed: C_ij += alpha · (row i of op(A)) · (row j of B), a dot product over k.
   for (let i = 0; i < M; i++) {
     const cr = i * ldc;
-    for (let k = 0; k < K; k++) {
-      const a = alpha * (transA ? A[k * lda + i]! : A[i * lda + k]!);
-      if (a === 0) continue;
-      if (!transB) {
-        const br = k * ldb;
-        for (let j = 0; j < N; j++) C[cr + j] = C[cr + j]! + a * B[br + j]!;
+    for (let j = 0; j < N; j++) {
+      const br = j * ldb;
+      let s = 0;
+      if (!transA) {
+        const ar = i * lda;
+        for (let k = 0; k < K; k++) s += A[ar + k]! * B[br + k]!;
       } else {
-        for (let j = 0; j < N; j++) C[cr + j] = C[cr + j]! + a * B[j * ldb + k]!;
+        for (let k = 0; k < K; k++) s += A[k * lda + i]! * B[br + k]!;
       }
+      C[cr + j]! += alpha * s;
     }
   }
 };

@@ -119,6 +119,25 @@ describe('serving a registered agent over HTTP', () => {
     }
   });
 
+  it('team: per-member contributions and evidence in the explanations', async () => {
+    const s = await startTestServer({ dir: tmp(), engine: { agent: { name: 'team' } } });
+    try {
+      const r = await s.call('POST', '/recommend', { user: 'u1', k: 3 });
+      expect(r.status).toBe(200);
+      const own = r.body.items.filter((x: { explanation: { agent: { source: string } } }) => x.explanation.agent.source === 'agent');
+      expect(own.length).toBeGreaterThan(0);
+      for (const x of own) {
+        const c = x.explanation.agent.contributions as Record<string, number>;
+        expect(Object.keys(c).length).toBeGreaterThan(1);
+        // Contributions add up to the team's fused score for the item.
+        expect(Object.values(c).reduce((a, b) => a + b, 0)).toBeCloseTo(x.explanation.agent.score, 4);
+        expect(Array.isArray(x.explanation.agent.evidence)).toBe(true);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses an unknown agent name at start, naming the registered ones', async () => {
     await expect(startTestServer({ dir: tmp(), engine: { agent: { name: 'no-such-agent' } } })).rejects.toThrow(/no-such-agent[\s\S]*linucb/);
   });

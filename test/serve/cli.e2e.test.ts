@@ -13,11 +13,11 @@ afterAll(() => {
 });
 
 /** `chorus serve` on the bundled demo data; resolves once it listens, with what it printed. */
-function serve(env: Record<string, string> = {}): Promise<{ url: string; lines: string[]; proc: ChildProcess }> {
+function serve(env: Record<string, string> = {}, extra: string[] = [], db = 'serve.db'): Promise<{ url: string; lines: string[]; proc: ChildProcess }> {
   const { CHORUS_ADMIN_KEY: _drop, ...base } = process.env;
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', resolve('test/serve/fixtures/cli.ts'), 'serve', '--port', '0', '--store', `sqlite:${join(dir, 'serve.db')}`, '--model', 'popularity'],
+    ['--import', 'tsx', resolve('test/serve/fixtures/cli.ts'), 'serve', '--port', '0', '--store', `sqlite:${join(dir, db)}`, '--model', 'popularity', ...extra],
     { cwd: process.cwd(), env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(proc);
@@ -69,5 +69,23 @@ describe('chorus serve', () => {
     expect(c.lines.some((l) => l.includes('admin key'))).toBe(false);
     expect(await recommend(c.url, 'from-the-environment-123')).toBe(200);
     expect(await stop(c.proc)).toBe(0);
+  });
+
+  it('serves a registered agent with --policy and --agent-param', async () => {
+    const key = 'policy-test-admin-key-0001';
+    const a = await serve({ CHORUS_ADMIN_KEY: key }, ['--policy', 'egreedy', '--agent-param', 'epsilon=0.25'], 'policy.db');
+    const res = await fetch(`${a.url}/recommend`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: '1', k: 4 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { items: { explanation: { policy: string; exploration: { epsilon: number } } }[] };
+    expect(body.items).toHaveLength(4);
+    for (const x of body.items) {
+      expect(x.explanation.policy).toBe('agent:egreedy');
+      expect(x.explanation.exploration.epsilon).toBe(0.25);
+    }
+    expect(await stop(a.proc)).toBe(0);
   });
 });
