@@ -6,19 +6,17 @@
  *   A_t = r_t + γ (1 − done_t) V(s_{t+1}) − V(s_t)
  *   actor: ascend Σ_{a in slate} A_t ∇ log π(a|s_t) + entropy bonus;  critic: MSE to r_t + γ V(s_{t+1}).
  */
-import type { Observation, Slate } from '../env/types.js';
-import type { Adam, Mlp } from '../nn/index.js';
+import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, packObservations, snapshotObservation, unpackObservations, type NeuralConfig, type PackedObservations } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
-import type { AgentContext } from './state.js';
+import { NEURAL_DEFAULTS, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
+import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
+import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { Transition } from './types.js';
 
-export interface A2cConfig extends NeuralConfig {
+export interface A2cConfig extends PolicyGradientConfig {
   /** Transitions per update. */
   nSteps: number;
   entropy: number;
-  valueLr: number;
   /** Standardise advantages within each update batch. */
   normaliseAdvantage: boolean;
 }
@@ -31,31 +29,16 @@ export const A2C_DEFAULTS: Omit<A2cConfig, 'seed'> = {
   normaliseAdvantage: true,
 };
 
-export class A2cAgent extends NeuralAgent<A2cConfig> {
+export class A2cAgent extends PolicyGradientAgent<A2cConfig> {
   readonly name = 'a2c';
   readonly version = 1;
-  private readonly policy: SoftmaxPolicy;
-  private readonly value: ValueNet;
-  private readonly pending = new PendingSteps();
   private steps: PolicyStep[] = [];
   private rewards: number[] = [];
   private nexts: Observation[] = [];
   private dones: boolean[] = [];
 
-  constructor(ctx: AgentContext, config: A2cConfig) {
-    super(ctx, config);
+  protected validate(config: A2cConfig): void {
     if (!Number.isInteger(config.nSteps) || config.nSteps < 1) throw new ConfigError(`nSteps must be a positive integer, got ${config.nSteps}`, 'nSteps');
-    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
-    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
-  }
-
-  act(obs: Observation, k: number): Slate {
-    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
-    if (this.training) {
-      step.obs = snapshotObservation(obs);
-      this.pending.remember(slate, step);
-    }
-    return slate;
   }
 
   override observe(t: Transition): void {
@@ -95,9 +78,5 @@ export class A2cAgent extends NeuralAgent<A2cConfig> {
     this.rewards = s.rewards instanceof Float64Array ? Array.from(s.rewards) : [];
     this.nexts = s.nexts ? unpackObservations(s.nexts as PackedObservations) : [];
     this.dones = s.dones instanceof Uint8Array ? Array.from(s.dones, (d) => d === 1) : [];
-  }
-
-  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
-    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
   }
 }

@@ -7,15 +7,14 @@
  * (bootstrapping with V(s') where the rollout cuts a session), then `epochs` passes of shuffled
  * minibatches maximise Σ_a min(ρ Â, clip(ρ, 1 ± ε) Â) + entropy bonus, and fit V to Â + V_old.
  */
-import type { Observation, Slate } from '../env/types.js';
-import type { Adam, Mlp } from '../nn/index.js';
+import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, packObservations, snapshotObservation, unpackObservations, type NeuralConfig, type PackedObservations } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
-import type { AgentContext } from './state.js';
+import { NEURAL_DEFAULTS, SessionTracker, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
+import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
+import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { Transition } from './types.js';
 
-export interface PpoConfig extends NeuralConfig {
+export interface PpoConfig extends PolicyGradientConfig {
   rolloutSteps: number;
   epochs: number;
   minibatch: number;
@@ -24,7 +23,6 @@ export interface PpoConfig extends NeuralConfig {
   /** GAE λ. */
   lambda: number;
   entropy: number;
-  valueLr: number;
 }
 
 export const PPO_DEFAULTS: Omit<PpoConfig, 'seed'> = {
@@ -49,34 +47,19 @@ interface Step {
   session: number;
 }
 
-export class PpoAgent extends NeuralAgent<PpoConfig> {
+export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
   readonly name = 'ppo';
   readonly version = 1;
-  private readonly policy: SoftmaxPolicy;
-  private readonly value: ValueNet;
-  private readonly pending = new PendingSteps();
   private rollout: Step[] = [];
   private readonly sessions = new SessionTracker<number>();
   private nextSession = 0;
 
-  constructor(ctx: AgentContext, config: PpoConfig) {
-    super(ctx, config);
+  protected validate(config: PpoConfig): void {
     for (const f of ['rolloutSteps', 'epochs', 'minibatch'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
     if (!(config.clip > 0 && config.clip < 1)) throw new ConfigError(`clip must be in (0, 1), got ${config.clip}`, 'clip');
     if (!(config.lambda >= 0 && config.lambda <= 1)) throw new ConfigError(`lambda must be in [0, 1], got ${config.lambda}`, 'lambda');
-    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
-    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
-  }
-
-  act(obs: Observation, k: number): Slate {
-    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
-    if (this.training) {
-      step.obs = snapshotObservation(obs);
-      this.pending.remember(slate, step);
-    }
-    return slate;
   }
 
   override observe(t: Transition): void {
@@ -154,9 +137,5 @@ export class PpoAgent extends NeuralAgent<PpoConfig> {
     this.rollout = steps.map((p, i) => ({ p, reward: rewards![i]!, next: nexts[i]!, done: dones![i] === 1, session: sessions![i]! }));
     this.sessions.restoreOpen((s.open as [number, number][] | undefined) ?? []);
     this.nextSession = typeof s.nextSession === 'number' ? s.nextSession : 0;
-  }
-
-  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
-    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
   }
 }

@@ -11,15 +11,13 @@
  * (equal to π_θ until the policy moves on; the capped ratio corrects for stale or logged
  * data). Advantages are standardised per batch. V is an MLP on the state fitted to G_t.
  */
-import type { Observation, Slate } from '../env/types.js';
-import type { Adam, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, SessionTracker, snapshotObservation, type NeuralConfig } from './neural.js';
-import { PendingSteps, SoftmaxPolicy, ValueNet, packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
-import type { AgentContext } from './state.js';
+import { NEURAL_DEFAULTS, SessionTracker } from './neural.js';
+import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
+import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { Transition } from './types.js';
 
-export interface ReinforceConfig extends NeuralConfig {
+export interface ReinforceConfig extends PolicyGradientConfig {
   /** Finished sessions per gradient step. */
   batchEpisodes: number;
   /** Apply the top-K multiplier λ_K (false = plain REINFORCE with a baseline). */
@@ -28,8 +26,6 @@ export interface ReinforceConfig extends NeuralConfig {
   ratioCap: number;
   /** Entropy bonus weight. */
   entropy: number;
-  /** Baseline learning rate. */
-  valueLr: number;
 }
 
 export const REINFORCE_DEFAULTS: Omit<ReinforceConfig, 'seed'> = {
@@ -46,33 +42,18 @@ interface Episode {
   rewards: number[];
 }
 
-export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
+export class ReinforceAgent extends PolicyGradientAgent<ReinforceConfig> {
   readonly name: string = 'reinforce';
   readonly version = 1;
-  protected readonly policy: SoftmaxPolicy;
-  protected readonly value: ValueNet;
-  protected readonly pending = new PendingSteps();
   private readonly sessions = new SessionTracker<Episode>();
   private finished: Episode[] = [];
   private k = 1;
 
-  constructor(ctx: AgentContext, config: ReinforceConfig) {
-    super(ctx, config);
+  protected validate(config: ReinforceConfig): void {
     if (!Number.isInteger(config.batchEpisodes) || config.batchEpisodes < 1) {
       throw new ConfigError(`batchEpisodes must be a positive integer, got ${config.batchEpisodes}`, 'batchEpisodes');
     }
     if (!(config.ratioCap > 0)) throw new ConfigError(`ratioCap must be > 0, got ${config.ratioCap}`, 'ratioCap');
-    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
-    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
-  }
-
-  act(obs: Observation, k: number): Slate {
-    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
-    if (this.training) {
-      step.obs = snapshotObservation(obs);
-      this.pending.remember(slate, step);
-    }
-    return slate;
   }
 
   override observe(t: Transition): void {
@@ -146,10 +127,6 @@ export class ReinforceAgent extends NeuralAgent<ReinforceConfig> {
     this.finished = eps.slice(0, nFinished);
     const users = (s.openUsers as Int32Array | undefined) ?? new Int32Array(0);
     this.sessions.restoreOpen(Array.from(users, (u, i) => [u, eps[nFinished + i]!] as [number, Episode]));
-  }
-
-  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
-    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
   }
 }
 

@@ -1,0 +1,46 @@
+/**
+ * Plumbing shared by the on-policy softmax-slate agents (REINFORCE, A2C, PPO): the actor
+ * (SoftmaxPolicy over the step's candidates), the state-value net V(s) used as baseline or
+ * critic, the pending-step book-keeping between `act` and `observe`, and the network list for
+ * save/load. Each subclass keeps its own buffers and its own `update`.
+ */
+import type { Observation, Slate } from '../env/types.js';
+import type { Adam, Mlp } from '../nn/index.js';
+import { NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
+import { PendingSteps, SoftmaxPolicy, ValueNet } from './softmax-policy.js';
+import type { AgentContext } from './state.js';
+
+export interface PolicyGradientConfig extends NeuralConfig {
+  /** Learning rate of V(s). */
+  valueLr: number;
+}
+
+export abstract class PolicyGradientAgent<C extends PolicyGradientConfig> extends NeuralAgent<C> {
+  protected readonly policy: SoftmaxPolicy;
+  protected readonly value: ValueNet;
+  protected readonly pending = new PendingSteps();
+
+  constructor(ctx: AgentContext, config: C) {
+    super(ctx, config);
+    // Before the networks are built, so a bad config fails first (and draws nothing from initRng).
+    this.validate(config);
+    this.policy = new SoftmaxPolicy(this.pairs, this.source, config.hidden, config.lr, this.initRng);
+    this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
+  }
+
+  /** Check the subclass's own fields; throw ConfigError naming the field. Runs inside the constructor. */
+  protected abstract validate(config: C): void;
+
+  act(obs: Observation, k: number): Slate {
+    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
+    if (this.training) {
+      step.obs = snapshotObservation(obs);
+      this.pending.remember(slate, step);
+    }
+    return slate;
+  }
+
+  protected networks(): Record<string, { net: Mlp; opt?: Adam }> {
+    return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
+  }
+}
