@@ -26,13 +26,9 @@ import { kernels } from '../src/nn/kernels.js';
 import { Als } from '../src/recommenders/als.js';
 import { Ease } from '../src/recommenders/ease.js';
 import type { Recommender } from '../src/recommenders/types.js';
+import { strArg as arg } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const ROWS: Record<string, { label: string; make: () => Recommender }> = {
   'als-cg-1': { label: 'ALS 64 f, reg 10, α 1 (= implicit alpha 2), 15 it, CG 3, 1 thread', make: () => new Als({ threads: 1 }) },

@@ -15,13 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { syntheticPowerLaw } from '../src/data/synthetic.js';
 import { kernels } from '../src/nn/kernels.js';
 import { Als } from '../src/recommenders/als.js';
+import { numArg as arg } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
 
 const interactions = arg('interactions', 10_000_000);
 const users = arg('users', 200_000);

@@ -22,19 +22,10 @@ import Fastify from 'fastify';
 import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
 import { startServer } from '../src/serve/server.js';
 import { Rng } from '../src/util/rng.js';
+import { numArg as arg, strArg } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 const KEY = 'bench-admin-key-0000000000000000';
-
-function strArg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
 
 /** Users with a Zipf-ish taste over items: each draws 50 items, popular ones more often. */
 function synthetic(nUsers: number, nItems: number, perUser: number, seed: number): Dataset {
@@ -57,14 +48,21 @@ function synthetic(nUsers: number, nItems: number, perUser: number, seed: number
   return ds;
 }
 
+/** The server's settings; the parent reads them to pass them on (and to describe the run). */
+function serverArgs() {
+  return {
+    nItems: arg('items', 10_000),
+    nUsers: arg('users', 2000),
+    factors: arg('factors', 64),
+    poolCache: arg('pool-cache', 10_000),
+    sync: process.argv.includes('--sync-normal') ? 'normal' : 'full',
+    policy: strArg('policy', 'linucb-rerank'),
+  };
+}
+
 /** Child mode: the Chorus server and a bare Fastify app, in one process. */
 async function serverMode(): Promise<void> {
-  const nItems = arg('items', 10_000);
-  const nUsers = arg('users', 2000);
-  const factors = arg('factors', 64);
-  const poolCache = arg('pool-cache', 10_000);
-  const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
-  const policy = strArg('policy', 'linucb-rerank');
+  const { nItems, nUsers, factors, poolCache, sync, policy } = serverArgs();
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = synthetic(nUsers, nItems, 50, 7);
@@ -131,12 +129,7 @@ async function main(): Promise<void> {
   const connections = arg('connections', 16);
   const amount = arg('amount', 200_000);
   const soak = arg('soak', 0);
-  const nItems = arg('items', 10_000);
-  const nUsers = arg('users', 2000);
-  const factors = arg('factors', 64);
-  const poolCache = arg('pool-cache', 10_000);
-  const sync = process.argv.includes('--sync-normal') ? 'normal' : 'full';
-  const policy = strArg('policy', 'linucb-rerank');
+  const { nItems, nUsers, factors, poolCache, sync, policy } = serverArgs();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;

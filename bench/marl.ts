@@ -4,7 +4,7 @@
  * greedy-als, popularity and random, plus λ and α ablations. Prints a table with 95 % intervals
  * over seeds and writes JSON.
  *
- *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--out file.json]
+ *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--only 'label,label'] [--out file.json]
  *
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
@@ -60,10 +60,12 @@ async function main(): Promise<void> {
   const dataDir = arg('data', '../shared/datasets/ml-latest-small');
   const out = arg('out', '');
   const data = loadSimData(dataDir);
+  const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
   for (let c = pi; c < CONFIGS.length; c += pn) {
     const cfg = CONFIGS[c]!;
+    if (only.length > 0 && !only.includes(cfg.label)) continue;
     const key = `${cfg.lambda ?? DEFAULT_LAMBDA}/${cfg.alpha ?? DEFAULT_ALPHA}`;
     let setup = setups.get(key);
     if (!setup) {

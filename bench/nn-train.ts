@@ -12,16 +12,13 @@
  * measurement trains the same fixed batch after 30 warm-up steps (as the PyTorch script does).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { Adam, Mlp, mseLoss, jsKernels, nativeKernels, setKernels, type Kernels } from '../src/nn/index.js';
 import { Rng } from '../src/util/rng.js';
+import { numArg as arg, writeSection } from './args.js';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const runs = arg('runs', 5);
 const secs = arg('secs', 1.5);
 const out = arg('out', 1);
@@ -194,15 +191,4 @@ if (!process.argv.includes('--no-write')) {
     ...lines,
   ].join('\n');
   writeSection(`${root}docs/benchmarks.md`, 'nn-train', body);
-}
-
-/** Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */
-function writeSection(file: string, name: string, body: string): void {
-  const start = `<!-- bench:${name} -->`;
-  const end = `<!-- /bench:${name} -->`;
-  const text = readFileSync(file, 'utf8');
-  const block = `${start}\n${body}\n${end}`;
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  writeFileSync(file, a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`);
 }

@@ -7,18 +7,13 @@
  *   node --import tsx bench/p1.ts [--models als,ease] [--variants all] [--data DIR] [--no-write]
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evalModelNames, runProtocol, type ProtocolResult } from '../src/eval/index.js';
+import { strArg as arg, writeSection } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 interface Row {
   model: string;
@@ -99,18 +94,6 @@ async function parent(): Promise<void> {
   const section = lines.join('\n');
   process.stdout.write(`${section}\n`);
   if (!process.argv.includes('--no-write')) writeSection(resolve(ROOT, 'docs/benchmarks.md'), 'p1', section);
-}
-
-/** Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. */
-function writeSection(file: string, name: string, body: string): void {
-  const start = `<!-- bench:${name} -->`;
-  const end = `<!-- /bench:${name} -->`;
-  const text = readFileSync(file, 'utf8');
-  const block = `${start}\n${body}\n${end}`;
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
 }
 
 const i = process.argv.indexOf('--one');

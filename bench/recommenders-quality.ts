@@ -14,11 +14,7 @@ import { filterByMinValue, P1_SPLIT, splitDataset, validationSplit } from '../sr
 import { evaluateRanking } from '../src/eval/ranking.js';
 import { isRatingPredictor, ratingErrors } from '../src/eval/rating.js';
 import { createRecommender } from '../src/recommenders/registry.js';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : def;
-}
+import { strArg as arg } from './args.js';
 const variant = arg('variant', 'all');
 const which = arg('split', 'test');
 const models = arg('models', 'popularity,itemknn,userknn,bpr,mf').split(',');

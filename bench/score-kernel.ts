@@ -15,11 +15,7 @@ import { Bpr } from '../src/recommenders/bpr.js';
 import { scoreAllFactors } from '../src/util/dot.js';
 import { Rng } from '../src/util/rng.js';
 import { topK } from '../src/util/topk.js';
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
+import { numArg as arg } from './args.js';
 
 const nItems = arg('items', 10_000);
 const dim = arg('dim', 65);

@@ -19,25 +19,17 @@
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, positionRewards, snapshotObservation, unpackReplay, type NeuralConfig, type ReplaySample } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import { topPositions } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
-export interface DdpgConfig extends NeuralConfig {
+export interface DdpgConfig extends ReplayConfig {
   /** Nearest items the proto-action is mapped to (at least k are used). */
   knn: number;
   /** Std of the exploration noise, as a fraction of each dimension's range. */
   noise: number;
-  bufferSize: number;
-  batchSize: number;
-  learningStarts: number;
-  tau: number;
   actorLr: number;
-  /** One gradient step per this many observed transitions. */
-  trainEvery: number;
-  /** Candidates at the next state for the target's kNN (deterministic top by prior). */
-  nextCandidates: number;
 }
 
 export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
@@ -189,9 +181,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   override observe(t: Transition): void {
     if (!this.training) return;
-    const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
-    this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
-    if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
+    if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
   }
 
   override update(): void {

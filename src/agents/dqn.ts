@@ -11,27 +11,17 @@
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, positionRewards, snapshotObservation, unpackReplay, type NeuralConfig, type ReplaySample } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 import { topPositions } from './softmax-policy.js';
 
-export interface DqnConfig extends NeuralConfig {
+export interface DqnConfig extends ReplayConfig {
   /** Exploration rate after the decay. */
   epsilon: number;
   /** Exploration rate at the first step, decayed linearly over epsilonDecaySteps acts. */
   epsilonStart: number;
   epsilonDecaySteps: number;
-  bufferSize: number;
-  batchSize: number;
-  /** Transitions to collect before the first gradient step. */
-  learningStarts: number;
-  /** One gradient step per this many observed transitions (update() catches up on what it owes). */
-  trainEvery: number;
-  /** Target network Polyak rate per gradient step. */
-  tau: number;
-  /** Items considered for the bootstrap max at the next state. */
-  nextCandidates: number;
   /** Double DQN (online argmax, target value); false = plain max of the target net. */
   double: boolean;
 }
@@ -126,9 +116,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
 
   override observe(t: Transition): void {
     if (!this.training) return;
-    const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
-    this.buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
-    if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
+    if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
   }
 
   override update(): void {

@@ -1,6 +1,6 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
-import type { AgentContext } from './state.js';
+import { contextScores, type AgentContext } from './state.js';
 
 export interface GreedyConfig extends SeededConfig {
   /** How many users' score vectors are cached (each is nItems floats). */
@@ -29,18 +29,8 @@ export class GreedyAgent extends BaseAgent<GreedyConfig> {
   private scores(user: number): Float32Array {
     let s = this.cache.get(user);
     if (s) return s;
-    const { nItems, dim, vectors } = this.ctx.items;
-    s = new Float32Array(nItems);
-    if (this.ctx.scoreUser) this.ctx.scoreUser(user, s);
-    else if (this.ctx.userVectors && user >= 0 && user < this.ctx.nUsers) {
-      const uv = this.ctx.userVectors;
-      const o = user * dim;
-      for (let i = 0; i < nItems; i++) {
-        let d = 0;
-        for (let j = 0; j < dim; j++) d += uv[o + j]! * vectors[i * dim + j]!;
-        s[i] = d;
-      }
-    } else s.set(this.ctx.items.popularity);
+    s = new Float32Array(this.ctx.items.nItems);
+    if (!contextScores(this.ctx, user, s)) s.set(this.ctx.items.popularity);
     if (this.cache.size >= this.config.cacheUsers) this.cache.delete(this.cache.keys().next().value as number);
     this.cache.set(user, s);
     return s;

@@ -1,6 +1,6 @@
 import type { Observation } from '../env/types.js';
 import { matVecSmall, scaledIdentity, shermanMorrison } from '../util/linalg.js';
-import { clickedReward } from './base.js';
+import { clickedReward, type SeededConfig } from './base.js';
 import { StateFeaturiser, type AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
@@ -91,6 +91,14 @@ export class LinearSlateFeatures {
       out[i] = s;
     }
   }
+}
+
+/** The prior both linear bandits put on θ. */
+export interface LinearBanditConfig extends SeededConfig {
+  /** Ridge prior precision λ (A starts at λI). */
+  ridge: number;
+  /** Prior mean of the popularity weight (b starts at λ·m on that feature). */
+  popularityPrior: number;
 }
 
 /**

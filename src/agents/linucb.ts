@@ -1,20 +1,16 @@
 import type { Observation, Slate } from '../env/types.js';
 import { quadForm } from '../util/linalg.js';
-import { BaseAgent, type SeededConfig } from './base.js';
-import { LinearBanditStats } from './linear-bandit.js';
+import { BaseAgent } from './base.js';
+import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
 // Kept here too: src/marl/views.ts imports the feature map from this module.
 export { LinearSlateFeatures } from './linear-bandit.js';
 
-export interface LinUcbConfig extends SeededConfig {
+export interface LinUcbConfig extends LinearBanditConfig {
   /** Width of the confidence bonus. */
   alpha: number;
-  /** Ridge prior precision λ (A starts at λI). */
-  ridge: number;
-  /** Prior mean of the popularity weight (b starts at λ·m on that feature). */
-  popularityPrior: number;
   /** Candidates re-ranked with the bonus: the best `shortlist` items by mean score. */
   shortlist: number;
 }

@@ -18,7 +18,7 @@ import type { Adam, Mlp } from '../nn/index.js';
 import { Rng } from '../util/rng.js';
 import { BaseAgent } from './base.js';
 import type { Transition } from './types.js';
-import { StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
+import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } from './state.js';
 
 /** Knobs every neural agent shares. */
 export interface NeuralConfig {
@@ -87,18 +87,9 @@ export class CandidateSource {
   prior(user: number): Float32Array {
     let p = this.priors.get(user);
     if (p) return p;
-    const { nItems, dim, vectors, popularity } = this.ctx.items;
+    const { nItems, popularity } = this.ctx.items;
     p = new Float32Array(nItems);
-    if (this.ctx.scoreUser) this.ctx.scoreUser(user, p);
-    else if (this.ctx.userVectors && user >= 0 && user < this.ctx.nUsers) {
-      const uv = this.ctx.userVectors;
-      const o = user * dim;
-      for (let i = 0; i < nItems; i++) {
-        let s = 0;
-        for (let j = 0; j < dim; j++) s += uv[o + j]! * vectors[i * dim + j]!;
-        p[i] = s;
-      }
-    } else for (let i = 0; i < nItems; i++) p[i] = Math.log1p(popularity[i]!);
+    if (!contextScores(this.ctx, user, p)) for (let i = 0; i < nItems; i++) p[i] = Math.log1p(popularity[i]!);
     if (this.priors.size >= this.maxCached) {
       const first = this.priors.keys().next().value as number;
       this.priors.delete(first);
@@ -423,27 +414,32 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
 
 /** Ragged list of integer arrays as offsets + data. */
 export function packInts(list: ArrayLike<number>[]): { ptr: Int32Array; data: Int32Array } {
-  const ptr = new Int32Array(list.length + 1);
-  for (let i = 0; i < list.length; i++) ptr[i + 1] = ptr[i]! + list[i]!.length;
-  const data = new Int32Array(ptr[list.length]!);
-  for (let i = 0; i < list.length; i++) data.set(list[i]!, ptr[i]!);
-  return { ptr, data };
+  return packRagged(list, Int32Array);
 }
 
 export function unpackInts(p: { ptr: Int32Array; data: Int32Array }): Int32Array[] {
-  return Array.from({ length: p.ptr.length - 1 }, (_, i) => p.data.slice(p.ptr[i]!, p.ptr[i + 1]!));
+  return unpackRagged(p);
 }
 
+/** Ragged list of float arrays as offsets + data. */
 export function packFloats(list: ArrayLike<number>[]): { ptr: Int32Array; data: Float32Array } {
+  return packRagged(list, Float32Array);
+}
+
+export function unpackFloats(p: { ptr: Int32Array; data: Float32Array }): Float32Array[] {
+  return unpackRagged(p);
+}
+
+function packRagged<T extends Int32Array | Float32Array>(list: ArrayLike<number>[], Data: new (n: number) => T): { ptr: Int32Array; data: T } {
   const ptr = new Int32Array(list.length + 1);
   for (let i = 0; i < list.length; i++) ptr[i + 1] = ptr[i]! + list[i]!.length;
-  const data = new Float32Array(ptr[list.length]!);
+  const data = new Data(ptr[list.length]!);
   for (let i = 0; i < list.length; i++) data.set(list[i]!, ptr[i]!);
   return { ptr, data };
 }
 
-export function unpackFloats(p: { ptr: Int32Array; data: Float32Array }): Float32Array[] {
-  return Array.from({ length: p.ptr.length - 1 }, (_, i) => p.data.slice(p.ptr[i]!, p.ptr[i + 1]!));
+function unpackRagged<T extends Int32Array | Float32Array>(p: { ptr: Int32Array; data: T }): T[] {
+  return Array.from({ length: p.ptr.length - 1 }, (_, i) => p.data.slice(p.ptr[i]!, p.ptr[i + 1]!) as T);
 }
 
 export interface PackedObservations {
@@ -471,6 +467,20 @@ export function unpackObservations(p: PackedObservations): Observation[] {
   return Array.from(p.user, (user, i) => ({ user, t: p.t[i]!, history: hist[i]!, context: p.hasContext[i] ? ctx[i]! : undefined }));
 }
 
+/** The replay and target-network settings the off-policy agents (DQN, DDPG) share. */
+export interface ReplayConfig extends NeuralConfig {
+  bufferSize: number;
+  batchSize: number;
+  /** Transitions to collect before the first gradient step. */
+  learningStarts: number;
+  /** One gradient step per this many observed transitions (update() catches up on what it owes). */
+  trainEvery: number;
+  /** Target network Polyak rate per gradient step. */
+  tau: number;
+  /** Candidates at the next state for the bootstrap value (DQN: its max; DDPG: the target's kNN). */
+  nextCandidates: number;
+}
+
 /** A replayed slate step (DQN, DDPG): state, shown items, per-position rewards, next state. */
 export interface ReplaySample {
   obs: Observation;
@@ -478,6 +488,17 @@ export interface ReplaySample {
   rewards: Float32Array;
   next: Observation;
   done: boolean;
+}
+
+/**
+ * Store a transition in a replay buffer (observations snapshotted, rewards per slate position).
+ * Returns whether the buffer now holds enough samples for learning to start, i.e. whether the
+ * transition should be paid for with gradient steps.
+ */
+export function pushReplay(buffer: ReplayBuffer<ReplaySample>, t: Transition, learningStarts: number, batchSize: number): boolean {
+  const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
+  buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+  return buffer.size >= Math.max(learningStarts, batchSize);
 }
 
 export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {

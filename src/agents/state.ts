@@ -9,6 +9,7 @@
  * `TabularStateAbstraction` turns it into one of a few hundred discrete states for Q-learning
  * and SARSA. Both are documented in docs/simulator.md.
  */
+import { categoryCsr } from '../data/categories.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Observation } from '../env/types.js';
 import { Rng } from '../util/rng.js';
@@ -43,6 +44,28 @@ export interface AgentContext {
    * score per item for a user index into `out`.
    */
   scoreUser?: (user: number, out: Float32Array) => void;
+}
+
+/**
+ * The context's myopic score of every item for `user` into `out`: `ctx.scoreUser`, else the dot
+ * product of the user's and the items' vectors. Returns false (out untouched) when the context
+ * has neither for this user; the caller picks its own fallback.
+ */
+export function contextScores(ctx: AgentContext, user: number, out: Float32Array): boolean {
+  if (ctx.scoreUser) {
+    ctx.scoreUser(user, out);
+    return true;
+  }
+  if (!ctx.userVectors || user < 0 || user >= ctx.nUsers) return false;
+  const { nItems, dim, vectors } = ctx.items;
+  const uv = ctx.userVectors;
+  const o = user * dim;
+  for (let i = 0; i < nItems; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += uv[o + j]! * vectors[i * dim + j]!;
+    out[i] = s;
+  }
+  return true;
 }
 
 export interface StateConfig {
@@ -301,18 +324,7 @@ export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {
     solveSide(Y, nI, X, byUser, nU);
     solveSide(X, nU, Y, byItem, nI);
   }
-  const cats = new Map<string, number>();
-  const indptr = new Int32Array(nI + 1);
-  const indices: number[] = [];
-  for (let i = 0; i < nI; i++) {
-    for (const c of train.itemMeta[i]?.categories ?? []) {
-      if (c === '(no genres listed)') continue;
-      let ci = cats.get(c);
-      if (ci === undefined) cats.set(c, (ci = cats.size));
-      indices.push(ci);
-    }
-    indptr[i + 1] = indices.length;
-  }
+  const cats = categoryCsr(train);
   const pop = new Float32Array(nI);
   const counts = train.itemCounts();
   const coldT = options.coldThreshold ?? 3;
@@ -338,7 +350,7 @@ export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {
     for (let u = 0; u < nU; u++) userVectors.set(X.subarray(u * d, u * d + d), u * dim);
   }
   return {
-    items: { nItems: nI, dim, vectors, categoryNames: [...cats.keys()], catIndptr: indptr, catIndices: Int32Array.from(indices), popularity: pop, cold },
+    items: { nItems: nI, dim, vectors, categoryNames: cats.names, catIndptr: cats.indptr, catIndices: cats.indices, popularity: pop, cold },
     userVectors,
   };
 }

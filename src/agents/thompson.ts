@@ -1,15 +1,13 @@
 import type { Observation, Slate } from '../env/types.js';
 import { choleskySmall } from '../util/linalg.js';
-import { BaseAgent, type SeededConfig } from './base.js';
-import { LinearBanditStats } from './linear-bandit.js';
+import { BaseAgent } from './base.js';
+import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
 import type { AgentContext } from './state.js';
 import type { Transition } from './types.js';
 
-export interface ThompsonConfig extends SeededConfig {
+export interface ThompsonConfig extends LinearBanditConfig {
   /** Posterior scale v: θ̃ ~ N(θ, v²A⁻¹). */
   v: number;
-  ridge: number;
-  popularityPrior: number;
   /** Draw a new θ̃ every this many `act` calls (1 = every slate, the textbook variant). */
   resampleEvery: number;
 }

@@ -86,6 +86,14 @@ export function guessColumns(names: readonly string[]): Partial<ColumnMapping> {
   return out;
 }
 
+/** Index of the header column `name`: an exact match, else a case-insensitive one; −1 when absent. */
+export function headerIndex(header: readonly string[], name: string): number {
+  const j = header.indexOf(name);
+  if (j >= 0) return j;
+  const lower = name.toLowerCase();
+  return header.findIndex((h) => h.toLowerCase() === lower);
+}
+
 /**
  * A first line is a header when one of its fields is a known column name, or when none of its
  * fields is a number. Pass `header` explicitly for files where this guess is wrong

@@ -42,4 +42,5 @@ export {
   type Split,
   type SplitRule,
 } from './split.js';
+export { categoryCsr, type CategoryCsr } from './categories.js';
 export { syntheticPowerLaw, type SyntheticConfig, type SyntheticData } from './synthetic.js';

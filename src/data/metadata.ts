@@ -6,7 +6,7 @@
  */
 import { DataError } from '../errors.js';
 import type { Dataset, IdMap, ItemMeta, UserMeta } from './dataset.js';
-import { looksLikeHeader, readFirstLine, type ColumnRef } from './formats.js';
+import { headerIndex, looksLikeHeader, readFirstLine, type ColumnRef } from './formats.js';
 import { jsonErrorOffset } from './json-error.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type TextEncoding } from './scan.js';
@@ -112,8 +112,7 @@ async function forEachRow(
   const indexOf = (ref: ColumnRef): number => {
     if (typeof ref === 'number') return ref;
     if (!header) throw new DataError(`column "${ref}" named but the file has no header; use a 0-based index`, { file: path, line: 1, column: 1, field: ref });
-    let j = header.indexOf(ref);
-    if (j < 0) j = header.findIndex((h) => h.toLowerCase() === ref.toLowerCase());
+    const j = headerIndex(header, ref);
     if (j < 0) {
       throw new DataError(`missing required column "${ref}" in the header; found ${header.map((h) => JSON.stringify(h)).join(', ')}`, {
         file: path,

@@ -13,7 +13,7 @@
 import { basename, dirname, extname } from 'node:path';
 import { DataError } from '../errors.js';
 import { Dataset, IdMap, type Interactions } from './dataset.js';
-import { PRESETS, detectFormat, guessColumns, looksLikeHeader, readFirstLine, type ColumnMapping, type ColumnRef, type InteractionFormat } from './formats.js';
+import { PRESETS, detectFormat, guessColumns, headerIndex, looksLikeHeader, readFirstLine, type ColumnMapping, type ColumnRef, type InteractionFormat } from './formats.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type ScanResult, type TextEncoding } from './scan.js';
 import { IdInterner } from './interner.js';
@@ -218,24 +218,14 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   let lastUser = -1;
 
   /** Where the current row's field is, for errors: set per format before rows arrive. */
-  let locate: (role: keyof Resolved) => { line: number; column: number; field: string } = () => ({ line: 0, column: 0, field: '' });
+  let locate: Locate = () => ({ line: 0, column: 0, field: '' });
   const fail = (role: keyof Resolved, expected: string): never => {
     const loc = locate(role);
     throw new DataError(expected, { file: path, line: loc.line, column: loc.column, field: loc.field });
   };
 
   /** One row's raw fields → checks → columns. Returns silently when the row is dropped. */
-  const handle = (
-    line: number,
-    userRaw: unknown,
-    itemRaw: unknown,
-    valueRaw: unknown,
-    tsRaw: unknown,
-    etRaw: unknown,
-    hasValue: boolean,
-    hasTs: boolean,
-    hasEt: boolean,
-  ): void => {
+  const handle: Handle = (line, userRaw, itemRaw, valueRaw, tsRaw, etRaw, hasValue, hasTs, hasEt) => {
     rowsRead++;
     const userStr = idString(userRaw);
     const itemStr = idString(itemRaw);
@@ -469,8 +459,7 @@ function resolveMapping(
     if (!header) {
       throw new DataError(`columns.${role} is "${ref}" but the ${format} file has no header; use a 0-based index`, { file: path, line: 1, column: 1, field: role });
     }
-    let j = header.indexOf(ref);
-    if (j < 0) j = header.findIndex((h) => h.toLowerCase() === ref.toLowerCase());
+    const j = headerIndex(header, ref);
     if (j < 0) {
       throw new DataError(`missing required column "${ref}" (${role}) in the header; found ${header.map((h) => JSON.stringify(h)).join(', ')}`, {
         file: path,
@@ -523,6 +512,10 @@ function parseTimestamp(raw: unknown): { value: number; numeric: boolean } | nul
   return { value: Number.isNaN(d) ? NaN : d / 1000, numeric: false };
 }
 
+/** Where a role's field of the current row is (for error locations). */
+type Locate = (role: keyof Resolved) => { line: number; column: number; field: string };
+
+/** One row's raw fields, as each reader hands them to the shared checks. */
 type Handle = (
   line: number,
   userRaw: unknown,
@@ -540,7 +533,7 @@ async function readJsonl(
   options: ReadOptions,
   presetCols: ColumnMapping | undefined,
   handle: Handle,
-  setLocate: (fn: (role: keyof Resolved) => { line: number; column: number; field: string }) => void,
+  setLocate: (fn: Locate) => void,
   strict: boolean,
   dropMalformed: (line: number, why: string) => void,
 ): Promise<ScanResult> {

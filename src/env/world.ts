@@ -4,6 +4,7 @@
  * opening history (most recent *train* items). Built once per preset; sessions (vec-env.ts)
  * only read it, so many environments and workers can share one world.
  */
+import { categoryCsr } from '../data/categories.js';
 import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import type { SimConfig } from './config.js';
@@ -60,20 +61,9 @@ export function buildWorld(full: Dataset, train: Dataset, config: SimConfig, opt
   const nI = full.nItems;
 
   // Genres.
-  const cats = new Map<string, number>();
-  const catIndptr = new Int32Array(nI + 1);
-  const catList: number[] = [];
-  for (let i = 0; i < nI; i++) {
-    for (const c of full.itemMeta[i]?.categories ?? []) {
-      if (c === '(no genres listed)') continue;
-      let ci = cats.get(c);
-      if (ci === undefined) cats.set(c, (ci = cats.size));
-      catList.push(ci);
-    }
-    catIndptr[i + 1] = catList.length;
-  }
-  const catIndices = Int32Array.from(catList);
-  const nC = cats.size;
+  const cats = categoryCsr(full);
+  const { indptr: catIndptr, indices: catIndices } = cats;
+  const nC = cats.names.length;
 
   // Genre affinity: how much more (or less) a user rates a genre than the catalogue-wide share.
   const it = full.interactions;
@@ -172,7 +162,7 @@ export function buildWorld(full: Dataset, train: Dataset, config: SimConfig, opt
     itemBias: mf.itemBias,
     userFactors: mf.users,
     itemFactors: mf.items,
-    categoryNames: [...cats.keys()],
+    categoryNames: cats.names,
     catIndptr,
     catIndices,
     affinity,

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { sgemmJs } from '../util/linalg.js';
+import { sgemmJs, type Sgemm } from '../util/linalg.js';
 
 /** Activation codes shared with the addon. */
 export const ACT_CODES = { linear: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
@@ -28,21 +28,7 @@ export interface Kernels {
   /** dz = d ⊙ act'(y) (from the activation's output y) over rows × n values; gb += column sums of dz. */
   actGrad(d: Float32Array, y: Float32Array, dz: Float32Array, gb: Float32Array, rows: number, n: number, act: ActCode): void;
   /** C = alpha·op(A)·op(B) + beta·C (row-major; op(A) is M×K, op(B) is K×N; lda/ldb/ldc are row strides). */
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: Float32Array,
-    lda: number,
-    B: Float32Array,
-    ldb: number,
-    beta: number,
-    C: Float32Array,
-    ldc: number,
-  ): void;
+  sgemm: Sgemm;
   /** One Adam step in place; bc1 = 1 − β1^t and bc2 = 1 − β2^t are the bias corrections. */
   adam(
     p: Float32Array,

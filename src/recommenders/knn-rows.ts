@@ -3,6 +3,7 @@
  * CSR views by co-occurrence accumulation in one dense row buffer. Each row depends only on the
  * inputs, so any split of the rows over worker threads (knn-worker.ts) gives the same matrix.
  */
+import { heapOffer } from '../util/topk.js';
 
 export interface ItemSimInput {
   /** CSR by user: items and weights. */
@@ -88,55 +89,16 @@ export function itemSimRows(inp: ItemSimInput, from: number, to: number, onRow?:
 }
 
 /**
- * The `heapIdx.length` best of `acc[touched[0..nt)]` (higher score first, ties to the lower index,
- * as util/topk does) into heapIdx/heapVal, unordered; returns how many were kept. A min-heap with
- * an inline rejection test: most candidates lose to the root and cost one comparison. Allocates
- * nothing (it runs once per item).
+ * The `heapIdx.length` best of `acc[touched[0..nt)]` (util/topk's order) into heapIdx/heapVal,
+ * unordered; returns how many were kept. Allocates nothing (it runs once per item).
  */
 function selectTopK(acc: Float64Array, touched: Int32Array, nt: number, heapIdx: Int32Array, heapVal: Float64Array): number {
-  const k = heapIdx.length;
   let size = 0;
   for (let t = 0; t < nt; t++) {
     const i = touched[t]!;
-    const s = acc[i]!;
-    if (size === k) {
-      const rv = heapVal[0]!;
-      if (k === 0 || s < rv || (s === rv && i > heapIdx[0]!)) continue;
-      // Replace the root (the worst kept) and sift down.
-      let j = 0;
-      for (;;) {
-        const l = 2 * j + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        const m = r < size && worse(heapVal[r]!, heapIdx[r]!, heapVal[l]!, heapIdx[l]!) ? r : l;
-        if (worse(heapVal[m]!, heapIdx[m]!, s, i)) {
-          heapVal[j] = heapVal[m]!;
-          heapIdx[j] = heapIdx[m]!;
-          j = m;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    } else {
-      let j = size++;
-      while (j > 0) {
-        const p = (j - 1) >> 1;
-        if (worse(s, i, heapVal[p]!, heapIdx[p]!)) {
-          heapVal[j] = heapVal[p]!;
-          heapIdx[j] = heapIdx[p]!;
-          j = p;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    }
+    size = heapOffer(heapIdx, heapVal, size, acc[i]!, i);
   }
   return size;
-}
-
-/** Is (s1, i1) ranked below (s2, i2)? */
-function worse(s1: number, i1: number, s2: number, i2: number): boolean {
-  return s1 < s2 || (s1 === s2 && i1 > i2);
 }
 
 /**

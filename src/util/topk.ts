@@ -17,36 +17,7 @@ export function topK(
     if (mask && mask[i]) continue;
     const s = scores[i]!;
     if (!(s > -Infinity)) continue; // also skips NaN
-    if (size < k) {
-      // sift up
-      let j = size++;
-      while (j > 0) {
-        const p = (j - 1) >> 1;
-        if (better(heapVal[p]!, heapIdx[p]!, s, i)) {
-          heapVal[j] = heapVal[p]!;
-          heapIdx[j] = heapIdx[p]!;
-          j = p;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    } else if (k > 0 && better(s, i, heapVal[0]!, heapIdx[0]!)) {
-      // replace the root (the worst kept) and sift down
-      let j = 0;
-      for (;;) {
-        const l = 2 * j + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        const m = r < size && better(heapVal[l]!, heapIdx[l]!, heapVal[r]!, heapIdx[r]!) ? r : l;
-        if (better(s, i, heapVal[m]!, heapIdx[m]!)) {
-          heapVal[j] = heapVal[m]!;
-          heapIdx[j] = heapIdx[m]!;
-          j = m;
-        } else break;
-      }
-      heapVal[j] = s;
-      heapIdx[j] = i;
-    }
+    size = heapOffer(heapIdx, heapVal, size, s, i);
   }
   // Sort the kept entries best first.
   const order = Array.from({ length: size }, (_, t) => t).sort((a, b) =>
@@ -59,6 +30,47 @@ export function topK(
     out[t] = heapVal[order[t]!]!;
   }
   return { items, scores: out };
+}
+
+/**
+ * Offer (s, i) to a bounded min-heap of capacity `heapIdx.length` that holds `size` entries, the
+ * worst kept at the root; returns the new size. While the heap is full most candidates lose to the
+ * root and cost one comparison. Shared by `topK` and the item-kNN kernel (which keeps the heap
+ * unordered), so both rank the same way: higher score first, ties to the lower index.
+ */
+export function heapOffer(heapIdx: Int32Array, heapVal: Float64Array, size: number, s: number, i: number): number {
+  const k = heapIdx.length;
+  if (size < k) {
+    // sift up
+    let j = size++;
+    while (j > 0) {
+      const p = (j - 1) >> 1;
+      if (better(heapVal[p]!, heapIdx[p]!, s, i)) {
+        heapVal[j] = heapVal[p]!;
+        heapIdx[j] = heapIdx[p]!;
+        j = p;
+      } else break;
+    }
+    heapVal[j] = s;
+    heapIdx[j] = i;
+  } else if (k > 0 && better(s, i, heapVal[0]!, heapIdx[0]!)) {
+    // replace the root (the worst kept) and sift down
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      const m = r < size && better(heapVal[l]!, heapIdx[l]!, heapVal[r]!, heapIdx[r]!) ? r : l;
+      if (better(s, i, heapVal[m]!, heapIdx[m]!)) {
+        heapVal[j] = heapVal[m]!;
+        heapIdx[j] = heapIdx[m]!;
+        j = m;
+      } else break;
+    }
+    heapVal[j] = s;
+    heapIdx[j] = i;
+  }
+  return size;
 }
 
 /** Is (s1, i1) ranked above (s2, i2)? Higher score first; ties broken by lower index (deterministic). */
