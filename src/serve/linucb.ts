@@ -1,4 +1,4 @@
-import { matVec, scaledIdentity, shermanMorrison } from '../agents/linalg.js';
+import { matVecSmall as matVec, scaledIdentity, shermanMorrison } from '../util/linalg.js';
 
 /**
  * Shared-parameter LinUCB (Li et al. 2010, "LinUCB with hybrid..." reduced to its shared part):
@@ -12,7 +12,7 @@ import { matVec, scaledIdentity, shermanMorrison } from '../agents/linalg.js';
  * (item ⊗ context) rows: Personalizer actions need not be catalogue items, and the prior on the
  * recommender's score is what makes it a re-ranker. The agent is served as-is through
  * `AgentPolicy` (`--policy linucb`); the linear algebra (Sherman–Morrison, A⁻¹b) is the agents
- * layer's (src/agents/linalg.ts), so there is one implementation of the update.
+ * layer's (src/util/linalg.ts), so there is one implementation of the update.
  */
 export interface LinUcbConfig {
   /** Exploration strength α. */
