@@ -59,8 +59,14 @@ export interface TeamConfig extends SeededConfig {
   gamma: number;
   /** Normalised step size of the agents' value models. */
   lr: number;
-  /** Step size of the reward-decomposition (stake) models, the QMIX hypernetwork and learned weights. */
+  /** Step size of the reward-decomposition (stake) models. */
   auxLr: number;
+  /**
+   * Step size of the QMIX hypernetwork and the independent learners' fusion weights: an order
+   * below auxLr, because these weights scale every agent's value at once and, at auxLr, one or
+   * two seeds in five drove them to a corner (QMIX return 2.8 vs VDN 5.6; docs/benchmarks.md).
+   */
+  mixLr: number;
   /** Actor step size (central-critic) and critic Adam learning rate. */
   actorLr: number;
   criticLr: number;
@@ -72,6 +78,15 @@ export interface TeamConfig extends SeededConfig {
   candidates: number;
   randomCandidates: number;
   proposals: number;
+  /**
+   * Fair-exposure slots: the last `fairSlots` slate positions are filled by the item agent with the
+   * user's most relevant items by the myopic prior, discounted by what the team has already shown
+   * them — score z_prior(i) − fairBeta·ln(1 + exposure_i). Exposure counts update every slate, so
+   * the slots rotate over the catalogue (a marginal-exposure-gain rule, not a static cold flag).
+   * 0 turns it off.
+   */
+  fairSlots: number;
+  fairBeta: number;
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
   /** UCB1 exploration constant of the meta-policy. */
@@ -87,6 +102,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   gamma: 0.8,
   lr: 0.02,
   auxLr: 0.02,
+  mixLr: 0.002,
   actorLr: 0.05,
   criticLr: 5e-3,
   epsilon: 0.05,
@@ -94,6 +110,8 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   candidates: 100,
   randomCandidates: 10,
   proposals: 15,
+  fairSlots: 0,
+  fairBeta: 1,
   rrfK: 60,
   metaC: 0.5,
 };
@@ -207,7 +225,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
     this.stateF = new StateFeaturiser(ctx);
     this.sVec = new Float32Array(this.stateF.dim);
-    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.auxLr);
+    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.mixLr);
     this.fusionW = new Float64Array(this.m).fill(1);
     this.commGain = new Float64Array(this.m);
     this.meta = new MetaFusion(this.m, config.metaC);
@@ -336,7 +354,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   act(obs: Observation, k: number): Slate {
     // Random candidates are for exploration; in evaluation the long tail comes in through the item
     // and content agents' proposals only.
-    const cands = this.candidates(obs, this.training);
+    let cands = this.candidates(obs, this.training);
     const explore = this.training;
     const arm = this.config.fusion === 'meta' ? this.meta.choose(explore) : 0;
     const n = this.evaluate(obs, cands, arm);
@@ -367,6 +385,19 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
         }
       }
     }
+    const f = Math.min(this.config.fairSlots, kk);
+    if (f > 0) {
+      // Fill the last f positions with under-exposed relevant items, then score the final slate so
+      // its contributions (explanations) are the agents' own.
+      const fill = this.fairFill(obs, cands, pick, kk - f, f);
+      const fin = new Int32Array(kk);
+      for (let p = 0; p < kk - f; p++) fin[p] = cands[pick[p]!]!;
+      fin.set(fill, kk - f);
+      this.evaluate(obs, fin, arm);
+      for (let p = 0; p < kk; p++) pick[p] = p;
+      for (let p = kk - f; p < kk; p++) prop[p] = 1;
+      cands = fin;
+    }
     const m = this.m;
     const items = new Int32Array(kk);
     const scores = new Float32Array(kk);
@@ -394,6 +425,26 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const slate: Slate = { items, scores, propensities: prop };
     this.records.set(slate, { cands, arm, contrib, fused });
     return slate;
+  }
+
+  /**
+   * The item agent's fair-exposure picks: f items outside the history and the first `keep` picks,
+   * best by z_prior(i) − fairBeta·ln(1 + exposure_i) over the whole catalogue.
+   */
+  private fairFill(obs: Observation, cands: Int32Array, pick: Int32Array, keep: number, f: number): Int32Array {
+    const z = this.source.zPrior(obs.user);
+    const e = this.itemState.exposure;
+    const beta = this.config.fairBeta;
+    const sc = this.allScores;
+    for (let i = 0; i < sc.length; i++) sc[i] = z[i]! - beta * Math.log1p(e[i]!);
+    const mask = this.candMask;
+    const h = obs.history;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 1;
+    for (let p = 0; p < keep; p++) mask[cands[pick[p]!]!] = 1;
+    const top = topK(sc, f, mask);
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 0;
+    for (let p = 0; p < keep; p++) mask[cands[pick[p]!]!] = 0;
+    return Int32Array.from(top.items);
   }
 
   /** Plackett–Luce sample of kk candidates from softmax(s / T); propensity = probability of each pick. */
@@ -590,12 +641,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
             x[a]! += this.q[p * m + a]!;
           }
         }
-        // Learned fusion weights: r ≈ Σ_k w_k·x_k, normalised LMS, kept ≥ 0.
+        // Learned fusion weights: the team's TD target r + γ·Σ_k w_k·V_k(s') ≈ Σ_k w_k·x_k
+        // (normalised LMS, kept in [0, 2]). The agents' values hold discounted returns, so
+        // regressing the one-step reward on them (as before) shrank every weight toward 1 − γ.
         let pred = 0;
         let xx = 1;
-        for (let a = 0; a < m; a++) (pred += this.fusionW[a]! * x[a]!), (xx += x[a]! * x[a]!);
-        const e = r - pred;
-        for (let a = 0; a < m; a++) this.fusionW[a] = Math.max(0, this.fusionW[a]! + (this.config.auxLr * e * x[a]!) / xx);
+        let tgt = r;
+        for (let a = 0; a < m; a++) (pred += this.fusionW[a]! * x[a]!), (xx += x[a]! * x[a]!), (tgt += gamma * this.fusionW[a]! * vNext[a]!);
+        const e = tgt - pred;
+        for (let a = 0; a < m; a++) this.fusionW[a] = Math.min(2, Math.max(0, this.fusionW[a]! + (this.config.mixLr * e * x[a]!) / xx));
         break;
       }
       case 'central-critic':

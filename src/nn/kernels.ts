@@ -1,6 +1,7 @@
 /**
- * Compute kernels behind the nn layer: a row-major single-precision GEMM, a fused Adam step and the
- * dense layers' element-wise work (bias + activation forward; activation gradient + bias gradient).
+ * Compute kernels behind the nn layer: a row-major single-precision GEMM, a fused Adam step, the
+ * dense layers' element-wise work (bias + activation forward; activation gradient + bias gradient)
+ * and the factor-scoring GEMV (`scoreRows`: one user against every item row).
  *
  * Two implementations share one signature:
  * - `native`: the N-API addon in ./native (packed, register-blocked GEMM; built by node-gyp from
@@ -10,12 +11,13 @@
  * The backend is picked once per process: the addon when its binary loads, else JS. Set
  * CHORUS_NN_BACKEND=js (or `native`, which then fails loudly if missing) to choose explicitly.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { scoreAllFactorsJs } from '../util/dot.js';
 import { sgemmJs, type Sgemm } from '../util/linalg.js';
+import { loadChorusAddon, nativeAddonPath } from '../util/native-addon.js';
+
+// The addon is located and loaded in util (see native-addon.ts for why); re-exported for callers.
+export { nativeAddonPath };
 
 /** Activation codes shared with the addon. */
 export const ACT_CODES = { linear: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
@@ -42,6 +44,12 @@ export interface Kernels {
     bc1: number,
     bc2: number,
   ): void;
+  /**
+   * out[i] = base + bias[i] + items[i·dim … i·dim+dim) · user for i < n (bias optional): one user
+   * scored against every row of a row-major item-factor matrix. util/dot.ts's `scoreAllFactors`
+   * calls the addon's version directly; this member lets tests and benchmarks pick a backend.
+   */
+  scoreRows(items: Float32Array, user: Float32Array, out: Float32Array, n: number, dim: number, base: number, bias?: Float32Array | Float64Array): void;
 }
 
 export const jsKernels: Kernels = {
@@ -84,49 +92,31 @@ export const jsKernels: Kernels = {
       p[i]! -= (step * mi) / (Math.sqrt(vi) * rbc2 + eps);
     }
   },
+  scoreRows(items, user, out, n, dim, base, bias) {
+    scoreAllFactorsJs(user, items, n, dim, out, base, bias);
+  },
 };
 
-interface NativeAddon {
-  sgemm(...args: (number | Float32Array)[]): void;
-  adam(...args: (number | Float32Array)[]): void;
-  biasAct?(...args: (number | Float32Array)[]): void;
-  actGrad?(...args: (number | Float32Array)[]): void;
-}
-
-/** Path of the built addon, searched upward from this file so it works from src/ and dist/. */
-export function nativeAddonPath(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'src', 'nn', 'native', 'build', 'Release', 'chorus_nn.node');
-    if (existsSync(p)) return p;
-    const here = join(dir, 'native', 'build', 'Release', 'chorus_nn.node');
-    if (existsSync(here)) return here;
-    dir = dirname(dir);
-  }
-  return null;
-}
-
 function loadNative(): Kernels | null {
-  const path = nativeAddonPath();
-  if (!path) return null;
-  try {
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    // A binary from an older build lacks the element-wise ops: use it only once rebuilt.
-    if (!addon.biasAct || !addon.actGrad) return null;
-    const biasAct = addon.biasAct;
-    const actGrad = addon.actGrad;
-    return {
-      name: 'native',
-      biasAct: (y, b, rows, n, act) => biasAct(y, b, rows, n, act),
-      actGrad: (d, y, dz, gb, rows, n, act) => actGrad(d, y, dz, gb, rows, n, act),
-      sgemm: (tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) =>
-        addon.sgemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
-      adam: (p, g, m, v, lr, b1, b2, eps, bc1, bc2) => addon.adam(p, g, m, v, lr, b1, b2, eps, bc1, bc2),
-    };
-  } catch {
-    // A binary built for another Node ABI or CPU: fall back to JS rather than fail.
-    return null;
-  }
+  const addon = loadChorusAddon();
+  if (!addon) return null;
+  // A binary from an older build lacks the element-wise ops: use it only once rebuilt.
+  if (!addon.biasAct || !addon.actGrad) return null;
+  const biasAct = addon.biasAct;
+  const actGrad = addon.actGrad;
+  // A binary built before the scorer existed still serves the GEMM; scoring then stays in JS.
+  const scoreRows = addon.scoreRows;
+  return {
+    name: 'native',
+    biasAct: (y, b, rows, n, act) => biasAct(y, b, rows, n, act),
+    actGrad: (d, y, dz, gb, rows, n, act) => actGrad(d, y, dz, gb, rows, n, act),
+    sgemm: (tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) =>
+      addon.sgemm(tA ? 1 : 0, tB ? 1 : 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+    adam: (p, g, m, v, lr, b1, b2, eps, bc1, bc2) => addon.adam(p, g, m, v, lr, b1, b2, eps, bc1, bc2),
+    scoreRows: scoreRows
+      ? (items, user, out, n, dim, base, bias) => scoreRows(items, user, out, n, dim, base, bias)
+      : jsKernels.scoreRows,
+  };
 }
 
 let selected: Kernels | null = null;

@@ -9,9 +9,54 @@
  * The user vector is first copied into a Float64Array scratch (float32 → float64 is exact), so
  * the hot loop always sees one element kind whatever the caller passes (monomorphic code), and
  * each accumulator is a float64, as in the plain loops these kernels replace.
+ *
+ * `scoreAllFactors` hands the whole job to the native addon's `scoreRows` (AVX2/FMA where the CPU
+ * has it; src/nn/native/chorus_nn.c) when the addon is built: about 5× the JS kernel, since the
+ * JS kernel is bound by scalar float64 arithmetic and the C one by memory bandwidth. The JS kernel
+ * (`scoreAllFactorsJs`) is the fallback and the tests' oracle. The native sums are float32 in 8
+ * lanes, so scores differ from the JS ones in the last bits (≈ 1e-6 relative), never in ranking
+ * beyond exact ties. The addon is loaded by ./native-addon.ts (util, not nn: see there why).
+ * CHORUS_NN_BACKEND=js turns the native path off, as it does for the nn kernels.
  */
+import { ConfigError } from '../errors.js';
+import { loadChorusAddon, type ChorusAddon } from './native-addon.js';
 
 let scratch = new Float64Array(64);
+let scratch32 = new Float32Array(64);
+
+type NativeScoreRows = NonNullable<ChorusAddon['scoreRows']>;
+export type ScoreBackend = 'auto' | 'native' | 'js';
+
+let wanted: ScoreBackend = 'auto';
+/** undefined until first resolved; null = JS. */
+let nativeScore: NativeScoreRows | null | undefined;
+
+function resolveNative(): NativeScoreRows | null {
+  if (wanted === 'js' || (wanted === 'auto' && process.env.CHORUS_NN_BACKEND === 'js')) return (nativeScore = null);
+  const addon = loadChorusAddon();
+  const fn = addon?.scoreRows;
+  if (!fn) {
+    if (wanted === 'native') throw new ConfigError('the native factor scorer is not built; run `node src/nn/native/build.mjs`', 'scoreBackend');
+    return (nativeScore = null);
+  }
+  return (nativeScore = fn.bind(addon));
+}
+
+/**
+ * Choose the factor-scoring backend for this process: 'auto' (the default: native when the addon
+ * is built, unless CHORUS_NN_BACKEND=js), 'native' (throws if unavailable) or 'js'. For tests and
+ * benchmarks; returns the backend now in use.
+ */
+export function setScoreBackend(b: ScoreBackend): 'native' | 'js' {
+  wanted = b;
+  nativeScore = undefined;
+  return scoreBackend();
+}
+
+/** Which kernel `scoreAllFactors` runs in this process. */
+export function scoreBackend(): 'native' | 'js' {
+  return (nativeScore === undefined ? resolveNative() : nativeScore) ? 'native' : 'js';
+}
 
 function userScratch(user: ArrayLike<number>, dim: number): Float64Array {
   if (scratch.length < dim) scratch = new Float64Array(Math.max(dim, 2 * scratch.length));
@@ -22,9 +67,33 @@ function userScratch(user: ArrayLike<number>, dim: number): Float64Array {
 /**
  * out[i] = base + bias[i] + Σ_f user[f] · items[i·dim + f] for i < nItems (`bias` optional).
  * `items` is row-major nItems × dim. Writes into `out` and returns it; allocates nothing (after
- * the first call with a given dim).
+ * the first call with a given dim). Native when the addon is built, else `scoreAllFactorsJs`.
  */
 export function scoreAllFactors(
+  user: ArrayLike<number>,
+  items: Float32Array,
+  nItems: number,
+  dim: number,
+  out: Float32Array,
+  base = 0,
+  bias?: Float32Array | Float64Array,
+): Float32Array {
+  const nat = nativeScore === undefined ? resolveNative() : nativeScore;
+  if (nat === null) return scoreAllFactorsJs(user, items, nItems, dim, out, base, bias);
+  let u: Float32Array;
+  if (user instanceof Float32Array) u = user;
+  else {
+    // The addon takes a Float32Array user; a Float64Array or number[] is rounded into a scratch.
+    if (scratch32.length < dim) scratch32 = new Float32Array(Math.max(dim, 2 * scratch32.length));
+    for (let f = 0; f < dim; f++) scratch32[f] = user[f]!;
+    u = scratch32;
+  }
+  nat(items, u, out, nItems, dim, base, bias);
+  return out;
+}
+
+/** The JS kernel: four items at a time, float64 accumulators (the fallback and the tests' oracle). */
+export function scoreAllFactorsJs(
   user: ArrayLike<number>,
   items: Float32Array,
   nItems: number,

@@ -7,6 +7,7 @@ import { COORDINATIONS, TeamAgent, TEAM_DEFAULTS, type Coordination, type TeamCo
 import { FUSIONS, fuse, type FusionName } from '../../src/marl/fusion.js';
 import { QmixMixer, vdnMix } from '../../src/marl/mixer.js';
 import { Rng } from '../../src/util/rng.js';
+import { exposureGini } from '../../src/eval/metrics.js';
 import { agentContract } from '../agents/contract.js';
 import { toyContext } from '../agents/toy-context.js';
 
@@ -120,6 +121,33 @@ describe('value decomposition and mixing', () => {
     expect(mean1).toBeGreaterThan(0.5);
   });
 
+  it('QMIX: mixer weights stay within [0, wMax] and a clipped weight gets no gradient', () => {
+    const mixer = new QmixMixer(2, 3, 0.5, 1.5);
+    const rng = new Rng(4);
+    const w = new Float64Array(2);
+    const s = new Float64Array(3);
+    const q = new Float64Array(2);
+    for (let step = 0; step < 1000; step++) {
+      for (let j = 0; j < 3; j++) s[j] = rng.normal();
+      for (let k = 0; k < 2; k++) q[k] = rng.normal() * 3;
+      mixer.weights(s, w);
+      for (let k = 0; k < 2; k++) {
+        expect(w[k]).toBeGreaterThanOrEqual(0);
+        expect(w[k]).toBeLessThanOrEqual(1.5);
+      }
+      // Targets asking for weight 5 on agent 0: unbounded, the mixer would follow.
+      mixer.step(s, q, 0, 5 * q[0]! - QmixMixer.mix(q, 0, w, 2, 0));
+    }
+    let hits = 0;
+    for (let t = 0; t < 100; t++) {
+      for (let j = 0; j < 3; j++) s[j] = rng.normal();
+      mixer.weights(s, w);
+      if (w[0] === 1.5) hits++;
+    }
+    // It does push agent 0's weight to the bound most of the time.
+    expect(hits).toBeGreaterThan(50);
+  });
+
   it('QMIX team: the slate scores are Σ_k w_k(s)·Q_k with w ≥ 0', () => {
     const t = team(ctx, { coordination: 'qmix' });
     const obs: Observation = { user: 1, history: Int32Array.of(2), t: 0 };
@@ -208,6 +236,42 @@ describe('cooperative task with a known optimum (split the slate between the rel
     expect(Array.from(a.values[0]!.theta)).toEqual(Array.from(b.values[0]!.theta));
     expect(Array.from(a.mixer.W)).toEqual(Array.from(b.mixer.W));
     expect(a.summary()).toEqual(b.summary());
+  });
+});
+
+describe('fair-exposure slots', () => {
+  function run(fairSlots: number): { exposure: Int32Array; slates: Int32Array[] } {
+    const c = toyContext({ nItems: 60, slateSize: 5 });
+    const t = team(c, { coordination: 'vdn', fairSlots, lambda: 1 });
+    t.setTraining(false);
+    const exposure = new Int32Array(60);
+    const slates: Int32Array[] = [];
+    for (let s = 0; s < 60; s++) {
+      const obs: Observation = { user: s % 8, history: Int32Array.of(s % 60, (s + 7) % 60), t: 0 };
+      const slate = t.act(obs, 5);
+      slates.push(slate.items);
+      for (const i of slate.items) exposure[i]!++;
+      for (const i of obs.history) expect(Array.from(slate.items)).not.toContain(i);
+      expect(new Set(slate.items).size).toBe(5);
+      // Explanations still add up on a slate with filled positions.
+      for (const e of t.explain(obs, slate)) expect(Object.values(e.contributions).reduce((x, y) => x + y, 0)).toBeCloseTo(e.score, 9);
+    }
+    return { exposure, slates };
+  }
+
+  it('spread exposure over the catalogue (lower Gini, more distinct items) and rotate as items get shown', () => {
+    const base = run(0);
+    const fair = run(2);
+    expect(exposureGini(fair.exposure)).toBeLessThan(exposureGini(base.exposure) - 0.1);
+    const distinct = (e: Int32Array): number => e.reduce((a, x) => a + (x > 0 ? 1 : 0), 0);
+    expect(distinct(fair.exposure)).toBeGreaterThan(distinct(base.exposure));
+    // The filled positions change from slate to slate for the same user (exposure counts move).
+    const tails = new Set(fair.slates.filter((_, s) => s % 8 === 0).map((x) => `${x[3]},${x[4]}`));
+    expect(tails.size).toBeGreaterThan(3);
+  });
+
+  it('the same seed gives the same slates', () => {
+    expect(run(2).slates.map((x) => Array.from(x))).toEqual(run(2).slates.map((x) => Array.from(x)));
   });
 });
 
