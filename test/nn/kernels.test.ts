@@ -130,5 +130,48 @@ describe('native addon', () => {
   it.runIf(native !== null)('rejects operands too small for the shape', () => {
     expect(() => native!.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/too small/);
     expect(() => native!.biasAct(new Float32Array(5), new Float32Array(3), 2, 3, 1)).toThrow(/too small/);
+    const out = new Float32Array(4);
+    expect(() => native!.scoreRows(new Float32Array(4 * 8 - 1), new Float32Array(8), out, 4, 8, 0)).toThrow(/too small/);
+    expect(() => native!.scoreRows(new Float32Array(32), new Float32Array(7), out, 4, 8, 0)).toThrow(/too small/);
+    expect(() => native!.scoreRows(new Float32Array(32), new Float32Array(8), out, 4, 8, 0, new Float32Array(3))).toThrow(/bias shorter/);
+  });
+});
+
+describe.each(backends.map((k) => [k.name, k] as const))('%s scoreRows', (_name, k) => {
+  // Row counts around the native kernel's 4-row block and dims around its 8-lane chunks.
+  for (const [n, dim] of [[0, 8], [1, 1], [3, 7], [4, 8], [5, 9], [9, 65], [1003, 64]] as const) {
+    it(`matches a float64 reference for ${n} rows × ${dim} dims (no bias, float32 and float64 bias)`, () => {
+      const rng = new Rng(n * 7 + dim);
+      const items = Float32Array.from({ length: n * dim }, () => rng.normal());
+      const user = Float32Array.from({ length: dim }, () => rng.normal());
+      const b32 = Float32Array.from({ length: n }, () => rng.normal());
+      const b64 = Float64Array.from(b32);
+      for (const bias of [undefined, b32, b64]) {
+        const out = new Float32Array(n + 1).fill(-9);
+        k.scoreRows(items, user, out, n, dim, 0.25, bias);
+        for (let i = 0; i < n; i++) {
+          let s = 0.25 + (bias ? bias[i]! : 0);
+          for (let f = 0; f < dim; f++) s += user[f]! * items[i * dim + f]!;
+          // Float32 accumulation in any order: error ≤ dim · eps · Σ|terms|, far below this bound.
+          expect(Math.abs(out[i]! - s)).toBeLessThan(1e-4 * (1 + Math.abs(s)));
+        }
+        expect(out[n]).toBe(-9); // writes only n values
+      }
+    });
+  }
+
+  it('scores subarray views (rows of a larger matrix, a user row inside a factor table)', () => {
+    const rng = new Rng(3);
+    const all = Float32Array.from({ length: 20 * 16 }, () => rng.normal());
+    const users = Float32Array.from({ length: 3 * 16 }, () => rng.normal());
+    const items = all.subarray(5 * 16, 15 * 16);
+    const user = users.subarray(16, 32);
+    const out = new Float32Array(10);
+    k.scoreRows(items, user, out, 10, 16, 0);
+    for (let i = 0; i < 10; i++) {
+      let s = 0;
+      for (let f = 0; f < 16; f++) s += users[16 + f]! * all[(5 + i) * 16 + f]!;
+      expect(out[i]).toBeCloseTo(s, 4);
+    }
   });
 });

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { scoreAllFactors, scoreAllFactorsNaive, scoreRows } from '../../src/util/dot.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scoreAllFactors, scoreAllFactorsJs, scoreAllFactorsNaive, scoreBackend, scoreRows, setScoreBackend } from '../../src/util/dot.js';
+import { loadChorusAddon } from '../../src/util/native-addon.js';
 import { Rng } from '../../src/util/rng.js';
 
 function data(nItems: number, dim: number, seed: number) {
@@ -10,7 +11,36 @@ function data(nItems: number, dim: number, seed: number) {
   return { items, user, bias };
 }
 
-describe('scoreAllFactors', () => {
+// Every test below runs once per available backend: the JS kernel always, the addon when built.
+const hasNative = process.env.CHORUS_NN_BACKEND !== 'js' && typeof loadChorusAddon()?.scoreRows === 'function';
+const backends: ('js' | 'native')[] = hasNative ? ['js', 'native'] : ['js'];
+afterAll(() => void setScoreBackend('auto'));
+
+describe('score backend selection', () => {
+  it('uses the native scorer by default exactly when the addon is built', () => {
+    expect(setScoreBackend('auto')).toBe(hasNative ? 'native' : 'js');
+    expect(setScoreBackend('js')).toBe('js');
+    if (!hasNative) expect(() => setScoreBackend('native')).toThrow(/not built/);
+    setScoreBackend('auto');
+  });
+
+  it.runIf(hasNative)('native scores equal the JS oracle within float32 tolerance on a serving-sized matrix', () => {
+    const { items, user, bias } = data(10_000, 65, 77);
+    const want = scoreAllFactorsJs(user, items, 10_000, 65, new Float32Array(10_000), 0.1, bias);
+    setScoreBackend('native');
+    const got = scoreAllFactors(user, items, 10_000, 65, new Float32Array(10_000), 0.1, bias);
+    setScoreBackend('auto');
+    let worst = 0;
+    for (let i = 0; i < 10_000; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (1 + Math.abs(want[i]!)));
+    // Sums of 65 unit-normal products (|s| ~ 8): float32 rounding gives ~1e-6 relative.
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+describe.each(backends)('scoreAllFactors (%s)', (backend) => {
+  beforeAll(() => void setScoreBackend(backend));
+  it('runs on the requested backend', () => expect(scoreBackend()).toBe(backend));
+
   // Item counts around the 4-item block (tails of 0..3) and dims that are not multiples of 4.
   for (const [nItems, dim] of [[0, 3], [1, 1], [3, 5], [4, 4], [7, 65], [130, 17], [1001, 64]] as const) {
     it(`matches the plain loop for ${nItems} items × ${dim} dims`, () => {

@@ -109,8 +109,8 @@ async function runOne(s: EvaluateSettings, model: string, modelConfig: Record<st
 }
 
 /** The result without per-user arrays (what --json prints). */
-function summary(r: ProtocolResult): Omit<ProtocolResult, 'perUser'> {
-  const { perUser: _omit, ...rest } = r;
+function summary(r: ProtocolResult): Omit<ProtocolResult, 'perUser' | 'perUserIds'> {
+  const { perUser: _omit, perUserIds: _ids, ...rest } = r;
   return rest;
 }
 
