@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
- *        [--soak 0] [--policy linucb-rerank|<agent name>] [--write]
+ *        [--soak 0] [--policy linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --write appends the table to docs/benchmarks.md.
@@ -129,6 +129,8 @@ async function main(): Promise<void> {
   const connections = arg('connections', 16);
   const amount = arg('amount', 200_000);
   const soak = arg('soak', 0);
+  // --server-prof DIR: the server child writes a V8 CPU profile there on exit (where its time goes).
+  const profDir = strArg('server-prof', '');
   const { nItems, nUsers, factors, poolCache, sync, policy } = serverArgs();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
   try {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, ...(sync === 'normal' ? ['--sync-normal'] : [])],
+      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number }>((ok, fail) => {

@@ -4,7 +4,7 @@
  * greedy-als, popularity and random, plus λ and α ablations. Prints a table with 95 % intervals
  * over seeds and writes JSON.
  *
- *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--only 'label,label'] [--out file.json]
+ *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--out file.json]
  *
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
@@ -67,6 +67,8 @@ async function main(): Promise<void> {
   const dataDir = arg('data', '../shared/datasets/ml-latest-small');
   const out = arg('out', '');
   const data = loadSimData(dataDir);
+  // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
+  const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const per: { ret: number; ctr: number; gini: number; cold: number; len: number; summary?: unknown }[] = [];
     for (let seed = 1; seed <= seeds; seed++) {
-      const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.config, trainSteps: cfg.agent === 'team' ? steps : 0, nEnvs: 16, curvePoints: 5 }, seed);
+      const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.agent === 'team' ? { ...cfg.config, ...over } : cfg.config, trainSteps: cfg.agent === 'team' ? steps : 0, nEnvs: 16, curvePoints: 5 }, seed);
       while (run.trainStepsDone < (cfg.agent === 'team' ? steps : 0)) run.train(steps);
       const m = run.evaluate(evalSessions);
       per.push({ ret: m.return, ctr: m.ctr, gini: m.exposureGini, cold: m.coldExposureShare, len: m.sessionLength, summary: cfg.agent === 'team' ? (run.agent as unknown as TeamAgent).summary() : undefined });

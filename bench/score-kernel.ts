@@ -1,7 +1,9 @@
 /**
  * Per-call cost of scoring every item for one user (the inner loop of factor `scoreAll`):
- * the plain one-accumulator loop, a per-item 4-accumulator unroll, the 4-items-at-a-time kernel
- * in src/util/dot.ts, and BPR's `scoreAll` end to end (which uses that kernel) with top-10.
+ * the plain one-accumulator loop, a per-item 4-accumulator unroll, the 4-items-at-a-time JS kernel
+ * in src/util/dot.ts, the native addon's `scoreRows` (AVX2/FMA GEMV, src/nn/native/chorus_nn.c)
+ * when built, and BPR's `scoreAll` end to end (which uses `scoreAllFactors`, native when built)
+ * alone and with top-10.
  *
  *   node --import tsx bench/score-kernel.ts [--items 10000] [--dim 65] [--ms 1500]
  *
@@ -12,7 +14,8 @@
 import { loadavg } from 'node:os';
 import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
 import { Bpr } from '../src/recommenders/bpr.js';
-import { scoreAllFactors } from '../src/util/dot.js';
+import { scoreAllFactors, scoreAllFactorsJs, scoreBackend } from '../src/util/dot.js';
+import { loadChorusAddon } from '../src/util/native-addon.js';
 import { Rng } from '../src/util/rng.js';
 import { topK } from '../src/util/topk.js';
 import { numArg as arg } from './args.js';
@@ -94,12 +97,21 @@ const ds = new Dataset({
 const bpr = new Bpr({ factors: dim - 1, iterations: 1 });
 await bpr.fit(ds);
 
+const addon = loadChorusAddon();
+const native = addon?.scoreRows?.bind(addon);
+const mask = new Uint8Array(nItems);
+for (let k = 0; k < 50; k++) mask[rng.int(nItems)] = 1; // a user's seen items, as the server masks them
 const variants: [string, () => void][] = [
   ['plain loop, 1 accumulator (`Bpr.scoreAll` before)', () => plain(users[u++ & 63]!, items, nItems, dim, out)],
   ['per item, 4 accumulators over the dimension', () => unroll4(users[u++ & 63]!, items, nItems, dim, out)],
-  ['`scoreAllFactors` (4 items at a time)', () => scoreAllFactors(users[u++ & 63]!, items, nItems, dim, out)],
-  ['`Bpr.scoreAll` (known user; now the kernel)', () => bpr.scoreAll(u++ % nUsers, out)],
+  ['`scoreAllFactorsJs` (JS kernel, 4 items at a time)', () => scoreAllFactorsJs(users[u++ & 63]!, items, nItems, dim, out)],
+  ...(native
+    ? ([['native `scoreRows` (addon, AVX2/FMA GEMV)', () => native(items, users[u++ & 63]!, out, nItems, dim, 0)]] as [string, () => void][])
+    : []),
+  [`\`scoreAllFactors\` (dispatch: ${scoreBackend()})`, () => scoreAllFactors(users[u++ & 63]!, items, nItems, dim, out)],
+  [`\`Bpr.scoreAll\` (known user; ${scoreBackend()})`, () => bpr.scoreAll(u++ % nUsers, out)],
   ['`Bpr.scoreAll` + top-10', () => topK(bpr.scoreAll(u++ % nUsers, out), 10)],
+  ['`Bpr.scoreAll` + top-30 with a 50-item mask (the server\'s pool)', () => topK(bpr.scoreAll(u++ % nUsers, out), 30, mask)],
 ];
 const times = timeAll(variants.map((v) => v[1]));
 const rows = variants.map(([name], v) => [name, times[v]![0], times[v]![1]] as const);
