@@ -34,6 +34,8 @@ const DEFAULT_LAMBDA = 0.1;
 const DEFAULT_ALPHA = 0.1;
 const team = (label: string, config: Record<string, unknown>, lambda = DEFAULT_LAMBDA, alpha = DEFAULT_ALPHA): Cfg => ({ label, agent: 'team', config: { ...config, lambda, alpha }, lambda, alpha });
 
+const FAIR = { fairSlots: 3, fairBeta: 20, fairSlotPool: 200 };
+
 const CONFIGS: Cfg[] = [
   { label: 'random', agent: 'random' },
   { label: 'popularity', agent: 'popularity' },
@@ -49,13 +51,14 @@ const CONFIGS: Cfg[] = [
   team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
   team('user agent alone λ=1', { members: ['user'] }, 1),
   team('team vdn λ=1', { coordination: 'vdn' }, 1),
-  // λ ablation of the fair-exposure team (3 of 10 positions filled by the item agent's
-  // exposure-discounted picks) against the user agent alone at the same λ.
+  // λ ablation of the fair-exposure team (in evaluation 3 of 10 positions filled by the item
+  // agent's exposure-discounted picks from the user's top 200 by the prior) against the user
+  // agent alone at the same λ.
   team('user agent alone λ=0', { members: ['user'] }, 0),
   team('user agent alone λ=0.5', { members: ['user'] }, 0.5),
-  team('team vdn fair λ=0', { coordination: 'vdn', fairSlots: 3 }, 0),
-  team('team vdn fair λ=0.5', { coordination: 'vdn', fairSlots: 3 }, 0.5),
-  team('team vdn fair λ=1', { coordination: 'vdn', fairSlots: 3 }, 1),
+  team('team vdn fair λ=0', { coordination: 'vdn', ...FAIR }, 0),
+  team('team vdn fair λ=0.5', { coordination: 'vdn', ...FAIR }, 0.5),
+  team('team vdn fair λ=1', { coordination: 'vdn', ...FAIR }, 1),
   team('team vdn α=1', { coordination: 'vdn' }, DEFAULT_LAMBDA, 1),
 ];
 

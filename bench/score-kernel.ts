@@ -14,6 +14,7 @@
 import { loadavg } from 'node:os';
 import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
 import { Bpr } from '../src/recommenders/bpr.js';
+import { selectPool } from '../src/serve/select.js';
 import { scoreAllFactors, scoreAllFactorsJs, scoreBackend } from '../src/util/dot.js';
 import { loadChorusAddon } from '../src/util/native-addon.js';
 import { Rng } from '../src/util/rng.js';
@@ -111,7 +112,8 @@ const variants: [string, () => void][] = [
   [`\`scoreAllFactors\` (dispatch: ${scoreBackend()})`, () => scoreAllFactors(users[u++ & 63]!, items, nItems, dim, out)],
   [`\`Bpr.scoreAll\` (known user; ${scoreBackend()})`, () => bpr.scoreAll(u++ % nUsers, out)],
   ['`Bpr.scoreAll` + top-10', () => topK(bpr.scoreAll(u++ % nUsers, out), 10)],
-  ['`Bpr.scoreAll` + top-30 with a 50-item mask (the server\'s pool)', () => topK(bpr.scoreAll(u++ % nUsers, out), 30, mask)],
+  ['`Bpr.scoreAll` + `topK` 30 with a 50-item mask (the server\'s pool before)', () => topK(bpr.scoreAll(u++ % nUsers, out), 30, mask)],
+  ['`Bpr.scoreAll` + `selectPool` 30, same mask (the server\'s pool now)', () => selectPool(bpr.scoreAll(u++ % nUsers, out), 30, mask)],
 ];
 const times = timeAll(variants.map((v) => v[1]));
 const rows = variants.map(([name], v) => [name, times[v]![0], times[v]![1]] as const);

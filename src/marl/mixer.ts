@@ -6,7 +6,7 @@
  * applied in `apply`, which lets distributed learners exchange and sum them before applying.
  *
  * VDN (Sunehag et al. 2018): Q_team = Σ_k Q_k. QMIX (Rashid et al. 2018): Q_team = Σ_k w_k(s)·Q_k
- * + b(s) with w_k(s) = min(|W_k·s + c_k|, wMax) ≥ 0 from a (linear) hypernetwork of the global state s, so
+ * + b(s) with w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) ≥ 0 from a (linear) hypernetwork of the global state s, so
  * Q_team is monotone in every agent's Q and each agent's greedy choice agrees with the team's.
  */
 export class LinearValue {
@@ -81,6 +81,8 @@ export class QmixMixer {
     public lr: number,
     /** Upper bound of every w_k(s): keeps one agent's weight from running away (the QMIX collapse seen with unbounded |·|). */
     readonly wMax = 2,
+    /** Lower bound of every w_k(s) (≥ 0): no agent is switched off entirely (a zero weight also stops its learning). */
+    readonly wMin = 0,
   ) {
     this.W = new Float64Array(m * ds);
     this.c = new Float64Array(m).fill(1);
@@ -88,14 +90,14 @@ export class QmixMixer {
     this.raw = new Float64Array(m);
   }
 
-  /** w_k(s) = min(|W_k·s + c_k|, wMax) into `w`; returns b(s). */
+  /** w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) into `w`; returns b(s). */
   weights(s: Float32Array | Float64Array, w: Float64Array): number {
     const { m, ds } = this;
     for (let k = 0; k < m; k++) {
       let z = this.c[k]!;
       for (let j = 0; j < ds; j++) z += this.W[k * ds + j]! * s[j]!;
       this.raw[k] = z;
-      w[k] = Math.min(Math.abs(z), this.wMax);
+      w[k] = Math.max(this.wMin, Math.min(Math.abs(z), this.wMax));
     }
     let b = 0;
     for (let j = 0; j < ds; j++) b += this.v[j]! * s[j]!;
@@ -122,7 +124,7 @@ export class QmixMixer {
     const f = (this.lr * err) / (ss * qq);
     for (let k = 0; k < m; k++) {
       // A clipped weight has zero gradient (the clip is flat there).
-      if (Math.abs(this.raw[k]!) >= this.wMax) continue;
+      if (Math.abs(this.raw[k]!) >= this.wMax || Math.abs(this.raw[k]!) <= this.wMin) continue;
       const g = f * q[qOff + k]! * (this.raw[k]! >= 0 ? 1 : -1);
       for (let j = 0; j < ds; j++) this.W[k * ds + j]! += g * s[j]!;
       this.c[k]! += g;

@@ -67,6 +67,14 @@ export interface TeamConfig extends SeededConfig {
    * two seeds in five drove them to a corner (QMIX return 2.8 vs VDN 5.6; docs/benchmarks.md).
    */
   mixLr: number;
+  /**
+   * Initial weight of the user agent's value on its prior-score feature: the team starts from the
+   * relevance-dominant policy (the prior's ranking) instead of all-zero values, where one seed in
+   * five of QMIX drifted onto the item agent's cold proposals and stayed there.
+   */
+  relevanceInit: number;
+  /** Lower bound of the QMIX weights w_k(s). */
+  mixWMin: number;
   /** Actor step size (central-critic) and critic Adam learning rate. */
   actorLr: number;
   criticLr: number;
@@ -79,14 +87,17 @@ export interface TeamConfig extends SeededConfig {
   randomCandidates: number;
   proposals: number;
   /**
-   * Fair-exposure slots: the last `fairSlots` slate positions are filled by the item agent with the
-   * user's most relevant items by the myopic prior, discounted by what the team has already shown
-   * them — score z_prior(i) − fairBeta·ln(1 + exposure_i). Exposure counts update every slate, so
-   * the slots rotate over the catalogue (a marginal-exposure-gain rule, not a static cold flag).
-   * 0 turns it off.
+   * Fair-exposure slots (evaluation/serving): the last `fairSlots` slate positions are filled by
+   * the item agent with the user's relevant items by the myopic prior, discounted by what the team
+   * has already shown them — score z_prior(i) − fairBeta·ln(1 + exposure_i). Exposure counts update
+   * every slate, so the slots rotate through the pool (a marginal-exposure-gain rule, not a static
+   * cold flag). 0 turns it off.
    */
   fairSlots: number;
   fairBeta: number;
+  /** The fair slots choose among the user's top `fairSlotPool` items by the prior (0: the whole catalogue). */
+  fairSlotPool: number;
+
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
   /** UCB1 exploration constant of the meta-policy. */
@@ -103,6 +114,8 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   lr: 0.02,
   auxLr: 0.02,
   mixLr: 0.002,
+  mixWMin: 0,
+  relevanceInit: 0,
   actorLr: 0.05,
   criticLr: 5e-3,
   epsilon: 0.05,
@@ -112,6 +125,8 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   proposals: 15,
   fairSlots: 0,
   fairBeta: 1,
+  fairSlotPool: 0,
+
   rrfK: 60,
   metaC: 0.5,
 };
@@ -221,11 +236,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     });
     this.m = this.views.length;
     this.values = this.views.map((v) => new LinearValue(v.dim, config.lr));
+    const ku = names.indexOf('user');
+    // UserView's last feature is the prior score.
+    if (ku >= 0) this.values[ku]!.theta[this.views[ku]!.dim - 1] = config.relevanceInit;
     this.stakeG = new LinearValue(this.itemView.dim, config.auxLr);
     this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
     this.stateF = new StateFeaturiser(ctx);
     this.sVec = new Float32Array(this.stateF.dim);
-    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.mixLr);
+    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.mixLr, 2, config.mixWMin);
     this.fusionW = new Float64Array(this.m).fill(1);
     this.commGain = new Float64Array(this.m);
     this.meta = new MetaFusion(this.m, config.metaC);
@@ -385,7 +403,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
         }
       }
     }
-    const f = Math.min(this.config.fairSlots, kk);
+    // Evaluation and serving only: trained with the filled positions in its slates, the VDN team
+    // learned to chase G with every position and lost most clicks (bench, seed 1: return 2.5 vs 5.4).
+    const f = this.training ? 0 : Math.min(this.config.fairSlots, kk);
     if (f > 0) {
       // Fill the last f positions with under-exposed relevant items, then score the final slate so
       // its contributions (explanations) are the agents' own.
@@ -436,12 +456,22 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const e = this.itemState.exposure;
     const beta = this.config.fairBeta;
     const sc = this.allScores;
-    for (let i = 0; i < sc.length; i++) sc[i] = z[i]! - beta * Math.log1p(e[i]!);
     const mask = this.candMask;
     const h = obs.history;
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 1;
     for (let p = 0; p < keep; p++) mask[cands[pick[p]!]!] = 1;
-    const top = topK(sc, f, mask);
+    const P = this.config.fairSlotPool;
+    let top: { items: Int32Array };
+    if (P > 0) {
+      const pool = topK(z, P, mask).items;
+      const ps = new Float64Array(pool.length);
+      for (let r = 0; r < pool.length; r++) ps[r] = z[pool[r]!]! - beta * Math.log1p(e[pool[r]!]!);
+      const best = topK(ps, f);
+      top = { items: best.items.map((r) => pool[r]!) };
+    } else {
+      for (let i = 0; i < sc.length; i++) sc[i] = z[i]! - beta * Math.log1p(e[i]!);
+      top = topK(sc, f, mask);
+    }
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 0;
     for (let p = 0; p < keep; p++) mask[cands[pick[p]!]!] = 0;
     return Int32Array.from(top.items);

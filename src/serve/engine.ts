@@ -9,6 +9,7 @@ import { ConflictError, RequestError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
 import { AgentPolicy } from './agent-policy.js';
 import { SlatePolicy, type PolicyConfig } from './policy.js';
+import { selectPool } from './select.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
 import { fitSnapshot, withOnline } from './training.js';
 
@@ -355,7 +356,7 @@ export class Engine {
     }
     if (!pool) {
       const scores = m.rec.scoreAll(user.ref, this.scoreBuf);
-      pool = topK(scores, size, mask, candIdx);
+      pool = candIdx ? topK(scores, size, mask, candIdx) : selectPool(scores, size, mask);
       if (cacheable) {
         this.poolStats.misses++;
         this.pools.set(req.user, { version: this.poolVersion, size, items: pool.items, scores: pool.scores });

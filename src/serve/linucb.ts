@@ -40,6 +40,8 @@ export class LinUcb {
   /** Observations learned from. */
   n = 0;
   private readonly tmp: Float64Array;
+  /** Scratch: indices of x's non-zero entries (evaluate). */
+  private readonly nz: Int32Array;
   private thetaStale = false;
 
   constructor(d: number, config: Partial<LinUcbConfig> = {}, prior?: Float64Array) {
@@ -50,24 +52,40 @@ export class LinUcb {
     if (prior) for (let i = 0; i < d; i++) this.b[i] = this.config.lambda * prior[i]!;
     this.theta = new Float64Array(d);
     this.tmp = new Float64Array(d);
+    this.nz = new Int32Array(d);
     this.refreshTheta();
   }
 
-  /** Mean θᵀx and bonus √(xᵀA⁻¹x) of one feature row x = xs[off .. off+d). */
+  /**
+   * Mean θᵀx and bonus √(xᵀA⁻¹x) of one feature row x = xs[off .. off+d).
+   * x is a Kronecker product of hashed item and context blocks, mostly zeros (without request
+   * context only the item block's column is non-zero: ≈ 18 of 108), so the quadratic form runs
+   * over the non-zero indices only: O(nnz²) instead of O(nnz·d). Terms are added in the same
+   * ascending order as the dense loop and the skipped ones are exact zeros, so the result is the
+   * same number.
+   */
   evaluate(xs: Float32Array, off: number): { mean: number; bonus: number } {
     if (this.thetaStale) this.refreshTheta();
     const d = this.d;
     const A = this.ainv;
+    const nz = this.nz;
     let mean = 0;
-    let q = 0;
+    let m = 0;
     for (let i = 0; i < d; i++) {
       const xi = xs[off + i]!;
       mean += this.theta[i]! * xi;
-      if (xi === 0) continue; // joint features are sparse-ish (hashed blocks)
-      let row = 0;
+      if (xi !== 0) nz[m++] = i;
+    }
+    let q = 0;
+    for (let a = 0; a < m; a++) {
+      const i = nz[a]!;
       const r = i * d;
-      for (let j = 0; j < d; j++) row += A[r + j]! * xs[off + j]!;
-      q += xi * row;
+      let row = 0;
+      for (let b = 0; b < m; b++) {
+        const j = nz[b]!;
+        row += A[r + j]! * xs[off + j]!;
+      }
+      q += xs[off + i]! * row;
     }
     return { mean, bonus: Math.sqrt(Math.max(0, q)) };
   }

@@ -8,6 +8,8 @@ import { FUSIONS, fuse, type FusionName } from '../../src/marl/fusion.js';
 import { QmixMixer, vdnMix } from '../../src/marl/mixer.js';
 import { Rng } from '../../src/util/rng.js';
 import { exposureGini } from '../../src/eval/metrics.js';
+import { CandidateSource } from '../../src/agents/neural.js';
+import { topK } from '../../src/util/topk.js';
 import { agentContract } from '../agents/contract.js';
 import { toyContext } from '../agents/toy-context.js';
 
@@ -268,6 +270,26 @@ describe('fair-exposure slots', () => {
     // The filled positions change from slate to slate for the same user (exposure counts move).
     const tails = new Set(fair.slates.filter((_, s) => s % 8 === 0).map((x) => `${x[3]},${x[4]}`));
     expect(tails.size).toBeGreaterThan(3);
+  });
+
+  it('fill from the user’s top fairSlotPool items by the prior, and only outside training', () => {
+    const c = toyContext({ nItems: 60, slateSize: 5 });
+    const t = team(c, { coordination: 'vdn', fairSlots: 2, fairSlotPool: 8, lambda: 1 });
+    const z = new CandidateSource(c, 100, 10).zPrior(3);
+    const obs: Observation = { user: 3, history: Int32Array.of(1), t: 0 };
+    t.setTraining(false);
+    for (let s = 0; s < 20; s++) {
+      const items = t.act(obs, 5).items;
+      const mask = new Uint8Array(60);
+      mask[1] = 1;
+      for (let p = 0; p < 3; p++) mask[items[p]!] = 1;
+      const pool = new Set(topK(z, 8, mask).items);
+      expect(pool.has(items[3]!) && pool.has(items[4]!)).toBe(true);
+    }
+    // In training the slate is the team's own (ε-greedy over fused scores): no filled positions.
+    const a = team(c, { coordination: 'vdn', fairSlots: 2, epsilon: 0, lambda: 1 });
+    const b = team(c, { coordination: 'vdn', fairSlots: 0, epsilon: 0, lambda: 1 });
+    for (let s = 0; s < 10; s++) expect(Array.from(a.act(obs, 5).items)).toEqual(Array.from(b.act(obs, 5).items));
   });
 
   it('the same seed gives the same slates', () => {
