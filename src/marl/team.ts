@@ -70,7 +70,7 @@ export interface TeamConfig extends SeededConfig {
   /**
    * Initial weight of the user agent's value on its prior-score feature: the team starts from the
    * relevance-dominant policy (the prior's ranking) instead of all-zero values, where one seed in
-   * five of QMIX drifted onto the item agent's cold proposals and stayed there.
+   * five of QMIX drifted onto the item agent's cold proposals and stayed there (value modes only).
    */
   relevanceInit: number;
   /** Lower bound of the QMIX weights w_k(s). */
@@ -115,7 +115,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   auxLr: 0.02,
   mixLr: 0.002,
   mixWMin: 0,
-  relevanceInit: 0,
+  relevanceInit: 0.03,
   actorLr: 0.05,
   criticLr: 5e-3,
   epsilon: 0.05,
@@ -237,8 +237,10 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.m = this.views.length;
     this.values = this.views.map((v) => new LinearValue(v.dim, config.lr));
     const ku = names.indexOf('user');
-    // UserView's last feature is the prior score.
-    if (ku >= 0) this.values[ku]!.theta[this.views[ku]!.dim - 1] = config.relevanceInit;
+    // UserView's last feature is the prior score. Not for independent learners: their user agent
+    // learns R alone and their fusion weights start at 1; with the start the toy split task
+    // (test/marl) is no longer solved in 400 steps, and the mode is stable without it.
+    if (ku >= 0 && config.coordination !== 'independent') this.values[ku]!.theta[this.views[ku]!.dim - 1] = config.relevanceInit;
     this.stakeG = new LinearValue(this.itemView.dim, config.auxLr);
     this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
     this.stateF = new StateFeaturiser(ctx);
