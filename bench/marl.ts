@@ -34,7 +34,7 @@ const DEFAULT_LAMBDA = 0.1;
 const DEFAULT_ALPHA = 0.1;
 const team = (label: string, config: Record<string, unknown>, lambda = DEFAULT_LAMBDA, alpha = DEFAULT_ALPHA): Cfg => ({ label, agent: 'team', config: { ...config, lambda, alpha }, lambda, alpha });
 
-const FAIR = { fairSlots: 3, fairBeta: 20, fairSlotPool: 200 };
+const FAIR = { fairSlots: 5, fairBeta: 20, fairSlotPool: 2000 };
 
 const CONFIGS: Cfg[] = [
   { label: 'random', agent: 'random' },
@@ -51,14 +51,18 @@ const CONFIGS: Cfg[] = [
   team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
   team('user agent alone λ=1', { members: ['user'] }, 1),
   team('team vdn λ=1', { coordination: 'vdn' }, 1),
-  // λ ablation of the fair-exposure team (in evaluation 3 of 10 positions filled by the item
-  // agent's exposure-discounted picks from the user's top 200 by the prior) against the user
-  // agent alone at the same λ.
+  // λ ablation of the fair-exposure team (in evaluation 5 of 10 positions — the lower half, where
+  // position bias makes clicks least likely — filled by the item agent's exposure-discounted picks
+  // from the user's top 2,000 by the prior) against the user agent alone at the same λ.
   team('user agent alone λ=0', { members: ['user'] }, 0),
   team('user agent alone λ=0.5', { members: ['user'] }, 0.5),
   team('team vdn fair λ=0', { coordination: 'vdn', ...FAIR }, 0),
   team('team vdn fair λ=0.5', { coordination: 'vdn', ...FAIR }, 0.5),
   team('team vdn fair λ=1', { coordination: 'vdn', ...FAIR }, 1),
+  // The same fair-exposure slots on top of the user agent's relevance alone (no learned item/content values).
+  team('user agent + fair slots λ=0', { members: ['user'], ...FAIR }, 0),
+  team('user agent + fair slots λ=0.5', { members: ['user'], ...FAIR }, 0.5),
+  team('user agent + fair slots λ=1', { members: ['user'], ...FAIR }, 1),
   team('team vdn α=1', { coordination: 'vdn' }, DEFAULT_LAMBDA, 1),
 ];
 
@@ -94,7 +98,7 @@ async function main(): Promise<void> {
       per.push({ ret: m.return, ctr: m.ctr, gini: m.exposureGini, cold: m.coldExposureShare, len: m.sessionLength, summary: cfg.agent === 'team' ? (run.agent as unknown as TeamAgent).summary() : undefined });
     }
     const ci = (f: (x: (typeof per)[number]) => number): MeanCi => meanCi(per.map(f));
-    const row = { label: cfg.label, agent: cfg.agent, config: cfg.config ?? {}, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA, return: ci((x) => x.ret), ctr: ci((x) => x.ctr), gini: ci((x) => x.gini), cold: ci((x) => x.cold), sessionLength: ci((x) => x.len), wallSeconds: (performance.now() - t0) / 1000, agents: per[0]?.summary };
+    const row = { label: cfg.label, agent: cfg.agent, config: cfg.config ?? {}, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA, return: ci((x) => x.ret), ctr: ci((x) => x.ctr), gini: ci((x) => x.gini), cold: ci((x) => x.cold), sessionLength: ci((x) => x.len), wallSeconds: (performance.now() - t0) / 1000, perSeedReturn: per.map((x) => x.ret), perSeedGini: per.map((x) => x.gini), agents: per[0]?.summary };
     rows.push(row);
     const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
     console.log(`| ${cfg.label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);

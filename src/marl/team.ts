@@ -451,7 +451,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
 
   /**
    * The item agent's fair-exposure picks: f items outside the history and the first `keep` picks,
-   * best by z_prior(i) − fairBeta·ln(1 + exposure_i) over the whole catalogue.
+   * best by z_prior(i) − fairBeta·ln(1 + exposure_i) among the user's top `fairSlotPool` items by
+   * the prior (the whole catalogue when 0).
    */
   private fairFill(obs: Observation, cands: Int32Array, pick: Int32Array, keep: number, f: number): Int32Array {
     const z = this.source.zPrior(obs.user);
