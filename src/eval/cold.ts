@@ -28,7 +28,7 @@ import { emptyUserMetrics, finiteMean, userMetrics } from './metrics.js';
 import { createEvalModel, modelTakesSeed } from './models.js';
 import { loadP1, ML_LATEST_SMALL_RATINGS_SHA256 } from './p1.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
-import type { PerUserResults } from './ranking.js';
+import { storeUserMetrics, type PerUserResults } from './ranking.js';
 import { codeVersion, SHA_PREFIX } from './stamp.js';
 import { bootstrapMean } from './stats.js';
 
@@ -149,15 +149,7 @@ export function evaluateCold(model: Recommender, train: Dataset, test: Dataset, 
     }
     const ranked = topK(model.scoreAll(u, scores), k, undefined, coldItems).items;
     userMetrics(ranked, truth, nTruth, k, m);
-    perUser.nTest[j] = nTruth;
-    perUser.hits[j] = m.hits;
-    perUser.precision[j] = m.precision;
-    perUser.recall[j] = m.recall;
-    perUser.f1[j] = m.f1;
-    perUser.ndcg[j] = m.ndcg;
-    perUser.ap[j] = m.ap;
-    perUser.rr[j] = m.rr;
-    perUser.hr[j] = m.hr;
+    storeUserMetrics(perUser, j, nTruth, m);
     for (const i of ranked) exposure[i]++;
     for (let p = testCsr.indptr[u]!; p < testCsr.indptr[u + 1]!; p++) truth[testCsr.indices[p]!] = 0;
     if (onProgress && ((j + 1) % every === 0 || j + 1 === n)) onProgress(j + 1, n, 'users');

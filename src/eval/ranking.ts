@@ -22,6 +22,7 @@ import {
   selfInformation,
   userMetrics,
   type ItemCategories,
+  type UserMetrics,
 } from './metrics.js';
 
 export interface RankingEvalOptions {
@@ -44,6 +45,19 @@ export interface RankingEvalOptions {
   /** Evaluate only these users (default: every user with ≥ 1 test interaction). */
   users?: Int32Array;
   onProgress?: ProgressFn;
+}
+
+/** Writes one user's ranking metrics into row j of the per-user arrays. */
+export function storeUserMetrics(perUser: PerUserResults, j: number, nTruth: number, m: UserMetrics): void {
+  perUser.nTest[j] = nTruth;
+  perUser.hits[j] = m.hits;
+  perUser.precision[j] = m.precision;
+  perUser.recall[j] = m.recall;
+  perUser.f1[j] = m.f1;
+  perUser.ndcg[j] = m.ndcg;
+  perUser.ap[j] = m.ap;
+  perUser.rr[j] = m.rr;
+  perUser.hr[j] = m.hr;
 }
 
 /** Per-user results, aligned by position: entry j belongs to user `user[j]`. */
@@ -231,15 +245,7 @@ export function evaluateRanking(model: Recommender, train: Dataset, test: Datase
     }
 
     userMetrics(ranked, truth, nTruth, k, m);
-    perUser.nTest[j] = nTruth;
-    perUser.hits[j] = m.hits;
-    perUser.precision[j] = m.precision;
-    perUser.recall[j] = m.recall;
-    perUser.f1[j] = m.f1;
-    perUser.ndcg[j] = m.ndcg;
-    perUser.ap[j] = m.ap;
-    perUser.rr[j] = m.rr;
-    perUser.hr[j] = m.hr;
+    storeUserMetrics(perUser, j, nTruth, m);
     perUser.novelty[j] = listNovelty(ranked, info, k);
     perUser.ild[j] = listDiversity(ranked, cats, k);
     for (let r = 0; r < ranked.length; r++) {
