@@ -5,8 +5,6 @@
 import { agentEntry } from '../../agents/registry.js';
 import { presetConfig } from '../../env/presets.js';
 import { ConfigError } from '../../errors.js';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { defaultThreads, WorkerPool, workerUrl } from '../../util/workers.js';
 import { SeedRun, type SeedMetrics, type SeedRunOptions } from './runner.js';
 import { buildSetup, type SetupOptions } from './setup.js';
@@ -93,10 +91,9 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       );
     }
   } else {
-    const pool = new WorkerPool(simWorkerUrl(), nWorkers, { setup: setupOpts, run });
-    // WorkerPool unrefs its workers, so while we await them nothing else may keep the event loop
-    // alive (a CLI process would exit with code 13); this timer does, until the pool is closed.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
+    // spawnWorker registers tsx inside the worker when run from the TS sources, and the pool
+    // keeps a worker referenced while a request waits on it.
+    const pool = new WorkerPool(workerUrl(import.meta.url, './worker.js'), nWorkers, { setup: setupOpts, run });
     try {
       const results = new Map<number, SeedMetrics>();
       await Promise.all(
@@ -117,7 +114,6 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       );
       perSeed = seedList.map((s) => results.get(s)!);
     } finally {
-      clearInterval(keepAlive);
       await pool.close();
     }
   }
@@ -171,16 +167,3 @@ function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 }
 
-/**
- * The worker module's URL. From compiled dist/ it is worker.js. From the TS sources (vitest, tsx)
- * Node 20 does not apply `--import tsx` to a worker's own entry module, so the worker starts from
- * a tiny ESM bootstrap that registers tsx's loader first and then imports worker.ts.
- */
-function simWorkerUrl(): URL {
-  const url = workerUrl(import.meta.url, './worker.js');
-  if (!/\.[mc]?ts$/.test(url.pathname)) return url;
-  // The package's CommonJS entry is what require.resolve finds; the ESM twin sits beside it.
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(url.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
