@@ -64,6 +64,17 @@ const CONFIGS: Cfg[] = [
   team('user agent + fair slots λ=0.5', { members: ['user'], ...FAIR }, 0.5),
   team('user agent + fair slots λ=1', { members: ['user'], ...FAIR }, 1),
   team('team vdn α=1', { coordination: 'vdn' }, DEFAULT_LAMBDA, 1),
+  // λ ablation of every coordination mode and single member (for sim-ml-ls-v2, where G pays for rotation).
+  team('item agent alone λ=1', { members: ['item'] }, 1),
+  team('content agent alone λ=1', { members: ['content'] }, 1),
+  team('team independent λ=1', { coordination: 'independent' }, 1),
+  team('team qmix λ=1', { coordination: 'qmix' }, 1),
+  team('team central-critic λ=1', { coordination: 'central-critic' }, 1),
+  team('team comm λ=1', { coordination: 'comm' }, 1),
+  team('item agent alone λ=0.5', { members: ['item'] }, 0.5),
+  team('team vdn λ=0.5', { coordination: 'vdn' }, 0.5),
+  team('team central-critic λ=0.5', { coordination: 'central-critic' }, 0.5),
+  team('team comm λ=0.5', { coordination: 'comm' }, 0.5),
 ];
 
 async function main(): Promise<void> {
@@ -73,6 +84,8 @@ async function main(): Promise<void> {
   const [pi, pn] = arg('part', '0/1').split('/').map(Number) as [number, number];
   const dataDir = arg('data', '../shared/datasets/ml-latest-small');
   const out = arg('out', '');
+  // sim-ml-ls-v1 (static exposure value) or sim-ml-ls-v2 (exposure value falls with exposure: docs/simulator.md).
+  const preset = arg('preset', 'sim-ml-ls-v1');
   const data = loadSimData(dataDir);
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
@@ -85,7 +98,7 @@ async function main(): Promise<void> {
     const key = `${cfg.lambda ?? DEFAULT_LAMBDA}/${cfg.alpha ?? DEFAULT_ALPHA}`;
     let setup = setups.get(key);
     if (!setup) {
-      setup = await buildSetup({ preset: 'sim-ml-ls-v1', dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
+      setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
       await attachTeamContent(setup.ctx, data.full);
       setups.set(key, setup);
     }
@@ -102,7 +115,7 @@ async function main(): Promise<void> {
     rows.push(row);
     const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
     console.log(`| ${cfg.label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
-    if (out) writeFileSync(out, JSON.stringify({ steps, seeds, evalSessions, rows }, null, 2));
+    if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, evalSessions, rows }, null, 2));
   }
 }
 

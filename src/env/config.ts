@@ -69,6 +69,15 @@ export interface SimConfig {
   };
   /** Items with fewer ratings than this in the full data are cold. */
   coldThreshold: number;
+  /**
+   * How an item's exposure value g_i behaves (docs/simulator.md, "Reward"):
+   *  - `static` (v1): g_i = b_i, the same however often the item has been shown;
+   *  - `fair-share` (v2): g_i(t) = b_i / (1 + e_i(t) / ē(t)), where e_i is how often this env has
+   *    shown item i so far and ē the mean over the catalogue (at least 1). Showing an item more
+   *    than its fair share makes it worth less, so G pays for rotating exposure, not only for
+   *    showing cold items. b_i = 1 for a cold item, else 0.5·(1 − popularity percentile).
+   */
+  exposureValue: 'static' | 'fair-share';
   calibration: {
     /** CTR the popularity slate must reach at the first step (sets noClickUtility). */
     targetFirstStepCtr: number;
@@ -91,9 +100,17 @@ export const SIM_ML_LS_V1: SimConfig = {
   purchase: { bias: -2, slope: 1.2 },
   reward: { click: 1, purchase: 1, rating: 0.5, lambda: 0.1, alpha: 0.1 },
   coldThreshold: 3,
+  exposureValue: 'static',
   calibration: { targetFirstStepCtr: 0.35 },
   gamma: 0.95,
 };
+
+/**
+ * v2: v1 with an exposure value that falls as an item's exposure exceeds its fair share (see
+ * `exposureValue`). Everything else, calibration included, is v1's; v1 stays as it was so that its
+ * published figures reproduce.
+ */
+export const SIM_ML_LS_V2: SimConfig = { ...structuredClone(SIM_ML_LS_V1), preset: 'sim-ml-ls-v2', version: 2, exposureValue: 'fair-share' };
 
 /** A deep copy of `base` with `patch` applied (one level deep per section). */
 export function withOverrides(base: SimConfig, patch: Partial<{ [K in keyof SimConfig]: Partial<SimConfig[K]> }>): SimConfig {

@@ -5,10 +5,10 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import { UnknownNameError } from '../errors.js';
-import { SIM_ML_LS_V1, withOverrides, type SimConfig } from './config.js';
+import { SIM_ML_LS_V1, SIM_ML_LS_V2, withOverrides, type SimConfig } from './config.js';
 import { buildWorld, calibrateNoClick, type BuildWorldOptions, type SimWorld } from './world.js';
 
-export const SIM_PRESETS: Readonly<Record<string, SimConfig>> = ({ 'sim-ml-ls-v1': SIM_ML_LS_V1 });
+export const SIM_PRESETS: Readonly<Record<string, SimConfig>> = { 'sim-ml-ls-v1': SIM_ML_LS_V1, 'sim-ml-ls-v2': SIM_ML_LS_V2 };
 
 export function presetNames(): string[] {
   return Object.keys(SIM_PRESETS);

@@ -13,7 +13,8 @@
  *  4. every step: satiation recovers, the preference offset drifts (OU noise), patience pays a
  *     step cost; the session ends when patience ≤ 0, at the horizon, or by exogenous leaving.
  * Reward r = R + λ·G + α·A with R from clicks, purchases and ratings, G = mean exposure value
- * of the shown items, A = mean content attractiveness of the shown items.
+ * of the shown items (static, or falling with the item's exposure so far in this env: see
+ * `SimConfig.exposureValue`), A = mean content attractiveness of the shown items.
  */
 import type { Observation } from './types.js';
 import { DataError } from '../errors.js';
@@ -66,6 +67,10 @@ export class VecEnv {
   private readonly discount: Float64Array;
   private readonly expU: Float64Array;
   private readonly out: VecStepResult;
+  /** Impressions per item since the last reset, and their total (for `fair-share` exposure value). */
+  private readonly exposure: Float64Array;
+  private shownTotal = 0;
+  private readonly fairShare: boolean;
 
   constructor(world: SimWorld, config: SimConfig, n: number, options: { autoReset?: boolean } = {}) {
     this.world = world;
@@ -91,6 +96,8 @@ export class VecEnv {
     this.disc = new Float64Array(n);
     this.discount = new Float64Array(n);
     this.expU = new Float64Array(this.slateSize);
+    this.exposure = new Float64Array(world.nItems);
+    this.fairShare = config.exposureValue === 'fair-share';
     const K = this.slateSize;
     this.out = {
       rewards: new Float32Array(n),
@@ -113,12 +120,22 @@ export class VecEnv {
   /** Start `n` new sessions; the same seed gives the same users and the same futures. */
   reset(seed: number): Observation[] {
     this.rng = new Rng(seed);
+    this.exposure.fill(0);
+    this.shownTotal = 0;
     const obs = new Array<Observation>(this.n);
     for (let s = 0; s < this.n; s++) {
       this.start(s);
       obs[s] = this.observation(s);
     }
     return obs;
+  }
+
+  /** Current exposure value g_i of item i (what showing it now would add to G). */
+  exposureValueOf(i: number): number {
+    const base = this.world.exposureValue[i]!;
+    if (!this.fairShare) return base;
+    const mean = Math.max(1, this.shownTotal / this.nItems);
+    return base / (1 + this.exposure[i]! / mean);
   }
 
   /** User of slot s (for metrics). */
@@ -217,7 +234,7 @@ export class VecEnv {
       if (i < 0) continue;
       if (i >= w.nItems || !Number.isInteger(i)) throw new DataError(`item index ${i} is outside 0..${w.nItems - 1}`, { field: `slates[${off + k}]` });
       shown++;
-      G += w.exposureValue[i]!;
+      G += this.exposureValueOf(i);
       A += w.attract[i]!;
       let consumed = false;
       for (let h = 0; h < hLen; h++) if (this.hist[hOff + h] === i) consumed = true;
@@ -229,6 +246,15 @@ export class VecEnv {
     if (shown > 0) {
       G /= shown;
       A /= shown;
+    }
+    // Count this slate's impressions after valuing them, so an item's value reflects only what was
+    // shown before (two copies in one slate are both valued at the earlier count).
+    if (this.fairShare) {
+      for (let k = 0; k < K; k++) {
+        const i = slates[off + k]!;
+        if (i >= 0) this.exposure[i]! += 1;
+      }
+      this.shownTotal += shown;
     }
     let x = this.rng.next() * total;
     let pick = -1;

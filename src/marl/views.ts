@@ -5,7 +5,8 @@
  *    pop_i] (recent-item CF vectors h, recent-genre histogram g) plus the user's myopic prior
  *    score of the item (ALS on the train split when the context has it);
  *  - item agent: item state only — [1 | cold | log-popularity | log exposure so far | online CTR |
- *    never shown | recency of the last showing | newness from the item's age], from `ItemState` (what the team has shown);
+ *    never shown | recency of the last showing | newness from the item's age | exposure value
+ *    b_i / (1 + e_i / ē)], from `ItemState` (what the team has shown);
  *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1] with p(s) the decayed mean embedding
  *    of the recent items (content vectors, or genre indicators when the context has none);
  *  - extra agents: an external scorer's score of the item, z-scored over the catalogue, and 1.
@@ -57,6 +58,8 @@ export class ItemState {
   lastShown: Float64Array;
   /** Slates shown so far (the team's clock). */
   clock = 0;
+  /** Impressions so far over all items (mean exposure = total / nItems). */
+  total = 0;
   constructor(nItems: number) {
     this.exposure = new Float64Array(nItems);
     this.clicks = new Float64Array(nItems);
@@ -69,11 +72,12 @@ export class ItemState {
       this.exposure[i]! += 1;
       this.lastShown[i] = this.clock;
     }
+    this.total += items.length;
     this.clock++;
   }
 
   toJSON(): Record<string, unknown> {
-    return { exposure: this.exposure, clicks: this.clicks, lastShown: this.lastShown, clock: this.clock };
+    return { exposure: this.exposure, clicks: this.clicks, lastShown: this.lastShown, clock: this.clock, total: this.total };
   }
 
   load(s: Record<string, unknown>): void {
@@ -81,24 +85,34 @@ export class ItemState {
     this.clicks = s.clicks as Float64Array;
     this.lastShown = s.lastShown as Float64Array;
     this.clock = s.clock as number;
+    // States saved before `total` existed: it is the sum of the exposures.
+    this.total = typeof s.total === 'number' ? s.total : this.exposure.reduce((a, b) => a + b, 0);
   }
 }
 
-export const ITEM_FEATURES = ['bias', 'cold', 'popularity', 'exposure', 'ctr', 'neverShown', 'recency', 'age'] as const;
+export const ITEM_FEATURES = ['bias', 'cold', 'popularity', 'exposure', 'ctr', 'neverShown', 'recency', 'age', 'exposureValue'] as const;
 
 export class ItemView implements View {
   readonly name = 'item';
   readonly dim = ITEM_FEATURES.length;
   private readonly logPop: Float64Array;
+  /** b_i: the exposure value of a never-shown item (1 cold, else 0.5·(1 − popularity percentile)). */
+  private readonly baseValue: Float64Array;
   constructor(
     private readonly ctx: TeamContext,
     readonly state: ItemState,
   ) {
-    const { nItems, popularity } = ctx.items;
+    const { nItems, popularity, cold } = ctx.items;
     let maxPop = 1;
     for (let i = 0; i < nItems; i++) maxPop = Math.max(maxPop, popularity[i]!);
     this.logPop = new Float64Array(nItems);
     for (let i = 0; i < nItems; i++) this.logPop[i] = Math.log1p(popularity[i]!) / Math.log1p(maxPop);
+    const order = Int32Array.from({ length: nItems }, (_, i) => i).sort((a, b) => popularity[b]! - popularity[a]! || a - b);
+    this.baseValue = new Float64Array(nItems);
+    for (let r = 0; r < nItems; r++) {
+      const i = order[r]!;
+      this.baseValue[i] = cold[i] ? 1 : 0.5 * (r / Math.max(1, nItems - 1));
+    }
   }
 
   row(i: number, out: Float64Array, o: number): void {
@@ -114,6 +128,9 @@ export class ItemView implements View {
     // Newness from the item's age in days when the context knows it (none in the simulator).
     const age = this.ctx.itemAgeDays?.[i];
     out[o + 7] = age === undefined ? 0 : Math.exp(-age / 30);
+    // The item agent's own stake, fair exposure, as the team values it: b_i shrunk by how far the
+    // item's exposure so far exceeds the mean (the same rule as the simulator's `fair-share` G).
+    out[o + 8] = this.baseValue[i]! / (1 + e / Math.max(1, s.total / s.exposure.length));
   }
 
   features(_obs: Observation, items: Int32Array, n: number, out: Float64Array): void {

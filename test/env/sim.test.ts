@@ -165,4 +165,60 @@ describe('simulator (synthetic world)', () => {
       else expect(world.exposureValue[i]).toBeLessThanOrEqual(0.5);
     }
   });
+
+  it('static exposure value (v1): G is the same however often an item is shown', () => {
+    const env = new VecEnv(world, config, 1);
+    env.reset(5);
+    const slate = Int32Array.from({ length: K }, (_, p) => p);
+    const g0 = env.step(slate).G[0]!;
+    for (let t = 0; t < 5; t++) expect(env.step(slate).G[0]).toBeCloseTo(g0, 6);
+  });
+});
+
+describe('fair-share exposure value (sim-ml-ls-v2)', () => {
+  const { world, config } = toyWorld({ exposureValue: 'fair-share' });
+  const K = config.slateSize;
+  const slateOf = (start: number) => Int32Array.from({ length: K }, (_, p) => (start + p) % world.nItems);
+
+  it('an item shown more than its fair share is worth less, exactly b_i / (1 + e_i / ē)', () => {
+    const env = new VecEnv(world, config, 1, { autoReset: true });
+    env.reset(3);
+    const slate = slateOf(0);
+    let expected = 0;
+    for (let p = 0; p < K; p++) expected += world.exposureValue[p]!;
+    expect(env.step(slate).G[0]).toBeCloseTo(expected / K, 5);
+    // After t showings of the same slate: e_i = t, ē = max(1, t·K / nItems) = 1 while t·K ≤ nItems.
+    for (let t = 1; t <= 3; t++) {
+      const g = env.step(slate).G[0]!;
+      expect(g).toBeCloseTo(expected / K / (1 + t), 5);
+    }
+    for (let p = 0; p < K; p++) expect(env.exposureValueOf(p)).toBeCloseTo(world.exposureValue[p]! / 5, 6);
+  });
+
+  it('rotating through the catalogue earns more G than repeating one slate', () => {
+    const run = (rotate: boolean) => {
+      const env = new VecEnv(world, config, 2);
+      env.reset(9);
+      let G = 0;
+      for (let t = 0; t < 60; t++) {
+        const a = slateOf(rotate ? 2 * t * K : 0);
+        const b = slateOf(rotate ? (2 * t + 1) * K : K);
+        const r = env.step(Int32Array.from([...a, ...b]));
+        G += r.G[0]! + r.G[1]!;
+      }
+      return G;
+    };
+    expect(run(true)).toBeGreaterThan(1.5 * run(false));
+  });
+
+  it('reset clears the exposure counts: the same seed gives the same numbers', () => {
+    const env = new VecEnv(world, config, 1);
+    const trace = () => {
+      env.reset(4);
+      const out: number[] = [];
+      for (let t = 0; t < 10; t++) out.push(env.step(slateOf(0)).G[0]!);
+      return out;
+    };
+    expect(trace()).toEqual(trace());
+  });
 });
