@@ -6,6 +6,7 @@ export * from './fusion.js';
 export * from './explain.js';
 export * from './team.js';
 export * from './recommender.js';
+export * from './offline-explain.js';
 export * from './item-recommender.js';
 export * from './register.js';
 export * from './content.js';

@@ -207,6 +207,49 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     return o;
   }
 
+  /** The fitted members, in config order (read-only use: explanations look inside them). */
+  get memberModels(): readonly Recommender[] {
+    this.assertFitted();
+    return this.members;
+  }
+
+  /**
+   * What each member adds to the fused score of `items` for `user`: `terms[p * M + m]` is member
+   * m's weight × its normalised score (or × its rank vote for borda/rrf) for item `items[p]`; for
+   * an item with no training interaction only the members that cover new items count, scaled as
+   * in the fusion. So each item's terms add up to its fused score `scores[p]` (up to float32
+   * rounding of the fused score, which is what `scoreAll` returns). `raw[m]` holds member m's
+   * unnormalised scores over all items (fresh arrays, the caller may keep them).
+   */
+  scoreTerms(user: UserRef, items: ArrayLike<number>): { terms: Float64Array; scores: Float32Array; raw: Float32Array[] } {
+    this.assertFitted();
+    const M = this.members.length;
+    const contrib = this.members.map(() => new Float32Array(this.nItems));
+    this.memberContributions(user, contrib, this.seenItems(user));
+    const raw = this.bufs.map((b) => b.slice());
+    const fused = new Float32Array(this.nItems);
+    this.fuse(contrib, this.weightsV, fused);
+    let coverW = 0;
+    let totalW = 0;
+    for (let m = 0; m < M; m++) {
+      totalW += this.weightsV[m]!;
+      if (coversNewItems(this.members[m]!)) coverW += this.weightsV[m]!;
+    }
+    const coldScale = coverW > 0 ? totalW / coverW : 1;
+    const terms = new Float64Array(items.length * M);
+    const scores = new Float32Array(items.length);
+    for (let p = 0; p < items.length; p++) {
+      const i = items[p]!;
+      scores[p] = fused[i]!;
+      const warm = this.warm[i] === 1 || coverW === 0;
+      for (let m = 0; m < M; m++) {
+        const w = warm ? this.weightsV[m]! : coversNewItems(this.members[m]!) ? this.weightsV[m]! * coldScale : 0;
+        terms[p * M + m] = w === 0 ? 0 : w * contrib[m]![i]!; // no −0 from a zero weight
+      }
+    }
+    return { terms, scores, raw };
+  }
+
   /** Simplex-grid search of the weights by NDCG@tuneK on the validation split. */
   private tuneWeights(fitPart: Dataset, validation: Dataset): { weights: Float64Array; ndcg: number } {
     const M = this.members.length;

@@ -1,10 +1,16 @@
-/** `chorus recommend`: load a saved model and print a user's top-k with titles. */
+/**
+ * `chorus recommend`: load a saved model and print a user's top-k with titles; with `--explain`
+ * (models that can explain: the team), each item's per-agent contributions and evidence.
+ */
 import type { Command } from 'commander';
-import { NotFoundError } from '../../errors.js';
+import { ConfigError, NotFoundError } from '../../errors.js';
+import { canExplain } from '../../marl/offline-explain.js';
+// Registers the `team` recommender so its model files load (the CLI loads src/marl anyway; explicit here).
+import '../../marl/register.js';
 import { loadModel } from '../../recommenders/persist.js';
 import { intFlag, loadConfig } from '../config.js';
 import { readModelIndex } from '../model-index.js';
-import { table, writeJson, writeOut } from '../output.js';
+import { formatNumber, table, writeJson, writeOut } from '../output.js';
 
 interface RecommendFlags {
   modelFile?: string;
@@ -13,6 +19,7 @@ interface RecommendFlags {
   includeSeen?: boolean;
   config?: string;
   json?: boolean;
+  explain?: boolean;
 }
 
 export function register(program: Command): void {
@@ -23,6 +30,7 @@ export function register(program: Command): void {
     .option('-f, --model-file <file>', 'model written by `chorus train` (default: config recommend.modelFile, else als.model.json)')
     .option('-k, --k <n>', 'how many items (default 10)')
     .option('--include-seen', "also rank the user's training items")
+    .option('--explain', "show each agent's contribution to each item's score and the evidence behind it (team models)")
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<RecommendFlags>();
       const { config } = loadConfig(flags.config);
@@ -31,13 +39,30 @@ export function register(program: Command): void {
       const [model, index] = await Promise.all([loadModel(file), readModelIndex(file)]);
       const u = index.users.indexOf(flags.user);
       if (u < 0) throw new NotFoundError(`user "${flags.user}" is not in the model's training data (${index.users.length} users)`, 'user');
+      if (flags.explain && !canExplain(model)) {
+        throw new ConfigError(`--explain: model "${model.kind}" (${file}) cannot explain its recommendations; train a team model (chorus train --model team) for explanations`, 'explain');
+      }
       const ranked = model.recommend(u, k, { excludeSeen: !flags.includeSeen });
       const rows = Array.from(ranked.items, (i, r) => ({ rank: r + 1, item: index.items[i]!, title: index.titles[i] ?? '', score: ranked.scores[r]! }));
+      const explained = flags.explain && canExplain(model) ? model.explain(u, ranked.items) : null;
+      // The team's fusion weight per agent, when the model reports them (context for the contributions).
+      const weights = explained ? (model as { weights?: Record<string, number> }).weights : undefined;
       if (flags.json) {
-        writeJson({ user: flags.user, model: model.kind, k, items: rows });
+        const items = explained ? rows.map((r, p) => ({ ...r, explanation: { contributions: explained[p]!.contributions, evidence: explained[p]!.evidence } })) : rows;
+        writeJson({ user: flags.user, model: model.kind, k, ...(weights ? { weights } : {}), items });
         return;
       }
       writeOut(`top ${k} for user ${flags.user} (${model.kind}, ${file})`);
       writeOut(table(['rank', 'item', 'title', 'score'], rows.map((r) => [r.rank, r.item, r.title, r.score])));
+      if (!explained) return;
+      for (let p = 0; p < rows.length; p++) {
+        const r = rows[p]!;
+        const e = explained[p]!;
+        writeOut(`\n#${r.rank} ${r.title || r.item}: score ${formatNumber(r.score)} = sum of the contributions`);
+        const agents = Object.keys(e.contributions);
+        const why = (a: string) => e.evidence.filter((x) => x.agent === a).map((x) => x.text).join('; ');
+        const head = weights ? ['agent', 'weight', 'contribution', 'evidence'] : ['agent', 'contribution', 'evidence'];
+        writeOut(table(head, agents.map((a) => (weights ? [a, weights[a] ?? NaN, e.contributions[a]!, why(a)] : [a, e.contributions[a]!, why(a)]))));
+      }
     });
 }
