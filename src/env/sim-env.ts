@@ -36,7 +36,7 @@ export class SimEnv implements Env {
     return {
       observation: r.observations[0]!,
       reward: r.rewards[0]!,
-      parts: { R: r.R[0]!, G: r.G[0]!, A: r.A[0]! },
+      parts: { R: r.R[0]!, G: r.G[0]!, A: r.A[0]!, itemG: r.g.slice(0, this.slateSize) },
       done,
       info: {
         clicks: r.clicks.slice(0, K),

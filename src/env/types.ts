@@ -9,6 +9,11 @@ export interface RewardParts {
   G: number;
   /** Content attractiveness of the shown items, from embeddings. */
   A: number;
+  /**
+   * Exposure value of each shown item, by slate position (G is their mean). A live system knows it
+   * (it computes G from its own exposure log), so learners may use it for exact credit assignment.
+   */
+  itemG?: Float32Array;
 }
 
 export interface Observation {

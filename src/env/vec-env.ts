@@ -27,6 +27,8 @@ export interface VecStepResult {
   R: Float32Array;
   G: Float32Array;
   A: Float32Array;
+  /** n × slateSize: exposure value g_i of each shown item at the time it was shown (0 where empty); G is their mean. */
+  g: Float32Array;
   done: Uint8Array;
   /** n × slateSize, row per session. */
   clicks: Int32Array;
@@ -104,6 +106,7 @@ export class VecEnv {
       R: new Float32Array(n),
       G: new Float32Array(n),
       A: new Float32Array(n),
+      g: new Float32Array(n * K),
       done: new Uint8Array(n),
       clicks: new Int32Array(n * K),
       purchases: new Int32Array(n * K),
@@ -186,6 +189,7 @@ export class VecEnv {
     }
     const out = this.out;
     out.clicks.fill(0);
+    out.g.fill(0);
     out.purchases.fill(0);
     out.ratings.fill(NaN);
     for (let s = 0; s < this.n; s++) {
@@ -234,7 +238,9 @@ export class VecEnv {
       if (i < 0) continue;
       if (i >= w.nItems || !Number.isInteger(i)) throw new DataError(`item index ${i} is outside 0..${w.nItems - 1}`, { field: `slates[${off + k}]` });
       shown++;
-      G += this.exposureValueOf(i);
+      const gi = this.exposureValueOf(i);
+      out.g[off + k] = gi;
+      G += gi;
       A += w.attract[i]!;
       let consumed = false;
       for (let h = 0; h < hLen; h++) if (this.hist[hOff + h] === i) consumed = true;

@@ -34,7 +34,7 @@ serveWorker<DistributedInit>(async (payload, data) => {
     team.beginRound();
     for (let s = 0; s < n; s++) {
       const done = r.done[s] === 1;
-      team.observe({ observation: obs[s]!, slate: slates[s]!, reward: r.rewards[s]!, parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]! }, clicks: r.clicks.slice(s * K, s * K + K), next: done ? r.terminal[s]! : r.observations[s]!, done });
+      team.observe({ observation: obs[s]!, slate: slates[s]!, reward: r.rewards[s]!, parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]!, itemG: r.g.slice(s * K, s * K + K) }, clicks: r.clicks.slice(s * K, s * K + K), next: done ? r.terminal[s]! : r.observations[s]!, done });
     }
     obs = r.observations.slice();
     return team.exportSync();

@@ -41,7 +41,7 @@ import type { TeamContext } from './context.js';
 import { checkFusion, fuse, MetaFusion, type FusionName } from './fusion.js';
 import { LinearValue, QmixMixer } from './mixer.js';
 import { CandidateSource } from '../agents/neural.js';
-import { ContentView, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
+import { ContentView, ITEM_FEATURES, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
 import { evidenceFor, type Evidence } from './explain.js';
 
 export type Coordination = 'independent' | 'vdn' | 'qmix' | 'central-critic' | 'comm';
@@ -73,6 +73,8 @@ export interface TeamConfig extends SeededConfig {
    * five of QMIX drifted onto the item agent's cold proposals and stayed there (value modes only).
    */
   relevanceInit: number;
+  /** Initial weight of the stake model (and, × λ/K, of the item agent's value) on the item's exposure-value feature. */
+  exposureInit: number;
   /** Lower bound of the QMIX weights w_k(s). */
   mixWMin: number;
   /** Actor step size (central-critic) and critic Adam learning rate. */
@@ -116,6 +118,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   mixLr: 0.002,
   mixWMin: 0,
   relevanceInit: 0.03,
+  exposureInit: 1,
   actorLr: 0.05,
   criticLr: 5e-3,
   epsilon: 0.05,
@@ -242,6 +245,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // (test/marl) is no longer solved in 400 steps, and the mode is stable without it.
     if (ku >= 0 && config.coordination !== 'independent') this.values[ku]!.theta[this.views[ku]!.dim - 1] = config.relevanceInit;
     this.stakeG = new LinearValue(this.itemView.dim, config.auxLr);
+    // The item agent starts from its own stake: G is the team's own definition (b_i shrunk by
+    // exposure over the fair share), which its `exposureValue` feature computes from the team's
+    // exposure log; the stake model starts there and learns corrections, and the item agent's value
+    // starts at its myopic share λ·g_i/K (value modes; like relevanceInit for the user agent).
+    const gF = ITEM_FEATURES.indexOf('exposureValue');
+    this.stakeG.theta[gF] = config.exposureInit;
+    const ki0 = names.indexOf('item');
+    if (ki0 >= 0 && config.coordination !== 'independent') this.values[ki0]!.theta[gF] = (config.exposureInit * config.lambda) / ctx.slateSize;
     this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
     this.stateF = new StateFeaturiser(ctx);
     this.sVec = new Float32Array(this.stateF.dim);
@@ -557,10 +568,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const gm = new Float64Array(di);
     const am = new Float64Array(dc + 1);
     const row = this.row;
+    // With the per-item exposure values known (parts.itemG), G is split exactly and the stake model
+    // learns g_i item by item; otherwise it is fitted to the slate mean and the residual is shared.
+    const exactG = parts.itemG !== undefined && parts.itemG.length >= K;
     for (let p = 0; p < K; p++) {
       this.itemView.row(items[p]!, row, 0);
       gHat[p] = this.stakeG.value(row, 0);
-      for (let j = 0; j < di; j++) gm[j]! += row[j]! / K;
+      if (exactG) this.stakeG.accumulate(row, 0, parts.itemG![p]! - gHat[p]!);
+      else for (let j = 0; j < di; j++) gm[j]! += row[j]! / K;
       const o = items[p]! * dc;
       let a = this.stakeA.theta[dc]!;
       for (let j = 0; j < dc; j++) {
@@ -576,13 +591,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     for (let p = 0; p < K; p++) (gMean += gHat[p]! / K), (aMean += aHat[p]! / K);
     const dG = parts.G - gMean;
     const dA = parts.A - aMean;
-    this.stakeG.accumulate(gm, 0, dG);
+    if (!exactG) this.stakeG.accumulate(gm, 0, dG);
     this.stakeA.accumulate(am, 0, dA);
     this.stakeG.apply();
     this.stakeA.apply();
+    let gSum = 0;
+    if (exactG) for (let p = 0; p < K; p++) gSum += parts.itemG![p]!;
     for (let p = 0; p < K; p++) {
       const rc = t.clicks && nClicks > 0 && t.clicks[p] ? parts.R / nClicks : t.clicks ? 0 : parts.R / K;
-      const g = (lambda * (gHat[p]! + dG)) / K;
+      const g = exactG ? (lambda * parts.G * parts.itemG![p]!) / Math.max(1e-12, gSum) : (lambda * (gHat[p]! + dG)) / K;
       const a = (alpha * (aHat[p]! + dA)) / K;
       rho[p] = rc + g + a;
       stakes[p * 3] = rc;

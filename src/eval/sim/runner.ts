@@ -117,7 +117,7 @@ export class SeedRun {
           observation: this.obs[s]!,
           slate: this.slates[s]!,
           reward: r.rewards[s]!,
-          parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]! },
+          parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]!, itemG: r.g.slice(s * K, s * K + K) },
           clicks: r.clicks.slice(s * K, s * K + K),
           next: done ? r.terminal[s]! : r.observations[s]!,
           done,
