@@ -100,6 +100,18 @@ export interface TeamConfig extends SeededConfig {
   /** The fair slots choose among the user's top `fairSlotPool` items by the prior (0: the whole catalogue). */
   fairSlotPool: number;
 
+  /**
+   * How the slate is assembled from the fused scores (value modes with weighted fusion):
+   *  - `score`: the k best fused scores, best first;
+   *  - `dcg`: position by position from the top, each taking the candidate with the best value *at
+   *    that position*, where the click-driven agents' values (user agent, extra scorers) are scaled
+   *    by the position's examination weight 1/log2(p + 2) and the per-impression agents' (item:
+   *    exposure, content: attractiveness) are not. G and A are earned by every impression, R only by
+   *    clicks, which fall with position; so lower positions go to under-exposed items exactly when
+   *    λ·G outweighs the clicks they would lose. Training uses the same position-scaled values.
+   */
+  slotting: 'score' | 'dcg';
+
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
   /** UCB1 exploration constant of the meta-policy. */
@@ -129,6 +141,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   fairSlots: 0,
   fairBeta: 1,
   fairSlotPool: 0,
+  slotting: 'score',
 
   rrfK: 60,
   metaC: 0.5,
@@ -206,6 +219,10 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   private readonly wBuf: Float64Array;
   private readonly row: Float64Array;
   private b = 0;
+  /** Per member: 1 when its value is earned through clicks (scaled by position under `dcg` slotting). */
+  private readonly clickDriven: Uint8Array;
+  /** Examination weight per slate position (all 1 unless `dcg` slotting applies). */
+  private readonly examine: Float64Array;
   /** Largest |team reward| seen so far (scales the bootstrap clip). */
   private rMax = 1;
   // Evaluation statistics for summaries.
@@ -231,6 +248,13 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     for (const n of names) if (!known.includes(n)) throw new ConfigError(`unknown team member "${n}"; expected any of: ${known.join(', ')}`, 'members');
     if (new Set(names).size !== names.length) throw new ConfigError('team members must be distinct', 'members');
     this.memberNames = names;
+    if (config.slotting !== 'score' && config.slotting !== 'dcg') throw new ConfigError(`unknown slotting "${String(config.slotting)}"; expected score or dcg`, 'slotting');
+    this.clickDriven = Uint8Array.from(names, (n) => (n === 'item' || n === 'content' ? 0 : 1));
+    this.examine = new Float64Array(Math.max(1, ctx.slateSize)).fill(1);
+    // Central-critic's actors sample slates from the fused scores while training; position scaling
+    // would make its critic and actors disagree, so it (and rank fusions) keep score order.
+    const positional = config.slotting === 'dcg' && config.coordination !== 'central-critic' && config.fusion !== 'borda' && config.fusion !== 'rrf';
+    if (positional) for (let p = 0; p < this.examine.length; p++) this.examine[p] = 1 / Math.log2(p + 2);
     this.views = names.map((n): View => {
       if (n === 'user') return new UserView(ctx, this.source);
       if (n === 'item') return this.itemView;
@@ -306,12 +330,13 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (ki >= 0) {
       const th = this.values[ki]!.theta;
       const row = this.row;
-      for (let i = 0; i < this.allScores.length; i++) {
+      const value = (i: number): number => {
         this.itemView.row(i, row, 0);
         let v = 0;
         for (let j = 0; j < this.itemView.dim; j++) v += th[j]! * row[j]!;
-        this.allScores[i] = v;
-      }
+        return v;
+      };
+      for (let i = 0; i < this.allScores.length; i++) this.allScores[i] = value(i);
       add(this.allScores);
     }
     const kc = this.memberNames.indexOf('content');
@@ -366,18 +391,51 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     return n;
   }
 
-  /** Indices (into the candidate list) of the k best fused scores, best first, into `out`. */
+  /**
+   * Indices (into the candidate list) of the slate, top position first, into `out`: the k best
+   * fused scores, or under `dcg` slotting the best value at each position in turn. The chosen rows'
+   * values, contributions and scores are then those at their positions (`placeRow`).
+   */
   private greedy(n: number, k: number, out: Int32Array): number {
     const kk = Math.min(k, n);
     const used = this.order;
+    const m = this.m;
     for (let r = 0; r < n; r++) used[r] = 0;
     for (let p = 0; p < kk; p++) {
+      const e = this.examine[p] ?? this.examine[this.examine.length - 1]!;
       let best = -1;
-      for (let r = 0; r < n; r++) if (!used[r] && (best < 0 || this.s[r]! > this.s[best]!)) best = r;
+      let bestV = -Infinity;
+      for (let r = 0; r < n; r++) {
+        if (used[r]) continue;
+        let v = this.s[r]!;
+        if (e !== 1) {
+          v = 0;
+          for (let a = 0; a < m; a++) v += this.c[r * m + a]! * (this.clickDriven[a] ? e : 1);
+        }
+        if (best < 0 || v > bestV) (best = r), (bestV = v);
+      }
       used[best] = 1;
       out[p] = best;
     }
+    for (let p = 0; p < kk; p++) this.placeRow(out[p]!, p);
     return kk;
+  }
+
+  /** Scale row r's click-driven values and contributions to position p (no-op at weight 1). */
+  private placeRow(r: number, p: number): void {
+    const e = this.examine[p] ?? this.examine[this.examine.length - 1]!;
+    if (e === 1) return;
+    const m = this.m;
+    let t = 0;
+    for (let a = 0; a < m; a++) {
+      if (this.clickDriven[a]) {
+        this.q[r * m + a]! *= e;
+        this.q1[r * m + a]! *= e;
+        this.c[r * m + a]! *= e;
+      }
+      t += this.c[r * m + a]!;
+    }
+    this.s[r] = t;
   }
 
   // ---------------------------------------------------------------- acting
@@ -427,7 +485,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       for (let p = 0; p < kk - f; p++) fin[p] = cands[pick[p]!]!;
       fin.set(fill, kk - f);
       this.evaluate(obs, fin, arm);
-      for (let p = 0; p < kk; p++) pick[p] = p;
+      for (let p = 0; p < kk; p++) (pick[p] = p), this.placeRow(p, p);
       for (let p = kk - f; p < kk; p++) prop[p] = 1;
       cands = fin;
     }
@@ -644,8 +702,11 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       }
     }
 
-    // The agents' features and values for the shown items at s.
+    // The agents' features and values for the shown items at s, at the positions they were shown.
     this.evaluate(t.observation, items, arm);
+    for (let p = 0; p < K; p++) this.placeRow(p, p);
+    // d(value at position p)/dθ_k carries the position's weight for click-driven agents.
+    const posScale = (a: number, p: number): number => (this.clickDriven[a] ? (this.examine[p] ?? this.examine[this.examine.length - 1]!) : 1);
     // Bootstrap values are clipped to what a session can return (|step reward| ≤ rMax for 1/(1−γ)
     // steps): with linear values and a max over proposals, an unclipped bootstrap can run away.
     const vMax = this.rMax / Math.max(1e-6, 1 - gamma);
@@ -660,8 +721,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
         for (let p = 0; p < K; p++) {
           const err = y[p]! - this.teamValue(p);
           let norm = 1;
-          for (let a = 0; a < m; a++) norm += (qm ? this.w[a]! ** 2 : 1) * this.values[a]!.sq(this.F[a]!, p * this.views[a]!.dim);
-          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, qm ? this.w[a]! : 1, norm);
+          for (let a = 0; a < m; a++) norm += ((qm ? this.w[a]! : 1) * posScale(a, p)) ** 2 * this.values[a]!.sq(this.F[a]!, p * this.views[a]!.dim);
+          for (let a = 0; a < m; a++) this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, (qm ? this.w[a]! : 1) * posScale(a, p), norm);
           if (qm) this.mixer.step(this.sVec, this.q, p * m, err);
         }
         break;
@@ -672,7 +733,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
           for (let a = 0; a < m; a++) tot += this.q1[p * m + a]!;
           for (let a = 0; a < m; a++) {
             const err = y[p]! - this.q[p * m + a]!;
-            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
             if (m > 1) {
               const msg = (tot - this.q1[p * m + a]!) / (m - 1);
               this.commGain[a]! += (this.config.auxLr * err * msg) / (1 + msg * msg);
@@ -687,7 +748,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
           for (let p = 0; p < K; p++) {
             const ya = stakes[p * 3 + stakeIdx]! + (gamma * vNext[a]!) / K;
             const err = ya - this.q[p * m + a]!;
-            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err);
+            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
             x[a]! += this.q[p * m + a]!;
           }
         }
@@ -842,6 +903,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     else {
       // A slate from elsewhere: score just its items.
       const n = this.evaluate(obs, slate.items, 0);
+      for (let p = 0; p < n; p++) this.placeRow(p, p);
       contrib = this.c.slice(0, n * m);
       fused = this.s.slice(0, n);
     }
