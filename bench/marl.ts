@@ -75,7 +75,29 @@ const CONFIGS: Cfg[] = [
   team('team vdn λ=0.5', { coordination: 'vdn' }, 0.5),
   team('team central-critic λ=0.5', { coordination: 'central-critic' }, 0.5),
   team('team comm λ=0.5', { coordination: 'comm' }, 0.5),
+  // Position-aware slotting (TeamConfig.slotting = 'dcg') for the value modes.
+  team('team vdn dcg', { coordination: 'vdn', slotting: 'dcg' }),
+  team('team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }),
+  team('team comm dcg', { coordination: 'comm', slotting: 'dcg' }),
+  team('team independent dcg', { coordination: 'independent', slotting: 'dcg' }),
 ];
+// λ ablation grid: every variant below at λ = 0.5, 1 and 2 (labels "<variant> λ=<x>").
+const LAMBDA_GRID: [string, Record<string, unknown>][] = [
+  ['user agent alone', { members: ['user'] }],
+  ['item agent alone', { members: ['item'] }],
+  ['content agent alone', { members: ['content'] }],
+  ['team vdn', { coordination: 'vdn' }],
+  ['team vdn dcg', { coordination: 'vdn', slotting: 'dcg' }],
+  ['team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }],
+  ['team central-critic', { coordination: 'central-critic' }],
+  ['user agent + fair slots', { members: ['user'], ...FAIR }],
+];
+for (const lam of [0.5, 1, 2]) {
+  for (const [name, config] of LAMBDA_GRID) {
+    const label = `${name} λ=${lam}`;
+    if (!CONFIGS.some((c) => c.label === label)) CONFIGS.push(team(label, config, lam));
+  }
+}
 
 async function main(): Promise<void> {
   const steps = Number(arg('steps', '2000'));
