@@ -207,11 +207,15 @@ export class AgentPolicy implements ServingPolicy {
     if (typeof explainer.explain === 'function') {
       const own = chosen.flatMap((x, q) => (explanations[q]!.agent!.source === 'agent' ? [q] : []));
       if (own.length > 0) {
-        const ex = explainer.explain(obs, { items: Int32Array.from(own.map((q) => chosen[q]!.index)) });
-        own.forEach((q, e) => {
-          const x = ex[e];
+        // Explain the agent's own slate object: the team then reports the contributions it scored
+        // when acting (re-scoring would see the exposure counts that act() has just updated).
+        const ex = explainer.explain(obs, slate as Slate);
+        const byItem = new Map<number, (typeof ex)[number]>();
+        ex.forEach((x, p) => byItem.set(slate.items[p]!, x));
+        for (const q of own) {
+          const x = byItem.get(chosen[q]!.index);
           if (x) Object.assign(explanations[q]!.agent!, { contributions: x.contributions, evidence: x.evidence });
-        });
+        }
       }
     }
     if (input.mode === 'single') {
