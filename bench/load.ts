@@ -7,11 +7,17 @@
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
  *        [--soak 0] [--policy linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
+ *        [--prefill 0] [--old-ids] [--writer worker|inline]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
+ * --prefill N logs N decisions (copies of a real one, fresh event ids) before the run, so that a
+ * 10 s run sees the event log a long soak would have built. --old-ids gives the prefilled rows
+ * random (v4) UUIDs, as event ids were before 2026-12-02, instead of the server's time-ordered ids.
+ * --writer worker commits in the SQLite store's commit worker thread instead of on the event loop.
  * --write appends the table to docs/benchmarks.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
+import { newEventId } from '../src/serve/event-id.js';
 import { startServer } from '../src/serve/server.js';
 import { Rng } from '../src/util/rng.js';
 import { numArg as arg, strArg } from './args.js';
@@ -57,29 +64,50 @@ function serverArgs() {
     poolCache: arg('pool-cache', 10_000),
     sync: process.argv.includes('--sync-normal') ? 'normal' : 'full',
     policy: strArg('policy', 'linucb-rerank'),
+    prefill: arg('prefill', 0),
+    oldIds: process.argv.includes('--old-ids'),
+    writer: strArg('writer', 'inline'),
   };
 }
 
 /** Child mode: the Chorus server and a bare Fastify app, in one process. */
 async function serverMode(): Promise<void> {
-  const { nItems, nUsers, factors, poolCache, sync, policy } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = synthetic(nUsers, nItems, 50, 7);
   const s = await startServer({
     dataset: ds,
-    store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}`,
+    store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}&writer=${writer}`,
     adminKey: KEY,
     // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
     engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, agent: policy === 'linucb-rerank' ? null : { name: policy } },
     server: { rateLimit: false },
   });
+  let prefillSeconds = 0;
+  if (prefill > 0) {
+    const t1 = performance.now();
+    // One real decision (its payload has the size and shape of every slate's), copied N times
+    // through the store's own write path, 10,000 rows per group commit.
+    const r = await s.engine.recommend({ user: 'u0', k: 10, excludeSeen: true, context: { device: 'phone' } });
+    const d = (await s.store.events.getDecision(r.eventId))!;
+    for (let done = 0; done < prefill; ) {
+      const n = Math.min(10_000, prefill - done);
+      await Promise.all(
+        Array.from({ length: n }, (_, j) =>
+          s.store.events.appendDecision({ ...d, seq: undefined, id: oldIds ? randomUUID() : newEventId(), ts: Date.now(), user: `u${(done + j) % nUsers}` }),
+        ),
+      );
+      done += n;
+    }
+    prefillSeconds = (performance.now() - t1) / 1000;
+  }
   const bare = Fastify({ logger: false });
   bare.get('/bare', async () => ({ ok: true }));
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
   // Exit normally on SIGINT/SIGTERM so that --cpu-prof and similar flags can write their output.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(0));
-  process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds: (performance.now() - t0) / 1000, snapshot: s.engine.activeSnapshot })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds: (performance.now() - t0) / 1000, prefillSeconds, snapshot: s.engine.activeSnapshot })}\n`);
 }
 
 interface Row {
@@ -131,17 +159,17 @@ async function main(): Promise<void> {
   const soak = arg('soak', 0);
   // --server-prof DIR: the server child writes a V8 CPU profile there on exit (where its time goes).
   const profDir = strArg('server-prof', '');
-  const { nItems, nUsers, factors, poolCache, sync, policy } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;
   try {
     child = spawn(
       process.execPath,
-      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, ...(sync === 'normal' ? ['--sync-normal'] : [])],
+      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, '--prefill', String(prefill), '--writer', writer, ...(oldIds ? ['--old-ids'] : []), ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number }>((ok, fail) => {
+    const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number; prefillSeconds: number }>((ok, fail) => {
       createInterface({ input: child!.stdout! }).once('line', (l) => ok(JSON.parse(l)));
       child!.once('exit', (c) => fail(new Error(`server exited (${c})`)));
     });
@@ -178,13 +206,21 @@ async function main(): Promise<void> {
     rows.push(row('POST /feedback (click)', await run({ ...common, url: info.url, requests: [feedback] })));
     let soakLine = '';
     if (soak > 0) {
+      const decisions = () => metric(info.url, /^chorus_decisions_total (\d+)/m);
       const samples: number[] = [await rss(info.url)];
-      const timer = setInterval(() => void rss(info.url).then((x) => samples.push(x)), 10_000);
+      // Logged decisions every 10 s: the soak's throughput over time, as the event log grows.
+      const counts: { t: number; n: number }[] = [{ t: performance.now(), n: await decisions() }];
+      const timer = setInterval(() => {
+        void rss(info.url).then((x) => samples.push(x));
+        void decisions().then((n) => counts.push({ t: performance.now(), n }));
+      }, 10_000);
       rows.push(row(`POST /recommend soak ${soak}s`, await run({ ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] })));
       clearInterval(timer);
       samples.push(await rss(info.url));
+      counts.push({ t: performance.now(), n: await decisions() });
       const later = samples.slice(1);
-      soakLine = `Soak: server RSS MiB at start ${samples[0]!.toFixed(0)}, min ${Math.min(...later).toFixed(0)}, max ${Math.max(...later).toFixed(0)}, end ${samples[samples.length - 1]!.toFixed(0)} (every 10 s: ${samples.map((x) => x.toFixed(0)).join(' ')}).`;
+      const rates = counts.slice(1).map((c, i) => (c.n - counts[i]!.n) / ((c.t - counts[i]!.t) / 1000));
+      soakLine = `Soak: server RSS MiB at start ${samples[0]!.toFixed(0)}, min ${Math.min(...later).toFixed(0)}, max ${Math.max(...later).toFixed(0)}, end ${samples[samples.length - 1]!.toFixed(0)} (every 10 s: ${samples.map((x) => x.toFixed(0)).join(' ')}). /recommend req/s in each 10 s of the soak (decisions logged): ${rates.map((x) => x.toFixed(0)).join(' ')}; log size at the end ${counts[counts.length - 1]!.n + prefill} decisions.`;
     }
     const load1 = loadavg();
     const bare = rows[0]!.rps;
@@ -199,7 +235,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
       '',
       table,
       '',

@@ -8,6 +8,7 @@ import { topK } from '../util/topk.js';
 import { ConflictError, RequestError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
 import { AgentPolicy } from './agent-policy.js';
+import { newEventId } from './event-id.js';
 import { SlatePolicy, type PolicyConfig } from './policy.js';
 import { selectPool } from './select.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
@@ -395,7 +396,7 @@ export class Engine {
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {
-    const eventId = randomUUID();
+    const eventId = newEventId();
     const { items, payload } = this.buildSlate(req, eventId);
     await this.store.events.appendDecision({
       id: eventId,
@@ -497,7 +498,7 @@ export class Engine {
   // ---------------------------------------------------------------- Personalizer
 
   async rank(req: RankRequest): Promise<RankResponse> {
-    const eventId = req.eventId ?? randomUUID();
+    const eventId = req.eventId ?? newEventId();
     const excluded = new Set(req.excludedActions ?? []);
     const seen = new Set<string>();
     req.actions.forEach((a, i) => {

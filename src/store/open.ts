@@ -6,7 +6,8 @@ type Opener = (rest: string, params: URLSearchParams) => Store;
 
 /**
  * Backends by URL scheme, one table (add `postgres:` here when it exists; callers do not change).
- * `sqlite:path/to/chorus.db`, `sqlite::memory:`, `sqlite:data.db?synchronous=normal`.
+ * `sqlite:path/to/chorus.db`, `sqlite::memory:`, `sqlite:data.db?synchronous=normal`,
+ * `sqlite:data.db?writer=worker` (commit in a worker thread instead of on the event loop).
  */
 const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
   sqlite: (rest, params) => {
@@ -15,7 +16,11 @@ const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
     if (sync !== null && sync !== 'full' && sync !== 'normal') {
       throw new ConfigError(`synchronous must be "full" or "normal", got "${sync}"`, 'store');
     }
-    return new SqliteStore(rest, { synchronous: sync ?? 'full' });
+    const writer = params.get('writer');
+    if (writer !== null && writer !== 'worker' && writer !== 'inline') {
+      throw new ConfigError(`writer must be "worker" or "inline", got "${writer}"`, 'store');
+    }
+    return new SqliteStore(rest, { synchronous: sync ?? 'full', writer: writer ?? 'inline' });
   },
 });
 

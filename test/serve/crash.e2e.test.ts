@@ -7,15 +7,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { ADMIN, startTestServer } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'chorus-crash-'));
+const dirs: string[] = [];
 let child: ChildProcess | undefined;
 afterAll(() => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function startChild(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('test/serve/fixtures/child-server.ts'), dir], {
+function startChild(dir: string, query: string): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve('test/serve/fixtures/child-server.ts'), dir, query], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -36,9 +36,16 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
   return { status: res.status, body: await res.json() };
 }
 
-describe('kill -9 during a burst of feedback', () => {
+// Both commit paths: on the event loop (the default) and in the store's commit worker thread,
+// where a request is answered only after the worker reports its batch committed.
+describe.each([
+  ['commits on the event loop', ''],
+  ['commits in the worker thread', '?writer=worker'],
+])('kill -9 during a burst of feedback (%s)', (_name, query) => {
   it('loses no acknowledged event', async () => {
-    const started = await startChild();
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-crash-'));
+    dirs.push(dir);
+    const started = await startChild(dir, query);
     child = started.proc;
     const { url } = started;
     const events: { eventId: string; items: string[] }[] = [];
@@ -88,7 +95,7 @@ describe('kill -9 during a burst of feedback', () => {
     expect(all.length).toBeGreaterThanOrEqual(acked.length);
 
     // A restart recovers: it serves, and its counters include every stored event.
-    const s = await startTestServer({ dir });
+    const s = await startTestServer({ dir, store: `sqlite:${join(dir, 'chorus.db')}${query}` });
     try {
       const fb = Object.values(s.engine.counters.feedback).reduce((x, y) => x + y, 0);
       expect(fb).toBe(all.length);

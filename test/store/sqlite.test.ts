@@ -11,6 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('sqlite', (name) => openStore(`sqlite:${join(dir, `${name}.db`)}`));
 storeContract('sqlite synchronous=normal', (name) => openStore(`sqlite:${join(dir, `${name}-n.db`)}?synchronous=normal`));
+// Commits in the commit worker thread instead of on the calling thread.
+storeContract('sqlite writer=worker', (name) => openStore(`sqlite:${join(dir, `${name}-w.db`)}?writer=worker`));
 
 describe('openStore', () => {
   it('names the known schemes for an unknown URL', () => {

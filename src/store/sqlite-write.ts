@@ -1,0 +1,160 @@
+/**
+ * The SQLite store's writes, shared by the two places a write can run: the commit worker thread
+ * (src/store/sqlite-writer.ts, the default for a file database) and the inline queue (an in-memory
+ * database, or `?writer=inline`). A write travels as a plain message `{ op, args }` so that it can
+ * cross a thread boundary; `applyWrite` runs it on a connection.
+ */
+import type Database from 'better-sqlite3';
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  ts REAL NOT NULL,
+  user TEXT,
+  kind TEXT NOT NULL,
+  items TEXT NOT NULL,
+  propensities TEXT NOT NULL,
+  scores TEXT NOT NULL,
+  snapshot_id TEXT,
+  activated INTEGER NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts);
+CREATE TABLE IF NOT EXISTS feedback (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT,
+  ts REAL NOT NULL,
+  user TEXT,
+  item TEXT NOT NULL,
+  type TEXT NOT NULL,
+  value REAL,
+  reward REAL NOT NULL,
+  position INTEGER,
+  propensity REAL
+);
+CREATE INDEX IF NOT EXISTS feedback_ts ON feedback(ts);
+CREATE INDEX IF NOT EXISTS feedback_item ON feedback(item);
+CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS activations (seq INTEGER PRIMARY KEY AUTOINCREMENT, snapshot_id TEXT NOT NULL, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, scope TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, created REAL NOT NULL, name TEXT NOT NULL);
+`;
+
+export type CatalogueKind = 'items' | 'users';
+type Blob = Uint8Array;
+type Sql = string | number | null;
+
+/** Every write the store makes, with its arguments (plain values: they may be posted to a thread). */
+export type WriteOp =
+  | { op: 'decision'; args: [id: string, ts: number, user: string | null, kind: string, items: string, propensities: string, scores: string, snapshotId: string | null, activated: number, payload: string] }
+  | { op: 'feedback'; args: [eventId: string | null, ts: number, user: string | null, item: string, type: string, value: number | null, reward: number, position: number | null, propensity: number | null] }
+  | { op: 'activateDecision'; args: [id: string] }
+  | { op: 'putSnapshot'; args: [id: string, created: number, meta: string, body: Blob] }
+  | { op: 'activateSnapshot'; args: [id: string, ts: number] }
+  | { op: 'upsert'; args: [kind: CatalogueKind, entries: { id: string; meta: string; created: number; updated: number }[]] }
+  | { op: 'remove'; args: [kind: CatalogueKind, id: string] }
+  | { op: 'putState'; args: [key: string, value: Blob, ts: number] }
+  | { op: 'putKey'; args: [id: string, scope: string, salt: Blob, hash: Blob, created: number, name: string] }
+  | { op: 'deleteKey'; args: [id: string] };
+
+/** One write's outcome inside a group commit: its value, or the error that undid it alone. */
+export type WriteResult = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** better-sqlite3 binds only Buffers as BLOBs; a Buffer posted across threads arrives as a Uint8Array. */
+function buf(b: Blob): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Prepared statements for every write, and a group commit over them: the writes in one batch share
+ * one transaction (one WAL fsync), each inside its own savepoint so that one failing write does
+ * not undo its neighbours. Results come back in batch order.
+ */
+export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[]) => WriteResult[] {
+  const insDecision = db.prepare(
+    'INSERT INTO decisions (id, ts, user, kind, items, propensities, scores, snapshot_id, activated, payload) VALUES (?,?,?,?,?,?,?,?,?,?)',
+  );
+  const activate = db.prepare('UPDATE decisions SET activated = 1 WHERE id = ?');
+  const insFeedback = db.prepare(
+    'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) VALUES (?,?,?,?,?,?,?,?,?)',
+  );
+  const insSnap = db.prepare('INSERT OR REPLACE INTO snapshots (id, created, meta, body) VALUES (?,?,?,?)');
+  const insAct = db.prepare('INSERT INTO activations (snapshot_id, ts) VALUES (?, ?)');
+  const cat = (kind: CatalogueKind) => ({
+    upsert: db.prepare(
+      `INSERT INTO ${kind} (id, meta, created, updated) VALUES (@id, @meta, @created, @updated)
+       ON CONFLICT(id) DO UPDATE SET meta = excluded.meta, updated = excluded.updated`,
+    ),
+    exists: db.prepare(`SELECT 1 FROM ${kind} WHERE id = ?`),
+    del: db.prepare(`DELETE FROM ${kind} WHERE id = ?`),
+  });
+  const stmts = { items: cat('items'), users: cat('users') };
+  const putState = db.prepare(
+    'INSERT INTO state (key, value, updated) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated',
+  );
+  const putKey = db.prepare('INSERT OR REPLACE INTO api_keys (id, scope, salt, hash, created, name) VALUES (?,?,?,?,?,?)');
+  const delKey = db.prepare('DELETE FROM api_keys WHERE id = ?');
+
+  const apply = (w: WriteOp): unknown => {
+    switch (w.op) {
+      case 'decision':
+        insDecision.run(...(w.args as Sql[]));
+        return undefined;
+      case 'feedback':
+        return Number(insFeedback.run(...(w.args as Sql[])).lastInsertRowid);
+      case 'activateDecision':
+        return activate.run(w.args[0]).changes > 0;
+      case 'putSnapshot': {
+        const [id, created, meta, body] = w.args;
+        insSnap.run(id, created, meta, buf(body));
+        return undefined;
+      }
+      case 'activateSnapshot':
+        insAct.run(w.args[0], w.args[1]);
+        return undefined;
+      case 'upsert': {
+        const s = stmts[w.args[0]];
+        let added = 0;
+        for (const e of w.args[1]) {
+          if (!s.exists.get(e.id)) added++;
+          s.upsert.run(e);
+        }
+        return added;
+      }
+      case 'remove':
+        return stmts[w.args[0]].del.run(w.args[1]).changes > 0;
+      case 'putState': {
+        const [key, value, ts] = w.args;
+        putState.run(key, buf(value), ts);
+        return undefined;
+      }
+      case 'putKey': {
+        const [id, scope, salt, hash, created, name] = w.args;
+        putKey.run(id, scope, buf(salt), buf(hash), created, name);
+        return undefined;
+      }
+      case 'deleteKey':
+        return delKey.run(w.args[0]).changes > 0;
+    }
+  };
+  const one = db.transaction(apply);
+  return db.transaction((batch: readonly WriteOp[]): WriteResult[] =>
+    batch.map((w) => {
+      try {
+        return { ok: true, value: one(w) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    }),
+  );
+}
+
+/** Connection settings both the reading and the writing connection use. */
+export function configure(db: Database.Database, synchronous: 'full' | 'normal'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('busy_timeout = 5000');
+}
