@@ -26,6 +26,7 @@ import { cgInit, cgStep, exactRows, exactWork, solveRow, type HalfSweep } from '
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef, UserState } from './types.js';
+import { FoldInCache } from './fold-in-cache.js';
 
 export const alsConfigSchema = z.strictObject({
   factors: z.number().int().positive(),
@@ -183,6 +184,8 @@ export class Als extends BaseRecommender<AlsConfig> {
   private itemFactors: Float32Array = new Float32Array(0);
   /** YᵀY + λI of the item factors, for folding in new users (computed on first use). */
   private itemGram: Float64Array | null = null;
+  /** Folded-in factors per user state, for repeated scoring of the same state (exact; cleared with the factors). */
+  private readonly foldIns = new FoldInCache<Float32Array>();
 
   constructor(config: Partial<AlsConfig> = {}) {
     super(alsConfigSchema.parse({ ...ALS_DEFAULTS, ...config }));
@@ -245,6 +248,7 @@ export class Als extends BaseRecommender<AlsConfig> {
     this.userFactors = shared ? Float32Array.from(U) : U;
     this.itemFactors = shared ? Float32Array.from(V) : V;
     this.itemGram = null;
+    this.foldIns.clear();
   }
 
   /** One half-sweep of lock-step CG: GEMMs here, sparse row work here and in the workers. */
@@ -324,7 +328,7 @@ export class Als extends BaseRecommender<AlsConfig> {
         return o;
       }
       x = this.userFactors.subarray(user * f, (user + 1) * f);
-    } else x = this.foldIn(user);
+    } else x = this.foldIns.get(user, (s) => this.foldIn(s));
     return scoreAllFactors(x, this.itemFactors, this.nItems, f, o);
   }
 
@@ -350,6 +354,7 @@ export class Als extends BaseRecommender<AlsConfig> {
     this.userFactors = typedField(state, 'userFactors', Float32Array, this.nUsers * f);
     this.itemFactors = typedField(state, 'itemFactors', Float32Array, this.nItems * f);
     this.itemGram = null;
+    this.foldIns.clear();
   }
 }
 

@@ -15,6 +15,7 @@ import { Rng } from '../util/rng.js';
 import { scoreAllFactors } from '../util/dot.js';
 import { BaseRecommender } from './base.js';
 import { typedField } from './saved-state.js';
+import { FoldInCache } from './fold-in-cache.js';
 import type { FitOptions, UserRef } from './types.js';
 
 export const bprConfigSchema = z.strictObject({
@@ -63,6 +64,8 @@ export class Bpr extends BaseRecommender<BprConfig> {
   /** nItems × (factors + 1); the last column is the item bias. */
   private itemFactors: Float32Array = new Float32Array(0);
   private activeItems: Int32Array = new Int32Array(0);
+  /** Folded-in factors per user state (fold-in is seeded, so a remembered vector is exact). */
+  private readonly foldIns = new FoldInCache<Float32Array>();
 
   constructor(config: Partial<BprConfig> = {}) {
     super({ ...BPR_DEFAULTS, ...config });
@@ -78,6 +81,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     const nI = this.nItems;
     const indptr = this.seenIndptr;
     const items = this.seenIndices;
+    this.foldIns.clear();
     const nnz = items.length;
     const rng = new Rng(seed);
 
@@ -170,7 +174,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
         x = new Float32Array(F);
         x[F - 1] = 1;
       }
-    } else x = this.foldIn(user);
+    } else x = this.foldIns.get({ items: user.items }, (s) => this.foldIn(s));
     // The bias is the last factor column (x[F-1] = 1), so one dot product per item does it all.
     return scoreAllFactors(x, this.itemFactors, this.nItems, F, o);
   }
@@ -194,6 +198,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     const F = this.config.factors + 1;
     this.userFactors = typedField(state, 'userFactors', Float32Array, this.nUsers * F);
     this.itemFactors = typedField(state, 'itemFactors', Float32Array, this.nItems * F);
+    this.foldIns.clear();
     const counts = new Int32Array(this.nItems);
     for (const i of this.seenIndices) counts[i]++;
     this.activeItems = activeFrom(counts);

@@ -19,6 +19,7 @@ import { scoreAllFactors } from '../util/dot.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef, UserState } from './types.js';
+import { FoldInCache } from './fold-in-cache.js';
 
 export const mfConfigSchema = z.strictObject({
   factors: z.number().int().positive(),
@@ -60,6 +61,8 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
   private itemBias: Float32Array = new Float32Array(0);
   private userFactors: Float32Array = new Float32Array(0);
   private itemFactors: Float32Array = new Float32Array(0);
+  /** Folded-in [b_u, p_u] per user state, for repeated scoring of the same state (exact; cleared with the factors). */
+  private readonly foldIns = new FoldInCache<Float64Array>();
 
   constructor(config: Partial<MfConfig> = {}) {
     super({ ...MF_DEFAULTS, ...config });
@@ -72,6 +75,7 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     const { factors: K, epochs, learningRate: lr, regularization: reg, initMean, initStd, shuffle, seed } = this.config;
     const { user, item, value, length: n } = train.interactions;
     const rng = new Rng(seed);
+    this.foldIns.clear();
     let sum = 0;
     let lo = Infinity;
     let hi = -Infinity;
@@ -165,7 +169,7 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
         p = this.userFactors.subarray(user * K, (user + 1) * K);
       }
     } else {
-      const fi = this.foldIn(user);
+      const fi = this.foldIns.get(user, (s) => this.foldIn(s));
       b = fi[0]!;
       p = fi.subarray(1);
     }
@@ -229,6 +233,7 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     this.itemBias = typedField(state, 'itemBias', Float32Array, this.nItems);
     this.userFactors = typedField(state, 'userFactors', Float32Array, this.nUsers * K);
     this.itemFactors = typedField(state, 'itemFactors', Float32Array, this.nItems * K);
+    this.foldIns.clear();
   }
 }
 

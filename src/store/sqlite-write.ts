@@ -1,7 +1,6 @@
 /**
- * The SQLite store's writes, shared by the two places a write can run: the commit worker thread
- * (src/store/sqlite-writer.ts, the default for a file database) and the inline queue (an in-memory
- * database, or `?writer=inline`). A write travels as a plain message `{ op, args }` so that it can
+ * The SQLite store's writes, shared by the two places a write can run: the inline queue on the
+ * event loop (the default) and the commit worker thread (src/store/sqlite-writer.ts, `?writer=worker`). A write travels as a plain message `{ op, args }` so that it can
  * cross a thread boundary; `applyWrite` runs it on a connection.
  */
 import type Database from 'better-sqlite3';
@@ -35,6 +34,11 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_ts ON feedback(ts);
 CREATE INDEX IF NOT EXISTS feedback_item ON feedback(item);
+CREATE INDEX IF NOT EXISTS feedback_event ON feedback(event_id);
+-- Per-item feedback totals, kept with every feedback insert, so the dashboard's top items read a
+-- few rows instead of grouping the whole feedback log on the event loop.
+CREATE TABLE IF NOT EXISTS item_feedback (item TEXT PRIMARY KEY, n INTEGER NOT NULL, reward REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS item_feedback_rank ON item_feedback(reward DESC, n DESC, item);
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL, body BLOB NOT NULL);
@@ -42,6 +46,23 @@ CREATE TABLE IF NOT EXISTS activations (seq INTEGER PRIMARY KEY AUTOINCREMENT, s
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, scope TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, created REAL NOT NULL, name TEXT NOT NULL);
 `;
+
+/** Schema version in `PRAGMA user_version`: 1 added item_feedback (backfilled from the log on open). */
+export const SCHEMA_VERSION = 1;
+
+/** Create what is missing and bring an older database up to SCHEMA_VERSION, in one transaction. */
+export function migrate(db: Database.Database): void {
+  db.exec(SCHEMA);
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version >= SCHEMA_VERSION) return;
+  db.transaction(() => {
+    if (version < 1) {
+      db.exec('DELETE FROM item_feedback');
+      db.exec('INSERT INTO item_feedback (item, n, reward) SELECT item, COUNT(*), SUM(reward) FROM feedback GROUP BY item');
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
 
 export type CatalogueKind = 'items' | 'users';
 type Blob = Uint8Array;
@@ -81,6 +102,9 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
   const insFeedback = db.prepare(
     'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) VALUES (?,?,?,?,?,?,?,?,?)',
   );
+  const addItemFeedback = db.prepare(
+    'INSERT INTO item_feedback (item, n, reward) VALUES (?, 1, ?) ON CONFLICT(item) DO UPDATE SET n = n + 1, reward = reward + excluded.reward',
+  );
   const insSnap = db.prepare('INSERT OR REPLACE INTO snapshots (id, created, meta, body) VALUES (?,?,?,?)');
   const insAct = db.prepare('INSERT INTO activations (snapshot_id, ts) VALUES (?, ?)');
   const cat = (kind: CatalogueKind) => ({
@@ -103,8 +127,11 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
       case 'decision':
         insDecision.run(...(w.args as Sql[]));
         return undefined;
-      case 'feedback':
-        return Number(insFeedback.run(...(w.args as Sql[])).lastInsertRowid);
+      case 'feedback': {
+        const seq = Number(insFeedback.run(...(w.args as Sql[])).lastInsertRowid);
+        addItemFeedback.run(w.args[3], w.args[6]);
+        return seq;
+      }
       case 'activateDecision':
         return activate.run(w.args[0]).changes > 0;
       case 'putSnapshot': {

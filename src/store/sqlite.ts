@@ -18,7 +18,7 @@ import type {
   Store,
   TimelineBucket,
 } from './types.js';
-import { configure, groupCommitter, SCHEMA, type WriteOp, type WriteResult } from './sqlite-write.js';
+import { configure, groupCommitter, migrate, type WriteOp, type WriteResult } from './sqlite-write.js';
 import type { WireError, WireResult, WriterData } from './sqlite-writer.js';
 
 export interface SqliteStoreOptions {
@@ -262,7 +262,7 @@ export class SqliteStore implements Store {
     try {
       this.db = new Database(path);
       configure(this.db, synchronous);
-      this.db.exec(SCHEMA);
+      migrate(this.db);
     } catch (e) {
       throw new ChorusError('E_STORE_OPEN', `cannot open SQLite store at ${path}: ${(e as Error).message}`, { status: 500, cause: e });
     }
@@ -285,7 +285,7 @@ export class SqliteStore implements Store {
     const tlFeedback = db.prepare(
       "SELECT CAST(ts / @b AS INTEGER) * @b AS t, COUNT(*) AS n, SUM(CASE WHEN type IN ('click','purchase') OR (type = 'reward' AND reward > 0) THEN 1 ELSE 0 END) AS clicks, SUM(reward) AS r FROM feedback WHERE ts >= @since GROUP BY 1 ORDER BY 1",
     );
-    const top = db.prepare('SELECT item, COUNT(*) AS n, SUM(reward) AS r FROM feedback GROUP BY item ORDER BY r DESC, n DESC, item LIMIT ?');
+    const top = db.prepare('SELECT item, n, reward AS r FROM item_feedback ORDER BY reward DESC, n DESC, item LIMIT ?');
 
     this.events = {
       appendDecision: (d) =>

@@ -67,6 +67,28 @@ export function storeContract(backend: string, open: (name: string) => Store): v
       expect(top[0]).toEqual({ item: 'a', feedback: 1, rewardSum: 1 });
     });
 
+    it('ranks top items by total reward, then feedback count, and keeps the totals across a reopen', async () => {
+      const s = get('top');
+      await Promise.all([
+        s.events.appendFeedback(fb('a', 1)),
+        s.events.appendFeedback(fb('b', 1)),
+        s.events.appendFeedback(fb('b', 0)),
+        s.events.appendFeedback(fb('c', -1)),
+        s.events.appendFeedback(fb('a', 0.5)),
+      ]);
+      await s.events.appendFeedback(fb('d', 1));
+      const want = [
+        { item: 'a', feedback: 2, rewardSum: 1.5 },
+        { item: 'b', feedback: 2, rewardSum: 1 },
+        { item: 'd', feedback: 1, rewardSum: 1 },
+        { item: 'c', feedback: 1, rewardSum: -1 },
+      ];
+      expect(await s.events.topItems(10)).toEqual(want);
+      expect(await s.events.topItems(2)).toEqual(want.slice(0, 2));
+      await s.close();
+      expect(await get('top').events.topItems(10)).toEqual(want);
+    });
+
     it('refuses a duplicate event id without losing the writes batched with it', async () => {
       const s = get('dup');
       await s.events.appendDecision(decision('e1', 1000));
