@@ -80,6 +80,8 @@ const CONFIGS: Cfg[] = [
   team('team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }),
   team('team comm dcg', { coordination: 'comm', slotting: 'dcg' }),
   team('team independent dcg', { coordination: 'independent', slotting: 'dcg' }),
+  // The learned central-critic team with the item agent's fair-exposure slots in evaluation.
+  team('team central-critic fair', { coordination: 'central-critic', ...FAIR }),
 ];
 // λ ablation grid: every variant below at λ = 0.5, 1 and 2 (labels "<variant> λ=<x>").
 const LAMBDA_GRID: [string, Record<string, unknown>][] = [
@@ -91,6 +93,10 @@ const LAMBDA_GRID: [string, Record<string, unknown>][] = [
   ['team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }],
   ['team central-critic', { coordination: 'central-critic' }],
   ['user agent + fair slots', { members: ['user'], ...FAIR }],
+  ['team central-critic fair', { coordination: 'central-critic', ...FAIR }],
+  ['team comm', { coordination: 'comm' }],
+  ['team qmix', { coordination: 'qmix' }],
+  ['team independent', { coordination: 'independent' }],
 ];
 for (const lam of [0.5, 1, 2]) {
   for (const [name, config] of LAMBDA_GRID) {

@@ -1,0 +1,66 @@
+/**
+ * The issue-5 target tables from one or more `bench/marl.ts --out` JSON files: for each λ in the
+ * files, every coordination mode against the best single agent at that λ (ratio of mean returns,
+ * whether the 95 % intervals are disjoint, and the paired per-seed difference — the same seed gives
+ * both the same simulated users), and every variant's exposure Gini and return against the user
+ * agent alone at that λ.
+ *
+ *   node --import tsx bench/marl-report.ts bench/out/a.json [bench/out/b.json …]
+ */
+import { readFileSync } from 'node:fs';
+import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
+
+interface Row {
+  label: string;
+  lambda: number;
+  alpha: number;
+  return: MeanCi;
+  gini: MeanCi;
+  cold: MeanCi;
+  perSeedReturn: number[];
+  perSeedGini: number[];
+}
+interface Run {
+  preset?: string;
+  steps: number;
+  seeds: number;
+  evalSessions: number;
+  rows: Row[];
+}
+
+const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (files.length === 0) {
+  console.error('usage: node --import tsx bench/marl-report.ts <marl.json> [more.json …]');
+  process.exit(2);
+}
+const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Run);
+const key = (r: Run): string => `${r.preset ?? 'sim-ml-ls-v1'} · ${r.steps} training steps · ${r.seeds} seeds · ${r.evalSessions} evaluation sessions`;
+for (const r of runs) if (key(r) !== key(runs[0]!)) throw new Error(`files differ in setup: "${key(r)}" vs "${key(runs[0]!)}"`);
+const rows = runs.flatMap((r) => r.rows);
+
+const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
+const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone'];
+const isMode = (label: string): boolean => base(label).startsWith('team ');
+const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
+const paired = (a: Row, b: Row): MeanCi => meanCi(a.perSeedReturn.map((x, i) => x - b.perSeedReturn[i]!));
+
+console.log(`Setup: ${key(runs[0]!)}. Intervals: Student-t 95 % over seeds.`);
+for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - b)) {
+  const at = rows.filter((r) => r.lambda === lambda && r.alpha === rows.find((x) => x.lambda === lambda)!.alpha);
+  const singles = at.filter((r) => SINGLES.includes(base(r.label)));
+  const user = at.find((r) => base(r.label) === 'user agent alone');
+  if (singles.length === 0) continue;
+  const best = singles.reduce((a, b) => (b.return.mean > a.return.mean ? b : a));
+  console.log(`\n### λ = ${lambda}: coordination modes against the best single agent (${best.label}, ${f(best.return)})\n`);
+  console.log('| variant | return | × best single | intervals disjoint | paired difference | exposure Gini | Gini vs user alone | return vs user alone |');
+  console.log('| --- | --- | ---: | --- | --- | --- | ---: | ---: |');
+  for (const r of [...at].sort((a, b) => b.return.mean - a.return.mean)) {
+    const mode = isMode(r.label) || r.label !== best.label;
+    const disjoint = r.return.ci95[0] > best.return.ci95[1] || r.return.ci95[1] < best.return.ci95[0];
+    const g = user ? `${(((r.gini.mean - user.gini.mean) / user.gini.mean) * 100).toFixed(1)} %` : '';
+    const rv = user ? `${(((r.return.mean - user.return.mean) / user.return.mean) * 100).toFixed(1)} %` : '';
+    console.log(
+      `| ${r.label} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${mode && r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
+    );
+  }
+}
