@@ -4,7 +4,7 @@
  * greedy-als, popularity and random, plus λ and α ablations. Prints a table with 95 % intervals
  * over seeds and writes JSON.
  *
- *   node --import tsx bench/marl.ts [--steps 2000] [--seeds 5] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--out file.json]
+ *   node --import tsx bench/marl.ts [--preset sim-ml-ls-v1] [--steps 2000] [--seeds 5] [--seed0 1] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--out file.json]
  *
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
@@ -109,6 +109,8 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '2000'));
   const seeds = Number(arg('seeds', '5'));
   const evalSessions = Number(arg('eval', '200'));
+  // --seed0 s: seeds s … s + seeds − 1 (tune on other seeds than the ones reported).
+  const seed0 = Number(arg('seed0', '1'));
   const [pi, pn] = arg('part', '0/1').split('/').map(Number) as [number, number];
   const dataDir = arg('data', '../shared/datasets/ml-latest-small');
   const out = arg('out', '');
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     }
     const t0 = performance.now();
     const per: { ret: number; ctr: number; gini: number; cold: number; len: number; summary?: unknown }[] = [];
-    for (let seed = 1; seed <= seeds; seed++) {
+    for (let seed = seed0; seed < seed0 + seeds; seed++) {
       const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.agent === 'team' ? { ...cfg.config, ...over } : cfg.config, trainSteps: cfg.agent === 'team' ? steps : 0, nEnvs: 16, curvePoints: 5 }, seed);
       while (run.trainStepsDone < (cfg.agent === 'team' ? steps : 0)) run.train(steps);
       const m = run.evaluate(evalSessions);
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
     rows.push(row);
     const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
     console.log(`| ${cfg.label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
-    if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, evalSessions, rows }, null, 2));
+    if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, seed0, evalSessions, rows }, null, 2));
   }
 }
 

@@ -111,6 +111,8 @@ export interface TeamConfig extends SeededConfig {
    *    λ·G outweighs the clicks they would lose. Training uses the same position-scaled values.
    */
   slotting: 'score' | 'dcg';
+  /** Which shown items the next state's value is credited to in the TD targets: `clicks` or `uniform` (see continuationShares). */
+  credit: 'clicks' | 'uniform';
 
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
@@ -142,6 +144,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   fairBeta: 1,
   fairSlotPool: 0,
   slotting: 'score',
+  credit: 'clicks',
 
   rrfK: 60,
   metaC: 0.5,
@@ -153,6 +156,15 @@ interface ActRecord {
   /** Per shown item: agent contributions (K × m) and fused score. */
   contrib: Float64Array;
   fused: Float64Array;
+  /**
+   * The item agent's feature rows as they were when the team acted, for the candidates (n × d) and
+   * the shown items (K × d). Its features (exposure, CTR, recency, exposure value) change as soon as
+   * the slate is shown, and again with every other session's slates before the feedback arrives;
+   * learning from the later rows would fit values to states the team never acted in (every shown
+   * item would look "just shown", with recency 1). Null when the team has no item agent.
+   */
+  candRows: Float64Array | null;
+  shownRows: Float64Array | null;
 }
 
 export interface ItemExplanation {
@@ -170,6 +182,24 @@ export interface TeamSummary {
   agents: Record<string, { weight: number; contribution: number; share: number }>;
   /** Slates the statistics cover (evaluation mode). */
   slates: number;
+}
+
+/**
+ * Which shown items the next state's value is credited to in the TD targets (shares sum to 1).
+ * `uniform`: every position gets 1/K. `clicks` (SlateQ's attribution, Ie et al. 2019): the session
+ * goes on from what the user chose, so the continuation goes to the clicked items; a slate without
+ * a click (the user chose nothing) spreads it evenly. Under `uniform`, features common to a slate's
+ * items (cold, never shown) absorb the next slate's value whether or not anyone clicked them, and
+ * with γ = 0.8 that loop let some seeds drift onto cold items (docs/benchmarks.md).
+ */
+export function continuationShares(clicks: ArrayLike<number> | undefined, K: number, credit: 'clicks' | 'uniform'): Float64Array {
+  const share = new Float64Array(K).fill(1 / K);
+  if (credit !== 'clicks' || !clicks) return share;
+  let n = 0;
+  for (let p = 0; p < K; p++) n += clicks[p] ? 1 : 0;
+  if (n === 0) return share;
+  for (let p = 0; p < K; p++) share[p] = clicks[p] ? 1 / n : 0;
+  return share;
 }
 
 export function checkCoordination(c: string): Coordination {
@@ -248,6 +278,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     for (const n of names) if (!known.includes(n)) throw new ConfigError(`unknown team member "${n}"; expected any of: ${known.join(', ')}`, 'members');
     if (new Set(names).size !== names.length) throw new ConfigError('team members must be distinct', 'members');
     this.memberNames = names;
+    if (config.credit !== 'clicks' && config.credit !== 'uniform') throw new ConfigError(`unknown credit "${String(config.credit)}"; expected clicks or uniform`, 'credit');
     if (config.slotting !== 'score' && config.slotting !== 'dcg') throw new ConfigError(`unknown slotting "${String(config.slotting)}"; expected score or dcg`, 'slotting');
     this.clickDriven = Uint8Array.from(names, (n) => (n === 'item' || n === 'content' ? 0 : 1));
     this.examine = new Float64Array(Math.max(1, ctx.slateSize)).fill(1);
@@ -359,12 +390,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
    * Every agent's features and values for `n` items, the mode's weights (times the meta arm's
    * multipliers), contributions `c` and fused scores `s`. Returns n (clipped to the scratch size).
    */
-  private evaluate(obs: Observation, items: Int32Array, arm: number): number {
+  private evaluate(obs: Observation, items: Int32Array, arm: number, itemRows: Float64Array | null = null): number {
     const n = Math.min(items.length, this.maxN);
     const m = this.m;
     for (let k = 0; k < m; k++) {
-      this.views[k]!.features(obs, items, n, this.F[k]!);
       const d = this.views[k]!.dim;
+      // The item agent's rows from acting time when given (see ActRecord), else as of now.
+      if (itemRows && this.views[k] === this.itemView && itemRows.length >= n * d) this.F[k]!.set(itemRows.subarray(0, n * d));
+      else this.views[k]!.features(obs, items, n, this.F[k]!);
       const val = this.values[k]!;
       for (let r = 0; r < n; r++) this.q1[r * m + k] = val.value(this.F[k]!, r * d);
     }
@@ -512,9 +545,19 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       this.statItems += kk;
       this.statSlates++;
     }
+    let candRows: Float64Array | null = null;
+    let shownRows: Float64Array | null = null;
+    const ki = this.views.indexOf(this.itemView);
+    if (ki >= 0) {
+      const d = this.itemView.dim;
+      const nc = Math.min(cands.length, this.maxN);
+      candRows = this.F[ki]!.slice(0, nc * d);
+      shownRows = new Float64Array(kk * d);
+      for (let p = 0; p < kk; p++) shownRows.set(this.F[ki]!.subarray(pick[p]! * d, (pick[p]! + 1) * d), p * d);
+    }
     this.itemState.shown(items);
     const slate: Slate = { items, scores, propensities: prop };
-    this.records.set(slate, { cands, arm, contrib, fused });
+    this.records.set(slate, { cands, arm, contrib, fused, candRows, shownRows });
     return slate;
   }
 
@@ -612,7 +655,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
    * Per-position shares of the team reward (Σ = R + λG + αA exactly) and the stake parts; also
    * trains the item agent's and content agent's stake models on the slate means of G and A.
    */
-  private decompose(t: Transition, rho: Float64Array, stakes: Float64Array): void {
+  private decompose(t: Transition, rho: Float64Array, stakes: Float64Array, shownRows: Float64Array | null): void {
     const items = t.slate.items;
     const K = items.length;
     const parts = t.parts ?? { R: t.reward, G: 0, A: 0 };
@@ -630,7 +673,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // learns g_i item by item; otherwise it is fitted to the slate mean and the residual is shared.
     const exactG = parts.itemG !== undefined && parts.itemG.length >= K;
     for (let p = 0; p < K; p++) {
-      this.itemView.row(items[p]!, row, 0);
+      // The item's row when the team acted (see ActRecord), else as of now.
+      if (shownRows && shownRows.length >= (p + 1) * di) row.set(shownRows.subarray(p * di, (p + 1) * di));
+      else this.itemView.row(items[p]!, row, 0);
       gHat[p] = this.stakeG.value(row, 0);
       if (exactG) this.stakeG.accumulate(row, 0, parts.itemG![p]! - gHat[p]!);
       else for (let j = 0; j < di; j++) gm[j]! += row[j]! / K;
@@ -676,7 +721,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (t.clicks) for (let p = 0; p < K; p++) if (t.clicks[p]) this.itemState.clicks[items[p]!]! += 1;
     const rho = new Float64Array(K);
     const stakes = new Float64Array(K * 3);
-    this.decompose(t, rho, stakes);
+    this.decompose(t, rho, stakes, rec?.shownRows ?? null);
     const r = t.reward;
     this.rMax = Math.max(this.rMax, Math.abs(r));
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
@@ -703,7 +748,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     }
 
     // The agents' features and values for the shown items at s, at the positions they were shown.
-    this.evaluate(t.observation, items, arm);
+    this.evaluate(t.observation, items, arm, rec?.shownRows ?? null);
     for (let p = 0; p < K; p++) this.placeRow(p, p);
     // d(value at position p)/dθ_k carries the position's weight for click-driven agents.
     const posScale = (a: number, p: number): number => (this.clickDriven[a] ? (this.examine[p] ?? this.examine[this.examine.length - 1]!) : 1);
@@ -711,8 +756,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // steps): with linear values and a max over proposals, an unclipped bootstrap can run away.
     const vMax = this.rMax / Math.max(1e-6, 1 - gamma);
     for (let a = 0; a <= m; a++) vNext[a] = Math.max(-vMax, Math.min(vMax, vNext[a]!));
+    const share = continuationShares(t.clicks, K, this.config.credit);
     const y = new Float64Array(K);
-    for (let p = 0; p < K; p++) y[p] = rho[p]! + (gamma * vNext[m]!) / K;
+    for (let p = 0; p < K; p++) y[p] = rho[p]! + gamma * share[p]! * vNext[m]!;
     switch (mode) {
       case 'vdn':
       case 'qmix': {
@@ -746,7 +792,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
         for (let a = 0; a < m; a++) {
           const stakeIdx = this.memberNames[a] === 'item' ? 1 : this.memberNames[a] === 'content' ? 2 : 0;
           for (let p = 0; p < K; p++) {
-            const ya = stakes[p * 3 + stakeIdx]! + (gamma * vNext[a]!) / K;
+            const ya = stakes[p * 3 + stakeIdx]! + gamma * share[p]! * vNext[a]!;
             const err = ya - this.q[p * m + a]!;
             this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
             x[a]! += this.q[p * m + a]!;
@@ -787,7 +833,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
    */
   private actorStep(t: Transition, rec: ActRecord | undefined): void {
     const cands = rec?.cands ?? t.slate.items;
-    const n = this.evaluate(t.observation, cands, rec?.arm ?? 0);
+    const n = this.evaluate(t.observation, cands, rec?.arm ?? 0, rec?.candRows ?? null);
     const m = this.m;
     const Q = new Float64Array(n);
     this.criticValues(n, Q);

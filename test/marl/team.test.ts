@@ -3,7 +3,7 @@ import '../../src/marl/index.js';
 import { createAgent, restoreAgent } from '../../src/agents/registry.js';
 import type { AgentContext } from '../../src/agents/state.js';
 import type { Observation } from '../../src/env/types.js';
-import { COORDINATIONS, TeamAgent, TEAM_DEFAULTS, type Coordination, type TeamConfig } from '../../src/marl/team.js';
+import { COORDINATIONS, continuationShares, TeamAgent, TEAM_DEFAULTS, type Coordination, type TeamConfig } from '../../src/marl/team.js';
 import { FUSIONS, fuse, type FusionName } from '../../src/marl/fusion.js';
 import { QmixMixer, vdnMix } from '../../src/marl/mixer.js';
 import { Rng } from '../../src/util/rng.js';
@@ -96,6 +96,40 @@ describe('value decomposition and mixing', () => {
       }
       expect(Math.abs(slate.scores![p]! - sum)).toBeLessThan(1e-5 * (1 + Math.abs(sum)));
     }
+  });
+
+  it('learns from the item features as they were when the team acted, not as other sessions left them', () => {
+    // Two identical teams (γ = 0: no bootstrap from the next state); between acting and feedback,
+    // the second one shows 50 slates of other items (other sessions of a VecEnv do that). The
+    // item agent's update must not see those impressions.
+    const a = team(ctx, { coordination: 'vdn', gamma: 0 });
+    const b = team(ctx, { coordination: 'vdn', gamma: 0 });
+    const ki = a.memberNames.indexOf('item');
+    const rng = new Rng(6);
+    for (let s = 0; s < 20; s++) {
+      const obs: Observation = { user: rng.int(8), history: Int32Array.of(rng.int(40)), t: s };
+      const sa = a.act(obs, 5);
+      const sb = b.act(obs, 5);
+      expect(Array.from(sb.items)).toEqual(Array.from(sa.items));
+      for (let o = 0; o < 50; o++) b.itemState.shown(Int32Array.of(35 + (o % 5), 30 + (o % 5)));
+      const fb = { reward: 1, parts: { R: 1, G: 0.4, A: 0.2 }, clicks: Int32Array.of(0, 1, 0, 0, 0), next: obs, done: true };
+      a.observe({ observation: obs, slate: sa, ...fb });
+      b.observe({ observation: obs, slate: sb, ...fb });
+      a.update();
+      b.update();
+      // The other impressions would change the shown items' exposure value and exposure share.
+      for (let j = 0; j < a.values[ki]!.dim; j++) expect(b.values[ki]!.theta[j]).toBeCloseTo(a.values[ki]!.theta[j]!, 12);
+      // Keep the two item states apart only by the extra impressions (acting reads them, too).
+      b.itemState.load(structuredClone(a.itemState.toJSON()));
+    }
+  });
+
+  it('credits the next state’s value to the clicked items (SlateQ), evenly without a click, and always sums to 1', () => {
+    expect(Array.from(continuationShares(Int32Array.of(0, 1, 0, 1), 4, 'clicks'))).toEqual([0, 0.5, 0, 0.5]);
+    expect(Array.from(continuationShares(Int32Array.of(0, 0, 0, 0), 4, 'clicks'))).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(Array.from(continuationShares(undefined, 4, 'clicks'))).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(Array.from(continuationShares(Int32Array.of(0, 1, 0, 1), 4, 'uniform'))).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(() => team(ctx, { credit: 'all' as never })).toThrow(/credit/);
   });
 
   it('QMIX: mixer weights stay non-negative whatever the TD errors', () => {
