@@ -5,9 +5,14 @@
  * both the same simulated users), and every variant's exposure Gini and return against the user
  * agent alone at that λ.
  *
- *   node --import tsx bench/marl-report.ts bench/out/a.json [bench/out/b.json …]
+ *   node --import tsx bench/marl-report.ts bench/out/a.json [bench/out/b.json …] [--svg docs/img/marl-v1]
+ *
+ * `--svg prefix` also writes, per λ, bar charts of the return and of the exposure Gini with their
+ * 95 % intervals (`<prefix>-lambda<λ>-return.svg`, `…-gini.svg`).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { barChart } from '../src/eval/sim/svg.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 
 interface Row {
@@ -28,7 +33,10 @@ interface Run {
   rows: Row[];
 }
 
-const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const argv = process.argv.slice(2);
+const svgAt = argv.indexOf('--svg');
+const svgPrefix = svgAt >= 0 ? argv[svgAt + 1] : undefined;
+const files = argv.filter((a, i) => !a.startsWith('--') && !(svgAt >= 0 && i === svgAt + 1));
 if (files.length === 0) {
   console.error('usage: node --import tsx bench/marl-report.ts <marl.json> [more.json …]');
   process.exit(2);
@@ -42,6 +50,15 @@ const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
 const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone'];
 const isMode = (label: string): boolean => base(label).startsWith('team ');
 const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
+/** Short labels for the charts' x axis. */
+const short = (label: string): string =>
+  base(label)
+    .replace(/^team /, '')
+    .replace(/ agent alone$/, '')
+    .replace('user agent + fair slots', 'user+fair')
+    .replace('central-critic', 'c-critic')
+    .replace(' meta-fusion', ' meta')
+    .replace('independent', 'indep.');
 const paired = (a: Row, b: Row): MeanCi => meanCi(a.perSeedReturn.map((x, i) => x - b.perSeedReturn[i]!));
 
 console.log(`Setup: ${key(runs[0]!)}. Intervals: Student-t 95 % over seeds.`);
@@ -62,5 +79,14 @@ for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - 
     console.log(
       `| ${r.label} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${mode && r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
     );
+  }
+  if (svgPrefix) {
+    const order = [...at].sort((a, b) => b.return.mean - a.return.mean);
+    const file = (what: string): string => `${svgPrefix}-lambda${lambda}-${what}.svg`;
+    mkdirSync(dirname(file('x')), { recursive: true });
+    const where = `${runs[0]!.preset ?? 'sim-ml-ls-v1'}, λ = ${lambda}`;
+    writeFileSync(file('return'), barChart(`Return (γ 0.95), ${where}`, 'mean return, 95 % CI', order.map((r) => ({ name: short(r.label), value: r.return.mean, lo: r.return.ci95[0], hi: r.return.ci95[1] }))));
+    writeFileSync(file('gini'), barChart(`Exposure Gini, ${where}`, 'Gini, 95 % CI', order.map((r) => ({ name: short(r.label), value: r.gini.mean, lo: r.gini.ci95[0], hi: r.gini.ci95[1] }))));
+    console.log(`\nCharts: ${file('return')}, ${file('gini')}`);
   }
 }
