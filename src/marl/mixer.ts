@@ -6,7 +6,7 @@
  * applied in `apply`, which lets distributed learners exchange and sum them before applying.
  *
  * VDN (Sunehag et al. 2018): Q_team = Σ_k Q_k. QMIX (Rashid et al. 2018): Q_team = Σ_k w_k(s)·Q_k
- * + b(s) with w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) ≥ 0 from a (linear) hypernetwork of the global state s, so
+ * + b(s) (b optional: the team runs without it) with w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) ≥ 0 from a (linear) hypernetwork of the global state s, so
  * Q_team is monotone in every agent's Q and each agent's greedy choice agrees with the team's.
  */
 export class LinearValue {
@@ -83,6 +83,13 @@ export class QmixMixer {
     readonly wMax = 2,
     /** Lower bound of every w_k(s) (≥ 0): no agent is switched off entirely (a zero weight also stops its learning). */
     readonly wMin = 0,
+    /**
+     * Learn the state bias b(s). Off in the team: its values are per item, and a bias shared by
+     * every item of a state cannot be told apart from the agents' own bias features; its drift was
+     * absorbed by the item agent's always-positive features (popularity's weight went negative, so
+     * the team favoured unpopular items: return 2.7 against VDN's 5.4; docs/benchmarks.md).
+     */
+    readonly stateBias = true,
   ) {
     this.W = new Float64Array(m * ds);
     this.c = new Float64Array(m).fill(1);
@@ -129,6 +136,7 @@ export class QmixMixer {
       for (let j = 0; j < ds; j++) this.W[k * ds + j]! += g * s[j]!;
       this.c[k]! += g;
     }
+    if (!this.stateBias) return;
     const fb = (this.lr * err) / ss;
     for (let j = 0; j < ds; j++) this.v[j]! += fb * s[j]!;
   }

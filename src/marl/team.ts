@@ -21,7 +21,8 @@
  *  - independent: each agent learns its own stake (user R, item λG, content αA) with its own
  *    bootstrap; fusion weights are learned by regressing the team reward on the agents' values;
  *  - vdn: Q_team = Σ_k Q_k trained on the team TD error (weights 1);
- *  - qmix: Q_team = Σ_k w_k(s)·Q_k + b(s), w_k(s) = |hypernetwork(s)_k| ≥ 0 (mixer.ts);
+ *  - qmix: Q_team = Σ_k w_k(s)·Q_k, w_k(s) = |hypernetwork(s)_k| ≥ 0 (mixer.ts; no state bias b(s),
+ *    which per-item values cannot identify);
  *  - central-critic: decentralised actors (softmax over their own logits; the slate policy is
  *    their product) and a centralised critic — an MLP over all agents' features — trained by TD;
  *    each actor follows the COMA-style counterfactual advantage Q(s, i) − Σ_j π_k(j|s)·Q(s, j);
@@ -311,7 +312,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.stakeA = new LinearValue(this.contentView.cdim + 1, config.auxLr);
     this.stateF = new StateFeaturiser(ctx);
     this.sVec = new Float32Array(this.stateF.dim);
-    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.mixLr, 2, config.mixWMin);
+    this.mixer = new QmixMixer(this.m, this.stateF.dim, config.mixLr, 2, config.mixWMin, false);
     this.fusionW = new Float64Array(this.m).fill(1);
     this.commGain = new Float64Array(this.m);
     this.meta = new MetaFusion(this.m, config.metaC);

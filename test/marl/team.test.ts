@@ -157,6 +157,25 @@ describe('value decomposition and mixing', () => {
     expect(mean1).toBeGreaterThan(0.5);
   });
 
+  it('QMIX without a state bias: b(s) stays 0 however the TD errors push, and the team mixes without it', () => {
+    const rng = new Rng(5);
+    const s = new Float64Array(4);
+    const w = new Float64Array(2);
+    const withBias = new QmixMixer(2, 4, 0.5);
+    const without = new QmixMixer(2, 4, 0.5, 2, 0, false);
+    for (let step = 0; step < 200; step++) {
+      for (let j = 0; j < 4; j++) s[j] = rng.normal();
+      withBias.weights(s, w);
+      withBias.step(s, [1, 1], 0, 3);
+      expect(without.weights(s, w)).toBe(0);
+      without.step(s, [1, 1], 0, 3);
+    }
+    expect(Math.hypot(...withBias.v)).toBeGreaterThan(0.1);
+    expect(Array.from(without.v).every((x) => x === 0)).toBe(true);
+    const t = team(ctx, { coordination: 'qmix' });
+    expect(t.mixer.stateBias).toBe(false);
+  });
+
   it('QMIX: mixer weights stay within [0, wMax] and a clipped weight gets no gradient', () => {
     const mixer = new QmixMixer(2, 3, 0.5, 1.5);
     const rng = new Rng(4);
