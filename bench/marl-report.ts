@@ -29,6 +29,7 @@ interface Run {
   preset?: string;
   steps: number;
   seeds: number;
+  seed0?: number;
   evalSessions: number;
   rows: Row[];
 }
@@ -42,9 +43,33 @@ if (files.length === 0) {
   process.exit(2);
 }
 const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Run);
-const key = (r: Run): string => `${r.preset ?? 'sim-ml-ls-v1'} · ${r.steps} training steps · ${r.seeds} seeds · ${r.evalSessions} evaluation sessions`;
+const key = (r: Run): string => `${r.preset ?? 'sim-ml-ls-v1'} · ${r.steps} training steps · ${r.evalSessions} evaluation sessions`;
 for (const r of runs) if (key(r) !== key(runs[0]!)) throw new Error(`files differ in setup: "${key(r)}" vs "${key(runs[0]!)}"`);
-const rows = runs.flatMap((r) => r.rows);
+// Rows of the same variant from runs over other seeds (--seed0) are pooled: their per-seed values
+// are concatenated in file order (seed sets must not repeat) and the intervals recomputed.
+const seedSets = new Map<string, Set<number>>();
+const pooled = new Map<string, Row>();
+for (const run of runs) {
+  const seed0 = run.seed0 ?? 1;
+  for (const r of run.rows) {
+    const seen = seedSets.get(r.label) ?? new Set<number>();
+    for (let s = seed0; s < seed0 + r.perSeedReturn.length; s++) {
+      if (seen.has(s)) throw new Error(`seed ${s} of "${r.label}" appears in two files`);
+      seen.add(s);
+    }
+    seedSets.set(r.label, seen);
+    const prev = pooled.get(r.label);
+    if (!prev) pooled.set(r.label, { ...r, perSeedReturn: [...r.perSeedReturn], perSeedGini: [...r.perSeedGini] });
+    else {
+      prev.perSeedReturn.push(...r.perSeedReturn);
+      prev.perSeedGini.push(...r.perSeedGini);
+      prev.return = meanCi(prev.perSeedReturn);
+      prev.gini = meanCi(prev.perSeedGini);
+    }
+  }
+}
+const rows = [...pooled.values()];
+const seedCount = (label: string): number => seedSets.get(label)?.size ?? 0;
 
 const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
 const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone'];
@@ -61,7 +86,8 @@ const short = (label: string): string =>
     .replace('independent', 'indep.');
 const paired = (a: Row, b: Row): MeanCi => meanCi(a.perSeedReturn.map((x, i) => x - b.perSeedReturn[i]!));
 
-console.log(`Setup: ${key(runs[0]!)}. Intervals: Student-t 95 % over seeds.`);
+const counts = [...new Set(rows.map((r) => seedCount(r.label)))];
+console.log(`Setup: ${key(runs[0]!)} · ${counts.join(' or ')} seeds per row. Intervals: Student-t 95 % over seeds.`);
 for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - b)) {
   const at = rows.filter((r) => r.lambda === lambda && r.alpha === rows.find((x) => x.lambda === lambda)!.alpha);
   const singles = at.filter((r) => SINGLES.includes(base(r.label)));
@@ -77,7 +103,7 @@ for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - 
     const g = user ? `${(((r.gini.mean - user.gini.mean) / user.gini.mean) * 100).toFixed(1)} %` : '';
     const rv = user ? `${(((r.return.mean - user.return.mean) / user.return.mean) * 100).toFixed(1)} %` : '';
     console.log(
-      `| ${r.label} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${mode && r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
+      `| ${r.label}${counts.length > 1 ? ` (${seedCount(r.label)} seeds)` : ''} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${mode && r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
     );
   }
   if (svgPrefix) {
