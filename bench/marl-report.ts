@@ -73,7 +73,6 @@ const seedCount = (label: string): number => seedSets.get(label)?.size ?? 0;
 
 const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
 const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone'];
-const isMode = (label: string): boolean => base(label).startsWith('team ');
 const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
 /** Short labels for the charts' x axis. */
 const short = (label: string): string =>
@@ -98,12 +97,11 @@ for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - 
   console.log('| variant | return | × best single | intervals disjoint | paired difference | exposure Gini | Gini vs user alone | return vs user alone |');
   console.log('| --- | --- | ---: | --- | --- | --- | ---: | ---: |');
   for (const r of [...at].sort((a, b) => b.return.mean - a.return.mean)) {
-    const mode = isMode(r.label) || r.label !== best.label;
     const disjoint = r.return.ci95[0] > best.return.ci95[1] || r.return.ci95[1] < best.return.ci95[0];
     const g = user ? `${(((r.gini.mean - user.gini.mean) / user.gini.mean) * 100).toFixed(1)} %` : '';
     const rv = user ? `${(((r.return.mean - user.return.mean) / user.return.mean) * 100).toFixed(1)} %` : '';
     console.log(
-      `| ${r.label}${counts.length > 1 ? ` (${seedCount(r.label)} seeds)` : ''} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${mode && r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
+      `| ${r.label}${counts.length > 1 ? ` (${seedCount(r.label)} seeds)` : ''} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
     );
   }
   if (svgPrefix) {

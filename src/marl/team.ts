@@ -162,8 +162,8 @@ interface ActRecord {
   contrib: Float64Array;
   fused: Float64Array;
   /**
-   * The item agent's feature rows as they were when the team acted, for the candidates (n × d) and
-   * the shown items (K × d). Its features (exposure, CTR, recency, exposure value) change as soon as
+   * The item agent's feature rows as they were when the team acted, for the shown items (K × d) and,
+   * for the central critic's actor step, the candidates (n × d). Its features (exposure, CTR, recency, exposure value) change as soon as
    * the slate is shown, and again with every other session's slates before the feedback arrives;
    * learning from the later rows would fit values to states the team never acted in (every shown
    * item would look "just shown", with recency 1). Null when the team has no item agent.
@@ -555,8 +555,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const ki = this.views.indexOf(this.itemView);
     if (ki >= 0) {
       const d = this.itemView.dim;
-      const nc = Math.min(cands.length, this.maxN);
-      candRows = this.F[ki]!.slice(0, nc * d);
+      // The candidates' rows feed only the central critic's actor step.
+      if (this.config.coordination === 'central-critic') candRows = this.F[ki]!.slice(0, Math.min(cands.length, this.maxN) * d);
       shownRows = new Float64Array(kk * d);
       for (let p = 0; p < kk; p++) shownRows.set(this.F[ki]!.subarray(pick[p]! * d, (pick[p]! + 1) * d), p * d);
     }

@@ -1,7 +1,8 @@
 /**
- * The SQLite store's writes, shared by the two places a write can run: the inline queue on the
- * event loop (the default) and the commit worker thread (src/store/sqlite-writer.ts, `?writer=worker`). A write travels as a plain message `{ op, args }` so that it can
- * cross a thread boundary; `applyWrite` runs it on a connection.
+ * The SQLite store's schema and writes, shared by the two places a write can run: the inline queue
+ * on the event loop (the default) and the commit worker thread (src/store/sqlite-writer.ts,
+ * `?writer=worker`). A write travels as a plain message `{ op, args }` so that it can cross a
+ * thread boundary; `groupCommitter` runs a batch of them on a connection.
  */
 import type Database from 'better-sqlite3';
 
