@@ -72,7 +72,9 @@ const rows = [...pooled.values()];
 const seedCount = (label: string): number => seedSets.get(label)?.size ?? 0;
 
 const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
-const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone'];
+// Single agents: the team's members alone (with any --tag), and the bandits that learn by ridge regression on the user agent's features.
+const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone', 'linucb', 'thompson'];
+const isSingle = (label: string): boolean => SINGLES.includes(base(label).replace(/ \[[^\]]+\]$/, ''));
 const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
 /** Short labels for the charts' x axis. */
 const short = (label: string): string =>
@@ -89,7 +91,7 @@ const counts = [...new Set(rows.map((r) => seedCount(r.label)))];
 console.log(`Setup: ${key(runs[0]!)} · ${counts.join(' or ')} seeds per row. Intervals: Student-t 95 % over seeds.`);
 for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - b)) {
   const at = rows.filter((r) => r.lambda === lambda && r.alpha === rows.find((x) => x.lambda === lambda)!.alpha);
-  const singles = at.filter((r) => SINGLES.includes(base(r.label)));
+  const singles = at.filter((r) => isSingle(r.label));
   const user = at.find((r) => base(r.label) === 'user agent alone');
   if (singles.length === 0) continue;
   const best = singles.reduce((a, b) => (b.return.mean > a.return.mean ? b : a));

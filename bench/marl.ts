@@ -4,7 +4,7 @@
  * greedy-als, popularity and random, plus λ and α ablations. Prints a table with 95 % intervals
  * over seeds and writes JSON.
  *
- *   node --import tsx bench/marl.ts [--preset sim-ml-ls-v1] [--steps 2000] [--seeds 5] [--seed0 1] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--out file.json]
+ *   node --import tsx bench/marl.ts [--preset sim-ml-ls-v1] [--steps 2000] [--seeds 5] [--seed0 1] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--tag name] [--out file.json]
  *
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
@@ -28,6 +28,8 @@ interface Cfg {
   config?: Record<string, unknown>;
   lambda?: number;
   alpha?: number;
+  /** A learning agent other than the team (trained for the same steps). */
+  learns?: boolean;
 }
 
 const DEFAULT_LAMBDA = 0.1;
@@ -40,6 +42,11 @@ const CONFIGS: Cfg[] = [
   { label: 'random', agent: 'random' },
   { label: 'popularity', agent: 'popularity' },
   { label: 'greedy-als', agent: 'greedy-als' },
+  // The src/agents bandits that learn by exact ridge regression on the user agent's features (less its prior score).
+  { label: 'linucb', agent: 'linucb', learns: true },
+  { label: 'thompson', agent: 'thompson', learns: true },
+  { label: 'linucb λ=1', agent: 'linucb', learns: true, lambda: 1 },
+  { label: 'thompson λ=1', agent: 'thompson', learns: true, lambda: 1 },
   team('user agent alone', { members: ['user'] }),
   team('content agent alone', { members: ['content'] }),
   team('item agent alone', { members: ['item'] }),
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
   const data = loadSimData(dataDir);
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
+  const tag = arg('tag', '');
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
@@ -135,16 +143,19 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const per: { ret: number; ctr: number; gini: number; cold: number; len: number; summary?: unknown }[] = [];
     for (let seed = seed0; seed < seed0 + seeds; seed++) {
-      const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.agent === 'team' ? { ...cfg.config, ...over } : cfg.config, trainSteps: cfg.agent === 'team' ? steps : 0, nEnvs: 16, curvePoints: 5 }, seed);
-      while (run.trainStepsDone < (cfg.agent === 'team' ? steps : 0)) run.train(steps);
+      const trainSteps = cfg.agent === 'team' || cfg.learns ? steps : 0;
+      const run = new SeedRun(setup, { agent: cfg.agent, agentConfig: cfg.agent === 'team' ? { ...cfg.config, ...over } : cfg.config, trainSteps, nEnvs: 16, curvePoints: 5 }, seed);
+      while (run.trainStepsDone < trainSteps) run.train(steps);
       const m = run.evaluate(evalSessions);
       per.push({ ret: m.return, ctr: m.ctr, gini: m.exposureGini, cold: m.coldExposureShare, len: m.sessionLength, summary: cfg.agent === 'team' ? (run.agent as unknown as TeamAgent).summary() : undefined });
     }
     const ci = (f: (x: (typeof per)[number]) => number): MeanCi => meanCi(per.map(f));
-    const row = { label: cfg.label, agent: cfg.agent, config: cfg.config ?? {}, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA, return: ci((x) => x.ret), ctr: ci((x) => x.ctr), gini: ci((x) => x.gini), cold: ci((x) => x.cold), sessionLength: ci((x) => x.len), wallSeconds: (performance.now() - t0) / 1000, perSeedReturn: per.map((x) => x.ret), perSeedGini: per.map((x) => x.gini), agents: per[0]?.summary };
+    // --tag x marks every team row's label "<variant> [x]" (before its λ suffix), so runs with an --over can be pooled and reported beside the defaults.
+    const label = tag && cfg.agent === 'team' ? cfg.label.replace(/( λ=[0-9.]+)?$/, (m) => ` [${tag}]${m}`) : cfg.label;
+    const row = { label, agent: cfg.agent, config: cfg.config ?? {}, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA, return: ci((x) => x.ret), ctr: ci((x) => x.ctr), gini: ci((x) => x.gini), cold: ci((x) => x.cold), sessionLength: ci((x) => x.len), wallSeconds: (performance.now() - t0) / 1000, perSeedReturn: per.map((x) => x.ret), perSeedGini: per.map((x) => x.gini), agents: per[0]?.summary };
     rows.push(row);
     const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
-    console.log(`| ${cfg.label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
+    console.log(`| ${label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
     if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, seed0, evalSessions, rows }, null, 2));
   }
 }

@@ -41,6 +41,7 @@ import { topK } from '../util/topk.js';
 import type { TeamContext } from './context.js';
 import { checkFusion, fuse, MetaFusion, type FusionName } from './fusion.js';
 import { LinearValue, QmixMixer } from './mixer.js';
+import { JointRls } from './rls.js';
 import { CandidateSource } from '../agents/neural.js';
 import { ContentView, ITEM_FEATURES, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
 import { evidenceFor, type Evidence } from './explain.js';
@@ -58,7 +59,22 @@ export interface TeamConfig extends SeededConfig {
   lambda: number;
   alpha: number;
   gamma: number;
-  /** Normalised step size of the agents' value models. */
+  /**
+   * How the value modes fit their linear values to the TD targets: `lms` (normalised least mean
+   * squares, step `lr`) or `rls` (recursive least squares, rls.ts: exact ridge steps with prior
+   * precision `ridge` and forgetting factor `forget`; VDN and QMIX fit all agents jointly). The
+   * central critic's actors learn by policy gradient and ignore it.
+   */
+  learner: 'lms' | 'rls';
+  ridge: number;
+  /**
+   * Per-member prior precision overriding `ridge` (RLS), e.g. `{ item: 100 }`. The item agent's
+   * features (exposure, CTR, recency) are made by the team's own past slates, so a regression
+   * that fits them freely learns the policy's history as if it were the users' taste.
+   */
+  memberRidge: Record<string, number>;
+  forget: number;
+  /** Normalised step size of the agents' value models (learner `lms`). */
   lr: number;
   /** Step size of the reward-decomposition (stake) models. */
   auxLr: number;
@@ -132,6 +148,10 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   lambda: 0.1,
   alpha: 0.1,
   gamma: 0.8,
+  learner: 'lms',
+  ridge: 1,
+  memberRidge: {},
+  forget: 1,
   lr: 0.02,
   auxLr: 0.02,
   mixLr: 0.002,
@@ -226,6 +246,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   private readonly stateF: StateFeaturiser;
   private readonly sVec: Float32Array;
   values: LinearValue[];
+  /** RLS fitters of the values (learner `rls`): one joint for VDN/QMIX, one per agent for independent/comm; empty otherwise. */
+  rls: JointRls[] = [];
   stakeG: LinearValue;
   stakeA: LinearValue;
   mixer: QmixMixer;
@@ -304,6 +326,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // learns R alone and their fusion weights start at 1; with the start the toy split task
     // (test/marl) is no longer solved in 400 steps, and the mode is stable without it.
     if (ku >= 0 && config.coordination !== 'independent') this.values[ku]!.theta[this.views[ku]!.dim - 1] = config.relevanceInit;
+    if (config.learner !== 'lms' && config.learner !== 'rls') throw new ConfigError(`unknown learner "${String(config.learner)}"; expected lms or rls`, 'learner');
+    if (config.learner === 'rls') {
+      const mode = config.coordination;
+      const mr = config.memberRidge ?? {};
+      for (const n of Object.keys(mr)) if (!names.includes(n)) throw new ConfigError(`memberRidge names "${n}", not a member (${names.join(', ')})`, 'memberRidge');
+      const ridges = names.map((n) => mr[n] ?? config.ridge);
+      if (mode === 'vdn' || mode === 'qmix') this.rls = [new JointRls(this.values, ridges, config.forget)];
+      else if (mode === 'independent' || mode === 'comm') this.rls = this.values.map((v, k) => new JointRls([v], ridges[k]!, config.forget));
+    }
     this.stakeG = new LinearValue(this.itemView.dim, config.auxLr);
     // The item agent starts from its own stake: G is the team's own definition (b_i shrunk by
     // exposure over the fair share), which its `exposureValue` feature computes from the team's
@@ -769,6 +800,17 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       case 'qmix': {
         // One joint model (Σ_k w_k·θ_kᵀφ_k): one joint normalisation for its gradient step.
         const qm = mode === 'qmix';
+        const joint = this.rls[0];
+        if (joint) {
+          const offs = new Int32Array(m);
+          const sc = new Float64Array(m);
+          for (let p = 0; p < K; p++) {
+            for (let a = 0; a < m; a++) (offs[a] = p * this.views[a]!.dim), (sc[a] = (qm ? this.w[a]! : 1) * posScale(a, p));
+            const err = joint.step(this.F, offs, sc, y[p]! - (qm ? this.b : 0));
+            if (qm) this.mixer.step(this.sVec, this.q, p * m, err);
+          }
+          break;
+        }
         for (let p = 0; p < K; p++) {
           const err = y[p]! - this.teamValue(p);
           let norm = 1;
@@ -784,7 +826,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
           for (let a = 0; a < m; a++) tot += this.q1[p * m + a]!;
           for (let a = 0; a < m; a++) {
             const err = y[p]! - this.q[p * m + a]!;
-            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
+            // RLS fits θ_a alone: the target less the message part (q − q1) of the prediction.
+            if (this.rls[a]) this.rls[a]!.step([this.F[a]!], [p * this.views[a]!.dim], [posScale(a, p)], y[p]! - (this.q[p * m + a]! - this.q1[p * m + a]!));
+            else this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
             if (m > 1) {
               const msg = (tot - this.q1[p * m + a]!) / (m - 1);
               this.commGain[a]! += (this.config.auxLr * err * msg) / (1 + msg * msg);
@@ -799,7 +843,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
           for (let p = 0; p < K; p++) {
             const ya = stakes[p * 3 + stakeIdx]! + gamma * share[p]! * vNext[a]!;
             const err = ya - this.q[p * m + a]!;
-            this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
+            if (this.rls[a]) this.rls[a]!.step([this.F[a]!], [p * this.views[a]!.dim], [posScale(a, p)], ya);
+            else this.values[a]!.accumulate(this.F[a]!, p * this.views[a]!.dim, err, posScale(a, p));
             x[a]! += this.q[p * m + a]!;
           }
         }
@@ -999,6 +1044,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       criticOpt: this.criticOpt ? this.criticOpt.toJSON() : null,
       items: this.itemState.toJSON(),
       rMax: this.rMax,
+      rls: this.rls.map((f) => f.P),
     };
   }
 
@@ -1022,6 +1068,11 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (this.criticOpt && s.criticOpt) this.criticOpt.load(s.criticOpt);
     this.itemState.load(s.items as Record<string, unknown>);
     this.rMax = s.rMax as number;
+    // States saved before the RLS learner (or by an LMS team) have no P: the fitters keep their prior.
+    const P = (s.rls as Float64Array[] | undefined) ?? [];
+    this.rls.forEach((f, k) => {
+      if (P[k] && P[k]!.length === f.P.length) f.P.set(P[k]!);
+    });
   }
 }
 

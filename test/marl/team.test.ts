@@ -44,10 +44,10 @@ function splitReward(items: Int32Array, lambda: number): { R: number; G: number;
   return { R, G, clicks };
 }
 
-function trainSplit(mode: Coordination, fusion: FusionName, steps: number, seed = 3, slotting: TeamConfig['slotting'] = 'score'): { agent: TeamAgent; reward: number } {
+function trainSplit(mode: Coordination, fusion: FusionName, steps: number, seed = 3, slotting: TeamConfig['slotting'] = 'score', learner: TeamConfig['learner'] = 'lms'): { agent: TeamAgent; reward: number } {
   const c = splitContext();
   const lambda = 1;
-  const agent = team(c, { seed, coordination: mode, fusion, lambda, alpha: 0, gamma: 0, epsilon: 0.2, temperature: 0.3, lr: 0.05, slotting });
+  const agent = team(c, { seed, coordination: mode, fusion, lambda, alpha: 0, gamma: 0, epsilon: 0.2, temperature: 0.3, lr: 0.05, slotting, learner });
   const obs: Observation = { user: 0, history: new Int32Array(0), t: 0 };
   for (let s = 0; s < steps; s++) {
     const slate = agent.act(obs, 2);
@@ -278,6 +278,15 @@ describe('cooperative task with a known optimum (split the slate between the rel
     });
   }
 
+  // The RLS learner (rls.ts) for the value modes; the central critic's actors do not use it.
+  for (const mode of ['vdn', 'qmix', 'independent', 'comm'] as const) {
+    it(`${mode} with the RLS learner learns the optimal slate {3, 7} too`, () => {
+      const { agent, reward } = trainSplit(mode, 'weighted', 150, 3, 'score', 'rls');
+      expect(reward).toBeGreaterThanOrEqual(1.5 - 1e-9);
+      expect(agent.rls.length).toBe(mode === 'vdn' || mode === 'qmix' ? 1 : agent.m);
+    });
+  }
+
   it('the user agent alone cannot find the cold item (< optimum), so the team needs the item agent', () => {
     const c = splitContext();
     // Without the item agent nor item-level popularity the cold item looks like any other.
@@ -399,6 +408,10 @@ describe('fair-exposure slots', () => {
 });
 
 describe('registry and summaries', () => {
+  it('rejects an unknown learner with the field named', () => {
+    expect(() => team(ctx, { learner: 'sgd' as TeamConfig['learner'] })).toThrow(/learner/);
+  });
+
   it('is registered as agent "team" and rejects unknown modes with the field named', () => {
     const a = createAgent('team', ctx, { seed: 2, coordination: 'comm', fusion: 'rrf' });
     expect(a.name).toBe('team');
