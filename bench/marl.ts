@@ -16,6 +16,8 @@ import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import { attachTeamContent } from '../src/marl/content.js';
 import type { TeamAgent } from '../src/marl/team.js';
+import { recommenderScorer } from '../src/marl/context.js';
+import { createRecommender } from '../src/recommenders/registry.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,6 +50,11 @@ const CONFIGS: Cfg[] = [
   { label: 'linucb λ=1', agent: 'linucb', learns: true, lambda: 1 },
   { label: 'thompson λ=1', agent: 'thompson', learns: true, lambda: 1 },
   team('user agent alone', { members: ['user'] }),
+  // An extra agent alone (with --extras mf): the explicit-rating MF recommender's view [z-score | 1].
+  team('mf agent alone', { members: ['mf'] }),
+  team('mf agent alone λ=1', { members: ['mf'] }, 1),
+  team('user + mf vdn', { members: ['user', 'mf'], coordination: 'vdn' }),
+  team('user + mf vdn λ=1', { members: ['user', 'mf'], coordination: 'vdn' }, 1),
   team('content agent alone', { members: ['content'] }),
   team('item agent alone', { members: ['item'] }),
   team('team independent', { coordination: 'independent' }),
@@ -127,6 +134,7 @@ async function main(): Promise<void> {
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const tag = arg('tag', '');
+  const extras = arg('extras', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
@@ -137,7 +145,14 @@ async function main(): Promise<void> {
     let setup = setups.get(key);
     if (!setup) {
       setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
-      await attachTeamContent(setup.ctx, data.full);
+      const tctx = await attachTeamContent(setup.ctx, data.full);
+      // --extras mf,ease: those recommenders, fitted on the train split, join the team as extra agents.
+      tctx.extras = [];
+      for (const name of extras) {
+        const model = createRecommender(name);
+        await model.fit(data.train);
+        tctx.extras.push(recommenderScorer(name, model));
+      }
       setups.set(key, setup);
     }
     const t0 = performance.now();

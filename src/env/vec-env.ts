@@ -141,6 +141,23 @@ export class VecEnv {
     return base / (1 + this.exposure[i]! / mean);
   }
 
+  /**
+   * The hidden state of slot s as read-only copies: the simulated user's genre satiation,
+   * preference offset and consumed items. Only for ceilings and diagnostics (bench/marl-ceiling.ts's
+   * oracle); an agent that reads it is not learning from feedback.
+   */
+  hiddenState(s: number): { user: number; satiation: Float32Array; drift: Float32Array; history: Int32Array } {
+    if (!Number.isInteger(s) || s < 0 || s >= this.n) throw new DataError(`slot ${s} is outside 0..${this.n - 1}`, { field: 's' });
+    const nC = this.world.categoryNames.length;
+    const d = this.world.dim;
+    return {
+      user: this.user[s]!,
+      satiation: this.sat.slice(s * nC, (s + 1) * nC),
+      drift: this.drift.slice(s * d, (s + 1) * d),
+      history: this.hist.slice(s * this.maxHist, s * this.maxHist + this.histLen[s]!),
+    };
+  }
+
   /** User of slot s (for metrics). */
   userOf(s: number): number {
     return this.user[s]!;

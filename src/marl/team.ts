@@ -4,7 +4,7 @@
  * team is itself an `Agent` (registered as `team`).
  *
  * One step: candidates = the user's top items by the myopic prior + a few random unseen items +
- * the item agent's and the content agent's own best proposals. Every agent scores every candidate
+ * the item agent's, the content agent's and every extra scorer's own best proposals. Every agent scores every candidate
  * from its own observation (views.ts); the coordination mode turns the agents' scores into
  * per-agent weights; fusion (fusion.ts) adds weighted per-agent contributions into one score per
  * item; the top K form the slate (ε-greedy positions, or a Plackett–Luce sample for the
@@ -105,7 +105,7 @@ export interface TeamConfig extends SeededConfig {
   epsilon: number;
   /** Softmax temperature of the actors (central-critic). */
   temperature: number;
-  /** Candidates per step: top by prior, random unseen, and each of the item and content agents' own proposals. */
+  /** Candidates per step: top by prior, random unseen, and each proposer's own (item agent, content agent, extra scorers). */
   candidates: number;
   randomCandidates: number;
   proposals: number;
@@ -356,7 +356,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       this.critic = new Mlp({ sizes: [this.criticDim, 32, 1] }, this.rng);
       this.criticOpt = new Adam(this.critic.params, this.critic.grads, { lr: config.criticLr, maxGradNorm: 5 });
     }
-    this.maxN = Math.min(ctx.items.nItems, config.candidates + config.randomCandidates + 2 * config.proposals) + ctx.slateSize;
+    // Proposers: the item and content agents and every extra scorer (see candidates()).
+    const proposers = this.views.filter((v) => v === this.itemView || v === this.contentView || v instanceof ScorerView).length;
+    this.maxN = Math.min(ctx.items.nItems, config.candidates + config.randomCandidates + proposers * config.proposals) + ctx.slateSize;
     this.F = this.views.map((v) => new Float64Array(this.maxN * v.dim));
     this.q = new Float64Array(this.maxN * this.m);
     this.q1 = new Float64Array(this.maxN * this.m);
@@ -410,6 +412,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (kc >= 0) {
       this.contentView.setState(obs);
       this.contentView.scoreAll(this.values[kc]!.theta, this.wBuf, this.allScores);
+      add(this.allScores);
+    }
+    // Extra scorers recommend too: their own top items join the candidates, so a model that ranks
+    // differently from the prior can put items on the slate, not only re-rank the prior's.
+    for (const v of this.views) {
+      if (!(v instanceof ScorerView)) continue;
+      const z = v.z(obs);
+      for (let i = 0; i < this.allScores.length; i++) this.allScores[i] = z[i]!;
       add(this.allScores);
     }
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0) mask[h[a]!] = 0;

@@ -42,6 +42,25 @@ describe('simulation runner', () => {
     expect(run(2).return).not.toBe(a.return);
   });
 
+  it('evaluate(…, policy) acts with the policy on the same sessions: the agent as policy gives the agent’s numbers', () => {
+    const base = new SeedRun(s, { ...opts, agent: 'popularity' }, 3);
+    const viaPolicy = new SeedRun(s, { ...opts, agent: 'popularity' }, 3);
+    const slots = new Set<number>();
+    const a = base.evaluate(40);
+    const b = viaPolicy.evaluate(40, undefined, (obs, slot, env) => {
+      slots.add(slot);
+      expect(env.hiddenState(slot).user).toBe(obs.user);
+      return viaPolicy.agent.act(obs, s.preset.config.slateSize);
+    });
+    expect(b.return).toBe(a.return);
+    expect(b.exposureGini).toBe(a.exposureGini);
+    expect([...slots].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // A policy that shows nothing gets no clicks on the same sessions.
+    const none = new SeedRun(s, { ...opts, agent: 'popularity' }, 3).evaluate(40, undefined, () => ({ items: new Int32Array(0) }));
+    expect(none.ctr).toBe(0);
+    expect(a.ctr).toBeGreaterThan(0);
+  });
+
   it('non-learning agents skip training', () => {
     const r = new SeedRun(s, { ...opts, agent: 'popularity' }, 1);
     expect(r.train(400)).toBe(400);

@@ -132,6 +132,50 @@ describe('simulator (synthetic world)', () => {
     expect(clickUtility(world, config, u, item, 0, drift, 0, sat, 0)).toBeCloseTo(fresh, 1);
   });
 
+  it('hiddenState: copies of the session state that follow clicks; an oracle reading it out-clicks random slates', () => {
+    const n = 8;
+    const clickRate = (oracle: boolean): number => {
+      const env = new VecEnv(world, config, n);
+      env.reset(5);
+      const rng = new Rng(6);
+      let clicks = 0;
+      let steps = 0;
+      for (let step = 0; step < 200; step++) {
+        let slates = randomSlates(rng, n, K, world.nItems);
+        if (oracle) {
+          slates = new Int32Array(n * K);
+          for (let s = 0; s < n; s++) {
+            const h = env.hiddenState(s);
+            const u = Array.from({ length: world.nItems }, (_, i) => (h.history.includes(i) ? -Infinity : clickUtility(world, config, h.user, i, 0, h.drift, 0, h.satiation, 0)));
+            const order = u.map((_, i) => i).sort((a, b) => u[b]! - u[a]!);
+            slates.set(order.slice(0, K), s * K);
+          }
+        }
+        const before = env.hiddenState(0);
+        const r = env.step(slates);
+        steps += n;
+        for (let x = 0; x < n * K; x++) clicks += r.clicks[x]!;
+        const after = env.hiddenState(0);
+        const clicked = Array.from({ length: K }, (_, p) => p).find((p) => r.clicks[p] === 1);
+        if (clicked !== undefined && !r.done[0]) {
+          // The clicked item joins the consumed items, and its genres' satiation rises (after one step of recovery).
+          const item = slates[clicked]!;
+          expect(after.history[after.history.length - 1]).toBe(item);
+          const c = world.catIndices[world.catIndptr[item]!]!;
+          expect(after.satiation[c]!).toBeGreaterThan(before.satiation[c]! * config.satiation.decay);
+        }
+      }
+      return clicks / steps;
+    };
+    const env = new VecEnv(world, config, 2);
+    env.reset(1);
+    const h = env.hiddenState(1);
+    h.satiation.fill(99);
+    expect(env.hiddenState(1).satiation[0]).not.toBe(99);
+    expect(() => env.hiddenState(2)).toThrow(DataError);
+    expect(clickRate(true)).toBeGreaterThan(clickRate(false) + 0.05);
+  });
+
   it('position bias: the same item is less attractive lower in the slate', () => {
     const drift = new Float32Array(world.dim);
     const sat = new Float32Array(world.categoryNames.length);

@@ -3,6 +3,7 @@ import '../../src/marl/index.js';
 import { createAgent, restoreAgent } from '../../src/agents/registry.js';
 import type { AgentContext } from '../../src/agents/state.js';
 import type { Observation } from '../../src/env/types.js';
+import type { ExtraScorer, TeamContext } from '../../src/marl/context.js';
 import { COORDINATIONS, continuationShares, TeamAgent, TEAM_DEFAULTS, type Coordination, type TeamConfig } from '../../src/marl/team.js';
 import { FUSIONS, fuse, type FusionName } from '../../src/marl/fusion.js';
 import { QmixMixer, vdnMix } from '../../src/marl/mixer.js';
@@ -404,6 +405,44 @@ describe('fair-exposure slots', () => {
 
   it('the same seed gives the same slates', () => {
     expect(run(2).slates.map((x) => Array.from(x))).toEqual(run(2).slates.map((x) => Array.from(x)));
+  });
+});
+
+describe('extra scorers as agents', () => {
+  // A scorer that likes exactly the items the prior's top list leaves out.
+  function outsider(base: Set<number>): ExtraScorer {
+    return {
+      name: 'outsider',
+      scoreUser(_user, _history, out) {
+        for (let i = 0; i < out.length; i++) out[i] = base.has(i) ? 0 : 1 + i / 100;
+      },
+    };
+  }
+  const obs: Observation = { user: 0, history: new Int32Array(0), t: 0 };
+
+  it('propose their own top items as candidates, so they can put items on the slate that the prior does not rank', () => {
+    const base = new Set(Array.from(team(ctx, { members: ['user'], candidates: 10, randomCandidates: 0 }).candidates(obs, false)));
+    expect(base.size).toBe(10);
+    const c: TeamContext = { ...ctx, extras: [outsider(base)] };
+    const agent = team(c, { members: ['user', 'outsider'], candidates: 10, randomCandidates: 0, proposals: 4 });
+    const cands = Array.from(agent.candidates(obs, false));
+    expect(cands.slice(0, 10).sort((a, b) => a - b)).toEqual([...base].sort((a, b) => a - b));
+    // The scorer's four best outside the prior's list: the highest-numbered items not in base.
+    const outside = Array.from({ length: 40 }, (_, i) => i).filter((i) => !base.has(i)).slice(-4).reverse();
+    expect(cands.slice(10)).toEqual(outside);
+  });
+
+  it('score every candidate, the proposers’ ones included, when all of them propose while training', () => {
+    const base = new Set(Array.from(team(ctx, { members: ['user'], candidates: 10, randomCandidates: 0 }).candidates(obs, false)));
+    const c: TeamContext = { ...ctx, extras: [outsider(base), { ...outsider(base), name: 'outsider2' }] };
+    // Four proposers (item, content, two scorers) × 5 items, more than the slate size beyond 2 × 5.
+    const agent = team(c, { members: ['user', 'item', 'content', 'outsider', 'outsider2'], candidates: 10, randomCandidates: 2, proposals: 5, epsilon: 0 });
+    const n = agent.candidates(obs, true).length;
+    expect(n).toBeGreaterThan(10 + 2 + 2 * 5 + ctx.slateSize);
+    // A slate as long as the candidate list comes back whole only if none was clipped from scoring.
+    const slate = agent.act(obs, n);
+    expect(slate.items.length).toBe(n);
+    expect(new Set(slate.items).size).toBe(n);
   });
 });
 

@@ -142,8 +142,12 @@ export class SeedRun {
     return this.stepsDone - start;
   }
 
-  /** Evaluate on exactly `sessions` sessions (evaluation mode); `onSession` is called as sessions finish. */
-  evaluate(sessions: number, onSession?: (done: number) => void): SeedMetrics {
+  /**
+   * Evaluate on exactly `sessions` sessions (evaluation mode); `onSession` is called as sessions
+   * finish. `policy`, when given, acts instead of the agent on the same sessions and metrics (an
+   * oracle that reads `env.hiddenState(slot)`, for ceilings: bench/marl-ceiling.ts).
+   */
+  evaluate(sessions: number, onSession?: (done: number) => void, policy?: (obs: Observation, slot: number, env: VecEnv) => Slate): SeedMetrics {
     const t0 = performance.now();
     const { config, world } = this.setup.preset;
     const n = Math.min(this.opts.nEnvs, sessions);
@@ -173,7 +177,7 @@ export class SeedRun {
     while (finished < sessions) {
       buf.fill(-1);
       for (let s = 0; s < n; s++) {
-        const sl = agent.act(obs[s]!, K);
+        const sl = policy ? policy(obs[s]!, s, env) : agent.act(obs[s]!, K);
         buf.set(sl.items.subarray(0, K), s * K);
         if (counted[s]) {
           for (let p = 0; p < Math.min(K, sl.items.length); p++) {
