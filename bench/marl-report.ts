@@ -5,7 +5,7 @@
  * both the same simulated users), and every variant's exposure Gini and return against the user
  * agent alone at that λ.
  *
- *   node --import tsx bench/marl-report.ts bench/out/a.json [bench/out/b.json …] [--svg docs/img/marl-v1]
+ *   node --import tsx bench/marl-report.ts bench/out/a.json [bench/out/b.json …] [--svg docs/img/marl-v1] [--user 'user agent alone [rls]']
  *
  * `--svg prefix` also writes, per λ, bar charts of the return and of the exposure Gini with their
  * 95 % intervals (`<prefix>-lambda<λ>-return.svg`, `…-gini.svg`).
@@ -37,7 +37,10 @@ interface Run {
 const argv = process.argv.slice(2);
 const svgAt = argv.indexOf('--svg');
 const svgPrefix = svgAt >= 0 ? argv[svgAt + 1] : undefined;
-const files = argv.filter((a, i) => !a.startsWith('--') && !(svgAt >= 0 && i === svgAt + 1));
+// --user 'user agent alone [rls]': the reference for the "vs user alone" columns (default the untagged one).
+const userAt = argv.indexOf('--user');
+const userLabel = userAt >= 0 ? argv[userAt + 1]! : 'user agent alone';
+const files = argv.filter((a, i) => !a.startsWith('--') && !(svgAt >= 0 && i === svgAt + 1) && !(userAt >= 0 && i === userAt + 1));
 if (files.length === 0) {
   console.error('usage: node --import tsx bench/marl-report.ts <marl.json> [more.json …]');
   process.exit(2);
@@ -73,7 +76,7 @@ const seedCount = (label: string): number => seedSets.get(label)?.size ?? 0;
 
 const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
 // Single agents: the team's members alone (with any --tag), and the bandits that learn by ridge regression on the user agent's features.
-const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone', 'linucb', 'thompson'];
+const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone', 'mf agent alone', 'linucb', 'thompson'];
 const isSingle = (label: string): boolean => SINGLES.includes(base(label).replace(/ \[[^\]]+\]$/, ''));
 const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
 /** Short labels for the charts' x axis. */
@@ -82,6 +85,7 @@ const short = (label: string): string =>
     .replace(/^team /, '')
     .replace(/ agent alone$/, '')
     .replace('user agent + fair slots', 'user+fair')
+    .replace('user + mf vdn', 'user+mf vdn')
     .replace('central-critic', 'c-critic')
     .replace(' meta-fusion', ' meta')
     .replace('independent', 'indep.');
@@ -92,18 +96,19 @@ console.log(`Setup: ${key(runs[0]!)} · ${counts.join(' or ')} seeds per row. In
 for (const lambda of [...new Set(rows.map((r) => r.lambda))].sort((a, b) => a - b)) {
   const at = rows.filter((r) => r.lambda === lambda && r.alpha === rows.find((x) => x.lambda === lambda)!.alpha);
   const singles = at.filter((r) => isSingle(r.label));
-  const user = at.find((r) => base(r.label) === 'user agent alone');
+  const user = at.find((r) => base(r.label) === userLabel);
   if (singles.length === 0) continue;
   const best = singles.reduce((a, b) => (b.return.mean > a.return.mean ? b : a));
   console.log(`\n### λ = ${lambda}: coordination modes against the best single agent (${best.label}, ${f(best.return)})\n`);
-  console.log('| variant | return | × best single | intervals disjoint | paired difference | exposure Gini | Gini vs user alone | return vs user alone |');
-  console.log('| --- | --- | ---: | --- | --- | --- | ---: | ---: |');
+  console.log('| variant | return | × best single | intervals disjoint | paired difference | exposure Gini | Gini vs user alone | return vs user alone | paired vs user alone |');
+  console.log('| --- | --- | ---: | --- | --- | --- | ---: | ---: | --- |');
   for (const r of [...at].sort((a, b) => b.return.mean - a.return.mean)) {
     const disjoint = r.return.ci95[0] > best.return.ci95[1] || r.return.ci95[1] < best.return.ci95[0];
     const g = user ? `${(((r.gini.mean - user.gini.mean) / user.gini.mean) * 100).toFixed(1)} %` : '';
     const rv = user ? `${(((r.return.mean - user.return.mean) / user.return.mean) * 100).toFixed(1)} %` : '';
+    const pu = user && r !== user && r.perSeedReturn.length === user.perSeedReturn.length ? f(paired(r, user)) : '—';
     console.log(
-      `| ${r.label}${counts.length > 1 ? ` (${seedCount(r.label)} seeds)` : ''} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} |`,
+      `| ${r.label}${counts.length > 1 ? ` (${seedCount(r.label)} seeds)` : ''} | ${f(r.return)} | ${(r.return.mean / best.return.mean).toFixed(3)} | ${r !== best ? (disjoint ? 'yes' : 'no') : '—'} | ${r !== best && r.perSeedReturn.length === best.perSeedReturn.length ? f(paired(r, best)) : '—'} | ${r.gini.mean.toFixed(3)} | ${g} | ${rv} | ${pu} |`,
     );
   }
   if (svgPrefix) {
