@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/marl.ts [--preset sim-ml-ls-v1] [--steps 2000] [--seeds 5] [--seed0 1] [--eval 200] [--part 0/1] [--only 'label,label'] [--over '{"key":value}'] [--tag name] [--out file.json]
  *
+ * `--extras mf,ease` (or `mf{"epochs":40}`): recommenders fitted on the train split join the team as extra agents.
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
 import { writeFileSync } from 'node:fs';
@@ -134,7 +135,8 @@ async function main(): Promise<void> {
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const tag = arg('tag', '');
-  const extras = arg('extras', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  // --extras 'mf{"epochs":40},ease': recommender names, each with an optional JSON config.
+  const extras = [...arg('extras', '').matchAll(/([a-z][a-z0-9-]*)(\{[^}]*\})?/g)].map((m) => ({ name: m[1]!, config: m[2] ? (JSON.parse(m[2]) as Record<string, unknown>) : undefined }));
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
@@ -148,8 +150,8 @@ async function main(): Promise<void> {
       const tctx = await attachTeamContent(setup.ctx, data.full);
       // --extras mf,ease: those recommenders, fitted on the train split, join the team as extra agents.
       tctx.extras = [];
-      for (const name of extras) {
-        const model = createRecommender(name);
+      for (const { name, config } of extras) {
+        const model = createRecommender(name, config);
         await model.fit(data.train);
         tctx.extras.push(recommenderScorer(name, model));
       }
