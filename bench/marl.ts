@@ -17,8 +17,7 @@ import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import { attachTeamContent } from '../src/marl/content.js';
 import type { TeamAgent } from '../src/marl/team.js';
-import { recommenderScorer } from '../src/marl/context.js';
-import { createRecommender } from '../src/recommenders/registry.js';
+import { fitExtras, parseExtrasSpec } from '../src/marl/extras.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const tag = arg('tag', '');
   // --extras 'mf{"epochs":40},ease': recommender names, each with an optional JSON config.
-  const extras = [...arg('extras', '').matchAll(/([a-z][a-z0-9-]*)(\{[^}]*\})?/g)].map((m) => ({ name: m[1]!, config: m[2] ? (JSON.parse(m[2]) as Record<string, unknown>) : undefined }));
+  const extras = parseExtrasSpec(arg('extras', ''));
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
   const rows: Record<string, unknown>[] = [];
   const setups = new Map<string, Awaited<ReturnType<typeof buildSetup>>>();
@@ -149,12 +148,7 @@ async function main(): Promise<void> {
       setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
       const tctx = await attachTeamContent(setup.ctx, data.full);
       // --extras mf,ease: those recommenders, fitted on the train split, join the team as extra agents.
-      tctx.extras = [];
-      for (const { name, config } of extras) {
-        const model = createRecommender(name, config);
-        await model.fit(data.train);
-        tctx.extras.push(recommenderScorer(name, model));
-      }
+      tctx.extras = await fitExtras(extras, data.train);
       setups.set(key, setup);
     }
     const t0 = performance.now();

@@ -10,4 +10,5 @@ export * from './offline-explain.js';
 export * from './item-recommender.js';
 export * from './register.js';
 export * from './content.js';
+export * from './extras.js';
 export * from './distributed.js';

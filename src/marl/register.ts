@@ -30,7 +30,10 @@ export function registerTeam(): void {
       defaults: { seed: 1, ...TEAM_DEFAULTS },
       learns: true,
       create: (ctx, c) => {
-        const team = new TeamAgent(ctx as TeamContext, c as unknown as TeamConfig);
+        // `-p members=user,mf` on the command line arrives as one string.
+        const raw = c as Record<string, unknown>;
+        const members = typeof raw.members === 'string' ? raw.members.split(',').map((m) => m.trim()).filter((m) => m.length > 0) : raw.members;
+        const team = new TeamAgent(ctx as TeamContext, { ...raw, members } as unknown as TeamConfig);
         collecting?.push(team);
         return team;
       },

@@ -8,23 +8,29 @@ import { main } from '../../src/cli/main.js';
 
 const DIR = resolve(process.cwd(), '../shared/datasets/ml-latest-small');
 
+/** Runs the CLI in-process, capturing what it writes to `stream`. */
+async function capture(stream: 'stdout' | 'stderr', args: string[]): Promise<{ code: number; text: string }> {
+  const chunks: string[] = [];
+  const target = process[stream];
+  const write = target.write.bind(target);
+  target.write = ((s: string | Uint8Array) => {
+    chunks.push(String(s));
+    return true;
+  }) as typeof target.write;
+  try {
+    const code = await main(['node', 'chorus', ...args]);
+    return { code, text: chunks.join('') };
+  } finally {
+    target.write = write;
+  }
+}
+
 describe.runIf(existsSync(DIR))('chorus simulate', () => {
   it('prints one JSON object with the documented fields and writes the report', async () => {
     const out = await mkdtemp(join(tmpdir(), 'chorus-sim-cli-'));
-    const chunks: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string | Uint8Array) => {
-      chunks.push(String(s));
-      return true;
-    }) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await main(['node', 'chorus', 'simulate', '--preset', 'sim-ml-ls-v1', '--agent', 'egreedy', '--steps', '320', '--seeds', '2', '--eval-sessions', '40', '--workers', '1', '--lambda', '0.2', '--data', DIR, '--out', out, '--json']);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, text } = await capture('stdout', ['simulate', '--preset', 'sim-ml-ls-v1', '--agent', 'egreedy', '--steps', '320', '--seeds', '2', '--eval-sessions', '40', '--workers', '1', '--lambda', '0.2', '--data', DIR, '--out', out, '--json']);
     expect(code).toBe(0);
-    const j = JSON.parse(chunks.join(''));
+    const j = JSON.parse(text);
     expect(j.preset).toBe('sim-ml-ls-v1');
     expect(j.agent).toBe('egreedy');
     expect(j.seeds).toBe(2);
@@ -37,20 +43,31 @@ describe.runIf(existsSync(DIR))('chorus simulate', () => {
     expect(await readdir(out)).toContain('report.md');
   });
 
-  it('fails with one clear line for an unknown agent', async () => {
-    const errs: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string | Uint8Array) => {
-      errs.push(String(s));
-      return true;
-    }) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await main(['node', 'chorus', 'simulate', '--agent', 'nope', '--json']);
-    } finally {
-      process.stderr.write = write;
+  it('runs the team with an extra agent and reports per-agent weights and contributions', async () => {
+    const { code, text } = await capture('stdout', ['simulate', '--agent', 'team', '--coordination', 'vdn', '--fusion', 'weighted', '--extras', 'mf{"factors":8,"epochs":3}', '-p', 'members=user,mf', '-p', 'learner=rls', '--steps', '160', '--seeds', '1', '--eval-sessions', '20', '--data', DIR, '--no-report', '--json']);
+    expect(code).toBe(0);
+    const j = JSON.parse(text);
+    expect(j.agent).toBe('team');
+    expect(j.coordination).toBe('vdn');
+    expect(Object.keys(j.agents).sort()).toEqual(['mf', 'user']);
+    let share = 0;
+    for (const a of Object.values(j.agents) as { weight: number; contribution: number; share: number }[]) {
+      for (const v of [a.weight, a.contribution, a.share]) expect(Number.isFinite(v)).toBe(true);
+      share += a.share;
     }
+    expect(share).toBeCloseTo(1, 6);
+  });
+
+  it('rejects a bad --extras spec before any training, naming the flag', async () => {
+    const { code, text } = await capture('stderr', ['simulate', '--agent', 'team', '--extras', 'mf{"factors":8', '--data', DIR, '--json']);
     expect(code).not.toBe(0);
-    expect(errs.join('')).toMatch(/unknown agent "nope"/);
+    expect(text).toMatch(/extras/);
+    expect(text).toMatch(/no closing brace/);
+  });
+
+  it('fails with one clear line for an unknown agent', async () => {
+    const { code, text } = await capture('stderr', ['simulate', '--agent', 'nope', '--json']);
+    expect(code).not.toBe(0);
+    expect(text).toMatch(/unknown agent "nope"/);
   });
 });

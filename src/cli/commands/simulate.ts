@@ -15,7 +15,7 @@ import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 // The multi-agent team (src/marl) registers agent `team` and recommenders `team`/`team-item` on import.
-import { attachTeamContent, checkCoordination, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
+import { attachTeamContent, checkCoordination, fitExtras, parseExtrasSpec, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
 import { buildSetup } from '../../eval/sim/setup.js';
 import { loadSimData } from '../../eval/sim/data.js';
 
@@ -37,6 +37,7 @@ interface SimulateFlags {
   json?: boolean;
   coordination?: string;
   fusion?: string;
+  extras?: string;
 }
 
 /** The `simulate` section of chorus.config.json (every field optional; flags override). */
@@ -83,6 +84,7 @@ export function register(program: Command): void {
     .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
     .option('--coordination <mode>', 'team only: independent, vdn, qmix, central-critic or comm (default vdn)')
     .option('--fusion <kind>', 'team only: weighted, borda, rrf or meta (default weighted)')
+    .option('--extras <list>', 'team only: recommenders that join as extra agents, fitted on the train split, e.g. mf or \'mf{"epochs":40,"factors":200},ease\'')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<SimulateFlags>();
       const { config } = loadConfig(flags.config);
@@ -101,6 +103,8 @@ export function register(program: Command): void {
       if (embeddings !== 'none' && embeddings !== 'builtin') throw new ConfigError(`expected none or builtin, got "${embeddings}"`, 'embeddings');
       const dataDir = flags.data ?? config.data ?? '../shared/datasets/ml-latest-small';
       const params = parseParams(flags.param);
+      const extraSpecs = parseExtrasSpec(flags.extras ?? '');
+      if (extraSpecs.length > 0 && !agents.includes('team')) throw new ConfigError('--extras adds agents to the team; give --agent team', 'extras');
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {
         const runs: SimulationResult[] = [];
@@ -118,7 +122,10 @@ export function register(program: Command): void {
             if (flags.coordination) teamConfig.coordination = checkCoordination(flags.coordination);
             if (flags.fusion) teamConfig.fusion = checkFusion(flags.fusion);
             const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings });
-            await attachTeamContent(setup.ctx, loadSimData(dataDir).full);
+            const simData = loadSimData(dataDir);
+            const tctx = await attachTeamContent(setup.ctx, simData.full);
+            // The setup is cached per process: reset its extras so that each run gets exactly the ones asked for.
+            tctx.extras = await fitExtras(extraSpecs, simData.train);
           }
           const teams = isTeam ? collectTeams() : [];
           try {
