@@ -13,8 +13,12 @@ export interface ExtraSpec {
   config?: Record<string, unknown>;
 }
 
-/** Parses `name[{json}]` entries separated by commas; the JSON may itself hold commas. */
-export function parseExtrasSpec(spec: string, field = 'extras'): ExtraSpec[] {
+/**
+ * Parses `name[{json}]` entries separated by commas; the JSON may itself hold commas. Team members
+ * are named by their recommender, so by default a name may appear once (`distinct: false` allows
+ * repeats, e.g. to compare configs of one model).
+ */
+export function parseExtrasSpec(spec: string, field = 'extras', { distinct = true } = {}): ExtraSpec[] {
   const out: ExtraSpec[] = [];
   let i = 0;
   while (i < spec.length) {
@@ -43,7 +47,7 @@ export function parseExtrasSpec(spec: string, field = 'extras'): ExtraSpec[] {
       i = j + 1;
     }
     if (i < spec.length && spec[i] !== ',') throw new ConfigError(`expected "," after extra "${name}" at character ${i + 1} of "${spec}"`, field);
-    if (out.some((e) => e.name === name)) throw new ConfigError(`extra "${name}" is given twice`, field);
+    if (distinct && out.some((e) => e.name === name)) throw new ConfigError(`extra "${name}" is given twice`, field);
     out.push({ name, config });
   }
   return out;
