@@ -55,6 +55,10 @@ const CONFIGS: Cfg[] = [
   team('mf agent alone λ=1', { members: ['mf'] }, 1),
   team('user + mf vdn', { members: ['user', 'mf'], coordination: 'vdn' }),
   team('user + mf vdn λ=1', { members: ['user', 'mf'], coordination: 'vdn' }, 1),
+  // The three-stake team with MF: the item agent (held near its prior, since its exposure features
+  // are the team's own history) takes the lower positions when λ·G outweighs the clicks lost there.
+  team('user + mf + item vdn dcg', { members: ['user', 'mf', 'item'], coordination: 'vdn', slotting: 'dcg', memberRidge: { item: 100 } }),
+  team('user + mf + item vdn dcg λ=1', { members: ['user', 'mf', 'item'], coordination: 'vdn', slotting: 'dcg', memberRidge: { item: 100 } }, 1),
   team('content agent alone', { members: ['content'] }),
   team('item agent alone', { members: ['item'] }),
   team('team independent', { coordination: 'independent' }),
