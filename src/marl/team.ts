@@ -53,7 +53,10 @@ export const BASE_MEMBERS = ['user', 'item', 'content'] as const;
 export interface TeamConfig extends SeededConfig {
   coordination: Coordination;
   fusion: FusionName;
-  /** Agents in the team: any of user, item, content, and the names of the context's extra scorers. */
+  /**
+   * Agents in the team: any of user, item, content, and the names of the context's extra scorers.
+   * The default list (user, item, content) also takes every extra scorer; any other list is exact.
+   */
   members: string[];
   /** λ and α of the team reward r = R + λ·G + α·A (use the environment's). */
   lambda: number;
@@ -301,7 +304,10 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const extras = ctx.extras ?? [];
     const known = [...BASE_MEMBERS, ...extras.map((e) => e.name)];
     const names = config.members.length > 0 ? [...config.members] : [...BASE_MEMBERS];
-    for (const e of extras) if (!names.includes(e.name)) names.push(e.name);
+    // The default team (user, item, content) takes every extra scorer as a member too; any other
+    // list is the team exactly, so that `members: ['user']` stays a single agent with extras around.
+    const isDefault = names.length === BASE_MEMBERS.length && BASE_MEMBERS.every((m) => names.includes(m));
+    if (isDefault) for (const e of extras) if (!names.includes(e.name)) names.push(e.name);
     for (const n of names) if (!known.includes(n)) throw new ConfigError(`unknown team member "${n}"; expected any of: ${known.join(', ')}`, 'members');
     if (new Set(names).size !== names.length) throw new ConfigError('team members must be distinct', 'members');
     this.memberNames = names;

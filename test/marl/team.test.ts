@@ -432,6 +432,14 @@ describe('extra scorers as agents', () => {
     expect(cands.slice(10)).toEqual(outside);
   });
 
+  it('join the default team, but not a team whose members are listed', () => {
+    const base = new Set(Array.from(team(ctx, { members: ['user'], candidates: 10, randomCandidates: 0 }).candidates(obs, false)));
+    const c: TeamContext = { ...ctx, extras: [outsider(base)] };
+    expect(team(c, {}).memberNames).toEqual(['user', 'item', 'content', 'outsider']);
+    expect(team(c, { members: ['user'] }).memberNames).toEqual(['user']);
+    expect(team(c, { members: ['outsider', 'user'] }).memberNames).toEqual(['outsider', 'user']);
+  });
+
   it('score every candidate, the proposers’ ones included, when all of them propose while training', () => {
     const base = new Set(Array.from(team(ctx, { members: ['user'], candidates: 10, randomCandidates: 0 }).candidates(obs, false)));
     const c: TeamContext = { ...ctx, extras: [outsider(base), { ...outsider(base), name: 'outsider2' }] };
