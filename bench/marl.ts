@@ -151,7 +151,6 @@ async function main(): Promise<void> {
     if (!setup) {
       setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
       const tctx = await attachTeamContent(setup.ctx, data.full);
-      // --extras mf,ease: those recommenders, fitted on the train split, join the team as extra agents.
       tctx.extras = await fitExtras(extras, data.train);
       setups.set(key, setup);
     }

@@ -20,17 +20,19 @@ import { ConfigError } from '../errors.js';
 import { evidenceState, OfflineEvidence, readEvidenceState, type EvidenceRoles, type EvidenceState } from './offline-explain.js';
 import type { ItemExplanation } from './team.js';
 
+/**
+ * A list of names given as one comma-separated string, as CLI hyper-parameters (`-p extras=itemknn,ease`,
+ * `-p members=user,mf`) and the config's `models` section hold scalars; any other value passes through.
+ */
+export function commaList(v: unknown): unknown {
+  return typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x.length > 0) : v;
+}
+
 export const teamRecommenderSchema = z.strictObject({
   /** User agent's relevance model. */
   user: z.string().min(1),
-  /**
-   * Extra agents: registered recommender names. A comma-separated string is accepted too, because
-   * CLI hyper-parameters (`-p extras=itemknn,ease`) and the config's `models` section hold scalars.
-   */
-  extras: z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x.length > 0) : v),
-    z.array(z.string().min(1)),
-  ),
+  /** Extra agents: registered recommender names (or one comma-separated string, `commaList`). */
+  extras: z.preprocess(commaList, z.array(z.string().min(1))),
   /** Include the content agent (content recommender) and the item agent (team-item). */
   content: z.boolean(),
   item: z.boolean(),

@@ -8,7 +8,7 @@ import { agentNames, registerAgent } from '../agents/registry.js';
 import { defineRecommender, listRecommenders, registerRecommender } from '../recommenders/registry.js';
 import type { TeamContext } from './context.js';
 import { ITEM_AGENT_DEFAULTS, ItemAgentRecommender, itemAgentSchema } from './item-recommender.js';
-import { TEAM_RECOMMENDER_DEFAULTS, TeamRecommender, teamRecommenderSchema } from './recommender.js';
+import { commaList, TEAM_RECOMMENDER_DEFAULTS, TeamRecommender, teamRecommenderSchema } from './recommender.js';
 import { TeamAgent, TEAM_DEFAULTS, type TeamConfig } from './team.js';
 
 /** Teams created through the registry while a collection is open (the CLI summarises their weights). */
@@ -32,8 +32,7 @@ export function registerTeam(): void {
       create: (ctx, c) => {
         // `-p members=user,mf` on the command line arrives as one string.
         const raw = c as Record<string, unknown>;
-        const members = typeof raw.members === 'string' ? raw.members.split(',').map((m) => m.trim()).filter((m) => m.length > 0) : raw.members;
-        const team = new TeamAgent(ctx as TeamContext, { ...raw, members } as unknown as TeamConfig);
+        const team = new TeamAgent(ctx as TeamContext, { ...raw, members: commaList(raw.members) } as unknown as TeamConfig);
         collecting?.push(team);
         return team;
       },

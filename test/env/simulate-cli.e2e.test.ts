@@ -4,31 +4,14 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../cli/helpers.js';
 
 const DIR = resolve(process.cwd(), '../shared/datasets/ml-latest-small');
-
-/** Runs the CLI in-process, capturing what it writes to `stream`. */
-async function capture(stream: 'stdout' | 'stderr', args: string[]): Promise<{ code: number; text: string }> {
-  const chunks: string[] = [];
-  const target = process[stream];
-  const write = target.write.bind(target);
-  target.write = ((s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  }) as typeof target.write;
-  try {
-    const code = await main(['node', 'chorus', ...args]);
-    return { code, text: chunks.join('') };
-  } finally {
-    target.write = write;
-  }
-}
 
 describe.runIf(existsSync(DIR))('chorus simulate', () => {
   it('prints one JSON object with the documented fields and writes the report', async () => {
     const out = await mkdtemp(join(tmpdir(), 'chorus-sim-cli-'));
-    const { code, text } = await capture('stdout', ['simulate', '--preset', 'sim-ml-ls-v1', '--agent', 'egreedy', '--steps', '320', '--seeds', '2', '--eval-sessions', '40', '--workers', '1', '--lambda', '0.2', '--data', DIR, '--out', out, '--json']);
+    const { code, stdout: text } = await runCli(['simulate', '--preset', 'sim-ml-ls-v1', '--agent', 'egreedy', '--steps', '320', '--seeds', '2', '--eval-sessions', '40', '--workers', '1', '--lambda', '0.2', '--data', DIR, '--out', out, '--json']);
     expect(code).toBe(0);
     const j = JSON.parse(text);
     expect(j.preset).toBe('sim-ml-ls-v1');
@@ -44,7 +27,7 @@ describe.runIf(existsSync(DIR))('chorus simulate', () => {
   });
 
   it('runs the team with an extra agent and reports per-agent weights and contributions', async () => {
-    const { code, text } = await capture('stdout', ['simulate', '--agent', 'team', '--coordination', 'vdn', '--fusion', 'weighted', '--extras', 'mf{"factors":8,"epochs":3}', '-p', 'members=user,mf', '-p', 'learner=rls', '--steps', '160', '--seeds', '1', '--eval-sessions', '20', '--data', DIR, '--no-report', '--json']);
+    const { code, stdout: text } = await runCli(['simulate', '--agent', 'team', '--coordination', 'vdn', '--fusion', 'weighted', '--extras', 'mf{"factors":8,"epochs":3}', '-p', 'members=user,mf', '-p', 'learner=rls', '--steps', '160', '--seeds', '1', '--eval-sessions', '20', '--data', DIR, '--no-report', '--json']);
     expect(code).toBe(0);
     const j = JSON.parse(text);
     expect(j.agent).toBe('team');
@@ -59,14 +42,14 @@ describe.runIf(existsSync(DIR))('chorus simulate', () => {
   });
 
   it('rejects a bad --extras spec before any training, naming the flag', async () => {
-    const { code, text } = await capture('stderr', ['simulate', '--agent', 'team', '--extras', 'mf{"factors":8', '--data', DIR, '--json']);
+    const { code, stderr: text } = await runCli(['simulate', '--agent', 'team', '--extras', 'mf{"factors":8', '--data', DIR, '--json']);
     expect(code).not.toBe(0);
     expect(text).toMatch(/extras/);
     expect(text).toMatch(/no closing brace/);
   });
 
   it('fails with one clear line for an unknown agent', async () => {
-    const { code, text } = await capture('stderr', ['simulate', '--agent', 'nope', '--json']);
+    const { code, stderr: text } = await runCli(['simulate', '--agent', 'nope', '--json']);
     expect(code).not.toBe(0);
     expect(text).toMatch(/unknown agent "nope"/);
   });
