@@ -188,6 +188,17 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
         { name: 'chorus_reward_sum', help: 'Sum of rewards received.', type: 'counter', values: [{ value: c.rewardSum }] },
         { name: 'chorus_bandit_updates_total', help: 'Rewards the online bandit has learned from.', type: 'counter', values: [{ value: c.learned }] },
         { name: 'chorus_learn_queue_length', help: 'Rewards waiting for the background learner.', type: 'gauge', values: [{ value: engine.learnQueueLength }] },
+        { name: 'chorus_learn_queue_capacity', help: 'Most rewards the learner queue holds (maxQueue).', type: 'gauge', values: [{ value: engine.config.maxQueue }] },
+        {
+          name: 'chorus_learn_queue_full_total', help: 'Times the learner queue was full and a request learned a batch synchronously.', type: 'counter',
+          values: [{ value: c.learnQueueFull }],
+        },
+        {
+          name: 'chorus_learn_errors_total',
+          help: 'Errors caught in the learning loop by stage; stage="learn" counts failed (skipped) rewards.',
+          type: 'counter',
+          values: Object.entries(c.learnErrors).map(([stage, value]) => ({ labels: { stage }, value })),
+        },
         { name: 'chorus_retrains_total', help: 'Background retrains finished.', type: 'counter', values: [{ value: c.retrains }] },
         { name: 'chorus_retrain_errors_total', help: 'Background retrains that failed.', type: 'counter', values: [{ value: c.retrainErrors }] },
         {

@@ -9,7 +9,9 @@ import { ConflictError, RequestError } from './errors.js';
 import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
 import { AgentPolicy } from './agent-policy.js';
 import { newEventId } from './event-id.js';
+import { CbPolicy, type CbConfig } from './cb-policy.js';
 import { SlatePolicy, type PolicyConfig } from './policy.js';
+import { replayWindow, RewardWindows } from './reward-window.js';
 import { selectPool } from './select.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
 import { fitSnapshot, withOnline } from './training.js';
@@ -17,7 +19,13 @@ import { fitSnapshot, withOnline } from './training.js';
 export interface EngineConfig {
   /** Recommender fitted for the first snapshot and on retrain. */
   model: { kind: string; config: Record<string, unknown> };
-  policy: Partial<PolicyConfig>;
+  /**
+   * The serving policy when no agent is served: `cb` (the default, ./cb-policy.ts: namespace
+   * features and a sparse ridge/SGD reward model) or `linucb-rerank` (./policy.ts: hashed blocks
+   * and a dense LinUCB, the policy before `cb`), with its settings.
+   */
+  serving: 'cb' | 'linucb-rerank';
+  policy: Partial<CbConfig> & Partial<PolicyConfig>;
   /**
    * Serve a registered agent (src/agents registry name, with config overrides) instead of the
    * LinUCB re-ranker; null (the default) keeps the re-ranker.
@@ -41,10 +49,23 @@ export interface EngineConfig {
   poolCache: number;
   /** Fit retrains in a worker thread (registry models) so requests never wait on a fit. */
   retrainInWorker: boolean;
+  /**
+   * Most rewards waiting for the background learner. When the queue is full, the request that
+   * adds one learns a batch at once, synchronously (back-pressure: nothing is dropped).
+   */
+  maxQueue: number;
+  /**
+   * Personalizer's `rewardWaitTime`: an activated decision waits this long for feedback; then
+   * every shown position that got none is learned with `defaultReward`, and later feedback is
+   * logged but not learned (./reward-window.ts).
+   */
+  rewardWaitSeconds: number;
+  defaultReward: number;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
   model: { kind: 'popularity', config: {} },
+  serving: 'cb',
   policy: {},
   agent: null,
   retrainEvery: 0,
@@ -55,6 +76,9 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   dwellFull: 60,
   poolCache: 10_000,
   retrainInWorker: true,
+  maxQueue: 100_000,
+  rewardWaitSeconds: 60,
+  defaultReward: 0,
 };
 
 export interface RecommendRequest {
@@ -109,9 +133,15 @@ interface LearnJob {
   position: number;
   reward: number;
   seq: number;
+  /** The decision's reward window closed: `endDecision` instead of `learn`. */
+  end?: boolean;
 }
 
 const NO_ITEMS = new Int32Array(0);
+/** Rewards the background loop learns per step (between requests). */
+const LEARN_BATCH = 512;
+/** At most one log line per learning stage per this many ms; the rest are counted. */
+const LEARN_ERROR_LOG_MS = 10_000;
 
 /** Counters the metrics endpoint and dashboard read. */
 export interface EngineCounters {
@@ -121,7 +151,18 @@ export interface EngineCounters {
   learned: number;
   retrains: number;
   retrainErrors: number;
+  /**
+   * Errors caught in the learning loop, by stage. A `learn` error fails that one reward (skipped,
+   * not retried), so `learn` is also the number of failed learner jobs.
+   */
+  learnErrors: Record<LearnStage, number>;
+  /** Times the learner queue was full and a request learned a batch synchronously. */
+  learnQueueFull: number;
+  /** Shown positions learned with the default reward (no feedback within the reward wait). */
+  defaultRewards: number;
 }
+
+export type LearnStage = 'learn' | 'flush' | 'checkpoint';
 
 type Log = (msg: string) => void;
 
@@ -135,13 +176,23 @@ export class Engine {
   readonly store: Store;
   readonly config: EngineConfig;
   readonly policy: ServingPolicy;
-  readonly counters: EngineCounters = { decisions: 0, feedback: {}, rewardSum: 0, learned: 0, retrains: 0, retrainErrors: 0 };
+  readonly counters: EngineCounters = {
+    decisions: 0,
+    feedback: {},
+    rewardSum: 0,
+    learned: 0,
+    retrains: 0,
+    retrainErrors: 0,
+    learnErrors: { learn: 0, flush: 0, checkpoint: 0 },
+    learnQueueFull: 0,
+    defaultRewards: 0,
+  };
   private readonly factory: ModelFactory;
   private readonly base: Dataset;
   private readonly log: Log;
   private model!: ServedModel;
   private snapshotMeta!: SnapshotMeta;
-  private readonly items = new Map<string, { meta: Record<string, unknown>; hashed: Float32Array }>();
+  private readonly items = new Map<string, { meta: Record<string, unknown>; hashed: unknown }>();
   private readonly users = new Map<string, Record<string, unknown>>();
   /** Catalogue items the active model does not know, oldest first. */
   private cold: string[] = [];
@@ -149,12 +200,21 @@ export class Engine {
   private deleted = new Uint8Array(0);
   private mask = new Uint8Array(0);
   private scoreBuf = new Float32Array(0);
-  private hashedByIndex: Float32Array[] = [];
+  private hashedByIndex: unknown[] = [];
   /** Items each user rewarded positively online (fold-in state), in order. */
   private readonly histories = new Map<string, string[]>();
   readonly exposure = new Map<string, number>();
   private queue: LearnJob[] = [];
+  /** A drain step is scheduled or running. */
   private draining = false;
+  /** The checkpoint the loop started, while it runs. */
+  private checkpointing: Promise<boolean> | null = null;
+  /** When each stage's last learning error was logged, and how many were not logged since. */
+  private readonly learnErrorLog: Record<LearnStage, { at: number; quiet: number }> = {
+    learn: { at: 0, quiet: 0 },
+    flush: { at: 0, quiet: 0 },
+    checkpoint: { at: 0, quiet: 0 },
+  };
   private lastLearnedSeq = 0;
   private sinceCheckpoint = 0;
   private sinceRetrain = 0;
@@ -165,6 +225,9 @@ export class Engine {
   readonly poolStats = { hits: 0, misses: 0 };
   private anon: { version: number; scores: Float32Array } | null = null;
   private closed = false;
+  private readonly windows: RewardWindows;
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
     this.store = store;
@@ -172,7 +235,12 @@ export class Engine {
     this.factory = factory;
     this.config = config;
     this.log = log;
-    this.policy = config.agent ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {} }, log) : new SlatePolicy(config.policy);
+    this.policy = config.agent
+      ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {} }, log)
+      : config.serving === 'linucb-rerank'
+        ? new SlatePolicy(config.policy)
+        : new CbPolicy(config.policy);
+    this.windows = new RewardWindows({ waitMs: config.rewardWaitSeconds * 1000, defaultReward: config.defaultReward });
   }
 
   /**
@@ -216,20 +284,58 @@ export class Engine {
       await this.activateSnapshot(meta.id);
     }
     await this.recover();
+    // Expire reward windows about 4 times per wait (at most once a second); unref: never keeps the process alive.
+    const tick = Math.max(10, Math.min(1000, this.windows.config.waitMs / 4));
+    this.sweeper = setInterval(() => void this.sweepWindows(), tick);
+    this.sweeper.unref();
   }
 
-  /** Rebuild online state from the log: histories from all feedback, the bandit from its checkpoint on. */
+  /**
+   * Rebuild online state from the log: histories from all feedback; the policy from its checkpoint,
+   * then the feedback logged after it (what the live reward windows learned: ./reward-window.ts),
+   * then the reward windows that closed after it (default rewards, end of decision); windows
+   * still open are opened again.
+   */
   private async recover(): Promise<void> {
     const ck = await this.store.state.getState('bandit');
     let fromSeq = 0;
+    let checkpointAt = 0;
+    let windowsFrom = 0;
     if (ck) {
-      const o = parse(ck.toString('utf8')) as { state: unknown; lastSeq: number };
-      if (this.policy.setState(o.state)) fromSeq = o.lastSeq;
-      else this.log(`the policy checkpoint does not fit ${this.policy.name} (another policy, dimension or snapshot): relearning from the log`);
+      const o = parse(ck.toString('utf8')) as { state: unknown; lastSeq: number; at?: number; windowsFrom?: number };
+      if (this.policy.setState(o.state)) {
+        fromSeq = o.lastSeq;
+        checkpointAt = o.at ?? 0;
+        windowsFrom = o.windowsFrom ?? 0;
+      } else this.log(`the policy checkpoint does not fit ${this.policy.name} (another policy, dimension or snapshot): relearning from the log`);
     }
+    const waitMs = this.windows.config.waitMs;
     let after = 0;
     let replayed = 0;
     const decisions = new Map<string, DecisionRecord | undefined>();
+    const pending: FeedbackRecord[] = [];
+    const flushPending = async (): Promise<void> => {
+      // Which of these were learned live depends on each decision's earlier feedback: ask per decision.
+      const ids = [...new Set(pending.map((f) => f.eventId!))].filter((id) => !decisions.has(id));
+      for (const id of ids) decisions.set(id, await this.store.events.getDecision(id));
+      const byEvent = new Map<string, FeedbackRecord[]>();
+      for (const f of await this.store.events.feedbackFor([...new Set(pending.map((f) => f.eventId!))])) {
+        let l = byEvent.get(f.eventId!);
+        if (!l) byEvent.set(f.eventId!, (l = []));
+        l.push(f);
+      }
+      for (const f of pending) {
+        const d = decisions.get(f.eventId!);
+        const job = learnJob(d, f);
+        if (!job || !replayWindow(d!, byEvent.get(f.eventId!) ?? [], waitMs).learned.has(f.seq!)) continue;
+        try {
+          if (this.policy.learn(job.payload, job.position, job.reward)) replayed++;
+        } catch (e) {
+          this.learnFailure('learn', e, `feedback seq ${f.seq} (replay)`);
+        }
+      }
+      pending.length = 0;
+    };
     for (;;) {
       const page = await this.store.events.feedbackSince(after, 5000);
       if (page.length === 0) break;
@@ -238,19 +344,48 @@ export class Engine {
         this.counters.feedback[f.type] = (this.counters.feedback[f.type] ?? 0) + 1;
         this.counters.rewardSum += f.reward;
         if (f.reward > 0 && f.user !== null) this.remember(f.user, f.item);
-        if (f.seq! > fromSeq && f.eventId !== null) {
-          if (!decisions.has(f.eventId)) decisions.set(f.eventId, await this.store.events.getDecision(f.eventId));
-          const job = learnJob(decisions.get(f.eventId), f);
-          if (job && this.policy.learn(job.payload, job.position, job.reward)) replayed++;
+        if (f.seq! > fromSeq && f.eventId !== null) pending.push(f);
+      }
+      await flushPending();
+    }
+    const recent = await this.store.events.recentDecisions(200_000);
+    const now = Date.now();
+    let closedSince = 0;
+    const open = recent.filter((d) => d.ts >= windowsFrom && d.activated && d.payload !== null && typeof d.payload === 'object').reverse();
+    for (let i = 0; i < open.length; i += 500) {
+      const chunk = open.slice(i, i + 500);
+      const byEvent = new Map<string, FeedbackRecord[]>();
+      for (const f of await this.store.events.feedbackFor(chunk.map((d) => d.id))) {
+        let l = byEvent.get(f.eventId!);
+        if (!l) byEvent.set(f.eventId!, (l = []));
+        l.push(f);
+      }
+      for (const d of chunk) {
+        const w = replayWindow(d, byEvent.get(d.id) ?? [], waitMs);
+        if (w.closesAt <= checkpointAt) continue; // in the checkpoint already
+        if (w.closesAt > now) {
+          this.windows.opened(d, d.ts, w.got);
+          continue;
+        }
+        try {
+          for (const position of w.missing) this.policy.learn(d.payload, position, this.config.defaultReward);
+          this.policy.endDecision?.(d.payload);
+          closedSince++;
+        } catch (e) {
+          this.learnFailure('learn', e, `the reward window of ${d.id} (replay)`);
         }
       }
     }
-    this.policy.flush();
+    try {
+      this.policy.flush();
+    } catch (e) {
+      this.learnFailure('flush', e);
+    }
     this.lastLearnedSeq = after;
     this.counters.learned = this.policy.updates;
     this.counters.decisions = await this.store.events.countDecisions();
-    for (const d of await this.store.events.recentDecisions(200_000)) for (const id of d.items) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
-    if (replayed > 0) this.log(`replayed ${replayed} rewards logged after the bandit checkpoint`);
+    for (const d of recent) for (const id of d.items) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
+    if (replayed > 0 || closedSince > 0) this.log(`replayed ${replayed} rewards and ${closedSince} closed reward windows logged after the policy checkpoint`);
   }
 
   private install(m: ServedModel, meta: SnapshotMeta): void {
@@ -261,7 +396,7 @@ export class Engine {
     this.deleted = new Uint8Array(n);
     this.mask = new Uint8Array(n);
     this.scoreBuf = new Float32Array(n);
-    this.hashedByIndex = new Array<Float32Array>(n);
+    this.hashedByIndex = new Array<unknown>(n);
     for (let i = 0; i < n; i++) {
       const it = this.items.get(m.itemIds[i]!);
       if (!it) this.deleted[i] = 1;
@@ -373,6 +508,8 @@ export class Engine {
     const choice = this.policy.choose({
       eventId,
       user: req.user,
+      session: null,
+      ts: Date.now(),
       userIndex: user.index,
       history: user.seen,
       context: req.context ?? null,
@@ -398,7 +535,7 @@ export class Engine {
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {
     const eventId = newEventId();
     const { items, payload } = this.buildSlate(req, eventId);
-    await this.store.events.appendDecision({
+    const decision: DecisionRecord = {
       id: eventId,
       ts: Date.now(),
       user: req.user,
@@ -409,7 +546,9 @@ export class Engine {
       snapshotId: this.snapshotMeta.id,
       activated: true,
       payload,
-    });
+    };
+    await this.store.events.appendDecision(decision);
+    this.windows.opened(decision, decision.ts);
     this.counters.decisions++;
     for (const x of items) this.exposure.set(x.id, (this.exposure.get(x.id) ?? 0) + 1);
     return { eventId, user: req.user, snapshot: this.snapshotMeta.id, items };
@@ -475,9 +614,7 @@ export class Engine {
     this.counters.feedback[f.type] = (this.counters.feedback[f.type] ?? 0) + 1;
     this.counters.rewardSum += f.reward;
     if (f.reward > 0 && f.user !== null) this.remember(f.user, f.item);
-    const job = learnJob(d, f);
-    if (job) this.enqueue(job);
-    else this.lastLearnedSeq = Math.max(this.lastLearnedSeq, f.seq!);
+    if (!this.learnFeedback(f, d)) this.lastLearnedSeq = Math.max(this.lastLearnedSeq, f.seq!);
     this.sinceRetrain++;
     if (this.config.retrainEvery > 0 && this.sinceRetrain >= this.config.retrainEvery && !this.retraining) {
       this.sinceRetrain = 0;
@@ -525,6 +662,8 @@ export class Engine {
     const input: PolicyInput = {
       eventId,
       user: null,
+      session: null,
+      ts: Date.now(),
       userIndex: -1,
       history: NO_ITEMS,
       context: req.contextFeatures ?? [],
@@ -537,23 +676,25 @@ export class Engine {
     };
     const r = this.policy.choose(input);
     const ranking = r.items.map((x, p) => ({ id: x.id, probability: r.propensities[p]! }));
+    const decision: DecisionRecord = {
+      id: eventId,
+      ts: Date.now(),
+      user: null,
+      kind: 'rank',
+      items: ranking.map((x) => x.id),
+      propensities: ranking.map((x) => x.probability),
+      scores: r.scores,
+      snapshotId: this.snapshotMeta.id,
+      activated: !(req.deferActivation ?? false),
+      payload: r.payload,
+    };
     try {
-      await this.store.events.appendDecision({
-        id: eventId,
-        ts: Date.now(),
-        user: null,
-        kind: 'rank',
-        items: ranking.map((x) => x.id),
-        propensities: ranking.map((x) => x.probability),
-        scores: r.scores,
-        snapshotId: this.snapshotMeta.id,
-        activated: !(req.deferActivation ?? false),
-        payload: r.payload,
-      });
+      await this.store.events.appendDecision(decision);
     } catch (e) {
       if (/UNIQUE/.test((e as Error).message)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
       throw e;
     }
+    if (decision.activated) this.windows.opened(decision, decision.ts);
     this.counters.decisions++;
     if (ranking[0]) this.exposure.set(ranking[0].id, (this.exposure.get(ranking[0].id) ?? 0) + 1);
     return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
@@ -590,52 +731,168 @@ export class Engine {
     this.applyFeedback(rec, d);
   }
 
+  /** Activate a deferred Rank event: its reward window opens now, and rewards sent before are learned. */
   async activateEvent(eventId: string): Promise<void> {
+    const before = await this.store.events.getDecision(eventId);
     if (!(await this.store.events.activateDecision(eventId))) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
+    if (!before || before.activated) return; // activating twice opens nothing new
+    const d: DecisionRecord = { ...before, activated: true };
+    this.windows.opened(d, Date.now());
+    for (const f of await this.store.events.feedbackFor([eventId])) this.learnFeedback(f, d);
+  }
+
+  /** Feedback on a logged decision: learned while its reward window is open; the end of the window after it. */
+  private learnFeedback(f: FeedbackRecord, d: DecisionRecord | undefined): boolean {
+    const job = learnJob(d, f);
+    if (!job || f.eventId === null) return false;
+    const w = this.windows.feedback(f.eventId, job.position);
+    if (w.learn) this.enqueue(job);
+    if (w.closed) this.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true });
+    return w.learn;
+  }
+
+  /**
+   * Close the reward windows whose wait is over: each shown position without feedback learns the
+   * default reward, then the policy hears that the decision is complete. Never throws (a failed
+   * read is logged; its windows are lost to learning, not to the log).
+   */
+  private async sweepWindows(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      for (;;) {
+        const due = this.windows.expired(Date.now(), 1000);
+        if (due.length === 0) break;
+        for (const w of due) {
+          const d = await this.store.events.getDecision(w.id);
+          if (!d || d.payload === null || typeof d.payload !== 'object') continue;
+          for (const position of w.missing) {
+            this.enqueue({ payload: d.payload, position, reward: this.config.defaultReward, seq: 0 });
+            this.counters.defaultRewards++;
+          }
+          this.enqueue({ payload: d.payload, position: -1, reward: 0, seq: 0, end: true });
+        }
+      }
+    } catch (e) {
+      this.log(`reward windows: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Decisions still waiting for feedback. */
+  get openWindows(): number {
+    return this.windows.size;
   }
 
   // ---------------------------------------------------------------- online learning loop
 
+  /**
+   * Queue a reward for the background loop. The queue holds at most `maxQueue` jobs: when it is
+   * full, this call learns one batch synchronously first (back-pressure on the request that adds
+   * the reward, instead of dropping rewards or growing without bound).
+   */
   private enqueue(job: LearnJob): void {
+    if (this.queue.length >= this.config.maxQueue) {
+      this.counters.learnQueueFull++;
+      this.learnBatch();
+    }
     this.queue.push(job);
     if (!this.draining) {
       this.draining = true;
-      setImmediate(() => void this.drain());
+      setImmediate(() => this.drain());
     }
   }
 
-  /** Applies queued rewards in batches between requests; checkpoints the bandit now and then. */
-  private async drain(): Promise<void> {
-    const batch = this.queue.splice(0, 512);
+  /**
+   * One step of the background loop: a batch, then the next step, or (queue empty) a checkpoint
+   * now and then. Never throws, and always either schedules the next step or clears `draining`.
+   */
+  private drain(): void {
+    try {
+      this.learnBatch();
+    } finally {
+      if (this.queue.length > 0) setImmediate(() => this.drain());
+      else {
+        this.draining = false;
+        if (this.sinceCheckpoint >= this.config.checkpointEvery && !this.closed && !this.checkpointing) {
+          this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
+        }
+      }
+    }
+  }
+
+  /**
+   * Learn up to one batch from the queue, then flush. Never throws: a reward whose `learn` throws
+   * is skipped (counted and logged; the loop goes on with the next), and a failing `flush` is
+   * counted and logged, and flushing is tried again after the next batch.
+   */
+  private learnBatch(): void {
+    const batch = this.queue.splice(0, LEARN_BATCH);
+    if (batch.length === 0) return;
     for (const j of batch) {
-      if (this.policy.learn(j.payload, j.position, j.reward)) this.counters.learned++;
+      try {
+        if (j.end) this.counters.learned += this.policy.endDecision?.(j.payload) ?? 0;
+        else if (this.policy.learn(j.payload, j.position, j.reward)) this.counters.learned++;
+      } catch (e) {
+        this.learnFailure('learn', e, j.end ? 'an end of decision' : j.seq > 0 ? `feedback seq ${j.seq}` : 'a default reward');
+      }
       this.sinceCheckpoint++;
       if (j.seq > this.lastLearnedSeq) this.lastLearnedSeq = j.seq;
     }
-    this.policy.flush();
-    if (this.queue.length > 0) {
-      setImmediate(() => void this.drain());
-      return;
+    try {
+      this.policy.flush();
+    } catch (e) {
+      this.learnFailure('flush', e);
     }
-    this.draining = false;
-    if (this.sinceCheckpoint >= this.config.checkpointEvery && !this.closed) await this.checkpoint();
   }
 
-  /** Learn everything queued now (tests, shutdown). */
+  /** Count a learning-loop error; log it, at most once per 10 s per stage (with how many were not logged). */
+  private learnFailure(stage: LearnStage, e: unknown, what?: string): void {
+    this.counters.learnErrors[stage]++;
+    const r = this.learnErrorLog[stage];
+    const now = Date.now();
+    if (r.at > 0 && now - r.at < LEARN_ERROR_LOG_MS) {
+      r.quiet++;
+      return;
+    }
+    const more = r.quiet > 0 ? ` (${r.quiet} more ${stage} errors since the last report)` : '';
+    r.at = now;
+    r.quiet = 0;
+    const then = { learn: 'the reward is skipped', flush: 'flushing again after the next batch', checkpoint: 'trying again at the next checkpoint' }[stage];
+    this.log(`learning: ${stage}${what ? ` of ${what}` : ''} failed: ${e instanceof Error ? e.message : String(e)}; ${then}${more}`);
+  }
+
+  /** Learn everything queued now (tests, shutdown); waits for a checkpoint in progress. */
   async settle(): Promise<void> {
     while (this.queue.length > 0 || this.draining) {
       if (!this.draining) {
         this.draining = true;
-        await this.drain();
+        this.drain();
       } else await new Promise((r) => setImmediate(r));
     }
+    if (this.checkpointing) await this.checkpointing;
     if (this.retraining) await this.retraining.catch(() => undefined);
   }
 
-  async checkpoint(): Promise<void> {
+  /**
+   * Save the policy state and the last learned seq (a restart replays the log after it). Never
+   * throws: a failure is counted and logged, and the next checkpoint (interval or close) tries
+   * again. Resolves true when saved.
+   */
+  async checkpoint(): Promise<boolean> {
     this.sinceCheckpoint = 0;
-    const body = stringify({ state: this.policy.getState(), lastSeq: this.lastLearnedSeq });
-    await this.store.state.putState('bandit', Buffer.from(body));
+    try {
+      // `at` and `windowsFrom`: a restart learns the reward windows that closed after this
+      // checkpoint, and rescans the decisions logged since the oldest window still open.
+      const at = Date.now();
+      const body = stringify({ state: this.policy.getState(), lastSeq: this.lastLearnedSeq, at, windowsFrom: this.windows.oldestOpen(at) });
+      await this.store.state.putState('bandit', Buffer.from(body));
+      return true;
+    } catch (e) {
+      this.learnFailure('checkpoint', e);
+      return false;
+    }
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -764,8 +1021,14 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Learn what is queued and save a last checkpoint. Does not throw on learning or checkpoint
+   * errors (they are logged and counted), so the caller goes on to close the store.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.sweeper) clearInterval(this.sweeper);
+    while (this.sweeping) await new Promise((r) => setTimeout(r, 5));
     await this.settle();
     this.closed = true;
     await this.checkpoint();

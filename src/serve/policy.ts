@@ -184,7 +184,7 @@ export class SlatePolicy implements ServingPolicy {
       const s = Number.isFinite(cd.recScore) ? (hi > lo ? (cd.recScore - lo) / span : 1) : 0;
       norm[a] = s;
       fAll[off + 1] = s;
-      if (cd.hashed) fAll.set(cd.hashed, off + 2);
+      if (cd.hashed instanceof Float32Array) fAll.set(cd.hashed, off + 2);
       else hashInto(cd.features ?? null, fAll, off + 2, this.config.itemDims);
       for (let i = 0; i < fD; i++) {
         const fi = fAll[off + i]!;

@@ -16,8 +16,8 @@ export interface Candidate {
   recScore: number;
   /** Hashed into the item block (item attributes or Personalizer action features). */
   features: unknown;
-  /** Precomputed hashed item block (LinUCB), used instead of `features` when given. */
-  hashed?: Float32Array;
+  /** The item's features as the policy prepared them (`hashItem`), used instead of `features` when given. */
+  hashed?: unknown;
 }
 
 /** Why an item was shown: the recommender's part, the policy's own part, and the exploration draw. */
@@ -44,6 +44,13 @@ export interface PolicyInput {
   eventId: string;
   /** External user id; null for the Personalizer API. */
   user: string | null;
+  /**
+   * The session this request belongs to: the request's `session` field, or one the engine derives
+   * from the user and idle time; null for the Personalizer API (each Rank call is its own episode).
+   */
+  session: string | null;
+  /** Unix ms of the request (sessions end after idle time). */
+  ts: number;
   /** The user's row in the active model, -1 when the model does not know them. */
   userIndex: number;
   /** Items the user interacted with (training, then online likes), model indices, most recent last. */
@@ -89,16 +96,23 @@ export interface ServingPolicy {
   readonly name: string;
   /** Candidate-pool size wanted from the recommender for a slate of k (0: no pool, the policy ranks the catalogue itself). */
   poolSize(k: number): number;
-  /** Hashed item block for item features (LinUCB); policies that do not hash return an empty array. */
-  hashItem(features: unknown): Float32Array;
+  /** A catalogue item's features, prepared once per item (hashed block, parsed namespaces); opaque to the engine. */
+  hashItem(features: unknown): unknown;
   /** A new active model (snapshot): policies with per-item state rebuild or re-align it here. */
   bind(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined): void;
   choose(input: PolicyInput): Choice;
   /** Learn `reward` for the item shown at `position` of a decision that logged `payload`. */
   learn(payload: unknown, position: number, reward: number): boolean;
+  /**
+   * A logged decision's reward window closed: every shown position has had its `learn` calls (its
+   * feedback, or the default reward when none came in time); nothing more will be learned for it.
+   * Agents that learn per step (one transition per decision) build the transition here.
+   * Returns the number of parameter updates this made (counted in `updates`).
+   */
+  endDecision?(payload: unknown): number;
   /** After a batch of `learn` calls (agents run `update()` here). */
   flush(): void;
-  /** Rewards learned so far. */
+  /** Learning updates actually applied so far (a reward the policy could not use does not count). */
   readonly updates: number;
   weights(): PolicyWeights;
   /** Checkpoint (serialisable with src/util/serialize). */

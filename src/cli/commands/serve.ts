@@ -145,16 +145,52 @@ export function register(program: Command): void {
       if (s.generatedAdminKey) {
         writeOut(`chorus serve: admin key (shown once, keep it): ${s.generatedAdminKey}\n`);
       }
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string) => {
-          writeErr(`chorus serve: ${sig}, closing\n`);
-          void s.close().then(resolve, (e: unknown) => {
-            writeErr(`chorus serve: close failed: ${(e as Error).message}\n`);
-            resolve();
-          });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      await untilSignalThenClose(s.close);
     });
+}
+
+/** How long a SIGTERM/SIGINT waits for the server to close before the process exits anyway. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * Wait for SIGTERM or SIGINT, then close. The process always exits: when closing fails, the
+ * returned promise rejects (exit code 1); when it has not finished (or the process is still up
+ * after it did) SHUTDOWN_TIMEOUT_MS after the signal, the process exits with code 1; and a second
+ * signal exits at once with 128 + the signal number.
+ */
+function untilSignalThenClose(close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let closing = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (closing) {
+        writeErr(`chorus serve: ${sig} again, exiting without finishing the close\n`);
+        process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+      }
+      closing = true;
+      writeErr(`chorus serve: ${sig}, closing\n`);
+      const watchdog = setTimeout(() => {
+        writeErr(`chorus serve: still running ${SHUTDOWN_TIMEOUT_MS / 1000} s after ${sig}, exiting\n`);
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      let closed: Promise<void>;
+      try {
+        closed = close();
+      } catch (e) {
+        closed = Promise.reject(e);
+      }
+      closed.then(
+        () => {
+          // From here the process ends by itself; the unref'd watchdog fires only if something keeps it up.
+          watchdog.unref();
+          resolve();
+        },
+        (e: unknown) => {
+          watchdog.unref();
+          reject(new Error(`close failed: ${e instanceof Error ? e.message : String(e)}`));
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
