@@ -1,4 +1,27 @@
+import { axpy } from '../util/linalg.js';
+import { loadChorusAddon } from '../util/native-addon.js';
 import type { SparseRow } from './namespaces.js';
+
+/** A[i·lda + j] −= c·u[i]·u[j] for i, j < d: the O(d²) step of every update, in JS. */
+function rank1SubJs(A: Float64Array, lda: number, u: Float64Array, d: number, c: number): void {
+  for (let i = 0; i < d; i++) {
+    const ui = u[i]! * c;
+    if (ui === 0) continue;
+    const r = i * lda;
+    for (let j = 0; j < d; j++) A[r + j] -= ui * u[j]!;
+  }
+}
+
+/**
+ * The native kernel (src/nn/native, vectorised) when it is built, as for the other hot loops;
+ * CHORUS_NN_BACKEND=js keeps the JS one. Both do the same operations in the same order; the C one
+ * may fuse multiply and add, so the two can differ in the last bits.
+ */
+const rank1Sub: typeof rank1SubJs = (() => {
+  if (process.env.CHORUS_NN_BACKEND === 'js') return rank1SubJs;
+  const addon = loadChorusAddon();
+  return addon?.rank1Sub ? addon.rank1Sub.bind(addon) : rank1SubJs;
+})();
 
 /**
  * The serving bandit's reward model: an online linear regression over hashed sparse features
@@ -63,6 +86,8 @@ export class SparseRegressor {
   // Scratch for one row: slot or -1 per feature, reduced index per feature.
   private rowSlot: number[] = [];
   private rowKey: number[] = [];
+  private ds = new Int32Array(0);
+  private dx = new Float64Array(0);
   /** Examples learned. */
   n = 0;
 
@@ -155,6 +180,14 @@ export class SparseRegressor {
     const cap = this.cap;
     const A = this.ainv;
     const lambda = this.config.lambda;
+    // Gather the dense features first, so that the quadratic form runs over them only.
+    if (this.ds.length < m) {
+      this.ds = new Int32Array(2 * m);
+      this.dx = new Float64Array(2 * m);
+    }
+    const ds = this.ds;
+    const dx = this.dx;
+    let nd = 0;
     let mean = 0;
     let q = 0;
     for (let a = 0; a < m; a++) {
@@ -162,13 +195,8 @@ export class SparseRegressor {
       const x = row.val[a]!;
       if (s >= 0) {
         mean += this.theta[s]! * x;
-        const r = s * cap;
-        let acc = 0;
-        for (let b = 0; b < m; b++) {
-          const t = slot[b]!;
-          if (t >= 0) acc += A[r + t]! * row.val[b]!;
-        }
-        q += x * acc;
+        ds[nd] = s * cap;
+        dx[nd++] = x;
       } else if (this.w) {
         const k = key[a]!;
         const sc = this.scale![k]!;
@@ -178,6 +206,15 @@ export class SparseRegressor {
         mean += (this.prior.get(key[a]!) ?? 0) * x;
         q += (x * x) / lambda;
       }
+    }
+    // xᵀA⁻¹x over the dense slots; A⁻¹ is symmetric, so each off-diagonal pair counts twice.
+    for (let a = 0; a < nd; a++) {
+      const ra = ds[a]!;
+      const sa = ra / cap;
+      const xa = dx[a]!;
+      let acc = 0.5 * A[ra + sa]! * xa;
+      for (let b = a + 1; b < nd; b++) acc += A[ra + ds[b]! / cap]! * dx[b]!;
+      q += 2 * xa * acc;
     }
     return { mean, width: Math.sqrt(Math.max(0, q)) };
   }
@@ -215,10 +252,8 @@ export class SparseRegressor {
         const t = slot[a]!;
         if (t < 0) continue;
         const x = row.val[a]!;
-        if (x === 0) continue;
         // A⁻¹ is symmetric: column t is row t.
-        const r = t * cap;
-        for (let i = 0; i < d; i++) u[i] += A[r + i]! * x;
+        if (x !== 0) axpy(x, A, t * cap, u, 0, d);
       }
       let xu = 0;
       for (let a = 0; a < m; a++) if (slot[a]! >= 0) xu += row.val[a]! * u[slot[a]!]!;
@@ -226,13 +261,7 @@ export class SparseRegressor {
       const err = y - sparse - dense;
       const g = err / denom;
       for (let i = 0; i < d; i++) this.theta[i] += g * u[i]!;
-      const c = 1 / denom;
-      for (let i = 0; i < d; i++) {
-        const ui = u[i]! * c;
-        if (ui === 0) continue;
-        const r = i * cap;
-        for (let j = 0; j < d; j++) A[r + j] -= ui * u[j]!;
-      }
+      rank1Sub(A, cap, u, d, 1 / denom);
     }
     if (overflow) {
       const { w, g2, scale, seen2 } = this.sgdArrays();

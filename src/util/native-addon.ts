@@ -26,6 +26,8 @@ export interface ChorusAddon {
   actGrad?(...args: (number | F32)[]): void;
   /** out[i] = base + bias[i] + items[i·dim ..] · user for i < n; absent from older binaries. */
   scoreRows?(items: F32, user: F32, out: F32, n: number, dim: number, base: number, bias?: Float32Array | Float64Array): void;
+  /** A[i·lda + j] −= c·u[i]·u[j] for i, j < d (Float64Arrays); absent from older binaries. */
+  rank1Sub?(A: Float64Array, lda: number, u: Float64Array, d: number, c: number): void;
 }
 
 const REL = ['build', 'Release', 'chorus_nn.node'];

@@ -11,6 +11,9 @@ import { readItemMetadata } from '../../data/metadata.js';
 import { readInteractions } from '../../data/read-interactions.js';
 import { isSnapshotFile, loadDatasetFile } from '../../data/snapshot.js';
 import { ConfigError, DataError } from '../../errors.js';
+import { CB_DEFAULTS, validateCbConfig, type CbConfig } from '../../serve/cb-policy.js';
+import { EXPLORATION_KINDS, type ExplorationKind } from '../../serve/exploration.js';
+import { parseInteractions } from '../../serve/namespaces.js';
 import { startServer } from '../../serve/server.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { writeErr, writeOut } from '../output.js';
@@ -22,10 +25,19 @@ export const ServeConfigSchema = z.strictObject({
   host: z.string().min(1).optional(),
   store: z.string().min(1).optional(),
   model: z.string().min(1).optional(),
-  /** `linucb-rerank` (default) or a registered agent name (src/agents registry). */
+  /** `cb` (default), `linucb-rerank`, or a registered agent name (src/agents registry). */
   policy: z.string().min(1).optional(),
+  /** `cb`: how it explores (`egreedy`, `softmax`, `squarecb`). */
+  explore: z.enum(['egreedy', 'softmax', 'squarecb']).optional(),
   epsilon: z.number().min(0).max(1).optional(),
   alpha: z.number().min(0).optional(),
+  /** `cb`: crossed namespaces, `context:action` (`*` for all). */
+  interactions: z.array(z.string().regex(/^[^:]+:[^:]+$/)).optional(),
+  /** `cb`: hash bits. */
+  bits: z.number().int().min(4).max(28).optional(),
+  /** Seconds a decision waits for feedback before its unrewarded items learn `defaultReward`. */
+  rewardWait: z.number().min(0).optional(),
+  defaultReward: z.number().min(-1).max(1).optional(),
   seed: z.number().int().optional(),
   retrainEvery: z.number().int().min(0).optional(),
   rateLimit: z.number().int().min(0).optional(),
@@ -43,6 +55,13 @@ interface ServeFlags {
   policy?: string;
   agentParam?: string[];
   epsilon?: string;
+  explore?: string;
+  alpha?: string;
+  interactions?: string;
+  bits?: string;
+  policyParam?: string[];
+  rewardWait?: string;
+  defaultReward?: string;
   seed?: string;
   retrainEvery?: string;
   rateLimit?: string;
@@ -74,6 +93,45 @@ export async function loadServeData(path: string): Promise<Dataset> {
   return dataset;
 }
 
+/** The `cb` policy's settings from flags over the config file; unknown keys and bad values name their flag. */
+function cbSettings(flags: ServeFlags, sc: z.infer<typeof ServeConfigSchema>): Partial<CbConfig> {
+  const out: Partial<CbConfig> = {};
+  const explore = flags.explore ?? sc.explore;
+  if (explore !== undefined) {
+    if (!EXPLORATION_KINDS.includes(explore as ExplorationKind)) throw new ConfigError(`expected one of ${EXPLORATION_KINDS.join(', ')}, got "${explore}"`, 'explore');
+    out.explore = explore as ExplorationKind;
+  }
+  const alpha = numFlag(flags.alpha, 'alpha') ?? sc.alpha;
+  if (alpha !== undefined) {
+    if (alpha < 0) throw new ConfigError(`expected a number >= 0, got ${alpha}`, 'alpha');
+    out.alpha = alpha;
+  }
+  const interactions = flags.interactions !== undefined ? flags.interactions.split(',').map((x) => x.trim()).filter(Boolean) : sc.interactions;
+  if (interactions !== undefined) {
+    try {
+      parseInteractions(interactions);
+    } catch (e) {
+      throw new ConfigError((e as Error).message, 'interactions');
+    }
+    out.interactions = interactions;
+  }
+  const bits = intFlag(flags.bits, 'bits', 4) ?? sc.bits;
+  if (bits !== undefined) out.bits = bits;
+  const numeric = ['lambda', 'ridgeDims', 'learningRate', 'temperature', 'gamma', 'gammaExponent', 'recommenderPrior', 'poolFactor', 'minPool'] as const;
+  for (const [key, v] of Object.entries(parseParams(flags.policyParam))) {
+    if (!(numeric as readonly string[]).includes(key)) throw new ConfigError(`unknown cb setting "${key}"; expected one of ${numeric.join(', ')}`, 'policy-param');
+    if (typeof v !== 'number') throw new ConfigError(`${key}: expected a number, got "${String(v)}"`, 'policy-param');
+    out[key as (typeof numeric)[number]] = v;
+  }
+  // The policy's own checks (ranges) run now, so that a bad value stops the start with its name.
+  try {
+    validateCbConfig({ ...CB_DEFAULTS, ...out });
+  } catch (e) {
+    throw new ConfigError((e as Error).message, 'policy-param');
+  }
+  return out;
+}
+
 function numFlag(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -91,9 +149,16 @@ export function register(program: Command): void {
     .option('--store <url>', 'store URL (default sqlite:./.chorus/serve.db)')
     .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
     .option('--param <key=value...>', 'model hyper-parameter (repeatable)')
-    .option('--policy <name>', 'serving policy: linucb-rerank (default: the model\'s pool re-ranked by LinUCB) or a registered agent (random, ucb, linucb, dqn, ppo …)')
+    .option('--policy <name>', 'serving policy: cb (default: contextual bandit over namespace features), linucb-rerank (the pool re-ranked by a dense LinUCB), or a registered agent (random, ucb, linucb, dqn, ppo …)')
     .option('--agent-param <key=value...>', 'agent hyper-parameter for --policy <agent> (repeatable)')
-    .option('--epsilon <x>', 'exploration share ε (default 0.1)')
+    .option('--explore <kind>', 'cb: egreedy (default), softmax or squarecb')
+    .option('--epsilon <x>', 'exploration share ε (cb default 0.05; linucb-rerank 0.1)')
+    .option('--alpha <x>', 'optimism: score = mean + α·width (cb default 0.2)')
+    .option('--interactions <list>', 'cb: crossed namespaces, comma-separated context:action pairs (default *:*)')
+    .option('--bits <n>', 'cb: hash bits (default 18)')
+    .option('--policy-param <key=value...>', 'cb: any other setting (lambda, ridgeDims, learningRate, temperature, gamma, gammaExponent, recommenderPrior, poolFactor, minPool)')
+    .option('--reward-wait <seconds>', 'how long a decision waits for feedback before its unrewarded items learn the default reward (default 60)')
+    .option('--default-reward <x>', 'reward learned for a shown item without feedback (default 0)')
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
@@ -108,6 +173,12 @@ export function register(program: Command): void {
       const epsilon = numFlag(flags.epsilon, 'epsilon') ?? sc.epsilon;
       if (epsilon !== undefined && (epsilon < 0 || epsilon > 1)) throw new ConfigError(`expected a share in [0, 1], got ${epsilon}`, 'epsilon');
       const seed = intFlag(flags.seed, 'seed', 0) ?? sc.seed;
+      const policyName = flags.policy ?? sc.policy ?? 'cb';
+      const cb = cbSettings(flags, sc);
+      const rewardWait = numFlag(flags.rewardWait, 'reward-wait') ?? sc.rewardWait;
+      if (rewardWait !== undefined && rewardWait < 0) throw new ConfigError(`expected seconds >= 0, got ${rewardWait}`, 'reward-wait');
+      const defaultReward = numFlag(flags.defaultReward, 'default-reward') ?? sc.defaultReward;
+      if (defaultReward !== undefined && Math.abs(defaultReward) > 1) throw new ConfigError(`expected a reward in [-1, 1], got ${defaultReward}`, 'default-reward');
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -118,15 +189,16 @@ export function register(program: Command): void {
         adminKey: process.env.CHORUS_ADMIN_KEY || undefined,
         engine: {
           model: { kind: model, config: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param) } },
+          serving: policyName === 'linucb-rerank' ? 'linucb-rerank' : 'cb',
           policy: {
+            ...(policyName === 'linucb-rerank' ? {} : cb),
             ...(epsilon !== undefined ? { epsilon } : {}),
-            ...(sc.alpha !== undefined ? { alpha: sc.alpha } : {}),
+            ...(cb.alpha !== undefined ? { alpha: cb.alpha } : {}),
             ...(seed !== undefined ? { seed } : {}),
           },
-          agent: (() => {
-            const policy = flags.policy ?? sc.policy ?? 'linucb-rerank';
-            return policy === 'linucb-rerank' ? null : { name: policy, config: parseParams(flags.agentParam) };
-          })(),
+          agent: policyName === 'cb' || policyName === 'linucb-rerank' ? null : { name: policyName, config: parseParams(flags.agentParam) },
+          ...(rewardWait !== undefined ? { rewardWaitSeconds: rewardWait } : {}),
+          ...(defaultReward !== undefined ? { defaultReward } : {}),
           retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
         },
         server: {

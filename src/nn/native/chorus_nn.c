@@ -216,6 +216,17 @@ CLONES static void score_rows(const float *restrict items, const float *restrict
   }
 }
 
+/* A[i*lda + j] -= c * u[i] * u[j] for i, j < d: the Sherman–Morrison downdate of the serving
+ * bandit's d×d inverse (src/serve/sparse-regressor.ts), its O(d²) hot loop. */
+CLONES static void rank1_sub(double *restrict A, int lda, const double *restrict u, int d, double c) {
+  for (int i = 0; i < d; i++) {
+    const double ui = c * u[i];
+    if (ui == 0) continue;
+    double *restrict row = A + (size_t)i * lda;
+    for (int j = 0; j < d; j++) row[j] -= ui * u[j];
+  }
+}
+
 /* ---- N-API glue ---- */
 
 static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
@@ -227,6 +238,19 @@ static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
     return 0;
   }
   *data = (float *)ptr;
+  *len = n;
+  return 1;
+}
+
+static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  size_t n;
+  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_float64_array) {
+    napi_throw_type_error(env, NULL, "expected a Float64Array");
+    return 0;
+  }
+  *data = (double *)ptr;
   *len = n;
   return 1;
 }
@@ -393,6 +417,28 @@ static napi_value js_score_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* rank1Sub(A, lda, u, d, c): A[i*lda + j] -= c*u[i]*u[j] for i, j < d (Float64Arrays). */
+static napi_value js_rank1_sub(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 5) { napi_throw_type_error(env, NULL, "rank1Sub takes 5 arguments"); return NULL; }
+  double *A, *u;
+  size_t la, lu;
+  if (!get_f64(env, argv[0], &A, &la) || !get_f64(env, argv[2], &u, &lu)) return NULL;
+  double lda = get_num(env, argv[1]), d = get_num(env, argv[3]), c = get_num(env, argv[4]);
+  if (!(d >= 0) || !(lda >= d) || d != (double)(int)d || lda != (double)(int)lda) {
+    napi_throw_range_error(env, NULL, "rank1Sub: d and lda must be integers with 0 <= d <= lda");
+    return NULL;
+  }
+  if ((size_t)d > lu || (d > 0 && ((size_t)d - 1) * (size_t)lda + (size_t)d > la)) {
+    napi_throw_range_error(env, NULL, "rank1Sub: array too small for d x d");
+    return NULL;
+  }
+  rank1_sub(A, (int)lda, u, (int)d, c);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -400,6 +446,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"biasAct", NULL, js_bias_act, NULL, NULL, NULL, napi_default, NULL},
       {"actGrad", NULL, js_act_grad, NULL, NULL, NULL, napi_default, NULL},
       {"scoreRows", NULL, js_score_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"rank1Sub", NULL, js_rank1_sub, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_add_env_cleanup_hook(env, free_buffers, NULL);
