@@ -124,10 +124,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     var w = d.weights;
     barChart($('chart-weights'), [
       { label: 'recommender', value: w.recommender, color: '#3565d8' },
-      { label: w.policy === 'linucb-rerank' ? 'bandit (LinUCB)' : w.policy, value: w.bandit, color: '#2f9e69' },
+      { label: w.policy === 'linucb-rerank' ? 'bandit (LinUCB)' : w.policy === 'cb' ? 'bandit (cb)' : w.policy, value: w.bandit, color: '#2f9e69' },
       { label: 'exploration ε', value: w.exploration, color: '#e0722b' }
     ], 110);
-    $('weights-note').textContent = w.policy !== 'linucb-rerank' ? 'serving policy ' + w.policy + ' (its own learned state; no recommender weight); ' + w.updates + ' rewards learned.' : 'recommender = learned coefficient on its normalised score (1 before feedback); bandit = norm of the other LinUCB weights; ' + w.updates + ' rewards learned.';
+    $('weights-note').textContent = w.policy !== 'linucb-rerank' && w.policy !== 'cb' ? 'serving policy ' + w.policy + ' (its own learned state; no recommender weight); ' + w.updates + ' rewards learned.' : 'recommender = learned coefficient on its normalised score (1 before feedback); bandit = norm of the other learned weights; ' + w.updates + ' rewards learned.';
     var e = d.exposure;
     barChart($('chart-exposure'), e.histogram.map(function (b) { return { label: 'shown ' + b.bucket + '×', value: b.items, text: String(b.items) }; }), 176);
     $('exposure-note').textContent = 'coverage ' + fmt(100 * e.coverage, 1) + '% of ' + e.catalogue + ' items · Gini ' + fmt(e.gini, 3) + (e.mostShown.length ? ' · most shown: ' + e.mostShown.slice(0, 3).map(function (x) { return x.title + ' (' + x.count + ')'; }).join(', ') : '');

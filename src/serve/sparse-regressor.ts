@@ -50,7 +50,7 @@ export interface RegressorConfig {
   learningRate: number;
 }
 
-export const REGRESSOR_DEFAULTS: RegressorConfig = { bits: 18, ridgeDims: 1024, lambda: 1, learningRate: 0.5 };
+export const REGRESSOR_DEFAULTS: RegressorConfig = { bits: 18, ridgeDims: 1024, lambda: 1, learningRate: 0.1 };
 
 export interface RegressorState {
   bits: number;
@@ -269,21 +269,31 @@ export class SparseRegressor {
       let densePost = 0;
       for (let a = 0; a < m; a++) if (slot[a]! >= 0) densePost += this.theta[slot[a]!]! * row.val[a]!;
       const err = y - densePost - sparse;
+      // Per-weight input scales first (VW's --normalized): a weight whose input grew is rescaled
+      // to keep w·x/scale, and the example's squared norm in those units divides the step, so
+      // that a row with many features moves the prediction as much as a row with few.
+      let norm2 = 0;
+      for (let a = 0; a < m; a++) {
+        if (slot[a]! >= 0) continue;
+        const k = key[a]!;
+        const ax = Math.abs(row.val[a]!);
+        if (ax === 0) continue;
+        if (ax > scale[k]!) {
+          if (scale[k]! > 0) w[k] *= ax / scale[k]!;
+          scale[k] = ax;
+        }
+        norm2 += (ax / scale[k]!) ** 2;
+      }
       for (let a = 0; a < m; a++) {
         if (slot[a]! >= 0) continue;
         const k = key[a]!;
         const x = row.val[a]!;
         if (x === 0) continue;
-        const ax = Math.abs(x);
-        if (ax > scale[k]!) {
-          // Normalised update: a weight's input scale grew, so rescale the weight to keep w·x/scale.
-          if (scale[k]! > 0) w[k] *= ax / scale[k]!;
-          scale[k] = ax;
-        }
         const xn = x / scale[k]!;
+        // AdaGrad (VW's --adaptive) on the normalised input.
         const grad = -weight * err * xn;
         g2[k] += grad * grad;
-        w[k] -= (this.config.learningRate * grad) / Math.sqrt(g2[k]! + 1e-12);
+        w[k] -= (this.config.learningRate * grad) / (Math.sqrt(g2[k]!) + 1e-12) / norm2;
         seen2[k] += weight * x * x;
       }
     }
