@@ -41,12 +41,13 @@ export class A2cAgent extends PolicyGradientAgent<A2cConfig> {
     if (!Number.isInteger(config.nSteps) || config.nSteps < 1) throw new ConfigError(`nSteps must be a positive integer, got ${config.nSteps}`, 'nSteps');
   }
 
-  override observe(t: Transition): void {
-    if (!this.training) return;
+  override observe(t: Transition): boolean {
+    if (!this.training) return false;
     this.steps.push(this.pending.recall(t));
     this.rewards.push(t.reward);
     this.nexts.push(snapshotObservation(t.next));
     this.dones.push(t.done);
+    return true;
   }
 
   override update(): void {

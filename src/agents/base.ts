@@ -6,7 +6,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { ModelStateError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
-import type { Agent, Transition } from './types.js';
+import type { ActOptions, Agent, Transition } from './types.js';
 import type { AgentContext } from './state.js';
 
 export interface SavedAgent {
@@ -50,9 +50,12 @@ export abstract class BaseAgent<C extends SeededConfig> implements ManagedAgent 
     this.training = on;
   }
 
-  abstract act(observation: Observation, k: number): Slate;
+  abstract act(observation: Observation, k: number, options?: ActOptions): Slate;
 
-  observe(_transition: Transition): void {}
+  /** Agents that do not learn use nothing (see `Agent.observe`). */
+  observe(_transition: Transition): boolean | void {
+    return false;
+  }
 
   update(): void {}
 
@@ -77,13 +80,60 @@ export abstract class BaseAgent<C extends SeededConfig> implements ManagedAgent 
     this.setState(s);
   }
 
-  /** Top-k items by `scores`, skipping the observation's history; propensity 1 (a deterministic choice). */
-  protected greedySlate(scores: Float32Array | Float64Array, obs: Observation, k: number, candidates?: Int32Array): Slate {
-    const h = obs.history;
-    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) this.mask[h[a]!] = 1;
-    const top = topK(scores, k, this.mask, candidates);
-    for (let a = 0; a < h.length; a++) if (h[a]! >= 0) this.mask[h[a]!] = 0;
+  /**
+   * Top-k items by `scores`, skipping the observation's history and what `options` rules out;
+   * propensity 1 (a deterministic choice).
+   */
+  protected greedySlate(scores: Float32Array | Float64Array, obs: Observation, k: number, options?: ActOptions): Slate {
+    const top = topK(scores, k, this.markBlocked(obs, options), options?.candidates);
+    this.unmarkBlocked(obs, options);
     return { items: top.items, scores: top.scores, propensities: new Float32Array(top.items.length).fill(1) };
+  }
+
+  /**
+   * The scratch mask with 1 on every item a slate may not show: the history and `options.exclude`.
+   * Call `unmarkBlocked` with the same arguments before the next use.
+   */
+  protected markBlocked(obs: Observation, options?: ActOptions): Uint8Array {
+    const m = this.mask;
+    const ex = options?.exclude;
+    if (ex) m.set(ex.length > m.length ? ex.subarray(0, m.length) : ex);
+    const h = obs.history;
+    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < m.length) m[h[a]!] = 1;
+    return m;
+  }
+
+  protected unmarkBlocked(obs: Observation, options?: ActOptions): void {
+    const m = this.mask;
+    if (options?.exclude) m.fill(0);
+    else {
+      const h = obs.history;
+      for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < m.length) m[h[a]!] = 0;
+    }
+  }
+
+  /** The items a slate may show (the candidates when restricted, else the catalogue) minus the blocked ones, in order. */
+  protected showable(obs: Observation, options?: ActOptions): Int32Array {
+    const m = this.markBlocked(obs, options);
+    const out: number[] = [];
+    const c = options?.candidates;
+    if (c) {
+      // Marked as taken so that a repeated candidate counts once; unmarked below.
+      for (const i of c) if (i >= 0 && i < m.length && !m[i]) (out.push(i), (m[i] = 1));
+      for (const i of out) m[i] = 0;
+    } else for (let i = 0; i < m.length; i++) if (!m[i]) out.push(i);
+    this.unmarkBlocked(obs, options);
+    return Int32Array.from(out);
+  }
+
+  /** How many items a slate may show (see `showable`), without listing them when nothing restricts. */
+  protected showableCount(obs: Observation, options?: ActOptions): number {
+    if (options?.candidates) return this.showable(obs, options).length;
+    const m = this.markBlocked(obs, options);
+    let blocked = 0;
+    for (let i = 0; i < m.length; i++) blocked += m[i]!;
+    this.unmarkBlocked(obs, options);
+    return m.length - blocked;
   }
 
   /** Is item `i` in the observation's history? (histories are short, so a scan is cheapest). */
@@ -94,8 +144,12 @@ export abstract class BaseAgent<C extends SeededConfig> implements ManagedAgent 
   }
 }
 
-/** Per-position reward attribution used by the item-level bandits: the step reward goes to the clicked position(s). */
+/**
+ * Per-position reward attribution used by the item-level bandits: the position's own reward when
+ * the transition has per-position rewards, else the step reward shared by the clicked position(s).
+ */
 export function clickedReward(t: Transition, position: number): number {
+  if (t.rewards) return t.rewards[position] ?? 0;
   const c = t.clicks;
   if (!c) return 0;
   let n = 0;

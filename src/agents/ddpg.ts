@@ -9,7 +9,9 @@
  * top of its range, i.e. near the myopic recommender). The proto-action is mapped to its `knn`
  * nearest candidate items (Euclidean, among this step's candidates — the whole catalogue when it
  * is small); the critic Q(s, a_i), an MLP over [state | item embedding], refines the choice: the
- * slate is the k neighbours with the highest Q. Exploration: Gaussian noise on the proto-action.
+ * slate is the k neighbours with the highest Q. Exploration: Gaussian noise on the proto-action;
+ * the propensities of an explored slate are a Monte-Carlo estimate over `propensitySamples`
+ * further noise draws (./propensity.ts), given the step's candidate set.
  *
  * Training on replayed shown items (reward credited per position as in DQN):
  *   critic: y = r_i + γ (1 − done) max_{j ∈ kNN(μ'(s'))} Q'(s', a_j)   (target networks μ', Q')
@@ -22,7 +24,9 @@ import { ConfigError } from '../errors.js';
 import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import { topPositions } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
-import type { Transition } from './types.js';
+import type { Rng } from '../util/rng.js';
+import { lazyPropensities, monteCarloPropensities, sideRng } from './propensity.js';
+import type { ActOptions, Transition } from './types.js';
 
 export interface DdpgConfig extends ReplayConfig {
   /** Nearest items the proto-action is mapped to (at least k are used). */
@@ -30,6 +34,11 @@ export interface DdpgConfig extends ReplayConfig {
   /** Std of the exploration noise, as a fraction of each dimension's range. */
   noise: number;
   actorLr: number;
+  /**
+   * Extra noise draws per slate for the Monte-Carlo propensity estimate (see ./propensity.ts);
+   * 0 reports no propensities (the simulator does not read them).
+   */
+  propensitySamples: number;
 }
 
 export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
@@ -43,6 +52,7 @@ export const DDPG_DEFAULTS: Omit<DdpgConfig, 'seed'> = {
   actorLr: 1e-4,
   trainEvery: 2,
   nextCandidates: 50,
+  propensitySamples: 64,
 };
 
 type Sample = ReplaySample;
@@ -64,8 +74,10 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
   private readonly vecScale: number;
   private readonly sd: number;
   /** Per-dimension half-range of the action embeddings (scales the tanh output and distances). */
-  private readonly scale: Float32Array;
+  private scale: Float32Array;
   private readonly proto: Float32Array;
+  /** The actor's (tanh) output for the current state, before scaling and noise. */
+  private readonly mean: Float32Array;
   private readonly stateBuf: Float32Array;
   private x: Float32Array = new Float32Array(0);
   private y: Float32Array = new Float32Array(0);
@@ -87,6 +99,9 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
     if (!(config.noise >= 0)) throw new ConfigError(`noise must be ≥ 0, got ${config.noise}`, 'noise');
+    if (!Number.isInteger(config.propensitySamples) || config.propensitySamples < 0) {
+      throw new ConfigError(`propensitySamples must be an integer ≥ 0, got ${config.propensitySamples}`, 'propensitySamples');
+    }
     this.d = ctx.items.dim;
     this.ad = this.d + 1;
     this.sd = this.pairs.stateDim;
@@ -112,6 +127,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     this.criticOpt = new Adam(this.critic.params, this.critic.grads, { lr: config.lr, maxGradNorm: 10 });
     this.buffer = new ReplayBuffer(config.bufferSize);
     this.proto = new Float32Array(this.ad);
+    this.mean = new Float32Array(this.ad);
     this.stateBuf = new Float32Array(this.sd);
   }
 
@@ -150,38 +166,82 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   private protoAction(net: Mlp, state: Float32Array, out: Float32Array, noise: number): void {
     const a = net.forward(state, 1);
+    for (let j = 0; j < this.ad; j++) this.mean[j] = a[j]!;
+    this.perturb(out, noise);
+  }
+
+  /** out = mean (the actor's output) scaled per dimension, plus Gaussian noise of std noise × range. */
+  private perturb(out: Float32Array, noise: number, mean: Float32Array = this.mean, scale: Float32Array = this.scale, rng: Rng = this.rng): void {
     for (let j = 0; j < this.ad; j++) {
-      let v = a[j]! * this.scale[j]!;
-      if (noise > 0) v += noise * this.scale[j]! * this.rng.normal();
+      let v = mean[j]! * scale[j]!;
+      if (noise > 0) v += noise * scale[j]! * rng.normal();
       out[j] = v;
     }
   }
 
-  act(obs: Observation, k: number): Slate {
-    const cands = this.source.get(obs, this.rng);
-    this.pairs.encodeState(obs, this.stateBuf);
-    this.protoAction(this.actor, this.stateBuf, this.proto, this.training ? this.config.noise : 0);
-    if (this.training) {
-      const z = this.source.zPrior(obs.user);
-      for (let q = 0; q < cands.length; q++) this.scale[this.d] = Math.max(this.scale[this.d]!, Math.abs(z[cands[q]!]!));
-    }
-    const m = this.nearest(this.proto, obs.user, cands, Math.max(k, this.config.knn));
-    const near = Int32Array.from(this.nn.subarray(0, m), (q) => cands[q]!);
-    this.x = grow(this.x, m * (this.sd + this.ad));
-    this.fillRows(this.stateBuf, obs.user, near, 0);
-    const qv = Float32Array.from(this.critic.forward(this.x, m));
-    const kk = Math.min(k, m);
-    const order = new Int32Array(kk);
-    topPositions(qv, m, kk, order);
-    const items = Int32Array.from(order, (p) => near[p]!);
-    // Propensity 1: the slate is a deterministic function of the (noisy) proto-action, and the
-    // probability that Gaussian noise lands an item in the top k has no closed form.
-    return { items, scores: Float32Array.from(order, (p) => qv[p]!), propensities: new Float32Array(kk).fill(1) };
+  /** The slate a proto-action gives: its nearest candidates, the k with the highest Q (qAll: Q of every candidate). */
+  private slateOf(proto: Float32Array, user: number, cands: Int32Array, qAll: Float32Array, k: number): Int32Array {
+    const m = this.nearest(proto, user, cands, Math.max(k, this.config.knn));
+    const near = this.nn.subarray(0, m);
+    const qv = Float32Array.from(near, (q) => qAll[q]!);
+    const order = new Int32Array(Math.min(k, m));
+    topPositions(qv, m, order.length, order);
+    return Int32Array.from(order, (p) => near[p]!);
   }
 
-  override observe(t: Transition): void {
-    if (!this.training) return;
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    const cands = this.source.get(obs, this.rng, options);
+    const n = cands.length;
+    this.pairs.encodeState(obs, this.stateBuf);
+    const noise = this.training ? this.config.noise : 0;
+    this.protoAction(this.actor, this.stateBuf, this.proto, noise);
+    // The proto-action was scaled before this update: the estimate below draws with that scale.
+    const protoScale = Float32Array.from(this.scale);
+    if (this.training) {
+      const z = this.source.zPrior(obs.user);
+      for (let q = 0; q < n; q++) this.scale[this.d] = Math.max(this.scale[this.d]!, Math.abs(z[cands[q]!]!));
+    }
+    // Q(s, i) does not depend on the proto-action: score every candidate once, so the Monte-Carlo
+    // draws below only redo the nearest-neighbour step.
+    this.x = grow(this.x, n * (this.sd + this.ad));
+    this.fillRows(this.stateBuf, obs.user, cands, 0);
+    const qAll = Float32Array.from(this.critic.forward(this.x, n));
+    const pos = this.slateOf(this.proto, obs.user, cands, qAll, k);
+    const items = Int32Array.from(pos, (q) => cands[q]!);
+    const slate: Slate = { items, scores: Float32Array.from(pos, (q) => qAll[q]!) };
+    const M = this.config.propensitySamples;
+    if (noise === 0) slate.propensities = new Float32Array(items.length).fill(1); // deterministic: exact
+    else if (M > 0) {
+      // The slate is a deterministic function of the Gaussian noise, but the probability that the
+      // noise lands an item in the top k has no closed form: estimate it over M further draws,
+      // when first read (with what this act saw, and a side generator that leaves the agent's own untouched).
+      const mean = Float32Array.from(this.mean);
+      const scale = Float32Array.from(this.scale);
+      const rng = sideRng(this.rng);
+      const user = obs.user;
+      lazyPropensities(slate, () => {
+        const saved = this.scale;
+        const proto = new Float32Array(this.ad);
+        const draws: Int32Array[] = [];
+        this.scale = scale; // nearest() measures the prior dimension in this act's units
+        try {
+          for (let m = 0; m < M; m++) {
+            this.perturb(proto, noise, mean, protoScale, rng);
+            draws.push(Int32Array.from(this.slateOf(proto, user, cands, qAll, items.length), (q) => cands[q]!));
+          }
+        } finally {
+          this.scale = saved;
+        }
+        return monteCarloPropensities(items, draws);
+      });
+    }
+    return slate;
+  }
+
+  override observe(t: Transition): boolean {
+    if (!this.training) return false;
     if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
+    return true;
   }
 
   override update(): void {

@@ -13,7 +13,7 @@ import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
 import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import type { AgentContext } from './state.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 import { topPositions } from './softmax-policy.js';
 
 export interface DqnConfig extends ReplayConfig {
@@ -79,8 +79,8 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     return epsilonStart + f * (epsilon - epsilonStart);
   }
 
-  act(obs: Observation, k: number): Slate {
-    const cands = this.source.get(obs, this.rng);
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    const cands = this.source.get(obs, this.rng, options);
     const n = cands.length;
     const m = Math.min(k, n);
     this.x = grow(this.x, n * this.pairs.dim);
@@ -93,20 +93,21 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     const items = new Int32Array(m);
     const scores = new Float32Array(m);
     const props = new Float32Array(m);
-    // Position s takes the next best unused candidate, or with prob. ε a random unused one.
+    // Position s takes the next best unused candidate, or with prob. ε a uniformly drawn unused
+    // one (which may be that best one too): given the positions before it, the best unused
+    // candidate has probability 1 − ε + ε/(n − s), any other ε/(n − s) — exact, given the step's
+    // candidate set.
     const used = new Uint8Array(n);
     let next = 0;
     for (let s = 0; s < m; s++) {
-      let pos: number;
+      while (used[this.order[next]!]) next++;
+      const best = this.order[next]!;
+      let pos = best;
       if (eps > 0 && this.rng.next() < eps) {
         do pos = this.rng.int(n);
         while (used[pos]);
-        props[s] = eps / (n - s);
-      } else {
-        while (used[this.order[next]!]) next++;
-        pos = this.order[next]!;
-        props[s] = 1 - eps + eps / (n - s);
       }
+      props[s] = (pos === best ? 1 - eps : 0) + eps / (n - s);
       used[pos] = 1;
       items[s] = cands[pos]!;
       scores[s] = qv[pos]!;
@@ -114,9 +115,10 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     return { items, scores, propensities: props };
   }
 
-  override observe(t: Transition): void {
-    if (!this.training) return;
+  override observe(t: Transition): boolean {
+    if (!this.training) return false;
     if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
+    return true;
   }
 
   override update(): void {

@@ -1,7 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
 import type { AgentContext } from './state.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 
 export interface EpsilonGreedyConfig extends SeededConfig {
   /** Chance that a slate position shows a uniformly random item instead of the best estimate. */
@@ -15,7 +15,8 @@ export interface EpsilonGreedyConfig extends SeededConfig {
 /**
  * ε-greedy over items as arms (non-contextual). Each item keeps a smoothed mean of the reward
  * credited to it (the step reward goes to the clicked position). Per position, with probability ε
- * a random item is shown. Propensity of a position = (1−ε)·[greedy pick] + ε/nItems.
+ * a random showable item outside the slate is shown. Propensity of a position given the positions
+ * before it: 1 − ε for the greedy pick, ε / (showable items − k) for a random one (exact).
  */
 export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
   readonly name: string = 'egreedy';
@@ -40,26 +41,38 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
     }
   }
 
-  act(obs: Observation, k: number): Slate {
-    const slate = this.greedySlate(this.est, obs, k);
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    const slate = this.greedySlate(this.est, obs, k, options);
     const eps = this.training ? this.config.epsilon : 0;
-    const nI = this.ctx.items.nItems;
     const prop = slate.propensities!;
-    // Exploration needs an unseen item outside the slate; with a tiny catalogue there may be none.
-    const spare = nI - obs.history.length - slate.items.length;
+    // A random draw is uniform over the showable items outside the current slate (the greedy
+    // items at every position included), so given the positions before it a position holds its
+    // greedy item with probability exactly 1 − ε and any one other showable item with ε / spare.
+    // With a tiny catalogue there may be no spare item: then nothing is random, propensity 1.
+    // Without restrictions the draw is over the whole catalogue, by rejection (as before options
+    // existed, so the simulator's streams are unchanged); with them, over the showable items.
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
+    const pool = eps > 0 && restricted ? this.showable(obs, options) : null;
+    const spare = eps > 0 ? (pool ? pool.length : this.showableCount(obs)) - slate.items.length : 0;
+    const nI = this.ctx.items.nItems;
     for (let p = 0; p < slate.items.length; p++) {
-      if (eps > 0 && spare > 0 && this.rng.next() < eps) {
+      if (spare > 0 && this.rng.next() < eps) {
         let i: number;
-        do i = this.rng.int(nI);
-        while (this.inHistory(obs, i) || slate.items.includes(i));
+        if (pool) {
+          do i = pool[this.rng.int(pool.length)]!;
+          while (slate.items.includes(i));
+        } else {
+          do i = this.rng.int(nI);
+          while (this.inHistory(obs, i) || slate.items.includes(i));
+        }
         slate.items[p] = i;
-        prop[p] = eps / nI;
-      } else prop[p] = 1 - eps + eps / nI;
+        prop[p] = eps / spare;
+      } else prop[p] = spare > 0 ? 1 - eps : 1;
     }
     return slate;
   }
 
-  override observe(t: Transition): void {
+  override observe(t: Transition): boolean {
     const items = t.slate.items;
     const m = this.config.priorWeight;
     for (let p = 0; p < items.length; p++) {
@@ -68,6 +81,7 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
       this.sum[i] += clickedReward(t, p);
       this.est[i] = (this.sum[i]! + m * this.prior[i]!) / (this.n[i]! + m);
     }
+    return items.length > 0;
   }
 
   protected override getState(): Record<string, unknown> {

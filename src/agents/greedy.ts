@@ -1,6 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
 import { contextScores, type AgentContext } from './state.js';
+import type { ActOptions } from './types.js';
 
 export interface GreedyConfig extends SeededConfig {
   /** How many users' score vectors are cached (each is nItems floats). */
@@ -22,8 +23,8 @@ export class GreedyAgent extends BaseAgent<GreedyConfig> {
     super(ctx, config);
   }
 
-  act(obs: Observation, k: number): Slate {
-    return this.greedySlate(this.scores(obs.user), obs, k);
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    return this.greedySlate(this.scores(obs.user), obs, k, options);
   }
 
   private scores(user: number): Float32Array {

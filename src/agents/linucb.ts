@@ -3,7 +3,7 @@ import { quadForm } from '../util/linalg.js';
 import { BaseAgent } from './base.js';
 import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
 import type { AgentContext } from './state.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 
 // Kept here too: src/marl/views.ts imports the feature map from this module.
 export { LinearSlateFeatures } from './linear-bandit.js';
@@ -33,12 +33,12 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
     this.mean = new Float64Array(ctx.items.nItems);
   }
 
-  act(obs: Observation, k: number): Slate {
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
     const { f, theta, ainv, phiBuf } = this.stats;
     f.setState(obs);
     f.scoreAll(theta, this.mean);
-    if (!this.training || this.config.alpha === 0) return this.greedySlate(this.mean, obs, k);
-    const short = this.greedySlate(this.mean, obs, Math.max(k, this.config.shortlist));
+    if (!this.training || this.config.alpha === 0) return this.greedySlate(this.mean, obs, k, options);
+    const short = this.greedySlate(this.mean, obs, Math.max(k, this.config.shortlist), options);
     const ucb = new Float64Array(short.items.length);
     const D = f.dim;
     for (let p = 0; p < short.items.length; p++) {
@@ -55,8 +55,9 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
     return { items, scores, propensities: new Float32Array(items.length).fill(1) };
   }
 
-  override observe(t: Transition): void {
+  override observe(t: Transition): boolean {
     this.stats.observe(t);
+    return t.slate.items.length > 0;
   }
 
   override update(): void {

@@ -17,7 +17,7 @@ import { ConfigError, ModelStateError } from '../errors.js';
 import type { Adam, Mlp } from '../nn/index.js';
 import { Rng } from '../util/rng.js';
 import { BaseAgent } from './base.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } from './state.js';
 
 /** Knobs every neural agent shares. */
@@ -50,8 +50,12 @@ export function snapshotObservation(o: Observation): Observation {
   return { user: o.user, history: Int32Array.from(o.history), t: o.t, context: o.context ? Float32Array.from(o.context) : undefined };
 }
 
-/** Reward credited to each slate position: the clicked positions share it; without click info all do. */
+/** Reward credited to each slate position: its own when per-position rewards are given, else the clicked positions share the step reward (all do without click info). */
 export function positionRewards(t: Transition, out: Float32Array): Float32Array {
+  if (t.rewards) {
+    for (let p = 0; p < t.slate.items.length; p++) out[p] = t.rewards[p] ?? 0;
+    return out;
+  }
   const k = t.slate.items.length;
   const c = t.clicks;
   let n = 0;
@@ -111,12 +115,29 @@ export class CandidateSource {
     return r;
   }
 
-  /** Candidates for this observation, never including history items. */
-  get(obs: Observation, rng: Rng): Int32Array {
+  /**
+   * Candidates for this observation, never including history items nor those `options` rules
+   * out. With `options.candidates` (a caller's filter) they are exactly those items that remain,
+   * in the given order, with no random draw: every allowed item can then be ranked.
+   */
+  get(obs: Observation, rng: Rng, options?: ActOptions): Int32Array {
     const nItems = this.ctx.items.nItems;
     const h = obs.history;
+    const ex = options?.exclude;
+    if (ex) this.seen.set(ex.length > nItems ? ex.subarray(0, nItems) : ex);
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 1;
     const out: number[] = [];
+    const only = options?.candidates;
+    if (only) {
+      for (const i of only) {
+        if (i >= 0 && i < nItems && !this.seen[i]) {
+          out.push(i);
+          this.seen[i] = 1;
+        }
+      }
+      this.seen.fill(0);
+      return Int32Array.from(out);
+    }
     const ranked = this.rankedFor(obs.user);
     for (let q = 0; q < ranked.length && out.length < this.n; q++) {
       const i = ranked[q]!;
@@ -137,8 +158,11 @@ export class CandidateSource {
         added++;
       }
     }
-    for (const i of out) this.seen[i] = 0;
-    for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 0;
+    if (ex) this.seen.fill(0);
+    else {
+      for (const i of out) this.seen[i] = 0;
+      for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 0;
+    }
     return Int32Array.from(out);
   }
 

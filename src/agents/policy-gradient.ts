@@ -9,6 +9,7 @@ import type { Adam, Mlp } from '../nn/index.js';
 import { NeuralAgent, snapshotObservation, type NeuralConfig } from './neural.js';
 import { PendingSteps, SoftmaxPolicy, ValueNet } from './softmax-policy.js';
 import type { AgentContext } from './state.js';
+import type { ActOptions } from './types.js';
 
 export interface PolicyGradientConfig extends NeuralConfig {
   /** Learning rate of V(s). */
@@ -31,8 +32,8 @@ export abstract class PolicyGradientAgent<C extends PolicyGradientConfig> extend
   /** Check the subclass's own fields; throw ConfigError naming the field. Runs inside the constructor. */
   protected abstract validate(config: C): void;
 
-  act(obs: Observation, k: number): Slate {
-    const { slate, step } = this.policy.act(obs, k, this.rng, this.training);
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    const { slate, step } = this.policy.act(obs, k, this.rng, this.training, options);
     if (this.training) {
       step.obs = snapshotObservation(obs);
       this.pending.remember(slate, step);

@@ -1,5 +1,6 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
+import type { ActOptions } from './types.js';
 
 export interface PopularityConfig extends SeededConfig {}
 
@@ -8,7 +9,7 @@ export class PopularityAgent extends BaseAgent<PopularityConfig> {
   readonly name = 'popularity';
   readonly version = 1;
 
-  act(obs: Observation, k: number): Slate {
-    return this.greedySlate(this.ctx.items.popularity, obs, k);
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    return this.greedySlate(this.ctx.items.popularity, obs, k, options);
   }
 }

@@ -62,10 +62,11 @@ export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
     if (!(config.lambda >= 0 && config.lambda <= 1)) throw new ConfigError(`lambda must be in [0, 1], got ${config.lambda}`, 'lambda');
   }
 
-  override observe(t: Transition): void {
-    if (!this.training) return;
+  override observe(t: Transition): boolean {
+    if (!this.training) return false;
     const session = this.sessions.session(t, () => this.nextSession++);
     this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, session });
+    return true;
   }
 
   override update(): void {

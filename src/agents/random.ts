@@ -1,25 +1,29 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
+import type { ActOptions } from './types.js';
 
 export interface RandomConfig extends SeededConfig {}
 
-/** Uniform random slate of distinct unseen items. Propensity = marginal probability k / available. */
+/**
+ * Uniform random slate of distinct unseen items. Propensity of position p given the positions
+ * before it: 1 / (available − p), every remaining unseen item being equally likely there (exact).
+ */
 export class RandomAgent extends BaseAgent<RandomConfig> {
   readonly name = 'random';
   readonly version = 1;
 
-  act(obs: Observation, k: number): Slate {
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
     const n = this.ctx.items.nItems;
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
     const seen = new Set(obs.history);
     let avail = n;
-    for (const i of seen) if (i >= 0 && i < n) avail--;
+    if (restricted) avail = this.showableCount(obs, options);
+    else for (const i of seen) if (i >= 0 && i < n) avail--;
     const size = Math.min(k, avail);
     const items = new Int32Array(size);
-    if (avail <= 4 * k) {
-      // Small pool: shuffle the allowed items (rejection sampling could loop for long).
-      const pool = new Int32Array(avail);
-      let q = 0;
-      for (let i = 0; i < n; i++) if (!seen.has(i)) pool[q++] = i;
+    if (restricted || avail <= 4 * k) {
+      // Small or restricted pool: shuffle the showable items (rejection sampling could loop for long).
+      const pool = this.showable(obs, options);
       for (let p = 0; p < size; p++) {
         const j = p + this.rng.int(avail - p);
         const t = pool[p]!;
@@ -37,6 +41,6 @@ export class RandomAgent extends BaseAgent<RandomConfig> {
         if (!dup) items[filled++] = i;
       }
     }
-    return { items, propensities: new Float32Array(size).fill(size / Math.max(1, avail)) };
+    return { items, propensities: Float32Array.from(items, (_, p) => 1 / Math.max(1, avail - p)) };
   }
 }

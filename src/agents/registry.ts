@@ -29,6 +29,12 @@ export interface AgentEntry {
   defaults: Record<string, unknown>;
   /** True for learners whose training budget matters (the runner trains them). */
   learns: boolean;
+  /**
+   * The agent's `act` honours `ActOptions` (only the candidates, none of the excluded items): a
+   * server then shows its slate as it is, with the agent's own propensities. Agents without it
+   * (plug-ins) get their slate filtered by the server.
+   */
+  honoursOptions?: boolean;
   create(ctx: AgentContext, config: Record<string, unknown>): ManagedAgent;
 }
 
@@ -38,84 +44,98 @@ const AGENTS: Record<string, AgentEntry> = {
     description: 'uniform random slate',
     defaults: { seed: 1 },
     learns: false,
+    honoursOptions: true,
     create: (ctx, c) => new RandomAgent(ctx, c as never),
   },
   popularity: {
     description: 'most popular unseen training items',
     defaults: { seed: 1 },
     learns: false,
+    honoursOptions: true,
     create: (ctx, c) => new PopularityAgent(ctx, c as never),
   },
   'greedy-als': {
     description: 'myopic ranking by ALS scores (train split)',
     defaults: { seed: 1, cacheUsers: 1024 },
     learns: false,
+    honoursOptions: true,
     create: (ctx, c) => new GreedyAgent(ctx, c as never),
   },
   egreedy: {
     description: 'ε-greedy over items, popularity prior',
     defaults: { seed: 1, epsilon: 0.1, priorWeight: 2, priorScale: 0.3 },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new EpsilonGreedyAgent(ctx, c as never),
   },
   ucb: {
     description: 'UCB1 over items',
     defaults: { seed: 1, c: 0.5 },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new Ucb1Agent(ctx, c as never),
   },
   linucb: {
     description: 'LinUCB, shared linear model over (state, item) features',
     defaults: { seed: 1, alpha: 0.3, ridge: 1, popularityPrior: 0.5, shortlist: 50 },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new LinUcbAgent(ctx, c as never),
   },
   thompson: {
     description: 'linear Thompson sampling over (state, item) features',
-    defaults: { seed: 1, v: 0.1, ridge: 1, popularityPrior: 0.5, resampleEvery: 1 },
+    defaults: { seed: 1, v: 0.1, ridge: 1, popularityPrior: 0.5, resampleEvery: 1, propensitySamples: 32 },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new ThompsonAgent(ctx, c as never),
   },
   qlearning: {
     description: 'tabular Q-learning over genre × satiation × step states; actions = genres',
     defaults: { seed: 1, epsilon: 0.1, lr: 0.1, gamma: 0.9, init: 1, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new QLearningAgent(ctx, c as never),
   },
   sarsa: {
     description: 'tabular SARSA over genre × satiation × step states; actions = genres',
     defaults: { seed: 1, epsilon: 0.1, lr: 0.1, gamma: 0.9, init: 1, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new SarsaAgent(ctx, c as never),
   },
   dqn: {
     description: 'double DQN scoring (state, item) pairs over candidates; replay, target network, ε-greedy slates',
     defaults: { seed: 1, ...DQN_DEFAULTS, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new DqnAgent(ctx, c as never),
   },
   reinforce: {
     description: 'REINFORCE softmax slate policy with a value baseline and the top-K off-policy correction',
     defaults: { seed: 1, ...REINFORCE_DEFAULTS, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new ReinforceAgent(ctx, c as never),
   },
   a2c: {
     description: 'advantage actor-critic (softmax slate policy, V(s) critic)',
     defaults: { seed: 1, ...A2C_DEFAULTS, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new A2cAgent(ctx, c as never),
   },
   ddpg: {
     description: 'DDPG/Wolpertinger: proto-action in item-vector space → nearest items refined by the critic',
     defaults: { seed: 1, ...DDPG_DEFAULTS, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new DdpgAgent(ctx, c as never),
   },
   ppo: {
     description: 'PPO, clipped objective with GAE (softmax slate policy, V(s) critic)',
     defaults: { seed: 1, ...PPO_DEFAULTS, state: {} },
     learns: true,
+    honoursOptions: true,
     create: (ctx, c) => new PpoAgent(ctx, c as never),
   },
 };

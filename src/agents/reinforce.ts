@@ -56,13 +56,14 @@ export class ReinforceAgent extends PolicyGradientAgent<ReinforceConfig> {
     if (!(config.ratioCap > 0)) throw new ConfigError(`ratioCap must be > 0, got ${config.ratioCap}`, 'ratioCap');
   }
 
-  override observe(t: Transition): void {
-    if (!this.training) return;
+  override observe(t: Transition): boolean {
+    if (!this.training) return false;
     this.k = Math.max(this.k, t.slate.items.length);
     const ep = this.sessions.session(t, () => ({ steps: [], rewards: [] }));
     ep.steps.push(this.pending.recall(t));
     ep.rewards.push(t.reward);
     if (t.done) this.finished.push(ep);
+    return true;
   }
 
   override update(): void {

@@ -1,8 +1,10 @@
 /**
  * A softmax policy over a per-step candidate set, shared by REINFORCE, A2C and PPO:
  * π(i | s) ∝ exp(f_θ(s, i)) with f_θ an MLP over `PairFeatures` rows. A slate is k items drawn
- * without replacement (each position's propensity is π of its item at the first draw, the
- * probability the policy gave it). In evaluation mode the slate is the top-k logits.
+ * without replacement (Plackett–Luce): the propensity logged for position p is the exact
+ * probability of its item given the positions before it, π(a_p) / (1 − Σ_{q<p} π(a_q)); the
+ * learners' importance ratios use π(a | s) itself (`PolicyStep.behaviour`). In evaluation mode the
+ * slate is the top-k logits (propensity 1).
  *
  * Learning goes through `gradientStep`: the caller gives, per stored step, a weight w_a for each
  * slate action a, and the step ascends Σ w_a · log π(a | s) (+ an entropy bonus); the weight
@@ -12,7 +14,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { Adam, Mlp } from '../nn/index.js';
 import type { Rng } from '../util/rng.js';
 import { CandidateSource, PairFeatures, grow, packFloats, packInts, packObservations, sampleWithoutReplacement, snapshotObservation, unpackFloats, unpackInts, unpackObservations, type PackedObservations } from './neural.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 
 /** One acted step as the policy saw it. */
 export interface PolicyStep {
@@ -61,8 +63,8 @@ export class SoftmaxPolicy {
   }
 
   /** Act: sample (training) or take the top-k (evaluation). Returns the slate and what to remember. */
-  act(obs: Observation, k: number, rng: Rng, explore: boolean): { slate: Slate; step: PolicyStep } {
-    const cands = this.source.get(obs, rng);
+  act(obs: Observation, k: number, rng: Rng, explore: boolean, options?: ActOptions): { slate: Slate; step: PolicyStep } {
+    const cands = this.source.get(obs, rng, options);
     const n = cands.length;
     const p = this.distribution(obs, cands);
     const m = Math.min(k, n);
@@ -74,10 +76,14 @@ export class SoftmaxPolicy {
     const items = new Int32Array(m);
     const props = new Float32Array(m);
     const scores = new Float32Array(m);
+    let rest = 1;
     for (let s = 0; s < m; s++) {
+      const pa = p[actions[s]!]!;
       items[s] = cands[actions[s]!]!;
-      props[s] = explore ? p[actions[s]!]! : 1;
-      scores[s] = p[actions[s]!]!;
+      // sampleWithoutReplacement fills in order once the remaining mass underflows: certain then.
+      props[s] = explore && rest > 1e-12 ? Math.min(1, pa / rest) : 1;
+      rest -= pa;
+      scores[s] = pa;
     }
     return { slate: { items, propensities: props, scores }, step: { obs, cands, actions, behaviour: Float32Array.from(actions, (a) => p[a]!) } };
   }
@@ -220,20 +226,50 @@ export class PendingSteps {
     this.map.set(slate.items, step);
   }
 
-  /** The policy step behind a transition's slate, or one rebuilt from the slate itself. */
+  /**
+   * The policy step behind a transition: the acted step itself when the shown slate is the one
+   * acted; the acted step restricted to the shown items when a server filtered or topped it up;
+   * else (logged data, or a server's transition after a restart) one rebuilt from the shown slate.
+   */
   recall(t: Transition): PolicyStep {
-    const s = this.map.get(t.slate.items);
-    if (s) return s;
-    // A slate this agent did not produce (logged data): its items are the candidates and the
-    // actions; β is the slate's propensity where given, else uniform over the slate.
+    const acted = t.acted ?? t.slate;
+    const s = this.map.get(acted.items);
+    if (s && acted.items === t.slate.items) return s;
+    const logged = loggedPropensities(t.slate);
+    if (s) {
+      // Shown items the policy could have drawn (its candidates) are its actions; β is the acted
+      // probability for the items it drew, the logged one for items a server put there.
+      const actions: number[] = [];
+      const behaviour: number[] = [];
+      t.slate.items.forEach((i, p) => {
+        const q = s.cands.indexOf(i);
+        if (q < 0) return;
+        const a = s.actions.indexOf(q);
+        actions.push(q);
+        behaviour.push(a >= 0 ? s.behaviour[a]! : logged[p]!);
+      });
+      return { obs: s.obs, cands: s.cands, actions: Int32Array.from(actions), behaviour: Float32Array.from(behaviour) };
+    }
+    // A slate this agent did not act (or no longer remembers): its items are the candidates and the
+    // actions, β the logged probabilities (uniform over the slate only when none were logged).
     const n = t.slate.items.length;
     return {
       obs: snapshotObservation(t.observation),
       cands: Int32Array.from(t.slate.items),
       actions: Int32Array.from({ length: n }, (_, i) => i),
-      behaviour: t.slate.propensities ? Float32Array.from(t.slate.propensities) : new Float32Array(n).fill(1 / Math.max(1, n)),
+      behaviour: logged,
     };
   }
+}
+
+/**
+ * β for learning from a shown slate: its logged propensities (each position's, given the ones
+ * before it: for a Plackett–Luce logger position 0's is π(a | s) itself, later ones are at least
+ * π(a | s), so ratios π/β err small, never large); uniform over the slate only when none were logged.
+ */
+function loggedPropensities(slate: Slate): Float32Array {
+  const n = slate.items.length;
+  return slate.propensities ? Float32Array.from(slate.propensities.subarray(0, n), (x) => Math.max(x, 1e-8)) : new Float32Array(n).fill(1 / Math.max(1, n));
 }
 
 /** (x − mean) / std in place (std floored so a constant batch stays finite). */

@@ -12,6 +12,7 @@
 import { categoryCsr } from '../data/categories.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Observation } from '../env/types.js';
+import type { ActOptions } from './types.js';
 import { Rng } from '../util/rng.js';
 import { choleskySmall, choleskySolve } from '../util/linalg.js';
 
@@ -197,6 +198,12 @@ export class CategorySlater {
   private readonly prior: Float32Array;
   private readonly h: Float32Array;
   private readonly seen = new Set<number>();
+  /** Every item's score for the current state (`fillAll`). */
+  private scoreBuf = new Float64Array(0);
+  /** The caller's restriction (`restrict`): 1 where an item may be shown, and 1 where it may not. */
+  private allow: Uint8Array | null = null;
+  private exclude: Uint8Array | null = null;
+  private allowBuf: Uint8Array | null = null;
 
   constructor(items: ItemSpace, popularityWeight = 0.1) {
     this.items = items;
@@ -212,8 +219,62 @@ export class CategorySlater {
     this.h = new Float32Array(items.dim);
   }
 
+  /**
+   * Restrict the following fills to what a caller allows (`ActOptions`: only the candidates, none
+   * of the excluded items), as the history is; `restrict()` lifts it.
+   */
+  restrict(options?: ActOptions): void {
+    this.exclude = options?.exclude ?? null;
+    const c = options?.candidates;
+    if (!c) {
+      this.allow = null;
+      return;
+    }
+    if (!this.allowBuf) this.allowBuf = new Uint8Array(this.items.nItems);
+    this.allowBuf.fill(0);
+    for (const i of c) if (i >= 0 && i < this.items.nItems) this.allowBuf[i] = 1;
+    this.allow = this.allowBuf;
+  }
+
   /** Writes up to k items of category `c` into `out` (returns how many); tops up from all items if the genre is too small. */
   fill(obs: Observation, c: number, k: number, out: Int32Array): number {
+    this.prepare(obs);
+    return this.fillPrepared(c, k, out, null);
+  }
+
+  /**
+   * The slate of every category (index nCategories: "any genre", c = −1) for one observation, as
+   * `fill` would give each: the item scores do not depend on the category, so they are computed
+   * once (what makes exact tabular propensities affordable).
+   */
+  fillAll(obs: Observation, k: number): Int32Array[] {
+    this.prepare(obs);
+    const { dim: d, vectors, nItems } = this.items;
+    if (this.scoreBuf.length !== nItems) this.scoreBuf = new Float64Array(nItems);
+    for (let i = 0; i < nItems; i++) {
+      let s = this.prior[i]!;
+      const o = i * d;
+      for (let j = 0; j < d; j++) s += vectors[o + j]! * this.h[j]!;
+      this.scoreBuf[i] = s;
+    }
+    const out: Int32Array[] = [];
+    for (let c = 0; c <= this.members.length; c++) {
+      const buf = new Int32Array(k);
+      const n = this.fillPrepared(c < this.members.length ? c : -1, k, buf, this.scoreBuf);
+      out.push(n < k ? buf.slice(0, n) : buf);
+    }
+    return out;
+  }
+
+  private fillPrepared(c: number, k: number, out: Int32Array, scores: Float64Array | null): number {
+    const list = c >= 0 && c < this.members.length ? this.members[c]! : new Int32Array(0);
+    let n = this.pick(list, k, out, 0, scores);
+    if (n < k) n = this.pick(null, k, out, n, scores);
+    return n;
+  }
+
+  /** The state's summed recent-item vector and the history set, for `pick`. */
+  private prepare(obs: Observation): void {
     const { dim: d, vectors } = this.items;
     this.h.fill(0);
     const hist = obs.history;
@@ -225,13 +286,10 @@ export class CategorySlater {
     }
     this.seen.clear();
     for (let a = 0; a < hist.length; a++) this.seen.add(hist[a]!);
-    const list = c >= 0 && c < this.members.length ? this.members[c]! : new Int32Array(0);
-    let n = this.pick(list, k, out, 0);
-    if (n < k) n = this.pick(null, k, out, n);
-    return n;
   }
 
-  private pick(list: Int32Array | null, k: number, out: Int32Array, start: number): number {
+  /** Best k items of `list` (all items when null) after `start` filled ones; `scores` precomputed by `fillAll`, else computed here. */
+  private pick(list: Int32Array | null, k: number, out: Int32Array, start: number, scores: Float64Array | null): number {
     const { dim: d, vectors, nItems } = this.items;
     // Insertion into a small sorted buffer: k is tiny (≈10), lists are ≈1,000 long.
     const bestS = new Float64Array(k).fill(-Infinity);
@@ -240,13 +298,17 @@ export class CategorySlater {
     for (let p = 0; p < start; p++) bestS[p] = Infinity;
     for (let q = 0; q < n; q++) {
       const i = list ? list[q]! : q;
-      if (this.seen.has(i)) continue;
+      if (this.seen.has(i) || (this.allow && !this.allow[i]) || (this.exclude && this.exclude[i])) continue;
       let already = false;
       for (let p = 0; p < size; p++) if (out[p] === i) already = true;
       if (already) continue;
-      let s = this.prior[i]!;
-      const o = i * d;
-      for (let j = 0; j < d; j++) s += vectors[o + j]! * this.h[j]!;
+      let s: number;
+      if (scores) s = scores[i]!;
+      else {
+        s = this.prior[i]!;
+        const o = i * d;
+        for (let j = 0; j < d; j++) s += vectors[o + j]! * this.h[j]!;
+      }
       if (size < k) {
         let p = size++;
         while (p > start && bestS[p - 1]! < s) (bestS[p] = bestS[p - 1]!), (out[p] = out[p - 1]!), p--;

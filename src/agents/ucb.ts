@@ -1,7 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
 import type { AgentContext } from './state.js';
-import type { Transition } from './types.js';
+import type { ActOptions, Transition } from './types.js';
 
 export interface UcbConfig extends SeededConfig {
   /** Exploration weight c in mean + c·sqrt(2 ln N / n_i) (rewards here are not bounded by 1). */
@@ -34,7 +34,7 @@ export class Ucb1Agent extends BaseAgent<UcbConfig> {
     for (let i = 0; i < nI; i++) this.tieBreak[i] = ctx.items.popularity[i]! / maxPop;
   }
 
-  act(obs: Observation, k: number): Slate {
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
     const nI = this.ctx.items.nItems;
     const logN = Math.log(Math.max(1, this.total));
     const c = this.training ? this.config.c : 0;
@@ -43,10 +43,10 @@ export class Ucb1Agent extends BaseAgent<UcbConfig> {
       if (ni === 0) this.index[i] = c > 0 ? 1e9 + this.tieBreak[i]! : this.tieBreak[i]! * 1e-6;
       else this.index[i] = this.sum[i]! / ni + c * Math.sqrt((2 * logN) / ni);
     }
-    return this.greedySlate(this.index, obs, k);
+    return this.greedySlate(this.index, obs, k, options);
   }
 
-  override observe(t: Transition): void {
+  override observe(t: Transition): boolean {
     const items = t.slate.items;
     for (let p = 0; p < items.length; p++) {
       const i = items[p]!;
@@ -54,6 +54,7 @@ export class Ucb1Agent extends BaseAgent<UcbConfig> {
       this.sum[i] += clickedReward(t, p);
       this.total += 1;
     }
+    return items.length > 0;
   }
 
   protected override getState(): Record<string, unknown> {

@@ -6,21 +6,28 @@
  * snapshot (implicit-ALS item vectors and user vectors fitted on the snapshot's training
  * interactions with `itemSpaceFromTrain`, genres from the catalogue's `categories`, training
  * popularity; `greedy-als` scores with the served recommender itself). A request becomes an
- * `Observation` (model user index, the user's items most recent last, context hashed into a few
- * floats); the agent's slate is filtered by what the request may show (deleted, excluded,
- * candidate filter) and topped up from the recommender's candidate order when too short.
- * Feedback becomes a one-step `Transition` (the reward on the clicked position), passed to
- * `observe`; `update` runs once per learning batch, off the request path.
+ * `Observation` (model user index, the user's items most recent last, the step index t within
+ * the request's session, context hashed into a few floats); the agent's slate is filtered by what
+ * the request may show (deleted, excluded, candidate filter) and topped up from the recommender's
+ * candidate order when too short.
+ *
+ * Learning is per step of a session, as in the simulator: `learn` adds a shown position's reward
+ * to its decision, `endDecision` says the decision's reward window closed, and the decision's
+ * transition — next state: the session's next decision, done at the session's end — reaches the
+ * agent's `observe` once both are known (./agent-sessions.ts). `update` runs once per learning
+ * batch (`flush`), off the request path. The logged propensities travel with the transition.
  */
 import type { ManagedAgent, SavedAgent } from '../agents/base.js';
+import type { ActOptions } from '../agents/types.js';
 import { agentEntry, createAgent, restoreAgent } from '../agents/registry.js';
 import { itemSpaceFromTrain, type AgentContext } from '../agents/state.js';
-import type { Transition } from '../agents/types.js';
 import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../data/dataset.js';
 import type { Observation, Slate } from '../env/types.js';
 import { recommenderScorer, type TeamContext } from '../marl/context.js';
 // Registers the multi-agent team as agent `team`, so that `--policy team` serves it like any agent.
 import '../marl/register.js';
+import { ConfigError } from '../errors.js';
+import { SessionSteps, type SessionStepsState, type Step } from './agent-sessions.js';
 import { hashInto } from './features.js';
 import type { ServedModel } from './model.js';
 import type { Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
@@ -37,9 +44,27 @@ export interface AgentPolicyConfig {
   /** How many of the user's most recent items a logged decision keeps for learning. */
   historyKept: number;
   seed: number;
+  /** Typical session length in steps: the agents' state feature for the step is min(1, t / horizon). */
+  horizon: number;
+  /** A session with no decision for this long ends (its last step becomes terminal); as the engine's `sessionIdleSeconds`. */
+  sessionIdleSeconds: number;
+  /** Open sessions kept; beyond it the least recently active one ends. */
+  maxSessions: number;
+  /** Decisions waiting for their reward window or their session's next decision; beyond it sessions end early. */
+  maxPendingSteps: number;
 }
 
-export const AGENT_POLICY_DEFAULTS: Omit<AgentPolicyConfig, 'agent'> = { config: {}, factors: 16, slateSize: 10, historyKept: 50, seed: 7 };
+export const AGENT_POLICY_DEFAULTS: Omit<AgentPolicyConfig, 'agent'> = {
+  config: {},
+  factors: 16,
+  slateSize: 10,
+  historyKept: 50,
+  seed: 7,
+  horizon: 20,
+  sessionIdleSeconds: 1800,
+  maxSessions: 10_000,
+  maxPendingSteps: 50_000,
+};
 
 /** What a decision logs so that its feedback can be learned later (model indices of its snapshot). */
 interface AgentPayload {
@@ -51,6 +76,15 @@ interface AgentPayload {
   ctx: number[];
   /** Model item index per shown position (-1: an item outside the agent's item space). */
   items: number[];
+  /** The decision's event id (absent in decisions logged before sessions: each reward is then its own step). */
+  id?: string;
+  /** Its session (null: its own one-step episode), the user's external id, its step index and the request time (ms). */
+  session?: string | null;
+  who?: string | null;
+  t?: number;
+  ts?: number;
+  /** The logged propensity of each shown position. */
+  props?: number[];
 }
 
 const CONTEXT_DIMS = 4;
@@ -66,21 +100,35 @@ export class AgentPolicy implements ServingPolicy {
   private agent: ManagedAgent | null = null;
   private ctx: AgentContext | null = null;
   private snap = '';
+  /** Snapshots whose item list is the current one (their logged indices still mean the same items). */
+  private snaps = new Set<string>();
   private itemIds: string[] = [];
   private n = 0;
   private pendingUpdate = false;
+  /** Rewards of decisions without an event id (old logs) seen: each becomes its own step. */
+  private legacy = 0;
+  private readonly steps: SessionSteps;
+  /** The agent keeps to `ActOptions` (registry agents); else its slate is filtered here. */
+  private readonly honoursOptions: boolean;
   private readonly contextBuf = new Float32Array(CONTEXT_DIMS);
   /** The agent's ε when it has one (shown in explanations and weights). */
   private readonly epsilon: number;
   private readonly log: (msg: string) => void;
 
   constructor(config: Partial<AgentPolicyConfig> & { agent: string }, log: (msg: string) => void = () => {}) {
-    agentEntry(config.agent); // unknown name → UnknownNameError listing the registered agents, at start
+    const entry = agentEntry(config.agent); // unknown name → UnknownNameError listing the registered agents, at start
     this.config = { ...AGENT_POLICY_DEFAULTS, ...config };
     this.name = `agent:${config.agent}`;
-    const eps = ({ ...agentEntry(config.agent).defaults, ...this.config.config } as { epsilon?: unknown }).epsilon;
-    this.epsilon = typeof eps === 'number' ? eps : 0;
+    const merged = { ...entry.defaults, ...this.config.config } as { epsilon?: unknown; propensitySamples?: unknown };
+    this.epsilon = typeof merged.epsilon === 'number' ? merged.epsilon : 0;
+    // The decision log needs a propensity per shown item; agents that estimate theirs must be asked to.
+    if (merged.propensitySamples === 0) {
+      throw new ConfigError(`agent "${config.agent}": propensitySamples must be at least 1 when served (the decision log records propensities)`, 'agent.propensitySamples');
+    }
+    this.honoursOptions = entry.honoursOptions === true;
     this.log = log;
+    const { sessionIdleSeconds, maxSessions, maxPendingSteps } = this.config;
+    this.steps = new SessionSteps({ idleMs: sessionIdleSeconds * 1000, maxSessions, maxSteps: maxPendingSteps });
   }
 
   /** The agent being served (after `bind`). */
@@ -89,8 +137,14 @@ export class AgentPolicy implements ServingPolicy {
     return this.agent;
   }
 
+  /** Transitions the agent used (`observe` did not refuse them). */
   get updates(): number {
     return this.n;
+  }
+
+  /** Decisions waiting for their reward window or their session's next decision, and open sessions. */
+  get pending(): { steps: number; sessions: number } {
+    return { steps: this.steps.pending, sessions: this.steps.openSessions };
   }
 
   poolSize(): number {
@@ -131,7 +185,7 @@ export class AgentPolicy implements ServingPolicy {
       userVectors: space.userVectors,
       nUsers,
       slateSize: this.config.slateSize,
-      horizon: 1,
+      horizon: this.config.horizon,
       scoreUser: (u, out) => void model.rec.scoreAll(u >= 0 && u < nUsers ? u : { items: new Int32Array(0) }, out),
     };
     // Carry the learned state over when the item space is the same list of items; otherwise start fresh.
@@ -142,6 +196,12 @@ export class AgentPolicy implements ServingPolicy {
     if (prev && same) this.agent.load(prev.toJSON() as SavedAgent);
     else if (prev) this.log(`${this.name}: snapshot ${model.snapshotId} has another item list; the agent starts afresh`);
     this.agent.setTraining(true);
+    if (!same) {
+      // Pending steps hold indices of the old item list, and the acted slates belong to the old agent.
+      this.steps.clear();
+      this.snaps = new Set();
+    }
+    this.snaps.add(model.snapshotId);
     this.snap = model.snapshotId;
     this.itemIds = model.itemIds;
   }
@@ -150,15 +210,32 @@ export class AgentPolicy implements ServingPolicy {
     const agent = this.served;
     const nItems = this.ctx!.items.nItems;
     hashInto(input.context ?? null, this.contextBuf, 0, CONTEXT_DIMS);
-    const obs: Observation = { user: input.userIndex, history: input.history, t: 0, context: this.contextBuf };
+    const session = input.session;
+    const t = this.steps.nextStep(session, input.user, input.ts);
+    const context = Float32Array.from(this.contextBuf);
+    const obs: Observation = { user: input.userIndex, history: input.history, t, context };
     const { mask, allowed } = input;
     const want = input.mode === 'single' ? input.candidates.length : input.k;
-    // Agents never show history items; asking for k + (blocked items) guarantees k that may be shown.
-    // With a candidate filter the agent ranks everything and the filter keeps its order.
-    let blocked = 0;
-    for (let i = 0; i < nItems; i++) blocked += mask[i]!;
-    const ask = allowed ? (allowed.length > 0 ? nItems : 0) : Math.min(nItems, want + blocked);
-    const slate = ask > 0 ? agent.act(obs, ask) : { items: new Int32Array(0) };
+    let ask: number;
+    let options: ActOptions | undefined;
+    if (this.honoursOptions) {
+      // The agent keeps to what the request may show, so its slate is shown as it is, with its
+      // own (exact or estimated) propensities.
+      options = { exclude: mask, candidates: allowed };
+      ask = allowed && allowed.length === 0 ? 0 : want;
+    } else {
+      // A plug-in agent's slate is filtered here. Agents never show history items, so only blocked
+      // items outside the history can cost it a position: asking for k + those guarantees k that
+      // may be shown. With a candidate filter it ranks everything and the filter keeps its order.
+      let blocked = 0;
+      for (let i = 0; i < nItems; i++) blocked += mask[i]!;
+      const blockedSeen = new Set<number>();
+      for (const i of input.history) if (i >= 0 && i < nItems && mask[i]) blockedSeen.add(i);
+      blocked -= blockedSeen.size;
+      ask = allowed ? (allowed.length > 0 ? nItems : 0) : Math.min(nItems, want + blocked);
+      options = allowed ? { candidates: allowed } : undefined;
+    }
+    const slate: Slate = ask > 0 ? agent.act(obs, ask, options) : { items: new Int32Array(0) };
     const allowedSet = allowed ? new Set(allowed) : null;
     const byIndex = new Map<number, number>();
     input.candidates.forEach((c, p) => c.index >= 0 && byIndex.set(c.index, p));
@@ -184,14 +261,19 @@ export class AgentPolicy implements ServingPolicy {
       taken.add(i);
       const cand = byIndex.get(i) ?? -1;
       const score = slate.scores ? slate.scores[p]! : null;
+      // Every registry agent gives its propensities (the served ones that estimate them are made to, see the constructor).
       const prop = slate.propensities ? slate.propensities[p]! : 1;
       chosen.push({ candidate: cand, index: i, id: this.itemIds[i]! });
       // Without agent scores the slate order is the score: 1 for the first position, 1/2 for the next …
-      scores.push(score ?? 1 / (chosen.length));
+      scores.push(score ?? 1 / chosen.length);
       props.push(prop);
       explanations.push(explain(cand, 'agent', score, prop));
     }
-    // Top up from the candidate order (the filter's list, cold items) when the agent's slate ran short.
+    // Top up from the candidate order (the filter's list, cold items) when the agent's slate ran
+    // short. A fill is a deterministic function of the agent's slate: it happens only when the
+    // agent had no more showable items to give (how many it can give does not depend on its draw:
+    // the showable part of the catalogue or of the filter, or its fixed-size candidate set). So
+    // given the positions before it a fill position has probability 1, exactly.
     for (let c = 0; c < input.candidates.length && chosen.length < want; c++) {
       const cd = input.candidates[c]!;
       if (cd.index >= 0 && (mask[cd.index] || taken.has(cd.index))) continue;
@@ -209,7 +291,7 @@ export class AgentPolicy implements ServingPolicy {
       if (own.length > 0) {
         // Explain the agent's own slate object: the team then reports the contributions it scored
         // when acting (re-scoring would see the exposure counts that act() has just updated).
-        const ex = explainer.explain(obs, slate as Slate);
+        const ex = explainer.explain(obs, slate);
         const byItem = new Map<number, (typeof ex)[number]>();
         ex.forEach((x, p) => byItem.set(slate.items[p]!, x));
         for (const q of own) {
@@ -218,57 +300,79 @@ export class AgentPolicy implements ServingPolicy {
         }
       }
     }
+    // What the agent learns from: its own propensities, before Personalizer's view below replaces them.
+    const stepProps = props.slice();
     if (input.mode === 'single') {
       // Personalizer: each action's probability of having been the pick; the agent's choice is the pick.
       for (let q = 1; q < props.length; q++) props[q] = 0;
       for (let q = 0; q < explanations.length; q++) explanations[q]!.exploration.propensity = props[q]!;
     }
+    const history = Array.from(input.history.subarray(Math.max(0, input.history.length - this.config.historyKept)));
     const payload: AgentPayload = {
       agent: this.config.agent,
       snap: this.snap,
       user: input.userIndex,
-      history: Array.from(input.history.subarray(Math.max(0, input.history.length - this.config.historyKept))),
-      ctx: Array.from(this.contextBuf),
+      history,
+      ctx: Array.from(context),
       items: chosen.map((x) => x.index),
+      id: input.eventId,
+      session,
+      who: input.user,
+      t,
+      ts: input.ts,
+      props: stepProps,
     };
+    const step = this.stepOf(payload, input.eventId);
+    step.acted = slate;
+    this.steps.add(step);
+    // Transitions that the new step completed are learned in the background loop (endDecision,
+    // learn, flush); only if that loop does not come for long are they learned here.
+    if (this.steps.readyCount > 256) this.drain();
     return { items: chosen, scores, propensities: props, explanations, payload };
   }
 
+  /**
+   * Adds `reward` to the shown position's part of its decision's transition. Nothing is learned
+   * yet — the agent learns the transition once the decision's reward window closed and its
+   * session's next decision (or end) is known — so this returns whether any transition was
+   * learned now: with no reward windows (no `endDecision` seen yet), a decision without a
+   * session is learned at its first reward.
+   */
   learn(payload: unknown, position: number, reward: number): boolean {
-    const p = payload as Partial<AgentPayload> | null;
-    // Indices are those of the snapshot the decision was made under; after a switch they mean other items.
-    if (!this.agent || !p || p.agent !== this.config.agent || p.snap !== this.snap || !p.items || !p.history) return false;
-    // The agent sees the positions it can know (items inside its item space), in slate order.
-    const items: number[] = [];
-    let at = -1;
-    p.items.forEach((i, q) => {
-      if (i < 0) return;
-      if (q === position) at = items.length;
-      items.push(i);
-    });
-    if (at < 0) return false;
-    const history = Int32Array.from(p.history);
-    const context = Float32Array.from(p.ctx ?? []);
-    const clicks = new Int32Array(items.length);
-    clicks[at] = 1;
-    const next = new Int32Array(history.length + 1);
-    next.set(history);
-    next[history.length] = items[at]!;
-    const t: Transition = {
-      observation: { user: p.user ?? -1, history, t: 0, context },
-      slate: { items: Int32Array.from(items) },
-      reward,
-      clicks,
-      next: { user: p.user ?? -1, history: next, t: 1, context },
-      done: true,
-    };
-    this.agent.observe(t);
-    this.n++;
-    this.pendingUpdate = true;
-    return true;
+    const p = this.payloadOf(payload);
+    if (!p) return false;
+    const id = p.id ?? `legacy:${this.legacy++}`;
+    if (this.steps.wasEmitted(id)) return this.drain() > 0; // feedback after its step was learned: too late
+    let step = this.steps.get(id);
+    if (!step) {
+      step = this.stepOf(p.id ? p : { ...p, session: null }, id);
+      this.steps.add(step);
+    }
+    const q = step.positions.indexOf(position);
+    if (q >= 0) this.steps.reward(step, q, reward);
+    if (!p.id) this.steps.emitNow(step); // an old decision: its reward is its transition, as before sessions
+    return this.drain() > 0;
+  }
+
+  /** The decision's reward window closed: its transition is learned once its next state is known. Returns the transitions learned now. */
+  endDecision(payload: unknown): number {
+    const p = this.payloadOf(payload);
+    if (p?.id !== undefined && !this.steps.wasEmitted(p.id)) {
+      let step = this.steps.get(p.id);
+      if (!step) this.steps.add((step = this.stepOf(p, p.id)));
+      this.steps.end(step);
+    }
+    return this.drain();
+  }
+
+  /** End a session now (an explicit logout, a client's "session over"): its last step becomes terminal. Returns the transitions learned now. */
+  endSession(session: string): number {
+    this.steps.endSession(session);
+    return this.drain();
   }
 
   flush(): void {
+    this.drain();
     if (!this.pendingUpdate || !this.agent) return;
     this.pendingUpdate = false;
     this.agent.update();
@@ -278,12 +382,14 @@ export class AgentPolicy implements ServingPolicy {
     return { policy: this.name, recommender: 0, bandit: 0, exploration: this.epsilon, updates: this.n };
   }
 
-  getState(): { policy: string; snap: string; n: number; agent: SavedAgent } {
-    return { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent };
+  /** A checkpoint. Transitions already complete are learned first: they are not part of the saved steps. */
+  getState(): { policy: string; snap: string; n: number; agent: SavedAgent; sessions: SessionStepsState } {
+    this.drain();
+    return { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent, sessions: this.steps.getState() };
   }
 
   setState(state: unknown): boolean {
-    const s = state as { policy?: string; snap?: string; n?: number; agent?: SavedAgent };
+    const s = state as { policy?: string; snap?: string; n?: number; agent?: SavedAgent; sessions?: SessionStepsState };
     if (s.policy !== this.name || s.snap !== this.snap || !s.agent || !this.ctx) return false;
     try {
       const a = restoreAgent(s.agent, this.ctx);
@@ -294,6 +400,56 @@ export class AgentPolicy implements ServingPolicy {
       return false;
     }
     this.n = s.n ?? 0;
+    if (s.sessions) this.steps.setState(s.sessions);
     return true;
+  }
+
+  /** Observe the transitions that became ready; returns how many the agent used. */
+  private drain(): number {
+    const ready = this.steps.take();
+    if (ready.length === 0 || !this.agent) return 0;
+    let used = 0;
+    for (const t of ready) if (this.agent.observe(t) !== false) used++;
+    this.n += used;
+    this.pendingUpdate = true;
+    return used;
+  }
+
+  /** A logged payload of the served agent on the current item list, or null. */
+  private payloadOf(payload: unknown): AgentPayload | null {
+    const p = payload as Partial<AgentPayload> | null;
+    // Indices are those of the snapshot the decision was made under; after a switch to another item list they mean other items.
+    if (!this.agent || !p || p.agent !== this.config.agent || typeof p.snap !== 'string' || !this.snaps.has(p.snap) || !Array.isArray(p.items) || !Array.isArray(p.history)) return null;
+    return p as AgentPayload;
+  }
+
+  /** A decision's step, from its payload: the shown positions inside the agent's item space, in slate order. */
+  private stepOf(p: AgentPayload, id: string): Step {
+    const items: number[] = [];
+    const positions: number[] = [];
+    const props: number[] = [];
+    p.items.forEach((i, q) => {
+      if (i < 0) return;
+      items.push(i);
+      positions.push(q);
+      props.push(p.props?.[q] ?? NaN);
+    });
+    const obs: Observation = { user: p.user ?? -1, history: Int32Array.from(p.history), t: p.t ?? 0, context: Float32Array.from(p.ctx ?? []) };
+    return {
+      id,
+      session: p.session ?? null,
+      who: p.who ?? null,
+      t: p.t ?? 0,
+      ts: p.ts ?? 0,
+      obs,
+      items: Int32Array.from(items),
+      positions: Int32Array.from(positions),
+      // Decisions logged before propensities were kept in the payload have none: the agent then assumes its own.
+      propensities: p.props ? Float32Array.from(props) : null,
+      rewards: new Float32Array(items.length),
+      learned: 0,
+      ended: false,
+      acted: null,
+    };
   }
 }

@@ -188,6 +188,11 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
         { name: 'chorus_reward_sum', help: 'Sum of rewards received.', type: 'counter', values: [{ value: c.rewardSum }] },
         { name: 'chorus_bandit_updates_total', help: 'Rewards the online bandit has learned from.', type: 'counter', values: [{ value: c.learned }] },
         { name: 'chorus_learn_queue_length', help: 'Rewards waiting for the background learner.', type: 'gauge', values: [{ value: engine.learnQueueLength }] },
+        { name: 'chorus_reward_windows_open', help: 'Logged decisions still inside their reward wait.', type: 'gauge', values: [{ value: engine.openWindows }] },
+        {
+          name: 'chorus_default_rewards_total', help: 'Shown items learned with the default reward (no feedback within the reward wait).', type: 'counter',
+          values: [{ value: engine.counters.defaultRewards }],
+        },
         { name: 'chorus_learn_queue_capacity', help: 'Most rewards the learner queue holds (maxQueue).', type: 'gauge', values: [{ value: engine.config.maxQueue }] },
         {
           name: 'chorus_learn_queue_full_total', help: 'Times the learner queue was full and a request learned a batch synchronously.', type: 'counter',

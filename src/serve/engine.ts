@@ -13,6 +13,7 @@ import { CbPolicy, type CbConfig } from './cb-policy.js';
 import { SlatePolicy, type PolicyConfig } from './policy.js';
 import { replayWindow, RewardWindows } from './reward-window.js';
 import { selectPool } from './select.js';
+import { SessionIds } from './sessions.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
 import { fitSnapshot, withOnline } from './training.js';
 
@@ -61,6 +62,8 @@ export interface EngineConfig {
    */
   rewardWaitSeconds: number;
   defaultReward: number;
+  /** A recommend request without a `session` continues the user's session when it comes less than this long after their last one (./sessions.ts). */
+  sessionIdleSeconds: number;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -79,6 +82,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   maxQueue: 100_000,
   rewardWaitSeconds: 60,
   defaultReward: 0,
+  sessionIdleSeconds: 1800,
 };
 
 export interface RecommendRequest {
@@ -88,6 +92,8 @@ export interface RecommendRequest {
   candidates?: string[];
   exclude?: string[];
   excludeSeen: boolean;
+  /** The user's session; derived from the user and idle time when absent (./sessions.ts). */
+  session?: string;
 }
 
 export interface SlateItem {
@@ -228,6 +234,8 @@ export class Engine {
   private readonly windows: RewardWindows;
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping = false;
+  /** Derived session ids of recommend requests that name none. */
+  private readonly sessionIds = new SessionIds();
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
     this.store = store;
@@ -236,7 +244,7 @@ export class Engine {
     this.config = config;
     this.log = log;
     this.policy = config.agent
-      ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {} }, log)
+      ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {}, sessionIdleSeconds: config.sessionIdleSeconds }, log)
       : config.serving === 'linucb-rerank'
         ? new SlatePolicy(config.policy)
         : new CbPolicy(config.policy);
@@ -442,7 +450,8 @@ export class Engine {
     return { ref: { items }, seen: items, index: u };
   }
 
-  private buildSlate(req: RecommendRequest, eventId: string) {
+  /** `live`: a logged decision (a step of the user's session); a preview is none. */
+  private buildSlate(req: RecommendRequest, eventId: string, live = false) {
     const m = this.model;
     const blocked = new Set<string>(req.exclude ?? []);
     if (req.excludeSeen) for (const id of this.histories.get(req.user) ?? []) blocked.add(id);
@@ -505,11 +514,12 @@ export class Engine {
       cands.push({ id: m.itemIds[i]!, index: i, recScore: pool.scores[p]!, features: null, hashed: this.hashedByIndex[i] });
     }
     for (const id of coldIds) cands.push({ id, index: -1, recScore: NaN, features: null, hashed: this.items.get(id)!.hashed });
+    const now = Date.now();
     const choice = this.policy.choose({
       eventId,
       user: req.user,
-      session: null,
-      ts: Date.now(),
+      session: live ? this.sessionIds.resolve(req.user, req.session, now, this.config.sessionIdleSeconds * 1000) : null,
+      ts: now,
       userIndex: user.index,
       history: user.seen,
       context: req.context ?? null,
@@ -534,7 +544,7 @@ export class Engine {
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {
     const eventId = newEventId();
-    const { items, payload } = this.buildSlate(req, eventId);
+    const { items, payload } = this.buildSlate(req, eventId, true);
     const decision: DecisionRecord = {
       id: eventId,
       ts: Date.now(),

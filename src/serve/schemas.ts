@@ -42,6 +42,11 @@ export const RecommendBody = z.strictObject({
   candidates: z.array(Id).min(1).max(10_000).optional(),
   exclude: z.array(Id).max(10_000).optional(),
   excludeSeen: z.boolean().default(true),
+  /**
+   * The user's session (an agent policy learns over a session's steps). Without it the engine
+   * derives one: a user's session lasts while their requests come less than `sessionIdleSeconds` apart.
+   */
+  session: Id.optional(),
 });
 
 /** Per-item explanation: `bandit` with the LinUCB re-ranker, `agent` when an agent policy serves. */

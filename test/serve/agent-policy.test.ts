@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Transition } from '../../src/agents/types.js';
 import { AgentPolicy } from '../../src/serve/agent-policy.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
@@ -26,21 +27,35 @@ function trainedItems(s: TestServer, user: string): string[] {
   return Array.from(csr.indices.subarray(csr.indptr[u]!, csr.indptr[u + 1]!)).map((i) => d.items.toExternal(i));
 }
 
+/** Wait until `cond()` holds (reward windows close on the engine's timer), then let the learning loop settle. */
+async function until(s: TestServer, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  await s.engine.settle();
+}
+
+/** Agents without parameters: they observe nothing (see test/serve/agent-learning.test.ts). */
+const NO_LEARNING = ['random', 'popularity', 'greedy-als'];
+
+// Short reward windows: the engine ends each decision 0.6 s after it was logged — long enough for
+// the test's feedback to arrive in time on a loaded 2-core CI machine, short enough to wait out.
+const FAST_WINDOWS = { rewardWaitSeconds: 0.6 };
+
 describe('serving a registered agent over HTTP', () => {
   for (const name of ['random', 'popularity', 'greedy-als', 'egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'team']) {
-    it(`${name}: recommend → feedback → the agent observed and updated`, async () => {
-      const s = await startTestServer({ dir: tmp(), engine: { agent: { name } } });
+    it(`${name}: recommend → feedback → next session → the agent learned the step`, async () => {
+      const s = await startTestServer({ dir: tmp(), engine: { agent: { name }, ...FAST_WINDOWS } });
       try {
         expect(s.engine.policy.name).toBe(`agent:${name}`);
         const agent = agentOf(s);
         let updates = 0;
-        let observed = 0;
+        const seen: Transition[] = [];
         const update = agent.update.bind(agent);
         const observe = agent.observe.bind(agent);
         agent.update = () => (updates++, update());
-        agent.observe = (t) => (observed++, observe(t));
+        agent.observe = (t) => (seen.push(t), observe(t));
 
-        const r = await s.call('POST', '/recommend', { user: 'u1', k: 4, context: { device: 'phone' } });
+        const r = await s.call('POST', '/recommend', { user: 'u1', k: 4, context: { device: 'phone' }, session: 'visit-1' });
         expect(r.status).toBe(200);
         const ids: string[] = r.body.items.map((x: { id: string }) => x.id);
         expect(ids).toHaveLength(4);
@@ -58,24 +73,52 @@ describe('serving a registered agent over HTTP', () => {
 
         const f = await s.call('POST', '/feedback', { eventId: r.body.eventId, item: ids[1], type: 'click' });
         expect(f.status).toBe(201);
-        await s.engine.settle();
-        expect(observed).toBe(1);
+        // The user's next decision comes in another session: visit-1 ends, its step is terminal.
+        expect((await s.call('POST', '/recommend', { user: 'u1', k: 4, session: 'visit-2' })).status).toBe(200);
+        await until(s, () => seen.length > 0 && s.engine.openWindows === 0);
+        expect(seen).toHaveLength(1);
+        const t = seen[0]!;
+        expect([t.observation.t, t.done, t.reward]).toEqual([0, true, 1]);
+        expect(Array.from(t.rewards!)).toEqual([0, 1, 0, 0]);
+        expect(Array.from(t.slate.items)).toEqual(ids.map((id) => s.engine.trainingData().items.toIndex(id)));
+        // The agent learns with the propensities the decision log holds.
+        expect(Array.from(t.slate.propensities!)).toEqual(logged!.propensities.map((x) => Math.fround(x)));
         expect(updates).toBeGreaterThanOrEqual(1);
-        expect(s.engine.counters.learned).toBe(1);
-        expect(s.engine.policy.updates).toBe(1);
+        expect(s.engine.policy.updates).toBe(NO_LEARNING.includes(name) ? 0 : 1);
+        expect(s.engine.counters.learned).toBe(s.engine.policy.updates);
       } finally {
         await s.close();
       }
     });
   }
 
+  it('sessions: a request without one continues the user\'s session; the step index grows', async () => {
+    const s = await startTestServer({ dir: tmp(), engine: { agent: { name: 'ucb' } } });
+    try {
+      const payloads: { session: string; t: number }[] = [];
+      for (const body of [{ user: 'u2' }, { user: 'u2' }, { user: 'u2', session: 'checkout' }, { user: 'u2' }, { user: 'u3' }]) {
+        const r = await s.call('POST', '/recommend', { k: 2, ...body });
+        expect(r.status).toBe(200);
+        payloads.push((await s.store.events.getDecision(r.body.eventId))!.payload as { session: string; t: number });
+      }
+      expect(payloads[0]!.session).toMatch(/^u2@\d+$/);
+      expect(payloads.map((p) => p.t)).toEqual([0, 1, 0, 1, 0]);
+      expect(payloads.map((p) => p.session)).toEqual([payloads[0]!.session, payloads[0]!.session, 'checkout', 'checkout', payloads[4]!.session]);
+      expect(payloads[4]!.session).toMatch(/^u3@\d+$/);
+      expect((await s.call('POST', '/recommend', { user: 'u2', session: '' })).status).toBe(400);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('ucb: the reward lands on the clicked item, and the agent state survives a restart', async () => {
     const dir = tmp();
-    const a = await startTestServer({ dir, engine: { agent: { name: 'ucb' } } });
-    const r = await a.call('POST', '/recommend', { user: 'u2', k: 3 });
+    const a = await startTestServer({ dir, engine: { agent: { name: 'ucb' }, ...FAST_WINDOWS } });
+    const r = await a.call('POST', '/recommend', { user: 'u2', k: 3, session: 'one' });
     const ids: string[] = r.body.items.map((x: { id: string }) => x.id);
     await a.call('POST', '/feedback', { eventId: r.body.eventId, item: ids[2], type: 'rating', value: 5 });
-    await a.engine.settle();
+    await a.call('POST', '/recommend', { user: 'u2', k: 3, session: 'two' });
+    await until(a, () => a.engine.policy.updates > 0 && a.engine.openWindows === 0);
     const st = agentOf(a).toJSON().state as { n: Float64Array; sum: Float64Array; total: number };
     const idx = (id: string) => a.engine.trainingData().items.toIndex(id);
     expect(st.total).toBe(3);
@@ -84,12 +127,14 @@ describe('serving a registered agent over HTTP', () => {
     expect(st.sum[idx(ids[0]!)]).toBe(0);
     await a.close();
 
-    const b = await startTestServer({ dir, engine: { agent: { name: 'ucb' } } });
+    const b = await startTestServer({ dir, engine: { agent: { name: 'ucb' }, ...FAST_WINDOWS } });
     try {
       const sb = agentOf(b).toJSON().state as { n: Float64Array; sum: Float64Array; total: number };
       expect(sb.total).toBe(3);
       expect(Array.from(sb.sum)).toEqual(Array.from(st.sum));
       expect(b.engine.counters.learned).toBe(1);
+      // Session two's step was pending at the checkpoint: ending it now learns it.
+      expect((b.engine.policy as AgentPolicy).endSession('two')).toBe(1);
     } finally {
       await b.close();
     }

@@ -38,6 +38,8 @@ export const ServeConfigSchema = z.strictObject({
   /** Seconds a decision waits for feedback before its unrewarded items learn `defaultReward`. */
   rewardWait: z.number().min(0).optional(),
   defaultReward: z.number().min(-1).max(1).optional(),
+  /** Seconds without a request after which a user's next request starts a new session. */
+  sessionIdle: z.number().min(0).optional(),
   seed: z.number().int().optional(),
   retrainEvery: z.number().int().min(0).optional(),
   rateLimit: z.number().int().min(0).optional(),
@@ -62,6 +64,7 @@ interface ServeFlags {
   policyParam?: string[];
   rewardWait?: string;
   defaultReward?: string;
+  sessionIdle?: string;
   seed?: string;
   retrainEvery?: string;
   rateLimit?: string;
@@ -159,6 +162,7 @@ export function register(program: Command): void {
     .option('--policy-param <key=value...>', 'cb: any other setting (lambda, ridgeDims, learningRate, temperature, gamma, gammaExponent, recommenderPrior, poolFactor, minPool)')
     .option('--reward-wait <seconds>', 'how long a decision waits for feedback before its unrewarded items learn the default reward (default 60)')
     .option('--default-reward <x>', 'reward learned for a shown item without feedback (default 0)')
+    .option('--session-idle <seconds>', 'a user\'s next request after this long without one starts a new session (default 1800); /recommend may also name its session')
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
@@ -179,6 +183,8 @@ export function register(program: Command): void {
       if (rewardWait !== undefined && rewardWait < 0) throw new ConfigError(`expected seconds >= 0, got ${rewardWait}`, 'reward-wait');
       const defaultReward = numFlag(flags.defaultReward, 'default-reward') ?? sc.defaultReward;
       if (defaultReward !== undefined && Math.abs(defaultReward) > 1) throw new ConfigError(`expected a reward in [-1, 1], got ${defaultReward}`, 'default-reward');
+      const sessionIdle = numFlag(flags.sessionIdle, 'session-idle') ?? sc.sessionIdle;
+      if (sessionIdle !== undefined && sessionIdle < 0) throw new ConfigError(`expected seconds >= 0, got ${sessionIdle}`, 'session-idle');
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -199,6 +205,7 @@ export function register(program: Command): void {
           agent: policyName === 'cb' || policyName === 'linucb-rerank' ? null : { name: policyName, config: parseParams(flags.agentParam) },
           ...(rewardWait !== undefined ? { rewardWaitSeconds: rewardWait } : {}),
           ...(defaultReward !== undefined ? { defaultReward } : {}),
+          ...(sessionIdle !== undefined ? { sessionIdleSeconds: sessionIdle } : {}),
           retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
         },
         server: {
