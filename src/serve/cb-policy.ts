@@ -136,13 +136,10 @@ export class CbPolicy implements ServingPolicy {
         norm[a] = 0.5;
         action.push(singleFeature('rec', 'score', 0.5), COLD);
       }
-      const row = buildRow(context, action, this.spec, { idx: [], val: [] });
-      rows.push(row);
-      const e = this.model.predict(row);
-      mean[a] = e.mean;
-      width[a] = e.width;
-      score[a] = e.mean + cfg.alpha * e.width;
+      rows.push(buildRow(context, action, this.spec, { idx: [], val: [] }));
     }
+    this.model.predictMany(rows, mean, width);
+    for (let a = 0; a < n; a++) score[a] = mean[a]! + cfg.alpha * width[a]!;
     const rng = new Rng(fnv1a(input.eventId, cfg.seed >>> 0));
     const remaining = Array.from({ length: n }, (_, a) => a);
     const p = this.buffer(n);

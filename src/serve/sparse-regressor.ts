@@ -12,16 +12,30 @@ function rank1SubJs(A: Float64Array, lda: number, u: Float64Array, d: number, c:
   }
 }
 
-/**
- * The native kernel (src/nn/native, vectorised) when it is built, as for the other hot loops;
- * CHORUS_NN_BACKEND=js keeps the JS one. Both do the same operations in the same order; the C one
- * may fuse multiply and add, so the two can differ in the last bits.
+/*
+ * The hot loops below run in the native kernels (src/nn/native, vectorised) when they are built,
+ * as the other hot loops do; CHORUS_NN_BACKEND=js keeps the JS ones. Both do the same operations
+ * in the same order; the C ones may fuse multiply and add, so the two can differ in the last bits.
  */
-const rank1Sub: typeof rank1SubJs = (() => {
-  if (process.env.CHORUS_NN_BACKEND === 'js') return rank1SubJs;
-  const addon = loadChorusAddon();
-  return addon?.rank1Sub ? addon.rank1Sub.bind(addon) : rank1SubJs;
-})();
+const addon = process.env.CHORUS_NN_BACKEND === 'js' ? null : loadChorusAddon();
+const rank1Sub: typeof rank1SubJs = addon?.rank1Sub ? addon.rank1Sub.bind(addon) : rank1SubJs;
+
+/** out[r] = x_rᵀA x_r for sparse rows r (slots idx, values x, row r at start[r] .. start[r+1]), in JS. */
+function quadFormsJs(A: Float64Array, lda: number, idx: Int32Array, x: Float64Array, start: Int32Array, rows: number, out: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const b1 = start[r + 1]!;
+    let q = 0;
+    // A is symmetric: each off-diagonal pair counts twice.
+    for (let a = start[r]!; a < b1; a++) {
+      const ra = idx[a]! * lda;
+      let acc = 0.5 * A[ra + idx[a]!]! * x[a]!;
+      for (let b = a + 1; b < b1; b++) acc += A[ra + idx[b]!]! * x[b]!;
+      q += 2 * x[a]! * acc;
+    }
+    out[r] = q;
+  }
+}
+const quadForms: typeof quadFormsJs = addon?.quadForms ? addon.quadForms.bind(addon) : quadFormsJs;
 
 /**
  * The serving bandit's reward model: an online linear regression over hashed sparse features
@@ -65,11 +79,38 @@ export interface RegressorState {
   n: number;
 }
 
+/**
+ * Reduced hash → dense slot (−1: none). A direct table (4 bytes per possible index) up to 22 bits,
+ * where a lookup is one array read on the serving hot path; a Map beyond.
+ */
+class SlotIndex {
+  private readonly table: Int32Array | null;
+  private readonly map = new Map<number, number>();
+
+  constructor(bits: number) {
+    this.table = bits <= 22 ? new Int32Array(1 << bits).fill(-1) : null;
+  }
+
+  get(key: number): number {
+    return this.table ? this.table[key]! : (this.map.get(key) ?? -1);
+  }
+
+  set(key: number, slot: number): void {
+    if (this.table) this.table[key] = slot;
+    else this.map.set(key, slot);
+  }
+
+  clear(): void {
+    if (this.table) this.table.fill(-1);
+    else this.map.clear();
+  }
+}
+
 export class SparseRegressor {
   readonly config: RegressorConfig;
   readonly mask: number;
   /** Hashed index → dense slot. */
-  private readonly slots = new Map<number, number>();
+  private readonly slots: SlotIndex;
   private slotKeys: number[] = [];
   /** Allocated slot capacity (grows by doubling up to ridgeDims). */
   private cap = 0;
@@ -86,8 +127,11 @@ export class SparseRegressor {
   // Scratch for one row: slot or -1 per feature, reduced index per feature.
   private rowSlot: number[] = [];
   private rowKey: number[] = [];
-  private ds = new Int32Array(0);
-  private dx = new Float64Array(0);
+  // Scratch of predictMany: the dense features of all rows, and each row's start.
+  private gIdx = new Int32Array(0);
+  private gX = new Float64Array(0);
+  private gStart = new Int32Array(0);
+  private gQ = new Float64Array(0);
   /** Examples learned. */
   n = 0;
 
@@ -98,7 +142,8 @@ export class SparseRegressor {
     if (!Number.isInteger(ridgeDims) || ridgeDims < 0 || ridgeDims > 4096) throw new RangeError(`ridgeDims: expected an integer in [0, 4096], got ${ridgeDims}`);
     if (!(lambda > 0)) throw new RangeError(`lambda: expected > 0, got ${lambda}`);
     if (!(learningRate > 0)) throw new RangeError(`learningRate: expected > 0, got ${learningRate}`);
-    this.mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    this.mask = (1 << bits) - 1;
+    this.slots = new SlotIndex(bits);
     // Prior features get their slots first, so that they are fitted exactly whatever comes later.
     for (const [h, m] of prior) {
       const key = h & this.mask;
@@ -121,14 +166,14 @@ export class SparseRegressor {
     for (let a = 0; a < m; a++) {
       const k = row.idx[a]! & this.mask;
       key[a] = k;
-      slot[a] = create ? this.slotFor(k) : (this.slots.get(k) ?? -1);
+      slot[a] = create ? this.slotFor(k) : this.slots.get(k);
     }
     return m;
   }
 
   private slotFor(key: number): number {
     const s = this.slots.get(key);
-    if (s !== undefined) return s;
+    if (s >= 0) return s;
     const d = this.slotKeys.length;
     if (d >= this.config.ridgeDims) return -1;
     if (d >= this.cap) this.grow(Math.min(this.config.ridgeDims, Math.max(64, this.cap * 2)));
@@ -160,7 +205,7 @@ export class SparseRegressor {
       this.seen2 = new Float32Array(n);
       // Prior means of features without a slot (all of them for the SGD learner) start the table.
       for (const [k, m] of this.prior) {
-        if (this.slots.has(k)) continue;
+        if (this.slots.get(k) >= 0) continue;
         this.w[k] = m;
         this.scale[k] = 1;
       }
@@ -174,49 +219,64 @@ export class SparseRegressor {
    * variance 1/λ), as a full ridge would.
    */
   predict(row: SparseRow): { mean: number; width: number } {
-    const m = this.locate(row, false);
-    const slot = this.rowSlot;
-    const key = this.rowKey;
-    const cap = this.cap;
-    const A = this.ainv;
+    const mean = new Float64Array(1);
+    const width = new Float64Array(1);
+    this.predictMany([row], mean, width);
+    return { mean: mean[0]!, width: width[0]! };
+  }
+
+  /** `predict` for every row of a request at once (one native call for all the quadratic forms). */
+  predictMany(rows: readonly SparseRow[], mean: Float64Array, width: Float64Array): void {
+    const n = rows.length;
+    let total = 0;
+    for (const r of rows) total += r.idx.length;
+    if (this.gIdx.length < total) {
+      this.gIdx = new Int32Array(2 * total);
+      this.gX = new Float64Array(2 * total);
+    }
+    if (this.gStart.length < n + 1) {
+      this.gStart = new Int32Array(2 * n + 1);
+      this.gQ = new Float64Array(2 * n);
+    }
+    const gIdx = this.gIdx;
+    const gX = this.gX;
+    const gStart = this.gStart;
     const lambda = this.config.lambda;
-    // Gather the dense features first, so that the quadratic form runs over them only.
-    if (this.ds.length < m) {
-      this.ds = new Int32Array(2 * m);
-      this.dx = new Float64Array(2 * m);
-    }
-    const ds = this.ds;
-    const dx = this.dx;
-    let nd = 0;
-    let mean = 0;
-    let q = 0;
-    for (let a = 0; a < m; a++) {
-      const s = slot[a]!;
-      const x = row.val[a]!;
-      if (s >= 0) {
-        mean += this.theta[s]! * x;
-        ds[nd] = s * cap;
-        dx[nd++] = x;
-      } else if (this.w) {
-        const k = key[a]!;
-        const sc = this.scale![k]!;
-        if (sc > 0) mean += this.w[k]! * (x / sc);
-        q += (x * x) / (lambda + this.seen2![k]!);
-      } else {
-        mean += (this.prior.get(key[a]!) ?? 0) * x;
-        q += (x * x) / lambda;
+    let at = 0;
+    for (let r = 0; r < n; r++) {
+      const row = rows[r]!;
+      const m = this.locate(row, false);
+      const slot = this.rowSlot;
+      const key = this.rowKey;
+      gStart[r] = at;
+      let mu = 0;
+      let q = 0;
+      for (let a = 0; a < m; a++) {
+        const s = slot[a]!;
+        const x = row.val[a]!;
+        if (s >= 0) {
+          mu += this.theta[s]! * x;
+          gIdx[at] = s;
+          gX[at++] = x;
+        } else if (this.w) {
+          const k = key[a]!;
+          const sc = this.scale![k]!;
+          if (sc > 0) mu += this.w[k]! * (x / sc);
+          q += (x * x) / (lambda + this.seen2![k]!);
+        } else {
+          mu += (this.prior.get(key[a]!) ?? 0) * x;
+          q += (x * x) / lambda;
+        }
       }
+      mean[r] = mu;
+      width[r] = q;
     }
-    // xᵀA⁻¹x over the dense slots; A⁻¹ is symmetric, so each off-diagonal pair counts twice.
-    for (let a = 0; a < nd; a++) {
-      const ra = ds[a]!;
-      const sa = ra / cap;
-      const xa = dx[a]!;
-      let acc = 0.5 * A[ra + sa]! * xa;
-      for (let b = a + 1; b < nd; b++) acc += A[ra + ds[b]! / cap]! * dx[b]!;
-      q += 2 * xa * acc;
-    }
-    return { mean, width: Math.sqrt(Math.max(0, q)) };
+    gStart[n] = at;
+    // xᵀA⁻¹x over the dense slots of each row.
+    const quad = this.gQ;
+    if (at > 0) quadForms(this.ainv, this.cap, gIdx, gX, gStart, n, quad);
+    else quad.fill(0, 0, n);
+    for (let r = 0; r < n; r++) width[r] = Math.sqrt(Math.max(0, width[r]! + quad[r]!));
   }
 
   /** Learn target y for a row, with importance weight `weight` (1: an ordinary example). */
@@ -358,7 +418,7 @@ export class SparseRegressor {
   weightOf(hash: number): number {
     const key = hash & this.mask;
     const s = this.slots.get(key);
-    if (s !== undefined) return this.theta[s]!;
+    if (s >= 0) return this.theta[s]!;
     if (this.w && this.scale![key]! > 0) return this.w[key]! / this.scale![key]!;
     return this.prior.get(key) ?? 0;
   }

@@ -28,6 +28,8 @@ export interface ChorusAddon {
   scoreRows?(items: F32, user: F32, out: F32, n: number, dim: number, base: number, bias?: Float32Array | Float64Array): void;
   /** A[i·lda + j] −= c·u[i]·u[j] for i, j < d (Float64Arrays); absent from older binaries. */
   rank1Sub?(A: Float64Array, lda: number, u: Float64Array, d: number, c: number): void;
+  /** out[r] = x_rᵀA x_r for sparse rows (slots idx, values x, rows at start[r] .. start[r+1]); absent from older binaries. */
+  quadForms?(A: Float64Array, lda: number, idx: Int32Array, x: Float64Array, start: Int32Array, rows: number, out: Float64Array): void;
 }
 
 const REL = ['build', 'Release', 'chorus_nn.node'];

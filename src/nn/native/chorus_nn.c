@@ -227,6 +227,24 @@ CLONES static void rank1_sub(double *restrict A, int lda, const double *restrict
   }
 }
 
+/* out[r] = x_rᵀ A x_r for each row r, x_r sparse: slots idx[start[r] .. start[r+1]) with values
+ * x[…] (symmetric A, row-major with leading dimension lda). The serving bandit's confidence widths
+ * for every candidate of a request in one call. */
+CLONES static void quad_forms(const double *restrict A, int lda, const int32_t *restrict idx, const double *restrict x,
+                              const int32_t *restrict start, int rows, double *restrict out) {
+  for (int r = 0; r < rows; r++) {
+    const int b0 = start[r], b1 = start[r + 1];
+    double q = 0;
+    for (int a = b0; a < b1; a++) {
+      const double *restrict row = A + (size_t)idx[a] * lda;
+      double acc = 0.5 * row[idx[a]] * x[a];
+      for (int b = a + 1; b < b1; b++) acc += row[idx[b]] * x[b];
+      q += 2 * x[a] * acc;
+    }
+    out[r] = q;
+  }
+}
+
 /* ---- N-API glue ---- */
 
 static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
@@ -439,6 +457,52 @@ static napi_value js_rank1_sub(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  size_t n;
+  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "expected an Int32Array");
+    return 0;
+  }
+  *data = (int32_t *)ptr;
+  *len = n;
+  return 1;
+}
+
+/* quadForms(A, lda, idx, x, start, rows, out): see quad_forms. Every index is checked first. */
+static napi_value js_quad_forms(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) { napi_throw_type_error(env, NULL, "quadForms takes 7 arguments"); return NULL; }
+  double *A, *x, *out;
+  int32_t *idx, *start;
+  size_t la, lx, lo, li, ls;
+  if (!get_f64(env, argv[0], &A, &la) || !get_i32(env, argv[2], &idx, &li) || !get_f64(env, argv[3], &x, &lx) ||
+      !get_i32(env, argv[4], &start, &ls) || !get_f64(env, argv[6], &out, &lo)) return NULL;
+  double lda = get_num(env, argv[1]), rows = get_num(env, argv[5]);
+  if (!(rows >= 0) || rows != (double)(int)rows || !(lda >= 1) || lda != (double)(int)lda || (size_t)rows + 1 > ls || (size_t)rows > lo) {
+    napi_throw_range_error(env, NULL, "quadForms: bad rows or lda");
+    return NULL;
+  }
+  const size_t n = (size_t)lda;
+  for (int r = 0; r < (int)rows; r++) {
+    if (start[r] < 0 || start[r] > start[r + 1] || (size_t)start[r + 1] > li || (size_t)start[r + 1] > lx) {
+      napi_throw_range_error(env, NULL, "quadForms: bad row start");
+      return NULL;
+    }
+  }
+  for (int a = 0; a < start[(int)rows]; a++) {
+    if (idx[a] < 0 || (size_t)idx[a] >= n || ((size_t)idx[a] + 1) * n > la) {
+      napi_throw_range_error(env, NULL, "quadForms: slot out of range");
+      return NULL;
+    }
+  }
+  quad_forms(A, (int)lda, idx, x, start, (int)rows, out);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -447,6 +511,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"actGrad", NULL, js_act_grad, NULL, NULL, NULL, napi_default, NULL},
       {"scoreRows", NULL, js_score_rows, NULL, NULL, NULL, napi_default, NULL},
       {"rank1Sub", NULL, js_rank1_sub, NULL, NULL, NULL, napi_default, NULL},
+      {"quadForms", NULL, js_quad_forms, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_add_env_cleanup_hook(env, free_buffers, NULL);
