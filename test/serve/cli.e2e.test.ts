@@ -88,4 +88,25 @@ describe('chorus serve', () => {
     }
     expect(await stop(a.proc)).toBe(0);
   });
+
+  it('configures the default cb policy from flags, and refuses a bad setting by its flag', async () => {
+    const key = 'cb-test-admin-key-0001';
+    const a = await serve(
+      { CHORUS_ADMIN_KEY: key },
+      ['--explore', 'softmax', '--alpha', '0', '--interactions', 'user:_id', '--bits', '16', '--policy-param', 'temperature=0.5', '--reward-wait', '5'],
+      'cb.db',
+    );
+    const res = await fetch(`${a.url}/personalizer/v1.0/rank`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ contextFeatures: [{ user: { segment: 'a' } }], actions: [{ id: 'x', features: [{ k: 1 }] }, { id: 'y', features: [{ k: 2 }] }] }),
+    });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { ranking: { probability: number }[] };
+    // softmax at τ = 0.5 over equal scores: both actions equally likely.
+    expect(body.ranking.map((x) => x.probability)).toEqual([0.5, 0.5]);
+    expect(await stop(a.proc)).toBe(0);
+    await expect(serve({}, ['--explore', 'boltzmann'], 'bad.db')).rejects.toThrow(/field "explore": expected one of egreedy, softmax, squarecb/);
+    await expect(serve({}, ['--policy-param', 'lamda=2'], 'bad.db')).rejects.toThrow(/field "policy-param": unknown cb setting "lamda"/);
+  });
 });
