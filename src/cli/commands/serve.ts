@@ -155,7 +155,7 @@ export function register(program: Command): void {
     .option('--policy <name>', 'serving policy: cb (default: contextual bandit over namespace features), linucb-rerank (the pool re-ranked by a dense LinUCB), or a registered agent (random, ucb, linucb, dqn, ppo …)')
     .option('--agent-param <key=value...>', 'agent hyper-parameter for --policy <agent> (repeatable)')
     .option('--explore <kind>', 'cb: egreedy (default), softmax or squarecb')
-    .option('--epsilon <x>', 'exploration share ε (cb default 0.05; linucb-rerank 0.1)')
+    .option('--epsilon <x>', 'exploration share ε (cb default 0.02; linucb-rerank 0.1)')
     .option('--alpha <x>', 'optimism: score = mean + α·width (cb default 0.2)')
     .option('--interactions <list>', 'cb: crossed namespaces, comma-separated context:action pairs (default *:*)')
     .option('--bits <n>', 'cb: hash bits (default 18)')
