@@ -36,6 +36,11 @@ export interface EngineConfig {
   retrainEvery: number;
   /** Checkpoint the bandit after this many learned rewards (restart replays the rest). */
   checkpointEvery: number;
+  /**
+   * …and at most once per this many seconds: a policy's state can be megabytes (the cb policy's
+   * ridge inverse is d² doubles), and a restart replays whatever came after the last checkpoint.
+   */
+  checkpointSeconds: number;
   /** Cold items (created after the snapshot) offered to the bandit per request. */
   coldSlots: number;
   /** Rating → reward: (rating − ratingMid) / ratingHalfRange, clipped to [−1, 1]. */
@@ -73,6 +78,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   agent: null,
   retrainEvery: 0,
   checkpointEvery: 500,
+  checkpointSeconds: 5,
   coldSlots: 5,
   ratingMid: 3,
   ratingHalfRange: 2,
@@ -223,6 +229,7 @@ export class Engine {
   };
   private lastLearnedSeq = 0;
   private sinceCheckpoint = 0;
+  private lastCheckpointAt = 0;
   private sinceRetrain = 0;
   private retraining: Promise<SnapshotMeta> | null = null;
   /** user → recommender pool; valid while `version` equals `poolVersion`. Map order is LRU order. */
@@ -825,7 +832,8 @@ export class Engine {
       if (this.queue.length > 0) setImmediate(() => this.drain());
       else {
         this.draining = false;
-        if (this.sinceCheckpoint >= this.config.checkpointEvery && !this.closed && !this.checkpointing) {
+        const due = this.sinceCheckpoint >= this.config.checkpointEvery && Date.now() - this.lastCheckpointAt >= this.config.checkpointSeconds * 1000;
+        if (due && !this.closed && !this.checkpointing) {
           this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
         }
       }
@@ -892,6 +900,7 @@ export class Engine {
    */
   async checkpoint(): Promise<boolean> {
     this.sinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
     try {
       // `at` and `windowsFrom`: a restart learns the reward windows that closed after this
       // checkpoint, and rescans the decisions logged since the oldest window still open.

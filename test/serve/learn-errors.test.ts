@@ -132,7 +132,7 @@ describe('learning loop errors', () => {
   });
 
   it('counts a failing checkpoint write, checkpoints again at the next interval, and still closes the store', async () => {
-    const { s, logs } = await start({ checkpointEvery: 1 });
+    const { s, logs } = await start({ checkpointEvery: 1, checkpointSeconds: 0 });
     const state = s.store.state;
     const put = state.putState.bind(state);
     let failing = true;
@@ -199,7 +199,7 @@ describe('learning loop errors', () => {
   });
 
   it('settle() and close() finish while learn, flush and the checkpoint all fail', async () => {
-    const { s } = await start({ checkpointEvery: 1 });
+    const { s } = await start({ checkpointEvery: 1, checkpointSeconds: 0 });
     const p = s.engine.policy;
     p.learn = () => {
       throw new Error('learn down');

@@ -32,7 +32,7 @@ async function traffic(s: Awaited<ReturnType<typeof startTestServer>>, n: number
 describe('restart', () => {
   it('recovers catalogue, keys, snapshot, fold-in state and the bandit after a clean shutdown', async () => {
     const dir = tmp();
-    const a = await startTestServer({ dir, engine: { checkpointEvery: 5 } });
+    const a = await startTestServer({ dir, engine: { checkpointEvery: 5, checkpointSeconds: 0 } });
     const key = (await a.call('POST', '/keys', { scope: 'client', name: 'app' })).body.key as string;
     await a.call('POST', '/items', { id: 'fresh', title: 'Fresh' });
     await traffic(a, 12, key);
@@ -44,7 +44,7 @@ describe('restart', () => {
     const learned = a.engine.counters.learned;
     await a.close();
 
-    const b = await startTestServer({ dir, engine: { checkpointEvery: 5 } });
+    const b = await startTestServer({ dir, engine: { checkpointEvery: 5, checkpointSeconds: 0 } });
     expect(b.engine.activeSnapshot.id).toBe(snap);
     expect(b.engine.counters.learned).toBe(learned);
     const thetaB = weights(b.engine);
@@ -61,7 +61,7 @@ describe('restart', () => {
 
   it('replays the rewards logged after the last bandit checkpoint when the process died', async () => {
     const dir = tmp();
-    const a = await startTestServer({ dir, engine: { checkpointEvery: 4 } });
+    const a = await startTestServer({ dir, engine: { checkpointEvery: 4, checkpointSeconds: 0 } });
     await traffic(a, 10);
     await a.engine.settle();
     const theta = weights(a.engine);
@@ -71,7 +71,7 @@ describe('restart', () => {
     await a.app.close();
     await a.store.close();
 
-    const b = await startTestServer({ dir, engine: { checkpointEvery: 4 } });
+    const b = await startTestServer({ dir, engine: { checkpointEvery: 4, checkpointSeconds: 0 } });
     expect(b.engine.policy.updates).toBe(n);
     weights(b.engine).forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 9));
     await b.close();

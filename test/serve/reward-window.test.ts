@@ -86,7 +86,7 @@ describe('reward wait and default reward (engine)', () => {
   it('after a crash, learns the windows that closed while it was down and reopens the rest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chorus-window-'));
     dirs.push(dir);
-    const engine = { rewardWaitSeconds: 0.5, checkpointEvery: 1 };
+    const engine = { rewardWaitSeconds: 0.5, checkpointEvery: 1, checkpointSeconds: 0 };
     const a = await startTestServer({ dir, engine });
     for (let t = 0; t < 4; t++) {
       const r = await a.call('POST', '/recommend', { user: `u${t + 1}`, k: 2 });
