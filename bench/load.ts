@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
- *        [--soak 0] [--policy linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
+ *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
  *        [--prefill 0] [--old-ids] [--writer worker|inline]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
@@ -63,7 +63,7 @@ function serverArgs() {
     factors: arg('factors', 64),
     poolCache: arg('pool-cache', 10_000),
     sync: process.argv.includes('--sync-normal') ? 'normal' : 'full',
-    policy: strArg('policy', 'linucb-rerank'),
+    policy: strArg('policy', 'cb'),
     prefill: arg('prefill', 0),
     oldIds: process.argv.includes('--old-ids'),
     writer: strArg('writer', 'inline'),
@@ -81,7 +81,7 @@ async function serverMode(): Promise<void> {
     store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}&writer=${writer}`,
     adminKey: KEY,
     // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
-    engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, agent: policy === 'linucb-rerank' ? null : { name: policy } },
+    engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, serving: policy === 'linucb-rerank' ? 'linucb-rerank' : 'cb', agent: policy === 'linucb-rerank' || policy === 'cb' ? null : { name: policy } },
     server: { rateLimit: false },
   });
   let prefillSeconds = 0;
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
       '',
       table,
       '',
