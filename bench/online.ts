@@ -339,6 +339,37 @@ async function withEngine<T>(engineCfg: Partial<EngineConfig>, fn: (e: Engine) =
   }
 }
 
+/** What a round needs from Chorus: the engine in-process and the HTTP client both offer it. */
+interface RankReward {
+  rank(req: RankRequest): Promise<RankResponse>;
+  reward(eventId: string, value: number): Promise<void>;
+}
+
+interface RoundSetup {
+  world: World;
+  stream: Round;
+  actions: ReturnType<World['actionList']>;
+  index: Map<string, number>;
+  o: Options;
+  /** Seeds the round's action order; the event id is `${eventTag}-${t}`. */
+  orderTag: string;
+  eventTag: string;
+  tr: Trace;
+}
+
+/** Round t: rank, draw the click of the action Chorus put first from the true model, reward it. */
+async function playRound(api: RankReward, s: RoundSetup, t: number): Promise<void> {
+  const u = s.stream.users[t]!;
+  const r = await api.rank({ contextFeatures: s.world.contextFeatures(u, s.o.shape), actions: roundActions(s.actions, s.o, s.orderTag, t), eventId: `${s.eventTag}-${t}` });
+  const a = s.index.get(r.rewardActionId ?? '');
+  if (a === undefined) throw new Error(`round ${t}: rank returned no known rewardActionId (${r.rewardActionId})`);
+  const p = s.world.prob(u, a);
+  const click = s.stream.uniforms[t]! < p ? 1 : 0;
+  s.tr.p[t] = p;
+  s.tr.click[t] = click;
+  if (s.o.rewards === 'all' || click) await api.reward(r.eventId, click);
+}
+
 async function chorusTrace(world: World, stream: Round, rounds: number, o: Options, tag: string): Promise<Trace> {
   const actions = world.actionList(o.shape);
   const index = new Map(actions.map((a, i) => [a.id, i]));
@@ -347,15 +378,7 @@ async function chorusTrace(world: World, stream: Round, rounds: number, o: Optio
     const tr = new Trace(rounds);
     let maxQueue = 0;
     for (let t = 0; t < rounds; t++) {
-      const u = stream.users[t]!;
-      const r = await engine.rank({ contextFeatures: world.contextFeatures(u, o.shape), actions: roundActions(actions, o, tag, t), eventId: `${tag}-${t}` });
-      const a = index.get(r.rewardActionId ?? '');
-      if (a === undefined) throw new Error(`round ${t}: rank returned no known rewardActionId (${r.rewardActionId})`);
-      const p = world.prob(u, a);
-      const click = stream.uniforms[t]! < p ? 1 : 0;
-      tr.p[t] = p;
-      tr.click[t] = click;
-      if (o.rewards === 'all' || click) await engine.reward(r.eventId, click);
+      await playRound(engine, { world, stream, actions, index, o, orderTag: tag, eventTag: tag, tr }, t);
       if ((t + 1) % o.window === 0) maxQueue = Math.max(maxQueue, engine.learnQueueLength);
     }
     tr.seconds = (performance.now() - t0) / 1000;
@@ -481,15 +504,8 @@ async function httpTrace(world: World, stream: Round, rounds: number, o: Options
     let next = 0;
     const worker = async (): Promise<void> => {
       for (let t = next++; t < rounds; t = next++) {
-        const u = stream.users[t]!;
-        const r = await server.rank({ contextFeatures: world.contextFeatures(u, o.shape), actions: roundActions(actions, o, tag.replace(/-http$/, ''), t), eventId: `${tag}-${t}` });
-        const a = index.get(r.rewardActionId ?? '');
-        if (a === undefined) throw new Error(`round ${t}: rank returned no known rewardActionId (${r.rewardActionId})`);
-        const p = world.prob(u, a);
-        const click = stream.uniforms[t]! < p ? 1 : 0;
-        tr.p[t] = p;
-        tr.click[t] = click;
-        if (o.rewards === 'all' || click) await server.reward(r.eventId, click);
+        // The same action order as in-process (the tag without -http), its own event ids.
+        await playRound(server, { world, stream, actions, index, o, orderTag: tag.replace(/-http$/, ''), eventTag: tag, tr }, t);
       }
     };
     await Promise.all(Array.from({ length: o.concurrency }, worker));

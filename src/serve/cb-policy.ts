@@ -4,7 +4,7 @@ import { fnv1a } from './features.js';
 import { buildRow, namespacesOf, parseInteractions, singleFeature, type InteractionSpec, type Namespace, type SparseRow } from './namespaces.js';
 import type { ServedModel } from './model.js';
 import { REGRESSOR_DEFAULTS, SparseRegressor, type RegressorConfig, type RegressorState } from './sparse-regressor.js';
-import type { Candidate, Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
+import { recScoreRange, type Candidate, type Choice, type Explanation, type PolicyInput, type PolicyWeights, type ServingPolicy } from './serving-policy.js';
 
 /**
  * The default serving policy, a contextual bandit of Vowpal Wabbit's class (`--cb_explore_adf`):
@@ -113,14 +113,7 @@ export class CbPolicy implements ServingPolicy {
     const cfg = this.config;
     const context = namespacesOf(input.context ?? null);
     // Normalise the recommender's scores to [0, 1] within the pool (their scale differs by model).
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const cd of cands) {
-      if (Number.isFinite(cd.recScore)) {
-        if (cd.recScore < lo) lo = cd.recScore;
-        if (cd.recScore > hi) hi = cd.recScore;
-      }
-    }
+    const { lo, hi } = recScoreRange(cands);
     const rows: SparseRow[] = [];
     const mean = new Float64Array(n);
     const width = new Float64Array(n);

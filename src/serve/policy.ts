@@ -2,7 +2,7 @@ import { Rng } from '../util/rng.js';
 import { fnv1a, hashInto } from './features.js';
 import { LinUcb, type LinUcbState } from './linucb.js';
 import type { ServedModel } from './model.js';
-import type { Candidate, Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
+import { recScoreRange, type Candidate, type Choice, type Explanation, type PolicyInput, type PolicyWeights, type ServingPolicy } from './serving-policy.js';
 
 export type { Candidate, Explanation } from './serving-policy.js';
 
@@ -162,14 +162,7 @@ export class SlatePolicy implements ServingPolicy {
     c[0] = 1;
     hashInto(context ?? null, c, 1, this.config.contextDims);
     // Normalise recommender scores to [0, 1] within the pool (their scale differs by model).
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const cd of cands) {
-      if (Number.isFinite(cd.recScore)) {
-        if (cd.recScore < lo) lo = cd.recScore;
-        if (cd.recScore > hi) hi = cd.recScore;
-      }
-    }
+    const { lo, hi } = recScoreRange(cands);
     const span = hi > lo ? hi - lo : 1;
     const fAll = new Float32Array(n * fD);
     const ucb = new Float64Array(n);

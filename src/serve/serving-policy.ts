@@ -20,6 +20,19 @@ export interface Candidate {
   hashed?: unknown;
 }
 
+/** The range of the finite recommender scores of a pool (lo > hi when there are none): policies normalise by it. */
+export function recScoreRange(cands: readonly Candidate[]): { lo: number; hi: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const cd of cands) {
+    if (Number.isFinite(cd.recScore)) {
+      if (cd.recScore < lo) lo = cd.recScore;
+      if (cd.recScore > hi) hi = cd.recScore;
+    }
+  }
+  return { lo, hi };
+}
+
 /** Why an item was shown: the recommender's part, the policy's own part, and the exploration draw. */
 export interface Explanation {
   /** Which serving policy chose (`linucb-rerank`, or `agent:<name>`). */
