@@ -12,6 +12,7 @@ import { newEventId } from './event-id.js';
 import { CbPolicy, type CbConfig } from './cb-policy.js';
 import { SlatePolicy, type PolicyConfig } from './policy.js';
 import { replayWindow, RewardWindows } from './reward-window.js';
+import { LearnLoop, type LearnJob, type LearnStage } from './learn-loop.js';
 import { selectPool } from './select.js';
 import { SessionIds } from './sessions.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
@@ -139,21 +140,7 @@ export interface RankResponse {
   rewardActionId: string | null;
 }
 
-interface LearnJob {
-  /** The decision's payload as the policy logged it. */
-  payload: unknown;
-  position: number;
-  reward: number;
-  seq: number;
-  /** The decision's reward window closed: `endDecision` instead of `learn`. */
-  end?: boolean;
-}
-
 const NO_ITEMS = new Int32Array(0);
-/** Rewards the background loop learns per step (between requests). */
-const LEARN_BATCH = 512;
-/** At most one log line per learning stage per this many ms; the rest are counted. */
-const LEARN_ERROR_LOG_MS = 10_000;
 
 /** Counters the metrics endpoint and dashboard read. */
 export interface EngineCounters {
@@ -173,8 +160,6 @@ export interface EngineCounters {
   /** Shown positions learned with the default reward (no feedback within the reward wait). */
   defaultRewards: number;
 }
-
-export type LearnStage = 'learn' | 'flush' | 'checkpoint';
 
 type Log = (msg: string) => void;
 
@@ -216,20 +201,7 @@ export class Engine {
   /** Items each user rewarded positively online (fold-in state), in order. */
   private readonly histories = new Map<string, string[]>();
   readonly exposure = new Map<string, number>();
-  private queue: LearnJob[] = [];
-  /** A drain step is scheduled or running. */
-  private draining = false;
-  /** The checkpoint the loop started, while it runs. */
-  private checkpointing: Promise<boolean> | null = null;
-  /** When each stage's last learning error was logged, and how many were not logged since. */
-  private readonly learnErrorLog: Record<LearnStage, { at: number; quiet: number }> = {
-    learn: { at: 0, quiet: 0 },
-    flush: { at: 0, quiet: 0 },
-    checkpoint: { at: 0, quiet: 0 },
-  };
-  private lastLearnedSeq = 0;
-  private sinceCheckpoint = 0;
-  private lastCheckpointAt = 0;
+  private readonly learner: LearnLoop;
   private sinceRetrain = 0;
   private retraining: Promise<SnapshotMeta> | null = null;
   /** user → recommender pool; valid while `version` equals `poolVersion`. Map order is LRU order. */
@@ -256,6 +228,8 @@ export class Engine {
         ? new SlatePolicy(config.policy)
         : new CbPolicy(config.policy);
     this.windows = new RewardWindows({ waitMs: config.rewardWaitSeconds * 1000, defaultReward: config.defaultReward });
+    // Through this.log, not `log`: the engine's log is the one place lines go (tests replace it).
+    this.learner = new LearnLoop(this.policy, this.counters, config, () => this.saveCheckpoint(), (m) => this.log(m));
   }
 
   /**
@@ -346,7 +320,7 @@ export class Engine {
         try {
           if (this.policy.learn(job.payload, job.position, job.reward)) replayed++;
         } catch (e) {
-          this.learnFailure('learn', e, `feedback seq ${f.seq} (replay)`);
+          this.learner.failure('learn', e, `feedback seq ${f.seq} (replay)`);
         }
       }
       pending.length = 0;
@@ -387,16 +361,16 @@ export class Engine {
           this.policy.endDecision?.(d.payload);
           closedSince++;
         } catch (e) {
-          this.learnFailure('learn', e, `the reward window of ${d.id} (replay)`);
+          this.learner.failure('learn', e, `the reward window of ${d.id} (replay)`);
         }
       }
     }
     try {
       this.policy.flush();
     } catch (e) {
-      this.learnFailure('flush', e);
+      this.learner.failure('flush', e);
     }
-    this.lastLearnedSeq = after;
+    this.learner.lastLearnedSeq = after;
     this.counters.learned = this.policy.updates;
     this.counters.decisions = await this.store.events.countDecisions();
     for (const d of recent) for (const id of d.items) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
@@ -430,7 +404,7 @@ export class Engine {
   }
 
   get learnQueueLength(): number {
-    return this.queue.length;
+    return this.learner.length;
   }
 
   catalogueSize(kind: CatalogueKind): number {
@@ -631,7 +605,7 @@ export class Engine {
     this.counters.feedback[f.type] = (this.counters.feedback[f.type] ?? 0) + 1;
     this.counters.rewardSum += f.reward;
     if (f.reward > 0 && f.user !== null) this.remember(f.user, f.item);
-    if (!this.learnFeedback(f, d)) this.lastLearnedSeq = Math.max(this.lastLearnedSeq, f.seq!);
+    if (!this.learnFeedback(f, d)) this.learner.lastLearnedSeq = Math.max(this.learner.lastLearnedSeq, f.seq!);
     this.sinceRetrain++;
     if (this.config.retrainEvery > 0 && this.sinceRetrain >= this.config.retrainEvery && !this.retraining) {
       this.sinceRetrain = 0;
@@ -804,114 +778,30 @@ export class Engine {
 
   // ---------------------------------------------------------------- online learning loop
 
-  /**
-   * Queue a reward for the background loop. The queue holds at most `maxQueue` jobs: when it is
-   * full, this call learns one batch synchronously first (back-pressure on the request that adds
-   * the reward, instead of dropping rewards or growing without bound).
-   */
   private enqueue(job: LearnJob): void {
-    if (this.queue.length >= this.config.maxQueue) {
-      this.counters.learnQueueFull++;
-      this.learnBatch();
-    }
-    this.queue.push(job);
-    if (!this.draining) {
-      this.draining = true;
-      setImmediate(() => this.drain());
-    }
+    this.learner.enqueue(job);
   }
 
-  /**
-   * One step of the background loop: a batch, then the next step, or (queue empty) a checkpoint
-   * now and then. Never throws, and always either schedules the next step or clears `draining`.
-   */
-  private drain(): void {
-    try {
-      this.learnBatch();
-    } finally {
-      if (this.queue.length > 0) setImmediate(() => this.drain());
-      else {
-        this.draining = false;
-        const due = this.sinceCheckpoint >= this.config.checkpointEvery && Date.now() - this.lastCheckpointAt >= this.config.checkpointSeconds * 1000;
-        if (due && !this.closed && !this.checkpointing) {
-          this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
-        }
-      }
-    }
-  }
-
-  /**
-   * Learn up to one batch from the queue, then flush. Never throws: a reward whose `learn` throws
-   * is skipped (counted and logged; the loop goes on with the next), and a failing `flush` is
-   * counted and logged, and flushing is tried again after the next batch.
-   */
-  private learnBatch(): void {
-    const batch = this.queue.splice(0, LEARN_BATCH);
-    if (batch.length === 0) return;
-    for (const j of batch) {
-      try {
-        if (j.end) this.counters.learned += this.policy.endDecision?.(j.payload) ?? 0;
-        else if (this.policy.learn(j.payload, j.position, j.reward)) this.counters.learned++;
-      } catch (e) {
-        this.learnFailure('learn', e, j.end ? 'an end of decision' : j.seq > 0 ? `feedback seq ${j.seq}` : 'a default reward');
-      }
-      this.sinceCheckpoint++;
-      if (j.seq > this.lastLearnedSeq) this.lastLearnedSeq = j.seq;
-    }
-    try {
-      this.policy.flush();
-    } catch (e) {
-      this.learnFailure('flush', e);
-    }
-  }
-
-  /** Count a learning-loop error; log it, at most once per 10 s per stage (with how many were not logged). */
-  private learnFailure(stage: LearnStage, e: unknown, what?: string): void {
-    this.counters.learnErrors[stage]++;
-    const r = this.learnErrorLog[stage];
-    const now = Date.now();
-    if (r.at > 0 && now - r.at < LEARN_ERROR_LOG_MS) {
-      r.quiet++;
-      return;
-    }
-    const more = r.quiet > 0 ? ` (${r.quiet} more ${stage} errors since the last report)` : '';
-    r.at = now;
-    r.quiet = 0;
-    const then = { learn: 'the reward is skipped', flush: 'flushing again after the next batch', checkpoint: 'trying again at the next checkpoint' }[stage];
-    this.log(`learning: ${stage}${what ? ` of ${what}` : ''} failed: ${e instanceof Error ? e.message : String(e)}; ${then}${more}`);
-  }
-
-  /** Learn everything queued now (tests, shutdown); waits for a checkpoint in progress. */
+  /** Learn everything queued now (tests, shutdown); waits for a checkpoint or retrain in progress. */
   async settle(): Promise<void> {
-    while (this.queue.length > 0 || this.draining) {
-      if (!this.draining) {
-        this.draining = true;
-        this.drain();
-      } else await new Promise((r) => setImmediate(r));
-    }
-    if (this.checkpointing) await this.checkpointing;
+    await this.learner.settle();
     if (this.retraining) await this.retraining.catch(() => undefined);
   }
 
+  /** Checkpoint the policy now (./learn-loop.ts: never throws; true when saved). */
+  checkpoint(): Promise<boolean> {
+    return this.learner.checkpoint();
+  }
+
   /**
-   * Save the policy state and the last learned seq (a restart replays the log after it). Never
-   * throws: a failure is counted and logged, and the next checkpoint (interval or close) tries
-   * again. Resolves true when saved.
+   * The checkpoint: the policy state and the last learned seq (a restart replays the log after it),
+   * `at` and `windowsFrom` (a restart learns the reward windows that closed after this checkpoint,
+   * and rescans the decisions logged since the oldest window still open).
    */
-  async checkpoint(): Promise<boolean> {
-    this.sinceCheckpoint = 0;
-    this.lastCheckpointAt = Date.now();
-    try {
-      // `at` and `windowsFrom`: a restart learns the reward windows that closed after this
-      // checkpoint, and rescans the decisions logged since the oldest window still open.
-      const at = Date.now();
-      const body = stringify({ state: this.policy.getState(), lastSeq: this.lastLearnedSeq, at, windowsFrom: this.windows.oldestOpen(at) });
-      await this.store.state.putState('bandit', Buffer.from(body));
-      return true;
-    } catch (e) {
-      this.learnFailure('checkpoint', e);
-      return false;
-    }
+  private async saveCheckpoint(): Promise<void> {
+    const at = Date.now();
+    const body = stringify({ state: this.policy.getState(), lastSeq: this.learner.lastLearnedSeq, at, windowsFrom: this.windows.oldestOpen(at) });
+    await this.store.state.putState('bandit', Buffer.from(body));
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -1050,6 +940,7 @@ export class Engine {
     while (this.sweeping) await new Promise((r) => setTimeout(r, 5));
     await this.settle();
     this.closed = true;
+    this.learner.closed = true;
     await this.checkpoint();
   }
 }
