@@ -3,7 +3,7 @@ import { draw, EXPLORATION_KINDS, pickDistribution, type ExplorationConfig } fro
 import { fnv1a } from './features.js';
 import { buildRow, namespacesOf, parseInteractions, singleFeature, type InteractionSpec, type Namespace, type SparseRow } from './namespaces.js';
 import type { ServedModel } from './model.js';
-import { REGRESSOR_DEFAULTS, SparseRegressor, type RegressorConfig, type RegressorState } from './sparse-regressor.js';
+import { REGRESSOR_DEFAULTS, SparseRegressor, validateRegressorConfig, type RegressorConfig, type RegressorState } from './sparse-regressor.js';
 import { recScoreRange, type Candidate, type Choice, type Explanation, type PolicyInput, type PolicyWeights, type ServingPolicy } from './serving-policy.js';
 
 /**
@@ -65,9 +65,7 @@ export function validateCbConfig(c: CbConfig): void {
   if (!(c.temperature > 0)) throw new RangeError(`temperature: expected > 0, got ${c.temperature}`);
   if (!(c.gamma > 0) || !(c.gammaExponent >= 0)) throw new RangeError(`gamma, gammaExponent: expected > 0 and >= 0`);
   if (!(c.alpha >= 0)) throw new RangeError(`alpha: expected >= 0, got ${c.alpha}`);
-  if (!Number.isInteger(c.bits) || c.bits < 4 || c.bits > 28) throw new RangeError(`bits: expected an integer in [4, 28], got ${c.bits}`);
-  if (!Number.isInteger(c.ridgeDims) || c.ridgeDims < 0 || c.ridgeDims > 4096) throw new RangeError(`ridgeDims: expected an integer in [0, 4096], got ${c.ridgeDims}`);
-  if (!(c.lambda > 0) || !(c.learningRate > 0)) throw new RangeError(`lambda, learningRate: expected > 0`);
+  validateRegressorConfig(c);
   if (!(c.poolFactor > 0) || !Number.isInteger(c.minPool) || c.minPool < 1) throw new RangeError(`poolFactor, minPool: expected > 0 and an integer >= 1`);
 }
 

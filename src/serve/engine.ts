@@ -313,10 +313,15 @@ export class Engine {
         if (!l) byEvent.set(f.eventId!, (l = []));
         l.push(f);
       }
+      // Which feedback each decision's window learned, worked out once per decision.
+      const learnedBy = new Map<string, Set<number>>();
       for (const f of pending) {
         const d = decisions.get(f.eventId!);
         const job = learnJob(d, f);
-        if (!job || !replayWindow(d!, byEvent.get(f.eventId!) ?? [], waitMs).learned.has(f.seq!)) continue;
+        if (!job) continue;
+        let learned = learnedBy.get(f.eventId!);
+        if (!learned) learnedBy.set(f.eventId!, (learned = replayWindow(d!, byEvent.get(f.eventId!) ?? [], waitMs).learned));
+        if (!learned.has(f.seq!)) continue;
         try {
           if (this.policy.learn(job.payload, job.position, job.reward)) replayed++;
         } catch (e) {
@@ -737,8 +742,8 @@ export class Engine {
     const job = learnJob(d, f);
     if (!job || f.eventId === null) return false;
     const w = this.windows.feedback(f.eventId, job.position);
-    if (w.learn) this.enqueue(job);
-    if (w.closed) this.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true });
+    if (w.learn) this.learner.enqueue(job);
+    if (w.closed) this.learner.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true });
     return w.learn;
   }
 
@@ -758,10 +763,10 @@ export class Engine {
           const d = await this.store.events.getDecision(w.id);
           if (!d || d.payload === null || typeof d.payload !== 'object') continue;
           for (const position of w.missing) {
-            this.enqueue({ payload: d.payload, position, reward: this.config.defaultReward, seq: 0 });
+            this.learner.enqueue({ payload: d.payload, position, reward: this.config.defaultReward, seq: 0 });
             this.counters.defaultRewards++;
           }
-          this.enqueue({ payload: d.payload, position: -1, reward: 0, seq: 0, end: true });
+          this.learner.enqueue({ payload: d.payload, position: -1, reward: 0, seq: 0, end: true });
         }
       }
     } catch (e) {
@@ -777,10 +782,6 @@ export class Engine {
   }
 
   // ---------------------------------------------------------------- online learning loop
-
-  private enqueue(job: LearnJob): void {
-    this.learner.enqueue(job);
-  }
 
   /** Learn everything queued now (tests, shutdown); waits for a checkpoint or retrain in progress. */
   async settle(): Promise<void> {

@@ -1,3 +1,5 @@
+import { fnv1a } from './features.js';
+
 /**
  * Features as Azure Personalizer and Vowpal Wabbit define them, hashed into a 2^bits space.
  *
@@ -20,16 +22,6 @@
  * Indices are taken modulo 2^bits by the learner.
  */
 
-/** FNV-1a over UTF-16 code units, 32-bit. */
-function fnv1a(s: string, seed: number): number {
-  let h = (seed ^ 0x811c9dc5) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 /** murmur3's 32-bit finaliser: every input bit affects every output bit (FNV-1a alone mixes poorly). */
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -42,7 +34,7 @@ function fmix32(h: number): number {
 
 /** Hash of a string under a seed (a namespace's hash, or 0 for namespace names). */
 export function hashName(s: string, seed = 0): number {
-  return fmix32(fnv1a(s, seed));
+  return fmix32(fnv1a(s, (seed ^ 0x811c9dc5) >>> 0));
 }
 
 /** Hash of the quadratic feature (a, b), as VW combines them. */

@@ -2,9 +2,10 @@
  * The one interface the engine serves through. A serving policy turns a request (user state,
  * context, the recommender's candidate pool, what may not be shown) into a slate with a
  * propensity and an explanation per position, and learns from the rewards logged against it.
- * Implementations: `SlatePolicy` (the recommender's pool re-ranked by a shared LinUCB with
- * ε-greedy exploration, ./policy.ts) and `AgentPolicy` (any agent of the src/agents registry,
- * or a team, behind the `Agent` contract, ./agent-policy.ts).
+ * Implementations: `CbPolicy` (the default contextual bandit over namespace features,
+ * ./cb-policy.ts), `SlatePolicy` (the recommender's pool re-ranked by a shared LinUCB over hashed
+ * buckets with ε-greedy exploration, ./policy.ts) and `AgentPolicy` (any agent of the src/agents
+ * registry, or a team, behind the `Agent` contract, ./agent-policy.ts).
  */
 import type { ServedModel } from './model.js';
 

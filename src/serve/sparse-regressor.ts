@@ -3,7 +3,7 @@ import { loadChorusAddon } from '../util/native-addon.js';
 import type { SparseRow } from './namespaces.js';
 
 /** A[i·lda + j] −= c·u[i]·u[j] for i, j < d: the O(d²) step of every update, in JS. */
-function rank1SubJs(A: Float64Array, lda: number, u: Float64Array, d: number, c: number): void {
+export function rank1SubJs(A: Float64Array, lda: number, u: Float64Array, d: number, c: number): void {
   for (let i = 0; i < d; i++) {
     const ui = u[i]! * c;
     if (ui === 0) continue;
@@ -21,7 +21,7 @@ const addon = process.env.CHORUS_NN_BACKEND === 'js' ? null : loadChorusAddon();
 const rank1Sub: typeof rank1SubJs = addon?.rank1Sub ? addon.rank1Sub.bind(addon) : rank1SubJs;
 
 /** out[r] = x_rᵀA x_r for sparse rows r (slots idx, values x, row r at start[r] .. start[r+1]), in JS. */
-function quadFormsJs(A: Float64Array, lda: number, idx: Int32Array, x: Float64Array, start: Int32Array, rows: number, out: Float64Array): void {
+export function quadFormsJs(A: Float64Array, lda: number, idx: Int32Array, x: Float64Array, start: Int32Array, rows: number, out: Float64Array): void {
   for (let r = 0; r < rows; r++) {
     const b1 = start[r + 1]!;
     let q = 0;
@@ -65,6 +65,14 @@ export interface RegressorConfig {
 }
 
 export const REGRESSOR_DEFAULTS: RegressorConfig = { bits: 18, ridgeDims: 1024, lambda: 1, learningRate: 0.1 };
+
+/** Throws a RangeError naming the first setting out of range. */
+export function validateRegressorConfig(c: RegressorConfig): void {
+  if (!Number.isInteger(c.bits) || c.bits < 4 || c.bits > 28) throw new RangeError(`bits: expected an integer in [4, 28], got ${c.bits}`);
+  if (!Number.isInteger(c.ridgeDims) || c.ridgeDims < 0 || c.ridgeDims > 4096) throw new RangeError(`ridgeDims: expected an integer in [0, 4096], got ${c.ridgeDims}`);
+  if (!(c.lambda > 0)) throw new RangeError(`lambda: expected > 0, got ${c.lambda}`);
+  if (!(c.learningRate > 0)) throw new RangeError(`learningRate: expected > 0, got ${c.learningRate}`);
+}
 
 export interface RegressorState {
   bits: number;
@@ -137,11 +145,8 @@ export class SparseRegressor {
 
   constructor(config: Partial<RegressorConfig> = {}, prior: ReadonlyMap<number, number> = new Map()) {
     this.config = { ...REGRESSOR_DEFAULTS, ...config };
-    const { bits, ridgeDims, lambda, learningRate } = this.config;
-    if (!Number.isInteger(bits) || bits < 4 || bits > 28) throw new RangeError(`bits: expected an integer in [4, 28], got ${bits}`);
-    if (!Number.isInteger(ridgeDims) || ridgeDims < 0 || ridgeDims > 4096) throw new RangeError(`ridgeDims: expected an integer in [0, 4096], got ${ridgeDims}`);
-    if (!(lambda > 0)) throw new RangeError(`lambda: expected > 0, got ${lambda}`);
-    if (!(learningRate > 0)) throw new RangeError(`learningRate: expected > 0, got ${learningRate}`);
+    validateRegressorConfig(this.config);
+    const { bits } = this.config;
     this.mask = (1 << bits) - 1;
     this.slots = new SlotIndex(bits);
     // Prior features get their slots first, so that they are fitted exactly whatever comes later.

@@ -3,7 +3,8 @@ import { CbPolicy, type CbConfig } from '../../src/serve/cb-policy.js';
 import type { ServedModel } from '../../src/serve/model.js';
 import type { SparseRow } from '../../src/serve/namespaces.js';
 import type { Candidate, PolicyInput } from '../../src/serve/serving-policy.js';
-import { SparseRegressor } from '../../src/serve/sparse-regressor.js';
+import { quadFormsJs, rank1SubJs, SparseRegressor } from '../../src/serve/sparse-regressor.js';
+import { loadChorusAddon } from '../../src/util/native-addon.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Dense ridge θ = (λI + XᵀX)⁻¹(λθ₀ + Xᵀy) by Gaussian elimination, over the features' distinct indices. */
@@ -72,6 +73,37 @@ describe('SparseRegressor', () => {
       expect(after).toBeLessThan(before / 4);
       expect(m.weightOf(102)).toBeGreaterThan(0.5);
     }
+  });
+
+  it('JS kernels (the fallback) and native kernels agree on the downdate and the quadratic forms', () => {
+    const rng = new Rng(9);
+    const lda = 7;
+    const d = 5;
+    const A = Float64Array.from({ length: lda * lda }, () => rng.normal());
+    for (let i = 0; i < lda; i++) for (let j = 0; j < i; j++) A[i * lda + j] = A[j * lda + i]!; // symmetric
+    const u = Float64Array.from({ length: lda }, () => rng.normal());
+    const idx = Int32Array.from([0, 3, 4, 1, 6, 2]);
+    const x = Float64Array.from(idx, () => rng.normal());
+    const start = Int32Array.from([0, 3, 3, 6]);
+    // The quadratic form against its definition, xᵀAx over the row's entries.
+    const q = new Float64Array(3);
+    quadFormsJs(A, lda, idx, x, start, 3, q);
+    for (let r = 0; r < 3; r++) {
+      let ref = 0;
+      for (let a = start[r]!; a < start[r + 1]!; a++) for (let b = start[r]!; b < start[r + 1]!; b++) ref += x[a]! * A[idx[a]! * lda + idx[b]!]! * x[b]!;
+      expect(q[r]).toBeCloseTo(ref, 10);
+    }
+    const js = Float64Array.from(A);
+    rank1SubJs(js, lda, u, d, 0.3);
+    for (let i = 0; i < lda; i++) for (let j = 0; j < lda; j++) expect(js[i * lda + j]).toBeCloseTo(A[i * lda + j]! - (i < d && j < d ? 0.3 * u[i]! * u[j]! : 0), 12);
+    const addon = loadChorusAddon();
+    if (!addon?.quadForms || !addon.rank1Sub) return; // no native build here: the JS kernels are what runs
+    const qn = new Float64Array(3);
+    addon.quadForms(A, lda, idx, x, start, 3, qn);
+    qn.forEach((v, r) => expect(v).toBeCloseTo(q[r]!, 10));
+    const nat = Float64Array.from(A);
+    addon.rank1Sub(nat, lda, u, d, 0.3);
+    nat.forEach((v, i) => expect(v).toBeCloseTo(js[i]!, 12));
   });
 
   it('saves and restores its state exactly', () => {

@@ -69,9 +69,12 @@ describe('learning loop errors', () => {
     expect(logs[0]).toMatch(/learning: learn of feedback seq \d+ failed: injected learn failure; the reward is skipped/);
 
     failing = false;
+    const weights = JSON.stringify(p.getState());
     await click(s);
     await click(s, 'u2');
     await s.engine.settle();
+    // The later rewards moved the policy's weights, not only its counters.
+    expect(JSON.stringify(p.getState())).not.toBe(weights);
     expect(s.engine.counters.learned).toBe(learned0 + 2);
     expect(p.updates).toBe(updates0 + 2);
     expect(await metric(s, 'chorus_bandit_updates_total')).toBe(learned0 + 2);
@@ -93,7 +96,7 @@ describe('learning loop errors', () => {
     const payload = (await s.store.events.getDecision(r.body.eventId))!.payload;
     const learned0 = s.engine.counters.learned;
     // 1,300 rewards: three drain steps of at most 512.
-    for (let i = 0; i < 1300; i++) s.engine['enqueue']({ payload, position: 0, reward: 1, seq: 0 });
+    for (let i = 0; i < 1300; i++) s.engine['learner'].enqueue({ payload, position: 0, reward: 1, seq: 0 });
     await s.engine.settle();
     expect(s.engine.learnQueueLength).toBe(0);
     expect(s.engine.counters.learnErrors.learn).toBe(650);
@@ -185,7 +188,7 @@ describe('learning loop errors', () => {
     const payload = (await s.store.events.getDecision(r.body.eventId))!.payload;
     const learned0 = s.engine.counters.learned;
     for (let i = 0; i < 10; i++) {
-      s.engine['enqueue']({ payload, position: i % 3, reward: 1, seq: 0 });
+      s.engine['learner'].enqueue({ payload, position: i % 3, reward: 1, seq: 0 });
       expect(s.engine.learnQueueLength).toBeLessThanOrEqual(3);
     }
     // 3 queued, the 4th learns them (1 left), … : 3 synchronous batches of 3, one reward still queued.

@@ -247,30 +247,30 @@ CLONES static void quad_forms(const double *restrict A, int lda, const int32_t *
 
 /* ---- N-API glue ---- */
 
-static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+/* The data and length of a typed array of the wanted type; throws a TypeError naming it otherwise. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
   napi_typedarray_type type;
   void *ptr;
   size_t n;
-  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "expected a Float32Array");
+  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != want) {
+    napi_throw_type_error(env, NULL, msg);
     return 0;
   }
-  *data = (float *)ptr;
+  *data = ptr;
   *len = n;
   return 1;
 }
 
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  return get_typed(env, v, napi_float32_array, "expected a Float32Array", (void **)data, len);
+}
+
 static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  size_t n;
-  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "expected a Float64Array");
-    return 0;
-  }
-  *data = (double *)ptr;
-  *len = n;
-  return 1;
+  return get_typed(env, v, napi_float64_array, "expected a Float64Array", (void **)data, len);
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  return get_typed(env, v, napi_int32_array, "expected an Int32Array", (void **)data, len);
 }
 
 static double get_num(napi_env env, napi_value v) {
@@ -455,19 +455,6 @@ static napi_value js_rank1_sub(napi_env env, napi_callback_info info) {
   }
   rank1_sub(A, (int)lda, u, (int)d, c);
   return NULL;
-}
-
-static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  size_t n;
-  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "expected an Int32Array");
-    return 0;
-  }
-  *data = (int32_t *)ptr;
-  *len = n;
-  return 1;
 }
 
 /* quadForms(A, lda, idx, x, start, rows, out): see quad_forms. Every index is checked first. */
