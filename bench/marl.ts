@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const out = arg('out', '');
   // sim-ml-ls-v1 (static exposure value) or sim-ml-ls-v2 (exposure value falls with exposure: docs/simulator.md).
   const preset = arg('preset', 'sim-ml-ls-v1');
-  const data = loadSimData(dataDir);
+  const data = await loadSimData(dataDir);
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const tag = arg('tag', '');

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const stride = Number(arg('stride', '1'));
   const specs = parseExtrasSpec(arg('scorers', 'mf,mf{"epochs":40},mf{"epochs":40,"factors":200},ease'), 'scorers', { distinct: false });
   const setup = await buildSetup({ preset, dataDir, lambda: 0.1, alpha: 0.1 });
-  const data = loadSimData(dataDir);
+  const data = await loadSimData(dataDir);
   const { world: w, config: cfg } = setup.preset;
   const N = w.nItems;
   const fitted = await fitExtras(specs, data.train);

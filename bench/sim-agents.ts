@@ -37,5 +37,5 @@ for (const agent of agents) {
   const ci = (m: { mean: number; ci95: [number, number] }, d = 3) => `${f(m.mean, d)} [${f(m.ci95[0], d)}, ${f(m.ci95[1], d)}]`;
   console.log(`| ${agent} | ${r.trainSteps} | ${ci(r.return)} | ${ci(r.intervals.ctr)} | ${ci(r.intervals.sessionLength, 2)} | ${f(r.exposureGini)} | ${f(r.coldExposureShare)} | ${f(r.wallSeconds, 0)} |`);
 }
-await writeSimReport(out, runs, { dataSha256: sha, commit: codeVersion(), date: started });
+await writeSimReport(out, runs, { commit: codeVersion(), date: started });
 console.log(`load after: ${loadavg().map((x) => x.toFixed(2)).join(' ')} · report ${out}/report.md`);

@@ -18,7 +18,7 @@ const flag = (name: string, def: string): string => {
 const dir = flag('data', '../shared/datasets/ml-latest-small');
 const seconds = Number(flag('seconds', '3'));
 
-const data = loadSimData(dir);
+const data = await loadSimData(dir);
 const t0 = performance.now();
 const { world, config } = buildPreset('sim-ml-ls-v1', data.full, data.train);
 const buildS = (performance.now() - t0) / 1000;

@@ -22,7 +22,7 @@ const steps = numArg('steps', 2000);
 const over = JSON.parse(strArg('over', '{}')) as Record<string, unknown>;
 const dataDir = strArg('data', '../shared/datasets/ml-latest-small');
 
-const data = loadSimData(dataDir);
+const data = await loadSimData(dataDir);
 const setup = await buildSetup({ preset, dataDir, lambda, alpha: 0.1 });
 await attachTeamContent(setup.ctx, data.full);
 const run = new SeedRun(setup, { agent: 'team', agentConfig: { coordination, lambda, alpha: 0.1, ...over }, trainSteps: steps, nEnvs: 16, curvePoints: 5 }, seed);

@@ -7,5 +7,6 @@ export * from './models.js';
 export * from './protocol.js';
 export * from './run.js';
 export * from './p1.js';
+export * from './any-data.js';
 export * from './sim/index.js';
 export * from './cold.js';

@@ -74,7 +74,7 @@ function splitVariant(dataset: Dataset, sha256: string, ratings: string, variant
 export async function runP1(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult> {
   const started = performance.now();
   const variant = options.variant as P1Variant;
-  const dir = options.dataDir ?? P1_PROTOCOL.defaultDataDir;
+  const dir = options.dataDir ?? P1_PROTOCOL.defaultDataDir!;
   const data = await loadP1(dir, variant);
   // Validation: fit on train minus each user's last 20 % of train rows, score those rows.
   const parts = options.split === 'validation' ? validationParts(data) : { train: data.train, test: data.test };

@@ -8,6 +8,8 @@
 import { UnknownNameError } from '../errors.js';
 import type { ProgressFn } from '../recommenders/types.js';
 import { createEvalModel } from './models.js';
+import { ANY_DATA_PROTOCOLS, type DataSummary, type SplitParams } from './any-data.js';
+import type { ReadOptions } from '../data/read-interactions.js';
 import { P2_PROTOCOL } from './cold.js';
 import { P1_PROTOCOL } from './p1.js';
 import type { Interval } from './stats.js';
@@ -23,8 +25,15 @@ export interface ProtocolRunOptions {
   model: string;
   /** Hyper-parameters; missing ones take the model's defaults. */
   modelConfig?: Record<string, unknown>;
-  /** Folder holding the protocol's data (default: the protocol's `defaultDataDir`). */
+  /**
+   * The protocol's data (default: the protocol's `defaultDataDir`): a folder for P1/P2; for the
+   * any-data protocols (t20, random20, last-n, time-cut) any folder, file or snapshot Chorus reads.
+   */
   dataDir?: string;
+  /** Any-data protocols: read options for the data layer (column mapping, value range, policies). */
+  readOptions?: ReadOptions;
+  /** Any-data protocols: split parameters (test ratio, last n, time cut). */
+  splitParams?: SplitParams;
   seed?: number;
   /** List length (default: the protocol's K). */
   k?: number;
@@ -69,6 +78,8 @@ export interface ProtocolResult {
   split: { users: number; items: number; train: number; test: number };
   /** Set when the run departs from the protocol's reference (e.g. other data under P1's rules). */
   note?: string;
+  /** Any-data protocols: the dataset's name, hash, size, timestamps, value scale and import drops. */
+  data?: DataSummary;
   stamp: ReportStamp;
 }
 
@@ -77,8 +88,8 @@ export interface ProtocolDefinition {
   /** One line for `--help` and tables. */
   title: string;
   variants: readonly string[];
-  /** Default data folder, relative to the working directory. */
-  defaultDataDir: string;
+  /** Default data folder, relative to the working directory; none when the user must name the data. */
+  defaultDataDir?: string;
   defaultK: number;
   run(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult>;
 }
@@ -94,6 +105,7 @@ export function registerProtocol(def: ProtocolDefinition): void {
 
 registerProtocol(P1_PROTOCOL);
 registerProtocol(P2_PROTOCOL);
+for (const def of ANY_DATA_PROTOCOLS) registerProtocol(def);
 
 export function getProtocol(id: string): ProtocolDefinition {
   const def = PROTOCOL_TABLE.get(id);

@@ -22,6 +22,8 @@ export interface SplitRunOptions {
   /** Interaction file the split came from and its full sha256 (the stamp prints a prefix). */
   datasetFile: string;
   datasetSha256: string;
+  /** The dataset's own name (default: the train split's dataset name before its ":train" suffix). */
+  datasetName?: string;
   k: number;
   seed: number;
   bootstrap?: number;
@@ -93,7 +95,7 @@ export async function fitAndEvaluate(o: SplitRunOptions): Promise<ProtocolResult
     split: splitCounts(o.train, o.test),
     stamp: {
       protocol: protocolLabel,
-      dataset: { file: o.datasetFile, sha256: o.datasetSha256.slice(0, SHA_PREFIX) },
+      dataset: { name: o.datasetName ?? o.train.name.replace(/:.*$/, ''), file: o.datasetFile, sha256: o.datasetSha256.slice(0, SHA_PREFIX) },
       variant: o.variant,
       k: o.k,
       seeds: [o.seed],

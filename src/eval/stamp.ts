@@ -13,6 +13,8 @@ export interface ReportStamp {
   /** Protocol id, e.g. "ml-ls-t20"; a non-standard candidate set is named here too. */
   protocol: string;
   dataset: {
+    /** The dataset's own name (ml-latest-small, the folder or file name, or the snapshot's). */
+    name?: string;
     file: string;
     /** First 12 hex digits of the file's sha256. */
     sha256: string;
@@ -87,7 +89,7 @@ export function formatStamp(s: ReportStamp): string {
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(',');
   return (
-    `protocol ${s.protocol} variant ${s.variant} K=${s.k} seed=${s.seeds.join('/')} | data ${s.dataset.file} sha256:${s.dataset.sha256} | ` +
+    `protocol ${s.protocol} variant ${s.variant} K=${s.k} seed=${s.seeds.join('/')} | data ${s.dataset.name ? `${s.dataset.name} ` : ''}${s.dataset.file} sha256:${s.dataset.sha256} | ` +
     `model ${s.model}${hp ? `{${hp}}` : ''} | code ${s.codeVersion} | wall ${s.wallSeconds.toFixed(2)} s | ${s.date}`
   );
 }

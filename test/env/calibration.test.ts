@@ -12,9 +12,10 @@ import { VecEnv } from '../../src/env/vec-env.js';
 import { loadSimData } from '../../src/eval/sim/data.js';
 
 const DIR = resolve(process.cwd(), '../shared/datasets/ml-latest-small');
+const simData = existsSync(DIR) ? await loadSimData(DIR) : undefined;
 
 describe.runIf(existsSync(DIR))('sim-ml-ls-v1 calibration (ml-latest-small)', () => {
-  const data = loadSimData(DIR);
+  const data = simData!;
   const preset = buildPreset('sim-ml-ls-v1', data.full, data.train);
   const { items } = itemSpaceFromTrain(data.train, { dim: 4, iterations: 1 });
   const ctx: AgentContext = { items, nUsers: data.full.nUsers, slateSize: 10, horizon: preset.config.horizon };

@@ -85,6 +85,7 @@ describe('simulation runner', () => {
       coldExposureShare: m.coldExposureShare,
       intervals: { ctr: meanCi([m.ctr]), sessionLength: meanCi([m.sessionLength]), exposureGini: meanCi([m.exposureGini]), coldExposureShare: meanCi([m.coldExposureShare]), undiscountedReturn: meanCi([m.undiscountedReturn]) },
       parts: m.parts, curve: { steps: m.curve.steps, mean: m.curve.value, lo: m.curve.value, hi: m.curve.value }, perSeed: [m], wallSeconds: 1,
+      data: { name: 'toy-data', file: 'toy.csv', sha256: 'abcdef0123456789', split: 'random20', valueMapping: 'user-percentile' },
     };
     const dir = await mkdtemp(join(tmpdir(), 'chorus-sim-report-'));
     await writeSimReport(dir, [result, { ...result, agent: 'other' }]);
@@ -94,6 +95,10 @@ describe('simulation runner', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('<polyline');
     expect(await readFile(join(dir, 'return.svg'), 'utf8')).toContain('<rect');
-    expect(await readFile(join(dir, 'report.md'), 'utf8')).toContain('| linucb |');
+    const md = await readFile(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('| linucb |');
+    // The report names the data it ran on, not ml-latest-small.
+    expect(md).toContain('dataset toy-data (sha256 abcdef012345, values mapped to 0.5–5 stars by user-percentile)');
+    expect(md).not.toContain('ml-latest-small');
   });
 });

@@ -3,15 +3,19 @@
  * print its metrics with 95 % intervals and the reporting stamp; `--compare` adds a paired
  * comparison against a second model on per-user NDCG.
  */
+import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
-import { getProtocol, PROTOCOLS, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
+import { isMovieLensDir } from '../../data/movielens.js';
+import type { ReadOptions } from '../../data/read-interactions.js';
+import { getProtocol, PROTOCOLS, type SplitParams, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
 import { parseEmbedderSpec } from '../../embed/registry.js';
 import { ConfigError } from '../../errors.js';
 import { listRecommenders } from '../../recommenders/registry.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { readOptions } from '../data.js';
 import { progressBar } from '../progress.js';
 
 interface EvaluateFlags {
@@ -30,6 +34,9 @@ interface EvaluateFlags {
   perUser?: string;
   config?: string;
   json?: boolean;
+  testRatio?: string;
+  lastN?: string;
+  cut?: string;
 }
 
 export interface EvaluateSettings {
@@ -43,23 +50,54 @@ export interface EvaluateSettings {
   bootstrap?: number;
   sampledNegatives?: number;
   split?: 'test' | 'validation';
+  splitParams: SplitParams;
+  /** Read options for any-data protocols: the config's import section. */
+  readOptions: ReadOptions;
+}
+
+/**
+ * The default protocol: the config's; else P1 (`ml-ls-t20`) on a MovieLens folder or with no data
+ * named; else `t20`, P1's rule on whatever data was named (a Last.fm folder, a CSV, a snapshot).
+ */
+function defaultProtocol(dataDir: string | undefined): string {
+  if (dataDir === undefined) return 'ml-ls-t20';
+  return existsSync(dataDir) && statSync(dataDir).isDirectory() && isMovieLensDir(dataDir) ? 'ml-ls-t20' : 't20';
+}
+
+/** `--cut`: Unix seconds, or an ISO date / date-time (UTC unless it says otherwise). */
+export function parseCut(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new ConfigError(`expected Unix seconds or an ISO date, got "${v}"`, 'cut');
+  return ms / 1000;
+}
+
+function ratioFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new ConfigError(`expected a number between 0 and 1, got "${v}"`, 'test-ratio');
+  return x;
 }
 
 /** Config file values overridden by flags. */
 export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): EvaluateSettings {
   const ev = config.evaluate ?? {};
   const model = flags.model ?? config.model ?? 'als';
+  const dataDir = flags.data ?? config.data;
   return {
-    protocol: flags.protocol ?? ev.protocol ?? 'ml-ls-t20',
+    protocol: flags.protocol ?? ev.protocol ?? defaultProtocol(dataDir),
     variant: flags.variant ?? ev.variant,
     model,
     modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param), ...embedderParam(model, flags.embedder) },
-    dataDir: flags.data ?? config.data,
+    dataDir,
     k: intFlag(flags.k, 'k', 1) ?? ev.k,
     seed: intFlag(flags.seed, 'seed', 0) ?? ev.seed,
     bootstrap: intFlag(flags.bootstrap, 'bootstrap', 0) ?? ev.bootstrap,
     sampledNegatives: intFlag(flags.sampledNegatives, 'sampled-negatives', 1) ?? ev.sampledNegatives,
     split: splitFlag(flags.split),
+    readOptions: readOptions(config),
+    splitParams: { testRatio: ratioFlag(flags.testRatio), n: intFlag(flags.lastN, 'last-n', 1), cut: parseCut(flags.cut) },
   };
 }
 
@@ -94,6 +132,8 @@ async function runOne(s: EvaluateSettings, model: string, modelConfig: Record<st
       bootstrap: s.bootstrap,
       sampledNegatives: s.sampledNegatives,
       split: s.split,
+      splitParams: s.splitParams,
+      readOptions: s.readOptions,
       onProgress: (phase, done, total, unit) => {
         if (phase === 'fit') fit.update(done, total, unit);
         else {
@@ -157,10 +197,13 @@ export function register(program: Command): void {
   program
     .command('evaluate')
     .description('evaluate a model under a named protocol (default: P1 ml-ls-t20) and print metrics with their stamp')
-    .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}; default ml-ls-t20)`)
-    .option('--variant <name>', 'protocol variant, e.g. all or pos4 for ml-ls-t20 (default: the first)')
+    .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}); default ml-ls-t20 on a MovieLens folder or with no --data, else t20 (P1's rule on any data)`)
+    .option('--variant <name>', 'protocol variant: all or pos4 for ml-ls-t20, all or pos (top quarter of the value scale) for t20/random20/last-n/time-cut (default: the first)')
     .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
-    .option('-d, --data <dir>', "the protocol's data folder (default: config \"data\", else the protocol's default)")
+    .option('-d, --data <path>', "the data: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a dataset snapshot (default: config \"data\", else the protocol's default)")
+    .option('--test-ratio <r>', 't20, random20, time-cut: share held out for test (default 0.2)')
+    .option('--last-n <n>', 'last-n: interactions per user held out (default 1)')
+    .option('--cut <time>', 'time-cut: Unix seconds or ISO date; interactions at or after it are test (default: the 80 % quantile of time)')
     .option('-k, --k <n>', 'list length K (default 10)')
     .option('--seed <n>', 'seed for fitting, bootstrap and sampling (default 0)')
     .option('--bootstrap <n>', 'bootstrap resamples for 95% intervals (default 1000, 0 = none)')

@@ -2,6 +2,7 @@
  * `chorus simulate`: train agents in a simulator preset (P3) and evaluate them; prints a table
  * (or one JSON document with --json) and writes a report folder with SVG plots.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -9,10 +10,11 @@ import { agentNames, agentEntry } from '../../agents/registry.js';
 import { presetNames, presetConfig } from '../../env/presets.js';
 import { writeSimReport } from '../../eval/sim/report.js';
 import { runSimulation, type SimulationResult } from '../../eval/sim/simulate.js';
-import { codeVersion, fileSha256 } from '../../eval/stamp.js';
+import { codeVersion } from '../../eval/stamp.js';
 import { ConfigError } from '../../errors.js';
-import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
-import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
+import { dataPath, readOptions } from '../data.js';
+import { formatNumber, table, withCleanStdout, writeErr, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 // The multi-agent team (src/marl) registers agent `team` and recommenders `team`/`team-item` on import.
 import { attachTeamContent, checkCoordination, fitExtras, parseExtrasSpec, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
@@ -38,6 +40,17 @@ interface SimulateFlags {
   coordination?: string;
   fusion?: string;
   extras?: string;
+}
+
+/** Intervals over seeds need this many seeds to mean anything; fewer draws a warning. */
+export const MIN_SEEDS_FOR_INTERVALS = 5;
+
+/** The preset's reference data when this checkout has it (the documented figures), else the demo data. */
+const REFERENCE_DATA = '../shared/datasets/ml-latest-small';
+
+function simulateDataPath(flag: string | undefined, config: ChorusConfig): string {
+  if (flag !== undefined || config.data !== undefined) return dataPath(flag, config);
+  return existsSync(REFERENCE_DATA) ? REFERENCE_DATA : dataPath(undefined, config);
 }
 
 /** The `simulate` section of chorus.config.json (every field optional; flags override). */
@@ -78,7 +91,7 @@ export function register(program: Command): void {
     .option('--eval-sessions <n>', 'evaluation sessions per seed (default 1000)')
     .option('--workers <n>', 'worker threads for parallel seeds (default: cores, max 2)')
     .option('--embeddings <kind>', 'agent item features: none (CF factors, default) or builtin (CF + built-in text embeddings)')
-    .option('-d, --data <dir>', 'ml-latest-small folder (default ../shared/datasets/ml-latest-small)')
+    .option('-d, --data <path>', 'data to calibrate the world on: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a snapshot (default: config "data", else ../shared/datasets/ml-latest-small when present, else the bundled demo data)')
     .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
     .option('--no-report', 'do not write a report folder')
     .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
@@ -101,11 +114,15 @@ export function register(program: Command): void {
       const alpha = floatFlag(flags.alpha, 'alpha') ?? sc.alpha;
       const embeddings = flags.embeddings ?? sc.embeddings ?? 'none';
       if (embeddings !== 'none' && embeddings !== 'builtin') throw new ConfigError(`expected none or builtin, got "${embeddings}"`, 'embeddings');
-      const dataDir = flags.data ?? config.data ?? '../shared/datasets/ml-latest-small';
+      const dataDir = simulateDataPath(flags.data, config);
+      const readOpts = readOptions(config);
       const params = parseParams(flags.param);
       const extraSpecs = parseExtrasSpec(flags.extras ?? '');
       if (extraSpecs.length > 0 && !agents.includes('team')) throw new ConfigError('--extras adds agents to the team; give --agent team', 'extras');
       const json = Boolean(flags.json);
+      if (seeds < MIN_SEEDS_FOR_INTERVALS) {
+        writeErr(`warning: ${seeds} seed${seeds === 1 ? '' : 's'}: the 95 % intervals are over seeds, and with fewer than ${MIN_SEEDS_FOR_INTERVALS} they are too wide or too unstable to compare agents on (use --seeds ${MIN_SEEDS_FOR_INTERVALS} or more)`);
+      }
       await withCleanStdout(json, async () => {
         const runs: SimulationResult[] = [];
         const teamSummaries = new Map<number, TeamSummary>();
@@ -121,8 +138,8 @@ export function register(program: Command): void {
             teamConfig.alpha = alpha ?? reward.alpha;
             if (flags.coordination) teamConfig.coordination = checkCoordination(flags.coordination);
             if (flags.fusion) teamConfig.fusion = checkFusion(flags.fusion);
-            const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings });
-            const simData = loadSimData(dataDir);
+            const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings, readOptions: readOpts });
+            const simData = await loadSimData(dataDir, readOpts);
             const tctx = await attachTeamContent(setup.ctx, simData.full);
             // The setup is cached per process: reset its extras so that each run gets exactly the ones asked for.
             tctx.extras = await fitExtras(extraSpecs, simData.train);
@@ -133,6 +150,7 @@ export function register(program: Command): void {
               await runSimulation({
                 preset,
                 dataDir,
+                readOptions: readOpts,
                 agent,
                 agentConfig: { ...(sc.agents?.[agent] ?? {}), ...teamConfig, ...params },
                 trainSteps: steps,
@@ -154,21 +172,16 @@ export function register(program: Command): void {
         let reportDir: string | undefined;
         if (flags.report !== false) {
           reportDir = flags.out ?? sc.out ?? join('reports', `${preset}-${agents.join('+')}`);
-          let sha: string | undefined;
-          try {
-            sha = await fileSha256(join(dataDir, 'ratings.csv'));
-          } catch {
-            sha = undefined;
-          }
-          await writeSimReport(reportDir, runs, { dataSha256: sha, commit: codeVersion(), date: new Date().toISOString() });
+          await writeSimReport(reportDir, runs, { commit: codeVersion(), date: new Date().toISOString() });
         }
         if (json) {
           const strip = (r: SimulationResult, k: number) => ({ ...r, ...(teamSummaries.has(k) ? { agents: teamSummaries.get(k)!.agents, coordination: teamSummaries.get(k)!.coordination, fusion: teamSummaries.get(k)!.fusion } : {}), report: reportDir });
-          writeJson(runs.length === 1 ? strip(runs[0]!, 0) : { runs: runs.map(strip), report: reportDir });
+          // One shape whatever the number of agents: a run per agent under `runs`.
+          writeJson({ runs: runs.map(strip), report: reportDir });
           return;
         }
         const r0 = runs[0]!;
-        writeOut(`P3 · ${preset} v${r0.presetVersion} · γ ${r0.gamma} · λ ${r0.lambda} · α ${r0.alpha} · ${seeds} seeds × ${evalSessions} eval sessions`);
+        writeOut(`P3 · ${preset} v${r0.presetVersion} · data ${r0.data.name} sha256:${r0.data.sha256.slice(0, 12)} (${r0.data.split}${r0.data.valueMapping === 'identity' ? '' : `, values → stars by ${r0.data.valueMapping}`}) · γ ${r0.gamma} · λ ${r0.lambda} · α ${r0.alpha} · ${seeds} seeds × ${evalSessions} eval sessions`);
         writeOut(
           table(
             ['agent', 'train steps', 'return', '95% CI', 'CTR', 'session len', 'exposure Gini', 'cold share', 'wall s'],

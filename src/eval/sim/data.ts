@@ -1,75 +1,95 @@
 /**
- * Data for simulator runs: ml-latest-small's ratings (all of them — the hidden user model needs
- * the full data) with titles and genres, and P1's train split (what the agents may learn from).
+ * Data for simulator runs: any dataset Chorus reads (a MovieLens or Last.fm folder, an interaction
+ * file, a snapshot), all of it (the hidden user model needs the full data) with titles and genres
+ * where the data has them, and P1's train split (what the agents may learn from; a seeded random
+ * 20 % split when the data has no timestamps).
+ *
+ * The hidden world is a rating model on MovieLens's 0.5–5 star scale (src/env/world.ts), so values
+ * are put on that scale first: explicit ratings by the affine map from their own scale, implicit
+ * values (play counts, clicks) by their percentile within the user's own interactions, mapped to
+ * 3–5 stars (an item a user chose is liked; what they chose most is liked most).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../../data/dataset.js';
-import { temporalRatioSplit } from '../../data/split.js';
-import { DataError } from '../../errors.js';
+import { Dataset, interactionsFrom } from '../../data/dataset.js';
+import type { ReadOptions } from '../../data/read-interactions.js';
+import { randomSplit, temporalRatioSplit } from '../../data/split.js';
+import { loadAnyData, type DataSummary } from '../any-data.js';
 
 export interface SimData {
+  /** Every interaction, values on the 0.5–5 star scale. */
   full: Dataset;
   train: Dataset;
-  /** Directory the data came from. */
+  /** The path the data came from. */
   dir: string;
+  /** The dataset's own name, hash, size and value scale (for reports). */
+  summary: DataSummary;
+  /** How values reached the star scale: 'identity', 'affine' or 'user-percentile'. */
+  valueMapping: 'identity' | 'affine' | 'user-percentile';
 }
 
-function readCsv(path: string): string[][] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`cannot read ${path}: ${(e as Error).message}`, { file: path });
-  }
-  try {
-    return parse(text, { relax_column_count: false }) as string[][];
-  } catch (e) {
-    const err = e as { lines?: number; message: string };
-    throw new DataError(err.message, { file: path, line: err.lines });
-  }
+const STAR_LO = 0.5;
+const STAR_HI = 5;
+
+/**
+ * Load `path` for the simulator. Index order follows the file (no id sorting), which keeps the
+ * hidden model's seeded initialisation, and so every documented ml-latest-small figure, unchanged.
+ */
+export async function loadSimData(path: string, options: ReadOptions = {}): Promise<SimData> {
+  const { dataset, summary } = await loadAnyData(path, { sortIds: false, ...options });
+  const { full, mapping } = onStarScale(simItemMeta(dataset), summary.valueScale);
+  const { train } = summary.timestamped >= 1 ? temporalRatioSplit(full, 0.2) : randomSplit(full, { seed: 0, testRatio: 0.2, perUser: true });
+  return { full, train, dir: path, summary, valueMapping: mapping };
 }
 
-/** ratings.csv + movies.csv of a MovieLens "latest" folder → full dataset; P1 train split. */
-export function loadSimData(dir: string): SimData {
-  const ratingsPath = join(dir, 'ratings.csv');
-  const rows = readCsv(ratingsPath);
-  const users = new IdMap();
-  const items = new IdMap();
-  const n = rows.length - 1;
-  const u = new Int32Array(n);
-  const i = new Int32Array(n);
-  const v = new Float32Array(n);
-  const t = new Float64Array(n);
-  for (let r = 1; r < rows.length; r++) {
-    const row = rows[r]!;
-    const rating = Number(row[2]);
-    const ts = Number(row[3]);
-    if (!Number.isFinite(rating)) throw new DataError(`rating "${row[2]}" is not a number`, { file: ratingsPath, line: r + 1, column: 3, field: 'rating' });
-    if (!Number.isFinite(ts)) throw new DataError(`timestamp "${row[3]}" is not a number`, { file: ratingsPath, line: r + 1, column: 4, field: 'timestamp' });
-    u[r - 1] = users.add(row[0]!);
-    i[r - 1] = items.add(row[1]!);
-    v[r - 1] = rating;
-    t[r - 1] = ts;
-  }
-  const meta: (ItemMeta | undefined)[] = new Array(items.size);
-  const moviesPath = join(dir, 'movies.csv');
-  const movies = readCsv(moviesPath);
-  for (let r = 1; r < movies.length; r++) {
-    const [id, title, genres] = movies[r]!;
-    const idx = items.toIndex(id!);
-    if (idx < 0) continue;
-    meta[idx] = { title, categories: (genres ?? '').split('|').filter((g) => g.length > 0) };
+/**
+ * Items keep their title and genres only: the presets' worlds and the agents' text features were
+ * calibrated on "title | genres", and tags (written after viewing) would leak the future into them.
+ */
+function simItemMeta(ds: Dataset): Dataset {
+  const meta = ds.itemMeta.map((m) => (m ? { title: m.title, categories: m.categories } : undefined));
+  return new Dataset({ name: ds.name, users: ds.users, items: ds.items, interactions: ds.interactions, eventTypes: ds.eventTypes, itemMeta: meta, userMeta: ds.userMeta, source: ds.source });
+}
+
+function onStarScale(ds: Dataset, scale: DataSummary['valueScale']): { full: Dataset; mapping: SimData['valueMapping'] } {
+  if (scale && scale.lo === STAR_LO && scale.hi === STAR_HI) return { full: ds, mapping: 'identity' };
+  const it = ds.interactions;
+  const v = new Float32Array(it.length);
+  let mapping: SimData['valueMapping'];
+  if (scale && scale.hi > scale.lo) {
+    const a = (STAR_HI - STAR_LO) / (scale.hi - scale.lo);
+    for (let k = 0; k < it.length; k++) v[k] = STAR_LO + a * (Math.min(scale.hi, Math.max(scale.lo, it.value[k]!)) - scale.lo);
+    mapping = 'affine';
+  } else {
+    userPercentileStars(ds, v);
+    mapping = 'user-percentile';
   }
   const full = new Dataset({
-    name: 'ml-latest-small',
-    users,
-    items,
-    interactions: interactionsFrom({ user: u, item: i, value: v, timestamp: t }),
-    itemMeta: meta,
-    source: { file: ratingsPath, format: 'movielens-csv' },
+    name: ds.name,
+    users: ds.users,
+    items: ds.items,
+    interactions: interactionsFrom({ user: it.user, item: it.item, value: v, timestamp: it.timestamp, eventType: it.eventType }),
+    eventTypes: ds.eventTypes,
+    itemMeta: ds.itemMeta,
+    userMeta: ds.userMeta,
+    source: ds.source,
   });
-  const { train } = temporalRatioSplit(full, 0.2);
-  return { full, train, dir };
+  return { full, mapping };
+}
+
+/** 3 + 2 · (mid-rank percentile of the value among the user's own interactions). */
+function userPercentileStars(ds: Dataset, out: Float32Array): void {
+  const it = ds.interactions;
+  const byUser: number[][] = Array.from({ length: ds.nUsers }, () => []);
+  for (let k = 0; k < it.length; k++) byUser[it.user[k]!]!.push(k);
+  for (const rows of byUser) {
+    if (rows.length === 0) continue;
+    rows.sort((a, b) => it.value[a]! - it.value[b]!);
+    // Ties share their mid-rank, so a user whose values are all equal gets 4 stars throughout.
+    for (let lo = 0; lo < rows.length; ) {
+      let hi = lo + 1;
+      while (hi < rows.length && it.value[rows[hi]!] === it.value[rows[lo]!]) hi++;
+      const pct = rows.length === 1 ? 0.5 : ((lo + hi - 1) / 2) / (rows.length - 1);
+      for (let r = lo; r < hi; r++) out[rows[r]!] = 3 + 2 * pct;
+      lo = hi;
+    }
+  }
 }

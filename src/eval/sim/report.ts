@@ -10,9 +10,7 @@ import { barChart, lineChart } from './svg.js';
 import type { SimulationResult } from './simulate.js';
 
 export interface ReportStampInfo {
-  /** Data file and its sha256 prefix, code version — whatever the caller knows. */
-  data?: string;
-  dataSha256?: string;
+  /** Code version and date — whatever the caller knows (the data's name and hash come from the runs). */
   commit?: string;
   date?: string;
 }
@@ -53,7 +51,7 @@ export async function writeSimReport(dir: string, runs: SimulationResult[], stam
   const lines = [
     `# Simulation report: ${r0.preset}`,
     '',
-    `Protocol P3 · preset \`${r0.preset}\` v${r0.presetVersion} · dataset ml-latest-small${stamp.dataSha256 ? ` (sha256 ${stamp.dataSha256.slice(0, 12)})` : ''} · hidden model on the full data, agents on P1's train split · K = 10 · γ = ${r0.gamma} · λ = ${r0.lambda} · α = ${r0.alpha}${stamp.commit ? ` · code ${stamp.commit}` : ''}${stamp.date ? ` · ${stamp.date}` : ''}`,
+    `Protocol P3 · preset \`${r0.preset}\` v${r0.presetVersion} · dataset ${r0.data.name} (sha256 ${r0.data.sha256.slice(0, 12)}${r0.data.valueMapping === 'identity' ? '' : `, values mapped to 0.5–5 stars by ${r0.data.valueMapping}`}) · hidden model on the full data, agents on ${r0.data.split === 't20' ? "P1's train split" : 'a seeded random 80 % (no timestamps)'} · K = 10 · γ = ${r0.gamma} · λ = ${r0.lambda} · α = ${r0.alpha}${stamp.commit ? ` · code ${stamp.commit}` : ''}${stamp.date ? ` · ${stamp.date}` : ''}`,
     '',
     '| agent | train steps/seed | seeds | eval sessions/seed | return (95% CI) | CTR | session length | exposure Gini | cold share | wall s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -8,6 +8,7 @@ import { itemSpaceFromTrain, type AgentContext } from '../../agents/state.js';
 import { BuiltinEmbedder } from '../../embed/builtin.js';
 import { buildPreset } from '../../env/presets.js';
 import { createRecommender, listRecommenders } from '../../recommenders/registry.js';
+import type { ReadOptions } from '../../data/read-interactions.js';
 import type { SimSetup } from './runner.js';
 import { loadSimData } from './data.js';
 
@@ -22,13 +23,15 @@ export interface SetupOptions {
    * Only the agents' features change; the hidden world stays the preset's.
    */
   embeddings?: 'none' | 'builtin';
+  /** Read options for the data layer (column mapping, value range); must be structured-cloneable. */
+  readOptions?: ReadOptions;
 }
 
 /** Built worlds per (preset, data, λ, α), so one process (or worker) builds each only once. */
 const cache = new Map<string, Promise<SimSetup>>();
 
 export function buildSetup(o: SetupOptions): Promise<SimSetup> {
-  const key = JSON.stringify([o.preset, o.dataDir, o.lambda, o.alpha, o.embeddings ?? 'none']);
+  const key = JSON.stringify([o.preset, o.dataDir, o.lambda, o.alpha, o.embeddings ?? 'none', o.readOptions ?? {}]);
   let p = cache.get(key);
   if (!p) {
     p = build(o);
@@ -38,7 +41,7 @@ export function buildSetup(o: SetupOptions): Promise<SimSetup> {
 }
 
 async function build(o: SetupOptions): Promise<SimSetup> {
-  const data = loadSimData(o.dataDir);
+  const data = await loadSimData(o.dataDir, o.readOptions);
   const preset = buildPreset(o.preset, data.full, data.train, { lambda: o.lambda, alpha: o.alpha });
   let embeddings: { dim: number; vectors: Float32Array } | undefined;
   if (o.embeddings === 'builtin') {

@@ -7,6 +7,7 @@ import { presetConfig } from '../../env/presets.js';
 import { ConfigError } from '../../errors.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../../util/workers.js';
 import { SeedRun, type SeedMetrics, type SeedRunOptions } from './runner.js';
+import { loadSimData, type SimData } from './data.js';
 import { buildSetup, type SetupOptions } from './setup.js';
 import { meanCi, type MeanCi } from './stats.js';
 
@@ -53,6 +54,18 @@ export interface SimulationResult {
   curve: { steps: number[]; mean: number[]; lo: number[]; hi: number[] };
   perSeed: SeedMetrics[];
   wallSeconds: number;
+  /** The data the world was calibrated on: its own name and hash, and how it got there. */
+  data: SimDataStamp;
+}
+
+export interface SimDataStamp {
+  name: string;
+  file: string;
+  sha256: string;
+  /** The agents' train split: P1's rule (t20), or random20 for data without timestamps. */
+  split: 't20' | 'random20';
+  /** How values reached the hidden model's star scale (see ./data.ts). */
+  valueMapping: SimData['valueMapping'];
 }
 
 export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
@@ -73,7 +86,15 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   };
   const chunk = Math.max(run.nEnvs, Math.ceil(run.trainSteps / 50));
   const evalChunk = Math.max(1, Math.ceil(evalSessions / 10));
-  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings };
+  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings, readOptions: o.readOptions };
+  const simData = await loadSimData(o.dataDir, o.readOptions);
+  const data: SimDataStamp = {
+    name: simData.summary.name,
+    file: simData.summary.file,
+    sha256: simData.summary.sha256,
+    split: simData.summary.timestamped >= 1 ? 't20' : 'random20',
+    valueMapping: simData.valueMapping,
+  };
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
   if (nWorkers <= 1) {
@@ -160,6 +181,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     curve,
     perSeed,
     wallSeconds: (performance.now() - t0) / 1000,
+    data,
   };
 }
 
