@@ -9,7 +9,9 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { INTERACTION_FORMATS } from '../data/formats.js';
+import { parseJsonText } from '../data/json-error.js';
 import { ConfigError } from '../errors.js';
+import { firstSchemaIssue } from '../util/zod-issue.js';
 
 /** Hyper-parameters of one model: plain values; the recommender registry checks names and ranges. */
 const HyperParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
@@ -44,6 +46,9 @@ export const ConfigSchema = z.strictObject({
       valueRange: z.tuple([z.number(), z.number()]).optional(),
       outOfRange: z.enum(['drop', 'clamp', 'error']).optional(),
       timestampUnit: z.enum(['s', 'ms']).optional(),
+      encoding: z.enum(['utf8', 'latin1']).optional(),
+      /** Share of rows (0–1) a read may drop before it warns (default 0.02). */
+      dropWarning: z.number().min(0).max(1).optional(),
       /** Where `chorus import` writes the dataset snapshot. */
       out: z.string().min(1).optional(),
     })
@@ -90,24 +95,14 @@ export type ChorusConfig = z.infer<typeof ConfigSchema>;
 
 export const CONFIG_FILES = ['chorus.config.json', 'chorus.config.yaml', 'chorus.config.yml'] as const;
 
-/** Dotted path of a zod issue ("evaluate.k", "models.als.factors"). */
-function pathOf(path: readonly PropertyKey[]): string {
-  return path.map((p) => String(p)).join('.');
-}
-
 /** Validate a parsed config object; the first problem becomes a ConfigError naming its field. */
 export function validateConfig(raw: unknown, file = 'config'): ChorusConfig {
   const parsed = ConfigSchema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  let field = pathOf(issue.path);
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
-    field = field ? `${field}.${key}` : key;
-    message = 'unknown setting';
-  }
-  throw new ConfigError(`invalid value in ${file}: ${message}`, field || '(root)');
+  const issue = firstSchemaIssue(parsed.error);
+  const key = issue.unknownKeys[0];
+  const field = key === undefined ? issue.field : issue.field ? `${issue.field}.${key}` : key;
+  throw new ConfigError(`invalid value in ${file}: ${key === undefined ? issue.message : 'unknown setting'}`, field || '(root)');
 }
 
 /** Read and validate the config: `explicit` path if given, else the first CONFIG_FILES entry in `cwd`, else {}. */
@@ -122,10 +117,14 @@ export function loadConfig(explicit?: string, cwd = process.cwd()): { config: Ch
   if (!file) return { config: {} };
   const text = readFileSync(file, 'utf8');
   let raw: unknown;
-  try {
-    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+  if (!/\.ya?ml$/i.test(file)) raw = parseJsonText(text, { file });
+  else {
+    try {
+      raw = parseYaml(text);
+    } catch (err) {
+      // yaml's own message names the line and column.
+      throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
   return { config: validateConfig(raw, file), file };
 }
@@ -139,9 +138,8 @@ export function configSection<T>(config: ChorusConfig, section: 'embed' | 'simul
   if (raw === undefined) return undefined;
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const sub = pathOf(issue.path);
-  throw new ConfigError(`invalid value: ${issue.message}`, sub ? `${section}.${sub}` : section);
+  const { field, message } = firstSchemaIssue(parsed.error, section);
+  throw new ConfigError(`invalid value: ${message}`, field);
 }
 
 /**

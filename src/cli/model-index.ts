@@ -5,7 +5,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Dataset } from '../data/dataset.js';
+import { parseJsonText } from '../data/json-error.js';
 import { DataError } from '../errors.js';
+import { itemPopularity } from '../util/no-history.js';
 
 export const MODEL_INDEX_FORMAT = 'chorus-model-index';
 export const MODEL_INDEX_VERSION = 1;
@@ -19,6 +21,11 @@ export interface ModelIndex {
   items: string[];
   /** Title per item index ("" when the item has none). */
   titles: string[];
+  /**
+   * Training users per item index: `chorus recommend` ranks a user the model does not know by it
+   * (util/no-history.ts). Absent in indexes written before it was added.
+   */
+  popularity?: number[];
 }
 
 export function modelIndexPath(modelPath: string): string {
@@ -35,6 +42,7 @@ export async function writeModelIndex(modelPath: string, model: string, ds: Data
     users: ds.users.ids(),
     items: ds.items.ids(),
     titles: Array.from({ length: ds.nItems }, (_, i) => ds.itemMeta[i]?.title ?? ''),
+    popularity: Array.from(itemPopularity(ds.byUser().indices, ds.nItems)),
   };
   await writeFile(path, JSON.stringify(index), 'utf8');
   return path;
@@ -48,12 +56,7 @@ export async function readModelIndex(modelPath: string): Promise<ModelIndex> {
   } catch {
     throw new DataError(`model id index not found (chorus train writes it next to the model)`, { file: path }, 'E_NOT_FOUND');
   }
-  let doc: Partial<ModelIndex>;
-  try {
-    doc = JSON.parse(text) as Partial<ModelIndex>;
-  } catch (err) {
-    throw new DataError(`not valid JSON: ${(err as Error).message}`, { file: path });
-  }
+  const doc = parseJsonText(text, { file: path }) as Partial<ModelIndex>;
   if (doc.format !== MODEL_INDEX_FORMAT) throw new DataError(`not a ${MODEL_INDEX_FORMAT} file`, { file: path, field: 'format' });
   if (doc.version !== MODEL_INDEX_VERSION) throw new DataError(`index version ${String(doc.version)} is not supported (this build reads ${MODEL_INDEX_VERSION})`, { file: path, field: 'version' });
   for (const f of ['users', 'items', 'titles'] as const) {

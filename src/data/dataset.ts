@@ -5,6 +5,7 @@
  * Splits (train/test/validation) are Datasets that share the *same* id maps as their parent,
  * so an index means the same user or item in every part of a split.
  */
+import type { ValueScale } from './report.js';
 import { groupByRowThenTime } from './sort.js';
 
 /** Two-way map between external string ids and dense indices 0..size-1. */
@@ -103,6 +104,8 @@ export interface DatasetSource {
   sha256?: string;
   /** Format the reader used (movielens-csv, movielens-dat, udata, csv, tsv, jsonl, synthetic …). */
   format: string;
+  /** The value column's scale, declared or read from the data (kept in snapshots). */
+  valueScale?: ValueScale;
 }
 
 export interface DatasetInit {

@@ -105,7 +105,7 @@ export function looksLikeHeader(fields: readonly string[]): boolean {
   return fields.every((f) => f.trim() === '' || !Number.isFinite(Number(f)));
 }
 
-/** Up to the first 64 KiB of a file, first line only, without line ending or BOM. */
+/** Up to the first 64 KiB of a file, first line only (LF, CRLF or CR ends it), without line ending or BOM. */
 export async function readFirstLine(path: string): Promise<string> {
   let fh;
   try {
@@ -120,9 +120,9 @@ export async function readFirstLine(path: string): Promise<string> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     let s = buf.subarray(0, bytesRead).toString('utf8');
     if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
-    const nl = s.indexOf('\n');
-    if (nl >= 0) s = s.slice(0, nl);
-    return s.endsWith('\r') ? s.slice(0, -1) : s;
+    // The first line ends at LF, CRLF or a lone CR (classic Mac files), as in scanLines.
+    const end = s.search(/[\r\n]/);
+    return end >= 0 ? s.slice(0, end) : s;
   } finally {
     await fh.close();
   }

@@ -1,6 +1,6 @@
 export * from './dataset.js';
 export { countingSort, groupByRowThenTime, externalIdOrder } from './sort.js';
-export { sha256File, type TextEncoding } from './scan.js';
+export { sha256File, findInvalidUtf8, type TextEncoding, type InvalidUtf8 } from './scan.js';
 export {
   INTERACTION_FORMATS,
   PRESETS as FORMAT_PRESETS,
@@ -10,7 +10,23 @@ export {
   type ColumnRef,
   type FormatPreset,
 } from './formats.js';
-export { formatCleaningReport, type CleaningReport, type CleaningIssue, type IssueKind, type IssueAction } from './report.js';
+export {
+  formatCleaningReport,
+  formatColumns,
+  formatValueScale,
+  type CleaningReport,
+  type CleaningIssue,
+  type IssueKind,
+  type IssueAction,
+  type ColumnRole,
+  type ColumnSource,
+  type ColumnUse,
+  type ColumnsUsed,
+  type ValueScale,
+} from './report.js';
+export { STANDARD_SCALES, valueScale, observeValues, ratingRange, type ObservedValues } from './value-scale.js';
+export { dropWarning, DEFAULT_DROP_WARNING } from './drop-warning.js';
+export { parseJsonText, type JsonSource } from './json-error.js';
 export {
   readInteractions,
   type ReadOptions,

@@ -7,7 +7,7 @@
 import { DataError } from '../errors.js';
 import type { Dataset, IdMap, ItemMeta, UserMeta } from './dataset.js';
 import { headerIndex, looksLikeHeader, readFirstLine, type ColumnRef } from './formats.js';
-import { jsonErrorOffset } from './json-error.js';
+import { jsonSyntaxError, parseJsonText } from './json-error.js';
 import { ReportBuilder, DEFAULT_MAX_EXAMPLES, type CleaningReport } from './report.js';
 import { columnOf, printable, scanLines, scanRecords, type RecordCursor, type TextEncoding } from './scan.js';
 
@@ -90,8 +90,7 @@ async function forEachRow(
         parsed = JSON.parse(t);
       } catch (err) {
         if (!strict) return onMalformed(line, 'not valid JSON');
-        const at = jsonErrorOffset(t);
-        throw new DataError(`expected a JSON object per line: ${(err as Error).message}`, { file: path, line, column: Math.max(at, 0) + 1 });
+        throw jsonSyntaxError(t, { file: path, line }, err, { expected: 'expected a JSON object per line' });
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         if (!strict) return onMalformed(line, 'not a JSON object');
@@ -295,11 +294,7 @@ async function guessMetadataColumns(path: string, options: MetadataOptions): Pro
   const first = await readFirstLine(path);
   let names: string[];
   if (options.format === 'jsonl' || path.endsWith('.jsonl') || first.trimStart().startsWith('{')) {
-    try {
-      names = Object.keys(JSON.parse(first) as object);
-    } catch {
-      throw new DataError('expected a JSON object on the first line', { file: path, line: 1, column: Math.max(jsonErrorOffset(first), 0) + 1 });
-    }
+    names = Object.keys(parseJsonText(first, { file: path }, { expected: 'expected a JSON object on the first line' }) as object);
   } else {
     names = first.split(options.delimiter ?? (path.endsWith('.csv') || options.format === 'csv' ? ',' : '\t')).map((h) => h.replace(/^"|"$/g, ''));
   }

@@ -10,6 +10,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { DataError } from '../errors.js';
 import { Dataset, IdMap, type DatasetSource, type Interactions, type ItemMeta, type UserMeta } from './dataset.js';
+import { parseJsonText } from './json-error.js';
 
 const MAGIC = 'CHORUSDS';
 export const SNAPSHOT_VERSION = 1;
@@ -119,12 +120,7 @@ export async function loadDatasetFile(path: string): Promise<Dataset> {
   }
   const hlen = buf.readUInt32LE(12);
   if (16 + hlen > buf.length) throw new DataError('snapshot is truncated (header runs past the end of the file)', { file: path });
-  let header: Header;
-  try {
-    header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as Header;
-  } catch (err) {
-    throw new DataError(`snapshot header is not valid JSON: ${(err as Error).message}`, { file: path });
-  }
+  const header = parseJsonText(buf.toString('utf8', 16, 16 + hlen), { file: path, byteOffset: 16 }, { expected: 'snapshot header is not valid JSON' }) as Header;
   const dataStart = pad8(16 + hlen);
   const views: Partial<Record<ArrayName, ArrayBufferView>> = {};
   for (const a of header.arrays) {

@@ -101,7 +101,6 @@ async function summarise(path: string, r: FolderLoadResult, options: ReadOptions
   const ts = ds.interactions.timestamp;
   let stamped = 0;
   for (let k = 0; k < ts.length; k++) if (!Number.isNaN(ts[k]!)) stamped++;
-  const withWarning = r as FolderLoadResult & { warning?: string };
   const summary: DataSummary = {
     name: ds.name,
     path,
@@ -112,41 +111,25 @@ async function summarise(path: string, r: FolderLoadResult, options: ReadOptions
     items: ds.nItems,
     interactions: ds.nInteractions,
     timestamped: ts.length === 0 ? 0 : stamped / ts.length,
-    valueScale: valueScaleOf(ds, options, r),
+    valueScale: valueScaleOf(options, r),
     rowsRead: r.report.rowsRead,
     rowsDropped: r.report.rowsDropped,
   };
-  if (withWarning.warning) summary.warning = withWarning.warning;
+  if (r.warning) summary.warning = r.warning;
   return { dataset: ds, summary };
 }
 
 /**
- * The value scale: the declared `valueRange`; else the range the reader validated against (MovieLens
- * presets know theirs); else, for explicit ratings, the observed range; null for implicit data
- * (every value 1, or unbounded counts such as Last.fm's play counts).
+ * The rating scale the data layer read (declared with `valueRange`, or a usual rating scale that
+ * holds the values: 0.5–5, 1–10, 0–10 …), or null for implicit data: a file without a value
+ * column (every value is the implicit 1) or values no rating scale holds (play counts).
  */
-function valueScaleOf(ds: Dataset, options: ReadOptions, r: FolderLoadResult): DataSummary['valueScale'] {
-  if (options.valueRange) return { lo: options.valueRange[0], hi: options.valueRange[1], source: 'declared' };
-  const read = (r.report as { valueRange?: [number, number] }).valueRange;
-  if (read) return { lo: read[0], hi: read[1], source: 'data' };
-  const v = ds.interactions.value;
-  if (v.length === 0) return null;
-  let lo = Infinity;
-  let hi = -Infinity;
-  let integral = true;
-  const distinct = new Set<number>();
-  for (let k = 0; k < v.length; k++) {
-    const x = v[k]!;
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
-    if (integral && !Number.isInteger(x * 2)) integral = false;
-    if (distinct.size <= 201) distinct.add(x);
-  }
-  // Ratings sit on a short grid of steps within 0–100 (stars, half stars, 0–10, 0–100 scores);
-  // counts (plays, clicks) run past 100 or off the grid. Counts that stay under 100 look like a
-  // scale: declare nothing and get `pos` on them, or pass --value-range to say what they are.
-  if (lo === hi || lo < 0 || hi > 100 || !integral || distinct.size > 201) return null;
-  return { lo, hi, source: 'data' };
+function valueScaleOf(options: ReadOptions, r: FolderLoadResult): DataSummary['valueScale'] {
+  const range = r.report.valueRange;
+  if (!range) return null;
+  if (options.valueRange) return { lo: range[0], hi: range[1], source: 'declared' };
+  if (r.report.columns && r.report.columns.value === null) return null;
+  return { lo: range[0], hi: range[1], source: 'data' };
 }
 
 /** The `pos` variant's threshold: the top quarter of the value scale. */

@@ -53,7 +53,7 @@ export function loadP1(dir: string, variant: P1Variant): Promise<P1Data> {
   const ratings = join(dir, 'ratings.csv');
   if (!existsSync(ratings)) {
     const why = existsSync(dir) ? `no ratings.csv in ${dir}` : `data folder not found: ${dir}`;
-    return Promise.reject(new DataError(`${P1_ID} needs a MovieLens folder with ratings.csv (and movies.csv): ${why}`, { file: ratings }));
+    return Promise.reject(new DataError(`${P1_ID} needs a MovieLens folder with ratings.csv (and movies.csv): ${why}; for other data use --protocol t20 (P1's rule on any data)`, { file: ratings }));
   }
   const fileKey = `${ratings}|${statSync(ratings).mtimeMs}`;
   return memo(cache, `${fileKey}|${variant}`, async () => {

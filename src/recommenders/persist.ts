@@ -7,6 +7,7 @@
  *     "created": "2026-…Z", "config": {…}, "state": {…} }
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { parseJsonText } from '../data/json-error.js';
 import { ChorusError, DataError, ModelStateError } from '../errors.js';
 import { fromJsonValue, toJsonValue } from '../util/serialize.js';
 import { restoreRecommender } from './registry.js';
@@ -39,12 +40,7 @@ export function serializeModel(rec: Recommender, created = new Date()): string {
 
 /** Read the header of a saved model's text without restoring it. `source` names it in errors. */
 export function readModelHeader(text: string, source = '<model>'): ModelHeader & { saved: SavedModel } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`not a readable model file (${(e as Error).message})`, { file: source }, 'E_MODEL_CORRUPT');
-  }
+  const doc = parseJsonText(text, { file: source }, { expected: 'not a readable model file', code: 'E_MODEL_CORRUPT' });
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new DataError('not a model file: expected a JSON object', { file: source }, 'E_MODEL_CORRUPT');
   }

@@ -112,23 +112,32 @@ describe('missing values', () => {
 describe('out-of-range values and unknown ids', () => {
   const OOR = ['userId,movieId,rating,timestamp', '1,10,4.0,1', '1,20,7,2', '2,10,0,3', '2,20,5.0,4'].join('\n');
 
-  it('drop (MovieLens range 0.5–5 by default), clamp, error', async () => {
+  const ML_RANGE: ReadOptions = { valueRange: [0.5, 5] };
+
+  it('without a declared range nothing is out of range: the scale is read from the data', async () => {
     const d = await read(OOR, {});
+    expect(d.dataset.nInteractions).toBe(4);
+    expect(d.report.issues).toEqual([]);
+    expect(d.report.valueScale).toEqual({ lo: 0, hi: 10, source: 'standard', min: 0, max: 7 });
+  });
+
+  it('a declared range: drop, clamp, error', async () => {
+    const d = await read(OOR, ML_RANGE);
     expect(d.dataset.nInteractions).toBe(2);
     expect(d.report.issues).toEqual([
       { kind: 'out-of-range', action: 'dropped', count: 2, examples: [`${d.p}:3`, `${d.p}:4`], detail: 'outside [0.5, 5]' },
     ]);
-    const c = await read(OOR, { outOfRange: 'clamp' });
+    const c = await read(OOR, { ...ML_RANGE, outOfRange: 'clamp' });
     expect(Array.from(c.dataset.interactions.value)).toEqual([4, 5, 0.5, 5]);
     expect(c.report).toMatchObject({ rowsRepaired: 2, rowsDropped: 0 });
-    const e = await read(OOR, { outOfRange: 'error' }).catch((x: unknown) => x as DataError);
+    const e = await read(OOR, { ...ML_RANGE, outOfRange: 'error' }).catch((x: unknown) => x as DataError);
     expect((e as DataError).location).toMatchObject({ line: 3, column: 6, field: 'rating' });
     const custom = await read(OOR, { valueRange: [0, 10] });
     expect(custom.dataset.nInteractions).toBe(4);
   });
 
   it('unknown items and users against a catalogue', async () => {
-    const d = await read(OOR, { knownItems: ['10'], knownUsers: new Set(['1', '2']) });
+    const d = await read(OOR, { ...ML_RANGE, knownItems: ['10'], knownUsers: new Set(['1', '2']) });
     expect(rows(d.dataset).map((r) => r[1])).toEqual(['10']);
     // line 3 is out of range, line 4 value 0 too; line 5 item 20 unknown
     expect(d.report.issues.map((i) => [i.kind, i.count, i.examples])).toEqual([
@@ -149,7 +158,7 @@ describe('out-of-range values and unknown ids', () => {
   it('lists at most maxExamples places but counts every row', async () => {
     const lines = ['userId,movieId,rating,timestamp'];
     for (let k = 0; k < 12; k++) lines.push(`1,${k},9,${k}`);
-    const d = await read(lines.join('\n'), { maxExamples: 3 });
+    const d = await read(lines.join('\n'), { ...ML_RANGE, maxExamples: 3 });
     expect(d.report.issues[0]!.count).toBe(12);
     expect(d.report.issues[0]!.examples).toEqual([`${d.p}:2`, `${d.p}:3`, `${d.p}:4`]);
     expect(formatCleaningReport(d.report)).toContain(`out-of-range: 12 dropped (outside [0.5, 5]) at ${d.p}:2, ${d.p}:3, ${d.p}:4, …`);

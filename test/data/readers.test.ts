@@ -7,7 +7,12 @@ describe('readInteractions: MovieLens formats', () => {
   it('reads ratings.csv with CRLF, header, sha256 and format', async () => {
     const path = join(FIXTURES, 'ml-tiny/ratings.csv');
     const { dataset, report } = await readInteractions(path);
-    expect(dataset.source).toEqual({ file: path, sha256: await sha256File(path), format: 'movielens-csv' });
+    expect(dataset.source).toEqual({
+      file: path,
+      sha256: await sha256File(path),
+      format: 'movielens-csv',
+      valueScale: { lo: 0.5, hi: 5, source: 'standard', min: 1, max: 5 },
+    });
     expect(dataset.source!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(dataset.name).toBe('ml-tiny');
     expect(report).toMatchObject({ rowsRead: 6, rowsKept: 6, rowsDropped: 0, header: ['userId', 'movieId', 'rating', 'timestamp'] });

@@ -15,10 +15,10 @@ import { ConfigError } from '../../errors.js';
 import { listRecommenders } from '../../recommenders/registry.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
-import { readOptions } from '../data.js';
+import { addDataFlags, dataFlagOptions, printLoadWarning, readOptions, type DataFlags } from '../data.js';
 import { progressBar } from '../progress.js';
 
-interface EvaluateFlags {
+interface EvaluateFlags extends DataFlags {
   protocol?: string;
   variant?: string;
   model?: string;
@@ -96,7 +96,7 @@ export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): Ev
     bootstrap: intFlag(flags.bootstrap, 'bootstrap', 0) ?? ev.bootstrap,
     sampledNegatives: intFlag(flags.sampledNegatives, 'sampled-negatives', 1) ?? ev.sampledNegatives,
     split: splitFlag(flags.split),
-    readOptions: readOptions(config),
+    readOptions: readOptions(config, dataFlagOptions(flags)),
     splitParams: { testRatio: ratioFlag(flags.testRatio), n: intFlag(flags.lastN, 'last-n', 1), cut: parseCut(flags.cut) },
   };
 }
@@ -194,8 +194,8 @@ function printComparison(a: ProtocolResult, b: ProtocolResult, c: PairedComparis
 
 export function register(program: Command): void {
   const ids = () => [...PROTOCOLS.keys()].join(', ');
-  program
-    .command('evaluate')
+  addDataFlags(program
+    .command('evaluate'))
     .description('evaluate a model under a named protocol (default: P1 ml-ls-t20) and print metrics with their stamp')
     .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}); default ml-ls-t20 on a MovieLens folder or with no --data, else t20 (P1's rule on any data)`)
     .option('--variant <name>', 'protocol variant: all or pos4 for ml-ls-t20, all or pos (top quarter of the value scale) for t20/random20/last-n/time-cut (default: the first)')
@@ -222,6 +222,8 @@ export function register(program: Command): void {
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {
         const a = await runOne(s, s.model, s.modelConfig);
+        // An import that dropped many rows says so on stderr too (and in --json's data.warning).
+        printLoadWarning({ warning: a.data?.warning });
         let b: ProtocolResult | undefined;
         let cmp: PairedComparison | undefined;
         if (flags.compare !== undefined) {

@@ -13,7 +13,7 @@ import { runSimulation, type SimulationResult } from '../../eval/sim/simulate.js
 import { codeVersion } from '../../eval/stamp.js';
 import { ConfigError } from '../../errors.js';
 import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
-import { dataPath, readOptions } from '../data.js';
+import { addDataFlags, dataFlagOptions, dataPath, printLoadWarning, readOptions, type DataFlags } from '../data.js';
 import { formatNumber, table, withCleanStdout, writeErr, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 // The multi-agent team (src/marl) registers agent `team` and recommenders `team`/`team-item` on import.
@@ -21,7 +21,7 @@ import { attachTeamContent, checkCoordination, fitExtras, parseExtrasSpec, check
 import { buildSetup } from '../../eval/sim/setup.js';
 import { loadSimData } from '../../eval/sim/data.js';
 
-interface SimulateFlags {
+interface SimulateFlags extends DataFlags {
   preset?: string;
   agent?: string;
   steps?: string;
@@ -79,8 +79,8 @@ function floatFlag(v: string | undefined, flag: string): number | undefined {
 }
 
 export function register(program: Command): void {
-  program
-    .command('simulate')
+  addDataFlags(program
+    .command('simulate'))
     .description('train and evaluate agents in a simulated-user preset (protocol P3); writes a report folder')
     .option('--preset <name>', `simulator preset (${presetNames().join(', ')})`, undefined)
     .option('-a, --agent <names>', `agent, or several separated by commas (${agentNames().join(', ')})`)
@@ -115,7 +115,7 @@ export function register(program: Command): void {
       const embeddings = flags.embeddings ?? sc.embeddings ?? 'none';
       if (embeddings !== 'none' && embeddings !== 'builtin') throw new ConfigError(`expected none or builtin, got "${embeddings}"`, 'embeddings');
       const dataDir = simulateDataPath(flags.data, config);
-      const readOpts = readOptions(config);
+      const readOpts = readOptions(config, dataFlagOptions(flags));
       const params = parseParams(flags.param);
       const extraSpecs = parseExtrasSpec(flags.extras ?? '');
       if (extraSpecs.length > 0 && !agents.includes('team')) throw new ConfigError('--extras adds agents to the team; give --agent team', 'extras');
@@ -169,6 +169,7 @@ export function register(program: Command): void {
             bar.stop();
           }
         }
+        printLoadWarning({ warning: runs[0]?.data.warning });
         let reportDir: string | undefined;
         if (flags.report !== false) {
           reportDir = flags.out ?? sc.out ?? join('reports', `${preset}-${agents.join('+')}`);

@@ -7,15 +7,16 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
 import { createEvalModel } from '../../eval/index.js';
-import { temporalRatioSplit } from '../../data/split.js';
+import type { Dataset } from '../../data/dataset.js';
+import { randomSplit, temporalRatioSplit } from '../../data/split.js';
 import { saveModel } from '../../recommenders/persist.js';
 import { loadConfig, parseParams } from '../config.js';
-import { dataPath, loadData, readOptions } from '../data.js';
+import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
 import { withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 
-interface TrainFlags {
+interface TrainFlags extends DataFlags {
   model?: string;
   data?: string;
   param?: string[];
@@ -25,15 +26,22 @@ interface TrainFlags {
   json?: boolean;
 }
 
+/** The train part of protocol t20's split: P1's rule, or random20 (seed 0) without timestamps. */
+function holdoutTrain(dataset: Dataset): Dataset {
+  const ts = dataset.interactions.timestamp;
+  for (let k = 0; k < ts.length; k++) if (Number.isNaN(ts[k]!)) return randomSplit(dataset, { seed: 0, testRatio: 0.2, perUser: true }).train;
+  return temporalRatioSplit(dataset, 0.2).train;
+}
+
 export function register(program: Command): void {
-  program
-    .command('train')
+  addDataFlags(program
+    .command('train'))
     .description('fit a model and save it (with an id index for `chorus recommend`)')
     .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
     .option('-d, --data <path>', 'dataset folder, interaction file or snapshot (default: config "data", else the bundled demo data)')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
     .option('-o, --out <file>', 'model file (default: <model>.model.json)')
-    .option('--holdout', "fit on P1's train split only (the last 20 % of each user's interactions held out)")
+    .option('--holdout', "fit on P1's train split only (the last 20 % of each user's interactions held out; a seeded random 20 % when the data has no timestamps, as protocol t20 does)")
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<TrainFlags>();
       const { config } = loadConfig(flags.config);
@@ -44,8 +52,8 @@ export function register(program: Command): void {
       const out = resolve(flags.out ?? config.train?.out ?? `${name}.model.json`);
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {
-        const { dataset } = await loadData(dataPath(flags.data, config), readOptions(config));
-        const train = holdout ? temporalRatioSplit(dataset, 0.2).train : dataset;
+        const { dataset } = await loadData(dataPath(flags.data, config), readOptions(config, dataFlagOptions(flags)));
+        const train = holdout ? holdoutTrain(dataset) : dataset;
         const bar = progressBar(`fit ${name}`);
         const t0 = performance.now();
         try {

@@ -66,6 +66,8 @@ export interface SimDataStamp {
   split: 't20' | 'random20';
   /** How values reached the hidden model's star scale (see ./data.ts). */
   valueMapping: SimData['valueMapping'];
+  /** The import's warning when it dropped more than its threshold of rows. */
+  warning?: string;
 }
 
 export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
@@ -95,6 +97,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     split: simData.summary.timestamped >= 1 ? 't20' : 'random20',
     valueMapping: simData.valueMapping,
   };
+  if (simData.summary.warning) data.warning = simData.summary.warning;
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
   if (nWorkers <= 1) {
