@@ -10,7 +10,7 @@
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
  */
 import { writeFileSync } from 'node:fs';
-import '../src/marl/index.js';
+import { registerTeam } from '../src/marl/register.js';
 import { buildSetup } from '../src/eval/sim/setup.js';
 import { loadSimData } from '../src/eval/sim/data.js';
 import { SeedRun } from '../src/eval/sim/runner.js';
@@ -18,6 +18,9 @@ import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import { attachTeamContent } from '../src/marl/content.js';
 import type { TeamAgent } from '../src/marl/team.js';
 import { fitExtras, parseExtrasSpec } from '../src/marl/extras.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

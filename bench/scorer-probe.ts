@@ -12,11 +12,14 @@
  * `als prior` is the agents' own prior (implicit ALS on the train split); each `--scorers` entry is
  * a recommender fitted on the train split (the syntax of `--extras`).
  */
-import '../src/marl/index.js';
+import { registerTeam } from '../src/marl/register.js';
 import { buildSetup } from '../src/eval/sim/setup.js';
 import { loadSimData } from '../src/eval/sim/data.js';
 import { clickUtility, initialSatiation } from '../src/env/world.js';
 import { fitExtras, parseExtrasSpec } from '../src/marl/extras.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

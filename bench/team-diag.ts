@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/team-diag.ts [--seed 5] [--coordination vdn] [--preset sim-ml-ls-v1] [--lambda 0.1] [--steps 2000] [--eval 300] [--over '{"credit":"uniform"}']
  */
-import '../src/marl/index.js';
+import { registerTeam } from '../src/marl/register.js';
 import { buildSetup } from '../src/eval/sim/setup.js';
 import { loadSimData } from '../src/eval/sim/data.js';
 import { SeedRun } from '../src/eval/sim/runner.js';
@@ -13,6 +13,9 @@ import { attachTeamContent } from '../src/marl/content.js';
 import type { TeamAgent } from '../src/marl/team.js';
 import { ITEM_FEATURES } from '../src/marl/views.js';
 import { numArg, strArg } from './args.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 const seed = numArg('seed', 5);
 const coordination = strArg('coordination', 'vdn');

@@ -1,7 +1,9 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
+import { exploreSlate } from './explore.js';
 import type { AgentContext } from './state.js';
 import type { ActOptions, Transition } from './types.js';
+import { logPopularity } from '../util/log-popularity.js';
 
 export interface EpsilonGreedyConfig extends SeededConfig {
   /** Chance that a slate position shows a uniformly random item instead of the best estimate. */
@@ -33,10 +35,9 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
     this.sum = new Float64Array(nI);
     this.prior = new Float64Array(nI);
     this.est = new Float64Array(nI);
-    let maxPop = 1;
-    for (let i = 0; i < nI; i++) maxPop = Math.max(maxPop, ctx.items.popularity[i]!);
+    const logPop = logPopularity(ctx.items.popularity);
     for (let i = 0; i < nI; i++) {
-      this.prior[i] = (config.priorScale * Math.log1p(ctx.items.popularity[i]!)) / Math.log1p(maxPop);
+      this.prior[i] = config.priorScale * logPop[i]!;
       this.est[i] = this.prior[i]!;
     }
   }
@@ -55,20 +56,17 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
     const pool = eps > 0 && restricted ? this.showable(obs, options) : null;
     const spare = eps > 0 ? (pool ? pool.length : this.showableCount(obs)) - slate.items.length : 0;
     const nI = this.ctx.items.nItems;
-    for (let p = 0; p < slate.items.length; p++) {
-      if (spare > 0 && this.rng.next() < eps) {
-        let i: number;
-        if (pool) {
-          do i = pool[this.rng.int(pool.length)]!;
-          while (slate.items.includes(i));
-        } else {
-          do i = this.rng.int(nI);
-          while (this.inHistory(obs, i) || slate.items.includes(i));
-        }
-        slate.items[p] = i;
-        prop[p] = eps / spare;
-      } else prop[p] = spare > 0 ? 1 - eps : 1;
-    }
+    exploreSlate(this.rng, eps, slate.items, prop, spare, () => {
+      let i: number;
+      if (pool) {
+        do i = pool[this.rng.int(pool.length)]!;
+        while (slate.items.includes(i));
+      } else {
+        do i = this.rng.int(nI);
+        while (this.inHistory(obs, i) || slate.items.includes(i));
+      }
+      return i;
+    });
     return slate;
   }
 

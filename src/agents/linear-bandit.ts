@@ -1,8 +1,9 @@
 import type { Observation } from '../env/types.js';
-import { matVecSmall, scaledIdentity, shermanMorrison } from '../util/linalg.js';
 import { clickedReward, type SeededConfig } from './base.js';
 import { StateFeaturiser, type AgentContext } from './state.js';
 import type { Transition } from './types.js';
+import { RidgeStats } from './ridge-stats.js';
+import { logPopularity } from '../util/log-popularity.js';
 
 /**
  * The joint (state, item) feature map shared by LinUCB and linear Thompson sampling:
@@ -31,10 +32,7 @@ export class LinearSlateFeatures {
     this.dim = 2 * this.d + 2 * this.nC + 1;
     this.featuriser = new StateFeaturiser(ctx);
     this.state = new Float32Array(this.featuriser.dim);
-    this.logPop = new Float32Array(ctx.items.nItems);
-    let maxPop = 1;
-    for (let i = 0; i < ctx.items.nItems; i++) maxPop = Math.max(maxPop, ctx.items.popularity[i]!);
-    for (let i = 0; i < ctx.items.nItems; i++) this.logPop[i] = Math.log1p(ctx.items.popularity[i]!) / Math.log1p(maxPop);
+    this.logPop = logPopularity(ctx.items.popularity, new Float32Array(ctx.items.nItems));
     this.w = new Float64Array(this.d);
     this.v = new Float64Array(this.nC);
   }
@@ -102,47 +100,32 @@ export interface LinearBanditConfig extends SeededConfig {
 }
 
 /**
- * The ridge-regression statistics LinUCB and linear Thompson sampling share: A⁻¹ (kept by
- * Sherman–Morrison, O(dim²) per shown item), b = Σ r·φ, and θ = A⁻¹b. A starts at λI and b at
- * λ·m on the popularity feature, so θ starts at the prior mean m there and 0 elsewhere.
+ * The ridge-regression statistics of LinUCB and linear Thompson sampling over φ (`RidgeStats`):
+ * A starts at λI and b at λ·m on the popularity feature, so θ starts at the prior mean m there and
+ * 0 elsewhere. Each shown item of a slate is one observation, with its click reward.
  */
-export class LinearBanditStats {
+export class LinearBanditStats extends RidgeStats {
   readonly f: LinearSlateFeatures;
-  ainv: Float64Array;
-  b: Float64Array;
-  readonly theta: Float64Array;
   /** φ scratch for callers (and `observe`). */
   readonly phiBuf: Float64Array;
-  private readonly tmp: Float64Array;
 
   constructor(ctx: AgentContext, ridge: number, popularityPrior: number) {
-    this.f = new LinearSlateFeatures(ctx);
-    const D = this.f.dim;
-    this.ainv = scaledIdentity(D, 1 / ridge);
-    this.b = new Float64Array(D);
-    this.b[this.f.popIndex] = ridge * popularityPrior;
-    this.theta = new Float64Array(D);
-    matVecSmall(this.ainv, D, this.b, this.theta);
-    this.phiBuf = new Float64Array(D);
-    this.tmp = new Float64Array(D);
+    const f = new LinearSlateFeatures(ctx);
+    const priorMean = new Float64Array(f.dim);
+    priorMean[f.popIndex] = popularityPrior;
+    super(f.dim, ridge, priorMean);
+    this.f = f;
+    this.phiBuf = new Float64Array(f.dim);
   }
 
   /** Add every shown item of the slate, with its click reward, to A and b (θ is left stale). */
   observe(t: Transition): void {
     this.f.setState(t.observation);
-    const D = this.f.dim;
     const items = t.slate.items;
     for (let p = 0; p < items.length; p++) {
       this.f.phi(items[p]!, this.phiBuf);
-      shermanMorrison(this.ainv, D, this.phiBuf, this.tmp);
-      const r = clickedReward(t, p);
-      for (let j = 0; j < D; j++) this.b[j] += r * this.phiBuf[j]!;
+      this.add(this.phiBuf, clickedReward(t, p));
     }
-  }
-
-  /** θ = A⁻¹b. */
-  refresh(): void {
-    matVecSmall(this.ainv, this.f.dim, this.b, this.theta);
   }
 
   getState(): Record<string, unknown> {
@@ -150,8 +133,6 @@ export class LinearBanditStats {
   }
 
   setState(s: Record<string, unknown>): void {
-    this.ainv = s.ainv as Float64Array;
-    this.b = s.b as Float64Array;
-    this.refresh();
+    this.load(s.ainv as Float64Array, s.b as Float64Array);
   }
 }

@@ -19,6 +19,7 @@ import { Rng } from '../util/rng.js';
 import { BaseAgent } from './base.js';
 import type { ActOptions, Transition } from './types.js';
 import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } from './state.js';
+import { logPopularity } from '../util/log-popularity.js';
 
 /** Knobs every neural agent shares. */
 export interface NeuralConfig {
@@ -51,7 +52,7 @@ export function snapshotObservation(o: Observation): Observation {
 }
 
 /** Reward credited to each slate position: its own when per-position rewards are given, else the clicked positions share the step reward (all do without click info). */
-export function positionRewards(t: Transition, out: Float32Array): Float32Array {
+function positionRewards(t: Transition, out: Float32Array): Float32Array {
   if (t.rewards) {
     for (let p = 0; p < t.slate.items.length; p++) out[p] = t.rewards[p] ?? 0;
     return out;
@@ -210,7 +211,7 @@ export class PairFeatures {
   private readonly ctx: AgentContext;
   private readonly state: Float32Array;
   readonly source: CandidateSource;
-  private readonly logMaxPop: number;
+  private readonly logPop: Float64Array;
 
   constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}) {
     this.ctx = ctx;
@@ -221,9 +222,7 @@ export class PairFeatures {
     this.itemDim = dim + categoryNames.length + 5;
     this.dim = this.stateDim + this.itemDim;
     this.state = new Float32Array(this.stateDim);
-    let mx = 1;
-    for (let i = 0; i < ctx.items.nItems; i++) mx = Math.max(mx, ctx.items.popularity[i]!);
-    this.logMaxPop = Math.log1p(mx);
+    this.logPop = logPopularity(ctx.items.popularity);
   }
 
   /** The state vector alone (stateDim) into out. */
@@ -235,7 +234,7 @@ export class PairFeatures {
   fill(obs: Observation, items: ArrayLike<number>, out: Float32Array, row0 = 0): void {
     const s = this.featuriser.encode(obs, this.state);
     const z = this.source.zPrior(obs.user);
-    const { dim: d, vectors, categoryNames, catIndptr, catIndices, cold, popularity } = this.ctx.items;
+    const { dim: d, vectors, categoryNames, catIndptr, catIndices, cold } = this.ctx.items;
     const nC = categoryNames.length;
     for (let q = 0; q < items.length; q++) {
       const i = items[q]!;
@@ -259,7 +258,7 @@ export class PairFeatures {
       }
       p += nC;
       out[p++] = cold[i]!;
-      out[p++] = Math.log1p(popularity[i]!) / this.logMaxPop;
+      out[p++] = this.logPop[i]!;
       out[p++] = z[i]!;
       out[p++] = dot;
       out[p] = overlap;
@@ -375,7 +374,7 @@ export function sampleWithoutReplacement(p: Float32Array, n: number, k: number, 
 }
 
 /** Check the shared knobs; `field` names are the config keys. */
-export function validateNeuralConfig(c: NeuralConfig): void {
+function validateNeuralConfig(c: NeuralConfig): void {
   const bad = (field: string, msg: string): never => {
     throw new ConfigError(msg, field);
   };

@@ -76,7 +76,7 @@ export class TabularQ {
  * the mass of the actions whose slate starts with the shown items up to p, divided by that of the
  * actions whose slate starts with the shown items before p.
  */
-export function prefixPropensities(shown: Int32Array, slates: readonly Int32Array[], pi: Float64Array): Float32Array {
+function prefixPropensities(shown: Int32Array, slates: readonly Int32Array[], pi: Float64Array): Float32Array {
   const props = new Float32Array(shown.length).fill(1);
   let before = 1;
   const alive = new Uint8Array(pi.length).fill(1);

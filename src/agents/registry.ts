@@ -3,7 +3,7 @@
  * `restoreAgent` are the front door used by src/eval/sim, the CLI and src/marl.
  *
  * To add an agent: write `src/agents/<name>.ts` exporting a class that implements `ManagedAgent`
- * (extend `BaseAgent`), then add one entry to `AGENTS` below.
+ * (extend `BaseAgent`), then add one entry to `BUILTIN_AGENTS` below.
  */
 import { ConfigError, UnknownNameError } from '../errors.js';
 import type { ManagedAgent, SavedAgent } from './base.js';
@@ -38,8 +38,9 @@ export interface AgentEntry {
   create(ctx: AgentContext, config: Record<string, unknown>): ManagedAgent;
 }
 
-// Each `create` receives the defaults merged with the caller's overrides (checked in `createAgent`).
-const AGENTS: Record<string, AgentEntry> = {
+// The built-in agents, a constant table. Each `create` receives the defaults merged with the
+// caller's overrides (checked in `createAgent`).
+const BUILTIN_AGENTS: Readonly<Record<string, AgentEntry>> = Object.freeze({
   random: {
     description: 'uniform random slate',
     defaults: { seed: 1 },
@@ -138,21 +139,25 @@ const AGENTS: Record<string, AgentEntry> = {
     honoursOptions: true,
     create: (ctx, c) => new PpoAgent(ctx, c as never),
   },
-};
+});
+
+/** Agents added at run time by layers above this one (src/marl's team) and plug-ins. */
+const added = new Map<string, AgentEntry>();
 
 export function agentNames(): string[] {
-  return Object.keys(AGENTS);
+  return [...Object.keys(BUILTIN_AGENTS), ...added.keys()];
 }
 
 export function agentEntry(name: string): AgentEntry {
-  const e = AGENTS[name];
+  const e = Object.prototype.hasOwnProperty.call(BUILTIN_AGENTS, name) ? BUILTIN_AGENTS[name] : added.get(name);
   if (!e) throw new UnknownNameError('agent', name, agentNames());
   return e;
 }
 
-/** Register an agent kind at run time (the neural agents and src/marl use the table above; this is for plug-ins and tests). */
+/** Add an agent kind at run time (src/marl's team, plug-ins); a name is taken once. */
 export function registerAgent(name: string, entry: AgentEntry): void {
-  AGENTS[name] = entry;
+  if (agentNames().includes(name)) throw new ConfigError(`agent "${name}" is already registered`, 'name', 'E_DUPLICATE_NAME');
+  added.set(name, entry);
 }
 
 /** A new agent with the defaults overridden by `config` (unknown keys are an error naming the key). */

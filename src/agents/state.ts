@@ -14,7 +14,8 @@ import type { Dataset } from '../data/dataset.js';
 import type { Observation } from '../env/types.js';
 import type { ActOptions } from './types.js';
 import { Rng } from '../util/rng.js';
-import { choleskySmall, choleskySolve } from '../util/linalg.js';
+import { cholesky, choleskySolve } from '../util/linalg.js';
+import { logPopularity } from '../util/log-popularity.js';
 
 export interface ItemSpace {
   nItems: number;
@@ -211,11 +212,9 @@ export class CategorySlater {
     const lists: number[][] = Array.from({ length: nC }, () => []);
     for (let i = 0; i < items.nItems; i++) for (let c = items.catIndptr[i]!; c < items.catIndptr[i + 1]!; c++) lists[items.catIndices[c]!]!.push(i);
     this.members = lists.map((l) => Int32Array.from(l));
-    let maxPop = 1;
-    for (let i = 0; i < items.nItems; i++) maxPop = Math.max(maxPop, items.popularity[i]!);
+    const logPop = logPopularity(items.popularity);
     this.prior = new Float32Array(items.nItems);
-    const lm = Math.log1p(maxPop);
-    for (let i = 0; i < items.nItems; i++) this.prior[i] = (popularityWeight * Math.log1p(items.popularity[i]!)) / lm;
+    for (let i = 0; i < items.nItems; i++) this.prior[i] = popularityWeight * logPop[i]!;
     this.h = new Float32Array(items.dim);
   }
 
@@ -377,7 +376,7 @@ export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {
         }
       }
       for (let i = 0; i < d; i++) A[i * d + i] += reg;
-      choleskySmall(A, d);
+      cholesky(A, d);
       choleskySolve(A, d, b);
       for (let i = 0; i < d; i++) G[r * d + i] = b[i]!;
     }

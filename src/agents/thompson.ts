@@ -1,5 +1,5 @@
 import type { Observation, Slate } from '../env/types.js';
-import { choleskySmall } from '../util/linalg.js';
+import { cholesky } from '../util/linalg.js';
 import { ConfigError } from '../errors.js';
 import { BaseAgent } from './base.js';
 import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
@@ -103,10 +103,10 @@ export class ThompsonAgent extends BaseAgent<ThompsonConfig> {
     const D = this.stats.f.dim;
     const chol = Float64Array.from(ainv);
     // A⁻¹ loses positive definiteness only through rounding after very many updates; jitter then.
-    if (!choleskySmall(chol, D)) {
+    if (!cholesky(chol, D)) {
       chol.set(ainv);
       for (let i = 0; i < D; i++) chol[i * D + i] += 1e-9;
-      choleskySmall(chol, D);
+      cholesky(chol, D);
     }
     this.chol = chol;
     this.factored = true;

@@ -5,7 +5,7 @@
  * split) have not seen.
  */
 import type { Dataset } from '../data/dataset.js';
-import { choleskySmall, choleskySolve } from '../util/linalg.js';
+import { cholesky, choleskySolve } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
 
 export interface ExplicitMfOptions {
@@ -62,7 +62,7 @@ export function fitExplicitMf(data: Dataset, o: ExplicitMfOptions): ExplicitMf {
         }
       }
       for (let a = 0; a < D; a++) A[a * D + a] += o.reg;
-      choleskySmall(A, D);
+      cholesky(A, D);
       choleskySolve(A, D, b);
       for (let a = 0; a < d; a++) F[r * d + a] = b[a]!;
       fb[r] = b[d]!;
@@ -105,7 +105,7 @@ export function ridgePredict(X: Float32Array, nRows: number, dim: number, y: Flo
   }
   for (let a = 0; a < dim; a++) A[a * D + a] += reg;
   A[dim * D + dim] += 1e-6;
-  choleskySmall(A, D);
+  cholesky(A, D);
   choleskySolve(A, D, b);
   const out = new Float64Array(nRows);
   for (let r = 0; r < nRows; r++) {

@@ -21,14 +21,12 @@ import type { Dataset, ItemMeta } from '../data/dataset.js';
 import { Dataset as DatasetClass } from '../data/dataset.js';
 import { P1_SPLIT, splitDataset } from '../data/split.js';
 import { DataError } from '../errors.js';
-import type { Recommender } from '../recommenders/types.js';
+import type { ProgressFn, Recommender } from '../recommenders/types.js';
 import { Rng } from '../util/rng.js';
-import { topK } from '../util/topk.js';
-import { emptyUserMetrics, finiteMean, userMetrics } from './metrics.js';
 import { createEvalModel, modelTakesSeed } from './models.js';
 import { loadP1, ML_LATEST_SMALL_RATINGS_SHA256 } from './p1.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
-import { storeUserMetrics, type PerUserResults } from './ranking.js';
+import { evaluateRanking, type PerUserResults } from './ranking.js';
 import { codeVersion, SHA_PREFIX } from './stamp.js';
 import { bootstrapMean } from './stats.js';
 
@@ -110,69 +108,25 @@ export interface ColdEvalResult {
   evalSeconds: number;
 }
 
-/** Rank only `coldItems` for every user with ≥ 1 cold test item; P1's metrics at K. */
-export function evaluateCold(model: Recommender, train: Dataset, test: Dataset, coldItems: Int32Array, k: number, onProgress?: (d: number, t: number, u: string) => void): ColdEvalResult {
-  const started = performance.now();
-  const testCsr = test.byUser();
-  const users: number[] = [];
-  for (let u = 0; u < testCsr.rows; u++) if (testCsr.indptr[u + 1]! > testCsr.indptr[u]!) users.push(u);
-  const n = users.length;
-  const nan = () => new Float64Array(n).fill(NaN);
-  const perUser: PerUserResults = {
-    user: Int32Array.from(users),
-    nTest: new Int32Array(n),
-    hits: new Int32Array(n),
-    precision: new Float64Array(n),
-    recall: new Float64Array(n),
-    f1: new Float64Array(n),
-    ndcg: new Float64Array(n),
-    ap: new Float64Array(n),
-    rr: new Float64Array(n),
-    hr: new Float64Array(n),
-    novelty: nan(),
-    ild: nan(),
-  };
-  const scores = new Float32Array(train.nItems);
-  const truth = new Uint8Array(train.nItems);
-  const m = emptyUserMetrics();
-  const exposure = new Int32Array(train.nItems);
-  const every = Math.max(1, Math.floor(n / 100));
-  for (let j = 0; j < n; j++) {
-    const u = users[j]!;
-    let nTruth = 0;
-    for (let p = testCsr.indptr[u]!; p < testCsr.indptr[u + 1]!; p++) {
-      const i = testCsr.indices[p]!;
-      if (!truth[i]) {
-        truth[i] = 1;
-        nTruth++;
-      }
-    }
-    const ranked = topK(model.scoreAll(u, scores), k, undefined, coldItems).items;
-    userMetrics(ranked, truth, nTruth, k, m);
-    storeUserMetrics(perUser, j, nTruth, m);
-    for (const i of ranked) exposure[i]++;
-    for (let p = testCsr.indptr[u]!; p < testCsr.indptr[u + 1]!; p++) truth[testCsr.indices[p]!] = 0;
-    if (onProgress && ((j + 1) % every === 0 || j + 1 === n)) onProgress(j + 1, n, 'users');
-  }
-  let covered = 0;
-  for (const i of coldItems) if (exposure[i]! > 0) covered++;
-  const metrics: Record<string, number> = {
-    [`recall@${k}`]: finiteMean(perUser.recall),
-    [`ndcg@${k}`]: finiteMean(perUser.ndcg),
-    [`precision@${k}`]: finiteMean(perUser.precision),
-    [`hr@${k}`]: finiteMean(perUser.hr),
-    [`map@${k}`]: finiteMean(perUser.ap),
-    [`mrr@${k}`]: finiteMean(perUser.rr),
-    [`f1@${k}`]: finiteMean(perUser.f1),
-    [`coverage@${k}`]: coldItems.length > 0 ? covered / coldItems.length : 0,
-  };
-  return { users: n, metrics, perUser, evalSeconds: (performance.now() - started) / 1000 };
+/** The metrics P2 reports, in its order (novelty, diversity and Gini say little about cold items alone). */
+const P2_METRICS = ['recall', 'ndcg', 'precision', 'hr', 'map', 'mrr', 'f1', 'coverage'] as const;
+
+/**
+ * Rank only `coldItems` for every user with ≥ 1 cold test item; P1's metrics at K. This is
+ * `evaluateRanking` with the cold items as the catalogue (they have no training interaction, so
+ * no user's own items need removing), reporting P2's metrics.
+ */
+export function evaluateCold(model: Recommender, train: Dataset, test: Dataset, coldItems: Int32Array, k: number, onProgress?: ProgressFn): ColdEvalResult {
+  const r = evaluateRanking(model, train, test, { k, catalogue: coldItems, onProgress });
+  const metrics: Record<string, number> = {};
+  for (const name of P2_METRICS) metrics[`${name}@${k}`] = r.metrics[`${name}@${k}`]!;
+  return { users: r.users, metrics, perUser: r.perUser, evalSeconds: r.evalSeconds };
 }
 
 export async function runP2(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult> {
   const started = performance.now();
   const variant = options.variant as P2Variant;
-  const dir = options.dataDir ?? P2_PROTOCOL.defaultDataDir;
+  const dir = options.dataDir ?? P2_PROTOCOL.defaultDataDir!;
   const p1 = await loadP1(dir, 'all');
   const full = withItemText(p1.full, variant);
   let parts = coldItemSplit(full);

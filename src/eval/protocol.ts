@@ -2,10 +2,10 @@
  * Protocol registry: one table from protocol id (../shared/PROTOCOLS.md) to the definition that
  * runs it, so the CLI, benchmarks and library users all go through `runProtocol`.
  *
- * The table holds P1 `ml-ls-t20` (./p1.ts) and P2 `ml-ls-cold` (./cold.ts); other protocols join
- * with `registerProtocol`. Model names come from ./models.ts.
+ * The table starts from the built-in protocols: P1 `ml-ls-t20` (./p1.ts), P2 `ml-ls-cold`
+ * (./cold.ts) and the any-data ones (./any-data.ts); other protocols join with `registerProtocol`. Model names come from ./models.ts.
  */
-import { UnknownNameError } from '../errors.js';
+import { ConfigError, UnknownNameError } from '../errors.js';
 import type { ProgressFn } from '../recommenders/types.js';
 import { createEvalModel } from './models.js';
 import { ANY_DATA_PROTOCOLS, type DataSummary, type SplitParams } from './any-data.js';
@@ -94,18 +94,19 @@ export interface ProtocolDefinition {
   run(options: ProtocolRunOptions & { variant: string; k: number; seed: number }): Promise<ProtocolResult>;
 }
 
-const PROTOCOL_TABLE = new Map<string, ProtocolDefinition>();
+/** The built-in protocols: P1, P2 and the any-data ones. A constant, so no import order matters. */
+const BUILTIN_PROTOCOLS: readonly ProtocolDefinition[] = [P1_PROTOCOL, P2_PROTOCOL, ...ANY_DATA_PROTOCOLS];
+
+const PROTOCOL_TABLE = new Map<string, ProtocolDefinition>(BUILTIN_PROTOCOLS.map((d) => [d.id, d]));
 
 /** Protocol id → definition (read-only view; add with `registerProtocol`). */
 export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition> = PROTOCOL_TABLE;
 
+/** Add a protocol (a plug-in); a name already taken is an error rather than a silent replacement. */
 export function registerProtocol(def: ProtocolDefinition): void {
+  if (PROTOCOL_TABLE.has(def.id)) throw new ConfigError(`protocol "${def.id}" is already registered`, 'protocol', 'E_DUPLICATE_NAME');
   PROTOCOL_TABLE.set(def.id, def);
 }
-
-registerProtocol(P1_PROTOCOL);
-registerProtocol(P2_PROTOCOL);
-for (const def of ANY_DATA_PROTOCOLS) registerProtocol(def);
 
 export function getProtocol(id: string): ProtocolDefinition {
   const def = PROTOCOL_TABLE.get(id);

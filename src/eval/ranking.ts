@@ -48,7 +48,7 @@ export interface RankingEvalOptions {
 }
 
 /** Writes one user's ranking metrics into row j of the per-user arrays. */
-export function storeUserMetrics(perUser: PerUserResults, j: number, nTruth: number, m: UserMetrics): void {
+function storeUserMetrics(perUser: PerUserResults, j: number, nTruth: number, m: UserMetrics): void {
   perUser.nTest[j] = nTruth;
   perUser.hits[j] = m.hits;
   perUser.precision[j] = m.precision;

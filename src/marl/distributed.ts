@@ -11,7 +11,6 @@
  * Replicas use the context's CF factors as the user agent's prior (functions such as `scoreUser`
  * cannot cross a thread boundary).
  */
-import type { AgentContext } from '../agents/state.js';
 import type { SimConfig } from '../env/config.js';
 import type { SimWorld } from '../env/world.js';
 import { ConfigError } from '../errors.js';

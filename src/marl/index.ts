@@ -1,4 +1,4 @@
-// The multi-agent team (issue 5). Importing this module registers `team` as an agent and a recommender.
+// The multi-agent team (issue 5). `registerTeam()` adds `team` to the agent and recommender registries.
 export * from './context.js';
 export * from './views.js';
 export * from './mixer.js';

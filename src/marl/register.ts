@@ -1,8 +1,10 @@
 /**
  * Registers the team as agent `team` (src/agents registry: `chorus simulate --agent team`, the
  * simulator runner) and as recommenders `team` and `team-item` (src/recommenders registry:
- * `chorus evaluate --model team`, `chorus train --model team`). Importing src/marl/index.js runs
- * this once.
+ * `chorus evaluate --model team`, `chorus train --model team`). The lower registries cannot name
+ * the team themselves (agents and recommenders never import marl), so whoever wires the layers
+ * together calls `registerTeam()` once before it looks names up: the CLI's `createProgram` and the
+ * server's agent policy. Importing this module registers nothing.
  */
 import { agentNames, registerAgent } from '../agents/registry.js';
 import { defineRecommender, listRecommenders, registerRecommender } from '../recommenders/registry.js';
@@ -23,6 +25,7 @@ export function stopCollectingTeams(): void {
   collecting = null;
 }
 
+/** Add `team` and `team-item` to the registries; a second call does nothing. */
 export function registerTeam(): void {
   if (!agentNames().includes('team')) {
     registerAgent('team', {
@@ -62,5 +65,3 @@ export function registerTeam(): void {
     );
   }
 }
-
-registerTeam();

@@ -33,6 +33,7 @@
 import { BaseAgent, type SeededConfig } from '../agents/base.js';
 import { StateFeaturiser } from '../agents/state.js';
 import type { Transition } from '../agents/types.js';
+import { exploreSlate } from '../agents/explore.js';
 import type { Observation, Slate } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { Adam } from '../nn/adam.js';
@@ -40,7 +41,7 @@ import { Mlp } from '../nn/mlp.js';
 import { topK } from '../util/topk.js';
 import type { TeamContext } from './context.js';
 import { checkFusion, fuse, MetaFusion, type FusionName } from './fusion.js';
-import { LinearValue, QmixMixer } from './mixer.js';
+import { LinearValue, QmixMixer, vdnMix } from './mixer.js';
 import { JointRls } from './rls.js';
 import { CandidateSource } from '../agents/neural.js';
 import { ContentView, ITEM_FEATURES, ItemState, ItemView, ScorerView, UserView, type View } from './views.js';
@@ -540,23 +541,17 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
       this.greedy(n, kk, pick);
       const eps = explore ? this.config.epsilon : 0;
       if (eps > 0) {
+        // Swap in candidates (positions into `cands`) drawn uniformly from those not in the slate.
         const chosen = new Uint8Array(n);
         for (let p = 0; p < kk; p++) chosen[pick[p]!] = 1;
-        for (let p = 0; p < kk; p++) {
-          if (this.rng.next() < eps) {
-            // Swap in a random candidate not already in the slate.
-            let r = this.rng.int(n);
-            for (let t = 0; t < n && chosen[r]; t++) r = (r + 1) % n;
-            if (!chosen[r]) {
-              chosen[pick[p]!] = 0;
-              chosen[r] = 1;
-              pick[p] = r;
-              prop[p] = eps / n;
-              continue;
-            }
-          }
-          prop[p] = 1 - eps + eps / n;
-        }
+        exploreSlate(this.rng, eps, pick, prop, n - kk, (current) => {
+          let r: number;
+          do r = this.rng.int(n);
+          while (chosen[r]);
+          chosen[current] = 0;
+          chosen[r] = 1;
+          return r;
+        });
       }
     }
     // Evaluation and serving only: trained with the filled positions in its slates, the VDN team
@@ -676,14 +671,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const m = this.m;
     const mode = this.config.coordination;
     if (mode === 'qmix') return QmixMixer.mix(this.q, r * m, this.w, m, this.b);
-    if (mode === 'comm') {
-      let t = 0;
-      for (let k = 0; k < m; k++) t += this.q[r * m + k]!;
-      return t / m;
-    }
-    let t = 0;
-    for (let k = 0; k < m; k++) t += this.q[r * m + k]!;
-    return t;
+    const sum = vdnMix(this.q, m, r * m);
+    return mode === 'comm' ? sum / m : sum;
   }
 
   private criticInput(r: number, out: Float32Array, off: number): void {

@@ -15,6 +15,7 @@ import { LinearSlateFeatures } from '../agents/linucb.js';
 import type { CandidateSource } from '../agents/neural.js';
 import type { Observation } from '../env/types.js';
 import type { ExtraScorer, TeamContext } from './context.js';
+import { logPopularity } from '../util/log-popularity.js';
 
 export interface View {
   readonly name: string;
@@ -103,10 +104,7 @@ export class ItemView implements View {
     readonly state: ItemState,
   ) {
     const { nItems, popularity, cold } = ctx.items;
-    let maxPop = 1;
-    for (let i = 0; i < nItems; i++) maxPop = Math.max(maxPop, popularity[i]!);
-    this.logPop = new Float64Array(nItems);
-    for (let i = 0; i < nItems; i++) this.logPop[i] = Math.log1p(popularity[i]!) / Math.log1p(maxPop);
+    this.logPop = logPopularity(popularity);
     const order = Int32Array.from({ length: nItems }, (_, i) => i).sort((a, b) => popularity[b]! - popularity[a]! || a - b);
     this.baseValue = new Float64Array(nItems);
     for (let r = 0; r < nItems; r++) {

@@ -1,25 +1,8 @@
 /**
- * Cold-start helpers shared by the content, hybrid and popularity-by-genre models: which items
- * are new, a bounded popularity signal, content-estimated popularity for new items, recency
- * weights of a history, and the blend used for new or nearly-new users.
+ * Cold-start helpers shared by the content, hybrid and popularity-by-genre models:
+ * content-estimated popularity for new items, recency weights of a history, and the blend used
+ * for new or nearly-new users. (The bounded popularity signal itself is util/log-popularity.ts.)
  */
-import type { Dataset } from '../data/dataset.js';
-
-/** Number of training interactions per item; 0 marks a new ("cold") item. */
-export function itemInteractionCounts(train: Dataset): Int32Array {
-  return train.itemCounts();
-}
-
-/** log(1 + c) / log(1 + max c): popularity in [0, 1], compressed so a blockbuster does not drown taste. */
-export function normalizedPopularity(counts: Int32Array | Float32Array): Float32Array {
-  let max = 0;
-  for (let i = 0; i < counts.length; i++) if (counts[i]! > max) max = counts[i]!;
-  const out = new Float32Array(counts.length);
-  if (max <= 0) return out;
-  const inv = 1 / Math.log1p(max);
-  for (let i = 0; i < counts.length; i++) out[i] = Math.log1p(Math.max(0, counts[i]!)) * inv;
-  return out;
-}
 
 /**
  * Popularity of each new item estimated from content: the similarity-weighted mean normalised

@@ -13,7 +13,8 @@ import { createEmbedder, parseEmbedderSpec } from '../embed/registry.js';
 import { itemTexts } from '../embed/text.js';
 import type { Embedder } from '../embed/types.js';
 import { BaseRecommender } from './base.js';
-import { coldUserPopularityShare, contentPopularity, normalizedPopularity, recencyWeight } from './coldstart.js';
+import { coldUserPopularityShare, contentPopularity, recencyWeight } from './coldstart.js';
+import { logPopularity } from '../util/log-popularity.js';
 import { typedField } from './saved-state.js';
 import type { FitOptions, UserRef } from './types.js';
 
@@ -115,7 +116,7 @@ export class ContentRecommender extends BaseRecommender<ContentConfig> {
     this.dim = dim;
     this.vectors = vectors;
     const counts = train.itemCounts();
-    this.popularity = contentPopularity(vectors, dim, normalizedPopularity(counts), counts, this.config.popularityNeighbours);
+    this.popularity = contentPopularity(vectors, dim, logPopularity(counts, new Float32Array(counts.length)), counts, this.config.popularityNeighbours);
   }
 
   private async buildEmbedder(texts: string[]): Promise<Embedder> {

@@ -16,6 +16,7 @@ import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { scoreAllFactors } from '../util/dot.js';
+import { cholesky, choleskySolve } from '../util/linalg.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef, UserState } from './types.js';
@@ -208,7 +209,9 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     if (n === 0) return x;
     const lambda = Math.max(this.config.regularization * n, 1e-6);
     for (let a = 0; a < D; a++) A[a * D + a] += lambda;
-    choleskySolve(A, y, D);
+    // A ⪰ λI with λ ≥ 1e-6, so it is positive definite and the factorisation cannot fail.
+    cholesky(A, D);
+    choleskySolve(A, D, y);
     return y;
   }
 
@@ -234,31 +237,5 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     this.userFactors = typedField(state, 'userFactors', Float32Array, this.nUsers * K);
     this.itemFactors = typedField(state, 'itemFactors', Float32Array, this.nItems * K);
     this.foldIns.clear();
-  }
-}
-
-/** Solve A x = b in place (x overwrites b) for symmetric positive definite A (n × n, row-major). */
-function choleskySolve(A: Float64Array, b: Float64Array, n: number): void {
-  // A = L Lᵀ, L stored in the lower triangle of A.
-  for (let j = 0; j < n; j++) {
-    let d = A[j * n + j]!;
-    for (let k = 0; k < j; k++) d -= A[j * n + k]! * A[j * n + k]!;
-    const ljj = Math.sqrt(Math.max(d, 1e-12));
-    A[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = A[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= A[i * n + k]! * A[j * n + k]!;
-      A[i * n + j] = s / ljj;
-    }
-  }
-  for (let i = 0; i < n; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= A[i * n + k]! * b[k]!;
-    b[i] = s / A[i * n + i]!;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = b[i]!;
-    for (let k = i + 1; k < n; k++) s -= A[k * n + i]! * b[k]!;
-    b[i] = s / A[i * n + i]!;
   }
 }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { BaseRecommender } from './base.js';
-import { normalizedPopularity } from './coldstart.js';
+import { logPopularity } from '../util/log-popularity.js';
 import { typedField } from './saved-state.js';
 import type { UserRef } from './types.js';
 
@@ -49,7 +49,7 @@ export class PopularityGenre extends BaseRecommender<PopularityGenreConfig> {
     this.nGenres = names.size;
     this.genreIndptr = indptr;
     this.genreIds = Int32Array.from(ids);
-    this.popularity = normalizedPopularity(train.itemCounts());
+    this.popularity = logPopularity(train.itemCounts(), new Float32Array(train.nItems));
   }
 
   scoreAll(user: UserRef, out?: Float32Array): Float32Array {

@@ -1,8 +1,8 @@
 /**
  * The one table of recommender names. Every caller that builds a model from a name (the CLI, the
  * server, `loadModel`) goes through `createRecommender` / `restoreRecommender`, so a name, its
- * defaults and its config schema live in exactly one place. Other layers (content, hybrid) add
- * their models with `registerRecommender`.
+ * defaults and its config schema live in exactly one place. The built-in models are a constant
+ * table; layers above (src/marl) add theirs with `registerRecommender` when told to.
  */
 import type { z } from 'zod';
 import { ConfigError, ModelStateError, UnknownNameError } from '../errors.js';
@@ -16,6 +16,7 @@ import { ItemKnn, ITEMKNN_DEFAULTS, itemKnnConfigSchema, KNN_DEFAULTS, knnConfig
 import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
 import { Popularity, POPULARITY_DEFAULTS, popularityConfigSchema } from './popularity.js';
 import type { Recommender, SavedModel } from './types.js';
+import { firstSchemaIssue } from '../util/zod-issue.js';
 
 /** A recommender that can take its state back from `toJSON()` output (BaseRecommender does). */
 export interface RestorableRecommender extends Recommender {
@@ -85,14 +86,13 @@ export function validateRecommenderConfig<C extends object>(
   for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) merged[k] = v;
   const res = schema.safeParse(merged);
   if (res.success) return res.data;
-  const issue = res.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
+  const issue = firstSchemaIssue(res.error);
+  const key = issue.unknownKeys[0];
+  if (key !== undefined) {
     throw new ConfigError(`${name}: unknown option "${key}"; expected one of: ${Object.keys(defaults).join(', ')}`, key);
   }
-  const field = issue.path.map(String).join('.');
   const got = issue.path.length > 0 ? lookup(merged, issue.path) : merged;
-  throw new ConfigError(`${name}: ${issue.message}, got ${JSON.stringify(got)}`, field || undefined);
+  throw new ConfigError(`${name}: ${issue.message}, got ${JSON.stringify(got)}`, issue.field || undefined);
 }
 
 function lookup(obj: unknown, path: readonly PropertyKey[]): unknown {
@@ -101,9 +101,87 @@ function lookup(obj: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-const table = new Map<string, RecommenderEntry>();
+/**
+ * The built-in models, as a constant: the table holds them before anything else runs, whatever
+ * imported this module first. Layers above (src/marl) add theirs with `registerRecommender`.
+ */
+const BUILTIN_RECOMMENDERS: readonly RecommenderEntry[] = [
+  defineRecommender({
+    name: 'popularity',
+    description: 'Most interacted-with items (optionally time-decayed); the same list for everyone',
+    defaults: POPULARITY_DEFAULTS,
+    schema: popularityConfigSchema,
+    make: (c) => new Popularity(c),
+  }),
+  defineRecommender({
+    name: 'itemknn',
+    description: 'Item-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per item',
+    defaults: ITEMKNN_DEFAULTS,
+    schema: itemKnnConfigSchema,
+    make: (c) => new ItemKnn(c),
+  }),
+  defineRecommender({
+    name: 'userknn',
+    description: 'User-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per user',
+    defaults: KNN_DEFAULTS,
+    schema: knnConfigSchema,
+    make: (c) => new UserKnn(c),
+  }),
+  defineRecommender({
+    name: 'bpr',
+    description: 'BPR matrix factorisation (pairwise ranking loss, SGD with negative sampling, item bias)',
+    defaults: BPR_DEFAULTS,
+    schema: bprConfigSchema,
+    make: (c) => new Bpr(c),
+  }),
+  defineRecommender({
+    name: 'mf',
+    description: 'Biased matrix factorisation for explicit ratings (SGD, as Surprise SVD); predicts ratings',
+    defaults: MF_DEFAULTS,
+    schema: mfConfigSchema,
+    make: (c) => new BiasedMf(c),
+  }),
+  defineRecommender({
+    name: 'als',
+    description: 'Implicit-feedback ALS (Hu, Koren & Volinsky 2008): confidence 1 + α·r, conjugate-gradient or exact solver',
+    defaults: ALS_DEFAULTS,
+    schema: alsConfigSchema,
+    make: (c) => new Als(c),
+  }),
+  defineRecommender({
+    name: 'ease',
+    description: 'EASE (Steck 2019): closed-form item-item weights B = I − P·diag(1/diag P), P = (XᵀX + λI)⁻¹',
+    defaults: EASE_DEFAULTS,
+    schema: easeConfigSchema,
+    make: (c) => new Ease(c),
+  }),
+  // Content-based, hybrid and popularity-by-genre (issue 3; src/recommenders/{content,hybrid,popularity-genre}.ts).
+  defineRecommender({
+    name: 'content',
+    description: 'Content-based: item text embeddings (built-in TF-IDF+SVD, transformers.js or HTTP); user = recency-weighted mean of item vectors',
+    defaults: CONTENT_DEFAULTS,
+    schema: contentConfigSchema,
+    make: (c) => new ContentRecommender(c),
+  }),
+  defineRecommender({
+    name: 'hybrid',
+    description: 'Fuses recommenders: per-user z-score/min-max score fusion or Borda/reciprocal-rank fusion, weights tuned on a validation split',
+    defaults: HYBRID_DEFAULTS,
+    schema: hybridConfigSchema,
+    make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),
+  }),
+  defineRecommender({
+    name: 'popularity-genre',
+    description: "Popularity within the user's preferred genres (P2 baseline)",
+    defaults: POPULARITY_GENRE_DEFAULTS,
+    schema: popularityGenreConfigSchema,
+    make: (c) => new PopularityGenre(c),
+  }),
+];
 
-/** Add a model to the table (content and hybrid models register themselves this way). */
+const table = new Map<string, RecommenderEntry>(BUILTIN_RECOMMENDERS.map((e) => [e.name, e]));
+
+/** Add a model to the table: for layers above this one (src/marl's team) and plug-ins; a name is taken once. */
 export function registerRecommender<C extends object>(entry: RecommenderEntry<C>): void {
   if (table.has(entry.name)) throw new ConfigError(`recommender "${entry.name}" is already registered`, 'name', 'E_DUPLICATE_NAME');
   table.set(entry.name, entry as unknown as RecommenderEntry);
@@ -128,97 +206,3 @@ export function restoreRecommender(saved: SavedModel): Recommender {
 export function listRecommenders(): { name: string; description: string; defaults: Readonly<object> }[] {
   return [...table.values()].map((e) => ({ name: e.name, description: e.description, defaults: e.defaults }));
 }
-
-registerRecommender(
-  defineRecommender({
-    name: 'popularity',
-    description: 'Most interacted-with items (optionally time-decayed); the same list for everyone',
-    defaults: POPULARITY_DEFAULTS,
-    schema: popularityConfigSchema,
-    make: (c) => new Popularity(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'itemknn',
-    description: 'Item-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per item',
-    defaults: ITEMKNN_DEFAULTS,
-    schema: itemKnnConfigSchema,
-    make: (c) => new ItemKnn(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'userknn',
-    description: 'User-based k-nearest neighbours, cosine similarity with shrinkage, K neighbours per user',
-    defaults: KNN_DEFAULTS,
-    schema: knnConfigSchema,
-    make: (c) => new UserKnn(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'bpr',
-    description: 'BPR matrix factorisation (pairwise ranking loss, SGD with negative sampling, item bias)',
-    defaults: BPR_DEFAULTS,
-    schema: bprConfigSchema,
-    make: (c) => new Bpr(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'mf',
-    description: 'Biased matrix factorisation for explicit ratings (SGD, as Surprise SVD); predicts ratings',
-    defaults: MF_DEFAULTS,
-    schema: mfConfigSchema,
-    make: (c) => new BiasedMf(c),
-  }),
-);
-
-registerRecommender(
-  defineRecommender({
-    name: 'als',
-    description: 'Implicit-feedback ALS (Hu, Koren & Volinsky 2008): confidence 1 + α·r, conjugate-gradient or exact solver',
-    defaults: ALS_DEFAULTS,
-    schema: alsConfigSchema,
-    make: (c) => new Als(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'ease',
-    description: 'EASE (Steck 2019): closed-form item-item weights B = I − P·diag(1/diag P), P = (XᵀX + λI)⁻¹',
-    defaults: EASE_DEFAULTS,
-    schema: easeConfigSchema,
-    make: (c) => new Ease(c),
-  }),
-);
-
-// Content-based, hybrid and popularity-by-genre (issue 3; src/recommenders/{content,hybrid,popularity-genre}.ts).
-registerRecommender(
-  defineRecommender({
-    name: 'content',
-    description: 'Content-based: item text embeddings (built-in TF-IDF+SVD, transformers.js or HTTP); user = recency-weighted mean of item vectors',
-    defaults: CONTENT_DEFAULTS,
-    schema: contentConfigSchema,
-    make: (c) => new ContentRecommender(c),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'hybrid',
-    description: 'Fuses recommenders: per-user z-score/min-max score fusion or Borda/reciprocal-rank fusion, weights tuned on a validation split',
-    defaults: HYBRID_DEFAULTS,
-    schema: hybridConfigSchema,
-    make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),
-  }),
-);
-registerRecommender(
-  defineRecommender({
-    name: 'popularity-genre',
-    description: "Popularity within the user's preferred genres (P2 baseline)",
-    defaults: POPULARITY_GENRE_DEFAULTS,
-    schema: popularityGenreConfigSchema,
-    make: (c) => new PopularityGenre(c),
-  }),
-);

@@ -1,4 +1,4 @@
-import { matVecSmall as matVec, scaledIdentity, shermanMorrison } from '../util/linalg.js';
+import { RidgeStats } from '../agents/ridge-stats.js';
 
 /**
  * Shared-parameter LinUCB (Li et al. 2010, "LinUCB with hybrid..." reduced to its shared part):
@@ -11,8 +11,8 @@ import { matVecSmall as matVec, scaledIdentity, shermanMorrison } from '../util/
  * catalogue. The serving re-ranker needs the bare estimator over arbitrary hashed
  * (item ⊗ context) rows: Personalizer actions need not be catalogue items, and the prior on the
  * recommender's score is what makes it a re-ranker. The agent is served as-is through
- * `AgentPolicy` (`--policy linucb`); the linear algebra (Sherman–Morrison, A⁻¹b) is the agents
- * layer's (src/util/linalg.ts), so there is one implementation of the update.
+ * `AgentPolicy` (`--policy linucb`); the statistics (A⁻¹ by Sherman–Morrison, b, θ = A⁻¹b) are the
+ * agents layer's `RidgeStats`, the same as the agents' LinUCB and Thompson sampling.
  */
 export interface LinUcbConfig {
   /** Exploration strength α. */
@@ -33,13 +33,9 @@ export const LINUCB_DEFAULTS: LinUcbConfig = { alpha: 0.1, lambda: 1 };
 export class LinUcb {
   readonly d: number;
   readonly config: LinUcbConfig;
-  /** A⁻¹, row-major d×d. */
-  ainv: Float64Array;
-  b: Float64Array;
-  theta: Float64Array;
+  private readonly stats: RidgeStats;
   /** Observations learned from. */
   n = 0;
-  private readonly tmp: Float64Array;
   /** Scratch: indices of x's non-zero entries (evaluate). */
   private readonly nz: Int32Array;
   private thetaStale = false;
@@ -47,13 +43,22 @@ export class LinUcb {
   constructor(d: number, config: Partial<LinUcbConfig> = {}, prior?: Float64Array) {
     this.d = d;
     this.config = { ...LINUCB_DEFAULTS, ...config };
-    this.ainv = scaledIdentity(d, 1 / this.config.lambda);
-    this.b = new Float64Array(d);
-    if (prior) for (let i = 0; i < d; i++) this.b[i] = this.config.lambda * prior[i]!;
-    this.theta = new Float64Array(d);
-    this.tmp = new Float64Array(d);
+    this.stats = new RidgeStats(d, this.config.lambda, prior);
     this.nz = new Int32Array(d);
-    this.refreshTheta();
+  }
+
+  /** A⁻¹, row-major d×d. */
+  get ainv(): Float64Array {
+    return this.stats.ainv;
+  }
+
+  get b(): Float64Array {
+    return this.stats.b;
+  }
+
+  /** θ = A⁻¹b (as of the last observation once `evaluate` has run). */
+  get theta(): Float64Array {
+    return this.stats.theta;
   }
 
   /**
@@ -99,14 +104,13 @@ export class LinUcb {
   observe(xs: Float32Array, off: number, r: number): void {
     const d = this.d;
     const x = off === 0 && xs.length === d ? xs : xs.subarray(off, off + d);
-    shermanMorrison(this.ainv, d, x, this.tmp);
-    for (let i = 0; i < d; i++) this.b[i] += r * x[i]!;
+    this.stats.add(x, r);
     this.n++;
     this.thetaStale = true;
   }
 
   refreshTheta(): void {
-    matVec(this.ainv, this.d, this.b, this.theta);
+    this.stats.refresh();
     this.thetaStale = false;
   }
 
@@ -116,9 +120,8 @@ export class LinUcb {
 
   setState(s: LinUcbState): void {
     if (s.d !== this.d) throw new RangeError(`LinUCB state has d=${s.d}, expected ${this.d}`);
-    this.ainv = Float64Array.from(s.ainv);
-    this.b = Float64Array.from(s.b);
+    this.stats.load(Float64Array.from(s.ainv), Float64Array.from(s.b));
     this.n = s.n;
-    this.refreshTheta();
+    this.thetaStale = false;
   }
 }

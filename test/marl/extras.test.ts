@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import '../../src/marl/index.js';
+import { registerTeam } from '../../src/marl/register.js';
 import { fitExtras, parseExtrasSpec } from '../../src/marl/extras.js';
 import { ConfigError } from '../../src/errors.js';
 import { datasetFromTriples } from '../../src/data/dataset.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 describe('parseExtrasSpec', () => {
   it('reads names with optional JSON configs that hold commas and nested objects', () => {

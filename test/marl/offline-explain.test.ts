@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import '../../src/marl/index.js';
+import { registerTeam } from '../../src/marl/register.js';
 import { Dataset, datasetFromTriples, type ItemMeta } from '../../src/data/dataset.js';
 import { canExplain, EXPLAIN_COLD_THRESHOLD } from '../../src/marl/offline-explain.js';
 import { TeamRecommender } from '../../src/marl/recommender.js';
@@ -9,6 +9,9 @@ import { createRecommender, restoreRecommender } from '../../src/recommenders/re
 import { deserializeModel, serializeModel } from '../../src/recommenders/persist.js';
 import type { Recommender, SavedModel } from '../../src/recommenders/types.js';
 import { Rng } from '../../src/util/rng.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 const DAY = 86400;
 

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import '../../src/marl/index.js';
+import { registerTeam } from '../../src/marl/register.js';
 import { TeamRecommender } from '../../src/marl/recommender.js';
 import { ItemAgentRecommender } from '../../src/marl/item-recommender.js';
 import { createRecommender } from '../../src/recommenders/registry.js';
 import { contractData, describeRecommenderContract } from '../recommenders/contract.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 // The offline team: user agent (ALS) + an extra agent (item-kNN) + the item agent, weights tuned on validation.
 describeRecommenderContract('team', (seed) => new TeamRecommender({ content: false, extras: ['itemknn'], seed }), { seeded: false });

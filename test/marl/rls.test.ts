@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import '../../src/marl/index.js';
+import { registerTeam } from '../../src/marl/register.js';
 import { createAgent, restoreAgent } from '../../src/agents/registry.js';
 import { LinearValue } from '../../src/marl/mixer.js';
 import { JointRls } from '../../src/marl/rls.js';
@@ -7,6 +7,9 @@ import { cholesky, choleskySolve } from '../../src/util/linalg.js';
 import { Rng } from '../../src/util/rng.js';
 import { agentContract } from '../agents/contract.js';
 import { toyContext } from '../agents/toy-context.js';
+
+// The team is not in the agent and recommender registries until asked for (as the CLI does).
+registerTeam();
 
 /** Weighted ridge regression in closed form: argmin Σ_t w_t (y_t − θᵀx_t)² + w_0·ridge·|θ − θ₀|². */
 function ridgeSolve(X: number[][], y: number[], w: number[], ridge: number | number[], w0: number, theta0: number[]): number[] {

@@ -19,6 +19,9 @@ function refGemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alph
 const backends: Kernels[] = [jsKernels];
 const native = nativeKernels();
 if (native) backends.push(native);
+// `npm ci` builds the addon (the package's install script), so in CI (CI set) a missing or
+// unloadable addon fails here instead of passing as skipped native-vs-JS comparisons.
+const nativeRequired = Boolean(process.env.CI);
 
 describe.each(backends.map((k) => [k.name, k] as const))('%s kernels', (_name, k) => {
   const rng = new Rng(5);
@@ -112,7 +115,11 @@ parentPort.postMessage(bad);
 `;
 
 describe('native addon', () => {
-  it.runIf(native !== null)('is safe when worker threads multiply at the same time (per-thread buffers)', async () => {
+  it.runIf(nativeRequired)('is built and loads in CI', () => {
+    expect(native, 'src/nn/native/build/Release/chorus_nn.node missing or not loadable: run npm ci (or node src/nn/native/build.mjs)').not.toBeNull();
+  });
+
+  it.runIf(native !== null || nativeRequired)('is safe when worker threads multiply at the same time (per-thread buffers)', async () => {
     const path = nativeAddonPath()!;
     const bad = await Promise.all(
       [203, 317].map(
@@ -127,7 +134,7 @@ describe('native addon', () => {
     expect(bad).toEqual([0, 0]);
   });
 
-  it.runIf(native !== null)('rejects operands too small for the shape', () => {
+  it.runIf(native !== null || nativeRequired)('rejects operands too small for the shape', () => {
     expect(() => native!.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/too small/);
     expect(() => native!.biasAct(new Float32Array(5), new Float32Array(3), 2, 3, 1)).toThrow(/too small/);
     const out = new Float32Array(4);

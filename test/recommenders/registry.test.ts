@@ -24,7 +24,16 @@ describe('recommender registry', () => {
   it('creates a model with defaults merged under the given config', () => {
     const m = createRecommender('itemknn', { k: 20 });
     expect(m.kind).toBe('itemknn');
-    expect(m.config).toEqual({ k: 20, shrink: 0, binary: true, threads: 0 });
+    expect(m.config).toEqual({
+      k: 20,
+      shrink: 0,
+      binary: true,
+      threads: 0,
+      windowDays: 0,
+      halfLifeDays: 0,
+      autoGridDays: [0, 7, 30, 90, 365, 1095],
+      tuned: [],
+    });
   });
 
   it('rejects an unknown name, listing the known ones', () => {

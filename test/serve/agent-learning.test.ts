@@ -10,6 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { agentNames } from '../../src/agents/registry.js';
+import { registerTeam } from '../../src/marl/register.js';
 import type { AgentPolicy } from '../../src/serve/agent-policy.js';
 import { stringify } from '../../src/util/serialize.js';
 import { inputFor, servedPolicy, servedWorld, type World } from './agent-world.js';
@@ -39,7 +40,9 @@ beforeAll(async () => {
 });
 
 describe('served agents learn from feedback', () => {
-  // `agentNames()` after the policy module registered the team: every agent a server can serve.
+  // Every agent a server can serve: the built-ins and the team, which the policy registers when
+  // it is built (registered here first, so the list is complete before any policy exists).
+  registerTeam();
   const names = agentNames().filter((n) => !WITHOUT_PARAMETERS.includes(n));
 
   it('covers every registered agent', () => {

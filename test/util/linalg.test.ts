@@ -2,13 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { nativeKernels } from '../../src/nn/kernels.js';
 import {
   axpy,
-  cgWork,
   cholesky,
   choleskySolve,
-  conjugateGradient,
-  dot,
   gram,
-  matVec,
   sgemmJs,
   spdInverseInPlace,
 } from '../../src/util/linalg.js';
@@ -34,14 +30,11 @@ function randomSpd(rng: Rng, n: number, ridge: number): Float64Array {
 }
 
 describe('vector kernels', () => {
-  it('dot and axpy match naive loops at offsets and odd lengths', () => {
+  it('axpy matches a naive loop at offsets and odd lengths', () => {
     const rng = new Rng(1);
     const a = Float64Array.from({ length: 40 }, () => rng.normal());
     const b = Float32Array.from({ length: 40 }, () => rng.normal());
     for (const n of [0, 1, 3, 4, 7, 13]) {
-      let ref = 0;
-      for (let k = 0; k < n; k++) ref += a[5 + k]! * b[9 + k]!;
-      expect(dot(a, 5, b, 9, n)).toBeCloseTo(ref, 12);
       const y = Float64Array.from(a);
       axpy(-0.5, b, 9, y, 5, n);
       for (let k = 0; k < 40; k++) {
@@ -74,40 +67,39 @@ describe('solvers', () => {
     const a = randomSpd(rng, n, 0.5);
     const x = Float64Array.from({ length: n }, () => rng.normal());
     const b = new Float64Array(n);
-    matVec(a, n, x, 0, b, 0);
+    for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) b[i] += a[i * n + k]! * x[k]!;
     const l = Float64Array.from(a);
     expect(cholesky(l, n)).toBe(true);
     choleskySolve(l, n, b);
     for (let i = 0; i < n; i++) expect(b[i]).toBeCloseTo(x[i]!, 9);
   });
 
+  it('Cholesky is bit-identical to the one-row-at-a-time, sequential-sum factorisation (the seeded figures depend on it)', () => {
+    const rng = new Rng(7);
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 13, 64]) {
+      const a = randomSpd(rng, n, 0.5);
+      const ref = Float64Array.from(a);
+      for (let j = 0; j < n; j++) {
+        let s = ref[j * n + j]!;
+        for (let k = 0; k < j; k++) s -= ref[j * n + k]! * ref[j * n + k]!;
+        const ljj = Math.sqrt(s);
+        ref[j * n + j] = ljj;
+        for (let i = j + 1; i < n; i++) {
+          let t = ref[i * n + j]!;
+          for (let k = 0; k < j; k++) t -= ref[i * n + k]! * ref[j * n + k]!;
+          ref[i * n + j] = t / ljj;
+        }
+        for (let k = j + 1; k < n; k++) ref[j * n + k] = 0;
+      }
+      const l = Float64Array.from(a);
+      expect(cholesky(l, n)).toBe(true);
+      expect([...l]).toEqual([...ref]);
+    }
+  });
+
   it('Cholesky reports a matrix that is not positive definite', () => {
     const a = Float64Array.from([1, 2, 2, 1]);
     expect(cholesky(a, 2)).toBe(false);
-  });
-
-  it('conjugate gradient reaches the Cholesky solution in n steps and improves monotonically before', () => {
-    const rng = new Rng(4);
-    const n = 12;
-    const a = randomSpd(rng, n, 1);
-    const b = Float64Array.from({ length: n }, () => rng.normal());
-    const exact = Float64Array.from(b);
-    const l = Float64Array.from(a);
-    cholesky(l, n);
-    choleskySolve(l, n, exact);
-    const err = (x: Float64Array): number => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += (x[i]! - exact[i]!) ** 2;
-      return Math.sqrt(s);
-    };
-    const x3 = new Float64Array(n);
-    conjugateGradient(a, n, b, x3, 3);
-    const x = new Float64Array(n);
-    conjugateGradient(a, n, b, x, 3 * n, cgWork(n));
-    expect(err(x)).toBeLessThan(1e-8);
-    expect(err(x3)).toBeLessThan(err(new Float64Array(n)));
-    // Warm start from the answer: nothing left to do.
-    expect(conjugateGradient(a, n, b, Float64Array.from(exact), 5)).toBeLessThanOrEqual(1);
   });
 });
 
