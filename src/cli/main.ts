@@ -5,10 +5,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ChorusError } from '../errors.js';
+import { registerTeam } from '../marl/register.js';
 import { COMMANDS } from './commands/index.js';
 import { packageVersion } from './paths.js';
 
 export function createProgram(): Command {
+  // The one place the CLI fills the registries beyond their built-in tables: every command can
+  // name the multi-agent team (`--agent team`, `--model team`, saved team models).
+  registerTeam();
   const program = new Command();
   program
     .name('chorus')

@@ -24,8 +24,7 @@ import { itemSpaceFromTrain, type AgentContext } from '../agents/state.js';
 import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../data/dataset.js';
 import type { Observation, Slate } from '../env/types.js';
 import { recommenderScorer, type TeamContext } from '../marl/context.js';
-// Registers the multi-agent team as agent `team`, so that `--policy team` serves it like any agent.
-import '../marl/register.js';
+import { registerTeam } from '../marl/register.js';
 import { ConfigError } from '../errors.js';
 import { SessionSteps, type SessionStepsState, type Step } from './agent-sessions.js';
 import { hashInto } from './features.js';
@@ -116,6 +115,7 @@ export class AgentPolicy implements ServingPolicy {
   private readonly log: (msg: string) => void;
 
   constructor(config: Partial<AgentPolicyConfig> & { agent: string }, log: (msg: string) => void = () => {}) {
+    registerTeam(); // so that `--policy team` serves the multi-agent team like any agent
     const entry = agentEntry(config.agent); // unknown name → UnknownNameError listing the registered agents, at start
     this.config = { ...AGENT_POLICY_DEFAULTS, ...config };
     this.name = `agent:${config.agent}`;

@@ -1,27 +1,24 @@
-import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ChorusError } from '../errors.js';
 import type { CatalogueKind, KeyScope } from '../store/types.js';
-import { KeyRing, lookupId, requestToken } from './auth.js';
+import type { KeyRing } from './auth.js';
 import { dashboardData } from './dashboard-data.js';
-import { DASHBOARD_HTML } from './dashboard-html.js';
+import { CHART_JS_PATH, DASHBOARD_HTML, chartJsSource } from './dashboard-html.js';
+import { installEdge, sendError, type EdgeOptions } from './edge.js';
 import type { Engine } from './engine.js';
-import { RequestError } from './errors.js';
+import { PERSONALIZER_PREFIX as PERSONALIZER, RequestError } from './errors.js';
 import { parseImport } from './import.js';
-import { HttpMetrics } from './metrics.js';
-import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { ServerMetrics } from './metrics.js';
+import { NO_VALIDATION, routeSchema, SWAGGER_OPTIONS, type RouteDoc } from './openapi.js';
 import * as S from './schemas.js';
 
-export interface ServerOptions {
+export interface ServerOptions extends EdgeOptions {
   /** Largest accepted request body, bytes (default 1 MiB). */
   bodyLimit: number;
   /** Largest bulk-import body, bytes (default 32 MiB). */
   importBodyLimit: number;
-  /** Requests per key (or per IP without a key) per window; false disables. */
-  rateLimit: { max: number; windowMs: number } | false;
-  /** Origins allowed by CORS; empty (the default) sends no CORS headers at all. */
-  corsOrigins: string[];
   /** Fastify's request log (pino) on stdout. */
   logger: boolean;
 }
@@ -30,9 +27,18 @@ export const SERVER_DEFAULTS: ServerOptions = {
   bodyLimit: 1 << 20,
   importBodyLimit: 32 << 20,
   rateLimit: { max: 60_000, windowMs: 60_000 },
+  // A client with a wrong key gets 60 tries a minute: plenty to notice, far too few to guess.
+  authFailureLimit: { max: 60, windowMs: 60_000 },
   corsOrigins: [],
   logger: false,
 };
+
+/**
+ * Longest raw path parameter. An id may have MAX_ID_LENGTH characters, and percent-encoding
+ * writes one UTF-16 character as up to 9 (`%E2%82%AC`): longer is refused by the router (414)
+ * before the schema could name the field; anything within reaches the schema check.
+ */
+export const MAX_PARAM_LENGTH = S.MAX_ID_LENGTH * 9;
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -46,111 +52,35 @@ interface RouteDef extends RouteDoc {
   compiledResponse?: boolean;
 }
 
-/** A response schema for Fastify's serializer (draft-7, which fast-json-stringify reads). */
-function serializerSchema(s: z.ZodType): unknown {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'output', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
-}
-
-const PERSONALIZER = '/personalizer/v1.0';
-
-/** Personalizer's ErrorCode names for the statuses it documents. */
-function personalizerCode(status: number): string {
-  if (status === 404) return 'ResourceNotFound';
-  if (status >= 500) return 'InternalServerError';
-  return 'BadRequest';
-}
-
-function fastifyCode(code: string | undefined, status: number): string {
-  switch (code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'E_BODY_TOO_LARGE';
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'E_MEDIA_TYPE';
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'E_EMPTY_BODY';
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return 'E_BAD_JSON';
-    default:
-      return status === 413 ? 'E_BODY_TOO_LARGE' : status === 429 ? 'E_RATE_LIMIT' : 'E_BAD_REQUEST';
-  }
-}
+/** Routes without `compiledResponse` send what the handler returns, as JSON.stringify writes it. */
+const PLAIN_JSON = () => (data: unknown) => JSON.stringify(data);
 
 /** The HTTP front of an Engine. Routes are declared once (below) for both Fastify and OpenAPI. */
 export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<ServerOptions> = {}): Promise<FastifyInstance> {
   const o: ServerOptions = { ...SERVER_DEFAULTS, ...opts };
-  const app = Fastify({ logger: o.logger, bodyLimit: o.bodyLimit, return503OnClosing: true });
-  const metrics = new HttpMetrics();
+  const app = Fastify({
+    logger: o.logger,
+    bodyLimit: o.bodyLimit,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Bad percent-encoding and over-long parameters, which Fastify answers before routing.
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply, o.logger),
+  });
+  const metrics = new ServerMetrics(engine);
   const started = Date.now();
 
-  // Bulk import bodies arrive as text; parsed (and validated line by line) by the route.
+  // Bulk import bodies reach the import routes as the request stream, read and validated as they
+  // arrive (./import.ts counts them against importBodyLimit); no other route takes them.
   for (const type of ['application/x-ndjson', 'application/jsonl', 'application/ndjson', 'text/csv']) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  }
-
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    let status = 500;
-    let code = 'E_INTERNAL';
-    let message = 'internal server error';
-    let field: string | undefined;
-    if (err instanceof ChorusError) {
-      status = err.status;
-      code = err.code;
-      message = err.message;
-      field = err.location?.field;
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      code = fastifyCode(err.code, status);
-      message = err.message;
-    }
-    if (status >= 500) {
-      // The details go to the server log, never to the client.
-      req.log.error(err);
-      if (!o.logger) process.stderr.write(`chorus serve: ${req.method} ${req.url}: ${err.stack ?? err.message}\n`);
-      message = 'internal server error';
-      field = undefined;
-    }
-    const body = req.url.startsWith(PERSONALIZER)
-      ? { error: { code: personalizerCode(status), message, ...(field ? { target: field } : {}), innerError: { code } } }
-      : { error: { code, message, ...(field ? { field } : {}) } };
-    void reply.status(status).type('application/json').send(body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'E_NO_ROUTE', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-  });
-
-  if (o.rateLimit) {
-    await app.register(rateLimit, {
-      max: o.rateLimit.max,
-      timeWindow: o.rateLimit.windowMs,
-      keyGenerator: (req) => {
-        const t = requestToken(req.headers);
-        return t ? `key:${lookupId(t)}` : `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, ctx) => ({
-        statusCode: 429,
-        code: 'E_RATE_LIMIT',
-        message: `rate limit exceeded (${ctx.max} requests per ${ctx.after}); retry later`,
-      }),
+    app.addContentTypeParser(type, (req, payload, done) => {
+      if (req.routeOptions.url?.endsWith('/import')) done(null, payload);
+      else done(new RequestError(`"${type}" bodies are accepted only by the import routes`, '', 'E_MEDIA_TYPE', 415), undefined);
     });
   }
-
-  if (o.corsOrigins.length > 0) {
-    const allowed = new Set(o.corsOrigins);
-    app.addHook('onRequest', async (req, reply) => {
-      const origin = req.headers.origin;
-      if (origin && (allowed.has(origin) || allowed.has('*'))) {
-        void reply.header('access-control-allow-origin', origin).header('vary', 'origin');
-        if (req.method === 'OPTIONS') {
-          void reply
-            .header('access-control-allow-methods', 'GET,POST,PUT,DELETE')
-            .header('access-control-allow-headers', 'authorization,content-type,x-api-key,ocp-apim-subscription-key')
-            .status(204)
-            .send();
-        }
-      }
-    });
-  }
+  const authorize = await installEdge(app, keys, o);
+  app.setValidatorCompiler(NO_VALIDATION);
+  // Before the routes: the plugin collects them as they are added.
+  await app.register(swagger, SWAGGER_OPTIONS);
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -170,58 +100,13 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   });
   def({
     method: 'GET', url: '/openapi.json', scope: null, tag: 'service', summary: 'This document',
-    responses: { 200: { description: 'OpenAPI 3.1 document' } },
-    handler: async () => openapi,
+    responses: { 200: { description: 'OpenAPI 3.1 document', type: 'application/json' } },
+    handler: async () => app.swagger(),
   });
   def({
     method: 'GET', url: '/metrics', scope: 'admin', tag: 'service', summary: 'Prometheus metrics (text format 0.0.4)',
-    responses: { 200: { description: 'text/plain; version=0.0.4' } },
-    handler: async (_req, reply) => {
-      const c = engine.counters;
-      const mem = process.memoryUsage();
-      const text = metrics.render([
-        { name: 'chorus_decisions_total', help: 'Logged decisions (recommend and rank).', type: 'counter', values: [{ value: c.decisions }] },
-        {
-          name: 'chorus_feedback_total', help: 'Accepted feedback events by type.', type: 'counter',
-          values: Object.entries(c.feedback).map(([type, value]) => ({ labels: { type }, value })),
-        },
-        { name: 'chorus_reward_sum', help: 'Sum of rewards received.', type: 'counter', values: [{ value: c.rewardSum }] },
-        { name: 'chorus_bandit_updates_total', help: 'Rewards the online bandit has learned from.', type: 'counter', values: [{ value: c.learned }] },
-        { name: 'chorus_learn_queue_length', help: 'Rewards waiting for the background learner.', type: 'gauge', values: [{ value: engine.learnQueueLength }] },
-        { name: 'chorus_reward_windows_open', help: 'Logged decisions still inside their reward wait.', type: 'gauge', values: [{ value: engine.openWindows }] },
-        {
-          name: 'chorus_default_rewards_total', help: 'Shown items learned with the default reward (no feedback within the reward wait).', type: 'counter',
-          values: [{ value: engine.counters.defaultRewards }],
-        },
-        { name: 'chorus_learn_queue_capacity', help: 'Most rewards the learner queue holds (maxQueue).', type: 'gauge', values: [{ value: engine.config.maxQueue }] },
-        {
-          name: 'chorus_learn_queue_full_total', help: 'Times the learner queue was full and a request learned a batch synchronously.', type: 'counter',
-          values: [{ value: c.learnQueueFull }],
-        },
-        {
-          name: 'chorus_learn_errors_total',
-          help: 'Errors caught in the learning loop by stage; stage="learn" counts failed (skipped) rewards.',
-          type: 'counter',
-          values: Object.entries(c.learnErrors).map(([stage, value]) => ({ labels: { stage }, value })),
-        },
-        { name: 'chorus_retrains_total', help: 'Background retrains finished.', type: 'counter', values: [{ value: c.retrains }] },
-        { name: 'chorus_retrain_errors_total', help: 'Background retrains that failed.', type: 'counter', values: [{ value: c.retrainErrors }] },
-        {
-          name: 'chorus_pool_cache_total', help: 'Candidate-pool cache lookups by result.', type: 'counter',
-          values: [{ labels: { result: 'hit' }, value: engine.poolStats.hits }, { labels: { result: 'miss' }, value: engine.poolStats.misses }],
-        },
-        { name: 'chorus_catalogue_items', help: 'Items in the catalogue.', type: 'gauge', values: [{ value: engine.catalogueSize('items') }] },
-        { name: 'chorus_catalogue_users', help: 'Users in the catalogue.', type: 'gauge', values: [{ value: engine.catalogueSize('users') }] },
-        {
-          name: 'chorus_active_snapshot_info', help: 'The active model snapshot (value 1).', type: 'gauge',
-          values: [{ labels: { id: engine.activeSnapshot.id, kind: engine.activeSnapshot.kind }, value: 1 }],
-        },
-        { name: 'chorus_recommender_weight', help: 'Learned weight of the recommender score in the bandit.', type: 'gauge', values: [{ value: engine.policy.weights().recommender }] },
-        { name: 'process_resident_memory_bytes', help: 'Resident memory.', type: 'gauge', values: [{ value: mem.rss }] },
-        { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use.', type: 'gauge', values: [{ value: mem.heapUsed }] },
-      ]);
-      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
-    },
+    responses: { 200: { description: 'Prometheus text format 0.0.4', type: 'text/plain' } },
+    handler: async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()),
   });
 
   // ------------------------------------------------------------ recommend / feedback
@@ -316,11 +201,15 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     });
     def({
       method: 'POST', url: `/${kind}/import`, scope: 'admin', tag: 'catalogue',
-      summary: `Bulk import ${kind}: a JSON array, NDJSON (application/x-ndjson) or CSV (text/csv; tags and categories split on "|"); all or nothing`,
+      summary: `Bulk import ${kind}: a JSON array, NDJSON (application/x-ndjson) or CSV (text/csv; tags and categories split on "|"); every row is validated before any is written, then committed 2,000 at a time`,
       body: z.array(Full), bodyLimit: o.importBodyLimit,
       responses: { 200: { description: 'imported', schema: S.ImportResult } },
       handler: async (req) => {
-        const rows = parseImport(req.headers['content-type'] ?? '', req.body, Full);
+        const length = req.headers['content-length'];
+        const rows = await parseImport(req.headers['content-type'] ?? '', req.body, Full, {
+          maxBytes: o.importBodyLimit,
+          declaredBytes: length === undefined ? undefined : Number(length),
+        });
         const r = await engine.putEntries(kind, rows.map((v) => ({ id: v.id, meta: metaOf(v) })));
         return { imported: rows.length, ...r };
       },
@@ -353,6 +242,14 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     method: 'POST', url: '/snapshots/rollback', scope: 'admin', tag: 'snapshots', summary: 'Serve the snapshot that was active before this one',
     responses: { 200: { description: 'now active', schema: S.SnapshotMeta } },
     handler: async () => engine.rollback(),
+  });
+  def({
+    method: 'DELETE', url: '/snapshots/:id', scope: 'admin', tag: 'snapshots', summary: 'Delete a snapshot (not the active one: 409)', params: S.IdParams,
+    responses: { 204: { description: 'deleted' } },
+    handler: async (req, reply) => {
+      await engine.deleteSnapshot(params(S.IdParams, req).id);
+      return reply.status(204).send();
+    },
   });
 
   // ------------------------------------------------------------ logged bandit feedback
@@ -416,8 +313,13 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   // ------------------------------------------------------------ dashboard
   def({
     method: 'GET', url: '/dashboard', scope: null, tag: 'dashboard', summary: 'The dashboard page (it asks for an admin key, or reads #key=… from the URL)',
-    responses: { 200: { description: 'text/html' } },
+    responses: { 200: { description: 'the page', type: 'text/html' } },
     handler: async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_HTML),
+  });
+  def({
+    method: 'GET', url: CHART_JS_PATH, scope: null, tag: 'dashboard', summary: 'Chart.js 4, which the dashboard draws with (from the installed package: the page needs no network)',
+    responses: { 200: { description: 'the script', type: 'application/javascript' } },
+    handler: async (_req, reply) => reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(chartJsSource()),
   });
   def({
     method: 'GET', url: '/dashboard/data', scope: 'admin', tag: 'dashboard', summary: 'Everything the dashboard draws', query: S.DashboardQuery,
@@ -428,25 +330,15 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     },
   });
 
-  const openapi = buildOpenApi(routes);
   for (const r of routes) {
     const scope: KeyScope | null = r.scope;
     app.route({
       method: r.method,
       url: r.url,
       ...(r.bodyLimit ? { bodyLimit: r.bodyLimit } : {}),
-      ...(r.compiledResponse
-        ? {
-            schema: {
-              response: Object.fromEntries(Object.entries(r.responses).flatMap(([status, x]) => (x.schema ? [[status, serializerSchema(x.schema)]] : []))),
-            },
-          }
-        : {}),
-      onRequest: scope
-        ? async (req) => {
-            keys.authorize(requestToken(req.headers), scope);
-          }
-        : undefined,
+      schema: routeSchema(r),
+      ...(r.compiledResponse ? {} : { serializerCompiler: PLAIN_JSON }),
+      onRequest: scope ? authorize(scope) : undefined,
       handler: r.handler,
     });
   }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../errors.js';
 import type { ApiKeyRecord, KeyScope, Store } from '../store/types.js';
 import { AuthError } from './errors.js';
 
@@ -23,6 +24,39 @@ export function newKeySecret(): string {
 export function keyRecord(token: string, scope: KeyScope, name: string): ApiKeyRecord {
   const salt = randomBytes(16);
   return { id: lookupId(token), scope, salt, hash: digest(salt, token), created: Date.now(), name };
+}
+
+/** Shortest admin key accepted from CHORUS_ADMIN_KEY, in characters. */
+export const MIN_KEY_LENGTH = 16;
+/** Least estimated entropy of an admin key, in bits (a random 16-character base64 key estimates ~60). */
+export const MIN_KEY_BITS = 56;
+
+/**
+ * A rough upper bound on a key's entropy: its length times the Shannon entropy of its own
+ * character frequencies. It cannot see that "correct-horse" is a phrase, but it does refuse
+ * `x`, `aaaaaaaaaaaaaaaaaaaa` and `passwordpassword`: keys guessable in a few tries.
+ */
+export function estimatedBits(key: string): number {
+  const counts = new Map<string, number>();
+  const chars = [...key];
+  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perChar = 0;
+  for (const n of counts.values()) {
+    const p = n / chars.length;
+    perChar -= p * Math.log2(p);
+  }
+  return perChar * chars.length;
+}
+
+/** Refuse an admin key a client could guess (the server would otherwise start with it). */
+export function checkAdminKey(key: string, field = 'CHORUS_ADMIN_KEY'): void {
+  const hint = 'use a random key, e.g. `openssl rand -hex 32`';
+  const length = [...key].length;
+  if (length < MIN_KEY_LENGTH) throw new ConfigError(`admin key too short: ${length} characters, at least ${MIN_KEY_LENGTH} needed; ${hint}`, field, 'E_WEAK_KEY');
+  const bits = estimatedBits(key);
+  if (bits < MIN_KEY_BITS) {
+    throw new ConfigError(`admin key too predictable: about ${Math.floor(bits)} bits of entropy, at least ${MIN_KEY_BITS} needed; ${hint}`, field, 'E_WEAK_KEY');
+  }
 }
 
 /** The key table in memory (the store is the source of truth; writes go through here). */

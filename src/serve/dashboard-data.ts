@@ -1,3 +1,4 @@
+import { DecisionRewards } from './decision-rewards.js';
 import type { Engine } from './engine.js';
 
 function gini(counts: number[]): number {
@@ -18,17 +19,99 @@ function title(engine: Engine, id: string): string {
   return typeof t === 'string' ? t : id;
 }
 
+/**
+ * The shape the dashboard's OPE card reads from a feed's `ope` field: off-policy estimates of other
+ * policies on the logged decisions. Nothing produces it yet (there is no ope/ module), so the feed
+ * leaves `ope` out and the page hides the card.
+ */
+export interface OpeFigures {
+  /** Dataset, decisions, estimator settings: the protocol line every figure names. */
+  protocol: string;
+  estimates: { policy: string; estimator: string; value: number; ci: [number, number] | null; decisions: number }[];
+}
+
+/** One sample of the learner's live gauges, taken when the feed is read. */
+interface LearnSample {
+  t: number;
+  updates: number;
+  queue: number;
+  openWindows: number;
+}
+
+/** Finest reward-per-decision bucket; the timeline's buckets (10 s … 1 h) are multiples of it. */
+const FINEST_MS = 10_000;
+/** Decisions (and feedback records) read from the log per feed request, so that a long log is caught up over several polls. */
+const READ_LIMIT = 50_000;
+/** Learner samples kept: an hour at one poll every 5 s. */
+const MAX_SAMPLES = 720;
+
+/** What the feed keeps between requests, per engine (several servers may share a process). */
+const kept = new WeakMap<Engine, { rewards: DecisionRewards; samples: LearnSample[] }>();
+
+function keptFor(engine: Engine) {
+  let k = kept.get(engine);
+  if (!k) {
+    k = {
+      rewards: new DecisionRewards(engine.store.events, {
+        waitMs: engine.config.rewardWaitSeconds * 1000,
+        defaultReward: engine.config.defaultReward,
+        bucketMs: FINEST_MS,
+        readLimit: READ_LIMIT,
+      }),
+      samples: [],
+    };
+    kept.set(engine, k);
+  }
+  return k;
+}
+
+/** The online learner's figures: counters, live gauges sampled at each read, rewards learned per bucket. */
+function learning(engine: Engine, samples: LearnSample[], now: number) {
+  const c = engine.counters;
+  const last = samples[samples.length - 1];
+  // One sample per second at most: several open pages must not crowd the series.
+  if (!last || now - last.t >= 1000) {
+    samples.push({ t: now, updates: c.learned, queue: engine.learnQueueLength, openWindows: engine.openWindows });
+    if (samples.length > MAX_SAMPLES) samples.splice(0, samples.length - MAX_SAMPLES);
+  }
+  return {
+    policy: engine.policy.name,
+    updates: c.learned,
+    queueLength: engine.learnQueueLength,
+    queueCapacity: engine.config.maxQueue,
+    queueFull: c.learnQueueFull,
+    openWindows: engine.openWindows,
+    defaultRewards: c.defaultRewards,
+    errors: { ...c.learnErrors },
+    checkpointEvery: engine.config.checkpointEvery,
+    checkpointSeconds: engine.config.checkpointSeconds,
+    retrains: c.retrains,
+    retrainErrors: c.retrainErrors,
+    samples: [...samples],
+  };
+}
+
 /** Everything the dashboard draws, from the store (history) and the engine (live state). */
 export async function dashboardData(engine: Engine, user: string | undefined, hours: number) {
   const now = Date.now();
   const span = hours * 3600_000;
+  const since = now - span;
   // The finest bucket (10 s … 1 h) that keeps the chart under ~120 points.
-  let bucketMs = 10_000;
-  let tl = await engine.store.events.timeline(bucketMs, now - span);
+  let bucketMs = FINEST_MS;
+  let tl = await engine.store.events.timeline(bucketMs, since);
   for (const b of [60_000, 300_000, 900_000, 3600_000]) {
     if (tl.length <= 120) break;
     bucketMs = b;
-    tl = await engine.store.events.timeline(bucketMs, now - span);
+    tl = await engine.store.events.timeline(bucketMs, since);
+  }
+  const k = keptFor(engine);
+  await k.rewards.update(now, since);
+  const perDecision = k.rewards.buckets(bucketMs, since);
+  let counted = 0;
+  let rewardSum = 0;
+  for (const b of perDecision) {
+    counted += b.decisions;
+    rewardSum += b.rewardSum;
   }
   const items = engine.listEntries('items', 0, Number.MAX_SAFE_INTEGER).map((e) => e.id);
   const counts = items.map((id) => engine.exposure.get(id) ?? 0);
@@ -46,6 +129,7 @@ export async function dashboardData(engine: Engine, user: string | undefined, ho
   const activations = await engine.store.snapshots.activations(10);
   return {
     generated: now,
+    hours,
     snapshot: engine.activeSnapshot,
     activations,
     totals: {
@@ -58,12 +142,22 @@ export async function dashboardData(engine: Engine, user: string | undefined, ho
     },
     timeline: {
       bucketMs,
-      points: tl.map((b) => ({
-        ...b,
-        ctr: b.shown > 0 ? b.clicks / b.shown : null,
-        avgReward: b.feedback > 0 ? b.rewardSum / b.feedback : null,
-      })),
+      points: tl.map((b) => ({ ...b, ctr: b.shown > 0 ? b.clicks / b.shown : null })),
     },
+    /** Mean reward per decision (./decision-rewards.ts says which decisions count and with what). */
+    rewardPerDecision: {
+      bucketMs,
+      waitSeconds: engine.config.rewardWaitSeconds,
+      defaultReward: engine.config.defaultReward,
+      /** False while the log is still being read (a long log is caught up over several requests). */
+      complete: k.rewards.complete,
+      decisions: counted,
+      rewardSum,
+      perDecision: counted > 0 ? rewardSum / counted : null,
+      points: perDecision.map((b) => ({ t: b.t, decisions: b.decisions, perDecision: b.perDecision })),
+      learned: perDecision.filter((b) => b.learned > 0).map((b) => ({ t: b.t, learned: b.learned })),
+    },
+    learning: learning(engine, k.samples, now),
     weights: engine.policy.weights(),
     exposure: {
       catalogue: items.length,

@@ -1,6 +1,14 @@
+import type { SwaggerOptions } from '@fastify/swagger';
 import { z } from 'zod';
 import type { KeyScope } from '../store/types.js';
 import { ErrorBody } from './schemas.js';
+
+/**
+ * Route schemas for Fastify, generated from the zod schemas in ./schemas.ts (the one source):
+ * @fastify/swagger builds /openapi.json from them, and the hot routes' serializer reads their
+ * response schemas. Request validation stays with zod in the handlers (`validate` names the
+ * field the Chorus way), so Fastify's own validator is switched off (`NO_VALIDATION`).
+ */
 
 /** One route as documented: the same table the server registers its routes from. */
 export interface RouteDoc {
@@ -13,42 +21,51 @@ export interface RouteDoc {
   body?: z.ZodType;
   query?: z.ZodType;
   params?: z.ZodType;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /**
+   * A response without `schema` is documented by its media `type`: any JSON when none is given,
+   * and no content at all for a 204.
+   */
+  responses: Record<number, { description: string; schema?: z.ZodType; type?: string }>;
 }
 
-function schema(s: z.ZodType, io: 'input' | 'output'): unknown {
-  return z.toJSONSchema(s, { io, unrepresentable: 'any' });
+/**
+ * JSON Schema of a zod schema, inline (no `$schema`). Responses use draft-7, which Fastify's
+ * serializer (fast-json-stringify) reads; requests use 2020-12, OpenAPI 3.1's own dialect. For
+ * these schemas (no tuples, no recursion) the two differ in nothing but the `$schema` line.
+ */
+export function jsonSchema(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const target = io === 'output' ? 'draft-7' : 'draft-2020-12';
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, target, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
 }
 
-/** OpenAPI 3.1 (whose schemas are JSON Schema 2020-12, what zod 4 emits). */
-export function buildOpenApi(routes: readonly RouteDoc[]): unknown {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of routes) {
-    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
-    const parameters: unknown[] = [];
-    for (const m of path.matchAll(/\{([A-Za-z]+)\}/g)) parameters.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
-    if (r.query) {
-      const js = schema(r.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, s] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: js.required?.includes(name) ?? false, schema: s });
-      }
-    }
-    const responses: Record<string, unknown> = {};
-    for (const [status, res] of Object.entries(r.responses)) {
-      responses[status] = res.schema
-        ? { description: res.description, content: { 'application/json': { schema: schema(res.schema, 'output') } } }
-        : { description: res.description };
-    }
-    const err = { description: 'error', content: { 'application/json': { schema: schema(ErrorBody, 'output') } } };
-    responses['4XX'] = err;
-    const op: Record<string, unknown> = { tags: [r.tag], summary: r.summary, operationId: `${r.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+/g, '_')}`, responses };
-    if (parameters.length) op.parameters = parameters;
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: schema(r.body, 'input') } } };
-    if (r.scope) op.security = [{ bearer: [] }, { apiKey: [] }, { personalizerKey: [] }];
-    if (r.scope) op['x-chorus-scope'] = r.scope;
-    (paths[path] ??= {})[r.method.toLowerCase()] = op;
+const SECURITY = [{ bearer: [] }, { apiKey: [] }, { personalizerKey: [] }];
+
+/** The Fastify `schema` of a route: documentation, plus the response shapes for the serializer. */
+export function routeSchema(r: RouteDoc): Record<string, unknown> {
+  const response: Record<string, unknown> = {};
+  for (const [status, res] of Object.entries(r.responses)) {
+    if (res.schema) response[status] = { ...jsonSchema(res.schema, 'output'), description: res.description };
+    else if (status === '204') response[status] = { description: res.description, type: 'null' };
+    else response[status] = { description: res.description, content: { [res.type ?? 'application/json']: { schema: {} } } };
   }
+  response['4xx'] = { ...jsonSchema(ErrorBody, 'output'), description: 'error: Chorus shape, or Personalizer shape under /personalizer' };
+  const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
   return {
+    tags: [r.tag],
+    summary: r.summary,
+    operationId: `${r.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+/g, '_')}`,
+    ...(r.body ? { body: jsonSchema(r.body, 'input') } : {}),
+    ...(r.query ? { querystring: jsonSchema(r.query, 'input') } : {}),
+    ...(r.params ? { params: jsonSchema(r.params, 'input') } : {}),
+    ...(r.scope ? { security: SECURITY, 'x-chorus-scope': r.scope } : {}),
+    response,
+  };
+}
+
+/** @fastify/swagger's settings: an OpenAPI 3.1 document with Chorus's three ways to send a key. */
+export const SWAGGER_OPTIONS: SwaggerOptions = {
+  openapi: {
     openapi: '3.1.0',
     info: {
       title: 'Chorus server',
@@ -63,6 +80,8 @@ export function buildOpenApi(routes: readonly RouteDoc[]): unknown {
         personalizerKey: { type: 'apiKey', in: 'header', name: 'Ocp-Apim-Subscription-Key' },
       },
     },
-    paths,
-  };
-}
+  },
+};
+
+/** Fastify validator compiler that accepts everything: zod validates in the handlers. */
+export const NO_VALIDATION = () => (data: unknown) => ({ value: data });

@@ -1,8 +1,18 @@
 import { z } from 'zod';
 import { RequestError } from './errors.js';
+import { firstSchemaIssue } from '../util/zod-issue.js';
 
 /** Request and response schemas: validation at the edge, and the source of /openapi.json. */
-const Id = z.string().min(1).max(256);
+
+/**
+ * Longest id (item, user, event, snapshot, key), in characters. The one cap: the body schemas
+ * use it, and the server's path-parameter limit (`maxParamLength`) is derived from it.
+ */
+export const MAX_ID_LENGTH = 256;
+/** Deepest JSON nesting a request body may have (the body itself is level 1). */
+export const MAX_JSON_DEPTH = 32;
+
+const Id = z.string().min(1).max(MAX_ID_LENGTH);
 const Scalar = z.union([z.string().max(4096), z.number(), z.boolean()]);
 
 export const ItemBody = z.strictObject({
@@ -74,7 +84,7 @@ export const RecommendResponse = z.object({
 });
 
 export const FeedbackBody = z.strictObject({
-  eventId: z.string().min(1).max(256).optional(),
+  eventId: Id.optional(),
   user: Id.optional(),
   item: Id,
   type: z.enum(['click', 'purchase', 'rating', 'dwell']),
@@ -87,11 +97,11 @@ export const FeedbackResponse = z.object({ seq: z.number().int(), reward: z.numb
 export const RankBody = z.object({
   contextFeatures: z.array(z.unknown()).max(1000).optional(),
   actions: z
-    .array(z.object({ id: z.string().min(1).max(256), features: z.array(z.unknown()).max(1000).optional() }))
+    .array(z.object({ id: Id, features: z.array(z.unknown()).max(1000).optional() }))
     .min(1)
     .max(500),
-  excludedActions: z.array(z.string().max(256)).max(500).optional(),
-  eventId: z.string().min(1).max(256).optional(),
+  excludedActions: z.array(z.string().max(MAX_ID_LENGTH)).max(500).optional(),
+  eventId: Id.optional(),
   deferActivation: z.boolean().optional(),
 });
 
@@ -103,7 +113,7 @@ export const RankResponse = z.object({
 
 export const RewardBody = z.object({ value: z.number().min(-1).max(1) });
 
-export const EventParams = z.object({ eventId: z.string().min(1).max(256) });
+export const EventParams = z.object({ eventId: Id });
 export const IdParams = z.object({ id: Id });
 
 export const SnapshotMeta = z.object({
@@ -153,26 +163,21 @@ export const LoggedEvents = z.object({
 export const DashboardQuery = z.strictObject({ user: Id.optional(), hours: z.coerce.number().min(0.01).max(24 * 30).default(24) });
 
 export const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional(), target: z.string().optional() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** The request field at fault (Chorus routes). */
+    field: z.string().optional(),
+    /** The same, under the Personalizer-compatible routes, with Chorus's own code in innerError. */
+    target: z.string().optional(),
+    innerError: z.object({ code: z.string() }).optional(),
+  }),
 });
-
-/** A dotted path with [n] for array positions: `actions[2].id`. */
-export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
-  let s = prefix;
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s;
-}
 
 /** Validate `value` against `schema`, or throw a 400 naming the first bad field. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = fieldPath(issue.path, prefix);
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
+  const { field, message } = firstSchemaIssue(r.error, prefix);
   throw new RequestError(message, field || undefined);
 }

@@ -3,7 +3,7 @@ import type { Dataset } from '../data/dataset.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { buildServer, type ServerOptions } from './app.js';
-import { KeyRing } from './auth.js';
+import { checkAdminKey, KeyRing } from './auth.js';
 import { Engine, type EngineConfig } from './engine.js';
 import { registryModels, type ModelFactory } from './model.js';
 
@@ -16,7 +16,10 @@ export interface StartOptions {
   port?: number;
   engine?: Partial<EngineConfig>;
   server?: Partial<ServerOptions>;
-  /** Admin key to accept (CHORUS_ADMIN_KEY); without it one is generated on first start. */
+  /**
+   * Admin key to accept (CHORUS_ADMIN_KEY): at least 16 characters and about 56 bits of estimated
+   * entropy, else the start fails (E_WEAK_KEY). Without it one is generated on first start.
+   */
   adminKey?: string;
   models?: ModelFactory;
   log?: (msg: string) => void;
@@ -37,6 +40,8 @@ export interface RunningServer {
 /** Open the store, the engine and the HTTP server, and listen. */
 export async function startServer(o: StartOptions): Promise<RunningServer> {
   const log = o.log ?? (() => {});
+  // Before the store opens: a weak key stops the start with nothing created.
+  if (o.adminKey !== undefined) checkAdminKey(o.adminKey);
   const store = openStore(o.store);
   try {
     const engine = await Engine.open(store, o.dataset, o.models ?? registryModels, o.engine, log);

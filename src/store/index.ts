@@ -1,3 +1,5 @@
 export * from './types.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
 export { openStore, storeSchemes } from './open.js';
+export { isDuplicateKeyError } from './duplicate.js';
+export type { StoreWarning } from './sqlite-check.js';

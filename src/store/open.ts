@@ -7,7 +7,8 @@ type Opener = (rest: string, params: URLSearchParams) => Store;
 /**
  * Backends by URL scheme, one table (add `postgres:` here when it exists; callers do not change).
  * `sqlite:path/to/chorus.db`, `sqlite::memory:`, `sqlite:data.db?synchronous=normal`,
- * `sqlite:data.db?writer=worker` (commit in a worker thread instead of on the event loop).
+ * `sqlite:data.db?writer=worker` (commit in a worker thread instead of on the event loop),
+ * `sqlite:data.db?check=none` (skip the integrity check on open).
  */
 const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
   sqlite: (rest, params) => {
@@ -20,7 +21,11 @@ const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
     if (writer !== null && writer !== 'worker' && writer !== 'inline') {
       throw new ConfigError(`writer must be "worker" or "inline", got "${writer}"`, 'store');
     }
-    return new SqliteStore(rest, { synchronous: sync ?? 'full', writer: writer ?? 'inline' });
+    const check = params.get('check');
+    if (check !== null && check !== 'quick' && check !== 'none') {
+      throw new ConfigError(`check must be "quick" or "none", got "${check}"`, 'store');
+    }
+    return new SqliteStore(rest, { synchronous: sync ?? 'full', writer: writer ?? 'inline', check: check ?? 'quick' });
   },
 });
 

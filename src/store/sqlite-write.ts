@@ -76,6 +76,7 @@ export type WriteOp =
   | { op: 'activateDecision'; args: [id: string] }
   | { op: 'putSnapshot'; args: [id: string, created: number, meta: string, body: Blob] }
   | { op: 'activateSnapshot'; args: [id: string, ts: number] }
+  | { op: 'deleteSnapshot'; args: [id: string] }
   | { op: 'upsert'; args: [kind: CatalogueKind, entries: { id: string; meta: string; created: number; updated: number }[]] }
   | { op: 'remove'; args: [kind: CatalogueKind, id: string] }
   | { op: 'putState'; args: [key: string, value: Blob, ts: number] }
@@ -108,6 +109,7 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
   );
   const insSnap = db.prepare('INSERT OR REPLACE INTO snapshots (id, created, meta, body) VALUES (?,?,?,?)');
   const insAct = db.prepare('INSERT INTO activations (snapshot_id, ts) VALUES (?, ?)');
+  const delSnap = db.prepare('DELETE FROM snapshots WHERE id = ?');
   const cat = (kind: CatalogueKind) => ({
     upsert: db.prepare(
       `INSERT INTO ${kind} (id, meta, created, updated) VALUES (@id, @meta, @created, @updated)
@@ -143,6 +145,9 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
       case 'activateSnapshot':
         insAct.run(w.args[0], w.args[1]);
         return undefined;
+      case 'deleteSnapshot':
+        // Its activations stay: they are the history; rollback skips snapshots that are gone.
+        return delSnap.run(w.args[0]).changes > 0;
       case 'upsert': {
         const s = stmts[w.args[0]];
         let added = 0;

@@ -18,6 +18,7 @@ import type {
   Store,
   TimelineBucket,
 } from './types.js';
+import { checkDatabaseFile, checkIntegrity, checkWal, type StoreWarning } from './sqlite-check.js';
 import { configure, groupCommitter, migrate, type WriteOp, type WriteResult } from './sqlite-write.js';
 import type { WireError, WireResult, WriterData } from './sqlite-writer.js';
 
@@ -38,6 +39,17 @@ export interface SqliteStoreOptions {
    * "Server: event-log growth".
    */
   writer?: 'worker' | 'inline';
+  /**
+   * `quick` (default) runs `PRAGMA quick_check` on open and refuses a damaged database; `none`
+   * skips it (it reads every page: seconds on a multi-gigabyte store).
+   */
+  check?: 'quick' | 'none';
+  /** Where a warning about the opened files goes (a damaged WAL); default: one line on stderr. */
+  onWarning?: (w: StoreWarning) => void;
+}
+
+function warnOnStderr(w: StoreWarning): void {
+  process.stderr.write(`chorus: WARNING ${w.code}: ${w.path}: ${w.message}\n`);
 }
 
 /** The write path: takes one write, resolves with its result once the write is committed. */
@@ -253,17 +265,36 @@ export class SqliteStore implements Store {
   private readonly writer: Writer;
   /** Where commits run (see SqliteStoreOptions.writer). */
   readonly writerKind: 'worker' | 'inline';
+  /** What the checks on open found that did not stop it (also sent to `onWarning`). */
+  readonly warnings: StoreWarning[] = [];
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.url = `sqlite:${path}`;
     const memory = path === ':memory:' || path === '';
     if (!memory) mkdirSync(dirname(path), { recursive: true });
     const synchronous = options.synchronous ?? 'full';
+    if (!memory) {
+      // Before SQLite touches the files: it would take an empty file for a new store and
+      // recover (truncate) a damaged WAL without a word.
+      checkDatabaseFile(path);
+      const w = checkWal(path);
+      if (w) {
+        this.warnings.push(w);
+        (options.onWarning ?? warnOnStderr)(w);
+      }
+    }
     try {
       this.db = new Database(path);
       configure(this.db, synchronous);
+    } catch (e) {
+      throw new ChorusError('E_STORE_OPEN', `cannot open SQLite store at ${path}: ${(e as Error).message}`, { status: 500, cause: e });
+    }
+    try {
+      if (!memory && (options.check ?? 'quick') === 'quick') checkIntegrity(this.db, path);
       migrate(this.db);
     } catch (e) {
+      this.db.close();
+      if (e instanceof ChorusError) throw e;
       throw new ChorusError('E_STORE_OPEN', `cannot open SQLite store at ${path}: ${(e as Error).message}`, { status: 500, cause: e });
     }
     const db = this.db;
@@ -352,6 +383,7 @@ export class SqliteStore implements Store {
         return r ? { meta: JSON.parse(r.meta as string) as SnapshotMeta, body: r.body as Buffer } : undefined;
       },
       activateSnapshot: (id) => write({ op: 'activateSnapshot', args: [id, Date.now()] }),
+      deleteSnapshot: (id) => write({ op: 'deleteSnapshot', args: [id] }),
       activations: async (limit) => (listAct.all(limit) as Row[]).map((r) => ({ snapshotId: r.snapshot_id as string, ts: r.ts as number })),
     };
 

@@ -95,8 +95,10 @@ export interface SnapshotStore {
   getSnapshot(id: string): Promise<{ meta: SnapshotMeta; body: Buffer } | undefined>;
   /** Records an activation (history is kept for rollback). */
   activateSnapshot(id: string): Promise<void>;
-  /** Activation history, most recent first. */
+  /** Activation history, most recent first (it may name snapshots deleted since). */
   activations(limit: number): Promise<{ snapshotId: string; ts: number }[]>;
+  /** Removes a snapshot's body and meta (its activations stay, as history); false when unknown. */
+  deleteSnapshot(id: string): Promise<boolean>;
 }
 
 export interface CatalogueEntry {

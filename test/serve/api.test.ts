@@ -266,12 +266,18 @@ describe('service endpoints', () => {
     const m = await s.call('GET', '/metrics');
     expect(m.status).toBe(200);
     expect(m.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    const lines = m.text.trim().split('\n');
+    // prom-client separates metric families with a blank line (the text format allows them).
+    const lines = m.text.split('\n').filter((l) => l !== '');
     for (const l of lines) expect(l).toMatch(/^(# (HELP|TYPE) \w+ .+|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|\+Inf|-Inf))$/);
     expect(m.text).toMatch(/chorus_http_requests_total\{method="POST",route="\/recommend",status="200"\} \d+/);
-    expect(m.text).toMatch(/chorus_http_request_duration_seconds_bucket\{method="POST",route="\/recommend",le="\+Inf"\} \d+/);
+    // prom-client writes `le` first; label order carries no meaning in the format
+    expect(m.text).toMatch(/chorus_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/recommend"\} \d+/);
     const fb = Number(/chorus_feedback_total\{type="click"\} (\d+)/.exec(m.text)![1]);
     expect(fb).toBe(s.engine.counters.feedback.click);
+    expect(m.text).toContain(`chorus_active_snapshot_info{id="${s.engine.activeSnapshot.id}",kind="popularity"} 1`);
+    // prom-client's default process metrics come with them
+    expect(m.text).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(m.text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
     expect((await s.call('GET', '/metrics', undefined, { key: client })).status).toBe(403);
   });
 

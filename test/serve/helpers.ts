@@ -39,6 +39,7 @@ export async function startTestServer(o: Partial<StartOptions> & { dir?: string 
     adminKey: ADMIN,
     engine: { model: { kind: 'popularity', config: {} }, ...o.engine },
     server: o.server,
+    models: o.models,
   });
   const call: TestServer['call'] = async (method, path, body, opts = {}) => {
     const key = opts.key === undefined ? ADMIN : opts.key;

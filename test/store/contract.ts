@@ -142,6 +142,19 @@ export function storeContract(backend: string, open: (name: string) => Store): v
       expect((await s.snapshots.activations(5)).map((a) => a.snapshotId)).toEqual(['s2', 's1']);
     });
 
+    it('deletes a snapshot and keeps its activations as history', async () => {
+      const s = get('snap-delete');
+      const meta = (id: string, created: number) => ({ id, created, kind: 'als', source: 'manual', info: {} });
+      await s.snapshots.putSnapshot(meta('s1', 1), Buffer.from('one'));
+      await s.snapshots.putSnapshot(meta('s2', 2), Buffer.from('two'));
+      await s.snapshots.activateSnapshot('s1');
+      expect(await s.snapshots.deleteSnapshot('s1')).toBe(true);
+      expect(await s.snapshots.deleteSnapshot('s1')).toBe(false);
+      expect(await s.snapshots.getSnapshot('s1')).toBeUndefined();
+      expect((await s.snapshots.listSnapshots()).map((m) => m.id)).toEqual(['s2']);
+      expect((await s.snapshots.activations(5)).map((a) => a.snapshotId)).toEqual(['s1']);
+    });
+
     it('upserts catalogue entries atomically', async () => {
       const s = get('catalogue');
       const e = (id: string, title: string) => ({ id, meta: { title }, created: 1, updated: 1 });

@@ -5,9 +5,9 @@
 import type { Command } from 'commander';
 import { ConfigError, NotFoundError } from '../../errors.js';
 import { canExplain } from '../../marl/offline-explain.js';
-// Registers the `team` recommender so its model files load (the CLI loads src/marl anyway; explicit here).
-import '../../marl/register.js';
 import { loadModel } from '../../recommenders/persist.js';
+import { noHistoryScores } from '../../util/no-history.js';
+import { topK } from '../../util/topk.js';
 import { intFlag, loadConfig } from '../config.js';
 import { readModelIndex } from '../model-index.js';
 import { formatNumber, table, writeJson, writeOut } from '../output.js';
@@ -38,21 +38,25 @@ export function register(program: Command): void {
       const k = intFlag(flags.k, 'k', 1) ?? config.recommend?.k ?? 10;
       const [model, index] = await Promise.all([loadModel(file), readModelIndex(file)]);
       const u = index.users.indexOf(flags.user);
-      if (u < 0) throw new NotFoundError(`user "${flags.user}" is not in the model's training data (${index.users.length} users)`, 'user');
+      if (u < 0 && !index.popularity) {
+        throw new NotFoundError(`user "${flags.user}" is not in the model's training data (${index.users.length} users); retrain with this version to get popular items for unknown users`, 'user');
+      }
       if (flags.explain && !canExplain(model)) {
         throw new ConfigError(`--explain: model "${model.kind}" (${file}) cannot explain its recommendations; train a team model (chorus train --model team) for explanations`, 'explain');
       }
-      const ranked = model.recommend(u, k, { excludeSeen: !flags.includeSeen });
+      // A user the model does not know has no history: the most popular items (util/no-history.ts).
+      const ranked =
+        u >= 0 ? model.recommend(u, k, { excludeSeen: !flags.includeSeen }) : topK(noHistoryScores(model.scoreAll({ items: new Int32Array(0) }), index.popularity!), k);
       const rows = Array.from(ranked.items, (i, r) => ({ rank: r + 1, item: index.items[i]!, title: index.titles[i] ?? '', score: ranked.scores[r]! }));
-      const explained = flags.explain && canExplain(model) ? model.explain(u, ranked.items) : null;
+      const explained = u >= 0 && flags.explain && canExplain(model) ? model.explain(u, ranked.items) : null;
       // The team's fusion weight per agent, when the model reports them (context for the contributions).
       const weights = explained ? (model as { weights?: Record<string, number> }).weights : undefined;
       if (flags.json) {
         const items = explained ? rows.map((r, p) => ({ ...r, explanation: { contributions: explained[p]!.contributions, evidence: explained[p]!.evidence } })) : rows;
-        writeJson({ user: flags.user, model: model.kind, k, ...(weights ? { weights } : {}), items });
+        writeJson({ user: flags.user, model: model.kind, k, ...(u < 0 ? { unknownUser: true } : {}), ...(weights ? { weights } : {}), items });
         return;
       }
-      writeOut(`top ${k} for user ${flags.user} (${model.kind}, ${file})`);
+      writeOut(`top ${k} for user ${flags.user} (${model.kind}, ${file})${u < 0 ? ': not in the training data, so the most popular items' : ''}`);
       writeOut(table(['rank', 'item', 'title', 'score'], rows.map((r) => [r.rank, r.item, r.title, r.score])));
       if (!explained) return;
       for (let p = 0; p < rows.length; p++) {

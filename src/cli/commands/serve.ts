@@ -42,6 +42,11 @@ export const ServeConfigSchema = z.strictObject({
   sessionIdle: z.number().min(0).optional(),
   seed: z.number().int().optional(),
   retrainEvery: z.number().int().min(0).optional(),
+  /** Snapshots kept after each new one (plus the active one and rollback's target); 0 keeps all. */
+  keepSnapshots: z.number().int().min(0).optional(),
+  /** Online history kept in memory: items per user, and users (least recently used dropped). */
+  historyLength: z.number().int().min(1).optional(),
+  historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
   cors: z.array(z.string().min(1)).optional(),
@@ -146,12 +151,12 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('HTTP server: recommend/feedback, Personalizer-compatible rank/reward, online learning, dashboard at /dashboard')
-    .option('-p, --port <port>', 'port (default 8080; 0 picks a free one)')
+    .option('--port <port>', 'port (default 8080; 0 picks a free one)')
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-d, --data <path>', 'dataset folder or file (default: the bundled demo data)')
     .option('--store <url>', 'store URL (default sqlite:./.chorus/serve.db)')
     .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
-    .option('--param <key=value...>', 'model hyper-parameter (repeatable)')
+    .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable)')
     .option('--policy <name>', 'serving policy: cb (default: contextual bandit over namespace features), linucb-rerank (the pool re-ranked by a dense LinUCB), or a registered agent (random, ucb, linucb, dqn, ppo …)')
     .option('--agent-param <key=value...>', 'agent hyper-parameter for --policy <agent> (repeatable)')
     .option('--explore <kind>', 'cb: egreedy (default), softmax or squarecb')
@@ -207,6 +212,9 @@ export function register(program: Command): void {
           ...(defaultReward !== undefined ? { defaultReward } : {}),
           ...(sessionIdle !== undefined ? { sessionIdleSeconds: sessionIdle } : {}),
           retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
+          ...(sc.keepSnapshots !== undefined ? { keepSnapshots: sc.keepSnapshots } : {}),
+          ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
+          ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),
         },
         server: {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,

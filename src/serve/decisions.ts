@@ -1,0 +1,350 @@
+import { NotFoundError } from '../errors.js';
+import type { UserRef } from '../recommenders/types.js';
+import { isDuplicateKeyError } from '../store/duplicate.js';
+import type { DecisionRecord, Store } from '../store/types.js';
+import { itemPopularity, noHistoryScores } from '../util/no-history.js';
+import { topK } from '../util/topk.js';
+import { featuresOf, type Catalogue } from './catalogue.js';
+import { ConflictError, RequestError } from './errors.js';
+import { newEventId } from './event-id.js';
+import type { UserHistories } from './histories.js';
+import type { ServedModel } from './model.js';
+import { selectPool } from './select.js';
+import { SessionIds } from './sessions.js';
+import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
+
+export interface RecommendRequest {
+  user: string;
+  context?: Record<string, unknown>;
+  k: number;
+  candidates?: string[];
+  exclude?: string[];
+  excludeSeen: boolean;
+  /** The user's session; derived from the user and idle time when absent (./sessions.ts). */
+  session?: string;
+}
+
+export interface SlateItem {
+  id: string;
+  position: number;
+  score: number;
+  propensity: number;
+  explanation: Explanation;
+}
+
+export interface RecommendResponse {
+  eventId: string;
+  user: string;
+  snapshot: string;
+  items: SlateItem[];
+}
+
+export interface RankRequest {
+  contextFeatures?: unknown[];
+  actions: { id: string; features?: unknown[] }[];
+  excludedActions?: string[];
+  eventId?: string;
+  deferActivation?: boolean;
+}
+
+export interface RankResponse {
+  ranking: { id: string; probability: number }[];
+  eventId: string;
+  rewardActionId: string | null;
+}
+
+export interface DecisionsConfig {
+  /** Cold items (created after the snapshot) offered to the policy per request. */
+  coldSlots: number;
+  /** Users whose candidate pool is memoised; 0 disables (see EngineConfig.poolCache). */
+  poolCache: number;
+  sessionIdleSeconds: number;
+}
+
+/** What the decisions need from the rest of the engine. */
+export interface DecisionsDeps {
+  store: Store;
+  policy: ServingPolicy;
+  catalogue: Catalogue;
+  histories: UserHistories;
+  /** The model being served and its snapshot id. */
+  model: () => ServedModel;
+  snapshotId: () => string;
+  /** A logged, activated decision: its reward window opens. */
+  opened: (d: DecisionRecord) => void;
+  counters: { decisions: number };
+}
+
+const NO_ITEMS = new Int32Array(0);
+
+/**
+ * Decisions: a slate for a user (/recommend), a ranking of given actions (Personalizer Rank), each
+ * logged with its propensities before it is answered, and the exposure count of every shown item.
+ * The recommender's candidate pool per user is memoised, exactly: an entry is used only while the
+ * catalogue version (items, snapshot) is the one it was computed under and the user's history has
+ * not changed since (`forgetUser`).
+ */
+export class Decisions {
+  readonly exposure = new Map<string, number>();
+  readonly poolStats = { hits: 0, misses: 0 };
+  private readonly config: DecisionsConfig;
+  private readonly d: DecisionsDeps;
+  private mask = new Uint8Array(0);
+  private scoreBuf = new Float32Array(0);
+  /** user → recommender pool; valid while `version` equals the catalogue's. Map order is LRU order. */
+  private readonly pools = new Map<string, { version: number; size: number; items: Int32Array; scores: Float32Array }>();
+  private anon: { version: number; scores: Float32Array } | null = null;
+  /** Derived session ids of recommend requests that name none. */
+  private readonly sessionIds = new SessionIds();
+
+  constructor(config: DecisionsConfig, deps: DecisionsDeps) {
+    this.config = config;
+    this.d = deps;
+  }
+
+  /** A new active model: buffers sized to its items. */
+  bind(m: ServedModel): void {
+    const n = m.itemIds.length;
+    this.mask = new Uint8Array(n);
+    this.scoreBuf = new Float32Array(n);
+  }
+
+  /** The user's history changed (or was dropped): their memoised pool is stale. */
+  forgetUser(user: string): void {
+    this.pools.delete(user);
+  }
+
+  /**
+   * Scores for a user the model knows nothing about (no training row, no online history) and for
+   * Personalizer calls (no user): popularity, as util/no-history.ts picks it (the model's own
+   * scores for an empty user when they rank anything, else each item's number of training users
+   * from the snapshot's seen-items CSR), so that such a user gets popular items rather than
+   * catalogue order. They depend only on the model, so they are computed once per catalogue
+   * version (snapshot or catalogue change).
+   */
+  anonymousScores(): Float32Array {
+    const version = this.d.catalogue.version;
+    if (!this.anon || this.anon.version !== version) {
+      const m = this.d.model();
+      const own = Float32Array.from(m.rec.scoreAll({ items: NO_ITEMS }, this.scoreBuf));
+      this.anon = { version, scores: noHistoryScores(own, itemPopularity(m.seenIndices, m.itemIds.length)) };
+    }
+    return this.anon.scores;
+  }
+
+  private userRef(user: string): { ref: UserRef; seen: Int32Array; index: number; anonymous: boolean } {
+    const m = this.d.model();
+    const u = m.userIndex.get(user) ?? -1;
+    const trained = u >= 0 ? m.seenIndices.subarray(m.seenIndptr[u]!, m.seenIndptr[u + 1]!) : NO_ITEMS;
+    const online = this.d.histories.get(user);
+    if (!online || online.length === 0) return { ref: u >= 0 ? u : { items: trained }, seen: trained, index: u, anonymous: u < 0 };
+    // Fold-in: the user as training items plus what they liked since, most recent last.
+    const extra: number[] = [];
+    for (const id of online) {
+      const i = m.itemIndex.get(id);
+      if (i !== undefined) extra.push(i);
+    }
+    const items = new Int32Array(trained.length + extra.length);
+    items.set(trained);
+    items.set(extra, trained.length);
+    return { ref: { items }, seen: items, index: u, anonymous: u < 0 && items.length === 0 };
+  }
+
+  /** `live`: a logged decision (a step of the user's session); a preview is none. */
+  private buildSlate(req: RecommendRequest, eventId: string, live = false) {
+    const m = this.d.model();
+    const cat = this.d.catalogue;
+    const blocked = new Set<string>(req.exclude ?? []);
+    if (req.excludeSeen) for (const id of this.d.histories.get(req.user) ?? []) blocked.add(id);
+    let candIdx: Int32Array | undefined;
+    let coldIds: string[];
+    if (req.candidates) {
+      const idx: number[] = [];
+      coldIds = [];
+      // A slate shows an item once: a repeated candidate would be offered twice, with two propensities.
+      const given = new Set<string>();
+      req.candidates.forEach((id, c) => {
+        if (given.has(id)) throw new RequestError(`duplicate candidate "${id}"`, `candidates[${c}]`);
+        given.add(id);
+        if (!cat.hasItem(id)) throw new NotFoundError(`unknown item "${id}"`, `candidates[${c}]`);
+        const i = m.itemIndex.get(id);
+        if (i !== undefined) idx.push(i);
+        else if (!blocked.has(id)) coldIds.push(id);
+      });
+      candIdx = Int32Array.from(idx);
+    } else {
+      coldIds = [];
+      const cold = cat.cold;
+      for (let j = cold.length - 1; j >= 0 && coldIds.length < this.config.coldSlots; j--) {
+        if (!blocked.has(cold[j]!)) coldIds.push(cold[j]!);
+      }
+    }
+    const user = this.userRef(req.user);
+    // What may not be shown, in model indices (one memcpy of nItems bytes plus the user's items).
+    const mask = this.mask;
+    mask.set(cat.deleted);
+    if (req.excludeSeen) for (let j = 0; j < user.seen.length; j++) mask[user.seen[j]!] = 1;
+    for (const id of blocked) {
+      const i = m.itemIndex.get(id);
+      if (i !== undefined) mask[i] = 1;
+    }
+    const size = this.d.policy.poolSize(req.k);
+    let pool: { items: Int32Array; scores: Float32Array } | undefined;
+    if (size === 0) {
+      // The policy ranks the catalogue itself: the pool is only the request's candidate list, unscored.
+      const items = candIdx ? candIdx.filter((i) => mask[i] === 0) : NO_ITEMS;
+      pool = { items, scores: new Float32Array(items.length).fill(NaN) };
+    }
+    const cacheable = size > 0 && this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
+    if (!pool && cacheable) {
+      const hit = this.pools.get(req.user);
+      if (hit && hit.version === cat.version && hit.size >= size) {
+        this.pools.delete(req.user);
+        this.pools.set(req.user, hit);
+        pool = hit.size === size ? hit : { items: hit.items.subarray(0, size), scores: hit.scores.subarray(0, size) };
+        this.poolStats.hits++;
+      }
+    }
+    if (!pool) {
+      const scores = user.anonymous ? this.anonymousScores() : m.rec.scoreAll(user.ref, this.scoreBuf);
+      pool = candIdx ? topK(scores, size, mask, candIdx) : selectPool(scores, size, mask);
+      if (cacheable) {
+        this.poolStats.misses++;
+        this.pools.set(req.user, { version: cat.version, size, items: pool.items, scores: pool.scores });
+        if (this.pools.size > this.config.poolCache) this.pools.delete(this.pools.keys().next().value!);
+      }
+    }
+    const cands: Candidate[] = [];
+    for (let p = 0; p < pool.items.length; p++) {
+      const i = pool.items[p]!;
+      cands.push({ id: m.itemIds[i]!, index: i, recScore: pool.scores[p]!, features: null, hashed: cat.hashedByIndex[i] });
+    }
+    for (const id of coldIds) cands.push({ id, index: -1, recScore: NaN, features: null, hashed: cat.hashedItem(id) });
+    const now = Date.now();
+    const choice = this.d.policy.choose({
+      eventId,
+      user: req.user,
+      session: live ? this.sessionIds.resolve(req.user, req.session, now, this.config.sessionIdleSeconds * 1000) : null,
+      ts: now,
+      userIndex: user.index,
+      history: user.seen,
+      context: req.context ?? null,
+      k: req.k,
+      mode: 'slate',
+      candidates: cands,
+      mask,
+      allowed: candIdx,
+      model: m,
+    });
+    const items: SlateItem[] = choice.items.map((x, p) => ({
+      id: x.id,
+      position: p,
+      score: choice.scores[p]!,
+      propensity: choice.propensities[p]!,
+      explanation: choice.explanations[p]!,
+    }));
+    // The request context is logged with the policy's learning payload (off-policy evaluation reads it).
+    return { items, payload: { ...(choice.payload as object), context: req.context } };
+  }
+
+  /** A slate for the user, logged (with propensities and learning features) before it returns. */
+  async recommend(req: RecommendRequest): Promise<RecommendResponse> {
+    const eventId = newEventId();
+    const { items, payload } = this.buildSlate(req, eventId, true);
+    const snapshot = this.d.snapshotId();
+    const decision: DecisionRecord = {
+      id: eventId,
+      ts: Date.now(),
+      user: req.user,
+      kind: 'recommend',
+      items: items.map((x) => x.id),
+      propensities: items.map((x) => x.propensity),
+      scores: items.map((x) => x.score),
+      snapshotId: snapshot,
+      activated: true,
+      payload,
+    };
+    await this.d.store.events.appendDecision(decision);
+    this.logged(decision);
+    return { eventId, user: req.user, snapshot, items };
+  }
+
+  /** The same slate logic without logging anything (dashboard preview). */
+  preview(user: string, k: number): SlateItem[] {
+    return this.buildSlate({ user, k, excludeSeen: true }, `preview:${user}`).items;
+  }
+
+  async rank(req: RankRequest): Promise<RankResponse> {
+    const eventId = req.eventId ?? newEventId();
+    const excluded = new Set(req.excludedActions ?? []);
+    const seen = new Set<string>();
+    req.actions.forEach((a, i) => {
+      if (seen.has(a.id)) throw new RequestError(`duplicate action id "${a.id}"`, `actions[${i}].id`);
+      seen.add(a.id);
+    });
+    const actions = req.actions.filter((a) => !excluded.has(a.id));
+    if (await this.d.store.events.getDecision(eventId)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
+    const m = this.d.model();
+    const cat = this.d.catalogue;
+    const popular = this.anonymousScores();
+    const allowed: number[] = [];
+    const cands: Candidate[] = actions.map((a) => {
+      const i = m.itemIndex.get(a.id);
+      let recScore = NaN;
+      let index = -1;
+      if (i !== undefined && cat.deleted[i] === 0) {
+        recScore = popular[i]!;
+        index = i;
+        allowed.push(i);
+      }
+      const meta = cat.get('items', a.id);
+      return { id: a.id, index, recScore, features: meta ? [a.features ?? [], featuresOf(meta)] : (a.features ?? []) };
+    });
+    this.mask.set(cat.deleted);
+    const input: PolicyInput = {
+      eventId,
+      user: null,
+      session: null,
+      ts: Date.now(),
+      userIndex: -1,
+      history: NO_ITEMS,
+      context: req.contextFeatures ?? [],
+      k: cands.length,
+      mode: 'single',
+      candidates: cands,
+      mask: this.mask,
+      allowed: Int32Array.from(allowed),
+      model: m,
+    };
+    const r = this.d.policy.choose(input);
+    const ranking = r.items.map((x, p) => ({ id: x.id, probability: r.propensities[p]! }));
+    const decision: DecisionRecord = {
+      id: eventId,
+      ts: Date.now(),
+      user: null,
+      kind: 'rank',
+      items: ranking.map((x) => x.id),
+      propensities: ranking.map((x) => x.probability),
+      scores: r.scores,
+      snapshotId: this.d.snapshotId(),
+      activated: !(req.deferActivation ?? false),
+      payload: r.payload,
+    };
+    try {
+      await this.d.store.events.appendDecision(decision);
+    } catch (e) {
+      // Two calls with one event id can both pass the check above (they run in the same turn).
+      if (isDuplicateKeyError(e)) throw new ConflictError(`event id "${eventId}" was already used`, 'eventId');
+      throw e;
+    }
+    this.logged(decision, ranking[0] ? [ranking[0].id] : []);
+    return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
+  }
+
+  /** After commit: the reward window opens, and the shown items (for Rank, the pick) count as exposed. */
+  private logged(d: DecisionRecord, shown: readonly string[] = d.items): void {
+    if (d.activated) this.d.opened(d);
+    this.d.counters.decisions++;
+    for (const id of shown) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);
+  }
+}

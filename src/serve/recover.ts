@@ -1,0 +1,125 @@
+import type { DecisionRecord, FeedbackRecord, Store } from '../store/types.js';
+import { parse } from '../util/serialize.js';
+import { learnJob, type Feedback } from './feedback.js';
+import type { LearnLoop } from './learn-loop.js';
+import { replayWindow, type RewardWindows } from './reward-window.js';
+import type { ServingPolicy } from './serving-policy.js';
+
+export interface RecoverDeps {
+  store: Store;
+  policy: ServingPolicy;
+  learner: LearnLoop;
+  windows: RewardWindows;
+  /** Counts each logged feedback record and adds it to its user's history. */
+  feedback: Feedback;
+  counters: { learned: number; decisions: number };
+  exposure: Map<string, number>;
+  defaultReward: number;
+  log: (msg: string) => void;
+}
+
+/** Decisions scanned at start for open reward windows and exposure counts. */
+const RECENT_DECISIONS = 200_000;
+
+/** All feedback on these events, by event id. */
+async function feedbackByEvent(store: Store, ids: readonly string[]): Promise<Map<string, FeedbackRecord[]>> {
+  const byEvent = new Map<string, FeedbackRecord[]>();
+  for (const f of await store.events.feedbackFor(ids)) {
+    let l = byEvent.get(f.eventId!);
+    if (!l) byEvent.set(f.eventId!, (l = []));
+    l.push(f);
+  }
+  return byEvent;
+}
+
+/**
+ * Rebuild the engine's online state from the log at start: counters and histories from all
+ * feedback; the policy from its checkpoint, then the feedback logged after it (what the live
+ * reward windows learned: ./reward-window.ts), then the reward windows that closed after it
+ * (default rewards, end of decision); windows still open are opened again.
+ */
+export async function recoverFromLog(x: RecoverDeps): Promise<void> {
+  const { store, policy, learner, windows } = x;
+  const ck = await store.state.getState('bandit');
+  let fromSeq = 0;
+  let checkpointAt = 0;
+  let windowsFrom = 0;
+  if (ck) {
+    const o = parse(ck.toString('utf8')) as { state: unknown; lastSeq: number; at?: number; windowsFrom?: number };
+    if (policy.setState(o.state)) {
+      fromSeq = o.lastSeq;
+      checkpointAt = o.at ?? 0;
+      windowsFrom = o.windowsFrom ?? 0;
+    } else x.log(`the policy checkpoint does not fit ${policy.name} (another policy, dimension or snapshot): relearning from the log`);
+  }
+  const waitMs = windows.config.waitMs;
+  let after = 0;
+  let replayed = 0;
+  const decisions = new Map<string, DecisionRecord | undefined>();
+  const pending: FeedbackRecord[] = [];
+  const flushPending = async (): Promise<void> => {
+    // Which of these were learned live depends on each decision's earlier feedback: ask per decision.
+    const ids = [...new Set(pending.map((f) => f.eventId!))];
+    for (const id of ids) if (!decisions.has(id)) decisions.set(id, await store.events.getDecision(id));
+    const byEvent = await feedbackByEvent(store, ids);
+    // Which feedback each decision's window learned, worked out once per decision.
+    const learnedBy = new Map<string, Set<number>>();
+    for (const f of pending) {
+      const d = decisions.get(f.eventId!);
+      const job = learnJob(d, f);
+      if (!job) continue;
+      let learned = learnedBy.get(f.eventId!);
+      if (!learned) learnedBy.set(f.eventId!, (learned = replayWindow(d!, byEvent.get(f.eventId!) ?? [], waitMs).learned));
+      if (!learned.has(f.seq!)) continue;
+      try {
+        if (policy.learn(job.payload, job.position, job.reward)) replayed++;
+      } catch (e) {
+        learner.failure('learn', e, `feedback seq ${f.seq} (replay)`);
+      }
+    }
+    pending.length = 0;
+  };
+  for (;;) {
+    const page = await store.events.feedbackSince(after, 5000);
+    if (page.length === 0) break;
+    for (const f of page) {
+      after = f.seq!;
+      x.feedback.count(f);
+      if (f.seq! > fromSeq && f.eventId !== null) pending.push(f);
+    }
+    await flushPending();
+  }
+  const recent = await store.events.recentDecisions(RECENT_DECISIONS);
+  const now = Date.now();
+  let closedSince = 0;
+  const open = recent.filter((d) => d.ts >= windowsFrom && d.activated && d.payload !== null && typeof d.payload === 'object').reverse();
+  for (let i = 0; i < open.length; i += 500) {
+    const chunk = open.slice(i, i + 500);
+    const byEvent = await feedbackByEvent(store, chunk.map((d) => d.id));
+    for (const d of chunk) {
+      const w = replayWindow(d, byEvent.get(d.id) ?? [], waitMs);
+      if (w.closesAt <= checkpointAt) continue; // in the checkpoint already
+      if (w.closesAt > now) {
+        windows.opened(d, d.ts, w.got);
+        continue;
+      }
+      try {
+        for (const position of w.missing) policy.learn(d.payload, position, x.defaultReward);
+        policy.endDecision?.(d.payload);
+        closedSince++;
+      } catch (e) {
+        learner.failure('learn', e, `the reward window of ${d.id} (replay)`);
+      }
+    }
+  }
+  try {
+    policy.flush();
+  } catch (e) {
+    learner.failure('flush', e);
+  }
+  learner.lastLearnedSeq = after;
+  x.counters.learned = policy.updates;
+  x.counters.decisions = await store.events.countDecisions();
+  for (const d of recent) for (const id of d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  if (replayed > 0 || closedSince > 0) x.log(`replayed ${replayed} rewards and ${closedSince} closed reward windows logged after the policy checkpoint`);
+}

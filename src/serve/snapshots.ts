@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import type { Dataset } from '../data/dataset.js';
+import { NotFoundError } from '../errors.js';
+import type { SnapshotMeta, Store } from '../store/types.js';
+import { ConflictError } from './errors.js';
+import { decodeSnapshot, encodeSnapshot, type ModelFactory, type ServedModel } from './model.js';
+import { fitSnapshot } from './training.js';
+
+export interface SnapshotsConfig {
+  /** Recommender fitted for the first snapshot and on retrain. */
+  model: { kind: string; config: Record<string, unknown> };
+  /** Fit retrains in a worker thread (registry models) so requests never wait on a fit. */
+  retrainInWorker: boolean;
+  /**
+   * Snapshots kept: after each new one, all but the newest `keepSnapshots` are deleted, except the
+   * active one and the one rollback would go back to. 0 keeps every snapshot.
+   */
+  keepSnapshots: number;
+}
+
+type Log = (msg: string) => void;
+
+/**
+ * The model snapshots and the one being served: fit (first start, retrain), save a copy, list,
+ * activate, roll back, delete, and the retention policy. `install(model, meta)` is told about each
+ * model that becomes active, already decoded, so the rest of the engine re-aligns to it.
+ */
+export class Snapshots {
+  private served!: ServedModel;
+  private meta!: SnapshotMeta;
+  private retraining: Promise<SnapshotMeta> | null = null;
+  private readonly store: Store;
+  private readonly factory: ModelFactory;
+  private readonly config: SnapshotsConfig;
+  private readonly counters: { retrains: number };
+  private readonly install: (m: ServedModel, meta: SnapshotMeta) => void;
+  private readonly log: Log;
+
+  constructor(store: Store, factory: ModelFactory, config: SnapshotsConfig, counters: { retrains: number }, install: (m: ServedModel, meta: SnapshotMeta) => void, log: Log) {
+    this.store = store;
+    this.factory = factory;
+    this.config = config;
+    this.counters = counters;
+    this.install = install;
+    this.log = log;
+  }
+
+  /** The model being served. */
+  get model(): ServedModel {
+    return this.served;
+  }
+
+  get active(): SnapshotMeta {
+    return this.meta;
+  }
+
+  /** The retrain in progress, if any. */
+  get pending(): Promise<SnapshotMeta> | null {
+    return this.retraining;
+  }
+
+  /** Serve the snapshot the store last activated, or fit and activate a first one on `base`. */
+  async start(base: Dataset): Promise<void> {
+    const acts = await this.store.snapshots.activations(1);
+    if (acts.length > 0) {
+      const snap = await this.store.snapshots.getSnapshot(acts[0]!.snapshotId);
+      if (!snap) throw new NotFoundError(`active snapshot ${acts[0]!.snapshotId} is missing from the store`);
+      this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory), snap.meta);
+    } else {
+      const meta = await this.fit('initial', base);
+      await this.activate(meta.id);
+    }
+  }
+
+  private use(m: ServedModel, meta: SnapshotMeta): void {
+    this.served = m;
+    this.meta = meta;
+    this.install(m, meta);
+  }
+
+  private async fit(source: string, train: Dataset, inWorker = false): Promise<SnapshotMeta> {
+    const { kind, config } = this.config.model;
+    const { meta, body } = await fitSnapshot(source, kind, config, train, inWorker ? null : this.factory);
+    await this.put(meta, body);
+    this.log(`snapshot ${meta.id}: ${meta.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
+    return meta;
+  }
+
+  private async put(meta: SnapshotMeta, body: Buffer): Promise<void> {
+    await this.store.snapshots.putSnapshot(meta, body);
+    await this.prune();
+  }
+
+  /** Fit a new snapshot on `train()` (called once the fit starts); activate it when asked. One at a time. */
+  retrain(activate: boolean, train: () => Dataset): Promise<SnapshotMeta> {
+    if (this.retraining) return this.retraining;
+    this.retraining = (async () => {
+      try {
+        const meta = await this.fit('retrain', train(), this.config.retrainInWorker);
+        this.counters.retrains++;
+        if (activate) await this.activate(meta.id);
+        return meta;
+      } finally {
+        this.retraining = null;
+      }
+    })();
+    return this.retraining;
+  }
+
+  /** Store the active model again under a new id (a named restore point). */
+  async save(): Promise<SnapshotMeta> {
+    const meta: SnapshotMeta = { ...this.meta, id: `${this.meta.id}-copy-${randomUUID().slice(0, 4)}`, created: Date.now(), source: 'manual' };
+    await this.put(meta, encodeSnapshot(this.served));
+    return meta;
+  }
+
+  async list(): Promise<{ active: string; snapshots: SnapshotMeta[] }> {
+    return { active: this.meta.id, snapshots: await this.store.snapshots.listSnapshots() };
+  }
+
+  async activate(id: string): Promise<SnapshotMeta> {
+    const snap = await this.store.snapshots.getSnapshot(id);
+    if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
+    const m = decodeSnapshot(id, snap.body, this.factory);
+    await this.store.snapshots.activateSnapshot(id);
+    this.use(m, snap.meta);
+    return snap.meta;
+  }
+
+  /** The snapshot active before the current one that still exists (rollback's target), if any. */
+  private async previous(exists: ReadonlySet<string>): Promise<string | undefined> {
+    const current = this.meta?.id;
+    return (await this.store.snapshots.activations(1000)).find((a) => a.snapshotId !== current && exists.has(a.snapshotId))?.snapshotId;
+  }
+
+  /** Go back to the snapshot that was active before the current one (skipping deleted ones). */
+  async rollback(): Promise<SnapshotMeta> {
+    const exists = new Set((await this.store.snapshots.listSnapshots()).map((m) => m.id));
+    const prev = await this.previous(exists);
+    if (!prev) throw new ConflictError('no earlier snapshot to roll back to');
+    return this.activate(prev);
+  }
+
+  /** Delete a snapshot that is not being served. */
+  async delete(id: string): Promise<void> {
+    if (id === this.meta.id) throw new ConflictError(`snapshot "${id}" is the active one; activate another before deleting it`, 'id');
+    if (!(await this.store.snapshots.deleteSnapshot(id))) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
+  }
+
+  /** The retention policy: keep the newest `keepSnapshots`, the active one and rollback's target. */
+  private async prune(): Promise<void> {
+    const keep = this.config.keepSnapshots;
+    if (keep <= 0) return;
+    const all = await this.store.snapshots.listSnapshots(); // oldest first
+    if (all.length <= keep) return;
+    const exists = new Set(all.map((m) => m.id));
+    const kept = new Set(all.slice(-keep).map((m) => m.id));
+    if (this.meta) kept.add(this.meta.id);
+    const prev = await this.previous(exists);
+    if (prev) kept.add(prev);
+    const gone = all.filter((m) => !kept.has(m.id));
+    for (const m of gone) await this.store.snapshots.deleteSnapshot(m.id);
+    if (gone.length > 0) this.log(`snapshot retention (keep ${keep}): deleted ${gone.map((m) => m.id).join(', ')}`);
+  }
+}
