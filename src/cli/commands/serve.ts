@@ -48,6 +48,7 @@ export const ServeConfigSchema = z.strictObject({
   historyLength: z.number().int().min(1).optional(),
   historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
+  authFailureLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
   cors: z.array(z.string().min(1)).optional(),
 });
@@ -73,6 +74,7 @@ interface ServeFlags {
   seed?: string;
   retrainEvery?: string;
   rateLimit?: string;
+  authFailureLimit?: string;
   cors?: string;
   log?: boolean;
   config?: string;
@@ -171,6 +173,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
+    .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
     .action(async (flags: ServeFlags, cmd: Command) => {
@@ -179,6 +182,7 @@ export function register(program: Command): void {
       const sc = configSection(config, 'serve', ServeConfigSchema) ?? {};
       const model = flags.model ?? sc.model ?? config.model ?? 'itemknn';
       const rate = intFlag(flags.rateLimit, 'rate-limit', 0) ?? sc.rateLimit ?? 60_000;
+      const authFailures = intFlag(flags.authFailureLimit, 'auth-failure-limit', 0) ?? sc.authFailureLimit ?? 60;
       const epsilon = numFlag(flags.epsilon, 'epsilon') ?? sc.epsilon;
       if (epsilon !== undefined && (epsilon < 0 || epsilon > 1)) throw new ConfigError(`expected a share in [0, 1], got ${epsilon}`, 'epsilon');
       const seed = intFlag(flags.seed, 'seed', 0) ?? sc.seed;
@@ -218,6 +222,7 @@ export function register(program: Command): void {
         },
         server: {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,
+          authFailureLimit: authFailures > 0 ? { max: authFailures, windowMs: 60_000 } : false,
           corsOrigins: flags.cors ? flags.cors.split(',').map((x) => x.trim()).filter(Boolean) : (sc.cors ?? []),
           logger: flags.log ?? false,
           ...(sc.bodyLimit ? { bodyLimit: sc.bodyLimit } : {}),
