@@ -15,7 +15,7 @@ export function packageVersion(): string {
   }
 }
 
-/** The bundled demo dataset (a MovieLens ml-latest-small subset, see data/demo/README.md). */
+/** The bundled demo dataset: a generated film catalogue that ships in the package (data/demo/README.md). */
 export function demoDataDir(): string {
   return join(packageRoot(), 'data', 'demo');
 }

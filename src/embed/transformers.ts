@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { parseJsonText } from '../data/json-error.js';
 import { EmbedError } from './errors.js';
 import type { Embedder } from './types.js';
 
@@ -69,10 +70,9 @@ export class TransformersEmbedder implements Embedder {
     const pooling = options.pooling ?? poolingFor(model, folder);
     const normalize = options.normalize ?? true;
     const dtype = options.dtype ?? 'fp32';
+    const tf = await importTransformers(model);
     let extractor: Extractor;
     try {
-      // Imported lazily: loading onnxruntime costs ~150 ms, paid only by users of this encoder.
-      const tf = await import('@huggingface/transformers');
       const pipe = await tf.pipeline('feature-extraction', name, {
         dtype,
         device: 'cpu',
@@ -116,6 +116,28 @@ export class TransformersEmbedder implements Embedder {
   }
 }
 
+/** The optional peer dependency that runs ONNX encoders; not installed with chorus-rec by default. */
+const TRANSFORMERS_PACKAGE = '@huggingface/transformers';
+
+/**
+ * Import transformers.js lazily: it pulls onnxruntime (hundreds of MB on disk, ~150 ms to load),
+ * so it is an optional peer dependency and only users of an ONNX encoder install and load it.
+ * When it is missing, the error names the package and the command that installs it.
+ */
+async function importTransformers(model: string): Promise<typeof import('@huggingface/transformers')> {
+  try {
+    return await import('@huggingface/transformers');
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    // Only the package itself being absent; a broken install (e.g. a missing native binary) keeps its own message.
+    const missing = (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && new RegExp(`['"]${TRANSFORMERS_PACKAGE}['"]`).test(e.message ?? '');
+    const reason = missing
+      ? `the optional package ${TRANSFORMERS_PACKAGE} is not installed; install it with \`npm i ${TRANSFORMERS_PACKAGE}\``
+      : (e.message?.split('\n')[0] ?? String(err));
+    throw new EmbedError('E_EMBED_MODEL', `cannot load transformers.js model "${model}": ${reason}`, { cause: err, status: 500 });
+  }
+}
+
 /** The absolute folder when `model` names an existing local directory, else undefined. */
 function localFolder(model: string): string | undefined {
   const looksLikePath = isAbsolute(model) || model.startsWith('./') || model.startsWith('../') || model.startsWith('~');
@@ -130,7 +152,7 @@ function poolingFor(model: string, folder: string | undefined): Pooling {
   if (folder) {
     const f = join(folder, '1_Pooling', 'config.json');
     if (existsSync(f)) {
-      const c = JSON.parse(readFileSync(f, 'utf8')) as Record<string, boolean>;
+      const c = parseJsonText(readFileSync(f, 'utf8'), { file: f }) as Record<string, boolean>;
       if (c.pooling_mode_cls_token) return 'cls';
       if (c.pooling_mode_lasttoken) return 'last_token';
       if (c.pooling_mode_mean_tokens) return 'mean';

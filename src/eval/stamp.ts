@@ -24,7 +24,7 @@ export interface ReportStamp {
   seeds: number[];
   model: string;
   hyperparameters: Record<string, unknown>;
-  /** Git commit (short, "-dirty" when the tree has uncommitted changes), else "chorus@<version>". */
+  /** Git commit (short, "-dirty" when the tree has uncommitted changes), else "chorus-rec@<version>" (the package's name and version). */
   codeVersion: string;
   wallSeconds: number;
   /** ISO date-time the run finished. */
@@ -76,9 +76,9 @@ export function codeVersion(): string {
   }
   try {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string; version?: string };
-    cachedVersion = `${pkg.name ?? 'chorus'}@${pkg.version ?? 'unknown'}`;
+    cachedVersion = `${pkg.name ?? 'chorus-rec'}@${pkg.version ?? 'unknown'}`;
   } catch {
-    cachedVersion = 'chorus@unknown';
+    cachedVersion = 'chorus-rec@unknown';
   }
   return cachedVersion;
 }

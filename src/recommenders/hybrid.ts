@@ -7,7 +7,9 @@
  * With `tune`, the weights are chosen on a validation split cut from the training data by P1's
  * rule (the last 20 % of each user's rows): members are fitted on the rest, every weight vector
  * on a simplex grid is scored by NDCG@K there, the best is kept, and the members are refitted on
- * all of the training data. Never on test.
+ * all of the training data. Never on test. A member with its own 'auto' options (a trending
+ * popularity, `{ kind: 'popularity', config: { windowDays: 'auto' } }`) chooses them inside each
+ * of its fits, on a validation split of the data that fit is given.
  * Cold start: a new item (no training interaction) is scored only by the members that can score
  * new items (content); a new or nearly-new user gets popularity blended in by those members.
  */
@@ -19,6 +21,7 @@ import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
 import { BaseRecommender } from './base.js';
 import type { FitOptions, Recommender, SavedModel, UserRef } from './types.js';
+import { listNdcg } from './validation-ndcg.js';
 
 const memberSchema = z.strictObject({
   kind: z.string().min(1),
@@ -288,12 +291,7 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
             nTruth++;
           }
         }
-        const list = topK(fused, k, mask).items;
-        let dcg = 0;
-        for (let r = 0; r < list.length; r++) if (truth[list[r]!]) dcg += 1 / Math.log2(r + 2);
-        let idcg = 0;
-        for (let r = 0; r < Math.min(nTruth, k); r++) idcg += 1 / Math.log2(r + 2);
-        sum += idcg > 0 ? dcg / idcg : 0;
+        sum += listNdcg(topK(fused, k, mask).items, truth, nTruth, k);
         for (let p = vCsr.indptr[u]!; p < vCsr.indptr[u + 1]!; p++) truth[vCsr.indices[p]!] = 0;
       }
       const ndcg = users.length > 0 ? sum / users.length : 0;

@@ -14,6 +14,14 @@
  * Similarities are built sparsely from the CSR views: for each item, co-occurrence counts are
  * accumulated in one dense row buffer over the items its users touched, never an item × item
  * matrix (knn-rows.ts; rows split over worker threads on big inputs, knn-worker.ts).
+ *
+ * Item-kNN is trend-aware on request (time-window.ts): `windowDays` builds the similarities from
+ * the interactions of the last N days before the newest one only (what is co-consumed lately;
+ * a user's whole history still scores, but an item with no interaction in the window has no
+ * neighbours), and
+ * `halfLifeDays` weights each interaction by 2^(−age/half-life), age measured back from that
+ * user's newest interaction, in the similarities and in the user's scoring row alike (pairs far
+ * apart in a user's history, and a user's old items, count less). Either may be 'auto'.
  */
 import { z } from 'zod';
 import type { Csr, Dataset } from '../data/dataset.js';
@@ -22,6 +30,17 @@ import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
 import { itemSimRows, itemSimWork, splitByWork, type ItemSimInput, type ItemSimRows } from './knn-rows.js';
 import { typedField } from './saved-state.js';
+import {
+  decayByUserAge,
+  decayRate,
+  newestPerUser,
+  recentSubset,
+  requireTimestamps,
+  resolveTimeConfig,
+  TIME_DEFAULTS,
+  timeConfigShape,
+  type TimeTrial,
+} from './time-window.js';
 import type { FitOptions, UserRef } from './types.js';
 
 export const knnConfigSchema = z.strictObject({
@@ -38,9 +57,10 @@ export const KNN_DEFAULTS: KnnConfig = { k: 100, shrink: 0, binary: true };
 export const itemKnnConfigSchema = knnConfigSchema.extend({
   /** Worker threads for the similarity build: 0 = automatic (2 where the work pays for them, else 1). */
   threads: z.number().int().min(0).max(16),
+  ...timeConfigShape,
 });
 export type ItemKnnConfig = z.infer<typeof itemKnnConfigSchema>;
-export const ITEMKNN_DEFAULTS: ItemKnnConfig = { ...KNN_DEFAULTS, threads: 0 };
+export const ITEMKNN_DEFAULTS: ItemKnnConfig = { ...KNN_DEFAULTS, threads: 0, ...TIME_DEFAULTS };
 
 /**
  * Σ n_u² (accumulations) above which a second thread is started: about 1 s of single-threaded
@@ -99,18 +119,47 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
   private simValues: Float32Array = new Float32Array(0);
   /** Training interaction weights, aligned with the base's seen CSR. */
   private userWeights: Float32Array = new Float32Array(0);
+  /** The config as given: 'auto' fields are chosen again on every fit. */
+  private readonly requested: ItemKnnConfig;
+  private trials: TimeTrial[] = [];
 
   constructor(config: Partial<ItemKnnConfig> = {}) {
     super({ ...ITEMKNN_DEFAULTS, ...config });
+    this.requested = this.config;
+  }
+
+  /** The validation NDCG@10 of each grid point tried by the last fit (empty when nothing was 'auto'). */
+  get timeTrials(): readonly TimeTrial[] {
+    return this.trials;
   }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
-    const { k, shrink, binary } = this.config;
-    const byUser = train.byUser();
-    const byItem = train.byItem();
+    const { config, trials } = await resolveTimeConfig(train, 'itemknn', this.requested, (c) => new ItemKnn(c), options.onProgress);
+    // The stamp prints `config`: it must show the window and half-life actually used, so the
+    // chosen values replace 'auto' (the field is readonly to callers, not to the model).
+    (this as { config: Readonly<ItemKnnConfig> }).config = Object.freeze(config);
+    this.trials = trials;
+    const { k, shrink, binary, windowDays, halfLifeDays } = config;
+    if (windowDays > 0) requireTimestamps(train, 'itemknn', 'windowDays');
+    if (halfLifeDays > 0) requireTimestamps(train, 'itemknn', 'halfLifeDays');
+    // The similarities come from the window; the scoring rows (and seen items) from all of train.
+    const simData = windowDays > 0 ? recentSubset(train, windowDays) : train;
+    const byUser = simData.byUser();
+    const byItem = simData.byItem();
     const nItems = train.nItems;
     const uw = weightsOf(byUser, binary);
     const iw = weightsOf(byItem, binary);
+    const rate = decayRate(halfLifeDays);
+    const newest = rate > 0 ? newestPerUser(train) : undefined;
+    if (newest) {
+      decayByUserAge(byUser, simData, uw, newest, rate, true);
+      decayByUserAge(byItem, simData, iw, newest, rate, false);
+    }
+    let scoreWeights = uw;
+    if (simData !== train) {
+      scoreWeights = weightsOf(train.byUser(), binary);
+      if (newest) decayByUserAge(train.byUser(), train, scoreWeights, newest, rate, true);
+    }
     let threads = this.config.threads;
     if (threads === 0) threads = itemSimWork(byUser.indptr) >= THREADS_MIN_WORK ? defaultThreads(2) : 1;
     threads = Math.max(1, Math.min(threads, nItems));
@@ -178,7 +227,7 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
     this.simIndptr = indptr;
     this.simIndices = indices;
     this.simValues = values;
-    this.userWeights = uw;
+    this.userWeights = scoreWeights;
   }
 
   /** The stored neighbours of item `i`, most similar first (itself included when it has any interaction). */

@@ -1,55 +1,60 @@
 /**
- * Popularity: every user gets the items with the most training interactions. With a half-life,
- * each interaction counts 2^(−age/half-life), age measured back from the newest interaction, so
- * the list follows what is popular now.
+ * Popularity: every user gets the items with the most training interactions. Two trend-aware
+ * options (time-window.ts), both measured back from the newest training interaction, so the list
+ * follows what is popular now: a recent window (`windowDays`: older interactions do not count)
+ * and a half-life (`halfLifeDays`: each interaction counts 2^(−age/half-life)). Either may be
+ * 'auto', chosen on a validation split of the training data.
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
-import { DataError } from '../errors.js';
 import { BaseRecommender } from './base.js';
 import { typedField } from './saved-state.js';
-import type { UserRef } from './types.js';
+import {
+  DAY_SECONDS,
+  decayRate,
+  newestTimestamp,
+  requireTimestamps,
+  resolveTimeConfig,
+  TIME_DEFAULTS,
+  timeConfigShape,
+  type Resolved,
+  type TimeTrial,
+} from './time-window.js';
+import type { FitOptions, UserRef } from './types.js';
 
 export const popularityConfigSchema = z.strictObject({
-  /** Half-life of an interaction's weight in days; 0 turns decay off. */
-  halfLifeDays: z.number().min(0),
+  ...timeConfigShape,
   /** Sum interaction values (play counts, ratings) instead of counting interactions. */
   useValues: z.boolean(),
 });
 export type PopularityConfig = z.infer<typeof popularityConfigSchema>;
-export const POPULARITY_DEFAULTS: PopularityConfig = { halfLifeDays: 0, useValues: false };
+export const POPULARITY_DEFAULTS: PopularityConfig = { ...TIME_DEFAULTS, useValues: false };
 
 export class Popularity extends BaseRecommender<PopularityConfig> {
   readonly kind = 'popularity';
   readonly version = 1;
   private itemScores: Float32Array = new Float32Array(0);
+  /** The config as given: 'auto' fields are chosen again on every fit. */
+  private readonly requested: PopularityConfig;
+  private trials: TimeTrial[] = [];
 
   constructor(config: Partial<PopularityConfig> = {}) {
     super({ ...POPULARITY_DEFAULTS, ...config });
+    this.requested = this.config;
   }
 
-  protected async fitModel(train: Dataset): Promise<void> {
-    const { item, value, timestamp, length } = train.interactions;
-    const { halfLifeDays, useValues } = this.config;
-    const acc = new Float64Array(train.nItems);
-    let tMax = -Infinity;
-    if (halfLifeDays > 0) {
-      for (let k = 0; k < length; k++) {
-        const t = timestamp[k]!;
-        if (!Number.isFinite(t)) {
-          throw new DataError(`popularity with halfLifeDays > 0 needs timestamps; interaction ${k} has none`, { field: 'timestamp' });
-        }
-        if (t > tMax) tMax = t;
-      }
-    }
-    // ln 2 / half-life in seconds: weight = exp(−rate · age) halves every half-life.
-    const rate = halfLifeDays > 0 ? Math.LN2 / (halfLifeDays * 86400) : 0;
-    for (let k = 0; k < length; k++) {
-      let w = useValues ? value[k]! : 1;
-      if (rate > 0) w *= Math.exp(-rate * (tMax - timestamp[k]!));
-      acc[item[k]!] += w;
-    }
-    this.itemScores = Float32Array.from(acc);
+  /** The validation NDCG@10 of each grid point tried by the last fit (empty when nothing was 'auto'). */
+  get timeTrials(): readonly TimeTrial[] {
+    return this.trials;
+  }
+
+  protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    const { config, trials } = await resolveTimeConfig(train, 'popularity', this.requested, (c) => new Popularity(c), options.onProgress);
+    // The stamp prints `config`: it must show the window and half-life actually used, so the
+    // chosen values replace 'auto' (the field is readonly to callers, not to the model).
+    (this as { config: Readonly<PopularityConfig> }).config = Object.freeze(config);
+    this.trials = trials;
+    this.itemScores = popularityScores(train, config);
   }
 
   scoreAll(_user: UserRef, out?: Float32Array): Float32Array {
@@ -66,4 +71,23 @@ export class Popularity extends BaseRecommender<PopularityConfig> {
   protected setState(state: Record<string, unknown>): void {
     this.itemScores = typedField(state, 'itemScores', Float32Array, this.nItems);
   }
+}
+
+/** Each item's (windowed, decayed) count or value sum. */
+function popularityScores(train: Dataset, config: Resolved<PopularityConfig>): Float32Array {
+  const { item, value, timestamp, length } = train.interactions;
+  const { windowDays, halfLifeDays, useValues } = config;
+  if (windowDays > 0) requireTimestamps(train, 'popularity', 'windowDays');
+  if (halfLifeDays > 0) requireTimestamps(train, 'popularity', 'halfLifeDays');
+  const tMax = windowDays > 0 || halfLifeDays > 0 ? newestTimestamp(train) : -Infinity;
+  const from = windowDays > 0 ? tMax - windowDays * DAY_SECONDS : -Infinity;
+  const rate = decayRate(halfLifeDays);
+  const acc = new Float64Array(train.nItems);
+  for (let k = 0; k < length; k++) {
+    if (timestamp[k]! < from) continue;
+    let w = useValues ? value[k]! : 1;
+    if (rate > 0) w *= Math.exp(-rate * (tMax - timestamp[k]!));
+    acc[item[k]!] += w;
+  }
+  return Float32Array.from(acc);
 }

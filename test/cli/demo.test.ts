@@ -11,11 +11,11 @@ describe('chorus demo (bundled data/demo)', () => {
       best: string;
       samples: { user: string; recent: string[]; recommendations: { title: string; heldOut: boolean }[] }[];
     };
-    // data/demo/README.md: 150 users, 1,500 movies, 18,430 ratings → 14,803 train / 3,627 test under P1's rule
-    expect(doc.dataset).toMatchObject({ users: 150, items: 1500, ratings: 18430 });
+    // data/demo/README.md: 150 users, 1,000 films, 12,649 ratings → 10,167 train / 2,482 test under P1's rule
+    expect(doc.dataset).toMatchObject({ users: 150, items: 1000, ratings: 12649 });
     expect(doc.results.map((x) => x.model)).toEqual(['popularity', 'itemknn', 'als', 'ease']);
     for (const res of doc.results) {
-      expect(res.split).toMatchObject({ train: 14803, test: 3627 });
+      expect(res.split).toMatchObject({ train: 10167, test: 2482 });
       expect(res.note).toMatch(/not comparable/);
     }
     // every personalised model beats the non-personalised baseline on NDCG@10

@@ -26,6 +26,6 @@ describe('README quick start', () => {
     expect(ndcg).toBeGreaterThan(0);
     expect(recall).toBeGreaterThan(0);
     expect(users).toBe(150);
-    expect(lines.slice(6).join('\n')).toMatch(/^0\.\d+ \{ lo: 0\.\d+, hi: 0\.\d+ \} [0-9a-f]{7,}|chorus@/);
+    expect(lines.slice(6).join('\n')).toMatch(/^0\.\d+ \{ lo: 0\.\d+, hi: 0\.\d+ \} [0-9a-f]{7,}|chorus-rec@/);
   });
 });

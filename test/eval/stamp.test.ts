@@ -13,7 +13,7 @@ describe('reporting stamp', () => {
   });
 
   it('names the code version: a git commit here, else the package version', () => {
-    expect(codeVersion()).toMatch(/^([0-9a-f]{12}(-dirty)?|chorus@\d+\.\d+\.\d+)$/);
+    expect(codeVersion()).toMatch(/^([0-9a-f]{12}(-dirty)?|chorus-rec@\d+\.\d+\.\d+)$/);
   });
 
   it('prints every field of the stamp on one line', () => {

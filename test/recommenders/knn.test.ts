@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples } from '../../src/data/dataset.js';
 import { ItemKnn, UserKnn } from '../../src/recommenders/knn.js';
+import { deserializeModel, serializeModel } from '../../src/recommenders/persist.js';
 import { Rng } from '../../src/util/rng.js';
 import { describeRecommenderContract } from './contract.js';
+import { driftingData } from './trend-data.js';
 
 describeRecommenderContract('itemknn', () => new ItemKnn({ k: 5 }), { seeded: false });
+describeRecommenderContract('itemknn (window and half-life)', () => new ItemKnn({ k: 5, windowDays: 30, halfLifeDays: 7 }), { seeded: false });
 describeRecommenderContract('userknn', () => new UserKnn({ k: 5 }), { seeded: false });
 
 /*
@@ -104,6 +107,118 @@ describe('ItemKnn', () => {
     await m.fit(w);
     // A = (2,1), B = (1,3): cos = 5 / (√5 √10)
     expect(neighbourMap(m, 0).get(1)).toBeCloseTo(5 / Math.sqrt(50), 6);
+  });
+});
+
+describe('ItemKnn, trend-aware', () => {
+  const DAY = 86400;
+
+  it('with the options off, gives the same matrix and scores whether or not the data has timestamps', async () => {
+    // `ds` (above) with timestamps added, in the same row order, so the indices match.
+    const stamped = datasetFromTriples([
+      ['u0', 'A', 1, 5 * DAY],
+      ['u0', 'B', 1, 0],
+      ['u1', 'A', 1, 900 * DAY],
+      ['u1', 'B', 1, 3 * DAY],
+      ['u1', 'C', 1, 0],
+      ['u2', 'B', 1, 40 * DAY],
+      ['u2', 'C', 1, 41 * DAY],
+      ['u3', 'C', 1, 7 * DAY],
+      ['u3', 'D', 1, 1],
+    ]);
+    const plain = new ItemKnn();
+    await plain.fit(ds);
+    const timed = new ItemKnn({ windowDays: 0, halfLifeDays: 0 });
+    await timed.fit(stamped);
+    for (const i of [A, B, C, D]) expect(timed.neighbours(i)).toEqual(plain.neighbours(i));
+    for (let u = 0; u < 4; u++) expect(timed.scoreAll(u)).toEqual(plain.scoreAll(u));
+  });
+
+  /*
+   * u0 took A long ago and B just now; A's other user took X, B's other user took Y. Undecayed, X
+   * and Y tie for u0 (cos(A,X) = cos(B,Y) = 1/√2). A 10-day half-life, age counted from each
+   * user's newest interaction, shrinks u0's A to 2^−10: Y (B's neighbour) wins by far.
+   */
+  const drift = datasetFromTriples([
+    ['u0', 'A', 1, 0],
+    ['u0', 'B', 1, 100 * DAY],
+    ['u1', 'A', 1, 0],
+    ['u1', 'X', 1, 0],
+    ['u2', 'B', 1, 0],
+    ['u2', 'Y', 1, 0],
+  ]);
+  const [dA, dB, dX, dY] = ['A', 'B', 'X', 'Y'].map((x) => drift.items.toIndex(x)) as [number, number, number, number];
+
+  it("weights each user's interactions by 2^(−age/half-life), age from that user's newest", async () => {
+    const plain = new ItemKnn();
+    await plain.fit(drift);
+    const p = plain.scoreAll(0);
+    expect(p[dX]).toBeCloseTo(p[dY]!, 6);
+    const m = new ItemKnn({ halfLifeDays: 10 });
+    await m.fit(drift);
+    const wA = 2 ** -10;
+    // A = (wA, 1) over (u0, u1), X = (0, 1): cos = 1/√(1 + wA²); B = (1, 1), Y = (0, 1): 1/√2.
+    expect(neighbourMap(m, dA).get(dX)).toBeCloseTo(1 / Math.sqrt(1 + wA * wA), 6);
+    expect(neighbourMap(m, dB).get(dY)).toBeCloseTo(1 / Math.SQRT2, 6);
+    const s = m.scoreAll(0);
+    expect(s[dX]).toBeCloseTo(wA / Math.sqrt(1 + wA * wA), 6);
+    expect(s[dY]).toBeCloseTo(1 / Math.SQRT2, 6);
+    expect(Array.from(m.recommend(0, 2).items)).toEqual([dY, dX]);
+  });
+
+  it('builds the similarities from the recent window only', async () => {
+    // Long ago three users took A with X; lately one user took A with Y, and u0 took A.
+    const w = datasetFromTriples([
+      ['o1', 'A', 1, 0],
+      ['o1', 'X', 1, 0],
+      ['o2', 'A', 1, DAY],
+      ['o2', 'X', 1, DAY],
+      ['o3', 'A', 1, 2 * DAY],
+      ['o3', 'X', 1, 2 * DAY],
+      ['n1', 'A', 1, 95 * DAY],
+      ['n1', 'Y', 1, 95 * DAY],
+      ['u0', 'A', 1, 100 * DAY],
+    ]);
+    const [wA, wX, wY] = ['A', 'X', 'Y'].map((x) => w.items.toIndex(x)) as [number, number, number];
+    const u0 = w.users.toIndex('u0');
+    const all = new ItemKnn();
+    await all.fit(w);
+    expect(Array.from(all.recommend(u0, 2).items)).toEqual([wX, wY]); // cos 3/√15 against 1/√5
+    const recent = new ItemKnn({ windowDays: 30 });
+    await recent.fit(w);
+    expect(neighbourMap(recent, wA).has(wX)).toBe(false);
+    expect(neighbourMap(recent, wA).get(wY)).toBeCloseTo(1 / Math.SQRT2, 6); // A = (1,1) over (n1, u0)
+    expect(recent.recommend(u0, 1).items[0]).toBe(wY);
+    expect(recent.scoreAll(u0)[wX]).toBe(0);
+  });
+
+  it('builds the same decayed matrix on two worker threads as on one', async () => {
+    const big = driftingData(5);
+    const one = new ItemKnn({ k: 10, halfLifeDays: 30, windowDays: 365, threads: 1 });
+    const two = new ItemKnn({ k: 10, halfLifeDays: 30, windowDays: 365, threads: 2 });
+    await one.fit(big);
+    await two.fit(big);
+    for (let i = 0; i < big.nItems; i++) expect(two.neighbours(i)).toEqual(one.neighbours(i));
+    for (let u = 0; u < big.nUsers; u++) expect(two.scoreAll(u)).toEqual(one.scoreAll(u));
+  });
+
+  it('refuses decay without timestamps, naming the field', async () => {
+    await expect(new ItemKnn({ halfLifeDays: 7 }).fit(ds)).rejects.toThrow(/halfLifeDays > 0 needs timestamps/);
+  });
+
+  it("picks a half-life on validation when users' tastes drift, and records it", async () => {
+    const m = new ItemKnn({ halfLifeDays: 'auto' });
+    await m.fit(driftingData());
+    expect(m.config.tuned).toEqual(['halfLifeDays']);
+    expect(m.config.halfLifeDays).toBeGreaterThan(0);
+    expect(m.config.windowDays).toBe(0);
+    const off = m.timeTrials.find((t) => t.halfLifeDays === 0)!;
+    const chosen = m.timeTrials.find((t) => t.halfLifeDays === m.config.halfLifeDays)!;
+    expect(chosen.ndcg).toBeGreaterThan(off.ndcg + 0.2);
+    // Saved with the chosen value; loads back with the same scores.
+    const back = deserializeModel(serializeModel(m));
+    expect(back.config).toEqual(m.config);
+    expect(Array.from(back.scoreAll(1))).toEqual(Array.from(m.scoreAll(1)));
   });
 });
 

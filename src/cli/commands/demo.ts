@@ -1,7 +1,8 @@
 /**
- * `chorus demo`: the end-to-end tour on the bundled demo data (a MovieLens ml-latest-small
- * subset): split by P1's rule, fit a few models, evaluate them on the held-out future, print a
- * comparison table and sample recommendations with titles. Runs in well under a minute.
+ * `chorus demo`: the end-to-end tour on the bundled demo data (a generated film catalogue in
+ * MovieLens format, data/demo/README.md): split by P1's rule, fit a few models, evaluate them on
+ * the held-out future, print a comparison table and sample recommendations with titles. Runs in a
+ * few seconds.
  */
 import { relative } from 'node:path';
 import type { Command } from 'commander';

@@ -16,6 +16,7 @@ import { listRecommenders } from '../../recommenders/registry.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { addDataFlags, dataFlagOptions, printLoadWarning, readOptions, type DataFlags } from '../data.js';
+import { demoDataDir } from '../paths.js';
 import { progressBar } from '../progress.js';
 
 interface EvaluateFlags extends DataFlags {
@@ -64,6 +65,17 @@ function defaultProtocol(dataDir: string | undefined): string {
   return existsSync(dataDir) && statSync(dataDir).isDirectory() && isMovieLensDir(dataDir) ? 'ml-ls-t20' : 't20';
 }
 
+/**
+ * With no data named: the protocol's own reference folder when this checkout has it (P1 and P2 read
+ * ../shared/datasets/ml-latest-small), else the bundled demo data (an installed package has no
+ * ../shared); the any-data protocols read the demo data.
+ */
+function fallbackData(protocol: string): string | undefined {
+  const def = PROTOCOLS.get(protocol);
+  if (def?.defaultDataDir !== undefined && existsSync(def.defaultDataDir)) return undefined;
+  return demoDataDir();
+}
+
 /** `--cut`: Unix seconds, or an ISO date / date-time (UTC unless it says otherwise). */
 export function parseCut(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -84,9 +96,10 @@ function ratioFlag(v: string | undefined): number | undefined {
 export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): EvaluateSettings {
   const ev = config.evaluate ?? {};
   const model = flags.model ?? config.model ?? 'als';
-  const dataDir = flags.data ?? config.data;
+  const protocol = flags.protocol ?? ev.protocol ?? defaultProtocol(flags.data ?? config.data);
+  const dataDir = flags.data ?? config.data ?? fallbackData(protocol);
   return {
-    protocol: flags.protocol ?? ev.protocol ?? defaultProtocol(dataDir),
+    protocol,
     variant: flags.variant ?? ev.variant,
     model,
     modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param), ...embedderParam(model, flags.embedder) },
@@ -200,7 +213,7 @@ export function register(program: Command): void {
     .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}); default ml-ls-t20 on a MovieLens folder or with no --data, else t20 (P1's rule on any data)`)
     .option('--variant <name>', 'protocol variant: all or pos4 for ml-ls-t20, all or pos (top quarter of the value scale) for t20/random20/last-n/time-cut (default: the first)')
     .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
-    .option('-d, --data <path>', "the data: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a dataset snapshot (default: config \"data\", else the protocol's default)")
+    .option('-d, --data <path>', "the data: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a dataset snapshot (default: config \"data\", else the protocol's reference folder when present, else the bundled demo data)")
     .option('--test-ratio <r>', 't20, random20, time-cut: share held out for test (default 0.2)')
     .option('--last-n <n>', 'last-n: interactions per user held out (default 1)')
     .option('--cut <time>', 'time-cut: Unix seconds or ISO date; interactions at or after it are test (default: the 80 % quantile of time)')
