@@ -5,6 +5,10 @@
  * (replaced on re-run) and prints the same table.
  *
  *   node --import tsx bench/p1.ts [--models als,ease] [--variants all] [--data DIR] [--no-write]
+ *
+ * With `--protocol t20` (or random20, last-n, time-cut) and `--data <folder|file|snapshot>` it runs
+ * an any-data protocol instead (default variant `all`) and writes a section of its own, named after
+ * the protocol and the dataset, so P1's section stays the reference.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,8 +27,8 @@ interface Row {
 }
 
 /** Child mode: one model, one variant; prints one JSON line. */
-async function one(model: string, variant: string, dataDir: string): Promise<void> {
-  const r = await runProtocol({ protocol: 'ml-ls-t20', variant, model, dataDir, seed: 0, bootstrap: 1000, perUser: false });
+async function one(model: string, variant: string, dataDir: string, protocol: string): Promise<void> {
+  const r = await runProtocol({ protocol, variant, model, dataDir, seed: 0, bootstrap: 1000, perUser: false });
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify({ model, variant, result: r, peakRssMiB } satisfies Row)}\n`);
 }
@@ -42,13 +46,15 @@ function hyper(h: Record<string, unknown>): string {
 async function parent(): Promise<void> {
   const dataDir = arg('data') ?? resolve(ROOT, '../shared/datasets/ml-latest-small');
   const models = (arg('models') ?? evalModelNames().join(',')).split(',').filter(Boolean);
-  const variants = (arg('variants') ?? 'all,pos4').split(',').filter(Boolean);
+  const protocol = arg('protocol') ?? 'ml-ls-t20';
+  const reference = protocol === 'ml-ls-t20';
+  const variants = (arg('variants') ?? (reference ? 'all,pos4' : 'all')).split(',').filter(Boolean);
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
   const rows: Row[] = [];
   for (const variant of variants) {
     for (const model of models) {
       process.stderr.write(`p1 ${variant} ${model} … `);
-      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', model, variant, dataDir], {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', model, variant, dataDir, protocol], {
         cwd: ROOT,
         encoding: 'utf8',
         maxBuffer: 16 << 20,
@@ -63,16 +69,19 @@ async function parent(): Promise<void> {
   const first = rows[0]!.result.stamp;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const lines: string[] = [];
-  lines.push('## P1 (`ml-ls-t20`): classic recommenders');
+  const dataName = first.dataset.name ?? relative(ROOT, first.dataset.file);
+  const ranAs = rows[0]!.result.protocol;
+  lines.push(reference ? '## P1 (`ml-ls-t20`): classic recommenders' : `## \`${protocol}\` on ${dataName}: classic recommenders`);
   lines.push('');
-  lines.push('Command: `node --import tsx bench/p1.ts` (each model in its own process; peak memory is that process\'s maximum RSS, data loading included).');
+  const command = reference ? 'node --import tsx bench/p1.ts' : `node --import tsx bench/p1.ts --protocol ${protocol} --data ${relative(ROOT, dataDir)}`;
+  lines.push(`Command: \`${command}\` (each model in its own process; peak memory is that process's maximum RSS, data loading included).`);
   lines.push('');
   lines.push(
     `Date ${date} UTC · machine ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} · ` +
       `load average before ${loadBefore}, after ${loadAfter}.`,
   );
   lines.push(
-    `Protocol ml-ls-t20 (PROTOCOLS.md P1), data \`${relative(ROOT, first.dataset.file)}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
+    `Protocol ${ranAs}${reference ? ' (PROTOCOLS.md P1)' : ranAs === protocol ? '' : ` (${protocol} asked; ${rows[0]!.result.note ?? ''})`}, data \`${relative(ROOT, first.dataset.file)}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
   );
   lines.push('');
   lines.push('| variant | model | NDCG@10 [95 % CI] | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');
@@ -93,9 +102,10 @@ async function parent(): Promise<void> {
   );
   const section = lines.join('\n');
   process.stdout.write(`${section}\n`);
-  if (!process.argv.includes('--no-write')) writeSection(resolve(ROOT, 'docs/benchmarks.md'), 'p1', section);
+  const sectionName = reference ? 'p1' : `${protocol}-${dataName}`;
+  if (!process.argv.includes('--no-write')) writeSection(resolve(ROOT, 'docs/benchmarks.md'), sectionName, section);
 }
 
 const i = process.argv.indexOf('--one');
-if (i >= 0) await one(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!);
+if (i >= 0) await one(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!, process.argv[i + 4]!);
 else await parent();

@@ -26,7 +26,7 @@ import { sha256File } from '../data/scan.js';
 import { filterByMinValue, splitDataset, validationSplit, type Split, type SplitRule } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
-import { fitAndEvaluate } from './run.js';
+import { fitProtocolSplit } from './run.js';
 
 export const ANY_DATA_VARIANTS = ['all', 'pos'] as const;
 export type AnyDataVariant = (typeof ANY_DATA_VARIANTS)[number];
@@ -226,24 +226,19 @@ async function runAnyData(id: string, options: ProtocolRunOptions & { variant: s
   }
   // Validation: the same rule cut again from train, so tuning never touches test.
   const parts: Split = options.split === 'validation' ? ((v) => ({ train: v.train, test: v.validation }))(validationSplit(outer.train, rule)) : outer;
-  const result = await fitAndEvaluate({
-    protocol: options.split === 'validation' ? `${ranAs}/validation` : ranAs,
-    variant,
-    model: options.model,
-    modelConfig: options.modelConfig,
-    train: parts.train,
-    test: parts.test,
-    datasetFile: data.summary.file,
-    datasetSha256: data.summary.sha256,
-    datasetName: data.summary.name,
-    k: options.k,
-    seed: options.seed,
-    bootstrap: options.bootstrap,
-    sampledNegatives: options.sampledNegatives,
-    perUser: options.perUser,
-    onProgress: options.onProgress,
-    startedAt: started,
-  });
+  const result = await fitProtocolSplit(
+    options,
+    {
+      protocol: options.split === 'validation' ? `${ranAs}/validation` : ranAs,
+      variant,
+      train: parts.train,
+      test: parts.test,
+      datasetFile: data.summary.file,
+      datasetSha256: data.summary.sha256,
+      datasetName: data.summary.name,
+    },
+    started,
+  );
   result.data = data.summary;
   const notes = [note, data.summary.warning].filter((x): x is string => Boolean(x));
   if (notes.length > 0) result.note = notes.join('; ');

@@ -11,7 +11,7 @@ import { sha256File } from '../data/scan.js';
 import { filterByMinValue, P1_SPLIT, temporalRatioSplit, validationSplit } from '../data/split.js';
 import { DataError } from '../errors.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
-import { fitAndEvaluate } from './run.js';
+import { fitProtocolSplit } from './run.js';
 
 export const P1_ID = 'ml-ls-t20';
 export const P1_VARIANTS = ['all', 'pos4'] as const;
@@ -78,23 +78,18 @@ export async function runP1(options: ProtocolRunOptions & { variant: string; k: 
   const data = await loadP1(dir, variant);
   // Validation: fit on train minus each user's last 20 % of train rows, score those rows.
   const parts = options.split === 'validation' ? validationParts(data) : { train: data.train, test: data.test };
-  const result = await fitAndEvaluate({
-    protocol: options.split === 'validation' ? `${P1_ID}/validation` : P1_ID,
-    variant,
-    model: options.model,
-    modelConfig: options.modelConfig,
-    train: parts.train,
-    test: parts.test,
-    datasetFile: data.file,
-    datasetSha256: data.sha256,
-    k: options.k,
-    seed: options.seed,
-    bootstrap: options.bootstrap,
-    sampledNegatives: options.sampledNegatives,
-    perUser: options.perUser,
-    onProgress: options.onProgress,
-    startedAt: started,
-  });
+  const result = await fitProtocolSplit(
+    options,
+    {
+      protocol: options.split === 'validation' ? `${P1_ID}/validation` : P1_ID,
+      variant,
+      train: parts.train,
+      test: parts.test,
+      datasetFile: data.file,
+      datasetSha256: data.sha256,
+    },
+    started,
+  );
   const note = referenceNote(data.sha256);
   if (note) result.note = note;
   return result;

@@ -5,7 +5,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Recommender } from '../recommenders/types.js';
 import { createEvalModel, modelTakesSeed } from './models.js';
-import type { ProtocolResult } from './protocol.js';
+import type { ProtocolResult, ProtocolRunOptions } from './protocol.js';
 import { evaluateRanking, type RankingEvalOptions } from './ranking.js';
 import { isRatingPredictor, ratingErrors } from './rating.js';
 import { codeVersion, SHA_PREFIX } from './stamp.js';
@@ -111,6 +111,25 @@ export async function fitAndEvaluate(o: SplitRunOptions): Promise<ProtocolResult
     result.perUserIds = Array.from(r.perUser.user, (u) => o.train.users.toExternal(u));
   }
   return result;
+}
+
+/** What a protocol decided (its split and the data's identity); the run options supply the rest. */
+export type ProtocolSplit = Pick<SplitRunOptions, 'protocol' | 'variant' | 'train' | 'test' | 'datasetFile' | 'datasetSha256' | 'datasetName'>;
+
+/** `fitAndEvaluate` for a protocol runner: the model, K, seed, bootstrap … come from the run's options. */
+export function fitProtocolSplit(o: ProtocolRunOptions & { k: number; seed: number }, split: ProtocolSplit, startedAt: number): Promise<ProtocolResult> {
+  return fitAndEvaluate({
+    ...split,
+    model: o.model,
+    modelConfig: o.modelConfig,
+    k: o.k,
+    seed: o.seed,
+    bootstrap: o.bootstrap,
+    sampledNegatives: o.sampledNegatives,
+    perUser: o.perUser,
+    onProgress: o.onProgress,
+    startedAt,
+  });
 }
 
 /**

@@ -150,6 +150,40 @@ describe(`the ${pkg.name} package installed from its tarball`, () => {
     expect(doc.runs[0]!.data.file).toBe(join(app, 'node_modules', pkg.name, 'data', 'demo', 'ratings.csv'));
   });
 
+  it('evaluates and simulates on Last.fm, on a CSV with string ids and no timestamps, and on a 0–10-star MovieLens folder', async () => {
+    const lastfm = resolve(ROOT, '../shared/datasets/hetrec2011-lastfm-2k');
+    const csv = join(work, 'orders.csv');
+    const rows = ['customer,sku,qty'];
+    for (let u = 0; u < 60; u++) for (let j = 0; j < 14; j++) rows.push(`cust-${u},SKU-${(u * 7 + j * j) % 90},${1 + ((u + j) % 4)}`);
+    writeFileSync(csv, `${rows.join('\n')}\n`);
+    // The bundled MovieLens-format demo with every rating doubled: a 1–10 scale.
+    const tenStar = join(work, 'ten-star');
+    mkdirSync(tenStar);
+    const demo = join(app, 'node_modules', pkg.name, 'data', 'demo');
+    const [head, ...ratings] = readFileSync(join(demo, 'ratings.csv'), 'utf8').trim().split('\n');
+    writeFileSync(join(tenStar, 'ratings.csv'), `${[head, ...ratings.map((r) => r.split(',').map((f, k) => (k === 2 ? String(Number(f) * 2) : f)).join(','))].join('\n')}\n`);
+    writeFileSync(join(tenStar, 'movies.csv'), readFileSync(join(demo, 'movies.csv')));
+    const cases: { data: string; extra: string[]; name: string; protocol: string; rows: number }[] = [
+      { data: lastfm, extra: [], name: 'hetrec2011-lastfm-2k', protocol: 'random20', rows: 92834 },
+      { data: csv, extra: ['--columns', 'user=customer,item=sku,value=qty'], name: 'orders', protocol: 'random20', rows: rows.length - 1 },
+      { data: tenStar, extra: [], name: 'ten-star', protocol: 't20', rows: ratings.length },
+    ];
+    for (const c of cases) {
+      const ev = await cli(['--json', 'evaluate', '--protocol', 't20', '--data', c.data, ...c.extra, '--model', 'itemknn', '--bootstrap', '50']);
+      expect(ev.code, ev.stderr).toBe(0);
+      const e = JSON.parse(ev.stdout) as { protocol: string; metrics: Record<string, number>; split: { train: number; test: number }; stamp: { dataset: { name: string } } };
+      expect(e.protocol, c.name).toBe(c.protocol);
+      expect(e.stamp.dataset.name).toBe(c.name);
+      expect(e.split.train + e.split.test, c.name).toBe(c.rows); // nothing dropped, ratings above 5 included
+      expect(e.metrics['ndcg@10'], c.name).toBeGreaterThan(0);
+      const sim = await cli(['--json', 'simulate', '--data', c.data, ...c.extra, '--agent', 'linucb', '--steps', '200', '--seeds', '1', '--eval-sessions', '20', '--workers', '1', '--no-report']);
+      expect(sim.code, sim.stderr).toBe(0);
+      const r = (JSON.parse(sim.stdout) as { runs: { return: { mean: number }; data: { name: string } }[] }).runs[0]!;
+      expect(r.data.name).toBe(c.name);
+      expect(Number.isFinite(r.return.mean)).toBe(true);
+    }
+  });
+
   it('names the optional package and how to install it when an ONNX embedder is asked for', async () => {
     const r = await cli(['embed', '--embedder', 'onnx:Xenova/all-MiniLM-L6-v2', '--no-cache']);
     expect(r.code).toBe(1);
