@@ -3,11 +3,9 @@
  * encoded snapshot body, so that a long fit never blocks the server's event loop.
  */
 import { Dataset, IdMap, type ItemMeta } from '../data/dataset.js';
-import { ChorusError } from '../errors.js';
 import { createRecommender } from '../recommenders/registry.js';
 import { serveWorker } from '../util/workers.js';
 import { encodeSnapshot } from './model.js';
-import { toWire, type WireError } from './worker-error.js';
 
 export interface RetrainJob {
   kind: string;
@@ -31,8 +29,6 @@ export interface RetrainResult {
   seconds: number;
 }
 
-/** A fit, or the ChorusError that stopped it (sent as data: see ./worker-error.ts). */
-export type RetrainReply = { ok: true; result: RetrainResult } | { ok: false; error: WireError };
 
 async function fit(j: RetrainJob): Promise<RetrainResult> {
   const t0 = performance.now();
@@ -51,12 +47,6 @@ async function fit(j: RetrainJob): Promise<RetrainResult> {
   return { body, kind: rec.kind, config: { ...rec.config }, seconds: (performance.now() - t0) / 1000 };
 }
 
-serveWorker(async (payload): Promise<RetrainReply> => {
-  try {
-    return { ok: true, result: await fit(payload as RetrainJob) };
-  } catch (e) {
-    // Anything else (a bug) crosses as a plain Error and becomes a 500, as it should.
-    if (e instanceof ChorusError) return { ok: false, error: toWire(e) };
-    throw e;
-  }
-});
+// A ChorusError thrown by the fit (a bad config: 400 with its field) keeps its class in the
+// server thread (src/util/worker-error.ts); anything else (a bug) stays a plain Error, a 500.
+serveWorker((payload) => fit(payload as RetrainJob));

@@ -3,8 +3,7 @@ import { Dataset, interactionsFrom } from '../data/dataset.js';
 import type { SnapshotMeta } from '../store/types.js';
 import { WorkerPool, workerUrl } from '../util/workers.js';
 import { encodeSnapshot, type ModelFactory } from './model.js';
-import type { RetrainJob, RetrainReply, RetrainResult } from './retrain-worker.js';
-import { fromWire } from './worker-error.js';
+import type { RetrainJob, RetrainResult } from './retrain-worker.js';
 
 /**
  * Training data for a retrain: the base dataset plus every positive online reward (value 1, now),
@@ -59,10 +58,8 @@ async function fitInWorker(kind: string, config: Record<string, unknown>, train:
       eventTypes: train.eventTypes,
       itemMeta: train.itemMeta,
     };
-    const reply = await pool.run<RetrainReply>(0, job);
     // A ChorusError thrown in the worker (a bad config: 400 with its field) keeps its class here.
-    if (!reply.ok) throw fromWire(reply.error);
-    return reply.result;
+    return await pool.run<RetrainResult>(0, job);
   } finally {
     await pool.close();
   }

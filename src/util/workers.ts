@@ -13,6 +13,8 @@ import { isMainThread, parentPort, Worker, workerData as threadData } from 'node
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { ChorusError } from '../errors.js';
+import { fromWire, toWire, type WireError } from './worker-error.js';
 
 /**
  * URL of a sibling worker module: `relative` is written with a `.js` extension (as imports are);
@@ -51,6 +53,8 @@ interface Reply {
   id: number;
   result?: unknown;
   error?: { message: string; name: string; stack?: string };
+  /** A ChorusError, sent as data so that it keeps its class, code, status and location. */
+  chorusError?: WireError;
 }
 
 /** A fixed set of workers on one module, addressed by index (callers split the work themselves). */
@@ -70,7 +74,8 @@ export class WorkerPool {
         if (!p) return;
         pending.delete(msg.id);
         if (pending.size === 0) worker.unref();
-        if (msg.error) {
+        if (msg.chorusError) p.reject(fromWire(msg.chorusError));
+        else if (msg.error) {
           const e = new Error(msg.error.message);
           e.name = msg.error.name;
           if (msg.error.stack) e.stack = msg.error.stack;
@@ -126,7 +131,8 @@ export class WorkerPool {
 
 /**
  * Worker side: answer each request with `handler(payload, workerData)`. Errors thrown by the
- * handler come back to the caller as rejected promises.
+ * handler come back to the caller as rejected promises; a ChorusError keeps its class, code,
+ * status and location (./worker-error.ts).
  */
 export function serveWorker<D = unknown>(handler: (payload: unknown, data: D) => unknown): void {
   if (isMainThread || !parentPort) throw new Error('serveWorker must run inside a worker thread');
@@ -136,6 +142,10 @@ export function serveWorker<D = unknown>(handler: (payload: unknown, data: D) =>
       const result = await handler(msg.payload, threadData as D);
       port.postMessage({ id: msg.id, result });
     } catch (e) {
+      if (e instanceof ChorusError) {
+        port.postMessage({ id: msg.id, chorusError: toWire(e) });
+        return;
+      }
       const err = e instanceof Error ? e : new Error(String(e));
       port.postMessage({ id: msg.id, error: { message: err.message, name: err.name, stack: err.stack } });
     }

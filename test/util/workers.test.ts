@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError, DataError } from '../../src/errors.js';
 import { WorkerPool, workerUrl } from '../../src/util/workers.js';
 
 describe('WorkerPool', () => {
@@ -25,5 +26,24 @@ describe('WorkerPool', () => {
     }
     await expect(pool.run(0, { op: 'tag' })).rejects.toThrow(/closed/);
     await pool.close();
+  });
+
+  it('a ChorusError thrown in a worker keeps its class, code, status and location', async () => {
+    const shared = new Float64Array(new SharedArrayBuffer(8));
+    const pool = new WorkerPool(workerUrl(import.meta.url, './fixtures/echo-worker.js'), 1, { shared, tag: 't' });
+    try {
+      const config = await pool.run(0, { op: 'bad-config' }).catch((e: unknown) => e);
+      expect(config).toBeInstanceOf(ConfigError);
+      expect(config).toMatchObject({ code: 'E_CONFIG', status: 400, location: { field: 'factors' } });
+      const data = await pool.run(0, { op: 'bad-data' }).catch((e: unknown) => e);
+      expect(data).toBeInstanceOf(DataError);
+      expect(data).toMatchObject({ code: 'E_PARSE', location: { file: 'r.csv', line: 7, field: 'rating' } });
+      // The message carries the location once, as a ChorusError thrown here would.
+      expect((data as Error).message).toBe(new DataError('not a number', { file: 'r.csv', line: 7, field: 'rating' }, 'E_PARSE').message);
+      // The stack is the worker's, where the error was thrown.
+      expect((data as Error).stack).toContain('echo-worker');
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,11 +1,11 @@
 /**
  * ChorusErrors across a worker-thread boundary. A thrown error crosses `postMessage` as a plain
  * Error (structured clone keeps message and name, drops the class, code, status and location),
- * so a bad retrain config would reach the client as a 500. A worker sends `toWire(e)` as data
- * instead, and the owner throws `fromWire(w)`: the same class, code, status and location.
+ * so a bad retrain config would reach an HTTP client as a 500 and a bad ALS option would lose its
+ * field. `serveWorker` sends `toWire(e)` as data instead, and `WorkerPool` rejects with
+ * `fromWire(w)`: the same class, code, status and location, and the worker's stack.
  */
 import { ChorusError, ConfigError, DataError, ModelStateError, NotFoundError, UnknownNameError, formatLocation, type ErrorLocation } from '../errors.js';
-import { ConflictError, RequestError } from './errors.js';
 
 export interface WireError {
   name: string;
@@ -17,15 +17,16 @@ export interface WireError {
   stack?: string;
 }
 
-/** Classes rebuilt by name; any other ChorusError comes back as a ChorusError with its name. */
+/**
+ * Classes rebuilt by name. Any other ChorusError (a layer's own subclass) comes back as a
+ * ChorusError with its name, code, status and location, which is all that answering it needs.
+ */
 const CLASSES: Record<string, { prototype: ChorusError }> = {
   ConfigError,
   DataError,
   ModelStateError,
   NotFoundError,
   UnknownNameError,
-  RequestError,
-  ConflictError,
 };
 
 export function toWire(e: ChorusError): WireError {
