@@ -500,6 +500,8 @@ async function httpTrace(world: World, stream: Round, rounds: number, o: Options
   const server = await HttpServer.start(o.engine);
   try {
     const tr = new Trace(rounds);
+    // The server's own CPU (prom-client's process metric): beside wall time, as machines are shared.
+    const cpu0 = await server.metric('process_cpu_seconds_total');
     const t0 = performance.now();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -510,8 +512,10 @@ async function httpTrace(world: World, stream: Round, rounds: number, o: Options
     };
     await Promise.all(Array.from({ length: o.concurrency }, worker));
     tr.seconds = (performance.now() - t0) / 1000;
+    const serverCpuSeconds = (await server.metric('process_cpu_seconds_total')) - cpu0;
     tr.extra = {
       pairsPerSecond: rounds / tr.seconds,
+      serverCpuMsPerPair: (1000 * serverCpuSeconds) / rounds,
       learnQueueAtEnd: await server.metric('chorus_learn_queue_length'),
       learnedAtEnd: await server.metric('chorus_bandit_updates_total'),
     };
@@ -632,7 +636,7 @@ function configTable(r: ConfigResult, o: Options): string {
   const ch = r.learners.find((s) => s.learner === 'chorus');
   if (ch) notes.push(`chorus in-process: ${mean(ch.extra.map((e) => e.roundsPerSecond!)).toFixed(0)} rounds/s (rank + reward, SQLite synchronous=normal), largest learner queue at a window's end ${Math.max(...ch.extra.map((e) => e.maxLearnQueue!))}, rewards learned ${ch.extra.map((e) => e.learned).join(', ')}.`);
   const h = r.learners.find((s) => s.learner === 'chorus-http');
-  if (h) notes.push(`chorus-http: ${mean(h.extra.map((e) => e.pairsPerSecond!)).toFixed(0)} rank+reward pairs/s with ${o.concurrency} rounds in flight (SQLite synchronous=full), chorus_learn_queue_length at the end ${h.extra.map((e) => e.learnQueueAtEnd).join(', ')}, chorus_bandit_updates_total ${h.extra.map((e) => e.learnedAtEnd).join(', ')}.`);
+  if (h) notes.push(`chorus-http: ${mean(h.extra.map((e) => e.pairsPerSecond!)).toFixed(0)} rank+reward pairs/s with ${o.concurrency} rounds in flight (SQLite synchronous=full), server CPU ${mean(h.extra.map((e) => e.serverCpuMsPerPair!)).toFixed(3)} ms per pair, chorus_learn_queue_length at the end ${h.extra.map((e) => e.learnQueueAtEnd).join(', ')}, chorus_bandit_updates_total ${h.extra.map((e) => e.learnedAtEnd).join(', ')}.`);
   notes.push(`Logit offset β per seed: ${r.offsets.map((x) => x.toFixed(2)).join(', ')}. Wall time for this configuration (all learners, all seeds): ${r.seconds.toFixed(0)} s.`);
   return [...lines, '', ...notes].join('\n');
 }

@@ -84,7 +84,7 @@ async function parent(): Promise<void> {
     `Protocol ${ranAs}${reference ? ' (PROTOCOLS.md P1)' : ranAs === protocol ? '' : ` (${protocol} asked; ${rows[0]!.result.note ?? ''})`}, data \`${relative(ROOT, first.dataset.file)}\` sha256:${first.dataset.sha256}, K=10, seed 0, full-catalogue ranking, code ${first.codeVersion}.`,
   );
   lines.push('');
-  lines.push('| variant | model | NDCG@10 [95 % CI] | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s | eval s | peak MiB | hyper-parameters |');
+  lines.push('| variant | model | NDCG@10 [95 % CI] | Recall@10 | Precision@10 | HR@10 | Coverage@10 | fit s (CPU s) | eval s (CPU s) | peak MiB | hyper-parameters |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const m = r.result.metrics;
@@ -92,7 +92,7 @@ async function parent(): Promise<void> {
     const ndcg = ci ? `${fmt(m['ndcg@10']!)} [${fmt(ci.lo, 3)}, ${fmt(ci.hi, 3)}]` : fmt(m['ndcg@10']!);
     lines.push(
       `| ${r.variant} | ${r.model} | ${ndcg} | ${fmt(m['recall@10']!)} | ${fmt(m['precision@10']!)} | ${fmt(m['hr@10']!)} | ` +
-        `${fmt(m['coverage@10']!)} | ${r.result.fitSeconds.toFixed(2)} | ${r.result.evalSeconds.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${hyper(r.result.hyperparameters)} |`,
+        `${fmt(m['coverage@10']!)} | ${r.result.fitSeconds.toFixed(2)} (${r.result.fitCpuSeconds.toFixed(2)}) | ${r.result.evalSeconds.toFixed(2)} (${r.result.evalCpuSeconds.toFixed(2)}) | ${r.peakRssMiB.toFixed(0)} | ${hyper(r.result.hyperparameters)} |`,
     );
   }
   lines.push('');

@@ -29,8 +29,8 @@ const table = new Int32Array(TABLE * K);
 for (let k = 0; k < table.length; k++) table[k] = rng.int(world.nItems);
 
 console.log(`sim-ml-ls-v1 · world build ${buildS.toFixed(2)} s · ${cpus()[0]?.model ?? ''} · load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('| sessions per VecEnv (n) | user-steps | seconds | user-steps/s | sessions finished |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| sessions per VecEnv (n) | user-steps | seconds | CPU s | user-steps/s | user-steps per CPU-s | sessions finished |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const n of [1, 64, 256, 1024]) {
   const env = new VecEnv(world, config, n);
   env.reset(7);
@@ -44,6 +44,7 @@ for (const n of [1, 64, 256, 1024]) {
     env.step(slates);
   }
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   let now = start;
   while (now - start < seconds * 1000) {
     for (let s = 0; s < n; s++, row = (row + 1) % TABLE) slates.set(table.subarray(row * K, row * K + K), s * K);
@@ -53,6 +54,9 @@ for (const n of [1, 64, 256, 1024]) {
     now = performance.now();
   }
   const secs = (now - start) / 1000;
-  console.log(`| ${n} | ${steps.toLocaleString('en-US')} | ${secs.toFixed(2)} | ${Math.round(steps / secs).toLocaleString('en-US')} | ${finished.toLocaleString('en-US')} |`);
+  // CPU time beside wall time: on a shared machine the wall clock also counts other processes.
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  console.log(`| ${n} | ${steps.toLocaleString('en-US')} | ${secs.toFixed(2)} | ${cpuS.toFixed(2)} | ${Math.round(steps / secs).toLocaleString('en-US')} | ${Math.round(steps / cpuS).toLocaleString('en-US')} | ${finished.toLocaleString('en-US')} |`);
 }
 console.log(`load after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

@@ -27,6 +27,7 @@ import { createEvalModel, modelTakesSeed } from './models.js';
 import { loadP1, ML_LATEST_SMALL_RATINGS_SHA256 } from './p1.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
 import { evaluateRanking, type PerUserResults } from './ranking.js';
+import { cpuSecondsSince } from './run.js';
 import { codeVersion, SHA_PREFIX } from './stamp.js';
 import { bootstrapMean } from './stats.js';
 
@@ -137,9 +138,13 @@ export async function runP2(options: ProtocolRunOptions & { variant: string; k: 
   if (config.seed === undefined && modelTakesSeed(options.model)) config.seed = options.seed;
   const model = createEvalModel(options.model, config);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await model.fit(train, { onProgress: options.onProgress ? (d, t, u) => options.onProgress!('fit', d, t, u) : undefined });
   const fitSeconds = (performance.now() - t0) / 1000;
+  const fitCpuSeconds = cpuSecondsSince(c0);
+  const c1 = process.cpuUsage();
   const r = evaluateCold(model, train, test, coldItems, options.k, options.onProgress ? (d, t, u) => options.onProgress!('evaluate', d, t, u) : undefined);
+  const evalCpuSeconds = cpuSecondsSince(c1);
 
   const samples = options.bootstrap ?? 1000;
   const intervals: Record<string, { lo: number; hi: number }> = {};
@@ -166,6 +171,8 @@ export async function runP2(options: ProtocolRunOptions & { variant: string; k: 
     intervals: samples > 0 ? intervals : undefined,
     fitSeconds,
     evalSeconds: r.evalSeconds,
+    fitCpuSeconds,
+    evalCpuSeconds,
     users: r.users,
     // Candidates: the cold items only (catalogueSize = their number).
     candidates: { mode: 'full', catalogueSize: coldItems.length },

@@ -65,6 +65,9 @@ export interface ProtocolResult {
   intervals?: Record<string, { lo: number; hi: number }>;
   fitSeconds: number;
   evalSeconds: number;
+  /** CPU seconds of the fit and of the evaluation (all threads of the process), beside wall time. */
+  fitCpuSeconds: number;
+  evalCpuSeconds: number;
   /** Users evaluated. */
   users: number;
   /** Full catalogue (the protocol's rule) or sampled negatives (non-standard). */

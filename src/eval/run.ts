@@ -43,8 +43,13 @@ export async function fitAndEvaluate(o: SplitRunOptions): Promise<ProtocolResult
   const started = o.startedAt ?? performance.now();
   const model = typeof o.model === 'string' ? createEvalModel(o.model, { ...seedFor(o.model, o.modelConfig, o.seed) }) : o.model;
   const t0 = performance.now();
+  // CPU time beside wall time: the machines are shared, and worker threads count here too
+  // (process.cpuUsage covers every thread of the process).
+  const c0 = process.cpuUsage();
   await model.fit(o.train, { onProgress: o.onProgress ? (d, t, u) => o.onProgress!('fit', d, t, u) : undefined });
   const fitSeconds = (performance.now() - t0) / 1000;
+  const fitCpuSeconds = cpuSecondsSince(c0);
+  const c1 = process.cpuUsage();
   const r = evaluateRanking(model, o.train, o.test, {
     k: o.k,
     sampledNegatives: o.sampledNegatives,
@@ -52,6 +57,7 @@ export async function fitAndEvaluate(o: SplitRunOptions): Promise<ProtocolResult
     ...o.evalOptions,
     onProgress: o.onProgress ? (d, t, u) => o.onProgress!('evaluate', d, t, u) : undefined,
   });
+  const evalCpuSeconds = cpuSecondsSince(c1);
   const metrics = { ...r.metrics };
   if (isRatingPredictor(model)) {
     // Explicit-rating models are also scored on the test ratings (RMSE/MAE over every test row).
@@ -89,6 +95,8 @@ export async function fitAndEvaluate(o: SplitRunOptions): Promise<ProtocolResult
     intervals: samples > 0 ? intervals : undefined,
     fitSeconds,
     evalSeconds: r.evalSeconds,
+    fitCpuSeconds,
+    evalCpuSeconds,
     users: r.users,
     candidates: r.candidates,
     hyperparameters,
@@ -130,6 +138,12 @@ export function fitProtocolSplit(o: ProtocolRunOptions & { k: number; seed: numb
     onProgress: o.onProgress,
     startedAt,
   });
+}
+
+/** CPU seconds of this process (every thread) since `start`. */
+export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1e6;
 }
 
 /**
