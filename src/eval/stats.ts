@@ -33,7 +33,7 @@ function finite(values: ArrayLike<number>): Float64Array {
 }
 
 /** Percentile of sorted data with linear interpolation (type 7, as numpy's default). */
-function quantileSorted(sorted: Float64Array, q: number): number {
+export function quantileSorted(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
