@@ -33,6 +33,7 @@ interface SimulateFlags extends DataFlags {
   embeddings?: string;
   data?: string;
   out?: string;
+  saveAgent?: string;
   report?: boolean;
   param?: string[];
   config?: string;
@@ -93,6 +94,7 @@ export function register(program: Command): void {
     .option('--embeddings <kind>', 'agent item features: none (CF factors, default) or builtin (CF + built-in text embeddings)')
     .option('-d, --data <path>', 'data to calibrate the world on: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a snapshot (default: config "data", else ../shared/datasets/ml-latest-small when present, else the bundled demo data)')
     .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
+    .option('--save-agent <file>', 'save the agent trained on the first seed (JSON, before evaluation); one --agent only')
     .option('--no-report', 'do not write a report folder')
     .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
     .option('--coordination <mode>', 'team only: independent, vdn, qmix, central-critic or comm (default vdn)')
@@ -118,6 +120,7 @@ export function register(program: Command): void {
       const readOpts = readOptions(config, dataFlagOptions(flags));
       const params = parseParams(flags.param);
       const extraSpecs = parseExtrasSpec(flags.extras ?? '');
+      if (flags.saveAgent !== undefined && agents.length !== 1) throw new ConfigError('--save-agent saves one agent: give one --agent', 'save-agent');
       if (extraSpecs.length > 0 && !agents.includes('team')) throw new ConfigError('--extras adds agents to the team; give --agent team', 'extras');
       const json = Boolean(flags.json);
       if (seeds < MIN_SEEDS_FOR_INTERVALS) {
@@ -151,6 +154,7 @@ export function register(program: Command): void {
                 preset,
                 dataDir,
                 readOptions: readOpts,
+                saveAgent: flags.saveAgent,
                 agent,
                 agentConfig: { ...(sc.agents?.[agent] ?? {}), ...teamConfig, ...params },
                 trainSteps: steps,

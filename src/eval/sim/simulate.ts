@@ -2,6 +2,9 @@
  * `runSimulation`: the library entry behind `chorus simulate`. Seeds run in parallel on worker
  * threads (each worker builds the world once); results are aggregated over seeds.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { SavedAgent } from '../../agents/base.js';
 import { agentEntry } from '../../agents/registry.js';
 import { presetConfig } from '../../env/presets.js';
 import { ConfigError } from '../../errors.js';
@@ -24,6 +27,11 @@ export interface SimulationOptions extends SetupOptions {
   curvePoints?: number;
   /** Worker threads (1 = run in this thread). */
   workers?: number;
+  /**
+   * Write the agent trained on the first seed here (JSON: the agent's own `toJSON()` plus what it
+   * was trained on), before it is evaluated; `chorus serve --policy-file` can serve it.
+   */
+  saveAgent?: string;
   /** Progress in units of user-steps (training) + sessions (evaluation). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -106,6 +114,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     for (const seed of seedList) {
       const r = new SeedRun(setup, run, seed);
       while (r.trainStepsDone < run.trainSteps) tick(r.train(chunk));
+      if (o.saveAgent && seed === seedList[0]) await writeSavedAgent(o.saveAgent, r.agent.toJSON(), o, seed, run.trainSteps, data);
       // Evaluation reports per finished session; pass it through in chunks.
       let last = 0;
       perSeed.push(
@@ -131,6 +140,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
               trained += n;
               tick(n);
             }
+            if (o.saveAgent && seed === seedList[0]) await writeSavedAgent(o.saveAgent, await pool.run<SavedAgent>(w, { op: 'save', seed }), o, seed, run.trainSteps, data);
             results.set(seed, await pool.run<SeedMetrics>(w, { op: 'eval', seed, sessions: evalSessions }));
             tick(evalSessions);
           }
@@ -186,6 +196,25 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     wallSeconds: (performance.now() - t0) / 1000,
     data,
   };
+}
+
+/** A simulator-trained agent on disk: the agent itself and what it learned on. */
+export interface SavedSimAgent {
+  format: 'chorus-agent';
+  version: 1;
+  agent: SavedAgent;
+  trainedOn: { preset: string; seed: number; trainSteps: number; lambda?: number; alpha?: number; embeddings: string; data: SimDataStamp };
+}
+
+async function writeSavedAgent(path: string, agent: SavedAgent, o: SimulationOptions, seed: number, trainSteps: number, data: SimDataStamp): Promise<void> {
+  const doc: SavedSimAgent = {
+    format: 'chorus-agent',
+    version: 1,
+    agent,
+    trainedOn: { preset: o.preset, seed, trainSteps, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings ?? 'none', data },
+  };
+  await mkdir(dirname(resolve(path)), { recursive: true });
+  await writeFile(path, JSON.stringify(doc));
 }
 
 function mean(xs: number[]): number {

@@ -8,7 +8,7 @@ interface WorkerInit {
   run: SeedRunOptions;
 }
 
-type Request = { op: 'init'; seed: number } | { op: 'train'; seed: number; steps: number } | { op: 'eval'; seed: number; sessions: number };
+type Request = { op: 'init'; seed: number } | { op: 'train'; seed: number; steps: number } | { op: 'save'; seed: number } | { op: 'eval'; seed: number; sessions: number };
 
 const runs = new Map<number, SeedRun>();
 
@@ -22,6 +22,7 @@ serveWorker<WorkerInit>(async (payload, data) => {
   const run = runs.get(req.seed);
   if (!run) throw new Error(`seed ${req.seed} was not initialised in this worker`);
   if (req.op === 'train') return run.train(req.steps);
+  if (req.op === 'save') return run.agent.toJSON();
   const m = run.evaluate(req.sessions);
   runs.delete(req.seed);
   return m;
