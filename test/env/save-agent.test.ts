@@ -46,4 +46,25 @@ describe('saving a simulator-trained agent', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/save-agent/);
   });
+
+  it('chorus train --agent trains in the simulator and saves what simulate --save-agent would', async () => {
+    const dir = tempDir();
+    writeTinyMovieLens(dir, 30, 60, 8);
+    const viaTrain = join(dir, 'trained.json');
+    const viaSim = join(dir, 'simulated.json');
+    const t = await runCli(['train', '--agent', 'linucb', '--steps', '300', '--data', dir, '--out', viaTrain, '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const doc = JSON.parse(t.stdout);
+    expect(doc).toMatchObject({ agent: 'linucb', agentFile: viaTrain });
+    // Steps run in whole batches of the 16 parallel sessions, as in simulate.
+    expect(doc.trainSteps).toBeGreaterThanOrEqual(300);
+    const s = await runCli(['simulate', '--agent', 'linucb', '--steps', '300', '--seeds', '1', '--eval-sessions', '5', '--workers', '1', '--data', dir, '--no-report', '--save-agent', viaSim, '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(viaTrain, 'utf8')) as SavedSimAgent;
+    const b = JSON.parse(readFileSync(viaSim, 'utf8')) as SavedSimAgent;
+    expect(a.agent).toEqual(b.agent);
+    const bad = await runCli(['train', '--agent', 'random', '--data', dir, '--out', viaTrain]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/does not learn/);
+  });
 });

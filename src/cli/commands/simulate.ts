@@ -49,7 +49,7 @@ export const MIN_SEEDS_FOR_INTERVALS = 5;
 /** The preset's reference data when this checkout has it (the documented figures), else the demo data. */
 const REFERENCE_DATA = '../shared/datasets/ml-latest-small';
 
-function simulateDataPath(flag: string | undefined, config: ChorusConfig): string {
+export function simulateDataPath(flag: string | undefined, config: ChorusConfig): string {
   if (flag !== undefined || config.data !== undefined) return dataPath(flag, config);
   return existsSync(REFERENCE_DATA) ? REFERENCE_DATA : dataPath(undefined, config);
 }
@@ -161,7 +161,7 @@ export function register(program: Command): void {
                 seeds,
                 evalSessions,
                 embeddings,
-                workers: isTeam ? 1 : workers,
+                workers: isTeam || agent === 'bc' || agent === 'cql' ? 1 : workers, // run-time registered agents: worker threads do not load src/marl or src/ope
                 lambda,
                 alpha,
                 onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),

@@ -10,7 +10,11 @@ import { createEvalModel } from '../../eval/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { randomSplit, temporalRatioSplit } from '../../data/split.js';
 import { saveModel } from '../../recommenders/persist.js';
-import { loadConfig, parseParams } from '../config.js';
+import { agentEntry } from '../../agents/registry.js';
+import { presetConfig, presetNames } from '../../env/presets.js';
+import { trainSimAgent } from '../../eval/sim/simulate.js';
+import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
+import { DEFAULT_TRAIN_STEPS, simulateDataPath } from './simulate.js';
 import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
 import { withCleanStdout, writeJson, writeOut } from '../output.js';
@@ -24,6 +28,10 @@ interface TrainFlags extends DataFlags {
   holdout?: boolean;
   config?: string;
   json?: boolean;
+  agent?: string;
+  preset?: string;
+  steps?: string;
+  seed?: string;
 }
 
 /** The train part of protocol t20's split: P1's rule, or random20 (seed 0) without timestamps. */
@@ -31,6 +39,38 @@ function holdoutTrain(dataset: Dataset): Dataset {
   const ts = dataset.interactions.timestamp;
   for (let k = 0; k < ts.length; k++) if (Number.isNaN(ts[k]!)) return randomSplit(dataset, { seed: 0, testRatio: 0.2, perUser: true }).train;
   return temporalRatioSplit(dataset, 0.2).train;
+}
+
+/** `train --agent`: an agent trained in the simulator (the data calibrates its world), saved to `--out`. */
+async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void> {
+  const agent = flags.agent!;
+  agentEntry(agent); // unknown names fail before any work
+  const preset = flags.preset ?? 'sim-ml-ls-v1';
+  presetConfig(preset);
+  const steps = intFlag(flags.steps, 'steps', 1) ?? DEFAULT_TRAIN_STEPS;
+  const out = resolve(flags.out ?? `${agent}.agent.json`);
+  const json = Boolean(flags.json);
+  await withCleanStdout(json, async () => {
+    const bar = progressBar(`train ${agent}`);
+    let r: Awaited<ReturnType<typeof trainSimAgent>>;
+    try {
+      r = await trainSimAgent({
+        preset,
+        dataDir: flags.data ?? config.data ?? simulateDataPath(undefined, config),
+        readOptions: readOptions(config, dataFlagOptions(flags)),
+        agent,
+        agentConfig: parseParams(flags.param),
+        trainSteps: steps,
+        seed: intFlag(flags.seed, 'seed', 0) ?? 1,
+        out,
+        onProgress: (d, t) => bar.update(d, t, 'steps'),
+      });
+    } finally {
+      bar.stop();
+    }
+    if (json) writeJson({ agent, preset, trainSteps: r.trainSteps, seconds: r.seconds, data: r.data, agentFile: r.file });
+    else writeOut(`trained ${agent} in ${preset} for ${r.trainSteps.toLocaleString('en-US')} user-steps on "${r.data.name}" in ${r.seconds.toFixed(1)} s\nagent: ${r.file}`);
+  });
 }
 
 export function register(program: Command): void {
@@ -42,9 +82,14 @@ export function register(program: Command): void {
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
     .option('-o, --out <file>', 'model file (default: <model>.model.json)')
     .option('--holdout', "fit on P1's train split only (the last 20 % of each user's interactions held out; a seeded random 20 % when the data has no timestamps, as protocol t20 does)")
+    .option('--agent <name>', 'train an agent in a simulator calibrated on the data instead of a model (-p sets its hyper-parameters); saves it for `serve --policy-file`')
+    .option('--preset <name>', `--agent: simulator preset (${presetNames().join(', ')}; default sim-ml-ls-v1)`)
+    .option('--steps <n>', `--agent: training budget in user-steps (default ${DEFAULT_TRAIN_STEPS})`)
+    .option('--seed <n>', '--agent: seed (default 1, the first seed of `simulate`)')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<TrainFlags>();
       const { config } = loadConfig(flags.config);
+      if (flags.agent !== undefined) return trainAgent(flags, config);
       const name = flags.model ?? config.model ?? 'als';
       const hyper = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
       const model = createEvalModel(name, hyper); // validates the name and config before any loading

@@ -97,15 +97,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const chunk = Math.max(run.nEnvs, Math.ceil(run.trainSteps / 50));
   const evalChunk = Math.max(1, Math.ceil(evalSessions / 10));
   const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings, readOptions: o.readOptions };
-  const simData = await loadSimData(o.dataDir, o.readOptions);
-  const data: SimDataStamp = {
-    name: simData.summary.name,
-    file: simData.summary.file,
-    sha256: simData.summary.sha256,
-    split: simData.summary.timestamped >= 1 ? 't20' : 'random20',
-    valueMapping: simData.valueMapping,
-  };
-  if (simData.summary.warning) data.warning = simData.summary.warning;
+  const data = await dataStamp(o.dataDir, o.readOptions);
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
   if (nWorkers <= 1) {
@@ -198,6 +190,53 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   };
 }
 
+export interface TrainAgentOptions extends SetupOptions {
+  agent: string;
+  agentConfig?: Record<string, unknown>;
+  trainSteps: number;
+  seed?: number;
+  /** Where to write the agent (see `SavedSimAgent`). */
+  out: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Train one agent in a simulator preset for `trainSteps` user-steps on one seed and save it — the
+ * first half of a `simulate` run, without the evaluation (`chorus train --agent`).
+ */
+export async function trainSimAgent(o: TrainAgentOptions): Promise<{ file: string; trainSteps: number; seconds: number; data: SimDataStamp }> {
+  const t0 = performance.now();
+  const entry = agentEntry(o.agent);
+  if (!entry.learns) throw new ConfigError(`agent "${o.agent}" does not learn; there is nothing to train`, 'agent');
+  if (!(o.trainSteps >= 1) || !Number.isFinite(o.trainSteps)) throw new ConfigError(`steps must be ≥ 1, got ${o.trainSteps}`, 'steps');
+  const setupOpts: SetupOptions = { preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings, readOptions: o.readOptions };
+  const data = await dataStamp(o.dataDir, o.readOptions);
+  const setup = await buildSetup(setupOpts);
+  const seed = o.seed ?? 1;
+  const run = new SeedRun(setup, { agent: o.agent, agentConfig: o.agentConfig, trainSteps: o.trainSteps, nEnvs: 16, curvePoints: 20 }, seed);
+  const chunk = Math.max(16, Math.ceil(o.trainSteps / 50));
+  while (run.trainStepsDone < o.trainSteps) {
+    run.train(chunk);
+    o.onProgress?.(Math.min(run.trainStepsDone, o.trainSteps), o.trainSteps);
+  }
+  await writeSavedAgent(o.out, run.agent.toJSON(), o, seed, o.trainSteps, data);
+  return { file: o.out, trainSteps: run.trainStepsDone, seconds: (performance.now() - t0) / 1000, data };
+}
+
+/** The data's stamp for reports and saved agents. */
+async function dataStamp(dataDir: string, readOptions: SetupOptions['readOptions']): Promise<SimDataStamp> {
+  const simData = await loadSimData(dataDir, readOptions);
+  const data: SimDataStamp = {
+    name: simData.summary.name,
+    file: simData.summary.file,
+    sha256: simData.summary.sha256,
+    split: simData.summary.timestamped >= 1 ? 't20' : 'random20',
+    valueMapping: simData.valueMapping,
+  };
+  if (simData.summary.warning) data.warning = simData.summary.warning;
+  return data;
+}
+
 /** A simulator-trained agent on disk: the agent itself and what it learned on. */
 export interface SavedSimAgent {
   format: 'chorus-agent';
@@ -206,7 +245,7 @@ export interface SavedSimAgent {
   trainedOn: { preset: string; seed: number; trainSteps: number; lambda?: number; alpha?: number; embeddings: string; data: SimDataStamp };
 }
 
-async function writeSavedAgent(path: string, agent: SavedAgent, o: SimulationOptions, seed: number, trainSteps: number, data: SimDataStamp): Promise<void> {
+async function writeSavedAgent(path: string, agent: SavedAgent, o: SetupOptions, seed: number, trainSteps: number, data: SimDataStamp): Promise<void> {
   const doc: SavedSimAgent = {
     format: 'chorus-agent',
     version: 1,
