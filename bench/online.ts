@@ -73,13 +73,14 @@
  * --write appends the printed tables to docs/benchmarks.md; --json prints one JSON document instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { datasetFromTriples, type Dataset } from '../src/data/dataset.js';
+import { loadObd, type ObdLog } from '../src/ope/obd.js';
 import { Engine, type EngineConfig, type RankRequest, type RankResponse } from '../src/serve/engine.js';
 import { registryModels } from '../src/serve/model.js';
 import { startServer } from '../src/serve/server.js';
@@ -91,7 +92,6 @@ import { argmax, CONFIGS, hashString, World, type FeatureShape, type WorldConfig
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 const KEY = 'bench-admin-key-0000000000000000';
-const OBD_DIR = '/work/shared/datasets/open-bandit-sample';
 
 /** Seed of the validation world and stream on which linucb-ref's α was chosen (not an evaluation seed). */
 const VALIDATION_SEED = 1000;
@@ -661,59 +661,7 @@ function tuneAlpha(o: Options): string {
 
 // ------------------------------------------------------------------------------------ part 2: OBD replay
 
-interface ObdLog {
-  campaign: string;
-  nItems: number;
-  item: Int32Array;
-  click: Uint8Array;
-  /** Four categorical user features per row. */
-  user: string[][];
-  /** Affinity, nItems per row. */
-  affinity: Float64Array;
-  /** Per item: numeric feature 0 and categorical features 1–3. */
-  itemNum: Float64Array;
-  itemCat: string[][];
-}
-
-function readCsv(path: string): { header: string[]; rows: string[][] } {
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
-  return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',')) };
-}
-
-function loadObd(campaign: string): ObdLog {
-  const dir = join(OBD_DIR, 'random', campaign);
-  const ctx = readCsv(join(dir, 'item_context.csv'));
-  const col = (h: string[], name: string): number => {
-    const i = h.indexOf(name);
-    if (i < 0) throw new Error(`${dir}: no column ${name}`);
-    return i;
-  };
-  const nItems = ctx.rows.length;
-  const itemNum = new Float64Array(nItems);
-  const itemCat: string[][] = new Array<string[]>(nItems);
-  for (const r of ctx.rows) {
-    const id = Number(r[col(ctx.header, 'item_id')]);
-    itemNum[id] = Number(r[col(ctx.header, 'item_feature_0')]);
-    itemCat[id] = [1, 2, 3].map((k) => r[col(ctx.header, `item_feature_${k}`)]!);
-  }
-  const log = readCsv(join(dir, `${campaign}.csv`));
-  const n = log.rows.length;
-  const item = new Int32Array(n);
-  const click = new Uint8Array(n);
-  const affinity = new Float64Array(n * nItems);
-  const ci = col(log.header, 'item_id');
-  const cc = col(log.header, 'click');
-  const cu = [0, 1, 2, 3].map((k) => col(log.header, `user_feature_${k}`));
-  const ca = Array.from({ length: nItems }, (_, a) => log.header.indexOf(`user-item_affinity_${a}`));
-  const user: string[][] = [];
-  log.rows.forEach((r, t) => {
-    item[t] = Number(r[ci]);
-    click[t] = Number(r[cc]);
-    user.push(cu.map((c) => r[c]!));
-    for (let a = 0; a < nItems; a++) affinity[t * nItems + a] = ca[a]! >= 0 ? Number(r[ca[a]!]) : 0;
-  });
-  return { campaign, nItems, item, click, user, affinity, itemNum, itemCat };
-}
+// The Open Bandit reader lives in src/ope/obd.ts (off-policy evaluation reads it too).
 
 interface ReplayResult {
   learner: string;

@@ -5,6 +5,7 @@ import { register as embed } from './embed.js';
 import { register as evaluate } from './evaluate.js';
 import { register as importCmd } from './import.js';
 import { register as list } from './list.js';
+import { register as ope } from './ope.js';
 import { register as recommend } from './recommend.js';
 import { register as serve } from './serve.js';
 import { register as simulate } from './simulate.js';
@@ -16,4 +17,4 @@ import { register as train } from './train.js';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [importCmd, train, evaluate, recommend, simulate, serve, demo, config, embed, list];
+export const COMMANDS: RegisterCommand[] = [importCmd, train, evaluate, recommend, simulate, serve, demo, config, embed, list, ope];

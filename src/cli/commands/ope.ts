@@ -1,0 +1,256 @@
+/**
+ * `chorus ope --log <file|store-url> --policy <name|file>`: off-policy estimates of a target
+ * policy's value from a logged decision log (a Chorus OPE log, the server's `GET /events` export
+ * or its store, an Open Bandit Dataset CSV), with seeded bootstrap intervals, the effective sample
+ * size and the log's stamp (file and sha256). DM and DR use a cross-fitted reward model.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ConfigError } from '../../errors.js';
+import { crossFitPredictions } from '../../ope/cross-fit.js';
+import { ESTIMATORS, estimate, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
+import { readEventsLog, readOpeLog, readStoreLog, sniffLogFormat, type OpeDataset } from '../../ope/logs.js';
+import { readObdLog } from '../../ope/obd.js';
+import { runSimOpe, type SimOpeResult } from '../../ope/sim-study.js';
+import { makeTargetPolicy, scoredPolicy, slateTargetProbabilities, softened, targetProbabilities, type TargetPolicy } from '../../ope/policies.js';
+import { listRegressors } from '../../ope/regressors.js';
+import { slateEstimates, type SlateResult } from '../../ope/slates.js';
+import { MODEL_FORMAT, loadModel } from '../../recommenders/persist.js';
+import { createRecommender, listRecommenders } from '../../recommenders/registry.js';
+import type { Recommender, UserRef } from '../../recommenders/types.js';
+import { intFlag, loadConfig, parseParams } from '../config.js';
+import { dataFlagOptions, loadData, readOptions, numberFlag, oneOf } from '../data.js';
+import { readModelIndex } from '../model-index.js';
+import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+
+interface OpeFlags {
+  log?: string;
+  format?: string;
+  policy?: string;
+  epsilon?: string;
+  estimators?: string;
+  rewardModel?: string;
+  rewardParam?: string[];
+  folds?: string;
+  bootstrap?: string;
+  seed?: string;
+  clip?: string;
+  tau?: string;
+  trainData?: string;
+  preset?: string;
+  behaviour?: string;
+  decisions?: string;
+  seeds?: string;
+  data?: string;
+  trainSteps?: string;
+  behaviourParam?: string[];
+  policyParam?: string[];
+  config?: string;
+  json?: boolean;
+}
+
+const FORMATS = ['chorus', 'events', 'obd'] as const;
+const DEFAULT_ESTIMATORS: EstimatorName[] = ['dm', 'ips', 'snips', 'dr'];
+
+/** Read the log named by `--log`: a store URL (`sqlite:…`) or a file in one of FORMATS. */
+export async function readLog(log: string, format?: (typeof FORMATS)[number]): Promise<OpeDataset> {
+  if (/^[a-z]+:/i.test(log) && !existsSync(log)) return readStoreLog(log);
+  const f = format ?? sniffLogFormat(log);
+  if (f === 'obd') return readObdLog(log);
+  if (f === 'events') return readEventsLog(log);
+  return readOpeLog(log);
+}
+
+function isModelFile(path: string): boolean {
+  if (!/\.json$/i.test(path) || !existsSync(path)) return false;
+  // A model file starts with its header; reading the first bytes is enough to tell.
+  const head = readFileSync(path, 'utf8').slice(0, 200);
+  return head.includes(`"format":"${MODEL_FORMAT}"`);
+}
+
+/**
+ * The ranking of a fitted recommender over each record's candidates, for the record's user (a
+ * user the model does not know, or a log without users, is scored as a user with no history).
+ * Candidates the model does not know score −∞ (never chosen unless all are unknown).
+ */
+function recommenderPolicy(name: string, rec: Recommender, users: readonly string[], items: readonly string[], data: OpeDataset): TargetPolicy {
+  const userIndex = new Map(users.map((u, i) => [u, i]));
+  const itemIndex = new Map(items.map((it, i) => [it, i]));
+  const candItem = Int32Array.from(data.log.actions, (a) => itemIndex.get(data.actionIds[a]!) ?? -1);
+  const empty: UserRef = { items: new Int32Array(0) };
+  return scoredPolicy(name, data, (record, out) => {
+    const lo = data.log.indptr[record]!;
+    const known: number[] = [];
+    for (let c = 0; c < out.length; c++) if (candItem[lo + c]! >= 0) known.push(c);
+    // With no candidate the model knows, all tie (uniform over them).
+    out.fill(known.length === 0 ? 0 : -Infinity);
+    if (known.length === 0) return;
+    const u = data.users?.[record];
+    const ref = u !== undefined && u !== null && userIndex.has(u) ? userIndex.get(u)! : empty;
+    const s = rec.score(ref, Int32Array.from(known, (c) => candItem[lo + c]!));
+    known.forEach((c, j) => (out[c] = s[j]!));
+  });
+}
+
+async function resolvePolicy(spec: string, data: OpeDataset, epsilon: number, flags: OpeFlags): Promise<TargetPolicy> {
+  if (isModelFile(spec)) {
+    const [rec, index] = await Promise.all([loadModel(spec), readModelIndex(spec)]);
+    return softened(recommenderPolicy(`model:${spec}`, rec, index.users, index.items, data), epsilon, data);
+  }
+  if (listRecommenders().some((r) => r.name === spec)) {
+    if (!flags.trainData) {
+      throw new ConfigError(`policy "${spec}" is a recommender: give --train-data <path> to fit it on (the log's own rewards are not used to fit the target), or a model file from \`chorus train\``, 'train-data');
+    }
+    const { dataset } = await loadData(flags.trainData, readOptions(loadConfig(flags.config).config, dataFlagOptions({})));
+    const rec = createRecommender(spec);
+    await rec.fit(dataset);
+    return softened(recommenderPolicy(spec, rec, dataset.users.ids(), dataset.items.ids(), data), epsilon, data);
+  }
+  return makeTargetPolicy(spec, data, epsilon);
+}
+
+function parseEstimators(v: string | undefined): EstimatorName[] {
+  if (v === undefined) return DEFAULT_ESTIMATORS;
+  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const n of names) if (!(ESTIMATORS as readonly string[]).includes(n)) throw new ConfigError(`unknown estimator "${n}" (known: ${ESTIMATORS.join(', ')})`, 'estimators');
+  if (names.length === 0) throw new ConfigError('no estimators named', 'estimators');
+  return names as EstimatorName[];
+}
+
+export interface OpeCliResult extends OpeResult {
+  policy: string;
+  log: { source: string; format: string; sha256?: string; records: number; actions: number };
+  rewardModel: { name: string; folds: number; seed: number } | null;
+  bootstrap: number;
+  seed: number;
+  /** The logged (behaviour) policy's own mean reward, for reference. */
+  loggedMean: number;
+  slates?: SlateResult;
+}
+
+export async function runOpe(flags: OpeFlags): Promise<OpeCliResult> {
+  if (!flags.log) throw new ConfigError('give --log <file|store-url>', 'log');
+  if (!flags.policy) throw new ConfigError('give --policy <name|file>', 'policy');
+  const format = oneOf(flags.format, FORMATS, 'format');
+  const estimators = parseEstimators(flags.estimators);
+  const epsilon = numberFlag(flags.epsilon, 'epsilon') ?? 0;
+  const folds = intFlag(flags.folds, 'folds', 1) ?? 5;
+  const bootstrap = intFlag(flags.bootstrap, 'bootstrap', 0) ?? 1000;
+  const seed = intFlag(flags.seed, 'seed', 0) ?? 0;
+  const rewardModel = flags.rewardModel ?? 'ridge';
+  if (!listRegressors().some((r) => r.name === rewardModel)) throw new ConfigError(`unknown reward model "${rewardModel}" (known: ${listRegressors().map((r) => r.name).join(', ')})`, 'reward-model');
+  const data = await readLog(flags.log, format);
+  const policy = await resolvePolicy(flags.policy, data, epsilon, flags);
+  const target = targetProbabilities(policy, data);
+  const needsModel = estimators.some((e) => e === 'dm' || e.endsWith('dr'));
+  const predicted = needsModel
+    ? crossFitPredictions(
+        { log: data.log, nActions: data.actionIds.length, context: data.context, candidateFeatures: data.candidateFeatures, actionFeatures: data.actionFeatures },
+        rewardModel,
+        { folds, seed, regressorConfig: parseParams(flags.rewardParam) },
+      )
+    : undefined;
+  const res = estimate({ log: data.log, target, predicted }, estimators, { bootstrap, seed, clip: numberFlag(flags.clip, 'clip'), tau: numberFlag(flags.tau, 'tau') });
+  let loggedMean = 0;
+  for (let i = 0; i < data.log.n; i++) loggedMean += data.log.reward[i]!;
+  loggedMean /= data.log.n;
+  const out: OpeCliResult = {
+    ...res,
+    policy: policy.name,
+    log: { source: data.source, format: data.format, sha256: data.sha256, records: data.log.n, actions: data.actionIds.length },
+    rewardModel: needsModel ? { name: rewardModel, folds, seed } : null,
+    bootstrap,
+    seed,
+    loggedMean,
+  };
+  const slateTarget = slateTargetProbabilities(policy, data);
+  if (data.slates && slateTarget) out.slates = slateEstimates(data.slates.log, slateTarget, undefined, { bootstrap, seed });
+  return out;
+}
+
+/** `--preset`: log with a behaviour agent in the simulator, estimate the target, and run it on-policy for the truth. */
+export async function runPresetOpe(flags: OpeFlags): Promise<SimOpeResult> {
+  if (flags.log) throw new ConfigError('give either --log or --preset, not both', 'preset');
+  if (!flags.behaviour) throw new ConfigError('--preset needs --behaviour <agent>', 'behaviour');
+  if (!flags.policy) throw new ConfigError('--preset needs --policy <agent>', 'policy');
+  return runSimOpe({
+    preset: flags.preset!,
+    behaviour: flags.behaviour,
+    policy: flags.policy,
+    decisions: intFlag(flags.decisions, 'decisions', 1) ?? 50_000,
+    seeds: intFlag(flags.seeds, 'seeds', 1) ?? 20,
+    estimators: flags.estimators?.split(',').map((e) => e.trim()).filter((e) => e !== ''),
+    dataDir: flags.data,
+    bootstrap: intFlag(flags.bootstrap, 'bootstrap', 0),
+    seed: intFlag(flags.seed, 'seed', 0),
+    trainSteps: intFlag(flags.trainSteps, 'train-steps', 0),
+    behaviourConfig: parseParams(flags.behaviourParam),
+    policyConfig: parseParams(flags.policyParam),
+  });
+}
+
+function fmtCi(ci: [number, number]): string {
+  return Number.isNaN(ci[0]) ? '—' : `[${formatNumber(ci[0])}, ${formatNumber(ci[1])}]`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ope')
+    .description("off-policy evaluation: estimate a target policy's value from a logged decision log")
+    .option('--log <file|store-url>', 'the log: a Chorus OPE log (.jsonl), a GET /events export (.jsonl), an Open Bandit CSV, or a store URL (sqlite:./chorus.db)')
+    .option('--format <format>', `log format: ${FORMATS.join(', ')} (default: from the file)`)
+    .option('--policy <name|file>', 'target policy: uniform, affinity (OBD), a recommender name (with --train-data), a `chorus train` model file, or an action-probability file (.csv/.jsonl); with --preset, an agent name')
+    .option('--epsilon <e>', 'soften the target: (1 − e)·π + e·uniform (default 0)')
+    .option('--estimators <list>', `comma-separated: ${ESTIMATORS.join(', ')} (default ${DEFAULT_ESTIMATORS.join(',')})`)
+    .option('--reward-model <name>', `reward model for DM/DR: ${listRegressors().map((r) => r.name).join(', ')} (default ridge)`)
+    .option('--reward-param <key=value...>', 'reward model option (repeatable), e.g. --reward-param lambda=10')
+    .option('--folds <k>', 'cross-fitting folds of the reward model (default 5)')
+    .option('--bootstrap <n>', 'bootstrap resamples for the 95 % intervals (default 1000)')
+    .option('--seed <n>', 'seed of the folds and the bootstrap (default 0)')
+    .option('--clip <m>', 'weight cap of clipped-ips / clipped-dr (default 10)')
+    .option('--tau <t>', 'weight threshold of switch-dr (default 10)')
+    .option('--train-data <path>', 'data to fit a recommender target policy on (with --policy <recommender>)')
+    .option('--preset <sim-preset>', 'instead of --log: log decisions in this simulator preset (e.g. sim-ml-ls-v1) and compare with the on-policy truth')
+    .option('--behaviour <agent>', 'with --preset: the logging agent (e.g. egreedy)')
+    .option('--decisions <n>', 'with --preset: logged decisions per seed (default 50000)')
+    .option('--seeds <n>', 'with --preset: evaluation seeds (default 20)')
+    .option('--data <dir>', "with --preset: the preset's data folder (default ../shared/datasets/ml-latest-small)")
+    .option('--train-steps <n>', 'with --preset: user-steps of training for learning agents before they are frozen (default 20000)')
+    .option('--behaviour-param <key=value...>', 'with --preset: behaviour agent option (repeatable)')
+    .option('--policy-param <key=value...>', 'with --preset: target agent option (repeatable)')
+    .action(async function (this: Command) {
+      const flags = this.optsWithGlobals<OpeFlags>();
+      const json = Boolean(flags.json);
+      if (flags.preset !== undefined) {
+        await withCleanStdout(json, async () => {
+          const r = await runPresetOpe(flags);
+          if (json) {
+            writeJson(r);
+            return;
+          }
+          const p = r.protocol;
+          writeOut(`off-policy estimate of ${p.policy} from ${p.behaviour}'s log in ${p.preset}: ${p.decisions} decisions × ${p.seeds} seeds (${p.unit}), bootstrap ${p.bootstrap}, seed ${p.seed}`);
+          writeOut(`on-policy truth ${formatNumber(r.truth.value)} ${fmtCi(r.truth.ci95)}; logged mean ${formatNumber(r.loggedMean)}`);
+          const rows = Object.entries(r.estimates).map(([name, e]) => [name, formatNumber(e.value), fmtCi(e.ci95), formatNumber(r.relativeError[name] ?? NaN), formatNumber(r.coverage[name] ?? NaN), r.n, formatNumber(r.ess)]);
+          writeOut(table(['estimator', 'value', '95 % CI', 'rel. error', 'coverage', 'n', 'ESS'], rows));
+        });
+        return;
+      }
+      await withCleanStdout(json, async () => {
+        const r = await runOpe(flags);
+        if (json) {
+          writeJson(r);
+          return;
+        }
+        writeOut(`off-policy estimate of ${r.policy} on ${r.log.source} (${r.log.format}, ${r.n} records, ${r.log.actions} actions; logged mean reward ${formatNumber(r.loggedMean)})`);
+        writeOut(`reward model: ${r.rewardModel ? `${r.rewardModel.name}, ${r.rewardModel.folds}-fold cross-fit` : 'none'}; bootstrap ${r.bootstrap}, seed ${r.seed}`);
+        const rows = Object.entries(r.estimates).map(([name, e]) => [name, formatNumber(e.value), fmtCi(e.ci95), r.n, formatNumber(r.ess)]);
+        writeOut(table(['estimator', 'value', '95 % CI', 'n', 'ESS'], rows));
+        writeOut(`largest importance weight ${formatNumber(r.maxWeight)}`);
+        if (r.slates) {
+          writeOut(`slates (K=${r.slates.K}):`);
+          writeOut(table(['estimator', 'value', '95 % CI', 'n', 'ESS'], Object.entries(r.slates.estimates).map(([name, e]) => [name, formatNumber(e.value), fmtCi(e.ci95), r.slates!.n, formatNumber(r.slates!.ess)])));
+        }
+      });
+    });
+}
