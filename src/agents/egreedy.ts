@@ -2,7 +2,8 @@ import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
 import { exploreSlate } from './explore.js';
 import type { AgentContext } from './state.js';
-import type { ActOptions, Transition } from './types.js';
+import { EpsilonGreedySlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution, Transition } from './types.js';
 import { logPopularity } from '../util/log-popularity.js';
 
 export interface EpsilonGreedyConfig extends SeededConfig {
@@ -68,6 +69,21 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
       return i;
     });
     return slate;
+  }
+
+  /**
+   * What `act` draws from (no random number is used): the greedy slate, each position explored with
+   * probability ε (0 in evaluation mode) over the same spare items as `act`'s draw.
+   */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    const greedy = this.greedySlate(this.est, obs, k, options).items;
+    const eps = this.training ? this.config.epsilon : 0;
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
+    const pool = restricted ? new Set(this.showable(obs, options)) : null;
+    const spare = (pool ? pool.size : this.showableCount(obs)) - greedy.length;
+    const nI = this.ctx.items.nItems;
+    const showable = (i: number): boolean => (pool ? pool.has(i) : i >= 0 && i < nI && !this.inHistory(obs, i));
+    return new EpsilonGreedySlate(greedy, eps, spare, showable);
   }
 
   override observe(t: Transition): boolean {

@@ -1,7 +1,8 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
 import { contextScores, type AgentContext } from './state.js';
-import type { ActOptions } from './types.js';
+import { DeterministicSlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution } from './types.js';
 
 export interface GreedyConfig extends SeededConfig {
   /** How many users' score vectors are cached (each is nItems floats). */
@@ -25,6 +26,11 @@ export class GreedyAgent extends BaseAgent<GreedyConfig> {
 
   act(obs: Observation, k: number, options?: ActOptions): Slate {
     return this.greedySlate(this.scores(obs.user), obs, k, options);
+  }
+
+  /** Deterministic: the slate `act` returns, with probability 1. */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    return new DeterministicSlate(this.act(obs, k, options).items);
   }
 
   private scores(user: number): Float32Array {

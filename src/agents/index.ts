@@ -19,3 +19,4 @@ export { ReinforceAgent, REINFORCE_DEFAULTS, type ReinforceConfig } from './rein
 export { A2cAgent, A2C_DEFAULTS, type A2cConfig } from './a2c.js';
 export { DdpgAgent, DDPG_DEFAULTS, type DdpgConfig } from './ddpg.js';
 export { PpoAgent, PPO_DEFAULTS, type PpoConfig } from './ppo.js';
+export { DeterministicSlate, EpsilonGreedySlate, UniformSlate } from './slate-distribution.js';

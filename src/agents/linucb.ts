@@ -3,7 +3,8 @@ import { quadForm } from '../util/linalg.js';
 import { BaseAgent } from './base.js';
 import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
 import type { AgentContext } from './state.js';
-import type { ActOptions, Transition } from './types.js';
+import { DeterministicSlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution, Transition } from './types.js';
 
 // Kept here too: src/marl/views.ts imports the feature map from this module.
 export { LinearSlateFeatures } from './linear-bandit.js';
@@ -53,6 +54,11 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
       scores[p] = ucb[order[p]!]!;
     }
     return { items, scores, propensities: new Float32Array(items.length).fill(1) };
+  }
+
+  /** Deterministic (an upper bound, no draw): the slate `act` returns. */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    return new DeterministicSlate(this.act(obs, k, options).items);
   }
 
   override observe(t: Transition): boolean {

@@ -1,6 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
-import type { ActOptions } from './types.js';
+import { DeterministicSlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution } from './types.js';
 
 export interface PopularityConfig extends SeededConfig {}
 
@@ -11,5 +12,10 @@ export class PopularityAgent extends BaseAgent<PopularityConfig> {
 
   act(obs: Observation, k: number, options?: ActOptions): Slate {
     return this.greedySlate(this.ctx.items.popularity, obs, k, options);
+  }
+
+  /** Deterministic: the slate `act` returns, with probability 1. */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    return new DeterministicSlate(this.act(obs, k, options).items);
   }
 }

@@ -1,6 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, type SeededConfig } from './base.js';
-import type { ActOptions } from './types.js';
+import { UniformSlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution } from './types.js';
 
 export interface RandomConfig extends SeededConfig {}
 
@@ -42,5 +43,16 @@ export class RandomAgent extends BaseAgent<RandomConfig> {
       }
     }
     return { items, propensities: Float32Array.from(items, (_, p) => 1 / Math.max(1, avail - p)) };
+  }
+
+  /** Uniform over ordered slates of distinct showable items (what `act` draws from). */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
+    const n = this.ctx.items.nItems;
+    const allowed = restricted ? new Set(this.showable(obs, options)) : null;
+    const seen = new Set(obs.history);
+    const avail = allowed ? allowed.size : this.showableCount(obs);
+    const showable = (i: number): boolean => (allowed ? allowed.has(i) : i >= 0 && i < n && !seen.has(i));
+    return new UniformSlate(Math.min(k, avail), avail, showable);
   }
 }

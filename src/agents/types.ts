@@ -44,10 +44,41 @@ export interface ActOptions {
   exclude?: Uint8Array;
 }
 
+/**
+ * Slot j's distribution in a `SlateDistribution`: the listed items with their probabilities, and
+ * every other showable item (`restCount` of them) with the same `restProbability` each.
+ */
+export interface SlotSupport {
+  items: Int32Array;
+  probs: Float64Array;
+  restProbability: number;
+  restCount: number;
+}
+
+/**
+ * The exact distribution of the slate an agent shows for one observation, in its current mode
+ * (training or evaluation). Off-policy evaluation reads it for the logging and the target policy.
+ */
+export interface SlateDistribution {
+  /** The likeliest slate (the greedy ranking); empty when no slate is likelier than another. */
+  readonly mode: Int32Array;
+  /** P(the agent shows exactly `items`, in this order). */
+  slateProbability(items: ArrayLike<number>): number;
+  /** π_j(item): the probability that slot `slot` shows `item` (marginal over the slots before it). */
+  slotProbability(slot: number, item: number): number;
+  support(slot: number): SlotSupport;
+}
+
 /** The `Agent` contract. A multi-agent team (src/marl) is itself an Agent. */
 export interface Agent {
   readonly name: string;
   act(observation: Observation, k: number, options?: ActOptions): Slate;
+  /**
+   * The exact distribution `act` draws from for this observation, without drawing (the agent's
+   * random stream is not touched). Only agents whose draw has a closed form have it; off-policy
+   * evaluation refuses the others.
+   */
+  slateDistribution?(observation: Observation, k: number, options?: ActOptions): SlateDistribution;
   /**
    * Learn from (or store for learning) one step. Returns false when the transition was not used
    * (evaluation mode, a slate the agent cannot attribute, an agent that does not learn); true, or

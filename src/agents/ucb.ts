@@ -1,7 +1,8 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
 import type { AgentContext } from './state.js';
-import type { ActOptions, Transition } from './types.js';
+import { DeterministicSlate } from './slate-distribution.js';
+import type { ActOptions, SlateDistribution, Transition } from './types.js';
 
 export interface UcbConfig extends SeededConfig {
   /** Exploration weight c in mean + c·sqrt(2 ln N / n_i) (rewards here are not bounded by 1). */
@@ -44,6 +45,11 @@ export class Ucb1Agent extends BaseAgent<UcbConfig> {
       else this.index[i] = this.sum[i]! / ni + c * Math.sqrt((2 * logN) / ni);
     }
     return this.greedySlate(this.index, obs, k, options);
+  }
+
+  /** Deterministic (the bonus is a function of the counts, no draw): the slate `act` returns. */
+  slateDistribution(obs: Observation, k: number, options?: ActOptions): SlateDistribution {
+    return new DeterministicSlate(this.act(obs, k, options).items);
   }
 
   override observe(t: Transition): boolean {

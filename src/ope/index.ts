@@ -8,4 +8,5 @@ export * from './cross-fit.js';
 export * from './logs.js';
 export * from './obd.js';
 export * from './policies.js';
+export * from './sim-study.js';
 export * from './learn/index.js';
