@@ -7,18 +7,21 @@
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
  *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
- *        [--prefill 0] [--old-ids] [--writer worker|inline]
+ *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,recommend,feedback]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --prefill N logs N decisions (copies of a real one, fresh event ids) before the run, so that a
  * 10 s run sees the event log a long soak would have built. --old-ids gives the prefilled rows
  * random (v4) UUIDs, as event ids were before 2026-12-02, instead of the server's time-ordered ids.
  * --writer worker commits in the SQLite store's commit worker thread instead of on the event loop.
+ * --rounds N runs the routes N times interleaved and reports each route's best round; --only
+ * runs a subset (to profile one route with --server-prof). Every row carries the server process's
+ * CPU time per request (all threads) and the load generator's, beside req/s and latencies.
  * --write appends the table to docs/benchmarks.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -70,6 +73,21 @@ function serverArgs() {
   };
 }
 
+/**
+ * CPU time of this process's main thread (the event loop), µs, from /proc (Linux; NaN elsewhere):
+ * utime + stime of the task whose id is the process id, in clock ticks of 10 ms.
+ */
+function mainThreadCpu(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Child mode: the Chorus server and a bare Fastify app, in one process. */
 async function serverMode(): Promise<void> {
   const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
@@ -104,6 +122,13 @@ async function serverMode(): Promise<void> {
   }
   const bare = Fastify({ logger: false });
   bare.get('/bare', async () => ({ ok: true }));
+  // The server process's CPU time (all its threads: the commit worker's too, with --writer worker),
+  // read by the load generator before and after each route's run: CPU-s per request is the
+  // steadier figure on a shared machine, where req/s also depends on what else runs.
+  bare.get('/cpu', async () => {
+    const c = process.cpuUsage();
+    return { user: c.user, system: c.system, main: mainThreadCpu() };
+  });
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
   // Exit normally on SIGINT/SIGTERM so that --cpu-prof and similar flags can write their output.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(0));
@@ -113,6 +138,10 @@ async function serverMode(): Promise<void> {
 interface Row {
   route: string;
   rps: number;
+  /** Server CPU time per request (user + system, all threads), µs; its main thread's; and the load generator's. */
+  cpuPerReq: number;
+  mainCpuPerReq: number;
+  clientCpuPerReq: number;
   p50: number;
   p90: number;
   p99: number;
@@ -128,7 +157,24 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
-function row(route: string, r: autocannon.Result): Row {
+/** Server process CPU time so far, µs (user + system): all threads, and the main thread alone. */
+async function serverCpu(bareUrl: string): Promise<{ all: number; main: number }> {
+  const c = (await (await fetch(`${bareUrl}/cpu`)).json()) as { user: number; system: number; main: number | null };
+  return { all: c.user + c.system, main: c.main ?? NaN };
+}
+
+/** One route's run, with the CPU time the server and this process (autocannon) spent on it. */
+async function measured(route: string, bareUrl: string, opts: autocannon.Options): Promise<Row> {
+  const s0 = await serverCpu(bareUrl);
+  const c0 = process.cpuUsage();
+  const r = await run(opts);
+  const c1 = process.cpuUsage(c0);
+  const s1 = await serverCpu(bareUrl);
+  const n = Math.max(1, r.requests.total);
+  return { ...row(route, r), cpuPerReq: (s1.all - s0.all) / n, mainCpuPerReq: (s1.main - s0.main) / n, clientCpuPerReq: (c1.user + c1.system) / n };
+}
+
+function row(route: string, r: autocannon.Result): Omit<Row, 'cpuPerReq' | 'mainCpuPerReq' | 'clientCpuPerReq'> {
   return {
     route,
     rps: r.requests.average,
@@ -193,17 +239,37 @@ async function main(): Promise<void> {
     const feedback = { method: 'POST' as const, path: '/feedback', setupRequest: (req: autocannon.Request) => ({ ...req, body: events[m++ % events.length] }) };
     // Bounded in time (duration) and in count (maxOverallRequests), whichever comes first.
     const common = { connections, duration, maxOverallRequests: amount, headers };
-    // Warm-up (JIT, SQLite page cache), not reported.
+    // Warm-up (JIT, SQLite page cache, and every user's candidate pool: the measured runs see the
+    // cache's steady state however slowly a loaded machine gets through the users), not reported.
+    await run({ url: info.url, connections, headers, amount: nUsers, requests: [recommend] });
     await run({ ...common, url: info.url, duration: 2, maxOverallRequests: undefined, requests: [recommend] });
     await run({ ...common, url: info.bareUrl, duration: 2, maxOverallRequests: undefined, requests: [{ method: 'GET', path: '/bare' }] });
-    const rows: Row[] = [];
-    rows.push(row('GET /bare (plain Fastify)', await run({ ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] })));
-    const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
-    const miss0 = await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/);
-    rows.push(row('POST /recommend (k=10)', await run({ ...common, url: info.url, requests: [recommend] })));
-    const hits = (await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/)) - hits0;
-    const misses = (await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/)) - miss0;
-    rows.push(row('POST /feedback (click)', await run({ ...common, url: info.url, requests: [feedback] })));
+    // --rounds N: the three routes run N times, interleaved (bare, recommend, feedback, bare, …), and
+    // each route reports its best round (highest req/s, with that round's latencies) and its lowest
+    // server CPU per request: on a shared machine the best round is the one least disturbed.
+    // --only a,b: run only these routes (bare, recommend, feedback), e.g. to profile one.
+    const only = strArg('only', 'bare,recommend,feedback').split(',');
+    const rounds = Math.max(1, arg('rounds', 1));
+    const byRoute = new Map<string, Row[]>();
+    const add = (r: Row) => byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r]);
+    let hits = 0;
+    let misses = 0;
+    for (let round = 0; round < rounds; round++) {
+      if (only.includes('bare')) add(await measured('GET /bare (plain Fastify)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] }));
+      if (only.includes('recommend')) {
+        const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
+        const miss0 = await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/);
+        add(await measured('POST /recommend (k=10)', info.bareUrl, { ...common, url: info.url, requests: [recommend] }));
+        hits += (await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/)) - hits0;
+        misses += (await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/)) - miss0;
+      }
+      if (only.includes('feedback')) add(await measured('POST /feedback (click)', info.bareUrl, { ...common, url: info.url, requests: [feedback] }));
+    }
+    const rows: Row[] = [...byRoute.values()].map((rs) => {
+      const best = rs.reduce((a, b) => (b.rps > a.rps ? b : a));
+      const least = (f: (r: Row) => number) => Math.min(...rs.map(f));
+      return { ...best, cpuPerReq: least((r) => r.cpuPerReq), mainCpuPerReq: least((r) => r.mainCpuPerReq), clientCpuPerReq: least((r) => r.clientCpuPerReq) };
+    });
     let soakLine = '';
     if (soak > 0) {
       const decisions = () => metric(info.url, /^chorus_decisions_total (\d+)/m);
@@ -214,7 +280,7 @@ async function main(): Promise<void> {
         void rss(info.url).then((x) => samples.push(x));
         void decisions().then((n) => counts.push({ t: performance.now(), n }));
       }, 10_000);
-      rows.push(row(`POST /recommend soak ${soak}s`, await run({ ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] })));
+      rows.push(await measured(`POST /recommend soak ${soak}s`, info.bareUrl, { ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] }));
       clearInterval(timer);
       samples.push(await rss(info.url));
       counts.push({ t: performance.now(), n: await decisions() });
@@ -223,19 +289,23 @@ async function main(): Promise<void> {
       soakLine = `Soak: server RSS MiB at start ${samples[0]!.toFixed(0)}, min ${Math.min(...later).toFixed(0)}, max ${Math.max(...later).toFixed(0)}, end ${samples[samples.length - 1]!.toFixed(0)} (every 10 s: ${samples.map((x) => x.toFixed(0)).join(' ')}). /recommend req/s in each 10 s of the soak (decisions logged): ${rates.map((x) => x.toFixed(0)).join(' ')}; log size at the end ${counts[counts.length - 1]!.n + prefill} decisions.`;
     }
     const load1 = loadavg();
-    const bare = rows[0]!.rps;
+    const bare = rows.find((r) => r.route.startsWith('GET /bare'))?.rps ?? NaN;
+    const rec = rows.find((r) => r.route.startsWith('POST /recommend'))?.rps ?? NaN;
     const table = [
-      '| route | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | non-2xx | errors |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...rows.map((r) => `| ${r.route} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.requests} | ${r.non2xx} | ${r.errors} |`),
+      '| route | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/req | of which main thread | autocannon CPU µs/req | requests | non-2xx | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map(
+        (r) =>
+          `| ${r.route} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.cpuPerReq.toFixed(1)} | ${r.mainCpuPerReq.toFixed(1)} | ${r.clientCpuPerReq.toFixed(1)} | ${r.requests} | ${r.non2xx} | ${r.errors} |`,
+      ),
     ].join('\n');
-    const ratio = rows[1]!.rps / bare;
+    const ratio = rec / bare;
     const cmd = `node --import tsx bench/load.ts ${process.argv.slice(2).filter((a) => a !== '--write').join(' ')}`.trim();
     const text = [
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in another, ${duration} s or ${amount} requests per route, after a 2 s warm-up.`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in the parent process, ${duration} s or ${amount} requests per route, after a warm-up (one request per user, then 2 s)${rounds > 1 ? `; ${rounds} interleaved rounds, each route's best round (req/s and its latencies) and lowest CPU per request` : ''}. CPU µs/req: process CPU time (user + system) over the run divided by its requests; for the server all its threads (the main thread alone beside it, from /proc, 10 ms ticks).`,
       '',
       table,
       '',

@@ -58,6 +58,15 @@ interface CbPayload {
 
 const REC_FEATURE = singleFeature('rec', 'score', 1).hashes[0]!;
 const COLD = singleFeature('rec', 'cold', 1);
+const REC_NAMES: string[] = ['score'];
+
+/** `singleFeature('rec', 'score', value)` without hashing the name again (REC_FEATURE is its hash). */
+function recFeature(value: number): Namespace {
+  return { name: 'rec', names: REC_NAMES, hashes: [REC_FEATURE], values: [value] };
+}
+
+/** Most action-id features kept (`_id` namespaces, hashed once per id); past it the cache starts over. */
+const ID_CACHE_MAX = 100_000;
 
 export function validateCbConfig(c: CbConfig): void {
   if (!EXPLORATION_KINDS.includes(c.explore)) throw new RangeError(`explore: expected one of ${EXPLORATION_KINDS.join(', ')}, got "${c.explore}"`);
@@ -75,6 +84,12 @@ export class CbPolicy implements ServingPolicy {
   readonly model: SparseRegressor;
   private readonly spec: InteractionSpec;
   private distBuf = new Float64Array(64);
+  /**
+   * The `_id` namespace of each action id seen: its hash is two FNV passes over `id=<id>`, done
+   * once per id instead of once per candidate per request (issue 22's profile). Read-only once
+   * made (buildRow copies hashes and values out), so one object serves every request.
+   */
+  private readonly idFeatures = new Map<string, Namespace>();
 
   constructor(config: Partial<CbConfig> = {}) {
     this.config = { ...CB_DEFAULTS, ...config };
@@ -105,6 +120,16 @@ export class CbPolicy implements ServingPolicy {
     return this.distBuf;
   }
 
+  private idFeature(id: string): Namespace {
+    let ns = this.idFeatures.get(id);
+    if (!ns) {
+      if (this.idFeatures.size >= ID_CACHE_MAX) this.idFeatures.clear();
+      ns = singleFeature('_id', `id=${id}`, 1);
+      this.idFeatures.set(id, ns);
+    }
+    return ns;
+  }
+
   choose(input: PolicyInput): Choice {
     const cands = input.candidates;
     const n = cands.length;
@@ -120,15 +145,15 @@ export class CbPolicy implements ServingPolicy {
     for (let a = 0; a < n; a++) {
       const cd = cands[a]!;
       const own = Array.isArray(cd.hashed) ? (cd.hashed as Namespace[]) : namespacesOf(cd.features ?? null);
-      const action = [...own, singleFeature('_id', `id=${cd.id}`, 1)];
+      const action = [...own, this.idFeature(cd.id)];
       if (Number.isFinite(cd.recScore)) {
         norm[a] = hi > lo ? (cd.recScore - lo) / (hi - lo) : 1;
-        action.push(singleFeature('rec', 'score', norm[a]!));
+        action.push(recFeature(norm[a]!));
       } else if (hi >= lo) {
         // An item the recommender cannot score (new since the snapshot) beside items it can: the
         // middle of the pool, plus an indicator whose weight learns how new items really fare.
         norm[a] = 0.5;
-        action.push(singleFeature('rec', 'score', 0.5), COLD);
+        action.push(recFeature(0.5), COLD);
       }
       rows.push(buildRow(context, action, this.spec, { idx: [], val: [] }));
     }

@@ -148,6 +148,12 @@ export function parseInteractions(specs: readonly string[]): InteractionSpec {
   return { pairs };
 }
 
+/** Whether some pair of `spec` crosses context namespace `c` with action namespace `a` (a loop, not a closure per pair: buildRow runs it for every namespace pair of every candidate). */
+function crosses(spec: InteractionSpec, c: string, a: string): boolean {
+  for (const p of spec.pairs) if ((p.context === '*' || p.context === c) && (p.action === '*' || p.action === a)) return true;
+  return false;
+}
+
 /** Hash of the constant (bias) feature. */
 export const CONSTANT_HASH = hashName('const', hashName('const'));
 
@@ -165,7 +171,7 @@ export function buildRow(context: readonly Namespace[], action: readonly Namespa
   for (const ns of action) for (let i = 0; i < ns.hashes.length; i++) (out.idx.push(ns.hashes[i]!), out.val.push(ns.values[i]!));
   for (const c of context) {
     for (const a of action) {
-      if (!spec.pairs.some((p) => (p.context === '*' || p.context === c.name) && (p.action === '*' || p.action === a.name))) continue;
+      if (!crosses(spec, c.name, a.name)) continue;
       for (let i = 0; i < c.hashes.length; i++) {
         const hc = c.hashes[i]!;
         const vc = c.values[i]!;

@@ -26,8 +26,14 @@ interface OpenWindow {
   /** When the decision was logged (or activated): a restart rescans decisions from the oldest open one. */
   ts: number;
   deadline: number;
-  /** 1 where a position has had feedback. */
-  got: Uint8Array;
+  /** Positions that can receive a reward. */
+  size: number;
+  /**
+   * 1 where a position has had feedback; null while none has (most decisions never get any).
+   * Made at the first feedback: a typed array per decision, alive for the whole wait, made the
+   * young-generation GC copy and track an ArrayBuffer for every slate served (issue 22's profile).
+   */
+  got: Uint8Array | null;
   single: boolean;
 }
 
@@ -53,7 +59,8 @@ export class RewardWindows {
   opened(d: Pick<DecisionRecord, 'id' | 'kind' | 'items'>, at: number, got?: Uint8Array): void {
     const single = d.kind === 'rank';
     this.open.delete(d.id); // re-opening (restart) moves it to its place in deadline order
-    this.open.set(d.id, { ts: at, deadline: at + this.config.waitMs, got: got ?? new Uint8Array(single ? Math.min(1, d.items.length) : d.items.length), single });
+    const size = got ? got.length : single ? Math.min(1, d.items.length) : d.items.length;
+    this.open.set(d.id, { ts: at, deadline: at + this.config.waitMs, size, got: got ?? null, single });
   }
 
   /**
@@ -62,8 +69,8 @@ export class RewardWindows {
    */
   feedback(id: string, position: number): { learn: boolean; closed: boolean } {
     const w = this.open.get(id);
-    if (!w || position < 0 || position >= w.got.length) return { learn: false, closed: false };
-    w.got[position] = 1;
+    if (!w || position < 0 || position >= w.size) return { learn: false, closed: false };
+    (w.got ??= new Uint8Array(w.size))[position] = 1;
     if (w.single) {
       this.open.delete(id);
       return { learn: true, closed: true };
@@ -78,7 +85,7 @@ export class RewardWindows {
       if (w.deadline > now || out.length >= limit) break;
       this.open.delete(id);
       const missing: number[] = [];
-      for (let p = 0; p < w.got.length; p++) if (!w.got[p]) missing.push(p);
+      for (let p = 0; p < w.size; p++) if (!w.got?.[p]) missing.push(p);
       out.push({ id, missing });
     }
     return out;

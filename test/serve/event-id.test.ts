@@ -30,6 +30,15 @@ describe('newEventId', () => {
     expect(msOf(ids[ids.length - 1]!) - t).toBeLessThanOrEqual(5);
   });
 
+  it('draws fresh random bits for every id, across refills of its random pool', () => {
+    // The random bytes come from a 4 KiB pool (409 ids per refill): 5,000 ids span a dozen refills,
+    // and no two may share their 62 random bits (variant nibble and the last 12 hex digits).
+    const t = Date.UTC(2026, 11, 6, 9, 0, 0);
+    const tails = Array.from({ length: 5000 }, (_, i) => newEventId(t + i).slice(19));
+    expect(new Set(tails).size).toBe(tails.length);
+    for (const tail of tails) expect(tail).toMatch(/^[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it('keeps increasing when the clock steps back', () => {
     const t = Date.UTC(2026, 11, 2, 20, 0, 0);
     const a = newEventId(t);
