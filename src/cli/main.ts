@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { ChorusError } from '../errors.js';
 import { registerTeam } from '../marl/register.js';
+import { registerOfflineAgents } from '../ope/learn/register.js';
 import { COMMANDS } from './commands/index.js';
 import { packageVersion } from './paths.js';
 
@@ -13,6 +14,7 @@ export function createProgram(): Command {
   // The one place the CLI fills the registries beyond their built-in tables: every command can
   // name the multi-agent team (`--agent team`, `--model team`, saved team models).
   registerTeam();
+  registerOfflineAgents(); // bc, cql: agents learned from a session log (`--agent cql -p log=<file>`)
   const program = new Command();
   program
     .name('chorus')

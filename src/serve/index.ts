@@ -16,6 +16,7 @@ export { LinUcb, type LinUcbConfig, type LinUcbState } from './linucb.js';
 export { registryModels, type ModelFactory, type ServedModel } from './model.js';
 export { POLICY_DEFAULTS, SlatePolicy, type PolicyConfig } from './policy.js';
 export { CB_DEFAULTS, CbPolicy, type CbConfig } from './cb-policy.js';
+export { learnFromDecisionLog, saveWarmStart, WARM_START_DEFAULTS, type WarmStartOptions, type WarmStartReport } from './cb-warm-start.js';
 export { EXPLORATION_KINDS, type ExplorationConfig, type ExplorationKind } from './exploration.js';
 export { buildRow, hashName, hashPair, namespacesOf, parseInteractions, type Namespace, type SparseRow } from './namespaces.js';
 export { REGRESSOR_DEFAULTS, SparseRegressor, type RegressorConfig } from './sparse-regressor.js';

@@ -1,0 +1,7 @@
+// Learning from logs (issue 17): off-policy contextual-bandit regression, session logs, BC and CQL.
+export * from './cb-regression.js';
+export * from './session-log.js';
+export * from './offline-agent.js';
+export * from './bc.js';
+export * from './cql.js';
+export * from './register.js';

@@ -1,0 +1,158 @@
+/**
+ * Shared plumbing of the agents that learn from a session log instead of from interaction (BC,
+ * CQL): they are neural agents (src/agents/neural.ts: candidate source, (state, item) pair
+ * features, one MLP scoring any item), trained once on a `SessionLog`, then frozen. They act
+ * greedily — the k best candidates by the network's score, propensity 1 — and `observe` learns
+ * nothing, so in the simulator they are measured on-policy exactly as they were learned offline.
+ *
+ * The log is given in the library as `fit(log)`, or by the agent config `log` (a JSONL file,
+ * ./session-log.ts), read and learned on the first `act` — not at construction, so restoring a
+ * saved agent (create, then load) does not train it again.
+ */
+import type { Observation, Slate } from '../../env/types.js';
+import { NEURAL_DEFAULTS, NeuralAgent, CandidateSource, grow, type NeuralConfig } from '../../agents/neural.js';
+import { topPositions } from '../../agents/softmax-policy.js';
+import type { AgentContext } from '../../agents/state.js';
+import type { ActOptions } from '../../agents/types.js';
+import { ConfigError } from '../../errors.js';
+import type { Mlp } from '../../nn/index.js';
+import { Rng } from '../../util/rng.js';
+import { readSessionLog, type LoggedStep, type SessionLog } from './session-log.js';
+
+export interface OfflineConfig extends NeuralConfig {
+  /** Session log to learn from on the first act ('' = none: `fit` it in code). */
+  log: string;
+  /** Gradient steps over the log. */
+  steps: number;
+  /** Logged transitions per gradient step. */
+  batchSize: number;
+  /** Items besides the logged slate each training state is contrasted with: the best by the prior … */
+  negatives: number;
+  /** … and uniformly drawn unseen ones (the actions the policy could take but the log never shows). */
+  randomNegatives: number;
+  /**
+   * The most often logged items join every acting candidate set (besides the neural agents' usual
+   * prior-ranked ones): a policy learned from a log knows those items best, and the prior (the
+   * user's CF scores) need not rank them high — a popularity-driven log would otherwise be out
+   * of reach.
+   */
+  logCandidates: number;
+}
+
+export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
+  ...NEURAL_DEFAULTS,
+  log: '',
+  steps: 5000,
+  batchSize: 16,
+  negatives: 20,
+  randomNegatives: 10,
+  logCandidates: 50,
+};
+
+/** The candidate rows of one logged step: the logged slate first (positions 0..k-1), then negatives. */
+export interface StepRows {
+  items: Int32Array;
+  /** How many of `items` are the logged slate. */
+  logged: number;
+}
+
+export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<C> {
+  /** Trained on a log (or restored from a trained agent). */
+  fitted = false;
+  /** Training draws (batches, negatives), apart from acting draws. */
+  protected readonly trainRng: Rng;
+  private readonly negSource: CandidateSource;
+  private scoreX: Float32Array = new Float32Array(0);
+  private order = new Int32Array(0);
+  /** The `logCandidates` items the log showed most, most shown first. */
+  private logItems: Int32Array = new Int32Array(0);
+
+  constructor(ctx: AgentContext, config: C) {
+    super(ctx, config);
+    for (const f of ['steps', 'batchSize'] as const) {
+      if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
+    }
+    for (const f of ['negatives', 'randomNegatives', 'logCandidates'] as const) {
+      if (!Number.isInteger(config[f]) || config[f] < 0) throw new ConfigError(`${f} must be an integer >= 0, got ${config[f]}`, f);
+    }
+    if (typeof config.log !== 'string') throw new ConfigError('log must be a file path (or empty)', 'log');
+    this.trainRng = new Rng((config.seed ^ 0x2545f491) >>> 0);
+    this.negSource = new CandidateSource(ctx, Math.max(1, config.negatives), config.randomNegatives);
+  }
+
+  /** The network whose output ranks items when acting. */
+  protected abstract scorer(): Mlp;
+
+  /** Learn from the log (the subclass's algorithm). */
+  protected abstract train(steps: LoggedStep[]): void;
+
+  /** Train on a session log. A second call trains further on top (it does not start over). */
+  fit(log: SessionLog): this {
+    if (log.steps.length === 0) throw new ConfigError('the session log has no steps', 'log');
+    const shown = new Map<number, number>();
+    for (const st of log.steps) for (const i of st.items) shown.set(i, (shown.get(i) ?? 0) + 1);
+    const byCount = [...shown.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    this.logItems = Int32Array.from(byCount.slice(0, this.config.logCandidates), ([i]) => i);
+    this.train(log.steps);
+    this.fitted = true;
+    return this;
+  }
+
+  /** The logged slate and the negatives of one step (seen items and duplicates left out). */
+  protected stepRows(st: LoggedStep): StepRows {
+    const negatives = this.config.negatives > 0 || this.config.randomNegatives > 0 ? this.negSource.get(st.obs, this.trainRng) : new Int32Array(0);
+    const out: number[] = [...st.items];
+    const inSlate = new Set(out);
+    for (const i of negatives) if (!inSlate.has(i)) out.push(i);
+    return { items: Int32Array.from(out), logged: st.items.length };
+  }
+
+  /** Scores of `items` at `obs` by the scoring network (a fresh array). */
+  scores(obs: Observation, items: Int32Array): Float32Array {
+    const D = this.pairs.dim;
+    this.scoreX = grow(this.scoreX, items.length * D);
+    this.pairs.fill(obs, items, this.scoreX);
+    return Float32Array.from(this.scorer().forward(this.scoreX, items.length));
+  }
+
+  act(obs: Observation, k: number, options?: ActOptions): Slate {
+    if (!this.fitted && this.config.log !== '') this.fit(readSessionLog(this.config.log));
+    const cands = this.candidates(obs, options);
+    const n = cands.length;
+    const m = Math.min(k, n);
+    const q = this.scores(obs, cands);
+    if (this.order.length < n) this.order = new Int32Array(n * 2);
+    topPositions(q, n, m, this.order);
+    const items = new Int32Array(m);
+    const scores = new Float32Array(m);
+    for (let s = 0; s < m; s++) {
+      items[s] = cands[this.order[s]!]!;
+      scores[s] = q[this.order[s]!]!;
+    }
+    return { items, scores, propensities: new Float32Array(m).fill(1) };
+  }
+
+  /** The neural agents' candidates, plus the log's most shown items unless a caller restricts the candidates. */
+  private candidates(obs: Observation, options?: ActOptions): Int32Array {
+    const base = this.source.get(obs, this.rng, options);
+    if (options?.candidates || this.logItems.length === 0) return base;
+    const have = new Set(base);
+    for (const i of obs.history) have.add(i);
+    const extra: number[] = [];
+    for (const i of this.logItems) if (!have.has(i) && !options?.exclude?.[i]) extra.push(i);
+    if (extra.length === 0) return base;
+    const out = new Int32Array(base.length + extra.length);
+    out.set(base);
+    out.set(extra, base.length);
+    return out;
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return { fitted: this.fitted, logItems: this.logItems };
+  }
+
+  protected override loadExtraState(s: Record<string, unknown>): void {
+    this.fitted = s.fitted === true;
+    this.logItems = s.logItems instanceof Int32Array ? s.logItems : new Int32Array(0);
+  }
+}
