@@ -14,7 +14,8 @@
 import { ConfigError } from '../errors.js';
 import { scoreAllFactorsJs } from '../util/dot.js';
 import { sgemmJs, type Sgemm } from '../util/linalg.js';
-import { loadChorusAddon, nativeAddonPath } from '../util/native-addon.js';
+import { loadChorusAddon, nativeAddonPath, type ChorusAddon } from '../util/native-addon.js';
+import type { BprEpochKernel } from './bpr-kernel.js';
 
 // The addon is located and loaded in util (see native-addon.ts for why); re-exported for callers.
 export { nativeAddonPath };
@@ -144,4 +145,74 @@ export function setKernels(k: Kernels): void {
 /** Native kernels if the addon loads, else null (for tests and benchmarks). */
 export function nativeKernels(): Kernels | null {
   return loadNative();
+}
+
+/**
+ * The native ALS half-sweep (src/nn/native/als.c): G = YᵀY + λI, then every row of x (rows =
+ * indptr.length − 1) solved in place against y, by CG (`solver` 0, `cgSteps` steps warm-started
+ * from x) or exactly (1), on `threads` threads; bit-identical for any thread count.
+ */
+export type AlsSweep = (
+  f: number,
+  indptr: Int32Array,
+  indices: Int32Array,
+  cm1: Float32Array,
+  x: Float32Array,
+  y: Float32Array,
+  reg: number,
+  solver: 0 | 1,
+  cgSteps: number,
+  threads: number,
+) => void;
+
+/**
+ * The native ALS half-sweep when the native backend is the selected one and the binary has it
+ * (older binaries do not), else null: ALS then runs its JS kernels (recommenders/als-solve.ts).
+ */
+export function alsSweepKernel(): AlsSweep | null {
+  if (kernels().name !== 'native') return null;
+  // ChorusAddon (util/native-addon.ts) lists the nn ops; ALS's export is declared here, beside its only user.
+  const addon = loadChorusAddon() as (ChorusAddon & { alsSweep?: AlsSweep }) | null;
+  return addon?.alsSweep ?? null;
+}
+
+/**
+ * The native BPR epoch (src/nn/native/bpr.c) when the native backend is the selected one and the
+ * binary has it, else null: BPR then runs the JS twin, bprEpochJs (./bpr-kernel.ts), which gives
+ * the same factors.
+ */
+export function bprEpochKernel(): BprEpochKernel | null {
+  if (kernels().name !== 'native') return null;
+  // Declared here as ALS's is, beside its only user.
+  const addon = loadChorusAddon() as (ChorusAddon & { bprEpoch?: BprEpochKernel }) | null;
+  return addon?.bprEpoch ?? null;
+}
+
+/**
+ * The native item-kNN similarity rows (src/nn/native/knn.c), bit-identical to the JS kernel
+ * (recommenders/knn-rows.ts): rows [from, to) into counts / outIdx / outVal, returns the entries written.
+ */
+export type KnnSimRows = (
+  uIndptr: Int32Array,
+  uIndices: Int32Array,
+  uWeights: Float32Array,
+  iIndptr: Int32Array,
+  iUsers: Int32Array,
+  iWeights: Float32Array,
+  norms: Float64Array,
+  k: number,
+  shrink: number,
+  from: number,
+  to: number,
+  counts: Int32Array,
+  outIdx: Int32Array,
+  outVal: Float32Array,
+) => number;
+
+/** The native item-kNN rows when the native backend is selected and the binary has them, else null. */
+export function knnSimRowsKernel(): KnnSimRows | null {
+  if (kernels().name !== 'native') return null;
+  // As for alsSweep: declared here, beside its only user, not in util's ChorusAddon.
+  const addon = loadChorusAddon() as (ChorusAddon & { knnSimRows?: KnnSimRows }) | null;
+  return addon?.knnSimRows ?? null;
 }

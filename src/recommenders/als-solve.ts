@@ -12,6 +12,9 @@
  * threads split them (als-worker.ts) over SharedArrayBuffer-backed arrays.
  *
  * Everything a phase needs is in `HalfSweep`; nothing here allocates.
+ *
+ * These are the JS kernels: with the native addon built, ALS runs src/nn/native/als.c instead (the
+ * same arithmetic per row, one call per half-sweep). They stay as the fallback and the test oracle.
  */
 import { cholesky, choleskySolve } from '../util/linalg.js';
 

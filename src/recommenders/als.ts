@@ -6,9 +6,13 @@
  * counts, as implicit does).
  *
  * Solvers: `cg` runs `cgSteps` conjugate-gradient steps per row warm-started from the previous
- * factors (implicit's default solver); `exact` Cholesky-solves each row's f×f system. See
- * als-solve.ts for the kernels. The dense products go through src/nn's GEMM kernel (native when
- * built); the sparse per-row work can be split over worker threads (`threads`).
+ * factors (implicit's default solver); `exact` Cholesky-solves each row's f×f system.
+ *
+ * Kernels: with the native addon built, each half-sweep is one call into src/nn/native/als.c (the
+ * Gram YᵀY and every row's solve in C, rows sharded over `threads` pthreads by entry count;
+ * bit-identical for any thread count). Otherwise (or with CHORUS_NN_BACKEND=js) the JS kernels of
+ * als-solve.ts run the same arithmetic, the dense products through src/nn's GEMM and the sparse
+ * per-row work split over worker threads. The two agree to float rounding.
  *
  * Note on α: implicit's `alpha` multiplies r into its confidence *without* the 1 + … (c = α·r,
  * implicit/cpu/als.py `Cui = self.alpha * Cui`), so implicit's alpha = 2 on binary data equals
@@ -17,7 +21,7 @@
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { kernels } from '../nn/kernels.js';
+import { alsSweepKernel, kernels } from '../nn/kernels.js';
 import { scoreAllFactors } from '../util/dot.js';
 import { gram } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
@@ -63,10 +67,12 @@ export const ALS_DEFAULTS: AlsConfig = {
 };
 
 /**
- * From this many interactions a second thread pays for its start-up (~0.1–0.3 s): on P1 `all`
- * (81 k) two threads fit in ~0.7× the time of one (bench/als-ease-speed.ts).
+ * From this many interactions a second JS worker thread pays for its start-up (~0.1–0.3 s): on P1
+ * `all` (81 k) two threads fit in ~0.7× the time of one (bench/als-ease-speed.ts, JS kernels).
  */
 const THREADS_MIN_NNZ = 50_000;
+/** The native kernel's threads are pthreads started per half-sweep (~50 µs): they pay much sooner. */
+const NATIVE_THREADS_MIN_NNZ = 5_000;
 
 export interface ImplicitMatrix {
   rows: number;
@@ -193,9 +199,11 @@ export class Als extends BaseRecommender<AlsConfig> {
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
     const { factors: f, alpha, values, iterations, solver, seed } = this.config;
+    const native = alsSweepKernel();
     let threads = this.config.threads;
-    if (threads === 0) threads = train.nInteractions >= THREADS_MIN_NNZ ? defaultThreads(2) : 1;
-    const shared = threads > 1;
+    if (threads === 0) threads = train.nInteractions >= (native ? NATIVE_THREADS_MIN_NNZ : THREADS_MIN_NNZ) ? defaultThreads(2) : 1;
+    // Only JS worker threads need SharedArrayBuffers; the native kernel's threads share this heap.
+    const shared = threads > 1 && !native;
     const ui = implicitMatrix(train, alpha, values, shared);
     const iu = transposeImplicit(ui, shared);
     const nU = ui.rows;
@@ -206,6 +214,21 @@ export class Als extends BaseRecommender<AlsConfig> {
     const V = alloc(Float32Array, nI * f, shared);
     for (let k = 0; k < U.length; k++) U[k] = rng.next() * 0.01;
     for (let k = 0; k < V.length; k++) V[k] = rng.next() * 0.01;
+    if (native) {
+      // One native call per half-sweep: Gram, then every row's solve, sharded over `threads`.
+      const code = solver === 'cg' ? 0 : 1;
+      const { regularization: reg, cgSteps } = this.config;
+      for (let it = 0; it < iterations; it++) {
+        native(f, ui.indptr, ui.indices, ui.cm1, U, V, reg, code, cgSteps, threads);
+        native(f, iu.indptr, iu.indices, iu.cm1, V, U, reg, code, cgSteps, threads);
+        options.onProgress?.(it + 1, iterations, 'iteration');
+        // Each call holds this thread; let timers and I/O run between iterations (a fit inside
+        // the server would otherwise stall requests for the whole fit).
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      this.setFactors(U, V);
+      return;
+    }
     const users = sweepState(ui, U, V, f, shared);
     const items = sweepState(iu, V, U, f, shared);
     let pool: WorkerPool | null = null;
@@ -245,8 +268,12 @@ export class Als extends BaseRecommender<AlsConfig> {
       await pool?.close();
     }
     // Keep plain (non-shared) arrays on the model: they serialise and transfer like any other.
-    this.userFactors = shared ? Float32Array.from(U) : U;
-    this.itemFactors = shared ? Float32Array.from(V) : V;
+    this.setFactors(shared ? Float32Array.from(U) : U, shared ? Float32Array.from(V) : V);
+  }
+
+  private setFactors(U: Float32Array, V: Float32Array): void {
+    this.userFactors = U;
+    this.itemFactors = V;
     this.itemGram = null;
     this.foldIns.clear();
   }

@@ -8,11 +8,31 @@
  * uniformly over interactions; a negative whose pair the user has is skipped (verifyNegatives).
  * Negatives are drawn uniformly over items with ≥ 1 training interaction ("uniform") or, as
  * implicit does, from the item column of a random interaction ("popularity").
+ *
+ * The SGD loop is one kernel call per epoch (src/nn/bpr-kernel.ts; native in src/nn/native/bpr.c),
+ * the same arithmetic in the same order in both, so a seed gives the same factors with either.
+ * `threads` > 1 trains Hogwild-style (Niu et al. 2011): worker threads share the factor matrices
+ * (SharedArrayBuffers) and update them without locks, each claiming chunks of every epoch's
+ * samples and drawing them from its own seeded stream. The interleaving of those updates changes from run to run,
+ * so that mode is not reproducible (nor comparable across thread counts) and the default is 1
+ * thread, the deterministic mode.
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
+import {
+  BPR_UNIFORM,
+  BPR_VERIFY,
+  bprEpochJs,
+  runBprChunks,
+  runBprSamples,
+  type BprBuffers,
+  type BprChunkPlan,
+  type BprStepParams,
+} from '../nn/bpr-kernel.js';
+import { bprEpochKernel } from '../nn/kernels.js';
 import { Rng } from '../util/rng.js';
 import { scoreAllFactors } from '../util/dot.js';
+import { WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
 import { typedField } from './saved-state.js';
 import { FoldInCache } from './fold-in-cache.js';
@@ -30,6 +50,11 @@ export const bprConfigSchema = z.strictObject({
   /** Epochs over a `UserState`'s items when folding in a new user (item factors frozen). */
   foldInIterations: z.number().int().positive(),
   seed: z.number().int(),
+  /**
+   * Training threads. 1 (default): deterministic, the same seed gives the same factors. More:
+   * Hogwild (lock-free shared updates), faster, not reproducible from run to run.
+   */
+  threads: z.number().int().min(1).max(64),
 });
 export type BprConfig = z.infer<typeof bprConfigSchema>;
 export const BPR_DEFAULTS: BprConfig = {
@@ -41,19 +66,22 @@ export const BPR_DEFAULTS: BprConfig = {
   verifyNegatives: true,
   foldInIterations: 50,
   seed: 0,
+  threads: 1,
 };
 
-/** Binary search for `x` in the sorted `a[lo, hi)`. */
-function contains(a: Int32Array, lo: number, hi: number, x: number): boolean {
-  hi--;
-  while (lo <= hi) {
-    const m = (lo + hi) >>> 1;
-    const v = a[m]!;
-    if (v === x) return true;
-    if (v < x) lo = m + 1;
-    else hi = m - 1;
-  }
-  return false;
+/** Messages to bpr-worker.ts. */
+export type BprWorkerMsg =
+  /** counters: runBprChunks's shared counters (chunks claimed, chunks done). */
+  | ({ op: 'bind'; buffers: BprBuffers; counters: Int32Array; seed: number; native: boolean } & BprStepParams)
+  /** Claim and run chunks until none is left; answers runBprChunks's acc. */
+  | { op: 'run'; plan: BprChunkPlan };
+
+function int32(n: number, shared: boolean): Int32Array {
+  return shared ? new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n) : new Int32Array(n);
+}
+
+function float32(n: number, shared: boolean): Float32Array {
+  return shared ? new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4), 0, n) : new Float32Array(n);
 }
 
 export class Bpr extends BaseRecommender<BprConfig> {
@@ -73,8 +101,23 @@ export class Bpr extends BaseRecommender<BprConfig> {
 
   /** Share of sampled pairs ranked correctly before their update, in the last epoch (a training diagnostic). */
   lastEpochAuc = NaN;
+  /** CPU seconds each training thread spent in the native SGD kernel during the last fit (0s with the JS kernel). */
+  threadCpuSeconds: number[] = [];
 
-  protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+  protected async fitModel(_train: Dataset, options: FitOptions): Promise<void> {
+    // More threads than samples would leave some with nothing to do.
+    const threads = Math.max(1, Math.min(this.config.threads, this.seenIndices.length));
+    // The workers boot (module loading) while this thread initialises the factors.
+    const pool = threads > 1 ? new WorkerPool(workerUrl(import.meta.url, './bpr-worker.js'), threads - 1) : null;
+    try {
+      await this.sgd(options, threads, pool);
+    } finally {
+      await pool?.close();
+    }
+  }
+
+  /** Initialise the factors and run the epochs, on this thread and the pool's. */
+  private async sgd(options: FitOptions, threads: number, pool: WorkerPool | null): Promise<void> {
     const { factors, learningRate: lr, regularization: reg, iterations, negativeSampling, verifyNegatives, seed } = this.config;
     const F = factors + 1;
     const nU = this.nUsers;
@@ -83,6 +126,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     const items = this.seenIndices;
     this.foldIns.clear();
     const nnz = items.length;
+    const shared = pool !== null;
     const rng = new Rng(seed);
 
     const counts = new Int32Array(nI);
@@ -90,14 +134,14 @@ export class Bpr extends BaseRecommender<BprConfig> {
     this.activeItems = activeFrom(counts);
 
     // implicit's init: uniform in [−0.5, 0.5) / factors; zero rows for items/users with no data.
-    const V = new Float32Array(nI * F);
+    const V = float32(nI * F, shared);
     for (let i = 0; i < nI; i++) {
       for (let f = 0; f < F; f++) {
         const r = (rng.next() - 0.5) / factors;
         if (counts[i]! > 0) V[i * F + f] = r;
       }
     }
-    const U = new Float32Array(nU * F);
+    const U = float32(nU * F, shared);
     for (let u = 0; u < nU; u++) {
       const has = indptr[u + 1]! > indptr[u]!;
       for (let f = 0; f < factors; f++) {
@@ -107,27 +151,89 @@ export class Bpr extends BaseRecommender<BprConfig> {
       U[u * F + factors] = 1;
     }
 
-    // Row owner of each interaction, and each user's items sorted for the negative check.
-    const userOf = new Int32Array(nnz);
-    const sorted = items.slice();
+    const b: BprBuffers = {
+      U,
+      V,
+      userOf: int32(nnz, shared),
+      items: int32(nnz, shared),
+      sorted: int32(nnz, shared),
+      indptr: int32(nU + 1, shared),
+      active: int32(this.activeItems.length, shared),
+    };
+    b.items.set(items);
+    b.sorted.set(items);
+    b.indptr.set(indptr.subarray(0, nU + 1));
+    b.active.set(this.activeItems);
     for (let u = 0; u < nU; u++) {
-      userOf.fill(u, indptr[u]!, indptr[u + 1]!);
-      sorted.subarray(indptr[u]!, indptr[u + 1]!).sort();
+      b.userOf.fill(u, indptr[u]!, indptr[u + 1]!);
+      b.sorted.subarray(indptr[u]!, indptr[u + 1]!).sort();
     }
-    const active = this.activeItems;
-    const nActive = active.length;
-    const uniform = negativeSampling === 'uniform';
-
-    const ctx: EpochContext = { U, V, F, factors, lr, reg, userOf, items, sorted, indptr, active, uniform, verifyNegatives, rng };
-    for (let epoch = 0; epoch < iterations && nnz > 0 && nActive > 0; epoch++) {
-      const { correct, skipped } = bprEpoch(ctx);
+    const params: BprStepParams = {
+      factors,
+      lr,
+      reg,
+      flags: (negativeSampling === 'uniform' ? BPR_UNIFORM : 0) | (verifyNegatives ? BPR_VERIFY : 0),
+    };
+    const native = bprEpochKernel();
+    const kernel = native ?? bprEpochJs;
+    const state = Uint32Array.from(rng.getState());
+    const cpu = new Array<number>(threads).fill(0);
+    if (nnz === 0 || b.active.length === 0) {
+      // Nothing to learn from: the factors stay as initialised.
+    } else if (!pool) {
+      const stats = new Float64Array(3);
+      for (let epoch = 0; epoch < iterations; epoch++) {
+        stats.fill(0);
+        runBprSamples(kernel, b, params, state, nnz, stats);
+        cpu[0]! += stats[2]!;
+        this.lastEpochAuc = stats[0]! / Math.max(1, nnz - stats[1]!);
+        options.onProgress?.(epoch + 1, iterations, 'epoch');
+        // Let timers and I/O run between epochs (a server stays responsive while a model trains).
+        if (epoch % 10 === 9) await new Promise((r) => setImmediate(r));
+      }
+    } else {
+      // Hogwild: every thread claims chunks of the whole fit (about 16 per thread per epoch) from
+      // shared counters; no barrier between epochs.
+      const counters = new Int32Array(new SharedArrayBuffer(8));
+      const chunk = Math.max(256, Math.ceil(nnz / (16 * threads)));
+      const plan: BprChunkPlan = { chunk, nnz, chunksPerEpoch: Math.ceil(nnz / chunk), iterations };
+      // Each worker gets its own stream, seeded from the fit's generator (drawn only when
+      // threads > 1, so that the single-thread stream stays that of the deterministic mode).
+      const binds: Promise<unknown>[] = [];
+      for (let w = 0; w < threads - 1; w++) {
+        binds.push(pool.run(w, { op: 'bind', buffers: b, counters, ...params, seed: rng.nextUint32(), native: native !== null } satisfies BprWorkerMsg));
+      }
+      await Promise.all(binds);
+      const runs = Promise.all(Array.from({ length: threads - 1 }, (_, w) => pool.run<number[]>(w, { op: 'run', plan } satisfies BprWorkerMsg)));
+      runs.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+      let reported = 0;
+      const report = (): void => {
+        const done = Math.floor(Atomics.load(counters, 1) / plan.chunksPerEpoch);
+        // The loop advances `reported` itself: `?.` skips evaluating the arguments when there is no onProgress.
+        for (; reported < done; reported++) options.onProgress?.(reported + 1, iterations, 'epoch');
+      };
+      // This thread claims chunks too, an epoch's worth at a time; between those it reports the
+      // epochs completed and lets timers and I/O run.
+      const acc = new Float64Array(3);
+      while (runBprChunks(kernel, b, params, state, counters, plan, plan.chunksPerEpoch, acc)) {
+        report();
+        await new Promise((r) => setImmediate(r));
+      }
+      let correct = acc[0]!;
+      let skipped = acc[1]!;
+      cpu[0] = acc[2]!;
+      (await runs).forEach((r, w) => {
+        correct += r[0]!;
+        skipped += r[1]!;
+        cpu[w + 1] = r[2]!;
+      });
+      report();
       this.lastEpochAuc = correct / Math.max(1, nnz - skipped);
-      options.onProgress?.(epoch + 1, iterations, 'epoch');
-      // Let timers and I/O run between epochs (a server stays responsive while a model trains).
-      if (epoch % 10 === 9) await new Promise((r) => setImmediate(r));
     }
-    this.userFactors = U;
-    this.itemFactors = V;
+    this.threadCpuSeconds = cpu;
+    // The model keeps plain (unshared) arrays, as after a load.
+    this.userFactors = shared ? U.slice() : U;
+    this.itemFactors = shared ? V.slice() : V;
   }
 
   /** Factors of a user given as a state: SGD on the user's row only, item factors frozen, seeded. */
@@ -203,81 +309,6 @@ export class Bpr extends BaseRecommender<BprConfig> {
     for (const i of this.seenIndices) counts[i]++;
     this.activeItems = activeFrom(counts);
   }
-}
-
-interface EpochContext {
-  U: Float32Array;
-  V: Float32Array;
-  F: number;
-  factors: number;
-  lr: number;
-  reg: number;
-  userOf: Int32Array;
-  items: Int32Array;
-  sorted: Int32Array;
-  indptr: Int32Array;
-  active: Int32Array;
-  uniform: boolean;
-  verifyNegatives: boolean;
-  rng: Rng;
-}
-
-/**
- * One epoch of SGD: as many samples as interactions. A plain synchronous function so that V8
- * optimises the hot loop as a whole (it allocates nothing).
- */
-function bprEpoch(c: EpochContext): { correct: number; skipped: number } {
-  const { U, V, F, factors, lr, reg, userOf, items, sorted, indptr, active, uniform, verifyNegatives, rng } = c;
-  const nnz = items.length;
-  const nActive = active.length;
-  let correct = 0;
-  let skipped = 0;
-  // The generator's sfc32 step inlined on local state (same stream as Rng.int): a method call per
-  // draw costs more here than the arithmetic it does.
-  let [a, b, cc, d] = rng.getState();
-  for (let s = 0; s < nnz; s++) {
-    let t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (cc + (cc << 3)) >>> 0;
-    cc = (cc << 21) | (cc >>> 11);
-    cc = (cc + t) >>> 0;
-    const li = Math.floor((t / 4294967296) * nnz);
-    t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (cc + (cc << 3)) >>> 0;
-    cc = (cc << 21) | (cc >>> 11);
-    cc = (cc + t) >>> 0;
-    const r = t / 4294967296;
-    const u = userOf[li]!;
-    const pos = items[li]!;
-    const neg = uniform ? active[Math.floor(r * nActive)]! : items[Math.floor(r * nnz)]!;
-    if (neg === pos || (verifyNegatives && contains(sorted, indptr[u]!, indptr[u + 1]!, neg))) {
-      skipped++;
-      continue;
-    }
-    const uo = u * F;
-    const po = pos * F;
-    const no = neg * F;
-    let x = 0;
-    for (let f = 0; f < F; f++) x += U[uo + f]! * (V[po + f]! - V[no + f]!);
-    // z = σ(−x) = 1 − σ(x): the gradient weight of −ln σ(x).
-    const z = 1 / (1 + Math.exp(x));
-    if (z < 0.5) correct++;
-    for (let f = 0; f < factors; f++) {
-      const uf = U[uo + f]!;
-      const pf = V[po + f]!;
-      const nf = V[no + f]!;
-      U[uo + f] = uf + lr * (z * (pf - nf) - reg * uf);
-      V[po + f] = pf + lr * (z * uf - reg * pf);
-      V[no + f] = nf + lr * (-z * uf - reg * nf);
-    }
-    V[po + factors] += lr * (z - reg * V[po + factors]!);
-    V[no + factors] += lr * (-z - reg * V[no + factors]!);
-  }
-  rng.setState([a, b, cc, d]);
-  return { correct, skipped };
 }
 
 function activeFrom(counts: Int32Array): Int32Array {

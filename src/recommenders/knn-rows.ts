@@ -3,6 +3,7 @@
  * CSR views by co-occurrence accumulation in one dense row buffer. Each row depends only on the
  * inputs, so any split of the rows over worker threads (knn-worker.ts) gives the same matrix.
  */
+import { knnSimRowsKernel, type KnnSimRows } from '../nn/kernels.js';
 import { heapOffer } from '../util/topk.js';
 
 export interface ItemSimInput {
@@ -27,8 +28,34 @@ export interface ItemSimRows {
   values: Float32Array;
 }
 
-/** Rows [from, to); `onRow(done)` is called every `every` rows. */
+/**
+ * Rows [from, to); `onRow(done)` is called every `every` rows. Runs the native kernel
+ * (src/nn/native/knn.c, bit-identical) when the addon is built, else `itemSimRowsJs`.
+ */
 export function itemSimRows(inp: ItemSimInput, from: number, to: number, onRow?: (done: number) => void, every = 1000): ItemSimRows {
+  const native = knnSimRowsKernel();
+  return native ? itemSimRowsNative(native, inp, from, to, onRow, every) : itemSimRowsJs(inp, from, to, onRow, every);
+}
+
+/** The native kernel, one call per `every` rows so that progress is still reported. */
+function itemSimRowsNative(native: KnnSimRows, inp: ItemSimInput, from: number, to: number, onRow: ((done: number) => void) | undefined, every: number): ItemSimRows {
+  const { uIndptr, uIndices, uWeights, iIndptr, iUsers, iWeights, norms, shrink } = inp;
+  const kk = Math.min(inp.k, norms.length);
+  const rows = Math.max(0, to - from);
+  const counts = new Int32Array(rows);
+  const indices = new Int32Array(rows * kk);
+  const values = new Float32Array(rows * kk);
+  let nnz = 0;
+  for (let r0 = from; r0 < to; r0 += every) {
+    const r1 = Math.min(to, r0 + every);
+    nnz += native(uIndptr, uIndices, uWeights, iIndptr, iUsers, iWeights, norms, inp.k, shrink, r0, r1, counts.subarray(r0 - from), indices.subarray(nnz), values.subarray(nnz));
+    onRow?.(r1 - from);
+  }
+  return { counts, indices: indices.slice(0, nnz), values: values.slice(0, nnz) };
+}
+
+/** The JS kernel (the fallback, and the native kernel's test oracle). */
+export function itemSimRowsJs(inp: ItemSimInput, from: number, to: number, onRow?: (done: number) => void, every = 1000): ItemSimRows {
   const { uIndptr, uIndices, uWeights, iIndptr, iUsers, iWeights, norms, shrink } = inp;
   const nItems = norms.length;
   const kk = Math.min(inp.k, nItems);

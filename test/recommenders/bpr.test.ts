@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples } from '../../src/data/dataset.js';
-import { Bpr } from '../../src/recommenders/bpr.js';
+import { bprEpochKernel, jsKernels, kernels, nativeKernels, setKernels, type Kernels } from '../../src/nn/kernels.js';
+import { Bpr, type BprConfig } from '../../src/recommenders/bpr.js';
+import { deserializeModel, serializeModel } from '../../src/recommenders/persist.js';
 import { Rng } from '../../src/util/rng.js';
 import { describeRecommenderContract } from './contract.js';
 
@@ -77,5 +79,150 @@ describe('Bpr', () => {
     const m = new Bpr({ factors: 8, iterations: 60, learningRate: 0.05, negativeSampling: 'popularity', seed: 1 });
     await m.fit(ds);
     expect(m.lastEpochAuc).toBeGreaterThan(0.8);
+  });
+});
+
+/**
+ * A random implicit dataset: 120 users, 80 items, each user with 5–24 items drawn with a
+ * popularity skew (so that the negative check and both negative samplers have work to do).
+ */
+function randomImplicit(seed: number) {
+  const rng = new Rng(seed);
+  const triples: [string, string][] = [];
+  for (let u = 0; u < 120; u++) {
+    const n = 5 + rng.int(20);
+    const mine = new Set<number>();
+    while (mine.size < n) mine.add(Math.floor(80 * rng.next() * rng.next()));
+    for (const i of mine) triples.push([`u${u}`, `i${i}`]);
+  }
+  return datasetFromTriples(triples);
+}
+
+async function factorsWith(k: Kernels, config: Partial<BprConfig>, ds = randomImplicit(5)): Promise<{ users: Float32Array; items: Float32Array; scores: Float32Array; auc: number }> {
+  const before = kernels();
+  setKernels(k);
+  try {
+    const m = new Bpr({ factors: 16, iterations: 30, learningRate: 0.05, ...config });
+    await m.fit(ds);
+    // Every user's scores too: they include the item biases, which the embeddings leave out.
+    const scores = new Float32Array(ds.nUsers * ds.nItems);
+    for (let u = 0; u < ds.nUsers; u++) m.scoreAll(u, scores.subarray(u * ds.nItems, (u + 1) * ds.nItems));
+    return { users: m.userEmbeddings(), items: m.itemEmbeddings(), scores, auc: m.lastEpochAuc };
+  } finally {
+    setKernels(before);
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+const native = nativeKernels();
+/** Whether the built addon has the BPR kernel (a binary from before it does not). */
+function hasNativeBpr(): boolean {
+  if (!native) return false;
+  const before = kernels();
+  setKernels(native);
+  const has = bprEpochKernel() !== null;
+  setKernels(before);
+  return has;
+}
+const nativeBpr = hasNativeBpr();
+
+describe('Bpr SGD kernel', () => {
+  // The native kernel and its JS twin do the same double-precision operations in the same order;
+  // only a last-bit difference between libm's exp and V8's could reach a float32 factor, hence a
+  // tolerance far below any effect on a ranking.
+  it.skipIf(!nativeBpr)('native and JS kernels give the same factors for a seed (1 thread)', async () => {
+    for (const config of [
+      { seed: 3 },
+      { seed: 4, negativeSampling: 'popularity' as const },
+      { seed: 5, verifyNegatives: false },
+      { seed: 6, factors: 13 }, // factors + 1 not a multiple of 8: the lane tail
+    ]) {
+      const n = await factorsWith(native!, config);
+      const j = await factorsWith(jsKernels, config);
+      expect(maxAbsDiff(n.users, j.users)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(n.items, j.items)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(n.scores, j.scores)).toBeLessThan(1e-5);
+      expect(n.auc).toBeCloseTo(j.auc, 6);
+    }
+  });
+
+  it('the same seed gives the same factors, with either kernel', async () => {
+    for (const k of [jsKernels, ...(nativeBpr ? [native!] : [])]) {
+      const a = await factorsWith(k, { seed: 9 });
+      const b = await factorsWith(k, { seed: 9 });
+      expect(Array.from(a.users)).toEqual(Array.from(b.users));
+      expect(Array.from(a.items)).toEqual(Array.from(b.items));
+      expect(Array.from(a.scores)).toEqual(Array.from(b.scores));
+      const c = await factorsWith(k, { seed: 10 });
+      expect(maxAbsDiff(a.items, c.items)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it.skipIf(!nativeBpr)('the native kernel rejects an out-of-range index instead of reading past the factors', () => {
+    const before = kernels();
+    setKernels(native!);
+    const k = bprEpochKernel()!;
+    setKernels(before);
+    const U = new Float32Array(2 * 3);
+    const V = new Float32Array(2 * 3);
+    const bad = Int32Array.from([0, 5]); // item 5 of 2
+    expect(() =>
+      k(U, V, 2, 0.1, 0, Int32Array.from([0, 1]), bad, bad, Int32Array.from([0, 1, 2]), Int32Array.from([0, 1]), 3, new Uint32Array(4), 10, new Float64Array(3)),
+    ).toThrow(RangeError);
+  });
+
+  it('Hogwild (2 threads) reaches the single-thread quality on the planted blocks', async () => {
+    const { ds, heldOut } = planted(3);
+    const heldOutAuc = async (threads: number): Promise<number> => {
+      const m = new Bpr({ factors: 8, iterations: 60, learningRate: 0.05, seed: 1, threads });
+      const epochs: number[] = [];
+      await m.fit(ds, { onProgress: (done) => epochs.push(done) });
+      // Hogwild has no barrier between epochs, but still reports each one once, in order.
+      expect(epochs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect(m.threadCpuSeconds).toHaveLength(threads);
+      let good = 0;
+      let pairs = 0;
+      for (let u = 0; u < 36; u++) {
+        const s = m.scoreAll(ds.users.toIndex(`u${u}`));
+        const g = Math.floor(u / 12);
+        for (const p of heldOut[u]!.map((i) => ds.items.toIndex(`i${i}`)).filter((i) => i >= 0)) {
+          for (let other = 0; other < 30; other++) {
+            const j = ds.items.toIndex(`i${other}`);
+            if (Math.floor(other / 10) === g || j < 0) continue;
+            pairs++;
+            if (s[p]! > s[j]!) good++;
+          }
+        }
+      }
+      return good / pairs;
+    };
+    const one = await heldOutAuc(1);
+    const two = await heldOutAuc(2);
+    expect(one).toBeGreaterThan(0.9);
+    expect(two).toBeGreaterThan(0.9);
+    expect(Math.abs(two - one)).toBeLessThan(0.05);
+  });
+
+  it('Hogwild on a random dataset: training AUC within 0.02 of one thread', async () => {
+    const one = await factorsWith(kernels(), { seed: 2, iterations: 40 });
+    const two = await factorsWith(kernels(), { seed: 2, iterations: 40, threads: 2 });
+    expect(Math.abs(two.auc - one.auc)).toBeLessThan(0.02);
+    for (const x of [...two.users, ...two.items]) expect(Number.isFinite(x)).toBe(true);
+  });
+
+  it('a model saved before `threads` existed loads with the default (1)', async () => {
+    const m = new Bpr({ factors: 4, iterations: 5, seed: 1 });
+    await m.fit(randomImplicit(1));
+    const doc = JSON.parse(serializeModel(m)) as { config: Record<string, unknown> };
+    delete doc.config.threads;
+    const loaded = deserializeModel(JSON.stringify(doc), '<old bpr>', 'bpr');
+    expect((loaded.config as BprConfig).threads).toBe(1);
+    expect(Array.from(loaded.scoreAll(3))).toEqual(Array.from(m.scoreAll(3)));
   });
 });

@@ -490,6 +490,10 @@ static napi_value js_quad_forms(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+napi_value chorus_bpr_epoch(napi_env env, napi_callback_info info); /* bpr.c */
+napi_value chorus_als_sweep(napi_env env, napi_callback_info info); /* als.c */
+napi_value chorus_knn_sim_rows(napi_env env, napi_callback_info info); /* knn.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -499,6 +503,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"scoreRows", NULL, js_score_rows, NULL, NULL, NULL, napi_default, NULL},
       {"rank1Sub", NULL, js_rank1_sub, NULL, NULL, NULL, napi_default, NULL},
       {"quadForms", NULL, js_quad_forms, NULL, NULL, NULL, napi_default, NULL},
+      {"bprEpoch", NULL, chorus_bpr_epoch, NULL, NULL, NULL, napi_default, NULL},
+      {"alsSweep", NULL, chorus_als_sweep, NULL, NULL, NULL, napi_default, NULL},
+      {"knnSimRows", NULL, chorus_knn_sim_rows, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_add_env_cleanup_hook(env, free_buffers, NULL);
