@@ -28,35 +28,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
 import { newEventId } from '../src/serve/event-id.js';
 import { startServer } from '../src/serve/server.js';
-import { Rng } from '../src/util/rng.js';
 import { numArg as arg, strArg } from './args.js';
+import { syntheticCatalogue } from './synthetic-catalogue.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 const KEY = 'bench-admin-key-0000000000000000';
 
-/** Users with a Zipf-ish taste over items: each draws 50 items, popular ones more often. */
-function synthetic(nUsers: number, nItems: number, perUser: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const users = IdMap.from(Array.from({ length: nUsers }, (_, u) => `u${u}`));
-  const items = IdMap.from(Array.from({ length: nItems }, (_, i) => `i${i}`));
-  const u: number[] = [];
-  const it: number[] = [];
-  for (let a = 0; a < nUsers; a++) {
-    const seen = new Set<number>();
-    while (seen.size < perUser) seen.add(Math.floor(nItems * Math.pow(rng.next(), 2)));
-    for (const i of seen) {
-      u.push(a);
-      it.push(i);
-    }
-  }
-  const ds = new Dataset({ name: `synthetic-${nUsers}x${nItems}`, users, items, interactions: interactionsFrom({ user: u, item: it }) });
-  const genres = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'SciFi', 'Documentary', 'Animation'];
-  for (let i = 0; i < nItems; i++) ds.itemMeta[i] = { title: `Item ${i}`, categories: [genres[i % 8]!, genres[(i * 7) % 8]!] };
-  return ds;
-}
 
 /** The server's settings; the parent reads them to pass them on (and to describe the run). */
 function serverArgs() {
@@ -93,7 +72,7 @@ async function serverMode(): Promise<void> {
   const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
-  const ds = synthetic(nUsers, nItems, 50, 7);
+  const ds = syntheticCatalogue(nUsers, nItems, 50, 7);
   const s = await startServer({
     dataset: ds,
     store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}&writer=${writer}`,

@@ -9,38 +9,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dataset, IdMap, interactionsFrom } from '../src/data/dataset.js';
 import { Engine } from '../src/serve/engine.js';
 import { registryModels } from '../src/serve/model.js';
 import { openStore } from '../src/store/open.js';
-import { Rng } from '../src/util/rng.js';
 import { numArg, strArg } from './args.js';
+import { syntheticCatalogue } from './synthetic-catalogue.js';
 
-function synthetic(nUsers: number, nItems: number, perUser: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const users = IdMap.from(Array.from({ length: nUsers }, (_, u) => `u${u}`));
-  const items = IdMap.from(Array.from({ length: nItems }, (_, i) => `i${i}`));
-  const u: number[] = [];
-  const it: number[] = [];
-  for (let a = 0; a < nUsers; a++) {
-    const seen = new Set<number>();
-    while (seen.size < perUser) seen.add(Math.floor(nItems * Math.pow(rng.next(), 2)));
-    for (const i of seen) {
-      u.push(a);
-      it.push(i);
-    }
-  }
-  const ds = new Dataset({ name: `synthetic-${nUsers}x${nItems}`, users, items, interactions: interactionsFrom({ user: u, item: it }) });
-  const genres = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'SciFi', 'Documentary', 'Animation'];
-  for (let i = 0; i < nItems; i++) ds.itemMeta[i] = { title: `Item ${i}`, categories: [genres[i % 8]!, genres[(i * 7) % 8]!] };
-  return ds;
-}
 
 const total = numArg('requests', 20_000);
 const mode = strArg('store', 'full');
 const dir = mkdtempSync(join(tmpdir(), 'chorus-micro-'));
 const store = openStore(mode === 'memory' ? 'sqlite::memory:' : `sqlite:${join(dir, 'm.db')}?synchronous=${mode}`);
-const engine = await Engine.open(store, synthetic(2000, 10_000, 50, 7), registryModels, { model: { kind: 'bpr', config: { factors: 64, iterations: 3 } }, retrainInWorker: false });
+const engine = await Engine.open(store, syntheticCatalogue(2000, 10_000, 50, 7), registryModels, { model: { kind: 'bpr', config: { factors: 64, iterations: 3 } }, retrainInWorker: false });
 const nUsers = 2000;
 let n = 0;
 const events: { eventId: string; item: string }[] = [];

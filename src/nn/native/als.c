@@ -23,6 +23,7 @@
  * FMA) and for the baseline, picked at load time (target_clones), as in chorus_nn.c.
  */
 #include <node_api.h>
+#include "napi_glue.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -405,18 +406,6 @@ done:
 
 /* ---- N-API glue ---- */
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  size_t n;
-  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != want) {
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  *data = ptr;
-  *len = n;
-  return 1;
-}
 
 static double num(napi_env env, napi_value v) {
   double d = 0;
@@ -442,11 +431,11 @@ napi_value chorus_als_sweep(napi_env env, napi_callback_info info) {
   memset(&job, 0, sizeof job);
   size_t nIndptr, nIndices, nCm1, nX, nY;
   job.f = (int)num(env, argv[0]);
-  if (!typed(env, argv[1], napi_int32_array, "alsSweep: indptr must be an Int32Array", (void **)&job.indptr, &nIndptr) ||
-      !typed(env, argv[2], napi_int32_array, "alsSweep: indices must be an Int32Array", (void **)&job.indices, &nIndices) ||
-      !typed(env, argv[3], napi_float32_array, "alsSweep: cm1 must be a Float32Array", (void **)&job.cm1, &nCm1) ||
-      !typed(env, argv[4], napi_float32_array, "alsSweep: x must be a Float32Array", (void **)&job.x, &nX) ||
-      !typed(env, argv[5], napi_float32_array, "alsSweep: y must be a Float32Array", (void **)&job.y, &nY))
+  if (!chorus_typed(env, argv[1], napi_int32_array, "alsSweep: indptr must be an Int32Array", (void **)&job.indptr, &nIndptr) ||
+      !chorus_typed(env, argv[2], napi_int32_array, "alsSweep: indices must be an Int32Array", (void **)&job.indices, &nIndices) ||
+      !chorus_typed(env, argv[3], napi_float32_array, "alsSweep: cm1 must be a Float32Array", (void **)&job.cm1, &nCm1) ||
+      !chorus_typed(env, argv[4], napi_float32_array, "alsSweep: x must be a Float32Array", (void **)&job.x, &nX) ||
+      !chorus_typed(env, argv[5], napi_float32_array, "alsSweep: y must be a Float32Array", (void **)&job.y, &nY))
     return NULL;
   const double reg = num(env, argv[6]);
   job.solver = (int)num(env, argv[7]);

@@ -24,6 +24,7 @@
  * safety (every index is checked before it is used).
  */
 #include <node_api.h>
+#include "napi_glue.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -192,14 +193,6 @@ static double thread_cpu_seconds(void) {
   return 0.0;
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
-  napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) != napi_ok || type != want) {
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
 
 /*
  * bprEpoch(U, V, factors, lr, reg, userOf, items, sorted, indptr, active, flags, state, samples, stats)
@@ -220,15 +213,15 @@ napi_value chorus_bpr_epoch(napi_env env, napi_callback_info info) {
   uint32_t *state;
   double *stats;
   size_t lu, lv, lo, li, ls, lp, la, lst, lstats;
-  if (!typed(env, argv[0], napi_float32_array, "bprEpoch: U must be a Float32Array", (void **)&U, &lu) ||
-      !typed(env, argv[1], napi_float32_array, "bprEpoch: V must be a Float32Array", (void **)&V, &lv) ||
-      !typed(env, argv[5], napi_int32_array, "bprEpoch: userOf must be an Int32Array", (void **)&user_of, &lo) ||
-      !typed(env, argv[6], napi_int32_array, "bprEpoch: items must be an Int32Array", (void **)&items, &li) ||
-      !typed(env, argv[7], napi_int32_array, "bprEpoch: sorted must be an Int32Array", (void **)&sorted, &ls) ||
-      !typed(env, argv[8], napi_int32_array, "bprEpoch: indptr must be an Int32Array", (void **)&indptr, &lp) ||
-      !typed(env, argv[9], napi_int32_array, "bprEpoch: active must be an Int32Array", (void **)&active, &la) ||
-      !typed(env, argv[11], napi_uint32_array, "bprEpoch: state must be a Uint32Array", (void **)&state, &lst) ||
-      !typed(env, argv[13], napi_float64_array, "bprEpoch: stats must be a Float64Array", (void **)&stats, &lstats))
+  if (!chorus_typed(env, argv[0], napi_float32_array, "bprEpoch: U must be a Float32Array", (void **)&U, &lu) ||
+      !chorus_typed(env, argv[1], napi_float32_array, "bprEpoch: V must be a Float32Array", (void **)&V, &lv) ||
+      !chorus_typed(env, argv[5], napi_int32_array, "bprEpoch: userOf must be an Int32Array", (void **)&user_of, &lo) ||
+      !chorus_typed(env, argv[6], napi_int32_array, "bprEpoch: items must be an Int32Array", (void **)&items, &li) ||
+      !chorus_typed(env, argv[7], napi_int32_array, "bprEpoch: sorted must be an Int32Array", (void **)&sorted, &ls) ||
+      !chorus_typed(env, argv[8], napi_int32_array, "bprEpoch: indptr must be an Int32Array", (void **)&indptr, &lp) ||
+      !chorus_typed(env, argv[9], napi_int32_array, "bprEpoch: active must be an Int32Array", (void **)&active, &la) ||
+      !chorus_typed(env, argv[11], napi_uint32_array, "bprEpoch: state must be a Uint32Array", (void **)&state, &lst) ||
+      !chorus_typed(env, argv[13], napi_float64_array, "bprEpoch: stats must be a Float64Array", (void **)&stats, &lstats))
     return NULL;
   double factors = 0, lr = 0, reg = 0, flags = 0, samples = 0;
   napi_get_value_double(env, argv[2], &factors);

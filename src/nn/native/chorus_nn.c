@@ -9,6 +9,7 @@
  * deterministic for a given machine.
  */
 #include <node_api.h>
+#include "napi_glue.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -247,8 +248,8 @@ CLONES static void quad_forms(const double *restrict A, int lda, const int32_t *
 
 /* ---- N-API glue ---- */
 
-/* The data and length of a typed array of the wanted type; throws a TypeError naming it otherwise. */
-static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
+/* The data and length of a typed array of the wanted type; throws a TypeError naming it otherwise (napi_glue.h). */
+int chorus_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
   napi_typedarray_type type;
   void *ptr;
   size_t n;
@@ -262,15 +263,15 @@ static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, cons
 }
 
 static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
-  return get_typed(env, v, napi_float32_array, "expected a Float32Array", (void **)data, len);
+  return chorus_typed(env, v, napi_float32_array, "expected a Float32Array", (void **)data, len);
 }
 
 static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
-  return get_typed(env, v, napi_float64_array, "expected a Float64Array", (void **)data, len);
+  return chorus_typed(env, v, napi_float64_array, "expected a Float64Array", (void **)data, len);
 }
 
 static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  return get_typed(env, v, napi_int32_array, "expected an Int32Array", (void **)data, len);
+  return chorus_typed(env, v, napi_int32_array, "expected an Int32Array", (void **)data, len);
 }
 
 static double get_num(napi_env env, napi_value v) {
@@ -490,9 +491,6 @@ static napi_value js_quad_forms(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-napi_value chorus_bpr_epoch(napi_env env, napi_callback_info info); /* bpr.c */
-napi_value chorus_als_sweep(napi_env env, napi_callback_info info); /* als.c */
-napi_value chorus_knn_sim_rows(napi_env env, napi_callback_info info); /* knn.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

@@ -8,6 +8,7 @@
  * unfused (see `denominator`). The JS kernel spends ~97 % of item-kNN's fit in that loop on P1.
  */
 #include <node_api.h>
+#include "napi_glue.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,18 +63,6 @@ static int heap_offer(int32_t *hi, double *hv, int k, int size, double s, int i)
   return size;
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len) {
-  napi_typedarray_type type;
-  void *ptr;
-  size_t n;
-  if (napi_get_typedarray_info(env, v, &type, &n, &ptr, NULL, NULL) != napi_ok || type != want) {
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  *data = ptr;
-  *len = n;
-  return 1;
-}
 
 /*
  * knnSimRows(uIndptr, uIndices, uWeights, iIndptr, iUsers, iWeights, norms, k, shrink, from, to,
@@ -93,16 +82,16 @@ napi_value chorus_knn_sim_rows(napi_env env, napi_callback_info info) {
   float *uWeights, *iWeights, *outVal;
   double *norms;
   size_t nUp, nUi, nUw, nIp, nIu, nIw, nNorms, nCounts, nOutIdx, nOutVal;
-  if (!typed(env, argv[0], napi_int32_array, "knnSimRows: uIndptr must be an Int32Array", (void **)&uIndptr, &nUp) ||
-      !typed(env, argv[1], napi_int32_array, "knnSimRows: uIndices must be an Int32Array", (void **)&uIndices, &nUi) ||
-      !typed(env, argv[2], napi_float32_array, "knnSimRows: uWeights must be a Float32Array", (void **)&uWeights, &nUw) ||
-      !typed(env, argv[3], napi_int32_array, "knnSimRows: iIndptr must be an Int32Array", (void **)&iIndptr, &nIp) ||
-      !typed(env, argv[4], napi_int32_array, "knnSimRows: iUsers must be an Int32Array", (void **)&iUsers, &nIu) ||
-      !typed(env, argv[5], napi_float32_array, "knnSimRows: iWeights must be a Float32Array", (void **)&iWeights, &nIw) ||
-      !typed(env, argv[6], napi_float64_array, "knnSimRows: norms must be a Float64Array", (void **)&norms, &nNorms) ||
-      !typed(env, argv[11], napi_int32_array, "knnSimRows: counts must be an Int32Array", (void **)&counts, &nCounts) ||
-      !typed(env, argv[12], napi_int32_array, "knnSimRows: outIdx must be an Int32Array", (void **)&outIdx, &nOutIdx) ||
-      !typed(env, argv[13], napi_float32_array, "knnSimRows: outVal must be a Float32Array", (void **)&outVal, &nOutVal))
+  if (!chorus_typed(env, argv[0], napi_int32_array, "knnSimRows: uIndptr must be an Int32Array", (void **)&uIndptr, &nUp) ||
+      !chorus_typed(env, argv[1], napi_int32_array, "knnSimRows: uIndices must be an Int32Array", (void **)&uIndices, &nUi) ||
+      !chorus_typed(env, argv[2], napi_float32_array, "knnSimRows: uWeights must be a Float32Array", (void **)&uWeights, &nUw) ||
+      !chorus_typed(env, argv[3], napi_int32_array, "knnSimRows: iIndptr must be an Int32Array", (void **)&iIndptr, &nIp) ||
+      !chorus_typed(env, argv[4], napi_int32_array, "knnSimRows: iUsers must be an Int32Array", (void **)&iUsers, &nIu) ||
+      !chorus_typed(env, argv[5], napi_float32_array, "knnSimRows: iWeights must be a Float32Array", (void **)&iWeights, &nIw) ||
+      !chorus_typed(env, argv[6], napi_float64_array, "knnSimRows: norms must be a Float64Array", (void **)&norms, &nNorms) ||
+      !chorus_typed(env, argv[11], napi_int32_array, "knnSimRows: counts must be an Int32Array", (void **)&counts, &nCounts) ||
+      !chorus_typed(env, argv[12], napi_int32_array, "knnSimRows: outIdx must be an Int32Array", (void **)&outIdx, &nOutIdx) ||
+      !chorus_typed(env, argv[13], napi_float32_array, "knnSimRows: outVal must be a Float32Array", (void **)&outVal, &nOutVal))
     return NULL;
   double kd = 0, shrink = 0, fromd = 0, tod = 0;
   napi_get_value_double(env, argv[7], &kd);

@@ -21,8 +21,6 @@ export class BcAgent extends OfflineAgent<BcConfig> {
   readonly version = 1;
   readonly policy: Mlp;
   private readonly opt: Adam;
-  private x: Float32Array = new Float32Array(0);
-  private g: Float32Array = new Float32Array(0);
   private p: Float32Array = new Float32Array(0);
   private masked: Float32Array = new Float32Array(0);
 
@@ -42,22 +40,13 @@ export class BcAgent extends OfflineAgent<BcConfig> {
 
   protected train(steps: LoggedStep[]): void {
     const { batchSize } = this.config;
-    const D = this.pairs.dim;
     for (let it = 0; it < this.config.steps; it++) {
       const batch = Array.from({ length: batchSize }, () => steps[this.trainRng.int(steps.length)]!);
       const rows = batch.map((st) => this.stepRows(st));
-      let total = 0;
-      for (const r of rows) total += r.items.length;
-      this.x = grow(this.x, total * D);
-      this.g = grow(this.g, total).fill(0, 0, total);
-      let o = 0;
-      for (let b = 0; b < batch.length; b++) {
-        this.pairs.fill(batch[b]!.obs, rows[b]!.items, this.x, o);
-        o += rows[b]!.items.length;
-      }
+      const total = this.fillBatch(batch, rows);
       this.policy.zeroGrad();
       const f = this.policy.forward(this.x, total);
-      o = 0;
+      let o = 0;
       for (let b = 0; b < batch.length; b++) {
         const { items, logged } = rows[b]!;
         const n = items.length;

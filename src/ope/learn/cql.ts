@@ -38,8 +38,6 @@ export class CqlAgent extends OfflineAgent<CqlConfig> {
   readonly q: Mlp;
   private readonly target: Mlp;
   private readonly opt: Adam;
-  private x: Float32Array = new Float32Array(0);
-  private g: Float32Array = new Float32Array(0);
   private p: Float32Array = new Float32Array(0);
 
   constructor(ctx: AgentContext, config: CqlConfig) {
@@ -91,23 +89,14 @@ export class CqlAgent extends OfflineAgent<CqlConfig> {
 
   protected train(steps: LoggedStep[]): void {
     const { batchSize, gamma, alpha, tau } = this.config;
-    const D = this.pairs.dim;
     for (let it = 0; it < this.config.steps; it++) {
       const batch = Array.from({ length: batchSize }, () => steps[this.trainRng.int(steps.length)]!);
       const rows = batch.map((st) => this.stepRows(st));
       const boot = this.nextValues(batch);
-      let total = 0;
-      for (const r of rows) total += r.items.length;
-      this.x = grow(this.x, total * D);
-      this.g = grow(this.g, total).fill(0, 0, total);
-      let o = 0;
-      for (let b = 0; b < batch.length; b++) {
-        this.pairs.fill(batch[b]!.obs, rows[b]!.items, this.x, o);
-        o += rows[b]!.items.length;
-      }
+      const total = this.fillBatch(batch, rows);
       this.q.zeroGrad();
       const qv = this.q.forward(this.x, total);
-      o = 0;
+      let o = 0;
       for (let b = 0; b < batch.length; b++) {
         const st = batch[b]!;
         const { items, logged } = rows[b]!;

@@ -66,6 +66,9 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
   private order = new Int32Array(0);
   /** The `logCandidates` items the log showed most, most shown first. */
   private logItems: Int32Array = new Int32Array(0);
+  /** A training batch's (state, item) feature rows and the gradient of the loss per row. */
+  protected x: Float32Array = new Float32Array(0);
+  protected g: Float32Array = new Float32Array(0);
 
   constructor(ctx: AgentContext, config: C) {
     super(ctx, config);
@@ -85,6 +88,23 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
 
   /** Learn from the log (the subclass's algorithm). */
   protected abstract train(steps: LoggedStep[]): void;
+
+  /**
+   * Fill `x` with the feature rows of every step's items, one step after another, and zero `g` for
+   * as many rows; returns the row count.
+   */
+  protected fillBatch(batch: readonly LoggedStep[], rows: readonly StepRows[]): number {
+    let total = 0;
+    for (const r of rows) total += r.items.length;
+    this.x = grow(this.x, total * this.pairs.dim);
+    this.g = grow(this.g, total).fill(0, 0, total);
+    let o = 0;
+    for (let b = 0; b < batch.length; b++) {
+      this.pairs.fill(batch[b]!.obs, rows[b]!.items, this.x, o);
+      o += rows[b]!.items.length;
+    }
+    return total;
+  }
 
   /** Train on a session log. A second call trains further on top (it does not start over). */
   fit(log: SessionLog): this {

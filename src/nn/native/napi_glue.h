@@ -1,0 +1,17 @@
+/*
+ * What the addon's C files share: the one typed-array getter of the N-API glue (chorus_nn.c) and
+ * the kernels other files register in chorus_nn.c's module init.
+ */
+#ifndef CHORUS_NAPI_GLUE_H
+#define CHORUS_NAPI_GLUE_H
+#include <node_api.h>
+#include <stddef.h>
+
+/* The data and length of a typed array of the wanted type; throws a TypeError with `msg` and returns 0 otherwise. */
+int chorus_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len);
+
+napi_value chorus_bpr_epoch(napi_env env, napi_callback_info info); /* bpr.c */
+napi_value chorus_als_sweep(napi_env env, napi_callback_info info); /* als.c */
+napi_value chorus_knn_sim_rows(napi_env env, napi_callback_info info); /* knn.c */
+
+#endif
