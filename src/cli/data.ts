@@ -5,6 +5,7 @@
  * value scale, encoding, drop warning) are declared here once, for every command that reads data.
  */
 import type { Command } from 'commander';
+import { COLUMN_ROLES } from '../data/column-mapping.js';
 import { INTERACTION_FORMATS } from '../data/formats.js';
 import { loadDataDir } from '../data/load.js';
 import type { FolderLoadResult } from '../data/movielens.js';
@@ -99,7 +100,6 @@ export function oneOf<T extends string>(v: string | undefined, allowed: readonly
   return v as T;
 }
 
-const COLUMN_ROLES = ['user', 'item', 'value', 'timestamp', 'eventType'] as const;
 
 /** `user=uid,item=movie,value=2` → a column mapping (numbers are 0-based field indices, "none" = absent). */
 export function columnsFlag(v: string | undefined): ReadOptions['columns'] {

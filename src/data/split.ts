@@ -184,6 +184,22 @@ export function randomSplit(ds: Dataset, options: { seed: number; testRatio?: nu
   return splitDataset(ds, { kind: 'random', ...options });
 }
 
+/** Share of interactions that carry a timestamp (0 for an empty dataset). */
+export function timestampedShare(ds: Dataset): number {
+  const ts = ds.interactions.timestamp;
+  let n = 0;
+  for (let k = 0; k < ts.length; k++) if (!Number.isNaN(ts[k]!)) n++;
+  return ts.length === 0 ? 0 : n / ts.length;
+}
+
+/**
+ * Protocol t20's rule: P1's per-user temporal split when every interaction has a timestamp, else
+ * (no time order to follow) a seeded per-user random split of the same ratio.
+ */
+export function t20Rule(ds: Dataset, seed: number, testRatio = 0.2): SplitRule {
+  return timestampedShare(ds) >= 1 ? { kind: 'temporal-ratio', testRatio } : { kind: 'random', seed, testRatio, perUser: true };
+}
+
 /**
  * Cut a validation split from `train` by the same rule (P1: the last 20 % of each user's train
  * rows). Tune hyper-parameters on `validation`, never on the test split.

@@ -23,7 +23,7 @@ import { loadDataDir } from '../data/load.js';
 import type { FolderLoadResult } from '../data/movielens.js';
 import type { ReadOptions } from '../data/read-interactions.js';
 import { sha256File } from '../data/scan.js';
-import { filterByMinValue, splitDataset, validationSplit, type Split, type SplitRule } from '../data/split.js';
+import { filterByMinValue, splitDataset, t20Rule, timestampedShare, validationSplit, type Split, type SplitRule } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
 import type { ProtocolDefinition, ProtocolResult, ProtocolRunOptions } from './protocol.js';
 import { fitProtocolSplit } from './run.js';
@@ -98,9 +98,6 @@ async function summarise(path: string, r: FolderLoadResult, options: ReadOptions
   const snapshot = r.report.format === 'snapshot';
   const file = snapshot ? path : (ds.source?.file ?? r.report.file ?? path);
   const sha256 = (!snapshot && ds.source?.sha256) || (await sha256File(file));
-  const ts = ds.interactions.timestamp;
-  let stamped = 0;
-  for (let k = 0; k < ts.length; k++) if (!Number.isNaN(ts[k]!)) stamped++;
   const summary: DataSummary = {
     name: ds.name,
     path,
@@ -110,7 +107,7 @@ async function summarise(path: string, r: FolderLoadResult, options: ReadOptions
     users: ds.nUsers,
     items: ds.nItems,
     interactions: ds.nInteractions,
-    timestamped: ts.length === 0 ? 0 : stamped / ts.length,
+    timestamped: timestampedShare(ds),
     valueScale: valueScaleOf(options, r),
     rowsRead: r.report.rowsRead,
     rowsDropped: r.report.rowsDropped,
@@ -203,10 +200,9 @@ export function anyDataRule(id: string, data: LoadedData, p: SplitParams, seed: 
   const def = PROTOCOL_RULES.find((d) => d.id === id);
   if (!def) throw new ConfigError(`no any-data protocol "${id}"`, 'protocol');
   if (id === 't20' && data.summary.timestamped < 1) {
-    const random = PROTOCOL_RULES.find((d) => d.id === 'random20')!;
     return {
       id: 'random20',
-      rule: random.rule(data.dataset, data.summary, p, seed),
+      rule: t20Rule(data.dataset, seed, ratio(p)),
       note: `${data.summary.name} has no timestamp on ${Math.round((1 - data.summary.timestamped) * 100)} % of its interactions: P1's time order cannot apply, so the split is random20 (seed ${seed})`,
     };
   }

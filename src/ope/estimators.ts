@@ -75,6 +75,11 @@ export interface OpeResult {
 
 const NEEDS_MODEL: ReadonlySet<EstimatorName> = new Set(['dm', 'dr', 'clipped-dr', 'switch-dr']);
 
+/** Whether any of these estimators needs reward predictions (DM and the DR family). */
+export function needsRewardModel(estimators: readonly EstimatorName[]): boolean {
+  return estimators.some((e) => NEEDS_MODEL.has(e));
+}
+
 /** Check shapes and probabilities once, naming the first offending record. */
 export function checkInputs(inp: OpeInputs, estimators: readonly EstimatorName[]): void {
   const { log, target, predicted } = inp;
@@ -84,7 +89,7 @@ export function checkInputs(inp: OpeInputs, estimators: readonly EstimatorName[]
     if (arr.length !== log.n) throw new DataError(`log.${name} has ${arr.length} entries for ${log.n} records`, { field: name });
   }
   if (target.length !== nnz) throw new DataError(`target probabilities: ${target.length} for ${nnz} candidates`, { field: 'target' });
-  const model = estimators.some((e) => NEEDS_MODEL.has(e));
+  const model = needsRewardModel(estimators);
   if (model && (!predicted || predicted.length !== nnz)) throw new ConfigError(`${estimators.filter((e) => NEEDS_MODEL.has(e)).join(', ')} need reward predictions for every candidate`, 'estimators');
   for (let i = 0; i < log.n; i++) {
     const lo = log.indptr[i]!;

@@ -41,8 +41,7 @@ import { buildSetup } from '../eval/sim/setup.js';
 import { meanCi } from '../eval/sim/stats.js';
 import { Rng } from '../util/rng.js';
 import { foldAssignment } from './cross-fit.js';
-import { ESTIMATORS, estimate, type BanditLog, type Estimate, type EstimatorName } from './estimators.js';
-import { writeOpeLog, type OpeRecord } from './logs.js';
+import { ESTIMATORS, estimate, importanceWeightStats, type BanditLog, type Estimate, type EstimatorName } from './estimators.js';
 import { SLATE_ESTIMATORS, slateEstimates, type SlateEstimatorName, type SlateLog } from './slates.js';
 
 export const SIM_OPE_DEFAULT_ESTIMATORS = ['dm', 'ips', 'snips', 'dr', 'position-ips', 'pseudo-inverse'] as const;
@@ -70,8 +69,6 @@ export interface SimOpeOptions {
   policyMode?: 'evaluation' | 'training';
   /** The target is the frozen behaviour with `policyConfig` applied (`policy` must name the same agent). */
   policyFromBehaviour?: boolean;
-  /** Write the first seed's logged decisions here as a Chorus OPE log (JSONL, ./logs.ts). */
-  logFile?: string;
   /** A built simulator setup (tests use a toy world); default `buildSetup({ preset, dataDir })`. */
   setup?: SimSetup;
   /** Sessions stepped side by side (default 1000). */
@@ -186,11 +183,10 @@ interface SeedLog {
   restMass: Float64Array;
   /** 1 where slot j showed the behaviour's greedy item (the rest were explored). */
   greedy: Uint8Array;
-  records?: OpeRecord[];
 }
 
 /** Log `n` first decisions of fresh sessions with the behaviour, reading the target's distribution for each. */
-function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedAgent, n: number, envSeed: number, batch: number, keepRecords: boolean): SeedLog {
+function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedAgent, n: number, envSeed: number, batch: number): SeedLog {
   const { world, config } = setup.preset;
   const K = config.slateSize;
   const slate = new Int32Array(n * K);
@@ -206,7 +202,6 @@ function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedA
   const suppProb: number[] = [];
   const restMass = new Float64Array(n * K);
   const greedy = new Uint8Array(n * K);
-  const records: OpeRecord[] | undefined = keepRecords ? [] : undefined;
   const streams = new Rng(envSeed);
   let i = 0;
   while (i < n) {
@@ -266,23 +261,6 @@ function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedA
         reward[r * K + j] = v;
         sum += v;
       }
-      if (records) {
-        const db = bDist[s]!;
-        const sup = db.support(0);
-        const first = buf[s * K]!;
-        const cands = sup.items.includes(first) ? Array.from(sup.items) : [...sup.items, first];
-        records.push({
-          id: String(r),
-          user: String(obs[s]!.user),
-          candidates: cands,
-          chosen: first,
-          propensity: db.slotProbability(0, first),
-          reward: sum,
-          slate: Array.from(buf.subarray(s * K, s * K + K)),
-          slotPropensities: Array.from(loggingMarginal.subarray(r * K, r * K + K)),
-          slotRewards: Array.from(reward.subarray(r * K, r * K + K)),
-        });
-      }
     }
     i += b;
   }
@@ -298,7 +276,6 @@ function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedA
     suppProb: Float64Array.from(suppProb),
     restMass,
     greedy,
-    records,
   };
 }
 
@@ -451,8 +428,7 @@ export async function runSimOpe(o: SimOpeOptions): Promise<SimOpeResult> {
   for (let s = 0; s < o.seeds; s++) {
     const behaviour = instance(setup, bSaved, streamSeed(base, s, 0), true);
     const target = instance(setup, tSaved, streamSeed(base, s, 1), policyMode === 'training', tConfig);
-    const log = logDecisions(setup, behaviour, target, o.decisions, streamSeed(base, s, 2), batch, s === 0 && o.logFile !== undefined);
-    if (log.records && o.logFile) await writeOpeLog(o.logFile, log.records);
+    const log = logDecisions(setup, behaviour, target, o.decisions, streamSeed(base, s, 2), batch);
     const estimates: Record<string, Estimate> = {};
     const bl = slateBandit(log, foldAssignment(o.decisions, 2, streamSeed(base, s, 3)));
     const boot = { bootstrap, seed: streamSeed(base, s, 4) };
@@ -462,14 +438,7 @@ export async function runSimOpe(o: SimOpeOptions): Promise<SimOpeResult> {
       Object.assign(estimates, res.estimates);
       ess = res.ess;
     } else {
-      let sw = 0;
-      let sw2 = 0;
-      for (let r = 0; r < o.decisions; r++) {
-        const w = log.pi[r]! / log.mu[r]!;
-        sw += w;
-        sw2 += w * w;
-      }
-      ess = sw2 > 0 ? (sw * sw) / sw2 : 0;
+      ess = importanceWeightStats(bl).ess;
     }
     if (slate.length > 0) Object.assign(estimates, slateEstimates(log.slates, log.piSlot, slate, boot).estimates);
     // The truth run: a fresh target instance with its own stream, on sessions independent of the log's.

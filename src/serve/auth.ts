@@ -73,6 +73,11 @@ export class KeyRing {
   private static readonly VERIFIED_MAX = 1024;
   constructor(private readonly store: Store) {}
 
+  /** The lookup id of a token: from the verified cache when it verified before (no sha256), else computed. */
+  idOf(token: string): string {
+    return this.verified.get(token)?.id ?? lookupId(token);
+  }
+
   async load(): Promise<void> {
     for (const k of await this.store.keys.listKeys()) this.keys.set(k.id, k);
     this.verified.clear();

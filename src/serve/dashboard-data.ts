@@ -21,8 +21,9 @@ function title(engine: Engine, id: string): string {
 
 /**
  * The shape the dashboard's OPE card reads from a feed's `ope` field: off-policy estimates of other
- * policies on the logged decisions. Nothing produces it yet (there is no ope/ module), so the feed
- * leaves `ope` out and the page hides the card.
+ * policies on the logged decisions. The server does not compute off-policy estimates itself
+ * (`chorus ope --log` does, offline), so its feed leaves `ope` out and the page hides the card; a
+ * feed that carries one (a proxy, a later server) gets it drawn.
  */
 export interface OpeFigures {
   /** Dataset, decisions, estimator settings: the protocol line every figure names. */
@@ -113,7 +114,7 @@ export async function dashboardData(engine: Engine, user: string | undefined, ho
     counted += b.decisions;
     rewardSum += b.rewardSum;
   }
-  const items = engine.listEntries('items', 0, Number.MAX_SAFE_INTEGER).map((e) => e.id);
+  const items = [...engine.itemIds()];
   const counts = items.map((id) => engine.exposure.get(id) ?? 0);
   const shown = counts.filter((c) => c > 0).length;
   const hist: { bucket: string; items: number }[] = [];

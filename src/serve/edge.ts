@@ -7,7 +7,7 @@ import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyScope } from '../store/types.js';
-import { lookupId, requestToken, type KeyRing } from './auth.js';
+import { requestToken, type KeyRing } from './auth.js';
 import { AuthError, errorReply, RateLimitError, RequestError } from './errors.js';
 import { deeperThan } from './json-depth.js';
 import { MAX_JSON_DEPTH } from './schemas.js';
@@ -86,7 +86,7 @@ export async function installEdge(app: FastifyInstance, keys: KeyRing, o: EdgeOp
       ...(general ? { max: general.max, timeWindow: general.windowMs } : {}),
       keyGenerator: (req) => {
         const t = requestToken(req.headers);
-        return t ? `key:${lookupId(t)}` : `ip:${normalizeIP(req.ip)}`;
+        return t ? `key:${keys.idOf(t)}` : `ip:${normalizeIP(req.ip)}`;
       },
       errorResponseBuilder: (_req, ctx) => new RateLimitError(`rate limit exceeded (${ctx.max} requests per ${ctx.after}); retry later`, Math.ceil(ctx.ttl / 1000)),
     });

@@ -385,6 +385,11 @@ export class Engine {
   }
 
   /** One page of entries, catalogue order; copies only the page. */
+  /** Every catalogue item id, in catalogue order (no metadata copied). */
+  itemIds(): IterableIterator<string> {
+    return this.catalogue.itemIds();
+  }
+
   listEntries(kind: CatalogueKind, offset: number, limit: number): EntryInput[] {
     return this.catalogue.page(kind, offset, limit);
   }

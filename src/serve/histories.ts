@@ -41,11 +41,12 @@ export class UserHistories {
     let h = this.map.get(user);
     if (h) this.touch(user, h);
     else this.map.set(user, (h = []));
+    // A repeated like changes nothing, so the user's cached pool stays valid.
     if (!h.includes(item)) {
       h.push(item);
       if (h.length > this.bounds.perUser) h.splice(0, h.length - this.bounds.perUser);
+      this.onChange(user);
     }
-    this.onChange(user);
     while (this.map.size > this.bounds.users) {
       const oldest = this.map.keys().next().value!;
       this.map.delete(oldest);

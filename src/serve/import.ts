@@ -4,6 +4,8 @@ import { StringDecoder } from 'node:string_decoder';
 import type { z } from 'zod';
 import { ChorusError } from '../errors.js';
 import { RequestError } from './errors.js';
+import { deeperThan } from './json-depth.js';
+import { MAX_JSON_DEPTH } from './schemas.js';
 import { firstSchemaIssue } from '../util/zod-issue.js';
 
 const MAX_ROWS = 1_000_000;
@@ -88,6 +90,9 @@ async function ndjsonRows<S extends z.ZodType>(body: unknown, schema: S, limits:
     } catch (e) {
       throw rowError(line, undefined, `bad JSON: ${(e as Error).message}`);
     }
+    // The same depth cap as application/json bodies (edge.ts): an import line is a body too.
+    const deep = deeperThan(v, MAX_JSON_DEPTH);
+    if (deep !== null) throw rowError(line, deep, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
     if (out.length >= MAX_ROWS) throw tooMany();
     out.push(check(schema, v, line));
     sinceYield++;

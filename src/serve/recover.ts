@@ -120,6 +120,7 @@ export async function recoverFromLog(x: RecoverDeps): Promise<void> {
   learner.lastLearnedSeq = after;
   x.counters.learned = policy.updates;
   x.counters.decisions = await store.events.countDecisions();
-  for (const d of recent) for (const id of d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  // As counted live (decisions.ts `logged`): a slate's shown items, a Rank decision's pick only.
+  for (const d of recent) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
   if (replayed > 0 || closedSince > 0) x.log(`replayed ${replayed} rewards and ${closedSince} closed reward windows logged after the policy checkpoint`);
 }

@@ -33,7 +33,7 @@ export function checkDatabaseFile(path: string): void {
     throw refuse(
       'E_STORE_EMPTY',
       path,
-      'the store file is empty (zero length): a store is never empty once opened, so this is a truncated or placeholder file; refusing to start a new store over it (remove the file to start afresh)',
+      'the store file is empty (zero length): a store is never empty once opened, so this is a truncated file or one created but never written; refusing to start a new store over it (remove the file to start afresh)',
     );
   }
   const head = Buffer.alloc(SQLITE_MAGIC.length);

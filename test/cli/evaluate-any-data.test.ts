@@ -76,4 +76,14 @@ describe('chorus evaluate on any data', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--protocol t20/);
   });
+
+  it('refuses split and read flags on P1, which would ignore them', async () => {
+    const dir = tempDir();
+    writeTinyMovieLens(dir, 20, 40, 3);
+    for (const extra of [['--test-ratio', '0.5'], ['--value-range', '1,5']]) {
+      const r = await runCli(['evaluate', '--protocol', 'ml-ls-t20', '--data', dir, '--model', 'popularity', ...extra]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`${extra[0]} applies to the any-data protocols`);
+    }
+  });
 });

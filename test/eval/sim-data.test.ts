@@ -36,7 +36,7 @@ describe('simulator data on any dataset', () => {
     const dir = tempDir();
     const file = join(dir, 'plays.csv');
     // Play counts: unbounded, so no scale; user b's counts are all equal.
-    writeFileSync(file, 'user,item,plays\na,x,1\na,y,250\na,z,12\nb,x,7\nb,y,7\nc,z,3141\n');
+    writeFileSync(file, 'user,item,plays\na,x,1\na,y,250\na,z,12\nb,x,7\nb,y,7\nc,z,3141\nd,v,1\nd,w,2\nd,x,3\nd,y,4\nd,z,5\n');
     const d = await loadSimData(file, { columns: { user: 'user', item: 'item', value: 'plays' } });
     expect(d.summary.valueScale).toBeNull();
     expect(d.valueMapping).toBe('user-percentile');
@@ -50,6 +50,9 @@ describe('simulator data on any dataset', () => {
     expect(v('c', 'z')).toBe(4);
     // No timestamps: the agents' train split is a seeded random 80 % per user.
     expect(d.summary.timestamped).toBe(0);
-    expect(d.train.nInteractions).toBe(d.full.nInteractions - 0);
+    // floor(20 %) of each user's rows: none of a, b, c's (≤ 3 rows), one of d's five.
+    expect(d.train.nInteractions).toBe(d.full.nInteractions - 1);
+    const dIndex = d.full.users.toIndex('d');
+    expect(Array.from(d.train.userCounts())[dIndex]).toBe(4);
   });
 });

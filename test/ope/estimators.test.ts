@@ -25,6 +25,8 @@ describe('off-policy estimators', () => {
     expect(r.estimates.dm!.value).toBeCloseTo(0.395, 12);
     expect(r.estimates.dr!.value).toBeCloseTo((1.18 + 0.05) / 2, 12);
     expect(r.estimates['clipped-ips']!.value).toBeCloseTo(0.8, 12);
+    // A cap below record 0's weight 1.6 binds: (1.5·1 + 1.5·0) / 2.
+    expect(estimate(tiny(), ['clipped-ips'], { clip: 1.5, bootstrap: 0 }).estimates['clipped-ips']!.value).toBeCloseTo(0.75, 12);
     expect(r.estimates['clipped-dr']!.value).toBeCloseTo((1.18 + (0.25 - 0.18)) / 2, 12);
     // Record 1's weight 2 exceeds τ = 1.8: the model alone speaks for it.
     expect(r.estimates['switch-dr']!.value).toBeCloseTo((1.18 + 0.25) / 2, 12);

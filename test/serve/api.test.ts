@@ -234,6 +234,7 @@ describe('malformed requests get a JSON 4xx and change nothing', () => {
     ['bad row in an import', () => s.call('POST', '/items/import', [{ id: 'ok1' }, { id: 'ok2' }, { id: 'bad', tags: 'notalist' }]), 400, 'E_VALIDATION', '[2].tags'],
     ['bad NDJSON line', () => s.call('POST', '/items/import', undefined, { type: 'application/x-ndjson', raw: '{"id":"ok3"}\n{"id":\n' }), 400, 'E_VALIDATION'],
     ['bad CSV row', () => s.call('POST', '/items/import', undefined, { type: 'text/csv', raw: 'id,title\nok4,A\n,B\n' }), 400, 'E_VALIDATION', 'id'],
+    ['NDJSON line nested past the depth cap', () => s.call('POST', '/items/import', undefined, { type: 'application/x-ndjson', raw: `{"id":"ok5"}\n{"id":"deep","attributes":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}\n` }), 400, 'E_VALIDATION'],
     ['duplicate ids in import', () => s.call('POST', '/items/import', [{ id: 'd1' }, { id: 'd1' }]), 400, 'E_VALIDATION', '[1].id'],
     ['bad list query', () => s.call('GET', '/items?limit=-4', undefined, { key: client }), 400, 'E_VALIDATION', 'limit'],
   ];

@@ -24,6 +24,16 @@ describe('UserHistories', () => {
     expect(changed).toEqual(['u1', 'u2', 'u3', 'u2']);
   });
 
+  it('reports no change for a repeated like, so the user\'s cached pool stays', () => {
+    const changed: string[] = [];
+    const h = new UserHistories({ perUser: 5, users: 5 }, (u) => changed.push(u));
+    h.remember('u1', 'a');
+    h.remember('u1', 'a');
+    h.remember('u1', 'b');
+    expect(changed).toEqual(['u1', 'u1']);
+    expect(h.get('u1')).toEqual(['a', 'b']);
+  });
+
   it('holds exactly what an unbounded history holds while under both bounds', () => {
     const small = new UserHistories({ perUser: 1000, users: 1000 });
     const ref = new Map<string, string[]>();

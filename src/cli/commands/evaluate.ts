@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
 import { isMovieLensDir } from '../../data/movielens.js';
 import type { ReadOptions } from '../../data/read-interactions.js';
-import { getProtocol, PROTOCOLS, type SplitParams, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
+import { ANY_DATA_PROTOCOLS, getProtocol, PROTOCOLS, type SplitParams, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
 import { parseEmbedderSpec } from '../../embed/registry.js';
 import { ConfigError } from '../../errors.js';
 import { listRecommenders } from '../../recommenders/registry.js';
@@ -74,6 +74,17 @@ function fallbackData(protocol: string): string | undefined {
   const def = PROTOCOLS.get(protocol);
   if (def?.defaultDataDir !== undefined && existsSync(def.defaultDataDir)) return undefined;
   return demoDataDir();
+}
+
+/**
+ * P1 and P2 read their reference folder by their own rules: split and read flags would be ignored
+ * there, so they are refused rather than quietly dropped.
+ */
+function refuseIgnoredFlags(s: EvaluateSettings, flags: EvaluateFlags): void {
+  if (ANY_DATA_PROTOCOLS.some((d) => d.id === s.protocol)) return;
+  const given = (Object.entries({ 'test-ratio': flags.testRatio, 'last-n': flags.lastN, cut: flags.cut }) as [string, unknown][]).concat(Object.entries(dataFlagOptions(flags)));
+  const first = given.find(([, v]) => v !== undefined);
+  if (first) throw new ConfigError(`--${first[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to the any-data protocols (${ANY_DATA_PROTOCOLS.map((d) => d.id).join(', ')}), not ${s.protocol}`, first[0]);
 }
 
 /** `--cut`: Unix seconds, or an ISO date / date-time (UTC unless it says otherwise). */
@@ -231,6 +242,7 @@ export function register(program: Command): void {
       const { config } = loadConfig(flags.config);
       const s = evaluateSettings(config, flags);
       getProtocol(s.protocol); // unknown protocol: fail before any work
+      refuseIgnoredFlags(s, flags);
       if (flags.compare !== undefined && flags.compare === s.model) throw new ConfigError('compare with a different model', 'compare');
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
 import { crossFitPredictions } from '../../ope/cross-fit.js';
-import { ESTIMATORS, estimate, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
+import { ESTIMATORS, estimate, needsRewardModel, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
 import { readEventsLog, readOpeLog, readStoreLog, sniffLogFormat, type OpeDataset } from '../../ope/logs.js';
 import { readObdLog } from '../../ope/obd.js';
 import { runSimOpe, type SimOpeResult } from '../../ope/sim-study.js';
@@ -142,7 +142,7 @@ export async function runOpe(flags: OpeFlags): Promise<OpeCliResult> {
   const data = await readLog(flags.log, format);
   const policy = await resolvePolicy(flags.policy, data, epsilon, flags);
   const target = targetProbabilities(policy, data);
-  const needsModel = estimators.some((e) => e === 'dm' || e.endsWith('dr'));
+  const needsModel = needsRewardModel(estimators);
   const predicted = needsModel
     ? crossFitPredictions(
         { log: data.log, nActions: data.actionIds.length, context: data.context, candidateFeatures: data.candidateFeatures, actionFeatures: data.actionFeatures },
@@ -173,6 +173,11 @@ export async function runPresetOpe(flags: OpeFlags): Promise<SimOpeResult> {
   if (flags.log) throw new ConfigError('give either --log or --preset, not both', 'preset');
   if (!flags.behaviour) throw new ConfigError('--preset needs --behaviour <agent>', 'behaviour');
   if (!flags.policy) throw new ConfigError('--preset needs --policy <agent>', 'policy');
+  // The study fits its own per-slot reward model and uses the estimators' default clip and τ: the
+  // log mode's settings would be silently ignored here, so they are refused.
+  const logOnly = { format: flags.format, epsilon: flags.epsilon, 'reward-model': flags.rewardModel, 'reward-param': flags.rewardParam, folds: flags.folds, clip: flags.clip, tau: flags.tau, 'train-data': flags.trainData };
+  const ignored = Object.entries(logOnly).find(([, v]) => v !== undefined);
+  if (ignored) throw new ConfigError(`--${ignored[0]} applies to --log, not --preset`, ignored[0]);
   return runSimOpe({
     preset: flags.preset!,
     behaviour: flags.behaviour,

@@ -8,13 +8,13 @@ import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
 import { createEvalModel } from '../../eval/index.js';
 import type { Dataset } from '../../data/dataset.js';
-import { randomSplit, temporalRatioSplit } from '../../data/split.js';
+import { splitDataset, t20Rule } from '../../data/split.js';
 import { saveModel } from '../../recommenders/persist.js';
 import { agentEntry } from '../../agents/registry.js';
 import { presetConfig, presetNames } from '../../env/presets.js';
 import { trainSimAgent } from '../../eval/sim/simulate.js';
-import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
-import { DEFAULT_TRAIN_STEPS, simulateDataPath } from './simulate.js';
+import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
+import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './simulate.js';
 import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
 import { withCleanStdout, writeJson, writeOut } from '../output.js';
@@ -36,18 +36,18 @@ interface TrainFlags extends DataFlags {
 
 /** The train part of protocol t20's split: P1's rule, or random20 (seed 0) without timestamps. */
 function holdoutTrain(dataset: Dataset): Dataset {
-  const ts = dataset.interactions.timestamp;
-  for (let k = 0; k < ts.length; k++) if (Number.isNaN(ts[k]!)) return randomSplit(dataset, { seed: 0, testRatio: 0.2, perUser: true }).train;
-  return temporalRatioSplit(dataset, 0.2).train;
+  return splitDataset(dataset, t20Rule(dataset, 0)).train;
 }
 
 /** `train --agent`: an agent trained in the simulator (the data calibrates its world), saved to `--out`. */
 async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void> {
   const agent = flags.agent!;
   agentEntry(agent); // unknown names fail before any work
-  const preset = flags.preset ?? 'sim-ml-ls-v1';
+  // The config's `simulate` section applies as it does to `simulate`, so both train the same agent.
+  const sc = configSection(config, 'simulate', SimulateConfigSchema) ?? {};
+  const preset = flags.preset ?? sc.preset ?? 'sim-ml-ls-v1';
   presetConfig(preset);
-  const steps = intFlag(flags.steps, 'steps', 1) ?? DEFAULT_TRAIN_STEPS;
+  const steps = intFlag(flags.steps, 'steps', 1) ?? sc.steps ?? DEFAULT_TRAIN_STEPS;
   const out = resolve(flags.out ?? `${agent}.agent.json`);
   const json = Boolean(flags.json);
   await withCleanStdout(json, async () => {
@@ -56,10 +56,13 @@ async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void
     try {
       r = await trainSimAgent({
         preset,
-        dataDir: flags.data ?? config.data ?? simulateDataPath(undefined, config),
+        dataDir: simulateDataPath(flags.data, config),
         readOptions: readOptions(config, dataFlagOptions(flags)),
+        lambda: sc.lambda,
+        alpha: sc.alpha,
+        embeddings: sc.embeddings ?? 'none',
         agent,
-        agentConfig: parseParams(flags.param),
+        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param) },
         trainSteps: steps,
         seed: intFlag(flags.seed, 'seed', 0) ?? 1,
         out,

@@ -11,7 +11,7 @@
  */
 import { Dataset, interactionsFrom } from '../../data/dataset.js';
 import type { ReadOptions } from '../../data/read-interactions.js';
-import { randomSplit, temporalRatioSplit } from '../../data/split.js';
+import { splitDataset, t20Rule } from '../../data/split.js';
 import { loadAnyData, type DataSummary } from '../any-data.js';
 
 export interface SimData {
@@ -36,7 +36,7 @@ const STAR_HI = 5;
 export async function loadSimData(path: string, options: ReadOptions = {}): Promise<SimData> {
   const { dataset, summary } = await loadAnyData(path, { sortIds: false, ...options });
   const { full, mapping } = onStarScale(simItemMeta(dataset), summary.valueScale);
-  const { train } = summary.timestamped >= 1 ? temporalRatioSplit(full, 0.2) : randomSplit(full, { seed: 0, testRatio: 0.2, perUser: true });
+  const { train } = splitDataset(full, t20Rule(full, 0));
   return { full, train, dir: path, summary, valueMapping: mapping };
 }
 

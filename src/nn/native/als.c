@@ -407,11 +407,6 @@ done:
 /* ---- N-API glue ---- */
 
 
-static double num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
 
 /*
  * alsSweep(f, indptr, indices, cm1, x, y, reg, solver, cgSteps, threads): solve every row of x
@@ -430,17 +425,17 @@ napi_value chorus_als_sweep(napi_env env, napi_callback_info info) {
   Job job;
   memset(&job, 0, sizeof job);
   size_t nIndptr, nIndices, nCm1, nX, nY;
-  job.f = (int)num(env, argv[0]);
+  job.f = (int)chorus_num(env, argv[0]);
   if (!chorus_typed(env, argv[1], napi_int32_array, "alsSweep: indptr must be an Int32Array", (void **)&job.indptr, &nIndptr) ||
       !chorus_typed(env, argv[2], napi_int32_array, "alsSweep: indices must be an Int32Array", (void **)&job.indices, &nIndices) ||
       !chorus_typed(env, argv[3], napi_float32_array, "alsSweep: cm1 must be a Float32Array", (void **)&job.cm1, &nCm1) ||
       !chorus_typed(env, argv[4], napi_float32_array, "alsSweep: x must be a Float32Array", (void **)&job.x, &nX) ||
       !chorus_typed(env, argv[5], napi_float32_array, "alsSweep: y must be a Float32Array", (void **)&job.y, &nY))
     return NULL;
-  const double reg = num(env, argv[6]);
-  job.solver = (int)num(env, argv[7]);
-  job.cgSteps = (int)num(env, argv[8]);
-  int threads = (int)num(env, argv[9]);
+  const double reg = chorus_num(env, argv[6]);
+  job.solver = (int)chorus_num(env, argv[7]);
+  job.cgSteps = (int)chorus_num(env, argv[8]);
+  int threads = (int)chorus_num(env, argv[9]);
   if (threads < 1) threads = 1;
   if (threads > 16) threads = 16;
   const int f = job.f;

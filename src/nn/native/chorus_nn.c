@@ -274,7 +274,8 @@ static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
   return chorus_typed(env, v, napi_int32_array, "expected an Int32Array", (void **)data, len);
 }
 
-static double get_num(napi_env env, napi_value v) {
+/* A number argument (0 when it is not one; callers range-check what they read). */
+double chorus_num(napi_env env, napi_value v) {
   double d = 0;
   napi_get_value_double(env, v, &d);
   return d;
@@ -286,10 +287,10 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[13];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc != 13) { napi_throw_type_error(env, NULL, "sgemm takes 13 arguments"); return NULL; }
-  int tA = (int)get_num(env, argv[0]), tB = (int)get_num(env, argv[1]);
-  int M = (int)get_num(env, argv[2]), N = (int)get_num(env, argv[3]), K = (int)get_num(env, argv[4]);
-  float alpha = (float)get_num(env, argv[5]), beta = (float)get_num(env, argv[10]);
-  int lda = (int)get_num(env, argv[7]), ldb = (int)get_num(env, argv[9]), ldc = (int)get_num(env, argv[12]);
+  int tA = (int)chorus_num(env, argv[0]), tB = (int)chorus_num(env, argv[1]);
+  int M = (int)chorus_num(env, argv[2]), N = (int)chorus_num(env, argv[3]), K = (int)chorus_num(env, argv[4]);
+  float alpha = (float)chorus_num(env, argv[5]), beta = (float)chorus_num(env, argv[10]);
+  int lda = (int)chorus_num(env, argv[7]), ldb = (int)chorus_num(env, argv[9]), ldc = (int)chorus_num(env, argv[12]);
   float *A, *B, *C;
   size_t la, lb, lc;
   if (!get_f32(env, argv[6], &A, &la) || !get_f32(env, argv[8], &B, &lb) || !get_f32(env, argv[11], &C, &lc)) return NULL;
@@ -317,8 +318,8 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[3], &v, &n4))
     return NULL;
   if (n2 != n || n3 != n || n4 != n) { napi_throw_range_error(env, NULL, "adam: arrays differ in length"); return NULL; }
-  float lr = (float)get_num(env, argv[4]), b1 = (float)get_num(env, argv[5]), b2 = (float)get_num(env, argv[6]);
-  float eps = (float)get_num(env, argv[7]), bc1 = (float)get_num(env, argv[8]), bc2 = (float)get_num(env, argv[9]);
+  float lr = (float)chorus_num(env, argv[4]), b1 = (float)chorus_num(env, argv[5]), b2 = (float)chorus_num(env, argv[6]);
+  float eps = (float)chorus_num(env, argv[7]), bc1 = (float)chorus_num(env, argv[8]), bc2 = (float)chorus_num(env, argv[9]);
   float step = lr / bc1;
   float rbc2 = 1.0f / sqrtf(bc2);
   for (size_t i = 0; i < n; i++) {
@@ -371,7 +372,7 @@ static napi_value js_bias_act(napi_env env, napi_callback_info info) {
   float *y, *b;
   size_t ly, lb;
   if (!get_f32(env, argv[0], &y, &ly) || !get_f32(env, argv[1], &b, &lb)) return NULL;
-  int rows = (int)get_num(env, argv[2]), n = (int)get_num(env, argv[3]), act = (int)get_num(env, argv[4]);
+  int rows = (int)chorus_num(env, argv[2]), n = (int)chorus_num(env, argv[3]), act = (int)chorus_num(env, argv[4]);
   if (rows < 0 || n < 0 || (size_t)rows * n > ly || (size_t)n > lb) { napi_throw_range_error(env, NULL, "biasAct: array too small"); return NULL; }
   bias_act(y, b, rows, n, act);
   return NULL;
@@ -387,7 +388,7 @@ static napi_value js_act_grad(napi_env env, napi_callback_info info) {
   size_t ld, ly, lz, lg;
   if (!get_f32(env, argv[0], &d, &ld) || !get_f32(env, argv[1], &y, &ly) || !get_f32(env, argv[2], &dz, &lz) || !get_f32(env, argv[3], &gb, &lg))
     return NULL;
-  int rows = (int)get_num(env, argv[4]), n = (int)get_num(env, argv[5]), act = (int)get_num(env, argv[6]);
+  int rows = (int)chorus_num(env, argv[4]), n = (int)chorus_num(env, argv[5]), act = (int)chorus_num(env, argv[6]);
   size_t len = (size_t)rows * n;
   if (rows < 0 || n < 0 || len > ld || len > ly || len > lz || (size_t)n > lg) { napi_throw_range_error(env, NULL, "actGrad: array too small"); return NULL; }
   act_grad(d, y, dz, gb, rows, n, act);
@@ -404,7 +405,7 @@ static napi_value js_score_rows(napi_env env, napi_callback_info info) {
   float *items, *user, *out;
   size_t li, lu, lo;
   if (!get_f32(env, argv[0], &items, &li) || !get_f32(env, argv[1], &user, &lu) || !get_f32(env, argv[2], &out, &lo)) return NULL;
-  double n = get_num(env, argv[3]), dim = get_num(env, argv[4]), base = get_num(env, argv[5]);
+  double n = chorus_num(env, argv[3]), dim = chorus_num(env, argv[4]), base = chorus_num(env, argv[5]);
   if (!(n >= 0) || !(dim >= 0) || n != (double)(int)n || dim != (double)(int)dim) {
     napi_throw_range_error(env, NULL, "scoreRows: n and dim must be non-negative integers");
     return NULL;
@@ -445,7 +446,7 @@ static napi_value js_rank1_sub(napi_env env, napi_callback_info info) {
   double *A, *u;
   size_t la, lu;
   if (!get_f64(env, argv[0], &A, &la) || !get_f64(env, argv[2], &u, &lu)) return NULL;
-  double lda = get_num(env, argv[1]), d = get_num(env, argv[3]), c = get_num(env, argv[4]);
+  double lda = chorus_num(env, argv[1]), d = chorus_num(env, argv[3]), c = chorus_num(env, argv[4]);
   if (!(d >= 0) || !(lda >= d) || d != (double)(int)d || lda != (double)(int)lda) {
     napi_throw_range_error(env, NULL, "rank1Sub: d and lda must be integers with 0 <= d <= lda");
     return NULL;
@@ -469,7 +470,7 @@ static napi_value js_quad_forms(napi_env env, napi_callback_info info) {
   size_t la, lx, lo, li, ls;
   if (!get_f64(env, argv[0], &A, &la) || !get_i32(env, argv[2], &idx, &li) || !get_f64(env, argv[3], &x, &lx) ||
       !get_i32(env, argv[4], &start, &ls) || !get_f64(env, argv[6], &out, &lo)) return NULL;
-  double lda = get_num(env, argv[1]), rows = get_num(env, argv[5]);
+  double lda = chorus_num(env, argv[1]), rows = chorus_num(env, argv[5]);
   if (!(rows >= 0) || rows != (double)(int)rows || !(lda >= 1) || lda != (double)(int)lda || (size_t)rows + 1 > ls || (size_t)rows > lo) {
     napi_throw_range_error(env, NULL, "quadForms: bad rows or lda");
     return NULL;

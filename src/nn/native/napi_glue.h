@@ -9,6 +9,8 @@
 
 /* The data and length of a typed array of the wanted type; throws a TypeError with `msg` and returns 0 otherwise. */
 int chorus_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *msg, void **data, size_t *len);
+/* A number argument (0 when it is not one; callers range-check what they read). */
+double chorus_num(napi_env env, napi_value v);
 
 napi_value chorus_bpr_epoch(napi_env env, napi_callback_info info); /* bpr.c */
 napi_value chorus_als_sweep(napi_env env, napi_callback_info info); /* als.c */
