@@ -148,6 +148,14 @@ export function agentNames(): string[] {
   return [...Object.keys(BUILTIN_AGENTS), ...added.keys()];
 }
 
+/**
+ * Whether `name` is a built-in agent. Only built-ins exist in every thread: agents registered at
+ * run time (the team, offline learners, plug-ins) live in the thread that registered them.
+ */
+export function isBuiltinAgent(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(BUILTIN_AGENTS, name);
+}
+
 export function agentEntry(name: string): AgentEntry {
   const e = Object.prototype.hasOwnProperty.call(BUILTIN_AGENTS, name) ? BUILTIN_AGENTS[name] : added.get(name);
   if (!e) throw new UnknownNameError('agent', name, agentNames());

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseCut } from '../../src/cli/commands/evaluate.js';
 import { runCli, tempDir, writeTinyMovieLens } from './helpers.js';
 
 const P1_KEYS = ['protocol', 'variant', 'model', 'k', 'seed', 'metrics', 'intervals', 'fitSeconds', 'evalSeconds', 'users', 'candidates', 'hyperparameters', 'split', 'stamp'];
@@ -85,5 +86,11 @@ describe('chorus evaluate on any data', () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`${extra[0]} applies to the any-data protocols`);
     }
+  });
+
+  it('--cut takes Unix seconds or a date', () => {
+    expect(parseCut('1000')).toBe(1000);
+    expect(parseCut('2018-01-01T00:00:00Z')).toBe(1514764800);
+    expect(() => parseCut('soon')).toThrow(/expected Unix seconds or an ISO date/);
   });
 });

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
+import { parseTimestamp } from '../../data/field-values.js';
 import { isMovieLensDir } from '../../data/movielens.js';
 import type { ReadOptions } from '../../data/read-interactions.js';
 import { ANY_DATA_PROTOCOLS, getProtocol, PROTOCOLS, type SplitParams, runProtocol, type ProtocolResult, pairedComparison, type PairedComparison, formatStamp } from '../../eval/index.js';
@@ -90,10 +91,10 @@ function refuseIgnoredFlags(s: EvaluateSettings, flags: EvaluateFlags): void {
 /** `--cut`: Unix seconds, or an ISO date / date-time (UTC unless it says otherwise). */
 export function parseCut(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) throw new ConfigError(`expected Unix seconds or an ISO date, got "${v}"`, 'cut');
-  return ms / 1000;
+  // The data layer's own timestamp rule: Unix seconds, or any date Date.parse reads.
+  const t = parseTimestamp(v);
+  if (!t || Number.isNaN(t.value)) throw new ConfigError(`expected Unix seconds or an ISO date, got "${v}"`, 'cut');
+  return t.value;
 }
 
 function ratioFlag(v: string | undefined): number | undefined {

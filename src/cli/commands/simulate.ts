@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { agentNames, agentEntry } from '../../agents/registry.js';
+import { agentNames, agentEntry, isBuiltinAgent } from '../../agents/registry.js';
 import { presetNames, presetConfig } from '../../env/presets.js';
 import { writeSimReport } from '../../eval/sim/report.js';
 import { runSimulation, type SimulationResult } from '../../eval/sim/simulate.js';
@@ -161,7 +161,7 @@ export function register(program: Command): void {
                 seeds,
                 evalSessions,
                 embeddings,
-                workers: isTeam || agent === 'bc' || agent === 'cql' ? 1 : workers, // run-time registered agents: worker threads do not load src/marl or src/ope
+                workers: isBuiltinAgent(agent) ? workers : 1, // agents registered at run time exist only in this thread
                 lambda,
                 alpha,
                 onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),
