@@ -10,3 +10,5 @@ export * from './obd.js';
 export * from './policies.js';
 export * from './sim-study.js';
 export * from './learn/index.js';
+export * from './run.js';
+export * from './recommender-policy.js';

@@ -21,6 +21,8 @@ import type { ManagedAgent, SavedAgent } from '../agents/base.js';
 import type { ActOptions } from '../agents/types.js';
 import { agentEntry, createAgent, restoreAgent } from '../agents/registry.js';
 import { itemSpaceFromTrain, type AgentContext } from '../agents/state.js';
+import type { WarmAgent } from '../agents/agent-file.js';
+import { AgentSpaceMap } from './agent-space-map.js';
 import { Dataset, IdMap, interactionsFrom, type ItemMeta } from '../data/dataset.js';
 import type { Observation, Slate } from '../env/types.js';
 import { recommenderScorer, type TeamContext } from '../marl/context.js';
@@ -51,6 +53,12 @@ export interface AgentPolicyConfig {
   maxSessions: number;
   /** Decisions waiting for their reward window or their session's next decision; beyond it sessions end early. */
   maxPendingSteps: number;
+  /**
+   * A trained agent to serve warm (`chorus serve --policy-file`): it keeps its own item space and
+   * learned state, and the snapshot's items and users are matched with its by external id
+   * (./agent-space-map.ts). `agent` must be its kind; `config` and `factors` are then the file's.
+   */
+  warm?: WarmAgent;
 }
 
 export const AGENT_POLICY_DEFAULTS: Omit<AgentPolicyConfig, 'agent'> = {
@@ -113,13 +121,21 @@ export class AgentPolicy implements ServingPolicy {
   /** The agent's ε when it has one (shown in explanations and weights). */
   private readonly epsilon: number;
   private readonly log: (msg: string) => void;
+  /** The warm agent's bridge to the current snapshot (null: the agent acts in the snapshot's own space). */
+  private map: AgentSpaceMap | null = null;
+  /** The snapshot being served (a warm agent's scorers read it at call time). */
+  private model: ServedModel | null = null;
 
   constructor(config: Partial<AgentPolicyConfig> & { agent: string }, log: (msg: string) => void = () => {}) {
     registerTeam(); // so that `--policy team` serves the multi-agent team like any agent
     const entry = agentEntry(config.agent); // unknown name → UnknownNameError listing the registered agents, at start
     this.config = { ...AGENT_POLICY_DEFAULTS, ...config };
     this.name = `agent:${config.agent}`;
-    const merged = { ...entry.defaults, ...this.config.config } as { epsilon?: unknown; propensitySamples?: unknown };
+    const warm = this.config.warm;
+    if (warm && warm.agent.kind !== config.agent) {
+      throw new ConfigError(`${warm.file} holds a "${warm.agent.kind}" agent, not "${config.agent}"`, 'policy-file');
+    }
+    const merged = { ...entry.defaults, ...(warm ? (warm.agent.config as Record<string, unknown>) : this.config.config) } as { epsilon?: unknown; propensitySamples?: unknown };
     this.epsilon = typeof merged.epsilon === 'number' ? merged.epsilon : 0;
     // The decision log needs a propensity per shown item; agents that estimate theirs must be asked to.
     if (merged.propensitySamples === 0) {
@@ -156,6 +172,7 @@ export class AgentPolicy implements ServingPolicy {
   }
 
   bind(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined): void {
+    if (this.config.warm) return this.bindWarm(model, catalogue, this.config.warm);
     const nItems = model.itemIds.length;
     const nUsers = model.userIds.length;
     const users: number[] = [];
@@ -204,38 +221,97 @@ export class AgentPolicy implements ServingPolicy {
     this.snaps.add(model.snapshotId);
     this.snap = model.snapshotId;
     this.itemIds = model.itemIds;
+    this.model = model;
+  }
+
+  /**
+   * A warm agent keeps its own item space and what it learned in it, whatever the snapshot: only
+   * the bridge between the snapshot's indices and the agent's is rebuilt. The served recommender
+   * reaches the agent (greedy-als's scorer, the team's extra member) through that bridge.
+   */
+  private bindWarm(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined, warm: WarmAgent): void {
+    const same = this.itemIds.length === model.itemIds.length && this.itemIds.every((id, i) => id === model.itemIds[i]);
+    const map = new AgentSpaceMap(model, warm.space);
+    this.map = map;
+    this.model = model;
+    if (!this.agent) {
+      const { space } = warm;
+      const scratch = new Float32Array(space.items.nItems);
+      const ctx: TeamContext = {
+        items: space.items,
+        ...(space.userVectors ? { userVectors: space.userVectors } : {}),
+        nUsers: space.userIds.length,
+        slateSize: space.slateSize,
+        horizon: space.horizon,
+        titles: space.itemIds.map((id) => {
+          const t = catalogue(id)?.title;
+          return typeof t === 'string' ? t : id;
+        }),
+        extras: [
+          {
+            name: model.rec.kind,
+            scoreUser: (u, history, out) => this.map!.scoreInAgentSpace(this.model!.rec, u, history, out),
+          },
+        ],
+        scoreUser: (u, out) => {
+          this.map!.scoreInAgentSpace(this.model!.rec, u, null, scratch);
+          out.set(scratch);
+        },
+      };
+      this.ctx = ctx;
+      this.agent = restoreAgent(warm.agent, ctx);
+      this.agent.setTraining(true);
+    }
+    this.log(`${this.name}: serving ${warm.file} warm; the agent knows ${map.shared} of snapshot ${model.snapshotId}'s ${model.itemIds.length} items (${warm.space.itemIds.length} in its space)`);
+    if (!same) {
+      // Pending steps hold the old snapshot's indices.
+      this.steps.clear();
+      this.snaps = new Set();
+    }
+    this.snaps.add(model.snapshotId);
+    this.snap = model.snapshotId;
+    this.itemIds = model.itemIds;
   }
 
   choose(input: PolicyInput): Choice {
     const agent = this.served;
-    const nItems = this.ctx!.items.nItems;
+    const map = this.map;
+    const nItems = this.itemIds.length;
+    const agentItems = this.ctx!.items.nItems;
     hashInto(input.context ?? null, this.contextBuf, 0, CONTEXT_DIMS);
     const session = input.session;
     const t = this.steps.nextStep(session, input.user, input.ts);
     const context = Float32Array.from(this.contextBuf);
-    const obs: Observation = { user: input.userIndex, history: input.history, t, context };
+    // The agent sees the request in its own space (a warm agent's may differ from the snapshot's).
+    const obs: Observation = map
+      ? { user: map.agentUser(input.userIndex), history: map.agentItems(input.history), t, context }
+      : { user: input.userIndex, history: input.history, t, context };
     const { mask, allowed } = input;
+    const agentMask = map ? map.agentMask(mask) : mask;
+    const agentAllowed = map && allowed ? map.agentItems(allowed) : allowed;
     const want = input.mode === 'single' ? input.candidates.length : input.k;
     let ask: number;
     let options: ActOptions | undefined;
     if (this.honoursOptions) {
       // The agent keeps to what the request may show, so its slate is shown as it is, with its
       // own (exact or estimated) propensities.
-      options = { exclude: mask, candidates: allowed };
-      ask = allowed && allowed.length === 0 ? 0 : want;
+      options = { exclude: agentMask, candidates: agentAllowed };
+      ask = agentAllowed && agentAllowed.length === 0 ? 0 : want;
     } else {
       // A plug-in agent's slate is filtered here. Agents never show history items, so only blocked
       // items outside the history can cost it a position: asking for k + those guarantees k that
       // may be shown. With a candidate filter it ranks everything and the filter keeps its order.
       let blocked = 0;
-      for (let i = 0; i < nItems; i++) blocked += mask[i]!;
+      for (let i = 0; i < agentItems; i++) blocked += agentMask[i]!;
       const blockedSeen = new Set<number>();
-      for (const i of input.history) if (i >= 0 && i < nItems && mask[i]) blockedSeen.add(i);
+      for (const i of obs.history) if (i >= 0 && i < agentItems && agentMask[i]) blockedSeen.add(i);
       blocked -= blockedSeen.size;
-      ask = allowed ? (allowed.length > 0 ? nItems : 0) : Math.min(nItems, want + blocked);
-      options = allowed ? { candidates: allowed } : undefined;
+      ask = agentAllowed ? (agentAllowed.length > 0 ? agentItems : 0) : Math.min(agentItems, want + blocked);
+      options = agentAllowed ? { candidates: agentAllowed } : undefined;
     }
     const slate: Slate = ask > 0 ? agent.act(obs, ask, options) : { items: new Int32Array(0) };
+    // The slate in the snapshot's indices (the same object without a warm agent).
+    const shown = map ? map.modelSlate(slate) : slate;
     const allowedSet = allowed ? new Set(allowed) : null;
     const byIndex = new Map<number, number>();
     input.candidates.forEach((c, p) => c.index >= 0 && byIndex.set(c.index, p));
@@ -255,8 +331,8 @@ export class AgentPolicy implements ServingPolicy {
         exploration: { epsilon, explored: false, propensity },
       };
     };
-    for (let p = 0; p < slate.items.length && chosen.length < want; p++) {
-      const i = slate.items[p]!;
+    for (let p = 0; p < shown.items.length && chosen.length < want; p++) {
+      const i = shown.items[p]!;
       if (i < 0 || i >= nItems || mask[i] || taken.has(i) || (allowedSet && !allowedSet.has(i))) continue;
       taken.add(i);
       const cand = byIndex.get(i) ?? -1;
@@ -293,7 +369,7 @@ export class AgentPolicy implements ServingPolicy {
         // when acting (re-scoring would see the exposure counts that act() has just updated).
         const ex = explainer.explain(obs, slate);
         const byItem = new Map<number, (typeof ex)[number]>();
-        ex.forEach((x, p) => byItem.set(slate.items[p]!, x));
+        ex.forEach((x, p) => byItem.set(shown.items[p]!, x));
         for (const q of own) {
           const x = byItem.get(chosen[q]!.index);
           if (x) Object.assign(explanations[q]!.agent!, { contributions: x.contributions, evidence: x.evidence });
@@ -383,14 +459,21 @@ export class AgentPolicy implements ServingPolicy {
   }
 
   /** A checkpoint. Transitions already complete are learned first: they are not part of the saved steps. */
-  getState(): { policy: string; snap: string; n: number; agent: SavedAgent; sessions: SessionStepsState } {
+  getState(): { policy: string; snap: string; n: number; agent: SavedAgent; sessions: SessionStepsState; space?: string } {
     this.drain();
-    return { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent, sessions: this.steps.getState() };
+    const state = { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent, sessions: this.steps.getState() };
+    return this.config.warm ? { ...state, space: this.spaceKey() } : state;
+  }
+
+  /** Which item space a checkpoint's agent learned in: a warm agent's own, else the snapshot's (undefined). */
+  private spaceKey(): string | undefined {
+    const w = this.config.warm;
+    return w ? `${w.space.itemIds.length}:${w.space.itemIds[0] ?? ''}:${w.space.itemIds[w.space.itemIds.length - 1] ?? ''}:${w.agent.kind}` : undefined;
   }
 
   setState(state: unknown): boolean {
-    const s = state as { policy?: string; snap?: string; n?: number; agent?: SavedAgent; sessions?: SessionStepsState };
-    if (s.policy !== this.name || s.snap !== this.snap || !s.agent || !this.ctx) return false;
+    const s = state as { policy?: string; snap?: string; n?: number; agent?: SavedAgent; sessions?: SessionStepsState; space?: string };
+    if (s.policy !== this.name || s.snap !== this.snap || !s.agent || !this.ctx || s.space !== this.spaceKey()) return false;
     try {
       const a = restoreAgent(s.agent, this.ctx);
       a.setTraining(true);
@@ -428,13 +511,21 @@ export class AgentPolicy implements ServingPolicy {
     const items: number[] = [];
     const positions: number[] = [];
     const props: number[] = [];
-    p.items.forEach((i, q) => {
+    // Payloads hold the snapshot's indices; a warm agent learns in its own.
+    const map = this.map;
+    p.items.forEach((m, q) => {
+      const i = map ? (m >= 0 && m < map.toAgentItem.length ? map.toAgentItem[m]! : -1) : m;
       if (i < 0) return;
       items.push(i);
       positions.push(q);
       props.push(p.props?.[q] ?? NaN);
     });
-    const obs: Observation = { user: p.user ?? -1, history: Int32Array.from(p.history), t: p.t ?? 0, context: Float32Array.from(p.ctx ?? []) };
+    const obs: Observation = {
+      user: map ? map.agentUser(p.user ?? -1) : (p.user ?? -1),
+      history: map ? map.agentItems(p.history) : Int32Array.from(p.history),
+      t: p.t ?? 0,
+      context: Float32Array.from(p.ctx ?? []),
+    };
     return {
       id,
       session: p.session ?? null,

@@ -10,6 +10,7 @@ import { installEdge, sendError, type EdgeOptions } from './edge.js';
 import type { Engine } from './engine.js';
 import { PERSONALIZER_PREFIX as PERSONALIZER, RequestError } from './errors.js';
 import { parseImport } from './import.js';
+import { ActivationRefusedError } from './snapshot-evaluation.js';
 import { ServerMetrics } from './metrics.js';
 import { NO_VALIDATION, routeSchema, SWAGGER_OPTIONS, type RouteDoc } from './openapi.js';
 import * as S from './schemas.js';
@@ -222,21 +223,58 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     responses: { 200: { description: 'snapshots', schema: S.SnapshotList } },
     handler: async () => engine.listSnapshots(),
   });
+  /**
+   * A refusal of the activation gate answers 409 with the evaluation beside the error, so the
+   * caller sees why (and the refused snapshot, which stays stored and inactive).
+   */
+  const refused = (e: unknown, reply: FastifyReply) => {
+    if (!(e instanceof ActivationRefusedError)) throw e;
+    return reply.status(409).send({ error: { code: e.code, message: e.message, field: 'gate' }, snapshot: e.snapshot, evaluation: e.evaluation });
+  };
+  const gateDoc = { description: "the activation gate refused it: the candidate's DR lower bound does not beat the active policy's estimate", schema: S.ActivationRefused };
   def({
     method: 'POST', url: '/snapshots', scope: 'admin', tag: 'snapshots',
-    summary: 'New snapshot: retrain on base + online data ({retrain:true}) or save the active model; activated unless activate:false',
-    body: S.SnapshotCreate, responses: { 201: { description: 'created', schema: S.SnapshotMeta } },
+    summary:
+      'New snapshot: retrain on base + online data ({retrain:true}) or save the active model; activated unless activate:false. With the activation gate on, a retrained snapshot is activated only if it passes (409 otherwise: stored, not active)',
+    body: S.SnapshotCreate, responses: { 201: { description: 'created', schema: S.SnapshotMeta }, 409: gateDoc },
     handler: async (req, reply) => {
-      const b = body(S.SnapshotCreate, req);
-      const meta = b.retrain ? await engine.retrain(b.activate) : await engine.saveSnapshot();
-      if (!b.retrain && b.activate) await engine.activateSnapshot(meta.id);
-      return reply.status(201).send(meta);
+      const { retrain, activate, ...gate } = body(S.SnapshotCreate, req);
+      if (!retrain) {
+        // A copy of the served model: serving it changes nothing the gate could judge.
+        const meta = await engine.saveSnapshot();
+        if (activate) await engine.activateSnapshot(meta.id, { gate: 'none' });
+        return reply.status(201).send(meta);
+      }
+      try {
+        return reply.status(201).send(await engine.retrain(activate, gate));
+      } catch (e) {
+        return refused(e, reply);
+      }
     },
   });
   def({
-    method: 'POST', url: '/snapshots/:id/activate', scope: 'admin', tag: 'snapshots', summary: 'Serve this snapshot', params: S.IdParams,
-    responses: { 200: { description: 'now active', schema: S.SnapshotMeta } },
-    handler: async (req) => engine.activateSnapshot(params(S.IdParams, req).id),
+    method: 'POST', url: '/snapshots/:id/evaluate', scope: 'admin', tag: 'snapshots',
+    summary:
+      "Off-policy estimates of this snapshot's recommender ranking (softened by epsilon) on the live decision log, without serving it; the active policy's value; and whether it passes the DR activation gate",
+    params: S.IdParams, body: S.SnapshotEvaluateBody,
+    responses: { 200: { description: 'the evaluation', schema: S.SnapshotEvaluation }, 404: { description: 'unknown snapshot' }, 409: { description: 'no usable logged decisions in the window' } },
+    // Every field has a default, so a POST without a body is an evaluation with the defaults.
+    handler: async (req) => engine.evaluateSnapshot(params(S.IdParams, req).id, body(S.SnapshotEvaluateBody.optional(), req) ?? {}),
+  });
+  def({
+    method: 'POST', url: '/snapshots/:id/activate', scope: 'admin', tag: 'snapshots',
+    summary: "Serve this snapshot; with gate 'dr' (or the server's --activation-gate dr) only if its DR lower bound beats the active policy's estimate",
+    params: S.IdParams, body: S.SnapshotActivateBody,
+    responses: { 200: { description: 'now active', schema: S.SnapshotMeta }, 409: gateDoc },
+    handler: async (req, reply) => {
+      const id = params(S.IdParams, req).id;
+      const gate = body(S.SnapshotActivateBody.optional(), req) ?? {};
+      try {
+        return reply.status(200).send(await engine.activateSnapshot(id, gate));
+      } catch (e) {
+        return refused(e, reply);
+      }
+    },
   });
   def({
     method: 'POST', url: '/snapshots/rollback', scope: 'admin', tag: 'snapshots', summary: 'Serve the snapshot that was active before this one',

@@ -1,8 +1,11 @@
 import type { Dataset, ItemMeta } from '../data/dataset.js';
+import { ChorusError, NotFoundError } from '../errors.js';
 import type { CatalogueEntry, CatalogueKind, SnapshotMeta, Store } from '../store/types.js';
+import type { WarmAgent } from '../agents/agent-file.js';
 import { AgentPolicy } from './agent-policy.js';
 import { Catalogue, type EntryInput } from './catalogue.js';
 import { CbPolicy, type CbConfig } from './cb-policy.js';
+import { ConflictError } from './errors.js';
 import { Decisions, type RankRequest, type RankResponse, type RecommendRequest, type RecommendResponse, type SlateItem } from './decisions.js';
 import { Feedback, type FeedbackRequest } from './feedback.js';
 import { UserHistories } from './histories.js';
@@ -12,6 +15,7 @@ import { SlatePolicy, type PolicyConfig } from './policy.js';
 import { recoverFromLog } from './recover.js';
 import { RewardWindows } from './reward-window.js';
 import type { ServingPolicy } from './serving-policy.js';
+import { ActivationRefusedError, evaluateSnapshot, gateMessage, type ActivationGate, type EvaluationOptions, type SnapshotEvaluation } from './snapshot-evaluation.js';
 import { Snapshots } from './snapshots.js';
 import { withOnline } from './training.js';
 
@@ -32,9 +36,15 @@ export interface EngineConfig {
    * Serve a registered agent (src/agents registry name, with config overrides) instead of the
    * LinUCB re-ranker; null (the default) keeps the re-ranker.
    */
-  agent: { name: string; config?: Record<string, unknown> } | null;
+  agent: { name: string; config?: Record<string, unknown>; warm?: WarmAgent } | null;
   /** Refit the recommender (new snapshot, activated) after this many feedback events; 0 = never. */
   retrainEvery: number;
+  /**
+   * The default activation gate (./snapshot-evaluation.ts): `dr` evaluates a snapshot on the live
+   * log before activating it (explicit activations and retrains, not rollback) and refuses it
+   * unless its DR lower bound beats the active policy's value; `none` activates unchecked.
+   */
+  activationGate: ActivationGate;
   /** Checkpoint the bandit after this many learned rewards (restart replays the rest). */
   checkpointEvery: number;
   /**
@@ -87,6 +97,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   policy: {},
   agent: null,
   retrainEvery: 0,
+  activationGate: 'none',
   checkpointEvery: 500,
   checkpointSeconds: 5,
   keepSnapshots: 20,
@@ -124,6 +135,9 @@ export interface EngineCounters {
 }
 
 type Log = (msg: string) => void;
+
+/** An activation's gate (absent: the configured default) and how the gate evaluates. */
+export type ActivationRequest = Partial<EvaluationOptions> & { gate?: ActivationGate };
 
 /**
  * The serving core, independent of HTTP, as a façade over its parts: the catalogue
@@ -169,7 +183,7 @@ export class Engine {
     // Parts log through this.log, not `log`: the engine's log is the one place lines go (tests replace it).
     const say: Log = (m) => this.log(m);
     this.policy = config.agent
-      ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {}, sessionIdleSeconds: config.sessionIdleSeconds }, log)
+      ? new AgentPolicy({ agent: config.agent.name, config: config.agent.config ?? {}, sessionIdleSeconds: config.sessionIdleSeconds, ...(config.agent.warm ? { warm: config.agent.warm } : {}) }, log)
       : config.serving === 'linucb-rerank'
         ? new SlatePolicy(config.policy)
         : new CbPolicy(config.policy);
@@ -197,7 +211,12 @@ export class Engine {
       learner: this.learner,
       windows: this.windows,
       counters: this.counters,
-      retrain: () => this.retrain(true),
+      // A background retrain the gate refuses is kept, inactive: that is the gate working, not a failed retrain.
+      retrain: () =>
+        this.retrain(true).catch((e: unknown) => {
+          if (!(e instanceof ActivationRefusedError)) throw e;
+          this.log(`retrained snapshot ${e.snapshot.id} kept inactive: ${e.message}`);
+        }),
       retraining: () => this.snapshots.pending !== null,
       log: say,
     });
@@ -341,9 +360,21 @@ export class Engine {
     return withOnline(this.base, this.catalogue.itemIds(), this.histories.entries());
   }
 
-  /** Fit a new snapshot on the base data plus online feedback; activate it when asked. */
-  retrain(activate: boolean): Promise<SnapshotMeta> {
-    return this.snapshots.retrain(activate, () => this.trainingData());
+  /**
+   * Fit a new snapshot on the base data plus online feedback; activate it when asked, through the
+   * activation gate (`gate.gate`, else the configured default). A refused snapshot stays stored,
+   * inactive, and the promise rejects with ActivationRefusedError.
+   */
+  async retrain(activate: boolean, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    if (!activate || this.gateOf(gate) === 'none') return this.snapshots.retrain(activate, () => this.trainingData());
+    const meta = await this.snapshots.retrain(false, () => this.trainingData());
+    try {
+      return await this.activateSnapshot(meta.id, gate);
+    } catch (e) {
+      // The gate could not judge (e.g. no usable decisions logged yet): say which snapshot was kept.
+      if (e instanceof ChorusError && !(e instanceof ActivationRefusedError) && e.status === 409) throw new ConflictError(`snapshot ${meta.id} was retrained but not activated: ${e.message}`);
+      throw e;
+    }
   }
 
   /** Store the active model again under a new id (a named restore point). */
@@ -355,8 +386,34 @@ export class Engine {
     return this.snapshots.list();
   }
 
-  activateSnapshot(id: string): Promise<SnapshotMeta> {
+  /**
+   * Serve snapshot `id`. With the gate on (`gate.gate`, else the configured default) it is first
+   * evaluated on the live log and refused (ActivationRefusedError, 409) when it does not pass.
+   */
+  async activateSnapshot(id: string, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    if (this.gateOf(gate) === 'dr') {
+      const evaluation = await this.evaluateSnapshot(id, gate);
+      if (!evaluation.gate.passes) {
+        const stored = await this.store.snapshots.getSnapshot(id);
+        if (!stored) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
+        throw new ActivationRefusedError(stored.meta, evaluation);
+      }
+      this.log(`snapshot ${id} passed the activation gate: ${gateMessage(evaluation)}`);
+    }
     return this.snapshots.activate(id);
+  }
+
+  /** Off-policy estimates of snapshot `id` on the live decision log, without serving it (./snapshot-evaluation.ts). */
+  evaluateSnapshot(id: string, options: Partial<EvaluationOptions> = {}): Promise<SnapshotEvaluation> {
+    return evaluateSnapshot(
+      { events: this.store.events, active: { meta: this.snapshots.active, model: this.snapshots.model }, load: (sid) => this.snapshots.peek(sid) },
+      id,
+      options,
+    );
+  }
+
+  private gateOf(r: ActivationRequest): ActivationGate {
+    return r.gate ?? this.config.activationGate;
   }
 
   /** Go back to the snapshot that was active before the current one. */

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ESTIMATORS } from '../ope/estimators.js';
+import { listRegressors } from '../ope/regressors.js';
 import { RequestError } from './errors.js';
 import { firstSchemaIssue } from '../util/zod-issue.js';
 
@@ -124,9 +126,67 @@ export const SnapshotMeta = z.object({
   info: z.record(z.string(), z.unknown()),
 });
 export const SnapshotList = z.object({ active: z.string(), snapshots: z.array(SnapshotMeta) });
+
+/** Estimators and reward models a snapshot evaluation may name (./snapshot-evaluation.ts). */
+const EstimatorName = z.enum(ESTIMATORS);
+
+/**
+ * How a snapshot is evaluated against the live decision log (`POST /snapshots/{id}/evaluate`, and
+ * the activation gate). Defaults in ./snapshot-evaluation.ts (EVALUATION_DEFAULTS).
+ */
+const EvaluationFields = {
+  estimators: z.array(EstimatorName).min(1).max(ESTIMATORS.length).optional(),
+  /** Softening of the candidate's deterministic ranking: (1 − ε)·ranking + ε·uniform. */
+  epsilon: z.number().min(0).max(1).optional(),
+  /** Only decisions logged at or after this time (unix ms). */
+  since: z.number().int().min(0).optional(),
+  /** The most recent decisions read (after `since`). */
+  limit: z.number().int().min(1).max(1_000_000).optional(),
+  rewardModel: z.enum(listRegressors().map((r) => r.name) as [string, ...string[]]).optional(),
+  folds: z.number().int().min(2).max(50).optional(),
+  bootstrap: z.number().int().min(0).max(100_000).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+};
+export const SnapshotEvaluateBody = z.strictObject(EvaluationFields);
+export type SnapshotEvaluateBody = z.infer<typeof SnapshotEvaluateBody>;
+
+/** `gate`: `dr` evaluates first and refuses a snapshot whose DR lower bound does not beat the active policy; absent, the server's default. */
+const Gate = z.enum(['dr', 'none']);
+export const SnapshotActivateBody = z.strictObject({ gate: Gate.optional(), ...EvaluationFields });
 export const SnapshotCreate = z.strictObject({
   retrain: z.boolean().default(false),
   activate: z.boolean().default(true),
+  /** Gates the activation of a retrained snapshot (a copy of the active model is never gated). */
+  gate: Gate.optional(),
+  ...EvaluationFields,
+});
+
+const EstimateOut = z.object({ value: z.number(), ci95: z.tuple([z.number().nullable(), z.number().nullable()]) });
+export const SnapshotEvaluation = z.object({
+  snapshot: z.string(),
+  active: z.string(),
+  /** The candidate's target policy, e.g. `snapshot:<id>+epsilon=0.05`. */
+  policy: z.string(),
+  epsilon: z.number(),
+  /** Usable logged decisions evaluated, and the window they came from. */
+  n: z.number().int(),
+  window: z.object({ decisions: z.number().int(), since: z.number().nullable(), from: z.number().nullable(), to: z.number().nullable() }),
+  ess: z.number(),
+  maxWeight: z.number(),
+  loggedMean: z.number(),
+  estimates: z.record(z.string(), EstimateOut),
+  rewardModel: z.object({ name: z.string(), folds: z.number().int(), seed: z.number().int() }).nullable(),
+  bootstrap: z.number().int(),
+  seed: z.number().int(),
+  activeEstimate: EstimateOut.extend({ how: z.enum(['on-policy', 'dr-of-ranking']), n: z.number().int(), note: z.string() }),
+  gate: z.object({ estimator: z.literal('dr'), lower: z.number().nullable(), activeValue: z.number(), passes: z.boolean() }),
+});
+
+/** A refused activation (409): the error, the evaluation that refused it, and the snapshot (stored, not active). */
+export const ActivationRefused = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+  snapshot: SnapshotMeta,
+  evaluation: SnapshotEvaluation,
 });
 
 export const KeyCreate = z.strictObject({ scope: z.enum(['admin', 'client']), name: z.string().min(1).max(128) });

@@ -118,6 +118,17 @@ export class Snapshots {
     return { active: this.meta.id, snapshots: await this.store.snapshots.listSnapshots() };
   }
 
+  /**
+   * A stored snapshot's model, decoded on its own and not served (snapshot evaluation): the
+   * active snapshot's is the served model itself, only to be read.
+   */
+  async peek(id: string): Promise<{ meta: SnapshotMeta; model: ServedModel }> {
+    if (id === this.meta.id) return { meta: this.meta, model: this.served };
+    const snap = await this.store.snapshots.getSnapshot(id);
+    if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
+    return { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory) };
+  }
+
   async activate(id: string): Promise<SnapshotMeta> {
     const snap = await this.store.snapshots.getSnapshot(id);
     if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readAgentFile } from '../../src/agents/agent-file.js';
 import { restoreAgent } from '../../src/agents/registry.js';
 import { buildSetup } from '../../src/eval/sim/setup.js';
 import { runSimulation, type SavedSimAgent } from '../../src/eval/sim/simulate.js';
@@ -17,17 +18,17 @@ describe('saving a simulator-trained agent', () => {
     const base = { preset: 'sim-ml-ls-v1', dataDir: dir, agent: 'linucb', trainSteps: 400, seeds: 2, evalSessions: 10, workers: 1 };
     await runSimulation({ ...base, saveAgent: file });
     const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedSimAgent;
-    expect(saved).toMatchObject({ format: 'chorus-agent', version: 1, agent: { kind: 'linucb' }, trainedOn: { preset: 'sim-ml-ls-v1', seed: 1, trainSteps: 400 } });
+    expect(saved).toMatchObject({ format: 'chorus-agent', version: 2, agent: { kind: 'linucb' }, trainedOn: { preset: 'sim-ml-ls-v1', seed: 1, trainSteps: 400 } });
     // The same seed trained again in memory: its state is what was saved, and it acts the same.
     const setup = await buildSetup({ preset: base.preset, dataDir: dir });
     const run = new SeedRun(setup, { agent: 'linucb', trainSteps: 400, nEnvs: 16, curvePoints: 20 }, 1);
     while (run.trainStepsDone < 400) run.train(400);
-    expect(JSON.parse(JSON.stringify(run.agent.toJSON()))).toEqual(saved.agent);
+    expect(readAgentFile(file).agent).toEqual(run.agent.toJSON());
     // Seeds on worker threads save the same agent.
     const viaWorkers = join(dir, 'agents', 'linucb-workers.json');
     await runSimulation({ ...base, workers: 2, saveAgent: viaWorkers });
     expect((JSON.parse(readFileSync(viaWorkers, 'utf8')) as SavedSimAgent).agent).toEqual(saved.agent);
-    const restored = restoreAgent(saved.agent, setup.ctx);
+    const restored = restoreAgent(readAgentFile(file).agent, setup.ctx);
     const rng = new Rng(9);
     for (let t = 0; t < 20; t++) {
       const obs = { user: rng.int(setup.ctx.nUsers), history: Int32Array.from({ length: 3 }, () => rng.int(setup.ctx.items.nItems)), t: t % 5 };

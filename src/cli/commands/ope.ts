@@ -7,17 +7,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
-import { crossFitPredictions } from '../../ope/cross-fit.js';
-import { ESTIMATORS, estimate, needsRewardModel, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
+import { ESTIMATORS, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
 import { readEventsLog, readOpeLog, readStoreLog, sniffLogFormat, type OpeDataset } from '../../ope/logs.js';
 import { readObdLog } from '../../ope/obd.js';
 import { runSimOpe, type SimOpeResult } from '../../ope/sim-study.js';
-import { makeTargetPolicy, scoredPolicy, slateTargetProbabilities, softened, targetProbabilities, type TargetPolicy } from '../../ope/policies.js';
+import { makeTargetPolicy, softened, type TargetPolicy } from '../../ope/policies.js';
+import { recommenderPolicy } from '../../ope/recommender-policy.js';
 import { listRegressors } from '../../ope/regressors.js';
-import { slateEstimates, type SlateResult } from '../../ope/slates.js';
+import { DEFAULT_ESTIMATORS, checkEstimators, checkRewardModel, runEstimators } from '../../ope/run.js';
+import type { SlateResult } from '../../ope/slates.js';
 import { MODEL_FORMAT, loadModel } from '../../recommenders/persist.js';
 import { createRecommender, listRecommenders } from '../../recommenders/registry.js';
-import type { Recommender, UserRef } from '../../recommenders/types.js';
 import { intFlag, loadConfig, parseParams } from '../config.js';
 import { dataFlagOptions, loadData, readOptions, numberFlag, oneOf } from '../data.js';
 import { readModelIndex } from '../model-index.js';
@@ -50,7 +50,6 @@ interface OpeFlags {
 }
 
 const FORMATS = ['chorus', 'events', 'obd'] as const;
-const DEFAULT_ESTIMATORS: EstimatorName[] = ['dm', 'ips', 'snips', 'dr'];
 
 /** Read the log named by `--log`: a store URL (`sqlite:…`) or a file in one of FORMATS. */
 export async function readLog(log: string, format?: (typeof FORMATS)[number]): Promise<OpeDataset> {
@@ -66,30 +65,6 @@ function isModelFile(path: string): boolean {
   // A model file starts with its header; reading the first bytes is enough to tell.
   const head = readFileSync(path, 'utf8').slice(0, 200);
   return head.includes(`"format":"${MODEL_FORMAT}"`);
-}
-
-/**
- * The ranking of a fitted recommender over each record's candidates, for the record's user (a
- * user the model does not know, or a log without users, is scored as a user with no history).
- * Candidates the model does not know score −∞ (never chosen unless all are unknown).
- */
-function recommenderPolicy(name: string, rec: Recommender, users: readonly string[], items: readonly string[], data: OpeDataset): TargetPolicy {
-  const userIndex = new Map(users.map((u, i) => [u, i]));
-  const itemIndex = new Map(items.map((it, i) => [it, i]));
-  const candItem = Int32Array.from(data.log.actions, (a) => itemIndex.get(data.actionIds[a]!) ?? -1);
-  const empty: UserRef = { items: new Int32Array(0) };
-  return scoredPolicy(name, data, (record, out) => {
-    const lo = data.log.indptr[record]!;
-    const known: number[] = [];
-    for (let c = 0; c < out.length; c++) if (candItem[lo + c]! >= 0) known.push(c);
-    // With no candidate the model knows, all tie (uniform over them).
-    out.fill(known.length === 0 ? 0 : -Infinity);
-    if (known.length === 0) return;
-    const u = data.users?.[record];
-    const ref = u !== undefined && u !== null && userIndex.has(u) ? userIndex.get(u)! : empty;
-    const s = rec.score(ref, Int32Array.from(known, (c) => candItem[lo + c]!));
-    known.forEach((c, j) => (out[c] = s[j]!));
-  });
 }
 
 async function resolvePolicy(spec: string, data: OpeDataset, epsilon: number, flags: OpeFlags): Promise<TargetPolicy> {
@@ -109,12 +84,9 @@ async function resolvePolicy(spec: string, data: OpeDataset, epsilon: number, fl
   return makeTargetPolicy(spec, data, epsilon);
 }
 
-function parseEstimators(v: string | undefined): EstimatorName[] {
+function parseEstimators(v: string | undefined): readonly EstimatorName[] {
   if (v === undefined) return DEFAULT_ESTIMATORS;
-  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const n of names) if (!(ESTIMATORS as readonly string[]).includes(n)) throw new ConfigError(`unknown estimator "${n}" (known: ${ESTIMATORS.join(', ')})`, 'estimators');
-  if (names.length === 0) throw new ConfigError('no estimators named', 'estimators');
-  return names as EstimatorName[];
+  return checkEstimators(v.split(',').map((s) => s.trim()).filter((s) => s !== ''), 'estimators');
 }
 
 export interface OpeCliResult extends OpeResult {
@@ -138,33 +110,32 @@ export async function runOpe(flags: OpeFlags): Promise<OpeCliResult> {
   const bootstrap = intFlag(flags.bootstrap, 'bootstrap', 0) ?? 1000;
   const seed = intFlag(flags.seed, 'seed', 0) ?? 0;
   const rewardModel = flags.rewardModel ?? 'ridge';
-  if (!listRegressors().some((r) => r.name === rewardModel)) throw new ConfigError(`unknown reward model "${rewardModel}" (known: ${listRegressors().map((r) => r.name).join(', ')})`, 'reward-model');
+  checkRewardModel(rewardModel, 'reward-model');
   const data = await readLog(flags.log, format);
   const policy = await resolvePolicy(flags.policy, data, epsilon, flags);
-  const target = targetProbabilities(policy, data);
-  const needsModel = needsRewardModel(estimators);
-  const predicted = needsModel
-    ? crossFitPredictions(
-        { log: data.log, nActions: data.actionIds.length, context: data.context, candidateFeatures: data.candidateFeatures, actionFeatures: data.actionFeatures },
-        rewardModel,
-        { folds, seed, regressorConfig: parseParams(flags.rewardParam) },
-      )
-    : undefined;
-  const res = estimate({ log: data.log, target, predicted }, estimators, { bootstrap, seed, clip: numberFlag(flags.clip, 'clip'), tau: numberFlag(flags.tau, 'tau') });
-  let loggedMean = 0;
-  for (let i = 0; i < data.log.n; i++) loggedMean += data.log.reward[i]!;
-  loggedMean /= data.log.n;
-  const out: OpeCliResult = {
-    ...res,
-    policy: policy.name,
-    log: { source: data.source, format: data.format, sha256: data.sha256, records: data.log.n, actions: data.actionIds.length },
-    rewardModel: needsModel ? { name: rewardModel, folds, seed } : null,
+  const r = runEstimators(data, policy, {
+    estimators,
+    rewardModel,
+    rewardParams: parseParams(flags.rewardParam),
+    folds,
     bootstrap,
     seed,
-    loggedMean,
+    clip: numberFlag(flags.clip, 'clip'),
+    tau: numberFlag(flags.tau, 'tau'),
+  });
+  const out: OpeCliResult = {
+    estimates: r.estimates,
+    n: r.n,
+    ess: r.ess,
+    maxWeight: r.maxWeight,
+    policy: policy.name,
+    log: { source: data.source, format: data.format, sha256: data.sha256, records: data.log.n, actions: data.actionIds.length },
+    rewardModel: r.rewardModel,
+    bootstrap,
+    seed,
+    loggedMean: r.loggedMean,
   };
-  const slateTarget = slateTargetProbabilities(policy, data);
-  if (data.slates && slateTarget) out.slates = slateEstimates(data.slates.log, slateTarget, undefined, { bootstrap, seed });
+  if (r.slates) out.slates = r.slates;
   return out;
 }
 

@@ -11,11 +11,13 @@ import { readItemMetadata } from '../../data/metadata.js';
 import { readInteractions } from '../../data/read-interactions.js';
 import { isSnapshotFile, loadDatasetFile } from '../../data/snapshot.js';
 import { ConfigError, DataError } from '../../errors.js';
+import { readAgentFile } from '../../agents/agent-file.js';
 import { CB_DEFAULTS, validateCbConfig, type CbConfig } from '../../serve/cb-policy.js';
 import { EXPLORATION_KINDS, type ExplorationKind } from '../../serve/exploration.js';
 import { parseInteractions } from '../../serve/namespaces.js';
 import { startServer } from '../../serve/server.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
+import { oneOf } from '../data.js';
 import { writeErr, writeOut } from '../output.js';
 import { demoDataDir } from '../paths.js';
 
@@ -27,6 +29,8 @@ export const ServeConfigSchema = z.strictObject({
   model: z.string().min(1).optional(),
   /** `cb` (default), `linucb-rerank`, or a registered agent name (src/agents registry). */
   policy: z.string().min(1).optional(),
+  /** A trained agent file (simulate --save-agent, train --agent) to serve warm. */
+  policyFile: z.string().min(1).optional(),
   /** `cb`: how it explores (`egreedy`, `softmax`, `squarecb`). */
   explore: z.enum(['egreedy', 'softmax', 'squarecb']).optional(),
   epsilon: z.number().min(0).max(1).optional(),
@@ -42,6 +46,8 @@ export const ServeConfigSchema = z.strictObject({
   sessionIdle: z.number().min(0).optional(),
   seed: z.number().int().optional(),
   retrainEvery: z.number().int().min(0).optional(),
+  /** `dr`: activations and retrains are evaluated on the live log first and refused unless the DR lower bound beats the active policy (default `none`). */
+  activationGate: z.enum(['dr', 'none']).optional(),
   /** Snapshots kept after each new one (plus the active one and rollback's target); 0 keeps all. */
   keepSnapshots: z.number().int().min(0).optional(),
   /** Online history kept in memory: items per user, and users (least recently used dropped). */
@@ -62,6 +68,7 @@ interface ServeFlags {
   param?: string[];
   policy?: string;
   agentParam?: string[];
+  policyFile?: string;
   epsilon?: string;
   explore?: string;
   alpha?: string;
@@ -73,6 +80,7 @@ interface ServeFlags {
   sessionIdle?: string;
   seed?: string;
   retrainEvery?: string;
+  activationGate?: string;
   rateLimit?: string;
   authFailureLimit?: string;
   cors?: string;
@@ -161,6 +169,7 @@ export function register(program: Command): void {
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable)')
     .option('--policy <name>', 'serving policy: cb (default: contextual bandit over namespace features), linucb-rerank (the pool re-ranked by a dense LinUCB), or a registered agent (random, ucb, linucb, dqn, ppo …)')
     .option('--agent-param <key=value...>', 'agent hyper-parameter for --policy <agent> (repeatable)')
+    .option('--policy-file <file>', 'serve a trained agent warm: a file from chorus simulate --save-agent or chorus train --agent (its own settings; --policy, if given, must name its kind)')
     .option('--explore <kind>', 'cb: egreedy (default), softmax or squarecb')
     .option('--epsilon <x>', 'exploration share ε (cb default 0.02; linucb-rerank 0.1)')
     .option('--alpha <x>', 'optimism: score = mean + α·width (cb default 0.2)')
@@ -172,6 +181,7 @@ export function register(program: Command): void {
     .option('--session-idle <seconds>', 'a user\'s next request after this long without one starts a new session (default 1800); /recommend may also name its session')
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
+    .option('--activation-gate <gate>', "dr: activate a snapshot (or a retrain) only if its DR lower bound on the live log beats the active policy's estimate; none (default): always")
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
@@ -186,7 +196,13 @@ export function register(program: Command): void {
       const epsilon = numFlag(flags.epsilon, 'epsilon') ?? sc.epsilon;
       if (epsilon !== undefined && (epsilon < 0 || epsilon > 1)) throw new ConfigError(`expected a share in [0, 1], got ${epsilon}`, 'epsilon');
       const seed = intFlag(flags.seed, 'seed', 0) ?? sc.seed;
-      const policyName = flags.policy ?? sc.policy ?? 'cb';
+      const policyFile = flags.policyFile ?? sc.policyFile;
+      const warm = policyFile !== undefined ? readAgentFile(policyFile) : undefined;
+      if (warm && flags.agentParam?.length) throw new ConfigError('--agent-param does not apply to --policy-file: the agent keeps the settings it was trained with', 'agent-param');
+      if (warm && (flags.policy ?? sc.policy) !== undefined && (flags.policy ?? sc.policy) !== warm.agent.kind) {
+        throw new ConfigError(`--policy ${flags.policy ?? sc.policy} does not match ${policyFile}, which holds a "${warm.agent.kind}" agent`, 'policy');
+      }
+      const policyName = warm ? warm.agent.kind : (flags.policy ?? sc.policy ?? 'cb');
       const cb = cbSettings(flags, sc);
       const rewardWait = numFlag(flags.rewardWait, 'reward-wait') ?? sc.rewardWait;
       if (rewardWait !== undefined && rewardWait < 0) throw new ConfigError(`expected seconds >= 0, got ${rewardWait}`, 'reward-wait');
@@ -194,6 +210,7 @@ export function register(program: Command): void {
       if (defaultReward !== undefined && Math.abs(defaultReward) > 1) throw new ConfigError(`expected a reward in [-1, 1], got ${defaultReward}`, 'default-reward');
       const sessionIdle = numFlag(flags.sessionIdle, 'session-idle') ?? sc.sessionIdle;
       if (sessionIdle !== undefined && sessionIdle < 0) throw new ConfigError(`expected seconds >= 0, got ${sessionIdle}`, 'session-idle');
+      const activationGate = oneOf(flags.activationGate, ['dr', 'none'] as const, 'activation-gate') ?? sc.activationGate ?? 'none';
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -211,11 +228,16 @@ export function register(program: Command): void {
             ...(cb.alpha !== undefined ? { alpha: cb.alpha } : {}),
             ...(seed !== undefined ? { seed } : {}),
           },
-          agent: policyName === 'cb' || policyName === 'linucb-rerank' ? null : { name: policyName, config: parseParams(flags.agentParam) },
+          agent: warm
+            ? { name: policyName, config: {}, warm }
+            : policyName === 'cb' || policyName === 'linucb-rerank'
+              ? null
+              : { name: policyName, config: parseParams(flags.agentParam) },
           ...(rewardWait !== undefined ? { rewardWaitSeconds: rewardWait } : {}),
           ...(defaultReward !== undefined ? { defaultReward } : {}),
           ...(sessionIdle !== undefined ? { sessionIdleSeconds: sessionIdle } : {}),
           retrainEvery: intFlag(flags.retrainEvery, 'retrain-every', 0) ?? sc.retrainEvery ?? 0,
+          activationGate,
           ...(sc.keepSnapshots !== undefined ? { keepSnapshots: sc.keepSnapshots } : {}),
           ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
           ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),

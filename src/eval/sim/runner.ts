@@ -18,6 +18,8 @@ import { exposureGini } from '../metrics.js';
 export interface SimSetup {
   preset: SimPreset;
   ctx: AgentContext;
+  /** External ids of the agents' items and users (index order), for saved agents. */
+  ids?: { items: string[]; users: string[] };
 }
 
 export interface SeedRunOptions {

@@ -54,6 +54,7 @@ async function build(o: SetupOptions): Promise<SimSetup> {
   }
   const { items, userVectors } = itemSpaceFromTrain(data.train, { embeddings });
   const ctx: AgentContext = { items, userVectors, nUsers: data.full.nUsers, slateSize: preset.config.slateSize, horizon: preset.config.horizon };
+  const ids = { items: data.full.items.ids(), users: data.full.users.ids() };
   if (listRecommenders().some((r) => r.name === 'als')) {
     const als = createRecommender('als');
     await als.fit(data.train);
@@ -61,5 +62,5 @@ async function build(o: SetupOptions): Promise<SimSetup> {
       als.scoreAll(user, out);
     };
   }
-  return { preset, ctx };
+  return { preset, ctx, ids };
 }

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { SavedAgent } from '../../agents/base.js';
 import { agentEntry } from '../../agents/registry.js';
+import { agentFileDocument, agentSpaceOf, type AgentFile } from '../../agents/agent-file.js';
 import { presetConfig } from '../../env/presets.js';
 import { ConfigError } from '../../errors.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../../util/workers.js';
@@ -237,21 +238,16 @@ async function dataStamp(dataDir: string, readOptions: SetupOptions['readOptions
   return data;
 }
 
-/** A simulator-trained agent on disk: the agent itself and what it learned on. */
-export interface SavedSimAgent {
-  format: 'chorus-agent';
-  version: 1;
-  agent: SavedAgent;
-  trainedOn: { preset: string; seed: number; trainSteps: number; lambda?: number; alpha?: number; embeddings: string; data: SimDataStamp };
-}
+/** A simulator-trained agent on disk: the agent itself, what it learned on, and its item space (src/agents/agent-file.ts). */
+export type SavedSimAgent = AgentFile<{ preset: string; seed: number; trainSteps: number; lambda?: number; alpha?: number; embeddings: string; data: SimDataStamp }>;
 
 async function writeSavedAgent(path: string, agent: SavedAgent, o: SetupOptions, seed: number, trainSteps: number, data: SimDataStamp): Promise<void> {
-  const doc: SavedSimAgent = {
-    format: 'chorus-agent',
-    version: 1,
-    agent,
-    trainedOn: { preset: o.preset, seed, trainSteps, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings ?? 'none', data },
-  };
+  // The agents' context is the same on every seed (built from the data alone) and cached per
+  // process, so the space saved here is the one the agent learned in, also when a worker trained it.
+  const setup = await buildSetup({ preset: o.preset, dataDir: o.dataDir, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings, readOptions: o.readOptions });
+  if (!setup.ids) throw new Error('simulator setup without item ids');
+  const trainedOn: SavedSimAgent['trainedOn'] = { preset: o.preset, seed, trainSteps, lambda: o.lambda, alpha: o.alpha, embeddings: o.embeddings ?? 'none', data };
+  const doc = agentFileDocument(agent, trainedOn, agentSpaceOf(setup.ctx, setup.ids.items, setup.ids.users));
   await mkdir(dirname(resolve(path)), { recursive: true });
   await writeFile(path, JSON.stringify(doc));
 }
