@@ -27,6 +27,12 @@ export interface AgentSpace {
   userVectors?: Float32Array;
   slateSize: number;
   horizon: number;
+  /**
+   * Whether the agent's context had a myopic scorer (`AgentContext.scoreUser`: the simulator's ALS).
+   * A served agent gets the served recommender in its place only then; without one the agents fall
+   * back to the CF vectors' dot product, as they learned.
+   */
+  scorer?: boolean;
 }
 
 export interface AgentFile<T extends object = Record<string, unknown>> {
@@ -43,7 +49,7 @@ export interface AgentFile<T extends object = Record<string, unknown>> {
 export function agentSpaceOf(ctx: AgentContext, itemIds: readonly string[], userIds: readonly string[]): AgentSpace {
   if (itemIds.length !== ctx.items.nItems) throw new RangeError(`agent space: ${itemIds.length} item ids for ${ctx.items.nItems} items`);
   if (userIds.length !== ctx.nUsers) throw new RangeError(`agent space: ${userIds.length} user ids for ${ctx.nUsers} users`);
-  const space: AgentSpace = { items: ctx.items, itemIds: [...itemIds], userIds: [...userIds], slateSize: ctx.slateSize, horizon: ctx.horizon };
+  const space: AgentSpace = { items: ctx.items, itemIds: [...itemIds], userIds: [...userIds], slateSize: ctx.slateSize, horizon: ctx.horizon, scorer: ctx.scoreUser !== undefined };
   if (ctx.userVectors) space.userVectors = ctx.userVectors;
   return space;
 }

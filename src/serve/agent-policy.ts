@@ -253,11 +253,14 @@ export class AgentPolicy implements ServingPolicy {
             scoreUser: (u, history, out) => this.map!.scoreInAgentSpace(this.model!.rec, u, history, out),
           },
         ],
-        scoreUser: (u, out) => {
+      };
+      // The served recommender stands in for the myopic scorer the agent learned with, if it had one.
+      if (space.scorer !== false) {
+        ctx.scoreUser = (u, out) => {
           this.map!.scoreInAgentSpace(this.model!.rec, u, null, scratch);
           out.set(scratch);
-        },
-      };
+        };
+      }
       this.ctx = ctx;
       this.agent = restoreAgent(warm.agent, ctx);
       this.agent.setTraining(true);

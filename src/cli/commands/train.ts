@@ -13,12 +13,14 @@ import { saveModel } from '../../recommenders/persist.js';
 import { agentEntry } from '../../agents/registry.js';
 import { presetConfig, presetNames } from '../../env/presets.js';
 import { trainSimAgent } from '../../eval/sim/simulate.js';
+import { ConfigError } from '../../errors.js';
 import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './simulate.js';
 import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
 import { withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
+import { logLearners, trainAgentOnLog } from './train-log.js';
 
 interface TrainFlags extends DataFlags {
   model?: string;
@@ -32,6 +34,9 @@ interface TrainFlags extends DataFlags {
   preset?: string;
   steps?: string;
   seed?: string;
+  log?: string;
+  sessionIdle?: string;
+  sessionLogOut?: string;
 }
 
 /** The train part of protocol t20's split: P1's rule, or random20 (seed 0) without timestamps. */
@@ -39,12 +44,42 @@ function holdoutTrain(dataset: Dataset): Dataset {
   return splitDataset(dataset, t20Rule(dataset, 0)).train;
 }
 
-/** `train --agent`: an agent trained in the simulator (the data calibrates its world), saved to `--out`. */
+/**
+ * `train --agent`: an agent trained in the simulator (the data calibrates its world), or with
+ * `--log` on the server's decision log (./train-log.ts), saved to `--out`.
+ */
 async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void> {
   const agent = flags.agent!;
   agentEntry(agent); // unknown names fail before any work
   // The config's `simulate` section applies as it does to `simulate`, so both train the same agent.
   const sc = configSection(config, 'simulate', SimulateConfigSchema) ?? {};
+  if (flags.log !== undefined) {
+    if (flags.preset !== undefined) throw new ConfigError('--preset does not apply with --log: the agent learns from the log, not in a simulator', 'preset');
+    // The data is read as `chorus serve` reads it, so the server's items and users are the agent's.
+    const readFlag = Object.keys(dataFlagOptions(flags))[0];
+    if (readFlag !== undefined) {
+      const flag = readFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      throw new ConfigError(`--${flag} does not apply with --log: --data is read as chorus serve reads it`, flag);
+    }
+    return withCleanStdout(Boolean(flags.json), () =>
+      trainAgentOnLog({
+        agent,
+        log: flags.log!,
+        data: dataPath(flags.data, config),
+        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param) },
+        steps: flags.steps,
+        seed: flags.seed,
+        out: flags.out,
+        sessionIdle: flags.sessionIdle,
+        sessionLogOut: flags.sessionLogOut,
+        json: Boolean(flags.json),
+      }),
+    );
+  }
+  for (const [flag, v] of [['session-idle', flags.sessionIdle], ['session-log-out', flags.sessionLogOut]] as const) {
+    if (v !== undefined) throw new ConfigError(`--${flag} applies to training on a server log: give --log <store-url|events.jsonl>`, flag);
+  }
+  if (logLearners().includes(agent)) throw new ConfigError(`agent "${agent}" learns from a decision log: give --log <store-url|events.jsonl> (and --data, the data the server was started with)`, 'log');
   const preset = flags.preset ?? sc.preset ?? 'sim-ml-ls-v1';
   presetConfig(preset);
   const steps = intFlag(flags.steps, 'steps', 1) ?? sc.steps ?? DEFAULT_TRAIN_STEPS;
@@ -85,14 +120,18 @@ export function register(program: Command): void {
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
     .option('-o, --out <file>', 'model file (default: <model>.model.json)')
     .option('--holdout', "fit on P1's train split only (the last 20 % of each user's interactions held out; a seeded random 20 % when the data has no timestamps, as protocol t20 does)")
-    .option('--agent <name>', 'train an agent in a simulator calibrated on the data instead of a model (-p sets its hyper-parameters); saves it for `serve --policy-file`')
+    .option('--agent <name>', 'train an agent instead of a model, in a simulator calibrated on the data (or, with --log, on a server decision log); -p sets its hyper-parameters; saves it for `serve --policy-file`')
     .option('--preset <name>', `--agent: simulator preset (${presetNames().join(', ')}; default sim-ml-ls-v1)`)
-    .option('--steps <n>', `--agent: training budget in user-steps (default ${DEFAULT_TRAIN_STEPS})`)
+    .option('--steps <n>', `--agent: training budget in user-steps (default ${DEFAULT_TRAIN_STEPS}); with --log, gradient steps (default the agent's own)`)
     .option('--seed <n>', '--agent: seed (default 1, the first seed of `simulate`)')
+    .option('--log <store-url|file>', "--agent bc|cql: learn offline from the server's decision log, a store URL (sqlite:./chorus.db) or a GET /events export (.jsonl), in the item space of --data (the data the server was started with)")
+    .option('--session-idle <seconds>', '--log: a user\'s decision after this long without one starts a new session (default 1800, as the server\'s)')
+    .option('--session-log-out <file>', '--log: also write the converted session log (JSONL, readable by -p log=)')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<TrainFlags>();
       const { config } = loadConfig(flags.config);
       if (flags.agent !== undefined) return trainAgent(flags, config);
+      if (flags.log !== undefined) throw new ConfigError(`--log trains an agent: give --agent (${logLearners().join(' or ')})`, 'log');
       const name = flags.model ?? config.model ?? 'als';
       const hyper = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
       const model = createEvalModel(name, hyper); // validates the name and config before any loading
