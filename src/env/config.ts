@@ -84,6 +84,65 @@ export interface SimConfig {
   };
   /** Discount used for the reported return. */
   gamma: number;
+  /**
+   * Present only in the interest-evolution family (`sim-interest-v1`, src/env/interest-env.ts):
+   * its parameters. Such a preset reads `slateSize`, `horizon`, `initialHistory`, `reward` (λ, α),
+   * `coldThreshold`, `exposureValue`, `calibration` and `gamma` from above; the sections of the
+   * rating-model family (`choice`, `satiation`, `drift`, `patience`, `rating`, `purchase`) are
+   * carried for type compatibility and not read.
+   */
+  interest?: InterestParams;
+}
+
+/** Parameters of the interest-evolution family (docs/simulator.md, "Interest-evolution family"). */
+export interface InterestParams {
+  topics: {
+    /** 'genres' uses the items' categories; 'nmf' factorises the user–item incidence matrix; 'auto' picks genres when most items have one. */
+    source: 'auto' | 'genres' | 'nmf';
+    /** Topic count T for 'nmf' (with genres, T is the number of genres). */
+    count: number;
+    /** Multiplicative-update iterations of the NMF. */
+    iterations: number;
+  };
+  interest: {
+    /** x_ut(0) = tanh(scale · ln((n_ut + 1) / (E_ut + 1))) from the user's train interactions. */
+    scale: number;
+    /** Per-session N(0, noise²) added to every initial interest (then clipped to [−1, 1]). */
+    noise: number;
+    /** RecSim's y-intercept of the step size: α(x) = step · (1 − |x|). */
+    step: number;
+    /** How much quality tilts the direction of the move: P(up) = θ_i·(x + 1)/2 + qualityTilt · q_i. */
+    qualityTilt: number;
+  };
+  quality: {
+    /** Pseudo-count of the shrunk mean value toward the global mean. */
+    shrinkage: number;
+    /** q_i above this refunds watch time; below it costs extra. */
+    threshold: number;
+  };
+  /** Document lengths (minutes): seeded log-normal around `mean`, since the data carry none. */
+  length: { mean: number; spread: number; seed: number };
+  budget: {
+    /** Session time budget (minutes) and its uniform jitter (± jitter / 2). */
+    initial: number;
+    jitter: number;
+    /** Minutes a slate without a click costs. */
+    noClickPenalty: number;
+    /** Refund factor: budget −= w · (1 − refund · (q_i − threshold)). */
+    refund: number;
+  };
+  choice: {
+    /** Utility of not clicking (set by calibration). */
+    noClickUtility: number;
+    /** Weight of the interest score s_ui = x_u · θ_i. */
+    interestWeight: number;
+    /** Weight of the item's appeal (standardised log popularity). */
+    appealWeight: number;
+    /** Position bias: utility −positionDecay · ln(1 + position). */
+    positionDecay: number;
+  };
+  /** Watched fraction σ(bias + interestSlope · s_ui) of the document's length. */
+  watch: { bias: number; interestSlope: number };
 }
 
 export const SIM_ML_LS_V1: SimConfig = {
@@ -111,6 +170,27 @@ export const SIM_ML_LS_V1: SimConfig = {
  * published figures reproduce.
  */
 export const SIM_ML_LS_V2: SimConfig = { ...structuredClone(SIM_ML_LS_V1), preset: 'sim-ml-ls-v2', version: 2, exposureValue: 'fair-share' };
+
+/**
+ * The interest-evolution family's default preset (RecSim-style; Ie et al. 2019). Data-agnostic: it
+ * calibrates topics, quality, appeal, interests and the no-click utility on whatever data it is
+ * built from. The shared fields are v1's so that the two families' returns use the same K, horizon,
+ * γ, λ and α.
+ */
+export const SIM_INTEREST_V1: SimConfig = {
+  ...structuredClone(SIM_ML_LS_V1),
+  preset: 'sim-interest-v1',
+  version: 1,
+  interest: {
+    topics: { source: 'auto', count: 20, iterations: 60 },
+    interest: { scale: 1, noise: 0.1, step: 0.3, qualityTilt: 0.5 },
+    quality: { shrinkage: 5, threshold: 0 },
+    length: { mean: 4, spread: 0.3, seed: 17 },
+    budget: { initial: 15, jitter: 6, noClickPenalty: 1, refund: 0.9 },
+    choice: { noClickUtility: 0, interestWeight: 3, appealWeight: 0.7, positionDecay: 0.5 },
+    watch: { bias: 0.5, interestSlope: 2 },
+  },
+};
 
 /** A deep copy of `base` with `patch` applied (one level deep per section). */
 export function withOverrides(base: SimConfig, patch: Partial<{ [K in keyof SimConfig]: Partial<SimConfig[K]> }>): SimConfig {

@@ -4,5 +4,8 @@ export { buildWorld, calibrateNoClick, hiddenRating, clickUtility, type SimWorld
 export { fitExplicitMf, type ExplicitMf, type ExplicitMfOptions } from './calibrate.js';
 export { VecEnv, type VecStepResult } from './vec-env.js';
 export { SimEnv } from './sim-env.js';
-export { buildPreset, presetConfig, presetNames, SIM_PRESETS, type SimPreset, type BuildPresetOptions } from './presets.js';
+export { buildPreset, presetConfig, presetNames, presetFamily, createVecEnv, ratingFamilyEnv, SIM_PRESETS, type SimPreset, type BuildPresetOptions, type SessionBatchEnv } from './presets.js';
+export { buildInterestWorld, calibrateInterestNoClick, interestScore, interestUtility, nmfItemTopics, type InterestWorld } from './interest-world.js';
+export { InterestVecEnv, budgetAfterWatch, evolveInterest, upProbability, watchTime } from './interest-env.js';
+export { SessionEnv } from './session-env.js';
 export { LogReplayEnv, type ReplayLog, type ReplayOptions, type ReplayEstimate } from './replay.js';

@@ -13,6 +13,7 @@
  */
 import type { SimConfig } from '../env/config.js';
 import type { SimWorld } from '../env/world.js';
+import { presetFamily } from '../env/presets.js';
 import { ConfigError } from '../errors.js';
 import { WorkerPool, workerUrl } from '../util/workers.js';
 import type { TeamContext } from './context.js';
@@ -49,6 +50,8 @@ export async function trainDistributed(o: DistributedOptions): Promise<{ team: T
   const team: TeamConfig = { ...TEAM_DEFAULTS, ...o.team };
   if (team.coordination === 'central-critic') throw new ConfigError('distributed learners support independent, vdn, qmix and comm', 'coordination');
   if (!(o.workers >= 1)) throw new ConfigError(`workers must be ≥ 1, got ${o.workers}`, 'workers');
+  // The replicas rebuild the rating family's sessions from the world alone; other families are not shipped to workers.
+  if (presetFamily(o.config) !== 'rating') throw new ConfigError(`distributed team training runs on the rating family's presets only, not ${o.config.preset}`, 'preset');
   const ctx = plainContext(o.ctx);
   const init: DistributedInit = { world: o.world, config: o.config, ctx, team, nEnvs: o.nEnvs };
   const pool = new WorkerPool(workerUrl(import.meta.url, './distributed-worker.js'), o.workers, init);

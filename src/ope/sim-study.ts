@@ -34,7 +34,7 @@ import { createAgent, restoreAgent, agentEntry } from '../agents/registry.js';
 import type { ManagedAgent, SavedAgent } from '../agents/base.js';
 import type { SlateDistribution } from '../agents/types.js';
 import type { Observation } from '../env/types.js';
-import { VecEnv } from '../env/vec-env.js';
+import { createVecEnv } from '../env/presets.js';
 import { ConfigError, DataError } from '../errors.js';
 import { SeedRun, type SimSetup } from '../eval/sim/runner.js';
 import { buildSetup } from '../eval/sim/setup.js';
@@ -206,7 +206,7 @@ function logDecisions(setup: SimSetup, behaviour: ManagedAgent, target: ManagedA
   let i = 0;
   while (i < n) {
     const b = Math.min(batch, n - i);
-    const env = new VecEnv(world, config, b, { autoReset: false });
+    const env = createVecEnv(setup.preset, b, { autoReset: false });
     const obs = env.reset(streams.int(0x3fffffff));
     const buf = new Int32Array(b * K);
     const bDist: SlateDistribution[] = [];
@@ -383,7 +383,7 @@ function slateBandit(log: SeedLog, folds: Int32Array): { log: BanditLog; target:
 
 /** The target's on-policy mean reward per first decision over `n` fresh sessions, with a normal 95 % interval. */
 function onPolicy(setup: SimSetup, target: ManagedAgent, n: number, envSeed: number, batch: number): { sum: number; sumSq: number; n: number } {
-  const { world, config } = setup.preset;
+  const { config } = setup.preset;
   const K = config.slateSize;
   const streams = new Rng(envSeed);
   let sum = 0;
@@ -391,7 +391,7 @@ function onPolicy(setup: SimSetup, target: ManagedAgent, n: number, envSeed: num
   let i = 0;
   while (i < n) {
     const b = Math.min(batch, n - i);
-    const env = new VecEnv(world, config, b, { autoReset: false });
+    const env = createVecEnv(setup.preset, b, { autoReset: false });
     const obs = env.reset(streams.int(0x3fffffff));
     const buf = new Int32Array(b * K).fill(-1);
     for (let s = 0; s < b; s++) buf.set(target.act(obs[s]!, K).items.subarray(0, K), s * K);

@@ -11,8 +11,8 @@ import { agentEntry, createAgent } from '../../agents/registry.js';
 import type { ManagedAgent } from '../../agents/base.js';
 import type { AgentContext } from '../../agents/state.js';
 import type { Observation, Slate } from '../../env/types.js';
-import { VecEnv } from '../../env/vec-env.js';
-import type { SimPreset } from '../../env/presets.js';
+import type { VecEnv } from '../../env/vec-env.js';
+import { createVecEnv, ratingFamilyEnv, type SessionBatchEnv, type SimPreset } from '../../env/presets.js';
 import { exposureGini } from '../metrics.js';
 
 export interface SimSetup {
@@ -60,7 +60,7 @@ export class SeedRun {
   private readonly setup: SimSetup;
   private readonly opts: SeedRunOptions;
   private readonly learns: boolean;
-  private env: VecEnv | null = null;
+  private env: SessionBatchEnv | null = null;
   private obs: Observation[] = [];
   private readonly slates: Slate[] = [];
   private slateBuf: Int32Array;
@@ -97,7 +97,7 @@ export class SeedRun {
     const n = this.opts.nEnvs;
     const K = config.slateSize;
     if (!this.env) {
-      this.env = new VecEnv(this.setup.preset.world, config, n);
+      this.env = createVecEnv(this.setup.preset, n);
       this.obs = this.env.reset(this.seed * 7919 + 1);
     }
     const env = this.env;
@@ -156,7 +156,9 @@ export class SeedRun {
     const K = config.slateSize;
     const agent = this.agent;
     agent.setTraining(false);
-    const env = new VecEnv(world, config, n);
+    const env = createVecEnv(this.setup.preset, n);
+    // Oracle policies read the rating model's hidden state; other families refuse them.
+    const oracleEnv = policy ? ratingFamilyEnv(env, config.preset) : null;
     let obs = env.reset(this.seed * 7919 + 2);
     const counted = new Uint8Array(n).fill(1);
     let started = n;
@@ -179,7 +181,7 @@ export class SeedRun {
     while (finished < sessions) {
       buf.fill(-1);
       for (let s = 0; s < n; s++) {
-        const sl = policy ? policy(obs[s]!, s, env) : agent.act(obs[s]!, K);
+        const sl = policy && oracleEnv ? policy(obs[s]!, s, oracleEnv) : agent.act(obs[s]!, K);
         buf.set(sl.items.subarray(0, K), s * K);
         if (counted[s]) {
           for (let p = 0; p < Math.min(K, sl.items.length); p++) {

@@ -16,7 +16,7 @@ import { createAgent } from '../../agents/registry.js';
 import type { ManagedAgent } from '../../agents/base.js';
 import { exploreSlate } from '../../agents/explore.js';
 import type { Observation, Slate } from '../../env/types.js';
-import { VecEnv } from '../../env/vec-env.js';
+import { createVecEnv } from '../../env/presets.js';
 import { DataError } from '../../errors.js';
 import type { SimSetup } from '../../eval/sim/runner.js';
 import { Rng } from '../../util/rng.js';
@@ -113,7 +113,7 @@ export function collectSessionLog(setup: SimSetup, o: CollectOptions): SessionLo
   const n = Math.max(1, o.nEnvs ?? 16);
   const eps = o.epsilon ?? 0.2;
   const behaviour = o.behaviour ?? new ExploringBehaviour(createAgent(o.agent, setup.ctx, { ...(o.agentConfig ?? {}), seed: o.seed }), eps, world.nItems, o.seed ^ 0x9e3779b9);
-  const env = new VecEnv(world, config, n);
+  const env = createVecEnv(setup.preset, n);
   let obs = env.reset(o.seed * 7919 + 3);
   const steps: LoggedStep[] = [];
   const buf = new Int32Array(n * K);
