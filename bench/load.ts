@@ -8,12 +8,15 @@
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
  *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
  *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,recommend,feedback]
+ *        [--store postgres://user@host:5432/db?pool=10]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --prefill N logs N decisions (copies of a real one, fresh event ids) before the run, so that a
  * 10 s run sees the event log a long soak would have built. --old-ids gives the prefilled rows
  * random (v4) UUIDs, as event ids were before 2026-12-02, instead of the server's time-ordered ids.
  * --writer worker commits in the SQLite store's commit worker thread instead of on the event loop.
+ * --store URL serves from that store instead of a fresh SQLite file (--sync-normal and --writer then
+ * do not apply); give a PostgreSQL URL an empty database or schema: the run's rows stay there.
  * --rounds N runs the routes N times interleaved and reports each route's best round; --only
  * runs a subset (to profile one route with --server-prof). Every row carries the server process's
  * CPU time per request (all threads) and the load generator's, beside req/s and latencies.
@@ -49,6 +52,7 @@ function serverArgs() {
     prefill: arg('prefill', 0),
     oldIds: process.argv.includes('--old-ids'),
     writer: strArg('writer', 'inline'),
+    store: strArg('store', ''),
   };
 }
 
@@ -69,13 +73,13 @@ function mainThreadCpu(): number {
 
 /** Child mode: the Chorus server and a bare Fastify app, in one process. */
 async function serverMode(): Promise<void> {
-  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer, store } = serverArgs();
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = syntheticCatalogue(nUsers, nItems, 50, 7);
   const s = await startServer({
     dataset: ds,
-    store: `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}&writer=${writer}`,
+    store: store || `sqlite:${join(dir, 'bench.db')}?synchronous=${sync}&writer=${writer}`,
     adminKey: KEY,
     // Few epochs: the benchmark measures serving cost, which depends on the factor count, not on fit quality.
     engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, serving: policy === 'linucb-rerank' ? 'linucb-rerank' : 'cb', agent: policy === 'linucb-rerank' || policy === 'cb' ? null : { name: policy } },
@@ -184,14 +188,14 @@ async function main(): Promise<void> {
   const soak = arg('soak', 0);
   // --server-prof DIR: the server child writes a V8 CPU profile there on exit (where its time goes).
   const profDir = strArg('server-prof', '');
-  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer, store } = serverArgs();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;
   try {
     child = spawn(
       process.execPath,
-      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, '--prefill', String(prefill), '--writer', writer, ...(oldIds ? ['--old-ids'] : []), ...(sync === 'normal' ? ['--sync-normal'] : [])],
+      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, '--prefill', String(prefill), '--writer', writer, ...(store ? ['--store', store] : []), ...(oldIds ? ['--old-ids'] : []), ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number; prefillSeconds: number }>((ok, fail) => {
@@ -284,7 +288,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in the parent process, ${duration} s or ${amount} requests per route, after a warm-up (one request per user, then 2 s)${rounds > 1 ? `; ${rounds} interleaved rounds, each route's best round (req/s and its latencies) and lowest CPU per request` : ''}. CPU µs/req: process CPU time (user + system) over the run divided by its requests; for the server all its threads (the main thread alone beside it, from /proc, 10 ms ticks).`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, ${store ? `store ${store.replace(/:[^:@/]*@/, '@')} (writes group-committed, each answered after its COMMIT)` : `SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}`}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in the parent process, ${duration} s or ${amount} requests per route, after a warm-up (one request per user, then 2 s)${rounds > 1 ? `; ${rounds} interleaved rounds, each route's best round (req/s and its latencies) and lowest CPU per request` : ''}. CPU µs/req: process CPU time (user + system) over the run divided by its requests; for the server all its threads (the main thread alone beside it, from /proc, 10 ms ticks).`,
       '',
       table,
       '',

@@ -1,14 +1,18 @@
 import { ConfigError } from '../errors.js';
+import { PostgresStore, postgresOptions } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 type Opener = (rest: string, params: URLSearchParams) => Store;
 
 /**
- * Backends by URL scheme, one table (add `postgres:` here when it exists; callers do not change).
+ * Backends by URL scheme, one table; callers do not change.
  * `sqlite:path/to/chorus.db`, `sqlite::memory:`, `sqlite:data.db?synchronous=normal`,
  * `sqlite:data.db?writer=worker` (commit in a worker thread instead of on the event loop),
  * `sqlite:data.db?check=none` (skip the integrity check on open).
+ * `postgres://user:password@host:5432/db?pool=10&schema=chorus` (`postgresql:` too): a pool of at
+ * most `pool` connections (default 10), the tables in `schema` (created if missing; default: the
+ * connection's search_path); other parameters (sslmode, …) go to the `pg` driver.
  */
 const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
   sqlite: (rest, params) => {
@@ -27,6 +31,8 @@ const OPENERS: Readonly<Record<string, Opener>> = Object.freeze({
     }
     return new SqliteStore(rest, { synchronous: sync ?? 'full', writer: writer ?? 'inline', check: check ?? 'quick' });
   },
+  postgres: (rest, params) => new PostgresStore(postgresOptions(rest, params)),
+  postgresql: (rest, params) => new PostgresStore(postgresOptions(rest, params)),
 });
 
 export function storeSchemes(): string[] {

@@ -164,7 +164,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port (default 8080; 0 picks a free one)')
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-d, --data <path>', 'dataset folder or file (default: the bundled demo data)')
-    .option('--store <url>', 'store URL (default sqlite:./.chorus/serve.db)')
+    .option('--store <url>', 'store URL: sqlite:path (default sqlite:./.chorus/serve.db) or postgres://user@host:port/db[?pool=10]')
     .option('-m, --model <name>', 'recommender for the first snapshot and retrains (default itemknn)')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable)')
     .option('--policy <name>', 'serving policy: cb (default: contextual bandit over namespace features), linucb-rerank (the pool re-ranked by a dense LinUCB), or a registered agent (random, ucb, linucb, dqn, ppo …)')

@@ -1,0 +1,320 @@
+/**
+ * The PostgreSQL store's writes, and how a group of them is committed (./postgres-writer.ts queues
+ * them). Appends of decisions and of feedback are the hot path: the ones between two other writes
+ * of a batch become one multi-row INSERT per table (arrays bound to `unnest`, so the statement
+ * text, and its prepared plan, is the same whatever the batch size), and a batch of appends only
+ * is one statement for both tables (appendAll). Every other write is one statement of its own.
+ */
+import type { PoolClient, QueryConfig } from 'pg';
+import { ChorusError } from '../errors.js';
+import type { CatalogueKind } from './types.js';
+
+/** Every write the store makes, with its arguments as they go to the database. */
+export type PgWrite =
+  | { op: 'decision'; id: string; ts: number; user: string | null; kind: string; items: string; propensities: string; scores: string; snapshotId: string | null; activated: boolean; payload: string }
+  | { op: 'feedback'; eventId: string | null; ts: number; user: string | null; item: string; type: string; value: number | null; reward: number; position: number | null; propensity: number | null }
+  | { op: 'activateDecision'; id: string }
+  | { op: 'putSnapshot'; id: string; created: number; meta: string; body: Buffer }
+  | { op: 'activateSnapshot'; id: string; ts: number }
+  | { op: 'deleteSnapshot'; id: string }
+  | { op: 'upsert'; kind: CatalogueKind; entries: { id: string; meta: string; created: number; updated: number }[] }
+  | { op: 'remove'; kind: CatalogueKind; id: string }
+  | { op: 'putState'; key: string; value: Buffer; ts: number }
+  | { op: 'putKey'; id: string; scope: string; salt: Buffer; hash: Buffer; created: number; name: string }
+  | { op: 'deleteKey'; id: string };
+
+type DecisionWrite = Extract<PgWrite, { op: 'decision' }>;
+type FeedbackWrite = Extract<PgWrite, { op: 'feedback' }>;
+
+/** One write's outcome inside a group commit: its value, or the error that undid it alone. */
+export type WriteResult = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * A decision whose event id is already stored. Its code is PostgreSQL's SQLSTATE for a unique
+ * violation, the code `isDuplicateKeyError` (./duplicate.ts) recognises from every backend: the
+ * multi-row insert skips duplicates (ON CONFLICT DO NOTHING) instead of failing the whole batch,
+ * so the error the database would have raised is made here.
+ */
+export class DuplicateKeyError extends ChorusError {
+  constructor(table: string, field: string, value: string) {
+    super('23505', `duplicate key value violates unique constraint: ${table}.${field} "${value}" already exists`, {
+      status: 409,
+      location: { field },
+    });
+  }
+}
+
+const q = (name: string, text: string, values: unknown[]): QueryConfig => ({ name, text, values });
+
+const INSERT_DECISIONS = `INSERT INTO decisions (id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload)
+SELECT id, ts, u, kind, items::jsonb, props::jsonb, scores::jsonb, snap, act, payload::jsonb
+FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+  WITH ORDINALITY AS t(id, ts, u, kind, items, props, scores, snap, act, payload, ord)
+ORDER BY ord
+ON CONFLICT (id) DO NOTHING
+RETURNING id`;
+
+// The per-item totals are updated by the same statement, from the rows it inserted.
+const INSERT_FEEDBACK = `WITH ins AS (
+  INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
+  SELECT ev, ts, u, item, type, value, reward, pos, prop
+  FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::int4[], $9::float8[])
+    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)
+  ORDER BY ord
+  RETURNING seq, item, reward
+), totals AS (
+  INSERT INTO item_feedback (item, n, reward)
+  SELECT item, count(*), sum(reward) FROM ins GROUP BY item
+  ON CONFLICT (item) DO UPDATE SET n = item_feedback.n + excluded.n, reward = item_feedback.reward + excluded.reward
+)
+SELECT seq FROM ins ORDER BY seq`;
+
+// A batch of appends only (the server's usual batch) as one statement, so one round trip: outside
+// BEGIN … COMMIT, a statement is its own transaction, and its answer comes after its commit. Every
+// row to insert joins the lock's one-row CTE, so the writers' lock (see PgGroupWriter) is held
+// before the first seq is drawn, and until the commit, as in the explicit transaction.
+const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($20, $21) AS held),
+d AS (
+  INSERT INTO decisions (id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload)
+  SELECT id, ts, u, kind, items::jsonb, props::jsonb, scores::jsonb, snap, act, payload::jsonb
+  FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+    WITH ORDINALITY AS t(id, ts, u, kind, items, props, scores, snap, act, payload, ord)
+    CROSS JOIN lock
+  ORDER BY ord
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+), f AS (
+  INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
+  SELECT ev, ts, u, item, type, value, reward, pos, prop
+  FROM unnest($11::text[], $12::float8[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::float8[], $18::int4[], $19::float8[])
+    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)
+    CROSS JOIN lock
+  ORDER BY ord
+  RETURNING seq, item, reward
+), totals AS (
+  INSERT INTO item_feedback (item, n, reward)
+  SELECT item, count(*), sum(reward) FROM f GROUP BY item
+  ON CONFLICT (item) DO UPDATE SET n = item_feedback.n + excluded.n, reward = item_feedback.reward + excluded.reward
+)
+SELECT (SELECT array_agg(id) FROM d) AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs`;
+
+const decisionColumns = (ds: readonly DecisionWrite[]): unknown[] => [
+  ds.map((d) => d.id),
+  ds.map((d) => d.ts),
+  ds.map((d) => d.user),
+  ds.map((d) => d.kind),
+  ds.map((d) => d.items),
+  ds.map((d) => d.propensities),
+  ds.map((d) => d.scores),
+  ds.map((d) => d.snapshotId),
+  ds.map((d) => d.activated),
+  ds.map((d) => d.payload),
+];
+
+const feedbackColumns = (fs: readonly FeedbackWrite[]): unknown[] => [
+  fs.map((f) => f.eventId),
+  fs.map((f) => f.ts),
+  fs.map((f) => f.user),
+  fs.map((f) => f.item),
+  fs.map((f) => f.type),
+  fs.map((f) => f.value),
+  fs.map((f) => f.reward),
+  fs.map((f) => f.position),
+  fs.map((f) => f.propensity),
+];
+
+/** Of two writes with one id in a batch, the first is the one stored: rows go in in batch order. */
+function decisionResults(ds: readonly DecisionWrite[], insertedIds: readonly string[]): WriteResult[] {
+  const inserted = new Set(insertedIds);
+  return ds.map((d) => {
+    if (inserted.delete(d.id)) return { ok: true, value: undefined };
+    return { ok: false, error: new DuplicateKeyError('decisions', 'id', d.id) };
+  });
+}
+
+/** True when every write of the batch is an append (appendAll can take it). */
+export function onlyAppends(batch: readonly PgWrite[]): boolean {
+  return batch.every((w) => w.op === 'decision' || w.op === 'feedback');
+}
+
+/**
+ * Commit a batch of appends (onlyAppends) as one statement, outside any transaction, under the
+ * writers' advisory lock `lock`. Resolves once it is committed; a failure has committed nothing.
+ */
+export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: readonly [number, number]): Promise<WriteResult[]> {
+  const ds: DecisionWrite[] = [];
+  const fs: FeedbackWrite[] = [];
+  for (const w of batch) {
+    if (w.op === 'decision') ds.push(w);
+    else if (w.op === 'feedback') fs.push(w);
+    else throw new ChorusError('E_STORE_WRITE', `appendAll got a ${w.op} write`, { status: 500 });
+  }
+  const r = await c.query<{ ids: string[] | null; seqs: (string | number)[] | null }>(
+    q('chorus_append_all', APPEND_ALL, [...decisionColumns(ds), ...feedbackColumns(fs), lock[0], lock[1]]),
+  );
+  const seqs = (r.rows[0]!.seqs ?? []).map(Number);
+  if (seqs.length !== fs.length) throw new ChorusError('E_STORE_WRITE', `feedback insert stored ${seqs.length} of ${fs.length} rows`, { status: 500 });
+  const dr = decisionResults(ds, r.rows[0]!.ids ?? []);
+  let di = 0;
+  let fi = 0;
+  // Identity values are drawn row by row in batch order, so ascending seqs match the writes in order.
+  return batch.map((w) => (w.op === 'decision' ? dr[di++]! : { ok: true, value: seqs[fi++]! }));
+}
+
+/** Insert decisions in one statement; a duplicate id fails only its own write. */
+async function insertDecisions(c: PoolClient, ds: readonly DecisionWrite[]): Promise<WriteResult[]> {
+  const r = await c.query<{ id: string }>(q('chorus_insert_decisions', INSERT_DECISIONS, decisionColumns(ds)));
+  return decisionResults(
+    ds,
+    r.rows.map((x) => x.id),
+  );
+}
+
+/** Insert feedback in one statement; resolves each write with its seq. */
+async function insertFeedback(c: PoolClient, fs: readonly FeedbackWrite[]): Promise<WriteResult[]> {
+  const r = await c.query<{ seq: number }>(q('chorus_insert_feedback', INSERT_FEEDBACK, feedbackColumns(fs)));
+  // Identity values are drawn row by row in insertion (= batch) order, so ascending seqs match the writes in order.
+  if (r.rows.length !== fs.length) throw new ChorusError('E_STORE_WRITE', `feedback insert stored ${r.rows.length} of ${fs.length} rows`, { status: 500 });
+  return r.rows.map((row) => ({ ok: true, value: row.seq }));
+}
+
+/** The table of a catalogue kind, checked at run time too: the name goes into SQL text. */
+export function catalogueTable(kind: string): CatalogueKind {
+  if (kind !== 'items' && kind !== 'users') {
+    throw new ChorusError('E_STORE_KIND', `unknown catalogue kind "${kind}"; expected items or users`, { status: 400, location: { field: 'kind' } });
+  }
+  return kind;
+}
+
+async function upsertCatalogue(c: PoolClient, w: Extract<PgWrite, { op: 'upsert' }>): Promise<number> {
+  // One row per id, as the sequential upserts SQLite makes would leave it: the first entry's
+  // `created`, the last one's meta and `updated` (one INSERT … ON CONFLICT cannot touch a row twice).
+  const byId = new Map<string, { id: string; meta: string; created: number; updated: number }>();
+  for (const e of w.entries) {
+    const prev = byId.get(e.id);
+    byId.set(e.id, prev ? { ...e, created: prev.created } : e);
+  }
+  if (byId.size === 0) return 0;
+  const t = catalogueTable(w.kind);
+  const rows = [...byId.values()];
+  const ids = rows.map((e) => e.id);
+  const old = await c.query<{ n: number }>(q(`chorus_existing_${t}`, `SELECT count(*) AS n FROM ${t} WHERE id = ANY($1::text[])`, [ids]));
+  await c.query(
+    q(
+      `chorus_upsert_${t}`,
+      `INSERT INTO ${t} (id, meta, created, updated)
+       SELECT id, meta::jsonb, created, updated FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[]) AS t(id, meta, created, updated)
+       ON CONFLICT (id) DO UPDATE SET meta = excluded.meta, updated = excluded.updated`,
+      [ids, rows.map((e) => e.meta), rows.map((e) => e.created), rows.map((e) => e.updated)],
+    ),
+  );
+  return rows.length - old.rows[0]!.n;
+}
+
+/** One write that is not an append, as its own statement; resolves with the write's value. */
+async function applyOne(c: PoolClient, w: Exclude<PgWrite, DecisionWrite | FeedbackWrite>): Promise<unknown> {
+  switch (w.op) {
+    case 'activateDecision':
+      return ((await c.query(q('chorus_activate_decision', 'UPDATE decisions SET activated = true WHERE id = $1', [w.id]))).rowCount ?? 0) > 0;
+    case 'putSnapshot':
+      await c.query(
+        q(
+          'chorus_put_snapshot',
+          `INSERT INTO snapshots (id, created, meta, body) VALUES ($1, $2, $3::jsonb, $4)
+           ON CONFLICT (id) DO UPDATE SET created = excluded.created, meta = excluded.meta, body = excluded.body`,
+          [w.id, w.created, w.meta, w.body],
+        ),
+      );
+      return undefined;
+    case 'activateSnapshot':
+      await c.query(q('chorus_activate_snapshot', 'INSERT INTO activations (snapshot_id, ts) VALUES ($1, $2)', [w.id, w.ts]));
+      return undefined;
+    case 'deleteSnapshot':
+      // Its activations stay: they are the history; rollback skips snapshots that are gone.
+      return ((await c.query(q('chorus_delete_snapshot', 'DELETE FROM snapshots WHERE id = $1', [w.id]))).rowCount ?? 0) > 0;
+    case 'upsert':
+      return upsertCatalogue(c, w);
+    case 'remove': {
+      const t = catalogueTable(w.kind);
+      return ((await c.query(q(`chorus_remove_${t}`, `DELETE FROM ${t} WHERE id = $1`, [w.id]))).rowCount ?? 0) > 0;
+    }
+    case 'putState':
+      await c.query(
+        q(
+          'chorus_put_state',
+          'INSERT INTO state (key, value, updated) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated',
+          [w.key, w.value, w.ts],
+        ),
+      );
+      return undefined;
+    case 'putKey':
+      await c.query(
+        q(
+          'chorus_put_key',
+          `INSERT INTO api_keys (id, scope, salt, hash, created, name) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, salt = excluded.salt, hash = excluded.hash, created = excluded.created, name = excluded.name`,
+          [w.id, w.scope, w.salt, w.hash, w.created, w.name],
+        ),
+      );
+      return undefined;
+    case 'deleteKey':
+      return ((await c.query(q('chorus_delete_key', 'DELETE FROM api_keys WHERE id = $1', [w.id]))).rowCount ?? 0) > 0;
+  }
+}
+
+/**
+ * Run a batch inside the caller's open transaction, results in batch order. Appends are gathered
+ * into one INSERT per table until a write of another kind comes; that write runs after them, so
+ * every table sees its writes in batch order (an activation after the insert of its decision).
+ * Any statement error propagates: the transaction is then aborted and the caller retries the
+ * batch write by write (applyEach).
+ */
+export async function applyBatch(c: PoolClient, batch: readonly PgWrite[]): Promise<WriteResult[]> {
+  const results: WriteResult[] = new Array<WriteResult>(batch.length);
+  let dIdx: number[] = [];
+  let fIdx: number[] = [];
+  const flushAppends = async (): Promise<void> => {
+    if (dIdx.length > 0) {
+      const r = await insertDecisions(c, dIdx.map((i) => batch[i] as DecisionWrite));
+      dIdx.forEach((i, k) => (results[i] = r[k]!));
+      dIdx = [];
+    }
+    if (fIdx.length > 0) {
+      const r = await insertFeedback(c, fIdx.map((i) => batch[i] as FeedbackWrite));
+      fIdx.forEach((i, k) => (results[i] = r[k]!));
+      fIdx = [];
+    }
+  };
+  for (let i = 0; i < batch.length; i++) {
+    const w = batch[i]!;
+    if (w.op === 'decision') dIdx.push(i);
+    else if (w.op === 'feedback') fIdx.push(i);
+    else {
+      await flushAppends();
+      results[i] = { ok: true, value: await applyOne(c, w) };
+    }
+  }
+  await flushAppends();
+  return results;
+}
+
+/**
+ * The slow path, after a batch statement failed: the same writes inside the caller's (fresh)
+ * transaction, each in its own savepoint, so the one that fails is undone alone and its
+ * neighbours still commit, as with the SQLite store. A failure outside a write's own statement
+ * (the connection lost) propagates and fails the whole batch.
+ */
+export async function applyEach(c: PoolClient, batch: readonly PgWrite[]): Promise<WriteResult[]> {
+  const results: WriteResult[] = [];
+  for (const w of batch) {
+    await c.query('SAVEPOINT chorus_write');
+    try {
+      results.push((await applyBatch(c, [w]))[0]!);
+      await c.query('RELEASE SAVEPOINT chorus_write');
+    } catch (error) {
+      await c.query('ROLLBACK TO SAVEPOINT chorus_write');
+      results.push({ ok: false, error });
+    }
+  }
+  return results;
+}
