@@ -19,4 +19,5 @@ export { ReinforceAgent, REINFORCE_DEFAULTS, type ReinforceConfig } from './rein
 export { A2cAgent, A2C_DEFAULTS, type A2cConfig } from './a2c.js';
 export { DdpgAgent, DDPG_DEFAULTS, type DdpgConfig } from './ddpg.js';
 export { PpoAgent, PPO_DEFAULTS, type PpoConfig } from './ppo.js';
+export { TrpoAgent, TRPO_DEFAULTS, type TrpoConfig } from './trpo.js';
 export { DeterministicSlate, EpsilonGreedySlate, UniformSlate } from './slate-distribution.js';

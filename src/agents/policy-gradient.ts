@@ -45,3 +45,30 @@ export abstract class PolicyGradientAgent<C extends PolicyGradientConfig> extend
     return { policy: { net: this.policy.net, opt: this.policy.opt }, value: { net: this.value.net, opt: this.value.opt } };
   }
 }
+
+/**
+ * GAE(γ, λ) advantages of a rollout whose transitions may interleave sessions: walking
+ * backwards in rollout order, each transition continues the advantage of its session's later
+ * transition (none after a terminal one); V(s') bootstraps where the rollout cuts a session.
+ */
+export function gaeAdvantages(
+  rewards: ArrayLike<number>,
+  dones: ArrayLike<boolean>,
+  sessions: ArrayLike<number>,
+  v: Float32Array,
+  vNext: Float32Array,
+  gamma: number,
+  lambda: number,
+): Float32Array {
+  const n = rewards.length;
+  const adv = new Float32Array(n);
+  const carry = new Map<number, number>();
+  for (let t = n - 1; t >= 0; t--) {
+    const done = dones[t]!;
+    const delta = rewards[t]! + (done ? 0 : gamma * vNext[t]!) - v[t]!;
+    const later = done ? 0 : (carry.get(sessions[t]!) ?? 0);
+    adv[t] = delta + gamma * lambda * later;
+    carry.set(sessions[t]!, adv[t]!);
+  }
+  return adv;
+}

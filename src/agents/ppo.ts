@@ -10,7 +10,7 @@
 import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { NEURAL_DEFAULTS, SessionTracker, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
-import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
+import { gaeAdvantages, PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
 import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
 import type { Transition } from './types.js';
 
@@ -76,16 +76,15 @@ export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
     const n = R.length;
     const v = this.value.values(R.map((s) => s.p.obs));
     const vNext = this.value.values(R.map((s) => s.next));
-    // GAE per session, walking each session's transitions backwards in rollout order.
-    const adv = new Float32Array(n);
-    const carry = new Map<number, number>();
-    for (let t = n - 1; t >= 0; t--) {
-      const s = R[t]!;
-      const delta = s.reward + (s.done ? 0 : gamma * vNext[t]!) - v[t]!;
-      const later = s.done ? 0 : (carry.get(s.session) ?? 0);
-      adv[t] = delta + gamma * lambda * later;
-      carry.set(s.session, adv[t]!);
-    }
+    const adv = gaeAdvantages(
+      R.map((s) => s.reward),
+      R.map((s) => s.done),
+      R.map((s) => s.session),
+      v,
+      vNext,
+      gamma,
+      lambda,
+    );
     const returns = Float32Array.from(adv, (a, t) => a + v[t]!);
     standardise(adv);
     const order = Int32Array.from({ length: n }, (_, i) => i);

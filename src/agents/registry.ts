@@ -21,6 +21,7 @@ import { ReinforceAgent, REINFORCE_DEFAULTS } from './reinforce.js';
 import { SarsaAgent } from './sarsa.js';
 import type { AgentContext } from './state.js';
 import { ThompsonAgent } from './thompson.js';
+import { TrpoAgent, TRPO_DEFAULTS } from './trpo.js';
 import { Ucb1Agent } from './ucb.js';
 
 export interface AgentEntry {
@@ -138,6 +139,13 @@ const BUILTIN_AGENTS: Readonly<Record<string, AgentEntry>> = Object.freeze({
     learns: true,
     honoursOptions: true,
     create: (ctx, c) => new PpoAgent(ctx, c as never),
+  },
+  trpo: {
+    description: 'TRPO, natural gradient by conjugate gradient in a KL trust region, with GAE (softmax slate policy, V(s) critic)',
+    defaults: { seed: 1, ...TRPO_DEFAULTS, state: {} },
+    learns: true,
+    honoursOptions: true,
+    create: (ctx, c) => new TrpoAgent(ctx, c as never),
   },
 });
 

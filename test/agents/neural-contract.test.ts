@@ -1,4 +1,4 @@
-/** The shared Agent conformance suite (test/agents/contract.ts) for the five neural agents. */
+/** The shared Agent conformance suite (test/agents/contract.ts) for the neural agents. */
 import { createAgent, restoreAgent } from '../../src/agents/registry.js';
 import { agentContract } from './contract.js';
 import { toyContext } from './toy-context.js';
@@ -12,6 +12,7 @@ const SMALL: Record<string, Record<string, unknown>> = {
   a2c: { hidden: [16], nSteps: 8 },
   ddpg: { hidden: [16], learningStarts: 20, batchSize: 8 },
   ppo: { hidden: [16], rolloutSteps: 16, minibatch: 8 },
+  trpo: { hidden: [16], rolloutSteps: 16, minibatch: 8 },
 };
 
 for (const name of Object.keys(SMALL)) {

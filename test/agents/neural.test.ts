@@ -1,5 +1,5 @@
 /**
- * The neural agents (dqn, reinforce, a2c, ddpg, ppo) each learn the toy task of neural-toy.ts —
+ * The neural agents (dqn, reinforce, a2c, ddpg, ppo, trpo) each learn the toy task of neural-toy.ts —
  * optimum 6 per session, uniform random ≈ 2 — to at least 90 % of the optimum, measured on
  * sessions whose seeds were not used in training, with a fixed seed; same seed → same numbers;
  * save/load round trip.
@@ -21,6 +21,7 @@ const CASES: Record<string, { config: Record<string, unknown>; episodes: number 
   a2c: { config: { ...SMALL, lr: 3e-3, valueLr: 3e-3, nSteps: 16 }, episodes: 1000 },
   ddpg: { config: { ...SMALL, knn: 4, learningStarts: 50, trainEvery: 1, noise: 0.4, lr: 3e-3 }, episodes: 400 },
   ppo: { config: { ...SMALL, lr: 1e-3, valueLr: 3e-3 }, episodes: 1000 },
+  trpo: { config: { ...SMALL, valueLr: 3e-3, rolloutSteps: 128 }, episodes: 400 },
 };
 
 const EVAL_SEED0 = 1_000_000;

@@ -24,6 +24,7 @@ const FAST: Record<string, Record<string, unknown>> = {
   reinforce: { hidden: [8], batchEpisodes: 1 },
   a2c: { hidden: [8], nSteps: 1 },
   ppo: { hidden: [8], rolloutSteps: 2, minibatch: 2, epochs: 1 },
+  trpo: { hidden: [8], rolloutSteps: 2, minibatch: 2, valueEpochs: 1 },
 };
 
 /** The learned part of a saved agent: the networks of neural agents, else the state without the generator and mode. */
@@ -46,7 +47,7 @@ describe('served agents learn from feedback', () => {
   const names = agentNames().filter((n) => !WITHOUT_PARAMETERS.includes(n));
 
   it('covers every registered agent', () => {
-    expect(names).toEqual(expect.arrayContaining(['egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'team']));
+    expect(names).toEqual(expect.arrayContaining(['egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'trpo', 'team']));
   });
 
   for (const name of names) {

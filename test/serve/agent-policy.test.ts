@@ -42,7 +42,7 @@ const NO_LEARNING = ['random', 'popularity', 'greedy-als'];
 const FAST_WINDOWS = { rewardWaitSeconds: 0.6 };
 
 describe('serving a registered agent over HTTP', () => {
-  for (const name of ['random', 'popularity', 'greedy-als', 'egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'team']) {
+  for (const name of ['random', 'popularity', 'greedy-als', 'egreedy', 'ucb', 'linucb', 'thompson', 'qlearning', 'sarsa', 'dqn', 'reinforce', 'a2c', 'ddpg', 'ppo', 'trpo', 'team']) {
     it(`${name}: recommend → feedback → next session → the agent learned the step`, async () => {
       const s = await startTestServer({ dir: tmp(), engine: { agent: { name }, ...FAST_WINDOWS } });
       try {
