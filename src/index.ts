@@ -6,6 +6,7 @@ export * from './recommenders/index.js';
 export * from './embed/index.js';
 export * from './eval/index.js';
 export * from './ope/index.js';
+export * from './privacy/index.js';
 export * from './nn/index.js';
 export * from './agents/index.js';
 export * from './env/index.js';

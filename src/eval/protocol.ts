@@ -6,6 +6,7 @@
  * (./cold.ts) and the any-data ones (./any-data.ts); other protocols join with `registerProtocol`. Model names come from ./models.ts.
  */
 import { ConfigError, UnknownNameError } from '../errors.js';
+import { privacyFromHyperparameters, type PrivacyReport } from '../privacy/config.js';
 import type { ProgressFn } from '../recommenders/types.js';
 import { createEvalModel } from './models.js';
 import { ANY_DATA_PROTOCOLS, type DataSummary, type SplitParams } from './any-data.js';
@@ -83,6 +84,8 @@ export interface ProtocolResult {
   note?: string;
   /** Any-data protocols: the dataset's name, hash, size, timestamps, value scale and import drops. */
   data?: DataSummary;
+  /** Present when the model trained with differential privacy: the (ε, δ) spent (also in the stamp). */
+  privacy?: PrivacyReport;
   stamp: ReportStamp;
 }
 
@@ -124,7 +127,15 @@ export async function runProtocol(options: ProtocolRunOptions): Promise<Protocol
   if (!def.variants.includes(variant)) throw new UnknownNameError(`variant of ${def.id}`, variant, def.variants);
   // Unknown model names and invalid hyper-parameters fail here, before any data is read.
   createEvalModel(options.model, options.modelConfig ?? {});
-  return def.run({ ...options, variant, k: options.k ?? def.defaultK, seed: options.seed ?? 0 });
+  const result = await def.run({ ...options, variant, k: options.k ?? def.defaultK, seed: options.seed ?? 0 });
+  // A DP model's fitted config holds the budget it spent (src/privacy/config.ts): every result
+  // and stamp of such a run names it.
+  const privacy = privacyFromHyperparameters(result.hyperparameters);
+  if (privacy) {
+    result.privacy = privacy;
+    result.stamp.privacy = privacy;
+  }
+  return result;
 }
 
 /** Interval map for the metrics whose per-user values are available. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PrivacyReport } from '../privacy/config.js';
 
 export interface ReportStamp {
   /** Protocol id, e.g. "ml-ls-t20"; a non-standard candidate set is named here too. */
@@ -29,6 +30,8 @@ export interface ReportStamp {
   wallSeconds: number;
   /** ISO date-time the run finished. */
   date: string;
+  /** Present when the model trained with differential privacy: the (ε, δ) it spent, the unit and mechanism. */
+  privacy?: PrivacyReport;
 }
 
 export const SHA_PREFIX = 12;
@@ -90,6 +93,11 @@ export function formatStamp(s: ReportStamp): string {
     .join(',');
   return (
     `protocol ${s.protocol} variant ${s.variant} K=${s.k} seed=${s.seeds.join('/')} | data ${s.dataset.name ? `${s.dataset.name} ` : ''}${s.dataset.file} sha256:${s.dataset.sha256} | ` +
-    `model ${s.model}${hp ? `{${hp}}` : ''} | code ${s.codeVersion} | wall ${s.wallSeconds.toFixed(2)} s | ${s.date}`
+    `model ${s.model}${hp ? `{${hp}}` : ''}${s.privacy ? ` | ${formatPrivacy(s.privacy)}` : ''} | code ${s.codeVersion} | wall ${s.wallSeconds.toFixed(2)} s | ${s.date}`
   );
+}
+
+/** "privacy ε=… δ=… user-level dp-sgd": the budget a DP model spent, as the stamp prints it. */
+export function formatPrivacy(p: PrivacyReport): string {
+  return `privacy ε=${p.epsilon.toPrecision(4)} δ=${p.delta.toPrecision(3)} ${p.unit}-level ${p.mechanism}`;
 }

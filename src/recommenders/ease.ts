@@ -21,7 +21,10 @@ import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { ConfigError, DataError } from '../errors.js';
 import { kernels } from '../nn/kernels.js';
+import { dpCountsConfigSchema, PLAIN_COUNTS, refuseWithDp, type PrivacyReport } from '../privacy/config.js';
+import { boundUserItems, gramSensitivity, noisyGram, planCounts, type DpCountsPlan } from '../privacy/dp-counts.js';
 import { spdInverseInPlace } from '../util/linalg.js';
+import { Rng } from '../util/rng.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef } from './types.js';
@@ -33,6 +36,12 @@ export const easeConfigSchema = z.strictObject({
   values: z.enum(['binary', 'raw']),
   /** Items with fewer distinct training users are left out of the model (score 0). 1 = exact EASE. */
   minItemCount: z.number().int().min(1),
+  /**
+   * Differential privacy (docs/privacy.md): the Gram matrix of user-bounded binary rows is released
+   * with Gaussian noise; items whose noisy count is under 3σ are left out, and λ grows by 3σ√n so
+   * that the noisy matrix stays positive definite (both depend on σ only: no extra budget).
+   */
+  dp: dpCountsConfigSchema.optional(),
 });
 export type EaseConfig = z.infer<typeof easeConfigSchema>;
 /**
@@ -56,11 +65,23 @@ export class Ease extends BaseRecommender<EaseConfig> {
   private x = new Float64Array(0);
   private rows = new Int32Array(0);
 
+  /** The `dp` option as given: a refit plans its noise again (δ = 1/n of that data). */
+  private readonly requestedDp: EaseConfig['dp'];
+
   constructor(config: Partial<EaseConfig> = {}) {
     super(easeConfigSchema.parse({ ...EASE_DEFAULTS, ...config }));
+    this.requestedDp = this.config.dp;
+  }
+
+  /** The budget spent by the last fit (undefined without `dp`). */
+  get privacy(): PrivacyReport | undefined {
+    const dp = this.config.dp as DpCountsPlan | undefined;
+    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
+    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
   }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    if (this.requestedDp) return this.fitPrivate(train, this.requestedDp, options);
     const { lambda, values, minItemCount } = this.config;
     const csr = train.byUser();
     const nItems = train.nItems;
@@ -88,13 +109,7 @@ export class Ease extends BaseRecommender<EaseConfig> {
 
     // G = XᵀX + λI, accumulated user by user over each user's distinct model items.
     // The n×n matrix plus the inverse's temporaries (≤ n²/3 floats) must fit in memory.
-    const need = n * n * 4 * (4 / 3);
-    if (need > 0.75 * totalmem()) {
-      throw new ConfigError(
-        `ease: ${n} items need a dense ${n}×${n} matrix (${(need / 2 ** 30).toFixed(1)} GiB with temporaries), more than this machine's memory allows; raise minItemCount (now ${minItemCount}) to model fewer items`,
-        'minItemCount',
-      );
-    }
+    checkMemory(n, 'items', `raise minItemCount (now ${minItemCount}) to model fewer items`);
     const g = new Float32Array(n * n);
     const rowItems = new Int32Array(nItems);
     const rowVals = new Float64Array(nItems);
@@ -134,6 +149,46 @@ export class Ease extends BaseRecommender<EaseConfig> {
     this.itemSlot = slot;
     this.p = g;
     this.invDiag = inverseDiagonal(g, n);
+    options.onProgress?.(3, 3, 'step');
+  }
+
+  /**
+   * The DP path: the noisy Gram matrix over the whole catalogue (dp-counts.ts), then exact EASE on
+   * the items whose noisy count (the diagonal) reaches 3σ, with λ + 3σ√n on the diagonal: the noise
+   * matrix's spectral norm is about 2σ√n, so the ridge keeps G + λI positive definite.
+   */
+  private async fitPrivate(train: Dataset, dp: NonNullable<EaseConfig['dp']>, options: FitOptions): Promise<void> {
+    const { lambda, values, minItemCount } = this.config;
+    refuseWithDp('ease', [['values', values, values === 'raw'], ['minItemCount', minItemCount, minItemCount !== 1]], PLAIN_COUNTS);
+    const nItems = train.nItems;
+    checkMemory(nItems, 'catalogue items (dp releases the Gram matrix of every item)', 'use a smaller catalogue');
+    const m = dp.maxItemsPerUser;
+    const { plan, sigma } = planCounts(dp, gramSensitivity(m), train.nUsers, 'ease');
+    const rng = new Rng(dp.seed);
+    options.onProgress?.(0, 3, 'step');
+    const full = noisyGram(boundUserItems(train.byUser(), nItems, m, rng), nItems, sigma, rng);
+    const slot = new Int32Array(nItems).fill(-1);
+    let n = 0;
+    for (let i = 0; i < nItems; i++) if (full[i * nItems + i]! >= 3 * sigma) slot[i] = n++;
+    const modelItems = new Int32Array(n);
+    for (let i = 0; i < nItems; i++) if (slot[i]! >= 0) modelItems[slot[i]!] = i;
+    const g = new Float32Array(n * n);
+    for (let a = 0; a < n; a++) {
+      const ra = modelItems[a]! * nItems;
+      for (let b = 0; b < n; b++) g[a * n + b] = full[ra + modelItems[b]!]!;
+    }
+    const ridge = lambda + 3 * sigma * Math.sqrt(n);
+    for (let j = 0; j < n; j++) g[j * n + j] += ridge;
+    options.onProgress?.(1, 3, 'step');
+    spdInverseInPlace(g, n, kernels().sgemm);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) g[j * n + i] = g[i * n + j]!;
+    options.onProgress?.(2, 3, 'step');
+    this.n = n;
+    this.modelItems = modelItems;
+    this.itemSlot = slot;
+    this.p = g;
+    this.invDiag = inverseDiagonal(g, n);
+    (this as { config: Readonly<EaseConfig> }).config = Object.freeze({ ...this.config, dp: plan });
     options.onProgress?.(3, 3, 'step');
   }
 
@@ -244,6 +299,17 @@ export class Ease extends BaseRecommender<EaseConfig> {
     this.p = p;
     this.invDiag = inverseDiagonal(p, n);
     this.seenValues = this.config.values === 'raw' ? typedField(state, 'seenValues', Float32Array, this.seenIndices.length) : new Float32Array(0);
+  }
+}
+
+/** Refuse an n whose dense n×n matrix (with the inverse's temporaries, ≤ n²/3 floats) would not fit in memory. */
+function checkMemory(n: number, what: string, remedy: string): void {
+  const need = n * n * 4 * (4 / 3);
+  if (need > 0.75 * totalmem()) {
+    throw new ConfigError(
+      `ease: ${n} ${what} need a dense ${n}×${n} matrix (${(need / 2 ** 30).toFixed(1)} GiB with temporaries), more than this machine's memory allows; ${remedy}`,
+      'minItemCount',
+    );
   }
 }
 

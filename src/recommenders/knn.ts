@@ -25,6 +25,9 @@
  */
 import { z } from 'zod';
 import type { Csr, Dataset } from '../data/dataset.js';
+import { dpCountsConfigSchema, parseDp, PLAIN_COUNTS, refuseWithDp, type PrivacyReport } from '../privacy/config.js';
+import { boundUserItems, gramSensitivity, noisyGram, planCounts, type DpCountsPlan } from '../privacy/dp-counts.js';
+import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
@@ -58,6 +61,11 @@ export const itemKnnConfigSchema = knnConfigSchema.extend({
   /** Worker threads for the similarity build: 0 = automatic (2 where the work pays for them, else 1). */
   threads: z.number().int().min(0).max(16),
   ...timeConfigShape,
+  /**
+   * Differential privacy (docs/privacy.md): similarities from the noisy Gram matrix of user-bounded
+   * binary rows; items whose noisy count is under 3σ get no neighbours and are no one's neighbour.
+   */
+  dp: dpCountsConfigSchema.optional(),
 });
 export type ItemKnnConfig = z.infer<typeof itemKnnConfigSchema>;
 export const ITEMKNN_DEFAULTS: ItemKnnConfig = { ...KNN_DEFAULTS, threads: 0, ...TIME_DEFAULTS };
@@ -133,7 +141,15 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
     return this.trials;
   }
 
+  /** The budget spent by the last fit (undefined without `dp`). */
+  get privacy(): PrivacyReport | undefined {
+    const dp = this.config.dp as DpCountsPlan | undefined;
+    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
+    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
+  }
+
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    if (this.requested.dp) return this.fitPrivate(train, parseDp(dpCountsConfigSchema, this.requested.dp, 'itemknn'), options);
     const { config, trials } = await resolveTimeConfig(train, 'itemknn', this.requested, (c) => new ItemKnn(c), options.onProgress);
     // The stamp prints `config`: it must show the window and half-life actually used, so the
     // chosen values replace 'auto' (the field is readonly to callers, not to the model).
@@ -228,6 +244,61 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
     this.simIndices = indices;
     this.simValues = values;
     this.userWeights = scoreWeights;
+  }
+
+  /**
+   * The DP path: cosine similarities a·b/(√(n_a n_b) + shrink) read off the noisy Gram matrix over
+   * the whole catalogue (dp-counts.ts), K per kept item; the counts under the root are clamped to
+   * ≥ 3σ, the keep threshold. Scoring rows stay each user's own binary items.
+   */
+  private async fitPrivate(train: Dataset, dp: NonNullable<ItemKnnConfig['dp']>, options: FitOptions): Promise<void> {
+    const { k, shrink, binary, windowDays, halfLifeDays } = this.requested;
+    refuseWithDp('itemknn', [['windowDays', windowDays, windowDays !== 0], ['halfLifeDays', halfLifeDays, halfLifeDays !== 0], ['binary', binary, !binary]], PLAIN_COUNTS);
+    const nItems = train.nItems;
+    const m = dp.maxItemsPerUser;
+    const { plan, sigma } = planCounts(dp, gramSensitivity(m), train.nUsers, 'itemknn');
+    const rng = new Rng(dp.seed);
+    const g = noisyGram(boundUserItems(train.byUser(), nItems, m, rng), nItems, sigma, rng);
+    const floor = 3 * sigma;
+    const root = new Float64Array(nItems);
+    const kept = new Uint8Array(nItems);
+    for (let i = 0; i < nItems; i++) {
+      const c = g[i * nItems + i]!;
+      kept[i] = c >= floor ? 1 : 0;
+      root[i] = Math.sqrt(Math.max(c, floor));
+    }
+    const mask = new Uint8Array(nItems);
+    for (let i = 0; i < nItems; i++) mask[i] = 1 - kept[i]!;
+    const sims = new Float32Array(nItems);
+    const indptr = new Int32Array(nItems + 1);
+    const rowsI: Int32Array[] = [];
+    const rowsV: Float32Array[] = [];
+    for (let a = 0; a < nItems; a++) {
+      if (kept[a]) {
+        const ra = a * nItems;
+        for (let b = 0; b < nItems; b++) sims[b] = g[ra + b]! / (root[a]! * root[b]! + shrink);
+        const best = topK(sims, Math.min(k, nItems), mask);
+        rowsI.push(best.items);
+        rowsV.push(best.scores);
+        indptr[a + 1] = indptr[a]! + best.items.length;
+      } else indptr[a + 1] = indptr[a]!;
+      if (a % 256 === 255) options.onProgress?.(a + 1, nItems, 'item');
+    }
+    const indices = new Int32Array(indptr[nItems]!);
+    const values = new Float32Array(indptr[nItems]!);
+    let off = 0;
+    for (let r = 0; r < rowsI.length; r++) {
+      indices.set(rowsI[r]!, off);
+      values.set(rowsV[r]!, off);
+      off += rowsI[r]!.length;
+    }
+    this.simIndptr = indptr;
+    this.simIndices = indices;
+    this.simValues = values;
+    this.userWeights = weightsOf(train.byUser(), true);
+    this.trials = [];
+    (this as { config: Readonly<ItemKnnConfig> }).config = Object.freeze({ ...this.requested, dp: plan });
+    options.onProgress?.(nItems, nItems, 'item');
   }
 
   /** The stored neighbours of item `i`, most similar first (itself included when it has any interaction). */

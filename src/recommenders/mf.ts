@@ -14,6 +14,8 @@
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
+import { dpSgdConfigSchema, parseDp, type PrivacyReport } from '../privacy/config.js';
+import { planDpSgd, trainDpSgd, type DpSgdPlan, type UserGradient } from '../privacy/dp-sgd.js';
 import { Rng } from '../util/rng.js';
 import { scoreAllFactors } from '../util/dot.js';
 import { cholesky, choleskySolve } from '../util/linalg.js';
@@ -37,6 +39,11 @@ export const mfConfigSchema = z.strictObject({
   /** Clip `predict` to the training rating range. */
   clip: z.boolean(),
   seed: z.number().int(),
+  /**
+   * Differential privacy (docs/privacy.md): user-level DP-SGD on the item factors and biases, the
+   * released part (src/privacy/dp-sgd.ts); each user's bias and factors come from their own ratings.
+   */
+  dp: dpSgdConfigSchema.optional(),
 });
 export type MfConfig = z.infer<typeof mfConfigSchema>;
 export const MF_DEFAULTS: MfConfig = {
@@ -65,14 +72,26 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
   /** Folded-in [b_u, p_u] per user state, for repeated scoring of the same state (exact; cleared with the factors). */
   private readonly foldIns = new FoldInCache<Float64Array>();
 
+  /** The `dp` option as given: a refit plans its noise again (δ = 1/n of that data). */
+  private readonly requestedDp: MfConfig['dp'];
+
   constructor(config: Partial<MfConfig> = {}) {
     super({ ...MF_DEFAULTS, ...config });
+    this.requestedDp = this.config.dp && parseDp(dpSgdConfigSchema, this.config.dp, 'mf');
+  }
+
+  /** The budget spent by the last fit (undefined without `dp`). */
+  get privacy(): PrivacyReport | undefined {
+    const dp = this.config.dp as DpSgdPlan | undefined;
+    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
+    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'dp-sgd', noiseMultiplier: dp.noiseMultiplier };
   }
 
   /** Training RMSE after each epoch (a diagnostic; test error comes from src/eval). */
   readonly trainRmse: number[] = [];
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    if (this.requestedDp) return this.fitPrivate(train, this.requestedDp, options);
     const { factors: K, epochs, learningRate: lr, regularization: reg, initMean, initStd, shuffle, seed } = this.config;
     const { user, item, value, length: n } = train.interactions;
     const rng = new Rng(seed);
@@ -130,6 +149,85 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     this.itemBias = bi;
     this.userFactors = P;
     this.itemFactors = Q;
+  }
+
+  /**
+   * The DP path: item factors and biases (the released part) by user-level DP-SGD on the squared
+   * error; each user's bias starts at their own mean rating and their factors are updated from
+   * their own ratings, then both are refitted by `foldIn` against the final item parameters. The
+   * global mean is 0 (each user's bias carries it) and `predict` is not clipped: the training
+   * rating range is a statistic of the raw data.
+   */
+  private async fitPrivate(train: Dataset, dpConfig: NonNullable<MfConfig['dp']>, options: FitOptions): Promise<void> {
+    const { factors: K, learningRate: lr, regularization: reg, initMean, initStd, seed } = this.config;
+    const plan = planDpSgd(dpConfig, this.nUsers, 'mf');
+    const csr = train.byUser();
+    for (let e = 0; e < csr.values.length; e++) {
+      if (!Number.isFinite(csr.values[e]!)) throw new DataError(`rating of interaction ${csr.order[e]} is not a number`, { field: 'value' });
+    }
+    this.foldIns.clear();
+    this.mu = 0;
+    this.minRating = -Infinity;
+    this.maxRating = Infinity;
+    const nU = this.nUsers;
+    const nI = this.nItems;
+    const W = K + 1;
+    const init = new Rng(seed);
+    const bu = new Float32Array(nU);
+    const P = new Float32Array(nU * K);
+    for (let x = 0; x < P.length; x++) P[x] = initMean + initStd * init.normal();
+    // Item rows [q_i | b_i]: the released parameters, one row per item.
+    const items = new Float32Array(nI * W);
+    for (let i = 0; i < nI; i++) for (let f = 0; f < K; f++) items[i * W + f] = initMean + initStd * init.normal();
+    for (let u = 0; u < nU; u++) {
+      let sum = 0;
+      for (let e = csr.indptr[u]!; e < csr.indptr[u + 1]!; e++) sum += csr.values[e]!;
+      const n = csr.indptr[u + 1]! - csr.indptr[u]!;
+      bu[u] = n > 0 ? sum / n : 0;
+    }
+    const draws = plan.maxItemsPerUser;
+    const userGradient = (u: number, grad: UserGradient, rng: Rng): void => {
+      const a = csr.indptr[u]!;
+      const n = csr.indptr[u + 1]! - a;
+      const uo = u * K;
+      const g = grad.g;
+      for (let s = 0; s < Math.min(n, draws); s++) {
+        const e0 = a + rng.int(n);
+        const i = csr.indices[e0]!;
+        const io = i * W;
+        let dot = 0;
+        for (let f = 0; f < K; f++) dot += P[uo + f]! * items[io + f]!;
+        const err = csr.values[e0]! - (bu[u]! + items[io + K]! + dot);
+        const gi = grad.at(i);
+        // d(½e²)/dq_i = −e·p_u, /db_i = −e.
+        for (let f = 0; f < K; f++) g[gi + f] = g[gi + f]! - err * P[uo + f]!;
+        g[gi + K] = g[gi + K]! - err;
+        bu[u] += lr * (err - reg * bu[u]!);
+        for (let f = 0; f < K; f++) P[uo + f] = P[uo + f]! + lr * (err * items[io + f]! - reg * P[uo + f]!);
+      }
+    };
+    await trainDpSgd({ plan, nUsers: nU, params: items, nRows: nI, width: W, rng: new Rng(plan.seed), userGradient, onStep: (d, t) => options.onProgress?.(d, t, 'step') });
+    const Q = new Float32Array(nI * K);
+    const bi = new Float32Array(nI);
+    for (let i = 0; i < nI; i++) {
+      Q.set(items.subarray(i * W, i * W + K), i * K);
+      bi[i] = items[i * W + K]!;
+    }
+    this.itemFactors = Q;
+    this.itemBias = bi;
+    // Each user's final bias and factors from their own ratings against the released item parameters.
+    for (let u = 0; u < nU; u++) {
+      const a = csr.indptr[u]!;
+      const b = csr.indptr[u + 1]!;
+      if (b === a) continue;
+      const x = this.foldIn({ items: csr.indices.subarray(a, b), values: csr.values.subarray(a, b) });
+      bu[u] = x[0]!;
+      for (let f = 0; f < K; f++) P[u * K + f] = x[f + 1]!;
+    }
+    this.userBias = bu;
+    this.userFactors = P;
+    this.trainRmse.length = 0;
+    (this as { config: Readonly<MfConfig> }).config = Object.freeze({ ...this.config, dp: plan });
   }
 
   /** Unclipped estimate μ + b_u + b_i + p_u·q_i (unknown user or item: the terms that exist). */

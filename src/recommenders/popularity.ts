@@ -7,6 +7,9 @@
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
+import { dpCountsConfigSchema, parseDp, PLAIN_COUNTS, refuseWithDp, type PrivacyReport } from '../privacy/config.js';
+import { boundUserItems, countSensitivity, noisyItemCounts, planCounts, type DpCountsPlan } from '../privacy/dp-counts.js';
+import { Rng } from '../util/rng.js';
 import { BaseRecommender } from './base.js';
 import { typedField } from './saved-state.js';
 import {
@@ -26,6 +29,11 @@ export const popularityConfigSchema = z.strictObject({
   ...timeConfigShape,
   /** Sum interaction values (play counts, ratings) instead of counting interactions. */
   useValues: z.boolean(),
+  /**
+   * Differential privacy (docs/privacy.md): each user counts once for at most
+   * `dp.maxItemsPerUser` items and Gaussian noise is added to every item's count.
+   */
+  dp: dpCountsConfigSchema.optional(),
 });
 export type PopularityConfig = z.infer<typeof popularityConfigSchema>;
 export const POPULARITY_DEFAULTS: PopularityConfig = { ...TIME_DEFAULTS, useValues: false };
@@ -48,7 +56,27 @@ export class Popularity extends BaseRecommender<PopularityConfig> {
     return this.trials;
   }
 
+  /** The budget spent by the last fit (undefined without `dp`). */
+  get privacy(): PrivacyReport | undefined {
+    const dp = this.config.dp as DpCountsPlan | undefined;
+    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
+    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
+  }
+
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    if (this.requested.dp) {
+      const dp = parseDp(dpCountsConfigSchema, this.requested.dp, 'popularity');
+      // Tuning 'auto' on the data, windows and value sums would each need their own privacy analysis.
+      const { windowDays, halfLifeDays, useValues } = this.requested;
+      refuseWithDp('popularity', [['windowDays', windowDays, windowDays !== 0], ['halfLifeDays', halfLifeDays, halfLifeDays !== 0], ['useValues', useValues, useValues]], PLAIN_COUNTS);
+      const m = dp.maxItemsPerUser;
+      const { plan, sigma } = planCounts(dp, countSensitivity(m), train.nUsers, 'popularity');
+      const rng = new Rng(dp.seed);
+      this.itemScores = Float32Array.from(noisyItemCounts(boundUserItems(train.byUser(), train.nItems, m, rng), train.nItems, sigma, rng));
+      this.trials = [];
+      (this as { config: Readonly<PopularityConfig> }).config = Object.freeze({ ...this.requested, dp: plan });
+      return;
+    }
     const { config, trials } = await resolveTimeConfig(train, 'popularity', this.requested, (c) => new Popularity(c), options.onProgress);
     // The stamp prints `config`: it must show the window and half-life actually used, so the
     // chosen values replace 'auto' (the field is readonly to callers, not to the model).

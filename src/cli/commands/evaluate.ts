@@ -19,8 +19,9 @@ import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../ou
 import { addDataFlags, dataFlagOptions, printLoadWarning, readOptions, type DataFlags } from '../data.js';
 import { demoDataDir } from '../paths.js';
 import { progressBar } from '../progress.js';
+import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
 
-interface EvaluateFlags extends DataFlags {
+interface EvaluateFlags extends DataFlags, PrivacyFlags {
   protocol?: string;
   variant?: string;
   model?: string;
@@ -110,11 +111,13 @@ export function evaluateSettings(config: ChorusConfig, flags: EvaluateFlags): Ev
   const model = flags.model ?? config.model ?? 'als';
   const protocol = flags.protocol ?? ev.protocol ?? defaultProtocol(flags.data ?? config.data);
   const dataDir = flags.data ?? config.data ?? fallbackData(protocol);
+  const modelConfig = { ...(config.models?.[model] ?? {}), ...parseParams(flags.param), ...embedderParam(model, flags.embedder) };
+  const privacy = privacyOptions(flags);
   return {
     protocol,
     variant: flags.variant ?? ev.variant,
     model,
-    modelConfig: { ...(config.models?.[model] ?? {}), ...parseParams(flags.param), ...embedderParam(model, flags.embedder) },
+    modelConfig: privacy ? withPrivacy(model, modelConfig, privacy) : modelConfig,
     dataDir,
     k: intFlag(flags.k, 'k', 1) ?? ev.k,
     seed: intFlag(flags.seed, 'seed', 0) ?? ev.seed,
@@ -194,6 +197,10 @@ function printResult(r: ProtocolResult): void {
   });
   writeOut(table(['metric', 'value', '95% CI'], rows));
   writeOut(`fit ${r.fitSeconds.toFixed(2)} s · evaluate ${r.evalSeconds.toFixed(2)} s · split ${r.split.train.toLocaleString('en-US')} train / ${r.split.test.toLocaleString('en-US')} test rows`);
+  if (r.privacy) {
+    const p = r.privacy;
+    writeOut(`privacy: (ε = ${formatNumber(p.epsilon)}, δ = ${p.delta.toPrecision(3)}) spent, ${p.unit}-level, ${p.mechanism}, noise multiplier ${formatNumber(p.noiseMultiplier)} (docs/privacy.md)`);
+  }
   writeOut(formatStamp(r.stamp));
   if (r.note) writeOut(`note: ${r.note}`);
 }
@@ -219,8 +226,8 @@ function printComparison(a: ProtocolResult, b: ProtocolResult, c: PairedComparis
 
 export function register(program: Command): void {
   const ids = () => [...PROTOCOLS.keys()].join(', ');
-  addDataFlags(program
-    .command('evaluate'))
+  addPrivacyFlags(addDataFlags(program
+    .command('evaluate')))
     .description('evaluate a model under a named protocol (default: P1 ml-ls-t20) and print metrics with their stamp')
     .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}); default ml-ls-t20 on a MovieLens folder or with no --data, else t20 (P1's rule on any data)`)
     .option('--variant <name>', 'protocol variant: all or pos4 for ml-ls-t20, all or pos (top quarter of the value scale) for t20/random20/last-n/time-cut (default: the first)')

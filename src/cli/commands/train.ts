@@ -18,11 +18,13 @@ import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } fr
 import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './simulate.js';
 import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
-import { withCleanStdout, writeJson, writeOut } from '../output.js';
+import { formatNumber, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
+import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
+import { privacyFromHyperparameters } from '../../privacy/config.js';
 import { logLearners, trainAgentOnLog } from './train-log.js';
 
-interface TrainFlags extends DataFlags {
+interface TrainFlags extends DataFlags, PrivacyFlags {
   model?: string;
   data?: string;
   param?: string[];
@@ -112,8 +114,8 @@ async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void
 }
 
 export function register(program: Command): void {
-  addDataFlags(program
-    .command('train'))
+  addPrivacyFlags(addDataFlags(program
+    .command('train')))
     .description('fit a model and save it (with an id index for `chorus recommend`)')
     .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
     .option('-d, --data <path>', 'dataset folder, interaction file or snapshot (default: config "data", else the bundled demo data)')
@@ -130,10 +132,15 @@ export function register(program: Command): void {
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<TrainFlags>();
       const { config } = loadConfig(flags.config);
-      if (flags.agent !== undefined) return trainAgent(flags, config);
+      const privacy = privacyOptions(flags);
+      if (flags.agent !== undefined) {
+        if (privacy) throw new ConfigError('--dp-epsilon trains a model with differential privacy; agents have no DP path yet', 'dp-epsilon');
+        return trainAgent(flags, config);
+      }
       if (flags.log !== undefined) throw new ConfigError(`--log trains an agent: give --agent (${logLearners().join(' or ')})`, 'log');
       const name = flags.model ?? config.model ?? 'als';
-      const hyper = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
+      const base = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
+      const hyper = privacy ? withPrivacy(name, base, privacy) : base;
       const model = createEvalModel(name, hyper); // validates the name and config before any loading
       const holdout = flags.holdout ?? config.train?.holdout ?? false;
       const out = resolve(flags.out ?? config.train?.out ?? `${name}.model.json`);
@@ -152,10 +159,12 @@ export function register(program: Command): void {
         await mkdir(dirname(out), { recursive: true });
         await saveModel(model, out);
         const index = await writeModelIndex(out, name, train, holdout ? 'p1-train' : 'all');
-        const info = { model: name, hyperparameters: { ...model.config }, dataset: dataset.name, trainInteractions: train.nInteractions, fitSeconds, modelFile: out, indexFile: index };
+        const spent = privacyFromHyperparameters(model.config);
+        const info = { model: name, hyperparameters: { ...model.config }, dataset: dataset.name, trainInteractions: train.nInteractions, fitSeconds, modelFile: out, indexFile: index, ...(spent ? { privacy: spent } : {}) };
         if (json) writeJson(info);
         else {
           writeOut(`trained ${name} on ${train.nInteractions.toLocaleString('en-US')} interactions of "${dataset.name}" in ${fitSeconds.toFixed(2)} s`);
+          if (spent) writeOut(`privacy: (ε = ${formatNumber(spent.epsilon)}, δ = ${spent.delta.toPrecision(3)}) spent, ${spent.unit}-level, ${spent.mechanism}, noise multiplier ${formatNumber(spent.noiseMultiplier)} (docs/privacy.md)`);
           writeOut(`model: ${out}\nindex: ${index}`);
         }
       });

@@ -1,0 +1,5 @@
+export * from './accountant.js';
+export * from './mechanisms.js';
+export * from './dp-counts.js';
+export * from './dp-sgd.js';
+export * from './config.js';
