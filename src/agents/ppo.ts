@@ -7,21 +7,15 @@
  * (bootstrapping with V(s') where the rollout cuts a session), then `epochs` passes of shuffled
  * minibatches maximise Σ_a min(ρ Â, clip(ρ, 1 ± ε) Â) + entropy bonus, and fit V to Â + V_old.
  */
-import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
-import { NEURAL_DEFAULTS, SessionTracker, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
-import { gaeAdvantages, PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
-import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
-import type { Transition } from './types.js';
+import { NEURAL_DEFAULTS } from './neural.js';
+import { RolloutAgent, type RolloutConfig } from './policy-gradient.js';
 
-export interface PpoConfig extends PolicyGradientConfig {
-  rolloutSteps: number;
+export interface PpoConfig extends RolloutConfig {
   epochs: number;
   minibatch: number;
   /** Clip range ε. */
   clip: number;
-  /** GAE λ. */
-  lambda: number;
   entropy: number;
 }
 
@@ -38,21 +32,9 @@ export const PPO_DEFAULTS: Omit<PpoConfig, 'seed'> = {
   valueLr: 1e-3,
 };
 
-interface Step {
-  p: PolicyStep;
-  reward: number;
-  next: Observation;
-  done: boolean;
-  /** Session id (GAE runs along a session). */
-  session: number;
-}
-
-export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
+export class PpoAgent extends RolloutAgent<PpoConfig> {
   readonly name = 'ppo';
   readonly version = 1;
-  private rollout: Step[] = [];
-  private readonly sessions = new SessionTracker<number>();
-  private nextSession = 0;
 
   protected validate(config: PpoConfig): void {
     for (const f of ['rolloutSteps', 'epochs', 'minibatch'] as const) {
@@ -62,31 +44,12 @@ export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
     if (!(config.lambda >= 0 && config.lambda <= 1)) throw new ConfigError(`lambda must be in [0, 1], got ${config.lambda}`, 'lambda');
   }
 
-  override observe(t: Transition): boolean {
-    if (!this.training) return false;
-    const session = this.sessions.session(t, () => this.nextSession++);
-    this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, session });
-    return true;
-  }
-
   override update(): void {
-    if (!this.training || this.rollout.length < this.config.rolloutSteps) return;
-    const { gamma, lambda, epochs, minibatch, clip, entropy } = this.config;
+    if (!this.rolloutReady()) return;
+    const { epochs, minibatch, clip, entropy } = this.config;
     const R = this.rollout;
     const n = R.length;
-    const v = this.value.values(R.map((s) => s.p.obs));
-    const vNext = this.value.values(R.map((s) => s.next));
-    const adv = gaeAdvantages(
-      R.map((s) => s.reward),
-      R.map((s) => s.done),
-      R.map((s) => s.session),
-      v,
-      vNext,
-      gamma,
-      lambda,
-    );
-    const returns = Float32Array.from(adv, (a, t) => a + v[t]!);
-    standardise(adv);
+    const { adv, returns } = this.rolloutAdvantages();
     const order = Int32Array.from({ length: n }, (_, i) => i);
     for (let e = 0; e < epochs; e++) {
       this.rng.shuffle(order);
@@ -113,29 +76,5 @@ export class PpoAgent extends PolicyGradientAgent<PpoConfig> {
       }
     }
     this.rollout = [];
-  }
-
-  protected override extraState(): Record<string, unknown> {
-    const R = this.rollout;
-    return {
-      steps: packPolicySteps(R.map((x) => x.p)),
-      rewards: Float64Array.from(R, (x) => x.reward),
-      nexts: packObservations(R.map((x) => x.next)),
-      dones: Uint8Array.from(R, (x) => (x.done ? 1 : 0)),
-      sessions: Int32Array.from(R, (x) => x.session),
-      open: this.sessions.openByUser(),
-      nextSession: this.nextSession,
-    };
-  }
-
-  protected override loadExtraState(s: Record<string, unknown>): void {
-    const steps = unpackPolicySteps(s.steps);
-    const nexts = s.nexts ? unpackObservations(s.nexts as PackedObservations) : [];
-    const rewards = s.rewards as Float64Array | undefined;
-    const dones = s.dones as Uint8Array | undefined;
-    const sessions = s.sessions as Int32Array | undefined;
-    this.rollout = steps.map((p, i) => ({ p, reward: rewards![i]!, next: nexts[i]!, done: dones![i] === 1, session: sessions![i]! }));
-    this.sessions.restoreOpen((s.open as [number, number][] | undefined) ?? []);
-    this.nextSession = typeof s.nextSession === 'number' ? s.nextSession : 0;
   }
 }

@@ -12,19 +12,13 @@
  * `lr` (shared with the other neural agents) is not used: the actor's step length is set by the
  * trust region, not by a learning rate.
  */
-import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { SoftmaxTrustRegion, type TrustRegionOptions, type TrustRegionStats } from './natural-gradient.js';
 import type { AgentContext } from './state.js';
-import { NEURAL_DEFAULTS, SessionTracker, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
-import { gaeAdvantages, PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
-import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
-import type { Transition } from './types.js';
+import { NEURAL_DEFAULTS } from './neural.js';
+import { RolloutAgent, type RolloutConfig } from './policy-gradient.js';
 
-export interface TrpoConfig extends PolicyGradientConfig, TrustRegionOptions {
-  rolloutSteps: number;
-  /** GAE λ. */
-  lambda: number;
+export interface TrpoConfig extends RolloutConfig, TrustRegionOptions {
   /** Passes of shuffled minibatches fitting V per rollout. */
   valueEpochs: number;
   /** Minibatch size of the critic's fit. */
@@ -51,21 +45,9 @@ export const TRPO_DEFAULTS: Omit<TrpoConfig, 'seed'> = {
   valueLr: 1e-3,
 };
 
-interface Step {
-  p: PolicyStep;
-  reward: number;
-  next: Observation;
-  done: boolean;
-  /** Session id (GAE runs along a session). */
-  session: number;
-}
-
-export class TrpoAgent extends PolicyGradientAgent<TrpoConfig> {
+export class TrpoAgent extends RolloutAgent<TrpoConfig> {
   readonly name = 'trpo';
   readonly version = 1;
-  private rollout: Step[] = [];
-  private readonly sessions = new SessionTracker<number>();
-  private nextSession = 0;
   private readonly trustRegion: SoftmaxTrustRegion;
   private stats: TrustRegionStats | null = null;
 
@@ -90,32 +72,13 @@ export class TrpoAgent extends PolicyGradientAgent<TrpoConfig> {
     if (!(config.lambda >= 0 && config.lambda <= 1)) throw new ConfigError(`lambda must be in [0, 1], got ${config.lambda}`, 'lambda');
   }
 
-  override observe(t: Transition): boolean {
-    if (!this.training) return false;
-    const session = this.sessions.session(t, () => this.nextSession++);
-    this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, session });
-    return true;
-  }
-
   override update(): void {
-    if (!this.training || this.rollout.length < this.config.rolloutSteps) return;
-    const { gamma, lambda, valueEpochs, minibatch } = this.config;
+    if (!this.rolloutReady()) return;
+    const { valueEpochs, minibatch } = this.config;
     const R = this.rollout;
     const n = R.length;
     const steps = R.map((s) => s.p);
-    const v = this.value.values(steps.map((s) => s.obs));
-    const vNext = this.value.values(R.map((s) => s.next));
-    const adv = gaeAdvantages(
-      R.map((s) => s.reward),
-      R.map((s) => s.done),
-      R.map((s) => s.session),
-      v,
-      vNext,
-      gamma,
-      lambda,
-    );
-    const returns = Float32Array.from(adv, (a, t) => a + v[t]!);
-    standardise(adv);
+    const { adv, returns } = this.rolloutAdvantages();
     this.stats = this.trustRegion.step(steps, adv, this.config);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     for (let e = 0; e < valueEpochs; e++) {
@@ -129,29 +92,5 @@ export class TrpoAgent extends PolicyGradientAgent<TrpoConfig> {
       }
     }
     this.rollout = [];
-  }
-
-  protected override extraState(): Record<string, unknown> {
-    const R = this.rollout;
-    return {
-      steps: packPolicySteps(R.map((x) => x.p)),
-      rewards: Float64Array.from(R, (x) => x.reward),
-      nexts: packObservations(R.map((x) => x.next)),
-      dones: Uint8Array.from(R, (x) => (x.done ? 1 : 0)),
-      sessions: Int32Array.from(R, (x) => x.session),
-      open: this.sessions.openByUser(),
-      nextSession: this.nextSession,
-    };
-  }
-
-  protected override loadExtraState(s: Record<string, unknown>): void {
-    const steps = unpackPolicySteps(s.steps);
-    const nexts = s.nexts ? unpackObservations(s.nexts as PackedObservations) : [];
-    const rewards = s.rewards as Float64Array | undefined;
-    const dones = s.dones as Uint8Array | undefined;
-    const sessions = s.sessions as Int32Array | undefined;
-    this.rollout = steps.map((p, i) => ({ p, reward: rewards![i]!, next: nexts[i]!, done: dones![i] === 1, session: sessions![i]! }));
-    this.sessions.restoreOpen((s.open as [number, number][] | undefined) ?? []);
-    this.nextSession = typeof s.nextSession === 'number' ? s.nextSession : 0;
   }
 }

@@ -10,7 +10,7 @@ import type { Dataset } from '../data/dataset.js';
 import { ConfigError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { InterestParams, SimConfig } from './config.js';
-import type { SimWorld } from './world.js';
+import { noClickForFirstStepCtr, type SimWorld } from './world.js';
 
 export interface InterestWorld {
   nItems: number;
@@ -116,37 +116,8 @@ export function interestUtility(w: InterestWorld, p: InterestParams, x: Float32A
  */
 export function calibrateInterestNoClick(iw: InterestWorld, world: SimWorld, config: SimConfig, target: number): number {
   const p = interestParams(config);
-  const K = config.slateSize;
   const T = iw.nTopics;
-  const S = new Float64Array(world.users.length);
-  for (let x = 0; x < world.users.length; x++) {
-    const u = world.users[x]!;
-    const h0 = world.histIndptr[u]!;
-    const h1 = world.histIndptr[u + 1]!;
-    let pos = 0;
-    for (let r = 0; r < world.nItems && pos < K; r++) {
-      const i = world.popularOrder[r]!;
-      let seen = false;
-      for (let h = h0; h < h1; h++) if (world.histItems[h] === i) seen = true;
-      if (seen) continue;
-      S[x] += Math.exp(interestUtility(iw, p, iw.interest0, u * T, i, pos));
-      pos++;
-    }
-  }
-  const ctr = (u0: number): number => {
-    const e0 = Math.exp(u0);
-    let m = 0;
-    for (let x = 0; x < S.length; x++) m += S[x]! / (S[x]! + e0);
-    return m / Math.max(1, S.length);
-  };
-  let lo = -30;
-  let hi = 30;
-  for (let it = 0; it < 100; it++) {
-    const mid = (lo + hi) / 2;
-    if (ctr(mid) > target) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
+  return noClickForFirstStepCtr(world, config.slateSize, target, (u) => (i, pos) => interestUtility(iw, p, iw.interest0, u * T, i, pos));
 }
 
 /** z-scores over the catalogue (all zeros when the values do not vary). */

@@ -1,49 +1,11 @@
-import type { Env, Observation, Slate, StepResult } from './types.js';
-import { ChorusError } from '../errors.js';
 import type { SimConfig } from './config.js';
+import { SingleSessionEnv } from './single-session.js';
 import { VecEnv } from './vec-env.js';
 import type { SimWorld } from './world.js';
 
 /** One simulated session at a time behind the `Env` contract (a `VecEnv` of one, no auto-reset). */
-export class SimEnv implements Env {
-  readonly nItems: number;
-  readonly slateSize: number;
-  private readonly vec: VecEnv;
-  private readonly slateBuf: Int32Array;
-  private active = false;
-
+export class SimEnv extends SingleSessionEnv {
   constructor(world: SimWorld, config: SimConfig) {
-    this.vec = new VecEnv(world, config, 1, { autoReset: false });
-    this.nItems = world.nItems;
-    this.slateSize = config.slateSize;
-    this.slateBuf = new Int32Array(config.slateSize);
-  }
-
-  reset(seed: number): Observation {
-    this.active = true;
-    return this.vec.reset(seed)[0]!;
-  }
-
-  step(slate: Slate): StepResult {
-    if (!this.active) throw new ChorusError('E_ENV_STATE', 'step() before reset() or after the session ended');
-    if (slate.items.length > this.slateSize) throw new ChorusError('E_SLATE', `slate has ${slate.items.length} items; this environment shows at most ${this.slateSize}`, { location: { field: 'slate.items' } });
-    this.slateBuf.fill(-1);
-    this.slateBuf.set(slate.items);
-    const r = this.vec.step(this.slateBuf);
-    const done = r.done[0] === 1;
-    if (done) this.active = false;
-    const K = this.slateSize;
-    return {
-      observation: r.observations[0]!,
-      reward: r.rewards[0]!,
-      parts: { R: r.R[0]!, G: r.G[0]!, A: r.A[0]!, itemG: r.g.slice(0, this.slateSize) },
-      done,
-      info: {
-        clicks: r.clicks.slice(0, K),
-        purchases: r.purchases.slice(0, K),
-        ratings: r.ratings.slice(0, K),
-        propensities: slate.propensities ? Float32Array.from(slate.propensities) : undefined,
-      },
-    };
+    super(new VecEnv(world, config, 1, { autoReset: false }));
   }
 }

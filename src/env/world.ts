@@ -222,15 +222,27 @@ export function clickUtility(w: SimWorld, cfg: SimConfig, u: number, i: number, 
  * The choice model is monotone in the no-click utility, so bisection finds it.
  */
 export function calibrateNoClick(w: SimWorld, cfg: SimConfig, target: number): number {
-  const K = cfg.slateSize;
-  const nC = w.categoryNames.length;
   const drift = new Float32Array(w.dim);
-  const sat = new Float32Array(nC);
+  const sat = new Float32Array(w.categoryNames.length);
+  return noClickForFirstStepCtr(w, cfg.slateSize, target, (u) => {
+    initialSatiation(w, cfg, u, sat, 0);
+    return (i, pos) => clickUtility(w, cfg, u, i, pos, drift, 0, sat, 0);
+  });
+}
+
+/**
+ * The no-click utility at which the popularity slate (the K most-interacted items not in each
+ * user's opening history) has a mean first-step click probability of `target` under a
+ * multinomial logit, found by bisection (the click probability falls monotonically in it).
+ * `utilityFor(u)` prepares user u's step-0 state and returns the utility of item i at position pos.
+ * Shared by both simulator families' calibrations.
+ */
+export function noClickForFirstStepCtr(w: SimWorld, K: number, target: number, utilityFor: (u: number) => (i: number, pos: number) => number): number {
   // Σ_k exp(u_k) per user at step 0 (independent of the no-click utility).
   const S = new Float64Array(w.users.length);
   for (let x = 0; x < w.users.length; x++) {
     const u = w.users[x]!;
-    initialSatiation(w, cfg, u, sat, 0);
+    const utility = utilityFor(u);
     const h0 = w.histIndptr[u]!;
     const h1 = w.histIndptr[u + 1]!;
     let pos = 0;
@@ -239,7 +251,7 @@ export function calibrateNoClick(w: SimWorld, cfg: SimConfig, target: number): n
       let seen = false;
       for (let h = h0; h < h1; h++) if (w.histItems[h] === i) seen = true;
       if (seen) continue;
-      S[x] += Math.exp(clickUtility(w, cfg, u, i, pos, drift, 0, sat, 0));
+      S[x] += Math.exp(utility(i, pos));
       pos++;
     }
   }
@@ -247,7 +259,7 @@ export function calibrateNoClick(w: SimWorld, cfg: SimConfig, target: number): n
     const e0 = Math.exp(u0);
     let m = 0;
     for (let x = 0; x < S.length; x++) m += S[x]! / (S[x]! + e0);
-    return m / S.length;
+    return m / Math.max(1, S.length);
   };
   let lo = -30;
   let hi = 30;

@@ -145,15 +145,16 @@ export class Bpr extends BaseRecommender<BprConfig> {
     }
   }
 
+  /** What both fit paths start from: the factor width F (factors + bias), sizes, the users' items; fold-ins of the old factors are dropped. */
+  private startFit(): { F: number; nU: number; nI: number; indptr: Int32Array; items: Int32Array } {
+    this.foldIns.clear();
+    return { F: this.config.factors + 1, nU: this.nUsers, nI: this.nItems, indptr: this.seenIndptr, items: this.seenIndices };
+  }
+
   /** Initialise the factors and run the epochs, on this thread and the pool's. */
   private async sgd(options: FitOptions, threads: number, pool: WorkerPool | null): Promise<void> {
     const { factors, learningRate: lr, regularization: reg, iterations, negativeSampling, verifyNegatives, seed } = this.config;
-    const F = factors + 1;
-    const nU = this.nUsers;
-    const nI = this.nItems;
-    const indptr = this.seenIndptr;
-    const items = this.seenIndices;
-    this.foldIns.clear();
+    const { F, nU, nI, indptr, items } = this.startFit();
     const nnz = items.length;
     const shared = pool !== null;
     const rng = new Rng(seed);
@@ -276,12 +277,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     // implicit's popularity negatives would sample other users' interactions outside the accounting.
     refuseWithDp('bpr', [['negativeSampling', negativeSampling, negativeSampling === 'popularity']], 'its negatives are uniform over the catalogue');
     const plan = planDpSgd(this.requestedDp!, this.nUsers, 'bpr');
-    const F = factors + 1;
-    const nU = this.nUsers;
-    const nI = this.nItems;
-    const indptr = this.seenIndptr;
-    const items = this.seenIndices;
-    this.foldIns.clear();
+    const { F, nU, nI, indptr, items } = this.startFit();
     const init = new Rng(seed);
     // Larger than the plain path's init: the item factors' gradients scale with the user factors,
     // and with implicit's 1/factors they would be lost under the clipped bias terms and the noise.
@@ -320,19 +316,13 @@ export class Bpr extends BaseRecommender<BprConfig> {
         for (let s = 0; s < np; s++) {
           const io = pos[s]! * F;
           const jo = neg[s]! * F;
-          let x = 0;
-          for (let f = 0; f < F; f++) x += U[uo + f]! * (V[io + f]! - V[jo + f]!);
-          const z = 1 / (1 + Math.exp(x));
+          const z = pairWeight(U, uo, V, io, jo, F);
           for (let f = 0; f < factors; f++) U[uo + f] = U[uo + f]! + ulr * (z * (V[io + f]! - V[jo + f]!) - reg * U[uo + f]!);
         }
       }
       const g = grad.g;
       for (let s = 0; s < np; s++) {
-        const io = pos[s]! * F;
-        const jo = neg[s]! * F;
-        let x = 0;
-        for (let f = 0; f < F; f++) x += U[uo + f]! * (V[io + f]! - V[jo + f]!);
-        const z = 1 / (1 + Math.exp(x));
+        const z = pairWeight(U, uo, V, pos[s]! * F, neg[s]! * F, F);
         const gi = grad.at(pos[s]!);
         const gj = grad.at(neg[s]!);
         // d(−ln σ(x))/dv_i = −z·x_u, /dv_j = +z·x_u (the last column: the biases, x_u's constant 1).
@@ -438,6 +428,16 @@ export class Bpr extends BaseRecommender<BprConfig> {
     // The DP path draws fold-in negatives from the whole catalogue, as its fit did.
     this.activeItems = this.config.dp ? Int32Array.from({ length: this.nItems }, (_, i) => i) : activeFrom(counts);
   }
+}
+
+/**
+ * z = σ(−x) with x = x_u·(v_i − v_j) over all F columns (the bias included): the weight of the
+ * pair (i ≻ j) in the gradient of −ln σ(x). U's row at uo, V's rows at io and jo.
+ */
+function pairWeight(U: Float32Array, uo: number, V: Float32Array, io: number, jo: number, F: number): number {
+  let x = 0;
+  for (let f = 0; f < F; f++) x += U[uo + f]! * (V[io + f]! - V[jo + f]!);
+  return 1 / (1 + Math.exp(x));
 }
 
 function activeFrom(counts: Int32Array): Int32Array {

@@ -139,6 +139,15 @@ export class Ease extends BaseRecommender<EaseConfig> {
     for (let j = 0; j < n; j++) g[j * n + j] += lambda;
     options.onProgress?.(1, 3, 'step');
 
+    this.invertInto(g, n, modelItems, slot, options);
+    options.onProgress?.(3, 3, 'step');
+  }
+
+  /**
+   * Inverts the regularised Gram matrix `g` (n × n over `modelItems`; `slot` maps catalogue items
+   * to its rows, −1 outside) in place into P, and makes it the fitted model.
+   */
+  private invertInto(g: Float32Array, n: number, modelItems: Int32Array, slot: Int32Array, options: FitOptions): void {
     spdInverseInPlace(g, n, kernels().sgemm);
     // The leaf inverses are symmetric only up to rounding; make P exactly symmetric from its upper
     // triangle, which is also what a saved model keeps (so a loaded model scores identically).
@@ -149,7 +158,6 @@ export class Ease extends BaseRecommender<EaseConfig> {
     this.itemSlot = slot;
     this.p = g;
     this.invDiag = inverseDiagonal(g, n);
-    options.onProgress?.(3, 3, 'step');
   }
 
   /**
@@ -180,14 +188,7 @@ export class Ease extends BaseRecommender<EaseConfig> {
     const ridge = lambda + 3 * sigma * Math.sqrt(n);
     for (let j = 0; j < n; j++) g[j * n + j] += ridge;
     options.onProgress?.(1, 3, 'step');
-    spdInverseInPlace(g, n, kernels().sgemm);
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) g[j * n + i] = g[i * n + j]!;
-    options.onProgress?.(2, 3, 'step');
-    this.n = n;
-    this.modelItems = modelItems;
-    this.itemSlot = slot;
-    this.p = g;
-    this.invDiag = inverseDiagonal(g, n);
+    this.invertInto(g, n, modelItems, slot, options);
     (this as { config: Readonly<EaseConfig> }).config = Object.freeze({ ...this.config, dp: plan });
     options.onProgress?.(3, 3, 'step');
   }

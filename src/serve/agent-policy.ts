@@ -193,10 +193,7 @@ export class AgentPolicy implements ServingPolicy {
     // A TeamContext is an AgentContext; the team also reads titles (its explanations) and joins
     // the served recommender as an extra agent. Plain agents ignore those fields.
     const ctx: TeamContext = {
-      titles: model.itemIds.map((id) => {
-        const t = catalogue(id)?.title;
-        return typeof t === 'string' ? t : id;
-      }),
+      titles: titlesOf(model.itemIds, catalogue),
       extras: [recommenderScorer(model.rec.kind, model.rec)],
       items: space.items,
       userVectors: space.userVectors,
@@ -213,8 +210,16 @@ export class AgentPolicy implements ServingPolicy {
     if (prev && same) this.agent.load(prev.toJSON() as SavedAgent);
     else if (prev) this.log(`${this.name}: snapshot ${model.snapshotId} has another item list; the agent starts afresh`);
     this.agent.setTraining(true);
-    if (!same) {
-      // Pending steps hold indices of the old item list, and the acted slates belong to the old agent.
+    this.adopt(model, same);
+  }
+
+  /**
+   * Makes `model` the bound snapshot. Unless its item list is the one bound before, pending steps
+   * (they hold indices of the old list) and the acted snapshots (they belong to the old agent or
+   * bridge) are dropped.
+   */
+  private adopt(model: ServedModel, sameItems: boolean): void {
+    if (!sameItems) {
       this.steps.clear();
       this.snaps = new Set();
     }
@@ -243,10 +248,7 @@ export class AgentPolicy implements ServingPolicy {
         nUsers: space.userIds.length,
         slateSize: space.slateSize,
         horizon: space.horizon,
-        titles: space.itemIds.map((id) => {
-          const t = catalogue(id)?.title;
-          return typeof t === 'string' ? t : id;
-        }),
+        titles: titlesOf(space.itemIds, catalogue),
         extras: [
           {
             name: model.rec.kind,
@@ -266,14 +268,7 @@ export class AgentPolicy implements ServingPolicy {
       this.agent.setTraining(true);
     }
     this.log(`${this.name}: serving ${warm.file} warm; the agent knows ${map.shared} of snapshot ${model.snapshotId}'s ${model.itemIds.length} items (${warm.space.itemIds.length} in its space)`);
-    if (!same) {
-      // Pending steps hold the old snapshot's indices.
-      this.steps.clear();
-      this.snaps = new Set();
-    }
-    this.snaps.add(model.snapshotId);
-    this.snap = model.snapshotId;
-    this.itemIds = model.itemIds;
+    this.adopt(model, same);
   }
 
   choose(input: PolicyInput): Choice {
@@ -546,4 +541,12 @@ export class AgentPolicy implements ServingPolicy {
       acted: null,
     };
   }
+}
+
+/** Each item's catalogue title, or its id where the catalogue has none (the team's explanations name items by it). */
+function titlesOf(ids: readonly string[], catalogue: (id: string) => Record<string, unknown> | undefined): string[] {
+  return ids.map((id) => {
+    const t = catalogue(id)?.title;
+    return typeof t === 'string' ? t : id;
+  });
 }

@@ -46,26 +46,76 @@ export class DuplicateKeyError extends ChorusError {
 
 const q = (name: string, text: string, values: unknown[]): QueryConfig => ({ name, text, values });
 
-const INSERT_DECISIONS = `INSERT INTO decisions (id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload)
-SELECT id, ts, u, kind, items::jsonb, props::jsonb, scores::jsonb, snap, act, payload::jsonb
-FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
-  WITH ORDINALITY AS t(id, ts, u, kind, items, props, scores, snap, act, payload, ord)
-ORDER BY ord
-ON CONFLICT (id) DO NOTHING
-RETURNING id`;
+/** A write's fields in the order of its statement's unnest parameters, each with its PostgreSQL type. */
+type Params<T> = readonly (readonly [keyof T, string])[];
+
+const DECISION_PARAMS: Params<DecisionWrite> = [
+  ['id', 'text'],
+  ['ts', 'float8'],
+  ['user', 'text'],
+  ['kind', 'text'],
+  ['items', 'text'],
+  ['propensities', 'text'],
+  ['scores', 'text'],
+  ['snapshotId', 'text'],
+  ['activated', 'bool'],
+  ['payload', 'text'],
+];
+
+const FEEDBACK_PARAMS: Params<FeedbackWrite> = [
+  ['eventId', 'text'],
+  ['ts', 'float8'],
+  ['user', 'text'],
+  ['item', 'text'],
+  ['type', 'text'],
+  ['value', 'float8'],
+  ['reward', 'float8'],
+  ['position', 'int4'],
+  ['propensity', 'float8'],
+];
+
+/** `$first::t0[], $first+1::t1[], …`: one array parameter per field, for unnest. */
+const arrayParams = <T>(first: number, params: Params<T>): string => params.map(([, t], k) => `$${first + k}::${t}[]`).join(', ');
+
+/** The batch as one array per field, in parameter order. */
+const columns = <T>(rows: readonly T[], params: Params<T>): unknown[] => params.map(([f]) => rows.map((r) => r[f]));
+const decisionColumns = (ds: readonly DecisionWrite[]): unknown[] => columns(ds, DECISION_PARAMS);
+const feedbackColumns = (fs: readonly FeedbackWrite[]): unknown[] => columns(fs, FEEDBACK_PARAMS);
+
+/**
+ * The rows of a batch of decisions inserted in batch order from ten array parameters starting at
+ * $first; `join` joins each row to another CTE (the append-all statement's lock).
+ */
+const decisionInsertSql = (first: number, join = ''): string => `INSERT INTO decisions (id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload)
+  SELECT id, ts, u, kind, items::jsonb, props::jsonb, scores::jsonb, snap, act, payload::jsonb
+  FROM unnest(${arrayParams(first, DECISION_PARAMS)})
+    WITH ORDINALITY AS t(id, ts, u, kind, items, props, scores, snap, act, payload, ord)${join}
+  ORDER BY ord
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id`;
+
+/**
+ * A batch of feedback inserted in batch order from nine array parameters starting at $first
+ * (`join` as above), then the per-item totals updated from the rows the CTE `ins` inserted.
+ */
+const feedbackInsertSql = (first: number, join = ''): string => `INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
+  SELECT ev, ts, u, item, type, value, reward, pos, prop
+  FROM unnest(${arrayParams(first, FEEDBACK_PARAMS)})
+    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)${join}
+  ORDER BY ord
+  RETURNING seq, item, reward`;
+
+const itemTotalsSql = (ins: string): string => `INSERT INTO item_feedback (item, n, reward)
+  SELECT item, count(*), sum(reward) FROM ${ins} GROUP BY item
+  ON CONFLICT (item) DO UPDATE SET n = item_feedback.n + excluded.n, reward = item_feedback.reward + excluded.reward`;
+
+const INSERT_DECISIONS = decisionInsertSql(1);
 
 // The per-item totals are updated by the same statement, from the rows it inserted.
 const INSERT_FEEDBACK = `WITH ins AS (
-  INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
-  SELECT ev, ts, u, item, type, value, reward, pos, prop
-  FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::int4[], $9::float8[])
-    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)
-  ORDER BY ord
-  RETURNING seq, item, reward
+  ${feedbackInsertSql(1)}
 ), totals AS (
-  INSERT INTO item_feedback (item, n, reward)
-  SELECT item, count(*), sum(reward) FROM ins GROUP BY item
-  ON CONFLICT (item) DO UPDATE SET n = item_feedback.n + excluded.n, reward = item_feedback.reward + excluded.reward
+  ${itemTotalsSql('ins')}
 )
 SELECT seq FROM ins ORDER BY seq`;
 
@@ -75,53 +125,13 @@ SELECT seq FROM ins ORDER BY seq`;
 // before the first seq is drawn, and until the commit, as in the explicit transaction.
 const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($20, $21) AS held),
 d AS (
-  INSERT INTO decisions (id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload)
-  SELECT id, ts, u, kind, items::jsonb, props::jsonb, scores::jsonb, snap, act, payload::jsonb
-  FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
-    WITH ORDINALITY AS t(id, ts, u, kind, items, props, scores, snap, act, payload, ord)
-    CROSS JOIN lock
-  ORDER BY ord
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id
+  ${decisionInsertSql(1, '\n    CROSS JOIN lock')}
 ), f AS (
-  INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
-  SELECT ev, ts, u, item, type, value, reward, pos, prop
-  FROM unnest($11::text[], $12::float8[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::float8[], $18::int4[], $19::float8[])
-    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)
-    CROSS JOIN lock
-  ORDER BY ord
-  RETURNING seq, item, reward
+  ${feedbackInsertSql(11, '\n    CROSS JOIN lock')}
 ), totals AS (
-  INSERT INTO item_feedback (item, n, reward)
-  SELECT item, count(*), sum(reward) FROM f GROUP BY item
-  ON CONFLICT (item) DO UPDATE SET n = item_feedback.n + excluded.n, reward = item_feedback.reward + excluded.reward
+  ${itemTotalsSql('f')}
 )
 SELECT (SELECT array_agg(id) FROM d) AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs`;
-
-const decisionColumns = (ds: readonly DecisionWrite[]): unknown[] => [
-  ds.map((d) => d.id),
-  ds.map((d) => d.ts),
-  ds.map((d) => d.user),
-  ds.map((d) => d.kind),
-  ds.map((d) => d.items),
-  ds.map((d) => d.propensities),
-  ds.map((d) => d.scores),
-  ds.map((d) => d.snapshotId),
-  ds.map((d) => d.activated),
-  ds.map((d) => d.payload),
-];
-
-const feedbackColumns = (fs: readonly FeedbackWrite[]): unknown[] => [
-  fs.map((f) => f.eventId),
-  fs.map((f) => f.ts),
-  fs.map((f) => f.user),
-  fs.map((f) => f.item),
-  fs.map((f) => f.type),
-  fs.map((f) => f.value),
-  fs.map((f) => f.reward),
-  fs.map((f) => f.position),
-  fs.map((f) => f.propensity),
-];
 
 /** Of two writes with one id in a batch, the first is the one stored: rows go in in batch order. */
 function decisionResults(ds: readonly DecisionWrite[], insertedIds: readonly string[]): WriteResult[] {

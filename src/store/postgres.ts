@@ -1,20 +1,16 @@
 import pg from 'pg';
 import { ChorusError, ConfigError } from '../errors.js';
 import type {
-  ApiKeyRecord,
-  CatalogueEntry,
   CatalogueStore,
-  DecisionRecord,
   EventStore,
-  FeedbackRecord,
   KeyStore,
   SnapshotMeta,
   SnapshotStore,
   StateStore,
   Store,
-  TimelineBucket,
 } from './types.js';
 import { migrate } from './postgres-schema.js';
+import { decisionReader, entryReader, feedbackFromRow, keyFromRow, timelineFromRows, type Row, type RowCodec } from './rows.js';
 import { PgGroupWriter } from './postgres-writer.js';
 import { catalogueTable as table, type PgWrite } from './postgres-write.js';
 
@@ -79,53 +75,10 @@ const types: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-type Row = Record<string, unknown>;
-
-function decisionFromRow(r: Row): DecisionRecord {
-  return {
-    seq: r.seq as number,
-    id: r.id as string,
-    ts: r.ts as number,
-    user: (r.user as string | null) ?? null,
-    kind: r.kind as DecisionRecord['kind'],
-    items: r.items as string[],
-    propensities: r.propensities as number[],
-    scores: r.scores as number[],
-    snapshotId: (r.snapshot_id as string | null) ?? null,
-    activated: r.activated as boolean,
-    payload: r.payload,
-  };
-}
-
-function feedbackFromRow(r: Row): FeedbackRecord {
-  return {
-    seq: r.seq as number,
-    eventId: (r.event_id as string | null) ?? null,
-    ts: r.ts as number,
-    user: (r.user as string | null) ?? null,
-    item: r.item as string,
-    type: r.type as FeedbackRecord['type'],
-    value: (r.value as number | null) ?? null,
-    reward: r.reward as number,
-    position: (r.position as number | null) ?? null,
-    propensity: (r.propensity as number | null) ?? null,
-  };
-}
-
-function entryFromRow(r: Row): CatalogueEntry {
-  return { id: r.id as string, meta: r.meta as Record<string, unknown>, created: r.created as number, updated: r.updated as number };
-}
-
-function keyFromRow(r: Row): ApiKeyRecord {
-  return {
-    id: r.id as string,
-    scope: r.scope as ApiKeyRecord['scope'],
-    salt: r.salt as Buffer,
-    hash: r.hash as Buffer,
-    created: r.created as number,
-    name: r.name as string,
-  };
-}
+/** pg parses jsonb columns and returns booleans as booleans. */
+const PG_ROWS: RowCodec = { json: (v) => v, bool: (v) => v as boolean };
+const decisionFromRow = decisionReader(PG_ROWS);
+const entryFromRow = entryReader(PG_ROWS);
 
 const DECISION_COLS = 'seq, id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload';
 
@@ -228,40 +181,23 @@ export class PostgresStore implements Store {
         ids.length === 0
           ? []
           : (await rows('chorus_feedback_for', 'SELECT * FROM feedback WHERE event_id = ANY($1::text[]) ORDER BY seq', [ids])).map(feedbackFromRow),
-      timeline: async (b, since) => {
-        const buckets = new Map<number, TimelineBucket>();
-        const at = (t: number): TimelineBucket => {
-          let x = buckets.get(t);
-          if (!x) buckets.set(t, (x = { t, decisions: 0, shown: 0, feedback: 0, clicks: 0, rewardSum: 0 }));
-          return x;
-        };
-        // As SQLite's CAST(ts / b AS INTEGER): toward zero (trunc, not floor), and through an integer so
-        // that the bucket just below zero starts at 0, not -0.
-        const ds = await rows(
-          'chorus_timeline_decisions',
-          'SELECT trunc(ts / $1::float8)::int8 * $1::float8 AS t, count(*) AS n, sum(jsonb_array_length(items)) AS shown FROM decisions WHERE ts >= $2 GROUP BY 1 ORDER BY 1',
-          [b, since],
-        );
-        for (const r of ds) {
-          const x = at(r.t as number);
-          x.decisions = r.n as number;
-          x.shown = Number(r.shown ?? 0);
-        }
-        const fs = await rows(
-          'chorus_timeline_feedback',
-          `SELECT trunc(ts / $1::float8)::int8 * $1::float8 AS t, count(*) AS n,
+      timeline: async (b, since) =>
+        timelineFromRows(
+          // As SQLite's CAST(ts / b AS INTEGER): toward zero (trunc, not floor), and through an integer so
+          // that the bucket just below zero starts at 0, not -0.
+          await rows(
+            'chorus_timeline_decisions',
+            'SELECT trunc(ts / $1::float8)::int8 * $1::float8 AS t, count(*) AS n, sum(jsonb_array_length(items)) AS shown FROM decisions WHERE ts >= $2 GROUP BY 1 ORDER BY 1',
+            [b, since],
+          ),
+          await rows(
+            'chorus_timeline_feedback',
+            `SELECT trunc(ts / $1::float8)::int8 * $1::float8 AS t, count(*) AS n,
              count(*) FILTER (WHERE type IN ('click', 'purchase') OR (type = 'reward' AND reward > 0)) AS clicks, sum(reward) AS r
            FROM feedback WHERE ts >= $2 GROUP BY 1 ORDER BY 1`,
-          [b, since],
-        );
-        for (const r of fs) {
-          const x = at(r.t as number);
-          x.feedback = r.n as number;
-          x.clicks = r.clicks as number;
-          x.rewardSum = (r.r as number | null) ?? 0;
-        }
-        return [...buckets.values()].sort((a, c) => a.t - c.t);
-      },
+            [b, since],
+          ),
+        ),
       topItems: async (limit) =>
         (await rows('chorus_top_items', 'SELECT item, n, reward FROM item_feedback ORDER BY reward DESC, n DESC, item LIMIT $1', [limit])).map((r) => ({
           item: r.item as string,

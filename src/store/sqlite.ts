@@ -5,19 +5,15 @@ import type { Worker } from 'node:worker_threads';
 import { ChorusError } from '../errors.js';
 import { spawnWorker, workerUrl } from '../util/workers.js';
 import type {
-  ApiKeyRecord,
-  CatalogueEntry,
   CatalogueStore,
-  DecisionRecord,
   EventStore,
-  FeedbackRecord,
   KeyStore,
   SnapshotMeta,
   SnapshotStore,
   StateStore,
   Store,
-  TimelineBucket,
 } from './types.js';
+import { decisionReader, entryReader, feedbackFromRow, keyFromRow, timelineFromRows, type Row, type RowCodec } from './rows.js';
 import { checkDatabaseFile, checkIntegrity, checkWal, type StoreWarning } from './sqlite-check.js';
 import { configure, groupCommitter, migrate, type WriteOp, type WriteResult } from './sqlite-write.js';
 import type { WireError, WireResult, WriterData } from './sqlite-writer.js';
@@ -285,42 +281,10 @@ class WorkerWriter implements Writer {
   }
 }
 
-type Row = Record<string, unknown>;
-
-function decisionFromRow(r: Row): DecisionRecord {
-  return {
-    seq: r.seq as number,
-    id: r.id as string,
-    ts: r.ts as number,
-    user: (r.user as string | null) ?? null,
-    kind: r.kind as DecisionRecord['kind'],
-    items: JSON.parse(r.items as string) as string[],
-    propensities: JSON.parse(r.propensities as string) as number[],
-    scores: JSON.parse(r.scores as string) as number[],
-    snapshotId: (r.snapshot_id as string | null) ?? null,
-    activated: r.activated === 1,
-    payload: JSON.parse(r.payload as string) as unknown,
-  };
-}
-
-function feedbackFromRow(r: Row): FeedbackRecord {
-  return {
-    seq: r.seq as number,
-    eventId: (r.event_id as string | null) ?? null,
-    ts: r.ts as number,
-    user: (r.user as string | null) ?? null,
-    item: r.item as string,
-    type: r.type as FeedbackRecord['type'],
-    value: (r.value as number | null) ?? null,
-    reward: r.reward as number,
-    position: (r.position as number | null) ?? null,
-    propensity: (r.propensity as number | null) ?? null,
-  };
-}
-
-function entryFromRow(r: Row): CatalogueEntry {
-  return { id: r.id as string, meta: JSON.parse(r.meta as string) as Record<string, unknown>, created: r.created as number, updated: r.updated as number };
-}
+/** SQLite keeps JSON columns as text and booleans as 0/1. */
+const SQLITE_ROWS: RowCodec = { json: (v) => JSON.parse(v as string) as unknown, bool: (v) => v === 1 };
+const decisionFromRow = decisionReader(SQLITE_ROWS);
+const entryFromRow = entryReader(SQLITE_ROWS);
 
 /** SQLite (WAL) through better-sqlite3: the embedded default store. */
 export class SqliteStore implements Store {
@@ -418,26 +382,7 @@ export class SqliteStore implements Store {
       recentDecisions: async (limit) => (recent.all(limit) as Row[]).map(decisionFromRow),
       decisionsAfter: async (afterSeq, limit) => (after.all(afterSeq, limit) as Row[]).map(decisionFromRow),
       feedbackFor: async (ids) => (ids.length === 0 ? [] : (forEvents.all(JSON.stringify(ids)) as Row[]).map(feedbackFromRow)),
-      timeline: async (b, since) => {
-        const buckets = new Map<number, TimelineBucket>();
-        const at = (t: number): TimelineBucket => {
-          let x = buckets.get(t);
-          if (!x) buckets.set(t, (x = { t, decisions: 0, shown: 0, feedback: 0, clicks: 0, rewardSum: 0 }));
-          return x;
-        };
-        for (const r of tlDecisions.all({ b, since }) as Row[]) {
-          const x = at(r.t as number);
-          x.decisions = r.n as number;
-          x.shown = (r.shown as number | null) ?? 0;
-        }
-        for (const r of tlFeedback.all({ b, since }) as Row[]) {
-          const x = at(r.t as number);
-          x.feedback = r.n as number;
-          x.clicks = (r.clicks as number | null) ?? 0;
-          x.rewardSum = (r.r as number | null) ?? 0;
-        }
-        return [...buckets.values()].sort((a, c) => a.t - c.t);
-      },
+      timeline: async (b, since) => timelineFromRows(tlDecisions.all({ b, since }) as Row[], tlFeedback.all({ b, since }) as Row[]),
       topItems: async (limit) =>
         (top.all(limit) as Row[]).map((r) => ({ item: r.item as string, feedback: r.n as number, rewardSum: r.r as number })),
     };
@@ -485,14 +430,6 @@ export class SqliteStore implements Store {
 
     const getKey = db.prepare('SELECT * FROM api_keys WHERE id = ?');
     const listKeys = db.prepare('SELECT * FROM api_keys ORDER BY created, id');
-    const keyFromRow = (r: Row): ApiKeyRecord => ({
-      id: r.id as string,
-      scope: r.scope as ApiKeyRecord['scope'],
-      salt: r.salt as Buffer,
-      hash: r.hash as Buffer,
-      created: r.created as number,
-      name: r.name as string,
-    });
     this.keys = {
       putKey: (k) => write({ op: 'putKey', args: [k.id, k.scope, k.salt, k.hash, k.created, k.name] }),
       getKey: async (id) => {
