@@ -12,3 +12,6 @@ export * from './popularity-genre.js';
 export * from './coldstart.js';
 export { Als, ALS_DEFAULTS, alsConfigSchema, implicitMatrix, transposeImplicit, type AlsConfig, type ImplicitMatrix } from './als.js';
 export { Ease, EASE_DEFAULTS, easeConfigSchema, type EaseConfig } from './ease.js';
+export * from './sasrec.js';
+export * from './gru4rec.js';
+export * from './sequence.js';

@@ -15,6 +15,8 @@ import { Ease, EASE_DEFAULTS, easeConfigSchema } from './ease.js';
 import { ItemKnn, ITEMKNN_DEFAULTS, itemKnnConfigSchema, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
 import { BiasedMf, MF_DEFAULTS, mfConfigSchema } from './mf.js';
 import { Popularity, POPULARITY_DEFAULTS, popularityConfigSchema } from './popularity.js';
+import { Gru4Rec, GRU4REC_DEFAULTS, gru4RecConfigSchema } from './gru4rec.js';
+import { SasRec, SASREC_DEFAULTS, sasRecConfigSchema } from './sasrec.js';
 import type { Recommender, SavedModel } from './types.js';
 import { firstSchemaIssue } from '../util/zod-issue.js';
 
@@ -176,6 +178,21 @@ const BUILTIN_RECOMMENDERS: readonly RecommenderEntry[] = [
     defaults: POPULARITY_GENRE_DEFAULTS,
     schema: popularityGenreConfigSchema,
     make: (c) => new PopularityGenre(c),
+  }),
+  // Sequence-aware models (issue 23; src/recommenders/{sasrec,gru4rec,sequence}.ts, encoders in src/nn/seq).
+  defineRecommender({
+    name: 'sasrec',
+    description: 'SASRec (Kang & McAuley 2018): causal self-attention over the latest items predicts the next; fold-in by encoding a history',
+    defaults: SASREC_DEFAULTS,
+    schema: sasRecConfigSchema,
+    make: (c) => new SasRec(c),
+  }),
+  defineRecommender({
+    name: 'gru4rec',
+    description: 'GRU4Rec (Hidasi et al. 2016): a GRU over the latest items predicts the next; fold-in by encoding a history',
+    defaults: GRU4REC_DEFAULTS,
+    schema: gru4RecConfigSchema,
+    make: (c) => new Gru4Rec(c),
   }),
 ];
 

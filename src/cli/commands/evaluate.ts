@@ -231,7 +231,7 @@ export function register(program: Command): void {
     .description('evaluate a model under a named protocol (default: P1 ml-ls-t20) and print metrics with their stamp')
     .option('--protocol <id>', `protocol id (${ids() || 'ml-ls-t20'}); default ml-ls-t20 on a MovieLens folder or with no --data, else t20 (P1's rule on any data)`)
     .option('--variant <name>', 'protocol variant: all or pos4 for ml-ls-t20, all or pos (top quarter of the value scale) for t20/random20/last-n/time-cut (default: the first)')
-    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
+    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease, sasrec, gru4rec, hybrid … (default als)')
     .option('-d, --data <path>', "the data: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a dataset snapshot (default: config \"data\", else the protocol's reference folder when present, else the bundled demo data)")
     .option('--test-ratio <r>', 't20, random20, time-cut: share held out for test (default 0.2)')
     .option('--last-n <n>', 'last-n: interactions per user held out (default 1)')

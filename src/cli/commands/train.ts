@@ -117,7 +117,7 @@ export function register(program: Command): void {
   addPrivacyFlags(addDataFlags(program
     .command('train')))
     .description('fit a model and save it (with an id index for `chorus recommend`)')
-    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease (default als)')
+    .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease, sasrec, gru4rec, hybrid … (default als)')
     .option('-d, --data <path>', 'dataset folder, interaction file or snapshot (default: config "data", else the bundled demo data)')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
     .option('-o, --out <file>', 'model file (default: <model>.model.json)')

@@ -1,0 +1,123 @@
+/**
+ * The output side of a next-item model: each position's hidden state h scored against item
+ * embeddings (the encoder's own table, shared with the input as in SASRec) by a dot product,
+ * then one of the sequence losses.
+ *
+ * Sampled: the columns are [the position's true next item, N distinct negatives shared by the
+ * batch], drawn by the caller; a negative equal to a row's positive is left out of that row.
+ * Full: the columns are the whole catalogue (every item token); only softmax makes sense there.
+ * Both run their products through the kernels' GEMM.
+ */
+import { kernels } from '../kernels.js';
+import { grow, type ParamBlock } from './params.js';
+import { binaryCrossEntropy, bprMax, softmaxCrossEntropy, type SeqLossKind } from './seq-losses.js';
+
+export class ItemHead {
+  private logits: Float32Array = new Float32Array(0);
+  private dlogits: Float32Array = new Float32Array(0);
+  private skip = new Int32Array(0);
+  /** Column of each token among the current negatives (1-based; 0 = not a negative). */
+  private negCol = new Int32Array(0);
+  private negEmb: Float32Array = new Float32Array(0);
+  private dneg: Float32Array = new Float32Array(0);
+  private hRows: Float32Array = new Float32Array(0);
+  private dhRows: Float32Array = new Float32Array(0);
+  private targetCols = new Int32Array(0);
+
+  constructor(
+    private readonly table: ParamBlock,
+    readonly dim: number,
+    readonly loss: SeqLossKind,
+    readonly bprMaxReg = 1,
+  ) {}
+
+  /**
+   * Loss over the positions `rows[0..P)` of hidden states H (row-major, dim wide) with true next
+   * tokens `targets[0..P)` and shared negative tokens `negatives` (null: full catalogue of
+   * `nTokens − 1` items). Adds dLoss/dH into dH (same rows) and the table's gradient.
+   */
+  lossAndGrad(
+    H: Float32Array,
+    dH: Float32Array,
+    rows: Int32Array,
+    targets: Int32Array,
+    P: number,
+    negatives: Int32Array | null,
+    nTokens: number,
+  ): number {
+    const d = this.dim;
+    const k = kernels();
+    const E = this.table.w;
+    const gE = this.table.g;
+    this.hRows = grow(this.hRows, P * d);
+    this.dhRows = grow(this.dhRows, P * d);
+    const { hRows, dhRows } = this;
+    for (let p = 0; p < P; p++) {
+      const src = rows[p]! * d;
+      for (let j = 0; j < d; j++) hRows[p * d + j] = H[src + j]!;
+    }
+    let loss: number;
+    if (negatives === null) {
+      const C = nTokens - 1;
+      this.logits = grow(this.logits, P * C);
+      this.dlogits = grow(this.dlogits, P * C);
+      if (this.targetCols.length < P) this.targetCols = new Int32Array(Math.ceil(P * 1.5));
+      for (let p = 0; p < P; p++) this.targetCols[p] = targets[p]! - 1;
+      const items = E.subarray(d);
+      k.sgemm(false, true, P, C, d, 1, hRows, d, items, d, 0, this.logits, C);
+      loss = softmaxCrossEntropy(this.logits, P, C, this.targetCols, null, this.dlogits);
+      k.sgemm(false, false, P, d, C, 1, this.dlogits, C, items, d, 0, dhRows, d);
+      k.sgemm(true, false, C, d, P, 1, this.dlogits, C, hRows, d, 1, gE.subarray(d), d);
+    } else {
+      const N = negatives.length;
+      const C = N + 1;
+      this.logits = grow(this.logits, P * C);
+      this.dlogits = grow(this.dlogits, P * C);
+      if (this.skip.length < P) this.skip = new Int32Array(Math.ceil(P * 1.5));
+      if (this.negCol.length < nTokens) this.negCol = new Int32Array(nTokens);
+      this.negEmb = grow(this.negEmb, N * d);
+      this.dneg = grow(this.dneg, N * d);
+      const { logits, dlogits, skip, negCol, negEmb, dneg } = this;
+      for (let n = 0; n < N; n++) {
+        const s = negatives[n]! * d;
+        negCol[negatives[n]!] = n + 1;
+        for (let j = 0; j < d; j++) negEmb[n * d + j] = E[s + j]!;
+      }
+      // Negatives into columns 1..N (a view one column in), positives into column 0.
+      k.sgemm(false, true, P, N, d, 1, hRows, d, negEmb, d, 0, logits.subarray(1), C);
+      for (let p = 0; p < P; p++) {
+        const t = targets[p]!;
+        const s = t * d;
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += hRows[p * d + j]! * E[s + j]!;
+        logits[p * C] = dot;
+        skip[p] = negCol[t]! > 0 ? negCol[t]! : -1;
+      }
+      for (let n = 0; n < N; n++) negCol[negatives[n]!] = 0;
+      if (this.loss === 'softmax') loss = softmaxCrossEntropy(logits, P, C, null, skip, dlogits);
+      else if (this.loss === 'bce') loss = binaryCrossEntropy(logits, P, C, skip, dlogits);
+      else loss = bprMax(logits, P, C, skip, this.bprMaxReg, dlogits);
+      // dH = dL[:, 1:]·E_neg + dL[:, 0]·E_pos; dE_neg = dL[:, 1:]ᵀ·H; dE_pos += dL[:, 0]·h.
+      const dl1 = dlogits.subarray(1);
+      k.sgemm(false, false, P, d, N, 1, dl1, C, negEmb, d, 0, dhRows, d);
+      k.sgemm(true, false, N, d, P, 1, dl1, C, hRows, d, 0, dneg, d);
+      for (let n = 0; n < N; n++) {
+        const s = negatives[n]! * d;
+        for (let j = 0; j < d; j++) gE[s + j]! += dneg[n * d + j]!;
+      }
+      for (let p = 0; p < P; p++) {
+        const g0 = dlogits[p * C]!;
+        const s = targets[p]! * d;
+        for (let j = 0; j < d; j++) {
+          dhRows[p * d + j]! += g0 * E[s + j]!;
+          gE[s + j]! += g0 * hRows[p * d + j]!;
+        }
+      }
+    }
+    for (let p = 0; p < P; p++) {
+      const dst = rows[p]! * d;
+      for (let j = 0; j < d; j++) dH[dst + j]! += dhRows[p * d + j]!;
+    }
+    return loss;
+  }
+}

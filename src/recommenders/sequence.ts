@@ -1,0 +1,355 @@
+/**
+ * Shared machinery of the next-item recommenders (SASRec, GRU4Rec): training on each user's
+ * time-ordered training sequence, early stopping on P1's validation split, scoring by the encoder's
+ * state against the shared item table, fold-in, cold items, and save/load.
+ *
+ * Training: windows of each user's sequence (./sequence-data.ts) in length-sorted batches; at
+ * every step each real position predicts the next item against negatives drawn uniformly from the
+ * active items (or the whole catalogue with `loss: 'full-softmax'`); Adam on one flat parameter
+ * array. With `patience` > 0, the epochs are chosen on a validation split cut from the training
+ * data by P1's rule (the last 20 % of each user's rows): the model is trained on the rest, scored
+ * there after every epoch, and training stops once `patience` epochs pass without a better NDCG@10;
+ * then a fresh model (same seed) is trained on all the training data for the best epoch count.
+ *
+ * Scoring: a user's state is the encoder's last hidden state over their latest `maxLen` items (a
+ * user index reads their training sequence; a `UserState` its `items`, most recent last: the
+ * fold-in path, no refit), dotted with every item's embedding. Items with no training interaction
+ * have untrained embeddings, so they are put just below the user's lowest warm score.
+ */
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.js';
+import { P1_SPLIT, validationSplit } from '../data/split.js';
+import { DataError } from '../errors.js';
+import { Adam } from '../nn/adam.js';
+import { encodeHistory, HistoryScratch, type SequenceEncoder } from '../nn/seq/encoder.js';
+import { ItemHead } from '../nn/seq/item-head.js';
+import { grow } from '../nn/seq/params.js';
+import { scoreAllFactors } from '../util/dot.js';
+import { Rng } from '../util/rng.js';
+import { topK } from '../util/topk.js';
+import { BaseRecommender } from './base.js';
+import { numberField, typedField } from './saved-state.js';
+import { buildWindows, epochBatches, sampleNegatives, SeqBatch } from './sequence-data.js';
+import type { FitOptions, UserRef } from './types.js';
+import { listNdcg, validationUsers } from './validation-ndcg.js';
+
+/** Config fields every sequence model has (spread into each model's schema). */
+export const sequenceConfigShape = {
+  /** Embedding and hidden width (input and output item embeddings are one table). */
+  dim: z.number().int().positive(),
+  /** Longest history read, in items (older ones are dropped; longer training histories become several windows). */
+  maxLen: z.number().int().min(2),
+  dropout: z.number().min(0).lt(1),
+  /** softmax: sampled softmax over `negatives`; full-softmax: over every item; bce: SASRec's; bpr-max: GRU4Rec's. */
+  loss: z.enum(['softmax', 'full-softmax', 'bce', 'bpr-max']),
+  /** Each position's target is drawn from the next `horizon` items (1: the next item, the classic objective). */
+  horizon: z.number().int().min(1),
+  /** Negatives per batch (shared by all its positions); not used by full-softmax. */
+  negatives: z.number().int().positive(),
+  /** λ of BPR-max's score regulariser. */
+  bprMaxReg: z.number().min(0),
+  learningRate: z.number().positive(),
+  /** Sequences (windows) per batch. */
+  batchSize: z.number().int().positive(),
+  /** Epochs (the most, with early stopping). */
+  epochs: z.number().int().positive(),
+  /**
+   * A user's state is the mean of the encoder's states at their last `pool` items (1: the last
+   * state only, as the papers score). Read at scoring time only, so it can differ from fit to use.
+   */
+  pool: z.number().int().positive(),
+  /** Stop after this many epochs without a better validation NDCG@10 (0: no validation, train `epochs`). */
+  patience: z.number().int().min(0),
+  /** At most this many validation users score each epoch. */
+  validationUsers: z.number().int().positive(),
+  /**
+   * Decay of an exponential moving average of the weights (Polyak averaging), which is what the
+   * model scores with; 0: the last weights. Validation NDCG moved ±0.01 from epoch to epoch with
+   * the raw weights on P1.
+   */
+  weightAverage: z.number().min(0).lt(1),
+  /** Clip the gradient's global L2 norm (0: off). */
+  maxGradNorm: z.number().min(0),
+  seed: z.number().int(),
+};
+
+export interface SequenceConfig {
+  dim: number;
+  maxLen: number;
+  dropout: number;
+  loss: 'softmax' | 'full-softmax' | 'bce' | 'bpr-max';
+  horizon: number;
+  negatives: number;
+  bprMaxReg: number;
+  learningRate: number;
+  batchSize: number;
+  epochs: number;
+  pool: number;
+  patience: number;
+  validationUsers: number;
+  weightAverage: number;
+  maxGradNorm: number;
+  seed: number;
+}
+
+/** One validation measurement of the early-stopping run. */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  validationNdcg: number;
+}
+
+export abstract class SequenceRecommender<C extends SequenceConfig> extends BaseRecommender<C> {
+  readonly version = 1;
+  protected encoder: SequenceEncoder | null = null;
+  /** 1 for items with ≥ 1 training interaction. */
+  private warm: Uint8Array = new Uint8Array(0);
+  /** Cached states of training users (row u valid when hasState[u]); states are deterministic, so caching is exact. */
+  private states: Float32Array = new Float32Array(0);
+  private hasState: Uint8Array = new Uint8Array(0);
+  private readonly scratch = new HistoryScratch();
+  private stateBuf: Float32Array = new Float32Array(0);
+  /** Per-epoch record of the last fit's validation run (empty without early stopping). */
+  history: EpochRecord[] = [];
+  /** Epochs the final model was trained for. */
+  trainedEpochs = 0;
+
+  /** A fresh encoder over nItems items, initialised from rng. */
+  protected abstract makeEncoder(nItems: number, rng: Rng): SequenceEncoder;
+
+  protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
+    const { patience, epochs } = this.config;
+    this.history = [];
+    let runEpochs = epochs;
+    if (patience > 0) {
+      const { train: fitPart, validation } = validationSplit(train, P1_SPLIT);
+      const users = validationUsers(validation, this.config.validationUsers);
+      let best = -1;
+      let bestEpoch = 1;
+      await this.train(fitPart, epochs, options, (epoch, loss, enc) => {
+        const ndcg = validationScore(enc, fitPart, validation, users, 10, this.config.pool);
+        this.history.push({ epoch, loss, validationNdcg: ndcg });
+        if (ndcg > best) {
+          best = ndcg;
+          bestEpoch = epoch;
+        }
+        return epoch - bestEpoch < patience;
+      });
+      runEpochs = bestEpoch;
+    }
+    this.encoder = await this.train(train, runEpochs, options, null);
+    this.trainedEpochs = runEpochs;
+    this.prepareScoring(train.itemCounts());
+  }
+
+  /**
+   * Train a fresh encoder on `data` for up to `epochs` epochs. `afterEpoch` (validation runs)
+   * returns false to stop early. Progress counts epochs of this run.
+   */
+  private async train(
+    data: Dataset,
+    epochs: number,
+    options: FitOptions,
+    afterEpoch: ((epoch: number, loss: number, enc: SequenceEncoder) => boolean) | null,
+  ): Promise<SequenceEncoder> {
+    const c = this.config;
+    const rng = new Rng(c.seed);
+    const nItems = data.nItems;
+    const enc = this.makeEncoder(nItems, rng);
+    const csr = data.byUser();
+    const counts = data.itemCounts();
+    const active = Int32Array.from([...counts.keys()].filter((i) => counts[i]! > 0));
+    if (active.length === 0) throw new DataError(`${this.kind}: the training data has no interactions`, { field: 'train' });
+    const win = buildWindows(csr.indptr, data.nUsers, c.maxLen);
+    const head = new ItemHead(enc.items.table, enc.dim, c.loss === 'full-softmax' ? 'softmax' : c.loss, c.bprMaxReg);
+    const adam = new Adam(enc.store.params, enc.store.grads, { lr: c.learningRate, maxGradNorm: c.maxGradNorm });
+    const batch = new SeqBatch();
+    const order = new Int32Array(win.count);
+    // Fewer active items than `negatives`: every active item is a negative each step.
+    const negs = new Int32Array(Math.min(c.negatives, active.length));
+    const taken = new Uint8Array(nItems + 1);
+    let dH: Float32Array = new Float32Array(0);
+    const params = enc.store.params;
+    const avg = c.weightAverage > 0 ? Float32Array.from(params) : null;
+    const live = avg ? new Float32Array(params.length) : null;
+    let steps = 0;
+    const label = afterEpoch ? 'epoch (validation run)' : 'epoch';
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const bounds = epochBatches(win, c.batchSize, rng, order);
+      let lossSum = 0;
+      let lossN = 0;
+      for (let bi = 0; bi + 1 < bounds.length; bi++) {
+        batch.fill(win, order, bounds[bi]!, bounds[bi + 1]!, csr.indptr, csr.indices, c.horizon, rng);
+        const rows = batch.B * batch.T;
+        const H = enc.forward(batch.tokens, batch.B, batch.T, batch.start, true);
+        dH = grow(dH, rows * enc.dim);
+        dH.fill(0, 0, rows * enc.dim);
+        if (c.loss !== 'full-softmax') sampleNegatives(active, negs.length, rng, negs, taken);
+        const negatives = c.loss === 'full-softmax' ? null : negs;
+        const loss = head.lossAndGrad(H, dH, batch.rows, batch.targets, batch.P, negatives, nItems + 1);
+        enc.backward(dH);
+        adam.step();
+        enc.afterStep();
+        enc.store.zeroGrad();
+        if (avg) {
+          // Warm-up as in TensorFlow's ExponentialMovingAverage: early steps average over fewer.
+          const beta = Math.min(c.weightAverage, (1 + steps) / (10 + steps));
+          steps++;
+          for (let i = 0; i < avg.length; i++) avg[i] = beta * avg[i]! + (1 - beta) * params[i]!;
+        }
+        lossSum += loss * batch.P;
+        lossN += batch.P;
+      }
+      options.onProgress?.(epoch, epochs, label);
+      // Let timers and I/O run between epochs (a fit is long; the server stays responsive).
+      await new Promise<void>((r) => setImmediate(r));
+      if (afterEpoch) {
+        // Validate the weights the model would score with: the average, swapped in and back out.
+        if (avg && live) {
+          live.set(params);
+          params.set(avg);
+        }
+        const go = afterEpoch(epoch, lossSum / Math.max(1, lossN), enc);
+        if (avg && live) params.set(live);
+        if (!go) break;
+      }
+    }
+    if (avg) params.set(avg);
+    return enc;
+  }
+
+  private prepareScoring(counts: Int32Array): void {
+    const d = this.config.dim;
+    this.warm = new Uint8Array(this.nItems);
+    for (let i = 0; i < this.nItems; i++) this.warm[i] = counts[i]! > 0 ? 1 : 0;
+    this.states = new Float32Array(this.nUsers * d);
+    this.hasState = new Uint8Array(this.nUsers);
+    this.stateBuf = new Float32Array(d);
+  }
+
+  /**
+   * The encoder's state for a history (item indices, most recent last) into `out` (dim values):
+   * what the scores are computed from, and what an agent can take as its state.
+   */
+  encodeUser(user: UserRef, out: Float32Array = new Float32Array(this.config.dim)): Float32Array {
+    this.assertFitted();
+    const enc = this.encoder!;
+    const d = this.config.dim;
+    if (typeof user === 'number' && user >= 0 && user < this.nUsers) {
+      const o = user * d;
+      if (!this.hasState[user]) {
+        encodeHistory(enc, this.seenItems(user), this.nItems, this.states.subarray(o, o + d), this.scratch, this.config.pool);
+        this.hasState[user] = 1;
+      }
+      out.set(this.states.subarray(o, o + d));
+      return out;
+    }
+    const items = typeof user === 'number' ? new Int32Array(0) : user.items;
+    return encodeHistory(enc, items, this.nItems, out, this.scratch, this.config.pool);
+  }
+
+  /**
+   * Every training user's state, row-major nUsers × dim: drop-in `userVectors` for an agent's
+   * context (src/agents/state.ts), with `itemEmbeddings()` as its item vectors.
+   */
+  userStates(): Float32Array {
+    this.assertFitted();
+    const d = this.config.dim;
+    const out = new Float32Array(this.nUsers * d);
+    for (let u = 0; u < this.nUsers; u++) this.encodeUser(u, out.subarray(u * d, (u + 1) * d));
+    return out;
+  }
+
+  /** The item embeddings the scores are dot products with, row-major nItems × dim (a view: do not write). */
+  itemEmbeddings(): Float32Array {
+    this.assertFitted();
+    const d = this.config.dim;
+    return this.encoder!.items.table.w.subarray(d, (this.nItems + 1) * d);
+  }
+
+  /**
+   * A state function for agents: the encoder's output over a session's recent items (most recent
+   * last, as an Observation holds them), written into `out`. No refit; items the model was not
+   * fitted with are rejected by index range.
+   */
+  stateFunction(): (recent: Int32Array, out: Float32Array) => Float32Array {
+    this.assertFitted();
+    const enc = this.encoder!;
+    const scratch = new HistoryScratch();
+    return (recent, out) => encodeHistory(enc, recent, this.nItems, out, scratch, this.config.pool);
+  }
+
+  scoreAll(user: UserRef, out?: Float32Array): Float32Array {
+    this.assertFitted();
+    const o = out ?? new Float32Array(this.nItems);
+    const state = this.encodeUser(user, this.stateBuf);
+    scoreItems(this.encoder!, state, this.nItems, o);
+    // Cold items just below the lowest warm score: ranked last, yet finite for score fusion.
+    let lo = Infinity;
+    for (let i = 0; i < this.nItems; i++) if (this.warm[i] && o[i]! < lo) lo = o[i]!;
+    const floor = lo === Infinity ? 0 : lo - 1;
+    for (let i = 0; i < this.nItems; i++) if (!this.warm[i]) o[i] = floor;
+    return o;
+  }
+
+  protected getState(): Record<string, unknown> {
+    const enc = this.encoder!;
+    return { params: enc.store.params, layout: enc.store.layout(), warm: this.warm, trainedEpochs: this.trainedEpochs };
+  }
+
+  protected setState(state: Record<string, unknown>): void {
+    const enc = this.makeEncoder(this.nItems, new Rng(this.config.seed));
+    const params = typedField(state, 'params', Float32Array, enc.store.size);
+    if (state.layout !== enc.store.layout()) {
+      throw new DataError('saved parameters do not match this model configuration', { field: 'state.layout' }, 'E_MODEL_CORRUPT');
+    }
+    enc.store.params.set(params);
+    this.encoder = enc;
+    const warm = typedField(state, 'warm', Uint8Array, this.nItems);
+    const counts = new Int32Array(this.nItems);
+    for (let i = 0; i < this.nItems; i++) counts[i] = warm[i]!;
+    this.trainedEpochs = numberField(state, 'trainedEpochs');
+    this.prepareScoring(counts);
+  }
+}
+
+/** scores[i] = item i's embedding · state for every item (the table's row i + 1). */
+function scoreItems(enc: SequenceEncoder, state: Float32Array, nItems: number, out: Float32Array): void {
+  const d = enc.dim;
+  scoreAllFactors(state, enc.items.table.w.subarray(d, (nItems + 1) * d), nItems, d, out);
+}
+
+/**
+ * Mean NDCG@k on the validation rows of `users`, each user encoded from their fit-part sequence;
+ * P1's candidates (items with a fit interaction, minus the user's fit items).
+ */
+function validationScore(enc: SequenceEncoder, fitPart: Dataset, validation: Dataset, users: Int32Array, k: number, pool: number): number {
+  const n = fitPart.nItems;
+  const counts = fitPart.itemCounts();
+  const fit = fitPart.byUser();
+  const val = validation.byUser();
+  const state = new Float32Array(enc.dim);
+  const scores = new Float32Array(n);
+  const mask = new Uint8Array(n);
+  const truth = new Uint8Array(n);
+  const scratch = new HistoryScratch();
+  let sum = 0;
+  for (const u of users) {
+    const items = fit.indices.subarray(fit.indptr[u]!, fit.indptr[u + 1]!);
+    encodeHistory(enc, items, n, state, scratch, pool);
+    scoreItems(enc, state, n, scores);
+    for (let i = 0; i < n; i++) mask[i] = counts[i]! > 0 ? 0 : 1;
+    for (const i of items) mask[i] = 1;
+    let nTruth = 0;
+    for (let p = val.indptr[u]!; p < val.indptr[u + 1]!; p++) {
+      const i = val.indices[p]!;
+      if (!truth[i]) {
+        truth[i] = 1;
+        nTruth++;
+      }
+    }
+    sum += listNdcg(topK(scores, k, mask).items, truth, nTruth, k);
+    for (let p = val.indptr[u]!; p < val.indptr[u + 1]!; p++) truth[val.indices[p]!] = 0;
+  }
+  return users.length > 0 ? sum / users.length : 0;
+}
