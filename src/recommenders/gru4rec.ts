@@ -40,6 +40,7 @@ export const GRU4REC_DEFAULTS: Gru4RecConfig = {
   validationUsers: 1000,
   weightAverage: 0.998,
   maxGradNorm: 5,
+  coldItems: 'content',
   seed: 0,
 };
 

@@ -46,6 +46,7 @@ export const SASREC_DEFAULTS: SasRecConfig = {
   validationUsers: 1000,
   weightAverage: 0.998,
   maxGradNorm: 5,
+  coldItems: 'content',
   seed: 0,
 };
 

@@ -13,8 +13,14 @@
  *
  * Scoring: a user's state is the encoder's last hidden state over their latest `maxLen` items (a
  * user index reads their training sequence; a `UserState` its `items`, most recent last: the
- * fold-in path, no refit), dotted with every item's embedding. Items with no training interaction
- * have untrained embeddings, so they are put just below the user's lowest warm score.
+ * fold-in path, no refit), dotted with every item's embedding.
+ *
+ * Cold items (no training interaction) have untrained embeddings. With `coldItems: 'content'` and
+ * item text in the data, their embeddings come from their text: the built-in encoder embeds every
+ * item's text, a ridge regression maps warm items' text vectors onto their learned embeddings, and
+ * each cold item gets its text vector's image, so it is scored like any item and can be found
+ * through what it is about. Cold items without text (or with `coldItems: 'last'`) are put just
+ * below the user's lowest warm score.
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
@@ -26,6 +32,9 @@ import { ItemHead } from '../nn/seq/item-head.js';
 import { grow } from '../nn/seq/params.js';
 import { scoreAllFactors } from '../util/dot.js';
 import { Rng } from '../util/rng.js';
+import { cholesky, choleskySolve } from '../util/linalg.js';
+import { BuiltinEmbedder } from '../embed/builtin.js';
+import { itemTexts } from '../embed/text.js';
 import { topK } from '../util/topk.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
@@ -70,6 +79,8 @@ export const sequenceConfigShape = {
   weightAverage: z.number().min(0).lt(1),
   /** Clip the gradient's global L2 norm (0: off). */
   maxGradNorm: z.number().min(0),
+  /** Cold items: 'content' maps their text onto the embedding space (when the data has item text); 'last' ranks them last. */
+  coldItems: z.enum(['content', 'last']),
   seed: z.number().int(),
 };
 
@@ -89,8 +100,13 @@ export interface SequenceConfig {
   validationUsers: number;
   weightAverage: number;
   maxGradNorm: number;
+  coldItems: 'content' | 'last';
   seed: number;
 }
+
+/** Text vector width for the cold-item mapping, and the ridge of its regression (text vectors are unit rows). */
+const COLD_TEXT_DIM = 32;
+const COLD_RIDGE = 1;
 
 /** One validation measurement of the early-stopping run. */
 export interface EpochRecord {
@@ -102,7 +118,7 @@ export interface EpochRecord {
 export abstract class SequenceRecommender<C extends SequenceConfig> extends BaseRecommender<C> {
   readonly version = 1;
   protected encoder: SequenceEncoder | null = null;
-  /** 1 for items with ≥ 1 training interaction. */
+  /** 1 for items with ≥ 1 training interaction, 2 for cold items whose embedding was mapped from their text. */
   private warm: Uint8Array = new Uint8Array(0);
   /** Cached states of training users (row u valid when hasState[u]); states are deterministic, so caching is exact. */
   private states: Float32Array = new Float32Array(0);
@@ -140,6 +156,54 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
     this.encoder = await this.train(train, runEpochs, options, null);
     this.trainedEpochs = runEpochs;
     this.prepareScoring(train.itemCounts());
+    if (this.config.coldItems === 'content') await this.embedColdItems(train);
+  }
+
+  /** Cold items' embeddings from their text (see the file comment); marks the mapped ones 2 in `warm`. */
+  private async embedColdItems(train: Dataset): Promise<void> {
+    const n = this.nItems;
+    const texts = itemTexts(train);
+    const coldWithText: number[] = [];
+    const warmWithText: number[] = [];
+    for (let i = 0; i < n; i++) if (texts[i]) (this.warm[i] ? warmWithText : coldWithText).push(i);
+    // Fewer warm examples than text dimensions would make the map a guess.
+    if (coldWithText.length === 0 || warmWithText.length < COLD_TEXT_DIM) return;
+    const encoder = BuiltinEmbedder.train(texts.filter((t) => t.length > 0), { dim: COLD_TEXT_DIM, seed: this.config.seed });
+    const k = encoder.dim;
+    const C = await encoder.embed(texts);
+    const d = this.config.dim;
+    const table = this.encoder!.items.table.w; // row i + 1 is item i
+    // Ridge map W (k × d) from text vectors to learned embeddings over the warm items with text.
+    const G = new Float64Array(k * k);
+    const R = new Float64Array(k * d);
+    for (const i of warmWithText) {
+      const c = i * k;
+      const e = (i + 1) * d;
+      for (let a = 0; a < k; a++) {
+        const ca = C[c + a]!;
+        if (ca === 0) continue;
+        for (let b = 0; b < k; b++) G[a * k + b]! += ca * C[c + b]!;
+        for (let j = 0; j < d; j++) R[a * d + j]! += ca * table[e + j]!;
+      }
+    }
+    for (let a = 0; a < k; a++) G[a * k + a]! += COLD_RIDGE;
+    if (!cholesky(G, k)) return;
+    const col = new Float64Array(k);
+    const W = new Float64Array(k * d);
+    for (let j = 0; j < d; j++) {
+      for (let a = 0; a < k; a++) col[a] = R[a * d + j]!;
+      choleskySolve(G, k, col);
+      for (let a = 0; a < k; a++) W[a * d + j] = col[a]!;
+    }
+    for (const i of coldWithText) {
+      const e = (i + 1) * d;
+      for (let j = 0; j < d; j++) {
+        let v = 0;
+        for (let a = 0; a < k; a++) v += C[i * k + a]! * W[a * d + j]!;
+        table[e + j] = v;
+      }
+      this.warm[i] = 2;
+    }
   }
 
   /**
@@ -284,7 +348,7 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
     const o = out ?? new Float32Array(this.nItems);
     const state = this.encodeUser(user, this.stateBuf);
     scoreItems(this.encoder!, state, this.nItems, o);
-    // Cold items just below the lowest warm score: ranked last, yet finite for score fusion.
+    // Cold items without a text-mapped embedding just below the lowest other score: ranked last, yet finite for score fusion.
     let lo = Infinity;
     for (let i = 0; i < this.nItems; i++) if (this.warm[i] && o[i]! < lo) lo = o[i]!;
     const floor = lo === Infinity ? 0 : lo - 1;

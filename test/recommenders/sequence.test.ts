@@ -119,11 +119,52 @@ describe('sequence model plumbing', () => {
     // Drop the one interaction with "cold" so it is an item of the catalogue with no training data.
     const train = all.subset(Int32Array.from({ length: all.interactions.user.length - 1 }, (_, k) => k + 1));
     const model = new SasRec({ dim: 8, blocks: 1, maxLen: 4, epochs: 2, negatives: 4 });
-    await model.fit(train);
+    await model.fit(train); // no item text: cold items cannot be mapped and rank last
     const s = model.scoreAll(3);
     const cold = all.items.toIndex('cold');
     for (let i = 0; i < all.nItems; i++) if (i !== cold) expect(s[cold]!).toBeLessThan(s[i]!);
   });
+
+  it('cold items get embeddings from their text: a cold item about what the user watches outranks one about something else', async () => {
+    // Two worlds of 40 items each ("space …" and "cooking …" titles); users stay in one world.
+    // Two more items, one per world, exist in the catalogue with text but without interactions.
+    const rng = new Rng(5);
+    const triples: [string, string, number, number][] = [];
+    const words = { space: ['rocket', 'orbit', 'galaxy', 'astronaut', 'planet'], cooking: ['recipe', 'kitchen', 'bread', 'sauce', 'chef'] };
+    const titles = new Map<string, string>();
+    for (const world of ['space', 'cooking'] as const) {
+      for (let k = 0; k < 40; k++) titles.set(`${world}${k}`, `${world} ${words[world][k % 5]} ${words[world][(k * 3 + 1) % 5]} story ${k}`);
+      titles.set(`${world}-new`, `${world} ${words[world][0]} ${words[world][2]} new story`);
+    }
+    let t = 0;
+    for (const id of titles.keys()) triples.push(['catalogue', id, 1, t++]); // dropped below: only registers the items
+    for (let u = 0; u < 60; u++) {
+      const world = u % 2 ? 'space' : 'cooking';
+      for (let s = 0; s < 12; s++) triples.push([`u${u}`, `${world}${rng.int(40)}`, 1, 1000 + u * 100 + s]);
+    }
+    const all = datasetFromTriples(triples);
+    all.items.ids().forEach((id, i) => (all.itemMeta[i] = { title: titles.get(id)! }));
+    const nCatalogue = titles.size;
+    const train = all.subset(Int32Array.from({ length: all.interactions.user.length - nCatalogue }, (_, k) => k + nCatalogue));
+    const spaceNew = all.items.toIndex('space-new');
+    const cookingNew = all.items.toIndex('cooking-new');
+    const spaceFan = all.users.toIndex('u1');
+    const cookingFan = all.users.toIndex('u0');
+    const config = { dim: 16, blocks: 1, maxLen: 8, epochs: 15, negatives: 16, learningRate: 5e-3, seed: 2 };
+    const model = new SasRec(config);
+    await model.fit(train);
+    const forSpace = model.scoreAll(spaceFan);
+    const forCooking = model.scoreAll(cookingFan);
+    expect(forSpace[spaceNew]!).toBeGreaterThan(forSpace[cookingNew]!);
+    expect(forCooking[cookingNew]!).toBeGreaterThan(forCooking[spaceNew]!);
+    // Saved and loaded, the mapped embeddings score the same.
+    expect(Array.from(deserializeModel(serializeModel(model)).scoreAll(spaceFan))).toEqual(Array.from(forSpace));
+    // With coldItems 'last' both new items sit at the floor, below every warm item.
+    const last = new SasRec({ ...config, coldItems: 'last' });
+    await last.fit(train);
+    const s = last.scoreAll(spaceFan);
+    expect(s[spaceNew]).toBe(s[cookingNew]);
+  }, 60_000);
 
   it('early stopping on the validation split records its curve and trains the final model for the best epoch count', async () => {
     const { data } = cycleData(7);
