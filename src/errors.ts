@@ -73,3 +73,14 @@ export class NotFoundError extends ChorusError {
     super('E_NOT_FOUND', message, { location: field ? { field } : undefined, status: 404 });
   }
 }
+
+/**
+ * A write whose commit may or may not have happened: the connection was lost after COMMIT was sent
+ * and the transaction's outcome could not be read back. 503: the client may retry, knowing that a
+ * retry may store the write twice (feedback has no unique key).
+ */
+export class StoreOutcomeUnknownError extends ChorusError {
+  constructor(message: string, cause?: unknown) {
+    super('E_STORE_OUTCOME_UNKNOWN', message, { status: 503, cause, location: { field: 'store' } });
+  }
+}

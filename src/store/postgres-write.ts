@@ -4,6 +4,7 @@
  * of a batch become one multi-row INSERT per table (arrays bound to `unnest`, so the statement
  * text, and its prepared plan, is the same whatever the batch size), and a batch of appends only
  * is one statement for both tables (appendAll). Every other write is one statement of its own.
+ * All of them run inside the writer's transaction, which commits only after they have returned.
  */
 import type { PoolClient, QueryConfig } from 'pg';
 import { ChorusError } from '../errors.js';
@@ -41,6 +42,17 @@ export class DuplicateKeyError extends ChorusError {
       status: 409,
       location: { field },
     });
+  }
+}
+
+/**
+ * The database answered a statement with something that cannot be (fewer rows than it was given,
+ * e.g. a trigger dropped some). The writer rolls the batch back and fails it whole, without the
+ * write-by-write retry: that would meet the same answer, and nothing says which write is to blame.
+ */
+export class StoreInvariantError extends ChorusError {
+  constructor(message: string) {
+    super('E_STORE_INVARIANT', message, { status: 500, location: { field: 'store' } });
   }
 }
 
@@ -119,10 +131,9 @@ const INSERT_FEEDBACK = `WITH ins AS (
 )
 SELECT seq FROM ins ORDER BY seq`;
 
-// A batch of appends only (the server's usual batch) as one statement, so one round trip: outside
-// BEGIN … COMMIT, a statement is its own transaction, and its answer comes after its commit. Every
-// row to insert joins the lock's one-row CTE, so the writers' lock (see PgGroupWriter) is held
-// before the first seq is drawn, and until the commit, as in the explicit transaction.
+// A batch of appends only (the server's usual batch) as one statement for both tables. Every row to
+// insert joins the lock's one-row CTE, so the writers' lock (see PgGroupWriter) is taken just
+// before the first seq is drawn, and held until the writer's transaction ends.
 const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($20, $21) AS held),
 d AS (
   ${decisionInsertSql(1, '\n    CROSS JOIN lock')}
@@ -148,8 +159,8 @@ export function onlyAppends(batch: readonly PgWrite[]): boolean {
 }
 
 /**
- * Commit a batch of appends (onlyAppends) as one statement, outside any transaction, under the
- * writers' advisory lock `lock`. Resolves once it is committed; a failure has committed nothing.
+ * Write a batch of appends (onlyAppends) as one statement, inside the caller's open transaction,
+ * under the writers' advisory lock `lock`; the caller commits.
  */
 export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: readonly [number, number]): Promise<WriteResult[]> {
   const ds: DecisionWrite[] = [];
@@ -163,7 +174,7 @@ export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: 
     q('chorus_append_all', APPEND_ALL, [...decisionColumns(ds), ...feedbackColumns(fs), lock[0], lock[1]]),
   );
   const seqs = (r.rows[0]!.seqs ?? []).map(Number);
-  if (seqs.length !== fs.length) throw new ChorusError('E_STORE_WRITE', `feedback insert stored ${seqs.length} of ${fs.length} rows`, { status: 500 });
+  if (seqs.length !== fs.length) throw new StoreInvariantError(`feedback insert stored ${seqs.length} of ${fs.length} rows`);
   const dr = decisionResults(ds, r.rows[0]!.ids ?? []);
   let di = 0;
   let fi = 0;
@@ -184,7 +195,7 @@ async function insertDecisions(c: PoolClient, ds: readonly DecisionWrite[]): Pro
 async function insertFeedback(c: PoolClient, fs: readonly FeedbackWrite[]): Promise<WriteResult[]> {
   const r = await c.query<{ seq: number }>(q('chorus_insert_feedback', INSERT_FEEDBACK, feedbackColumns(fs)));
   // Identity values are drawn row by row in insertion (= batch) order, so ascending seqs match the writes in order.
-  if (r.rows.length !== fs.length) throw new ChorusError('E_STORE_WRITE', `feedback insert stored ${r.rows.length} of ${fs.length} rows`, { status: 500 });
+  if (r.rows.length !== fs.length) throw new StoreInvariantError(`feedback insert stored ${r.rows.length} of ${fs.length} rows`);
   return r.rows.map((row) => ({ ok: true, value: row.seq }));
 }
 
@@ -277,7 +288,7 @@ async function applyOne(c: PoolClient, w: Exclude<PgWrite, DecisionWrite | Feedb
  * into one INSERT per table until a write of another kind comes; that write runs after them, so
  * every table sees its writes in batch order (an activation after the insert of its decision).
  * Any statement error propagates: the transaction is then aborted and the caller retries the
- * batch write by write (applyEach).
+ * batch write by write (applyEach), except after a StoreInvariantError.
  */
 export async function applyBatch(c: PoolClient, batch: readonly PgWrite[]): Promise<WriteResult[]> {
   const results: WriteResult[] = new Array<WriteResult>(batch.length);

@@ -1,10 +1,16 @@
 /**
  * Group commit for the PostgreSQL store. Writes issued in the same event-loop turn, and every
  * write issued while a commit is running, share the next transaction (a batch of appends only,
- * the server's usual one, is a single statement: its own transaction, in one round trip); each
- * write's promise settles only after that transaction's COMMIT has returned. The store's connections run with
+ * the server's usual one, is a single statement inside it); each write's promise settles only
+ * after that transaction's COMMIT has returned. The store's connections run with
  * synchronous_commit=on, so a returned COMMIT is flushed to the server's WAL on disk: a resolved
  * write is durable, as with the SQLite store.
+ *
+ * Every batch runs in an explicit transaction whose id is read first (BEGIN; txid_current()), so
+ * that when the connection dies while COMMIT is in flight, the batch's fate can be asked of
+ * another connection (./postgres-outcome.ts): committed, its writes resolve; aborted, they fail;
+ * unknowable, they fail with E_STORE_OUTCOME_UNKNOWN. That costs two round trips more than a
+ * statement committing on its own would, and saves a client's retry from storing a batch twice.
  *
  * One transaction at a time, holding a transaction-level advisory lock that every Chorus writer
  * on the same tables takes (other processes included): a log row's seq is drawn while the lock is
@@ -12,14 +18,26 @@
  * increasing order and a reader paging by seq (`feedbackSince`, `decisionsAfter`) never steps
  * over a row that commits later with a smaller seq.
  */
-import type { Pool, PoolClient } from 'pg';
-import { ChorusError } from '../errors.js';
-import { appendAll, applyBatch, applyEach, onlyAppends, type PgWrite, type WriteResult } from './postgres-write.js';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { ChorusError, StoreOutcomeUnknownError } from '../errors.js';
+import { commitOutcome } from './postgres-outcome.js';
+import { appendAll, applyBatch, applyEach, onlyAppends, StoreInvariantError, type PgWrite, type WriteResult } from './postgres-write.js';
 
 interface Pending {
   w: PgWrite;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+}
+
+/** COMMIT was sent and no answer came: transaction `xid` may have committed `results`, or not. */
+class CommitUnanswered extends Error {
+  constructor(
+    readonly xid: string,
+    readonly results: WriteResult[],
+    override readonly cause: unknown,
+  ) {
+    super(`no answer to COMMIT of transaction ${xid}: ${(cause as Error)?.message ?? String(cause)}`);
+  }
 }
 
 /** Lock class for the writers' advisory lock; the second key is the decisions table's oid (one lock per schema). */
@@ -34,10 +52,14 @@ export class PgGroupWriter {
   /** The writers' advisory lock: WRITE_LOCK_CLASS and the decisions table's oid, once known. */
   private lock: [number, number] | null = null;
 
-  /** `ready` resolves once the schema exists (the writer's first batch waits for it). */
+  /**
+   * `ready` resolves once the schema exists (the writer's first batch waits for it); `outcomeWaitMs`
+   * bounds the wait for a transaction found still in progress after its COMMIT went unanswered.
+   */
   constructor(
     private readonly pool: Pool,
     private readonly ready: Promise<void>,
+    private readonly outcomeWaitMs?: number,
   ) {}
 
   push(w: PgWrite): Promise<unknown> {
@@ -68,16 +90,20 @@ export class PgGroupWriter {
     this.pending = [];
     this.running = true;
     try {
-      const results = await this.commit(batch.map((b) => b.w));
+      let results: WriteResult[];
+      try {
+        results = await this.commit(batch.map((b) => b.w));
+      } catch (e) {
+        // Nothing of the batch is committed, or (COMMIT unanswered) the database is asked whether
+        // it is; a failed batch fails every write in it, and batches committed before are untouched.
+        const error = e instanceof CommitUnanswered ? await this.outcomeOf(e) : e;
+        results = error === null ? (e as CommitUnanswered).results : batch.map(() => ({ ok: false, error }));
+      }
       for (let i = 0; i < batch.length; i++) {
         const r = results[i]!;
         if (r.ok) batch[i]!.resolve(r.value);
         else batch[i]!.reject(r.error);
       }
-    } catch (e) {
-      // Nothing of the batch is known to be committed (if the connection died during COMMIT, it
-      // may have been): every write in it fails; batches committed before are untouched.
-      for (const b of batch) b.reject(e);
     } finally {
       this.running = false;
     }
@@ -85,9 +111,19 @@ export class PgGroupWriter {
     else for (const f of this.drained.splice(0)) f();
   }
 
+  /** Null when the unanswered COMMIT committed; else the error that fails the batch's writes. */
+  private async outcomeOf(u: CommitUnanswered): Promise<unknown> {
+    try {
+      return (await commitOutcome(this.pool, u.xid, this.lock, this.outcomeWaitMs)) === 'committed' ? null : u.cause;
+    } catch (e) {
+      return e instanceof StoreOutcomeUnknownError ? e : new StoreOutcomeUnknownError(`the outcome of transaction ${u.xid} is unknown: ${String(e)}`, e);
+    }
+  }
+
   /**
-   * One transaction for the whole batch: a single statement when the batch only appends (the usual
-   * case: one round trip), else BEGIN … COMMIT. On a statement error, once more write by write.
+   * One transaction for the whole batch, with a single statement in it when the batch only appends
+   * (the usual case). On a statement error, once more write by write. Throws CommitUnanswered when
+   * the connection fails during COMMIT.
    */
   private async commit(batch: readonly PgWrite[]): Promise<WriteResult[]> {
     await this.ready;
@@ -102,33 +138,26 @@ export class PgGroupWriter {
     c.on('error', onError);
     try {
       const lock = (this.lock ??= await lockKeys(c));
-      const begin = `BEGIN; SELECT pg_advisory_xact_lock(${lock[0]}, ${lock[1]})`;
-      if (onlyAppends(batch)) {
-        try {
-          return await appendAll(c, batch, lock);
-        } catch (e) {
-          // The statement committed nothing. A dead connection fails the retry's BEGIN below.
-          if (batch.length === 1) return [{ ok: false, error: e }];
-        }
-        await c.query(begin);
-        return await this.finish(c, await applyEach(c, batch));
-      }
-      await c.query(begin);
+      const appends = onlyAppends(batch);
+      // A batch of appends takes the lock in its statement, just before drawing seqs; others at BEGIN.
+      let xid = await begin(c, appends ? null : lock);
       let results: WriteResult[];
       try {
-        results = await applyBatch(c, batch);
+        results = appends ? await appendAll(c, batch, lock) : await applyBatch(c, batch);
       } catch (e) {
         // An aborted transaction: start again with one savepoint per write. A ROLLBACK that
         // fails means the connection is gone, and the error fails the whole batch.
         await c.query('ROLLBACK');
+        if (e instanceof StoreInvariantError) throw e;
         if (batch.length === 1) return [{ ok: false, error: e }];
-        await c.query(begin);
+        xid = await begin(c, lock);
         results = await applyEach(c, batch);
       }
-      return await this.finish(c, results);
+      return await this.finish(c, xid, results);
     } catch (e) {
       broken = e;
-      await c.query('ROLLBACK').catch(() => {});
+      // After an unanswered COMMIT the connection is gone; anywhere else, the transaction is undone.
+      if (!(e instanceof CommitUnanswered)) await c.query('ROLLBACK').catch(() => {});
       throw e;
     } finally {
       c.removeListener('error', onError);
@@ -137,11 +166,16 @@ export class PgGroupWriter {
     }
   }
 
-  /** COMMIT the open transaction; resolves with the batch's results once it is committed. */
-  private async finish(c: PoolClient, results: WriteResult[]): Promise<WriteResult[]> {
+  /** COMMIT the open transaction `xid`; resolves with the batch's results once it is committed. */
+  private async finish(c: PoolClient, xid: string, results: WriteResult[]): Promise<WriteResult[]> {
+    let done: QueryResult;
+    try {
+      done = await c.query('COMMIT');
+    } catch (e) {
+      throw new CommitUnanswered(xid, results, e);
+    }
     // PostgreSQL answers COMMIT on a failed transaction with ROLLBACK, not an error: no path
     // here should get there, but a write must never be acknowledged on a rollback.
-    const done = await c.query('COMMIT');
     if (done.command !== 'COMMIT') throw new ChorusError('E_STORE_WRITE', `the batch's COMMIT answered ${done.command}`, { status: 500 });
     return results;
   }
@@ -155,6 +189,14 @@ export class PgGroupWriter {
       this.schedule();
     });
   }
+}
+
+/** Open a transaction (taking the writers' lock when `lock` is given); resolves with its id. */
+async function begin(c: PoolClient, lock: readonly [number, number] | null): Promise<string> {
+  const text = `BEGIN;${lock ? ` SELECT pg_advisory_xact_lock(${lock[0]}, ${lock[1]});` : ''} SELECT txid_current()::text AS xid`;
+  // Several statements in one query: pg answers with one result per statement.
+  const r = (await c.query(text)) as unknown as QueryResult<{ xid: string }>[];
+  return r[r.length - 1]!.rows[0]!.xid;
 }
 
 async function lockKeys(c: PoolClient): Promise<[number, number]> {
