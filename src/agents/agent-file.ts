@@ -9,6 +9,7 @@
  * the agent's, and serve the agent with what it learned rather than starting it afresh. Version 1
  * files (the agent alone) still restore in the simulator that wrote them, but cannot be served.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.js';
 import { fromJsonValue, toJsonValue } from '../util/serialize.js';
@@ -66,6 +67,12 @@ export interface WarmAgent {
   agent: SavedAgent;
   space: AgentSpace;
   trainedOn: Record<string, unknown>;
+  /**
+   * sha256 of the saved agent document as read (the file's `agent` field, JSON): two files hold the
+   * same learned agent exactly when these match, whatever else (`trainedOn`) differs. The server
+   * keys its checkpoints by it, so a new file is never silently replaced by an old checkpoint.
+   */
+  agentSha256: string;
 }
 
 /** Read an agent file for serving; every problem names the file and the field. */
@@ -92,5 +99,6 @@ export function readAgentFile(path: string): WarmAgent {
   if (!Array.isArray(space.itemIds) || space.itemIds.length !== items.nItems) throw bad('space.itemIds', `expected ${items.nItems} item ids`);
   if (!Array.isArray(space.userIds)) throw bad('space.userIds', 'expected the users\' ids');
   if (space.userVectors !== undefined && space.userVectors.length !== space.userIds.length * items.dim) throw bad('space.userVectors', 'user vectors of the wrong size');
-  return { file: path, agent: a, space, trainedOn: (doc.trainedOn ?? {}) as Record<string, unknown> };
+  const agentSha256 = createHash('sha256').update(JSON.stringify(doc.agent)).digest('hex');
+  return { file: path, agent: a, space, trainedOn: (doc.trainedOn ?? {}) as Record<string, unknown>, agentSha256 };
 }

@@ -17,6 +17,7 @@
  * agent's `observe` once both are known (./agent-sessions.ts). `update` runs once per learning
  * batch (`flush`), off the request path. The logged propensities travel with the transition.
  */
+import { createHash } from 'node:crypto';
 import type { ManagedAgent, SavedAgent } from '../agents/base.js';
 import type { ActOptions } from '../agents/types.js';
 import { agentEntry, createAgent, restoreAgent } from '../agents/registry.js';
@@ -96,6 +97,13 @@ interface AgentPayload {
 
 const CONTEXT_DIMS = 4;
 
+/**
+ * Snapshots before the current one whose bridges a warm agent keeps. A bridge is needed only to
+ * rebuild the step of a decision that is no longer pending (a sessionless decision evicted before
+ * its first reward, then rewarded): a pending step is in the agent's space already.
+ */
+const EARLIER_MAPS_KEPT = 4;
+
 /** What an agent that explains its slates offers (src/marl's TeamAgent does). */
 interface ExplainingAgent {
   explain(obs: Observation, slate: Slate): { contributions: Record<string, number>; evidence: { agent: string; text: string }[] }[];
@@ -123,6 +131,14 @@ export class AgentPolicy implements ServingPolicy {
   private readonly log: (msg: string) => void;
   /** The warm agent's bridge to the current snapshot (null: the agent acts in the snapshot's own space). */
   private map: AgentSpaceMap | null = null;
+  /**
+   * A warm agent's bridges by snapshot id: the current one and the last few before it, oldest
+   * first. A logged decision's indices are those of its own snapshot, so its payload is mapped with
+   * that snapshot's bridge, never the current one.
+   */
+  private readonly maps = new Map<string, AgentSpaceMap>();
+  /** Which agent a checkpoint belongs to (warm agents only; see `warmKey`). */
+  private readonly spaceKey: string | undefined;
   /** The snapshot being served (a warm agent's scorers read it at call time). */
   private model: ServedModel | null = null;
 
@@ -143,6 +159,7 @@ export class AgentPolicy implements ServingPolicy {
     }
     this.honoursOptions = entry.honoursOptions === true;
     this.log = log;
+    this.spaceKey = warm ? warmKey(warm) : undefined;
     const { sessionIdleSeconds, maxSessions, maxPendingSteps } = this.config;
     this.steps = new SessionSteps({ idleMs: sessionIdleSeconds * 1000, maxSessions, maxSteps: maxPendingSteps });
   }
@@ -214,12 +231,12 @@ export class AgentPolicy implements ServingPolicy {
   }
 
   /**
-   * Makes `model` the bound snapshot. Unless its item list is the one bound before, pending steps
-   * (they hold indices of the old list) and the acted snapshots (they belong to the old agent or
-   * bridge) are dropped.
+   * Makes `model` the bound snapshot. Unless `keepPending` (the same item list as before, or a warm
+   * agent: its pending steps are in its own space), pending steps (they hold indices of the old
+   * list) and the acted snapshots (they belong to the old agent) are dropped.
    */
-  private adopt(model: ServedModel, sameItems: boolean): void {
-    if (!sameItems) {
+  private adopt(model: ServedModel, keepPending: boolean): void {
+    if (!keepPending) {
       this.steps.clear();
       this.snaps = new Set();
     }
@@ -232,13 +249,17 @@ export class AgentPolicy implements ServingPolicy {
   /**
    * A warm agent keeps its own item space and what it learned in it, whatever the snapshot: only
    * the bridge between the snapshot's indices and the agent's is rebuilt. The served recommender
-   * reaches the agent (greedy-als's scorer, the team's extra member) through that bridge.
+   * reaches the agent (greedy-als's scorer, the team's extra member) through that bridge. Pending
+   * steps are kept: they are in the agent's space, and feedback still reaches them whatever the
+   * snapshot their decision was made under.
    */
   private bindWarm(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined, warm: WarmAgent): void {
-    const same = this.itemIds.length === model.itemIds.length && this.itemIds.every((id, i) => id === model.itemIds[i]);
     const map = new AgentSpaceMap(model, warm.space);
     this.map = map;
     this.model = model;
+    this.maps.delete(model.snapshotId); // re-inserted last: the order is the order of binding
+    this.maps.set(model.snapshotId, map);
+    while (this.maps.size > EARLIER_MAPS_KEPT + 1) this.maps.delete(this.maps.keys().next().value as string);
     if (!this.agent) {
       const { space } = warm;
       const scratch = new Float32Array(space.items.nItems);
@@ -268,7 +289,7 @@ export class AgentPolicy implements ServingPolicy {
       this.agent.setTraining(true);
     }
     this.log(`${this.name}: serving ${warm.file} warm; the agent knows ${map.shared} of snapshot ${model.snapshotId}'s ${model.itemIds.length} items (${warm.space.itemIds.length} in its space)`);
-    this.adopt(model, same);
+    this.adopt(model, true);
   }
 
   choose(input: PolicyInput): Choice {
@@ -419,8 +440,9 @@ export class AgentPolicy implements ServingPolicy {
     if (this.steps.wasEmitted(id)) return this.drain() > 0; // feedback after its step was learned: too late
     let step = this.steps.get(id);
     if (!step) {
-      step = this.stepOf(p.id ? p : { ...p, session: null }, id);
-      this.steps.add(step);
+      const rebuilt = this.rebuild(p.id ? p : { ...p, session: null }, id);
+      if (!rebuilt) return this.drain() > 0;
+      this.steps.add((step = rebuilt));
     }
     const q = step.positions.indexOf(position);
     if (q >= 0) this.steps.reward(step, q, reward);
@@ -432,9 +454,11 @@ export class AgentPolicy implements ServingPolicy {
   endDecision(payload: unknown): number {
     const p = this.payloadOf(payload);
     if (p?.id !== undefined && !this.steps.wasEmitted(p.id)) {
-      let step = this.steps.get(p.id);
-      if (!step) this.steps.add((step = this.stepOf(p, p.id)));
-      this.steps.end(step);
+      const step = this.steps.get(p.id) ?? this.rebuild(p, p.id);
+      if (step) {
+        if (!this.steps.has(p.id)) this.steps.add(step);
+        this.steps.end(step);
+      }
     }
     return this.drain();
   }
@@ -460,18 +484,26 @@ export class AgentPolicy implements ServingPolicy {
   getState(): { policy: string; snap: string; n: number; agent: SavedAgent; sessions: SessionStepsState; space?: string } {
     this.drain();
     const state = { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent, sessions: this.steps.getState() };
-    return this.config.warm ? { ...state, space: this.spaceKey() } : state;
+    return this.spaceKey !== undefined ? { ...state, space: this.spaceKey } : state;
   }
 
-  /** Which item space a checkpoint's agent learned in: a warm agent's own, else the snapshot's (undefined). */
-  private spaceKey(): string | undefined {
-    const w = this.config.warm;
-    return w ? `${w.space.itemIds.length}:${w.space.itemIds[0] ?? ''}:${w.space.itemIds[w.space.itemIds.length - 1] ?? ''}:${w.agent.kind}` : undefined;
-  }
-
+  /**
+   * Restore a checkpoint. An agent learned in the snapshot's space needs the checkpoint's snapshot;
+   * a warm agent's checkpoint fits whatever the snapshot (it learned in its own space), but only
+   * the agent of the same file: its key covers the saved agent and its item list, so a new
+   * `--policy-file` (retrained, same items) starts from the file, not from the old checkpoint.
+   * Which of the two a warm agent starts from is logged.
+   */
   setState(state: unknown): boolean {
     const s = state as { policy?: string; snap?: string; n?: number; agent?: SavedAgent; sessions?: SessionStepsState; space?: string };
-    if (s.policy !== this.name || s.snap !== this.snap || !s.agent || !this.ctx || s.space !== this.spaceKey()) return false;
+    if (s.policy !== this.name || !s.agent || !this.ctx) return false;
+    const warm = this.config.warm;
+    if (warm) {
+      if (s.space !== this.spaceKey) {
+        this.log(`${this.name}: the checkpoint was saved serving another agent file (or item list); starting from ${warm.file}`);
+        return false;
+      }
+    } else if (s.snap !== this.snap || s.space !== undefined) return false;
     try {
       const a = restoreAgent(s.agent, this.ctx);
       a.setTraining(true);
@@ -482,6 +514,7 @@ export class AgentPolicy implements ServingPolicy {
     }
     this.n = s.n ?? 0;
     if (s.sessions) this.steps.setState(s.sessions);
+    if (warm) this.log(`${this.name}: resuming from the checkpoint of ${warm.file} (${this.n} transitions learned while served)`);
     return true;
   }
 
@@ -496,12 +529,22 @@ export class AgentPolicy implements ServingPolicy {
     return used;
   }
 
-  /** A logged payload of the served agent on the current item list, or null. */
+  /**
+   * A logged payload of the served agent whose indices can still be read, or null: made under a
+   * snapshot with the current item list (a warm agent: a snapshot whose bridge is kept), or — a
+   * warm agent — a decision still pending, whose step is in the agent's space already.
+   */
   private payloadOf(payload: unknown): AgentPayload | null {
     const p = payload as Partial<AgentPayload> | null;
-    // Indices are those of the snapshot the decision was made under; after a switch to another item list they mean other items.
-    if (!this.agent || !p || p.agent !== this.config.agent || typeof p.snap !== 'string' || !this.snaps.has(p.snap) || !Array.isArray(p.items) || !Array.isArray(p.history)) return null;
-    return p as AgentPayload;
+    if (!this.agent || !p || p.agent !== this.config.agent || typeof p.snap !== 'string' || !Array.isArray(p.items) || !Array.isArray(p.history)) return null;
+    const known = this.config.warm ? this.maps.has(p.snap) || (typeof p.id === 'string' && this.steps.has(p.id)) : this.snaps.has(p.snap);
+    return known ? (p as AgentPayload) : null;
+  }
+
+  /** The step of a decision no longer pending, rebuilt from its payload (null: a warm agent without its snapshot's bridge). */
+  private rebuild(p: AgentPayload, id: string): Step | null {
+    if (this.config.warm && !this.maps.has(p.snap)) return null;
+    return this.stepOf(p, id);
   }
 
   /** A decision's step, from its payload: the shown positions inside the agent's item space, in slate order. */
@@ -509,8 +552,8 @@ export class AgentPolicy implements ServingPolicy {
     const items: number[] = [];
     const positions: number[] = [];
     const props: number[] = [];
-    // Payloads hold the snapshot's indices; a warm agent learns in its own.
-    const map = this.map;
+    // Payloads hold their snapshot's indices; a warm agent learns in its own, through that snapshot's bridge.
+    const map = this.config.warm ? (this.maps.get(p.snap) ?? null) : null;
     p.items.forEach((m, q) => {
       const i = map ? (m >= 0 && m < map.toAgentItem.length ? map.toAgentItem[m]! : -1) : m;
       if (i < 0) return;
@@ -549,4 +592,13 @@ function titlesOf(ids: readonly string[], catalogue: (id: string) => Record<stri
     const t = catalogue(id)?.title;
     return typeof t === 'string' ? t : id;
   });
+}
+
+/**
+ * A warm agent's checkpoint key: sha256 over its file's saved agent document (as read) and its
+ * full item list. Two files of the same kind and items but other learned parameters (an agent
+ * retrained on a newer log) get other keys.
+ */
+function warmKey(warm: WarmAgent): string {
+  return createHash('sha256').update(warm.agentSha256).update('\n').update(JSON.stringify(warm.space.itemIds)).digest('hex');
 }

@@ -6,12 +6,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readAgentFile } from '../../src/agents/agent-file.js';
+import { agentFileDocument, agentSpaceOf, readAgentFile } from '../../src/agents/agent-file.js';
 import { restoreAgent } from '../../src/agents/registry.js';
+import { itemSpaceFromTrain, type AgentContext } from '../../src/agents/state.js';
 import type { Transition } from '../../src/agents/types.js';
 import { loadServeData } from '../../src/cli/commands/serve.js';
 import { buildSetup } from '../../src/eval/sim/setup.js';
 import { trainSimAgent } from '../../src/eval/sim/simulate.js';
+import { BcAgent, BC_DEFAULTS } from '../../src/ope/learn/bc.js';
+import { registerOfflineAgents } from '../../src/ope/learn/register.js';
+import type { LoggedStep } from '../../src/ope/learn/session-log.js';
+import { Rng } from '../../src/util/rng.js';
 import type { AgentPolicy } from '../../src/serve/agent-policy.js';
 import { hashInto } from '../../src/serve/features.js';
 import { runCli, tempDir, writeTinyMovieLens } from '../cli/helpers.js';
@@ -89,7 +94,7 @@ describe('serving a saved agent warm (--policy-file)', () => {
       const ids: string[] = r.body.items.map((x: { id: string }) => x.id);
       expect((await s.call('POST', '/feedback', { eventId: r.body.eventId, item: ids[2], type: 'click' })).status).toBe(201);
       await s.call('POST', '/recommend', { user: '2', k: 4, session: 'b' });
-      const end = Date.now() + 8000;
+      const end = Date.now() + 30_000; // a generous deadline: the loop polls, so it waits only as long as needed
       while ((seen.length === 0 || s.engine.openWindows > 0) && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
       await s.engine.settle();
       expect(seen.length).toBeGreaterThan(0);
@@ -112,5 +117,61 @@ describe('serving a saved agent warm (--policy-file)', () => {
     const bad = await runCli(['serve', '--data', dir, '--policy-file', file, '--policy', 'linucb', '--port', '0']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/does not match .*"egreedy"/);
+  }, 60_000);
+
+  it('a BC agent trained with epsilon explores when served, with exact propensities', async () => {
+    registerOfflineAgents();
+    const dir = tempDir();
+    writeTinyMovieLens(dir, 40, 80, 3);
+    const ds = await loadServeData(dir);
+    // The item space `chorus train --agent bc --log` builds, and a log of random slates in it.
+    const space = itemSpaceFromTrain(ds, { dim: 16, seed: 7 });
+    const ctx: AgentContext = { items: space.items, userVectors: space.userVectors, nUsers: ds.nUsers, slateSize: 5, horizon: 20 };
+    const rng = new Rng(5);
+    const steps: LoggedStep[] = Array.from({ length: 100 }, () => {
+      const obs = { user: rng.int(ds.nUsers), history: new Int32Array(0), t: 0 };
+      const items = new Int32Array(5);
+      for (let p = 0; p < 5; p++) {
+        let i: number;
+        do i = rng.int(ds.nItems);
+        while (items.subarray(0, p).includes(i));
+        items[p] = i;
+      }
+      return { obs, items, propensities: new Float32Array(5).fill(0.1), rewards: new Float32Array(5), reward: 0, next: obs, done: true };
+    });
+    // 20 prior candidates of 80 items: the random extra candidates matter (and are left out when exploring).
+    const epsilon = 0.3;
+    const bc = new BcAgent(ctx, { seed: 1, ...BC_DEFAULTS, candidates: 20, hidden: [16], steps: 30, epsilon }).fit({ behaviour: 'random', steps });
+    const file = join(dir, 'bc.agent.json');
+    writeFileSync(file, JSON.stringify(agentFileDocument(bc.toJSON(), {}, agentSpaceOf(ctx, ds.items.ids(), ds.users.ids()))));
+    const warm = readAgentFile(file);
+    // The greedy slate a newcomer gets: the same agent without exploration and without the random candidates.
+    const twin = restoreAgent({ ...warm.agent, config: { ...(warm.agent.config as Record<string, unknown>), epsilon: 0, randomCandidates: 0 } }, ctx);
+    const context = new Float32Array(4);
+    hashInto(null, context, 0, 4);
+    const greedy = Array.from(twin.act({ user: -1, history: new Int32Array(0), t: 0, context }, 5, { exclude: new Uint8Array(ds.nItems) }).items, (i) => ds.items.toExternal(i));
+
+    const s = await startTestServer({ dataset: ds, engine: { model: { kind: 'popularity', config: {} }, agent: { name: 'bc', warm } } });
+    try {
+      const spare = ds.nItems - 5; // a newcomer: nothing seen, nothing blocked
+      let explored = 0;
+      for (let n = 0; n < 10; n++) {
+        const r = await s.call('POST', '/recommend', { user: `newcomer-${n}`, k: 5 });
+        expect(r.status).toBe(200);
+        r.body.items.forEach((x: { id: string; propensity: number; explanation: { exploration: { epsilon: number } } }, p: number) => {
+          expect(x.explanation.exploration.epsilon).toBe(epsilon);
+          if (x.id === greedy[p]) expect(x.propensity).toBe(Math.fround(1 - epsilon));
+          else {
+            explored++;
+            expect(x.propensity).toBe(Math.fround(epsilon / spare));
+          }
+        });
+      }
+      // 50 positions at ε = 0.3: some explored, most not.
+      expect(explored).toBeGreaterThan(0);
+      expect(explored).toBeLessThan(40);
+    } finally {
+      await s.close();
+    }
   }, 60_000);
 });

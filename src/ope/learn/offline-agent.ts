@@ -5,6 +5,14 @@
  * greedily — the k best candidates by the network's score, propensity 1 — and `observe` learns
  * nothing, so in the simulator they are measured on-policy exactly as they were learned offline.
  *
+ * A served agent's decisions become the next log (`chorus ope --log`, `chorus train --log`), and a
+ * greedy log covers nothing but the greedy slates. With `epsilon` > 0 and training mode on (how
+ * the server runs agents) each position is explored as the ε-greedy bandit does
+ * (../../agents/explore.ts), with exact propensities: the greedy slate is then taken over the
+ * deterministic candidates only (the prior's best and the log's most shown, not the random extra
+ * ones), so that it is a function of the observation and a kept position's 1 − ε is its exact
+ * probability; a drawn one is uniform over every showable item outside the slate (ε / spare).
+ *
  * The log is given in the library as `fit(log)`, or by the agent config `log` (a JSONL file,
  * ./session-log.ts), read and learned on the first `act` — not at construction, so restoring a
  * saved agent (create, then load) does not train it again.
@@ -14,6 +22,7 @@ import { NEURAL_DEFAULTS, NeuralAgent, CandidateSource, grow, type NeuralConfig 
 import { topPositions } from '../../agents/softmax-policy.js';
 import type { AgentContext } from '../../agents/state.js';
 import type { ActOptions } from '../../agents/types.js';
+import { exploreSlate } from '../../agents/explore.js';
 import { ConfigError } from '../../errors.js';
 import type { Mlp } from '../../nn/index.js';
 import { Rng } from '../../util/rng.js';
@@ -37,6 +46,11 @@ export interface OfflineConfig extends NeuralConfig {
    * of reach.
    */
   logCandidates: number;
+  /**
+   * Chance that a slate position shows a uniformly drawn showable item instead of the greedy one,
+   * in training mode (the server's). 0: greedy, propensity 1.
+   */
+  epsilon: number;
 }
 
 export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
@@ -47,6 +61,7 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
   negatives: 20,
   randomNegatives: 10,
   logCandidates: 50,
+  epsilon: 0,
 };
 
 /** The candidate rows of one logged step: the logged slate first (positions 0..k-1), then negatives. */
@@ -79,6 +94,7 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
       if (!Number.isInteger(config[f]) || config[f] < 0) throw new ConfigError(`${f} must be an integer >= 0, got ${config[f]}`, f);
     }
     if (typeof config.log !== 'string') throw new ConfigError('log must be a file path (or empty)', 'log');
+    if (typeof config.epsilon !== 'number' || !(config.epsilon >= 0 && config.epsilon <= 1)) throw new ConfigError(`epsilon must be in [0, 1], got ${config.epsilon}`, 'epsilon');
     this.trainRng = new Rng((config.seed ^ 0x2545f491) >>> 0);
     this.negSource = new CandidateSource(ctx, Math.max(1, config.negatives), config.randomNegatives);
   }
@@ -137,7 +153,8 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
 
   act(obs: Observation, k: number, options?: ActOptions): Slate {
     if (!this.fitted && this.config.log !== '') this.fit(readSessionLog(this.config.log));
-    const cands = this.candidates(obs, options);
+    const eps = this.training ? this.config.epsilon : 0;
+    const cands = this.candidates(obs, options, eps > 0);
     const n = cands.length;
     const m = Math.min(k, n);
     const q = this.scores(obs, cands);
@@ -149,12 +166,53 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
       items[s] = cands[this.order[s]!]!;
       scores[s] = q[this.order[s]!]!;
     }
-    return { items, scores, propensities: new Float32Array(m).fill(1) };
+    const propensities = new Float32Array(m).fill(1);
+    if (eps > 0) this.explore(obs, eps, items, scores, propensities, options);
+    return { items, scores, propensities };
   }
 
-  /** The neural agents' candidates, plus the log's most shown items unless a caller restricts the candidates. */
-  private candidates(obs: Observation, options?: ActOptions): Int32Array {
-    const base = this.source.get(obs, this.rng, options);
+  /**
+   * ε-greedy exploration of the greedy slate, as the ε-greedy bandit does it: a drawn item is
+   * uniform over the showable items (the caller's candidates when given, else the catalogue; minus
+   * the history and `exclude`) outside the slate as it stands, so `spare` stays the same at every
+   * position and the propensities `exploreSlate` writes are exact. Drawn positions get their own
+   * network score.
+   */
+  private explore(obs: Observation, eps: number, items: Int32Array, scores: Float32Array, propensities: Float32Array, options?: ActOptions): void {
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
+    const pool = restricted ? this.showable(obs, options) : null;
+    const spare = (pool ? pool.length : this.showableCount(obs)) - items.length;
+    const nI = this.ctx.items.nItems;
+    const greedy = items.slice();
+    exploreSlate(this.rng, eps, items, propensities, spare, () => {
+      let i: number;
+      if (pool) {
+        do i = pool[this.rng.int(pool.length)]!;
+        while (items.includes(i));
+      } else {
+        do i = this.rng.int(nI);
+        while (this.inHistory(obs, i) || items.includes(i));
+      }
+      return i;
+    });
+    // A drawn item is never its position's greedy one (draws skip the slate's items).
+    let drawn = false;
+    for (let p = 0; p < items.length; p++) drawn ||= items[p] !== greedy[p];
+    if (!drawn) return;
+    const q = this.scores(obs, items);
+    for (let p = 0; p < items.length; p++) if (items[p] !== greedy[p]) scores[p] = q[p]!;
+  }
+
+  /**
+   * The neural agents' candidates, plus the log's most shown items unless a caller restricts the
+   * candidates. `deterministic`: without the source's uniformly drawn extras (exploration then
+   * comes from ε, with exact propensities; see the module comment).
+   */
+  private candidates(obs: Observation, options: ActOptions | undefined, deterministic: boolean): Int32Array {
+    let base = this.source.get(obs, this.rng, options);
+    // The source lists the prior's best (at most `candidates`) first and its random extras after;
+    // with a caller's candidate list it draws nothing.
+    if (deterministic && !options?.candidates) base = base.subarray(0, Math.min(base.length, this.config.candidates));
     if (options?.candidates || this.logItems.length === 0) return base;
     const have = new Set(base);
     for (const i of obs.history) have.add(i);

@@ -14,7 +14,7 @@ export function registerOfflineAgents(): void {
   const have = new Set(agentNames());
   if (!have.has('bc')) {
     registerAgent('bc', {
-      description: 'behaviour cloning: softmax policy over items fitted to a logged session log (-p log=<file>), acts by its mode',
+      description: 'behaviour cloning: softmax policy over items fitted to a logged session log (-p log=<file>), acts by its mode (-p epsilon=… explores when served)',
       defaults: { seed: 1, ...BC_DEFAULTS, state: {} },
       // Learned offline from the log on the first act: the runner's online training does not apply.
       learns: false,
@@ -24,7 +24,7 @@ export function registerOfflineAgents(): void {
   }
   if (!have.has('cql')) {
     registerAgent('cql', {
-      description: 'conservative Q-learning (discrete, item-wise Q) on a logged session log (-p log=<file>), greedy slates',
+      description: 'conservative Q-learning (discrete, item-wise Q) on a logged session log (-p log=<file>), greedy slates (-p epsilon=… explores when served)',
       defaults: { seed: 1, ...CQL_DEFAULTS, state: {} },
       learns: false,
       honoursOptions: true,
