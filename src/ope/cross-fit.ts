@@ -34,6 +34,37 @@ export function crossFitPredictions(
   regressor: string | (() => Regressor),
   options: CrossFitOptions & { regressorConfig?: Record<string, unknown> } = {},
 ): Float64Array {
+  const steps = crossFitSteps(data, regressor, options);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * The same, pausing between folds (`await pause()`), so that a server evaluating on its event
+ * loop keeps answering requests while the folds fit.
+ */
+export async function crossFitPredictionsPausing(
+  data: RegressionData,
+  regressor: string | (() => Regressor),
+  options: CrossFitOptions & { regressorConfig?: Record<string, unknown> },
+  pause: () => Promise<void>,
+): Promise<Float64Array> {
+  const steps = crossFitSteps(data, regressor, options);
+  let r = steps.next();
+  while (!r.done) {
+    await pause();
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** The cross-fit, one fold per step (a generator, so that both callers run the one loop). */
+function* crossFitSteps(
+  data: RegressionData,
+  regressor: string | (() => Regressor),
+  options: CrossFitOptions & { regressorConfig?: Record<string, unknown> },
+): Generator<void, Float64Array, void> {
   const folds = options.folds ?? 5;
   const { n } = data.log;
   if (!Number.isInteger(folds) || folds < 1) throw new ConfigError(`folds must be an integer ≥ 1, got ${folds}`, 'folds');
@@ -50,6 +81,7 @@ export function crossFitPredictions(
   }
   const fold = foldAssignment(n, folds, options.seed ?? 0);
   for (let f = 0; f < folds; f++) {
+    if (f > 0) yield;
     const train = all.filter((i) => fold[i] !== f);
     const m = make();
     m.fit(data, train);

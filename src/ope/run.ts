@@ -6,11 +6,11 @@
  * the log holds whole slates and the policy defines slot marginals.
  */
 import { ConfigError } from '../errors.js';
-import { crossFitPredictions } from './cross-fit.js';
+import { crossFitPredictions, crossFitPredictionsPausing } from './cross-fit.js';
 import { ESTIMATORS, estimate, needsRewardModel, type EstimatorName, type OpeResult } from './estimators.js';
 import type { OpeDataset } from './logs.js';
 import { slateTargetProbabilities, targetProbabilities, type TargetPolicy } from './policies.js';
-import { listRegressors } from './regressors.js';
+import { listRegressors, type RegressionData } from './regressors.js';
 import { slateEstimates, type SlateResult } from './slates.js';
 
 /** The estimators run when none are named. */
@@ -70,11 +70,26 @@ export function checkEstimators(names: readonly string[], field = 'estimators'):
 export function rewardPredictions(data: OpeDataset, options: RewardModelOptions = {}): Float64Array {
   const name = options.rewardModel ?? 'ridge';
   checkRewardModel(name);
-  return crossFitPredictions(
-    { log: data.log, nActions: data.actionIds.length, context: data.context, candidateFeatures: data.candidateFeatures, actionFeatures: data.actionFeatures },
-    name,
-    { folds: options.folds ?? 5, seed: options.seed ?? 0, regressorConfig: options.rewardParams },
-  );
+  return crossFitPredictions(regressionData(data), name, crossFitOptions(options));
+}
+
+/**
+ * `rewardPredictions` that awaits `pause` between cross-fitting folds, so that a server thread
+ * (`POST /snapshots/{id}/evaluate`, the activation gate) serves requests between them: the same
+ * cross-fit loop (./cross-fit.ts), so the same q̂.
+ */
+export async function rewardPredictionsYielding(data: OpeDataset, options: RewardModelOptions, pause: () => Promise<void>): Promise<Float64Array> {
+  const name = options.rewardModel ?? 'ridge';
+  checkRewardModel(name);
+  return crossFitPredictionsPausing(regressionData(data), name, crossFitOptions(options), pause);
+}
+
+function regressionData(data: OpeDataset): RegressionData {
+  return { log: data.log, nActions: data.actionIds.length, context: data.context, candidateFeatures: data.candidateFeatures, actionFeatures: data.actionFeatures };
+}
+
+function crossFitOptions(options: RewardModelOptions): { folds: number; seed: number; regressorConfig?: Record<string, unknown> } {
+  return { folds: options.folds ?? 5, seed: options.seed ?? 0, regressorConfig: options.rewardParams };
 }
 
 /** Mean logged reward of the records. */

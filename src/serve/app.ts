@@ -231,7 +231,7 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
     if (!(e instanceof ActivationRefusedError)) throw e;
     return reply.status(409).send({ error: { code: e.code, message: e.message, field: 'gate' }, snapshot: e.snapshot, evaluation: e.evaluation });
   };
-  const gateDoc = { description: "the activation gate refused it: the candidate's DR lower bound does not beat the active policy's estimate", schema: S.ActivationRefused };
+  const gateDoc = { description: "the activation gate refused it: the 95 % lower bound of DR(candidate ranking) − DR(active ranking) does not exceed 0", schema: S.ActivationRefused };
   def({
     method: 'POST', url: '/snapshots', scope: 'admin', tag: 'snapshots',
     summary:
@@ -255,7 +255,7 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   def({
     method: 'POST', url: '/snapshots/:id/evaluate', scope: 'admin', tag: 'snapshots',
     summary:
-      "Off-policy estimates of this snapshot's recommender ranking (softened by epsilon) on the live decision log, without serving it; the active policy's value; and whether it passes the DR activation gate",
+      "Off-policy estimates of this snapshot's recommender ranking (softened by epsilon) on the live decision log (decisions whose reward window has closed), without serving it; the active policy's value; and the DR activation gate's paired difference and verdict",
     params: S.IdParams, body: S.SnapshotEvaluateBody,
     responses: { 200: { description: 'the evaluation', schema: S.SnapshotEvaluation }, 404: { description: 'unknown snapshot' }, 409: { description: 'no usable logged decisions in the window' } },
     // Every field has a default, so a POST without a body is an evaluation with the defaults.
@@ -263,7 +263,7 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   });
   def({
     method: 'POST', url: '/snapshots/:id/activate', scope: 'admin', tag: 'snapshots',
-    summary: "Serve this snapshot; with gate 'dr' (or the server's --activation-gate dr) only if its DR lower bound beats the active policy's estimate",
+    summary: "Serve this snapshot; with gate 'dr' (or the server's --activation-gate dr) only if the 95 % lower bound of DR(its ranking) − DR(the active ranking) exceeds 0",
     params: S.IdParams, body: S.SnapshotActivateBody,
     responses: { 200: { description: 'now active', schema: S.SnapshotMeta }, 409: gateDoc },
     handler: async (req, reply) => {

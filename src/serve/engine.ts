@@ -42,7 +42,8 @@ export interface EngineConfig {
   /**
    * The default activation gate (./snapshot-evaluation.ts): `dr` evaluates a snapshot on the live
    * log before activating it (explicit activations and retrains, not rollback) and refuses it
-   * unless its DR lower bound beats the active policy's value; `none` activates unchecked.
+   * unless the 95 % lower bound of DR(its ranking) − DR(the active snapshot's ranking) is above 0;
+   * `none` activates unchecked.
    */
   activationGate: ActivationGate;
   /** Checkpoint the bandit after this many learned rewards (restart replays the rest). */
@@ -174,6 +175,15 @@ export class Engine {
   private readonly windows: RewardWindows;
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * The tail of the snapshot lock: activations (with their gate), the store-and-activate step of
+   * retrains, rollbacks, saves and deletes run one at a time, each after the previous one settled.
+   * Without it a gate could compare a candidate with the active snapshot, await, and activate it
+   * after another activation had replaced the snapshot it was compared with.
+   */
+  private snapshotLock: Promise<unknown> = Promise.resolve();
+  /** The retrain in progress (fit, gate and activation), if any: one at a time. */
+  private retraining: Promise<SnapshotMeta> | null = null;
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
     this.store = store;
@@ -217,7 +227,7 @@ export class Engine {
           if (!(e instanceof ActivationRefusedError)) throw e;
           this.log(`retrained snapshot ${e.snapshot.id} kept inactive: ${e.message}`);
         }),
-      retraining: () => this.snapshots.pending !== null,
+      retraining: () => this.retraining !== null,
       log: say,
     });
   }
@@ -344,7 +354,7 @@ export class Engine {
   /** Learn everything queued now (tests, shutdown); waits for a checkpoint or retrain in progress. */
   async settle(): Promise<void> {
     await this.learner.settle();
-    const retraining = this.snapshots.pending;
+    const retraining = this.retraining;
     if (retraining) await retraining.catch(() => undefined);
   }
 
@@ -360,26 +370,53 @@ export class Engine {
     return withOnline(this.base, this.catalogue.itemIds(), this.histories.entries());
   }
 
+  /** Run `fn` under the snapshot lock (see `snapshotLock`); a failure does not block the next one. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.snapshotLock.then(fn);
+    this.snapshotLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether a retrain is in progress, from its fit to the end of its gate and activation. */
+  get retrainInProgress(): boolean {
+    return this.retraining !== null;
+  }
+
   /**
    * Fit a new snapshot on the base data plus online feedback; activate it when asked, through the
    * activation gate (`gate.gate`, else the configured default). A refused snapshot stays stored,
-   * inactive, and the promise rejects with ActivationRefusedError.
+   * inactive, and the promise rejects with ActivationRefusedError. One retrain at a time: a call
+   * while one is in progress (until its gate and activation are done) gets that one's promise.
+   * The fit runs outside the snapshot lock (other activations need not wait for it); storing,
+   * the gate and the activation run under it.
    */
-  async retrain(activate: boolean, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
-    if (!activate || this.gateOf(gate) === 'none') return this.snapshots.retrain(activate, () => this.trainingData());
-    const meta = await this.snapshots.retrain(false, () => this.trainingData());
-    try {
-      return await this.activateSnapshot(meta.id, gate);
-    } catch (e) {
-      // The gate could not judge (e.g. no usable decisions logged yet): say which snapshot was kept.
-      if (e instanceof ChorusError && !(e instanceof ActivationRefusedError) && e.status === 409) throw new ConflictError(`snapshot ${meta.id} was retrained but not activated: ${e.message}`);
-      throw e;
-    }
+  retrain(activate: boolean, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    if (this.retraining) return this.retraining;
+    const run = (async () => {
+      try {
+        const fitted = await this.snapshots.fitRetrain(() => this.trainingData());
+        return await this.exclusive(async () => {
+          const meta = await this.snapshots.add(fitted);
+          if (!activate) return meta;
+          try {
+            return await this.activateNow(meta.id, gate);
+          } catch (e) {
+            // The gate could not judge (e.g. no usable decisions logged yet): say which snapshot was kept.
+            if (e instanceof ChorusError && !(e instanceof ActivationRefusedError) && e.status === 409) throw new ConflictError(`snapshot ${meta.id} was retrained but not activated: ${e.message}`);
+            throw e;
+          }
+        });
+      } finally {
+        this.retraining = null;
+      }
+    })();
+    this.retraining = run;
+    return run;
   }
 
   /** Store the active model again under a new id (a named restore point). */
   saveSnapshot(): Promise<SnapshotMeta> {
-    return this.snapshots.save();
+    return this.exclusive(() => this.snapshots.save());
   }
 
   listSnapshots(): Promise<{ active: string; snapshots: SnapshotMeta[] }> {
@@ -390,9 +427,20 @@ export class Engine {
    * Serve snapshot `id`. With the gate on (`gate.gate`, else the configured default) it is first
    * evaluated on the live log and refused (ActivationRefusedError, 409) when it does not pass.
    */
-  async activateSnapshot(id: string, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+  activateSnapshot(id: string, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    return this.exclusive(() => this.activateNow(id, gate));
+  }
+
+  /** `activateSnapshot`'s work; only under the snapshot lock. */
+  private async activateNow(id: string, gate: ActivationRequest): Promise<SnapshotMeta> {
     if (this.gateOf(gate) === 'dr') {
-      const evaluation = await this.evaluateSnapshot(id, gate);
+      let evaluation = await this.evaluateSnapshot(id, gate);
+      // The lock keeps the active snapshot fixed while the gate runs; should anything else change it
+      // (only the lock's callers activate), the verdict is about another comparison: judge again.
+      for (let tries = 1; evaluation.active !== this.snapshots.active.id; tries++) {
+        if (tries >= 3) throw new ConflictError(`the active snapshot kept changing while snapshot ${id} was evaluated; try again`, 'id');
+        evaluation = await this.evaluateSnapshot(id, gate);
+      }
       if (!evaluation.gate.passes) {
         const stored = await this.store.snapshots.getSnapshot(id);
         if (!stored) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
@@ -406,7 +454,13 @@ export class Engine {
   /** Off-policy estimates of snapshot `id` on the live decision log, without serving it (./snapshot-evaluation.ts). */
   evaluateSnapshot(id: string, options: Partial<EvaluationOptions> = {}): Promise<SnapshotEvaluation> {
     return evaluateSnapshot(
-      { events: this.store.events, active: { meta: this.snapshots.active, model: this.snapshots.model }, load: (sid) => this.snapshots.peek(sid) },
+      {
+        events: this.store.events,
+        rewards: { waitMs: this.config.rewardWaitSeconds * 1000, defaultReward: this.config.defaultReward },
+        now: Date.now(),
+        active: { meta: this.snapshots.active, model: this.snapshots.model },
+        load: (sid) => this.snapshots.peek(sid),
+      },
       id,
       options,
     );
@@ -418,12 +472,12 @@ export class Engine {
 
   /** Go back to the snapshot that was active before the current one. */
   rollback(): Promise<SnapshotMeta> {
-    return this.snapshots.rollback();
+    return this.exclusive(() => this.snapshots.rollback());
   }
 
   /** Delete a snapshot (409 for the active one, 404 for an unknown one). */
   deleteSnapshot(id: string): Promise<void> {
-    return this.snapshots.delete(id);
+    return this.exclusive(() => this.snapshots.delete(id));
   }
 
   // ---------------------------------------------------------------- catalogue

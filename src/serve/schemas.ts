@@ -150,7 +150,7 @@ const EvaluationFields = {
 export const SnapshotEvaluateBody = z.strictObject(EvaluationFields);
 export type SnapshotEvaluateBody = z.infer<typeof SnapshotEvaluateBody>;
 
-/** `gate`: `dr` evaluates first and refuses a snapshot whose DR lower bound does not beat the active policy; absent, the server's default. */
+/** `gate`: `dr` evaluates first and refuses a snapshot unless DR(its ranking) − DR(the active ranking) has a 95 % lower bound above 0; absent, the server's default. */
 const Gate = z.enum(['dr', 'none']);
 export const SnapshotActivateBody = z.strictObject({ gate: Gate.optional(), ...EvaluationFields });
 export const SnapshotCreate = z.strictObject({
@@ -168,9 +168,16 @@ export const SnapshotEvaluation = z.object({
   /** The candidate's target policy, e.g. `snapshot:<id>+epsilon=0.05`. */
   policy: z.string(),
   epsilon: z.number(),
-  /** Usable logged decisions evaluated, and the window they came from. */
+  /** Usable logged decisions evaluated, and the window they came from (`until`: now − the reward wait; `open`: newer decisions left out, their reward window still open). */
   n: z.number().int(),
-  window: z.object({ decisions: z.number().int(), since: z.number().nullable(), from: z.number().nullable(), to: z.number().nullable() }),
+  window: z.object({
+    decisions: z.number().int(),
+    since: z.number().nullable(),
+    from: z.number().nullable(),
+    to: z.number().nullable(),
+    until: z.number(),
+    open: z.number().int(),
+  }),
   ess: z.number(),
   maxWeight: z.number(),
   loggedMean: z.number(),
@@ -178,8 +185,10 @@ export const SnapshotEvaluation = z.object({
   rewardModel: z.object({ name: z.string(), folds: z.number().int(), seed: z.number().int() }).nullable(),
   bootstrap: z.number().int(),
   seed: z.number().int(),
+  /** For information: the active stack's on-policy mean reward, or DR of the active ranking when it logged nothing in the window. */
   activeEstimate: EstimateOut.extend({ how: z.enum(['on-policy', 'dr-of-ranking']), n: z.number().int(), note: z.string() }),
-  gate: z.object({ estimator: z.literal('dr'), lower: z.number().nullable(), activeValue: z.number(), passes: z.boolean() }),
+  /** DR of the candidate's and of the active snapshot's ranking (same ε, reward model and resamples) and their difference; passes when the difference's lower bound is > 0. */
+  gate: z.object({ estimator: z.literal('dr'), candidate: EstimateOut, active: EstimateOut, difference: EstimateOut, passes: z.boolean() }),
 });
 
 /** A refused activation (409): the error, the evaluation that refused it, and the snapshot (stored, not active). */

@@ -2,36 +2,43 @@
  * Off-policy evaluation of a model snapshot against the live decision log, before it is served
  * (`POST /snapshots/{id}/evaluate`), and the activation gate built on it.
  *
- * - The log: the most recent `limit` decisions in the store (those at or after `since`, when
- *   given), read as `chorus ope` reads a `GET /events` export (src/ope/logs.ts: a Rank decision's
+ * - The log: the most recent `limit` decisions in the store whose reward window has closed (those
+ *   at or after `since`, when given), each with the reward the online learner took from it
+ *   (./decision-window.ts: in-window feedback, the server's default reward where none came),
+ *   read as `chorus ope` reads a `GET /events` export (src/ope/logs.ts: a Rank decision's
  *   candidates are its actions; a recommend decision's are every item the window's recommend
- *   decisions showed, its bandit record is slot 1).
+ *   decisions showed, its bandit record is slot 1). Decisions still inside their reward window
+ *   are left out and counted (`window.open`).
  * - The candidate's target policy: the snapshot's recommender ranking over each record's
  *   candidates (src/ope/recommender-policy.ts), softened by ε: (1 − ε)·ranking + ε·uniform. A
  *   deterministic ranking gives every logged action it does not pick weight 0: on a log where the
  *   candidate never agrees with the behaviour, SNIPS is 0/0 and IPS/DR rest on a handful of
  *   records. ε = 0.05 keeps every logged decision in the estimate (weight ≥ ε/(m·μ)) while moving
  *   the estimated value at most 5 % of the way toward the uniform policy's.
- * - The active policy's value: the decisions logged under the active snapshot in the same window
- *   were chosen by the policy being served, so their mean reward is its on-policy value (with a
- *   seeded bootstrap interval over those decisions). When none were logged under it, the DR
- *   estimate of the active snapshot's own ranking (softened by the same ε) stands in, and `how`
- *   says so.
- * - The gate: the candidate passes when the lower end of its DR 95 % interval is above the active
- *   policy's value. DR is always computed (it is added to the estimators named) because the gate
- *   reads it.
+ * - The gate compares like with like: DR of the candidate's ranking minus DR of the active
+ *   snapshot's ranking, both softened by the same ε, on the same records with the same reward
+ *   predictions and the same bootstrap resamples (src/ope/paired-dr.ts). The candidate passes
+ *   when the 95 % lower bound of that difference is above 0. (The active side is not the served
+ *   stack's on-policy mean: the stack adds the bandit's exploration and re-ranking to the ranking,
+ *   so candidate and active would be measured on different things.)
+ * - For information, `activeEstimate`: the mean reward of the window's decisions served under the
+ *   active snapshot (its on-policy value, with a seeded bootstrap interval); when none were, the
+ *   DR estimate of its ranking (the gate's `active`), and `how` says which.
  *
- * The candidate is decoded from the store on its own; the served model is only read (when the
- * candidate is the active snapshot, or for the fallback estimate), never replaced.
+ * The work runs on the server's thread: it yields to the event loop between its heavy phases
+ * (reading, each cross-fitting fold, the candidate's estimators, the paired bootstrap's chunks).
+ * The candidate is decoded from the store on its own; the served model is only read, never
+ * replaced.
  */
 import { ChorusError } from '../errors.js';
 import { bootstrapTerms, type Estimate, type EstimatorName } from '../ope/estimators.js';
-import { loggedEvent, opeDatasetFromEvents, type LoggedEvent, type OpeDataset } from '../ope/logs.js';
-import { softened } from '../ope/policies.js';
+import type { OpeDataset } from '../ope/logs.js';
+import { pairedDr } from '../ope/paired-dr.js';
+import { softened, targetProbabilities, type TargetPolicy } from '../ope/policies.js';
 import { recommenderPolicy } from '../ope/recommender-policy.js';
-import { DEFAULT_ESTIMATORS, rewardPredictions, runEstimators, type OpeRun } from '../ope/run.js';
-import type { DecisionRecord, EventStore, FeedbackRecord, SnapshotMeta } from '../store/types.js';
-import { ConflictError } from './errors.js';
+import { DEFAULT_ESTIMATORS, rewardPredictionsYielding, runEstimators, type OpeRun } from '../ope/run.js';
+import type { EventStore, SnapshotMeta } from '../store/types.js';
+import { readWindow, windowDataset } from './decision-window.js';
 import type { ServedModel } from './model.js';
 
 export interface EvaluationOptions {
@@ -68,8 +75,12 @@ export interface SnapshotEvaluation {
   policy: string;
   epsilon: number;
   n: number;
-  /** Decisions read from the store (before unusable ones were left out), and their time span (unix ms). */
-  window: { decisions: number; since: number | null; from: number | null; to: number | null };
+  /**
+   * Decisions read from the store (before unusable ones were left out) and their time span (unix
+   * ms); `until`: only decisions logged at or before it (now − the reward wait) were read; `open`:
+   * newer ones left out because their reward window was still open.
+   */
+  window: { decisions: number; since: number | null; from: number | null; to: number | null; until: number; open: number };
   ess: number;
   maxWeight: number;
   loggedMean: number;
@@ -78,12 +89,16 @@ export interface SnapshotEvaluation {
   bootstrap: number;
   seed: number;
   activeEstimate: Estimate & { how: 'on-policy' | 'dr-of-ranking'; n: number; note: string };
-  gate: { estimator: 'dr'; lower: number; activeValue: number; passes: boolean };
+  /** DR of the candidate's ranking, of the active snapshot's ranking, and their paired difference; passes when the difference's lower bound is > 0. */
+  gate: { estimator: 'dr'; candidate: Estimate; active: Estimate; difference: Estimate; passes: boolean };
 }
 
 /** What an evaluation reads: the decision log, the snapshot being served, and a way to load another one without serving it. */
 export interface EvaluationContext {
   events: EventStore;
+  /** The engine's reward windows (rewardWaitSeconds × 1000, defaultReward) and the time of the evaluation (unix ms). */
+  rewards: { waitMs: number; defaultReward: number };
+  now: number;
   active: { meta: SnapshotMeta; model: ServedModel };
   /** Decode a stored snapshot (NotFoundError when unknown); must not change what is served. */
   load(id: string): Promise<{ meta: SnapshotMeta; model: ServedModel }>;
@@ -106,86 +121,11 @@ function fmt(x: number): string {
 
 /** The gate's verdict in words. */
 export function gateMessage(e: SnapshotEvaluation): string {
-  const g = e.gate;
-  if (g.passes) return `DR lower bound ${fmt(g.lower)} beats the active policy's estimate ${fmt(g.activeValue)}`;
-  const why = Number.isNaN(g.lower) ? ' (no interval: bootstrap is 0)' : '';
-  return `DR lower bound ${fmt(g.lower)} does not beat the active policy's estimate ${fmt(g.activeValue)}${why}`;
-}
-
-/** Feedback is fetched in pages of event ids, so a query's parameter list stays small. */
-const FEEDBACK_PAGE = 5000;
-
-interface DecisionWindow {
-  events: { event: LoggedEvent }[];
-  snapshotOf: Map<string, string | null>;
-  from: number | null;
-  to: number | null;
-}
-
-/** The most recent `limit` decisions (at or after `since`) with their feedback, oldest first. */
-async function readWindow(events: EventStore, since: number | null, limit: number): Promise<DecisionWindow> {
-  const recent: DecisionRecord[] = (await events.recentDecisions(limit)).filter((d) => since === null || d.ts >= since);
-  recent.reverse();
-  const byEvent = new Map<string, FeedbackRecord[]>();
-  for (let k = 0; k < recent.length; k += FEEDBACK_PAGE) {
-    const fb = await events.feedbackFor(recent.slice(k, k + FEEDBACK_PAGE).map((d) => d.id));
-    for (const f of fb) if (f.eventId !== null) (byEvent.get(f.eventId) ?? byEvent.set(f.eventId, []).get(f.eventId)!).push(f);
-  }
-  return {
-    events: recent.map((d) => ({ event: loggedEvent(d, byEvent.get(d.id) ?? []) })),
-    snapshotOf: new Map(recent.map((d) => [d.id, d.snapshotId])),
-    from: recent.length > 0 ? recent[0]!.ts : null,
-    to: recent.length > 0 ? recent[recent.length - 1]!.ts : null,
-  };
-}
-
-/** Whether `opeDatasetFromEvents` keeps a decision (the rule it applies, counted before it throws on none). */
-function usable(e: LoggedEvent): boolean {
-  return e.activated && e.items.length > 0 && e.propensities[0]! > 0 && e.propensities[0]! <= 1;
-}
-
-/** The window as an OPE dataset, or a 409 that says why there is nothing to evaluate. */
-function windowDataset(w: DecisionWindow, o: EvaluationOptions): OpeDataset {
-  const n = w.events.filter((e) => usable(e.event)).length;
-  const where = o.since !== null ? ` since ${new Date(o.since).toISOString()}` : '';
-  if (n === 0) {
-    throw new ConflictError(
-      w.events.length === 0
-        ? `the decision log holds no decisions${where} to evaluate against`
-        : `none of the ${w.events.length} logged decisions${where} is usable (not activated, or no logging propensity)`,
-      o.since !== null ? 'since' : undefined,
-    );
-  }
-  if (n < o.folds) throw new ConflictError(`only ${n} usable logged decisions${where}: the reward model's cross-fitting needs at least ${o.folds} (folds)`, 'folds');
-  const cells = candidateCells(w.events);
-  if (cells > MAX_CANDIDATE_CELLS) {
-    throw new ConflictError(
-      `the window's ${n} decisions have ${cells} (decision, candidate) pairs (a recommend decision's candidates are every item the window's slates showed), more than ${MAX_CANDIDATE_CELLS}: give a smaller limit or a later since`,
-      'limit',
-    );
-  }
-  return opeDatasetFromEvents(w.events, 'store:decisions');
-}
-
-/**
- * Most (decision, candidate) pairs an evaluation builds. Every pair holds a few doubles (π, q̂, the
- * reward model's rows) and the work runs on the server's thread, so a window past this is refused
- * rather than left to exhaust memory: 20 M pairs are about 160 MB per array.
- */
-const MAX_CANDIDATE_CELLS = 20_000_000;
-
-/** (decision, candidate) pairs `opeDatasetFromEvents` would build: a Rank's actions, or every shown item for a recommend slate. */
-function candidateCells(events: readonly { event: LoggedEvent }[]): number {
-  const shown = new Set<string>();
-  let rankCells = 0;
-  let slates = 0;
-  for (const { event: e } of events) {
-    if (e.kind === 'recommend') for (const id of e.items) shown.add(id);
-    if (!usable(e)) continue;
-    if (e.kind === 'rank') rankCells += e.items.length;
-    else slates++;
-  }
-  return rankCells + slates * shown.size;
+  const d = e.gate.difference;
+  const head = `DR of the candidate minus DR of the active ranking: ${fmt(d.value)} [${fmt(d.ci95[0])}, ${fmt(d.ci95[1])}]`;
+  if (e.gate.passes) return `${head}; the lower bound exceeds 0`;
+  const why = Number.isNaN(d.ci95[0]) ? ' (no interval: bootstrap is 0)' : '';
+  return `${head}; the lower bound does not exceed 0${why}`;
 }
 
 /** The options with a default for every one left out or undefined (extra keys, such as an activation's `gate`, are dropped). */
@@ -203,9 +143,27 @@ function withDefaults(options: Partial<EvaluationOptions>): EvaluationOptions {
   };
 }
 
-function candidatePolicy(id: string, model: ServedModel, data: OpeDataset, epsilon: number) {
+function candidatePolicy(id: string, model: ServedModel, data: OpeDataset, epsilon: number): TargetPolicy {
   return softened(recommenderPolicy(`snapshot:${id}`, model.rec, model.userIds, model.itemIds, data), epsilon, data);
 }
+
+/** `policy` with its probabilities computed once: the estimators and the paired DR read the same array (scoring every record twice would double the work). */
+function precomputed(policy: TargetPolicy, data: OpeDataset): { policy: TargetPolicy; target: Float64Array } {
+  const target = targetProbabilities(policy, data);
+  const { indptr } = data.log;
+  const slots = policy.slotProbabilities;
+  return {
+    target,
+    policy: {
+      name: policy.name,
+      probabilities: (record, out) => out.set(target.subarray(indptr[record]!, indptr[record + 1]!)),
+      ...(slots ? { slotProbabilities: (slate: number, out: Float64Array) => slots.call(policy, slate, out) } : {}),
+    },
+  };
+}
+
+/** Let the event loop run (requests, timers) between heavy phases of an evaluation. */
+const pause = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Evaluate snapshot `id` on the live log (see the file comment). 404 for an unknown snapshot,
@@ -215,24 +173,30 @@ export async function evaluateSnapshot(ctx: EvaluationContext, id: string, optio
   const o = withDefaults(options);
   const active = ctx.active;
   const candidate = id === active.meta.id ? active : await ctx.load(id);
-  const w = await readWindow(ctx.events, o.since, o.limit);
+  const until = ctx.now - ctx.rewards.waitMs;
+  const w = await readWindow(ctx.events, { since: o.since, limit: o.limit, until, ...ctx.rewards });
   const data = windowDataset(w, o);
   const estimators: EstimatorName[] = o.estimators.includes('dr') ? [...o.estimators] : [...o.estimators, 'dr'];
   const run = { estimators, rewardModel: o.rewardModel, folds: o.folds, bootstrap: o.bootstrap, seed: o.seed };
-  // One cross-fitted reward model serves the candidate and, when needed, the active ranking.
-  const predicted = rewardPredictions(data, run);
-  const policy = candidatePolicy(id, candidate.model, data, o.epsilon);
-  const r = runEstimators(data, policy, run, predicted);
-  const activeEstimate = estimateActive(data, w.snapshotOf, active, o, predicted);
-  const dr = r.estimates.dr!;
-  const lower = dr.ci95[0];
+  await pause();
+  // One cross-fitted reward model serves the candidate's estimators and both sides of the gate.
+  const predicted = await rewardPredictionsYielding(data, run, pause);
+  await pause();
+  const cand = precomputed(candidatePolicy(id, candidate.model, data, o.epsilon), data);
+  await pause();
+  const r = runEstimators(data, cand.policy, run, predicted);
+  await pause();
+  const activeTarget = id === active.meta.id ? cand.target : targetProbabilities(candidatePolicy(active.meta.id, active.model, data, o.epsilon), data);
+  await pause();
+  const gate = await pairedDr(data.log, cand.target, activeTarget, predicted, { bootstrap: o.bootstrap, seed: o.seed }, pause);
+  const lower = gate.difference.ci95[0];
   return {
     snapshot: id,
     active: active.meta.id,
-    policy: policy.name,
+    policy: cand.policy.name,
     epsilon: o.epsilon,
     n: r.n,
-    window: { decisions: w.events.length, since: o.since, from: w.from, to: w.to },
+    window: { decisions: w.events.length, since: o.since, from: w.from, to: w.to, until, open: w.open },
     ess: r.ess,
     maxWeight: r.maxWeight,
     loggedMean: r.loggedMean,
@@ -240,23 +204,23 @@ export async function evaluateSnapshot(ctx: EvaluationContext, id: string, optio
     rewardModel: r.rewardModel,
     bootstrap: o.bootstrap,
     seed: o.seed,
-    activeEstimate,
-    gate: { estimator: 'dr', lower, activeValue: activeEstimate.value, passes: Number.isFinite(lower) && lower > activeEstimate.value },
+    activeEstimate: onPolicy(data, w.snapshotOf, active.meta.id, o) ?? {
+      ...gate.b,
+      how: 'dr-of-ranking',
+      n: r.n,
+      note: `no decision in the window was served under snapshot ${active.meta.id}: DR estimate of its own ranking (ε = ${o.epsilon})`,
+    },
+    gate: { estimator: 'dr', candidate: gate.a, active: gate.b, difference: gate.difference, passes: Number.isFinite(lower) && lower > 0 },
   };
 }
 
-/** The active policy's value: its on-policy mean where it logged decisions, else DR of its ranking. */
-function estimateActive(data: OpeDataset, snapshotOf: ReadonlyMap<string, string | null>, active: EvaluationContext['active'], o: EvaluationOptions, predicted: Float64Array): SnapshotEvaluation['activeEstimate'] {
-  const id = active.meta.id;
+/** The active stack's on-policy value: the mean reward of the window's decisions served under it (null when none were). */
+function onPolicy(data: OpeDataset, snapshotOf: ReadonlyMap<string, string | null>, id: string, o: EvaluationOptions): SnapshotEvaluation['activeEstimate'] | null {
   let m = 0;
   for (let i = 0; i < data.log.n; i++) if (snapshotOf.get(data.recordIds[i]!) === id) m++;
-  if (m > 0) {
-    const num = new Float64Array(m);
-    for (let i = 0, j = 0; i < data.log.n; i++) if (snapshotOf.get(data.recordIds[i]!) === id) num[j++] = data.log.reward[i]!;
-    const { mean } = bootstrapTerms([{ name: 'mean', num, den: null }], m, { bootstrap: o.bootstrap, seed: o.seed });
-    return { ...mean, how: 'on-policy', n: m, note: `mean reward of the ${m} decisions served under snapshot ${id} in the window` };
-  }
-  const run = { estimators: ['dr'] as EstimatorName[], rewardModel: o.rewardModel, folds: o.folds, bootstrap: o.bootstrap, seed: o.seed };
-  const r = runEstimators(data, candidatePolicy(id, active.model, data, o.epsilon), run, predicted);
-  return { ...r.estimates.dr!, how: 'dr-of-ranking', n: r.n, note: `no decision in the window was served under snapshot ${id}: DR estimate of its own ranking (ε = ${o.epsilon})` };
+  if (m === 0) return null;
+  const num = new Float64Array(m);
+  for (let i = 0, j = 0; i < data.log.n; i++) if (snapshotOf.get(data.recordIds[i]!) === id) num[j++] = data.log.reward[i]!;
+  const { mean } = bootstrapTerms([{ name: 'mean', num, den: null }], m, { bootstrap: o.bootstrap, seed: o.seed });
+  return { ...mean, how: 'on-policy', n: m, note: `mean reward of the ${m} decisions served under snapshot ${id} in the window (the whole serving stack; for information, the gate compares rankings)` };
 }

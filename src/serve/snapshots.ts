@@ -20,6 +20,13 @@ export interface SnapshotsConfig {
 
 type Log = (msg: string) => void;
 
+/** A fitted snapshot not yet stored, and the size of the data it was fitted on (for the log line). */
+export interface FittedSnapshot {
+  meta: SnapshotMeta;
+  body: Buffer;
+  interactions: number;
+}
+
 /**
  * The model snapshots and the one being served: fit (first start, retrain), save a copy, list,
  * activate, roll back, delete, and the retention policy. `install(model, meta)` is told about each
@@ -28,7 +35,6 @@ type Log = (msg: string) => void;
 export class Snapshots {
   private served!: ServedModel;
   private meta!: SnapshotMeta;
-  private retraining: Promise<SnapshotMeta> | null = null;
   private readonly store: Store;
   private readonly factory: ModelFactory;
   private readonly config: SnapshotsConfig;
@@ -54,11 +60,6 @@ export class Snapshots {
     return this.meta;
   }
 
-  /** The retrain in progress, if any. */
-  get pending(): Promise<SnapshotMeta> | null {
-    return this.retraining;
-  }
-
   /** Serve the snapshot the store last activated, or fit and activate a first one on `base`. */
   async start(base: Dataset): Promise<void> {
     const acts = await this.store.snapshots.activations(1);
@@ -67,7 +68,7 @@ export class Snapshots {
       if (!snap) throw new NotFoundError(`active snapshot ${acts[0]!.snapshotId} is missing from the store`);
       this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory), snap.meta);
     } else {
-      const meta = await this.fit('initial', base);
+      const meta = await this.add(await this.fit('initial', base));
       await this.activate(meta.id);
     }
   }
@@ -78,12 +79,17 @@ export class Snapshots {
     this.install(m, meta);
   }
 
-  private async fit(source: string, train: Dataset, inWorker = false): Promise<SnapshotMeta> {
+  private async fit(source: string, train: Dataset, inWorker = false): Promise<FittedSnapshot> {
     const { kind, config } = this.config.model;
     const { meta, body } = await fitSnapshot(source, kind, config, train, inWorker ? null : this.factory);
-    await this.put(meta, body);
-    this.log(`snapshot ${meta.id}: ${meta.kind} on ${train.nInteractions} interactions (${meta.info.fitSeconds} s)`);
-    return meta;
+    return { meta, body, interactions: train.nInteractions };
+  }
+
+  /** Store a fitted snapshot (not activated) and apply the retention policy. */
+  async add(f: FittedSnapshot): Promise<SnapshotMeta> {
+    await this.put(f.meta, f.body);
+    this.log(`snapshot ${f.meta.id}: ${f.meta.kind} on ${f.interactions} interactions (${f.meta.info.fitSeconds} s)`);
+    return f.meta;
   }
 
   private async put(meta: SnapshotMeta, body: Buffer): Promise<void> {
@@ -91,20 +97,15 @@ export class Snapshots {
     await this.prune();
   }
 
-  /** Fit a new snapshot on `train()` (called once the fit starts); activate it when asked. One at a time. */
-  retrain(activate: boolean, train: () => Dataset): Promise<SnapshotMeta> {
-    if (this.retraining) return this.retraining;
-    this.retraining = (async () => {
-      try {
-        const meta = await this.fit('retrain', train(), this.config.retrainInWorker);
-        this.counters.retrains++;
-        if (activate) await this.activate(meta.id);
-        return meta;
-      } finally {
-        this.retraining = null;
-      }
-    })();
-    return this.retraining;
+  /**
+   * Fit a retrain on `train()` (called once the fit starts), neither stored nor activated: the
+   * engine stores it with `add` and activates it under its snapshot lock (./engine.ts), so a long
+   * fit never holds the lock. The engine runs one retrain at a time.
+   */
+  async fitRetrain(train: () => Dataset): Promise<FittedSnapshot> {
+    const fitted = await this.fit('retrain', train(), this.config.retrainInWorker);
+    this.counters.retrains++;
+    return fitted;
   }
 
   /** Store the active model again under a new id (a named restore point). */

@@ -46,7 +46,7 @@ export const ServeConfigSchema = z.strictObject({
   sessionIdle: z.number().min(0).optional(),
   seed: z.number().int().optional(),
   retrainEvery: z.number().int().min(0).optional(),
-  /** `dr`: activations and retrains are evaluated on the live log first and refused unless the DR lower bound beats the active policy (default `none`). */
+  /** `dr`: activations and retrains are evaluated on the live log first and refused unless DR(candidate ranking) − DR(active ranking) has a 95 % lower bound above 0 (default `none`). */
   activationGate: z.enum(['dr', 'none']).optional(),
   /** Snapshots kept after each new one (plus the active one and rollback's target); 0 keeps all. */
   keepSnapshots: z.number().int().min(0).optional(),
@@ -181,7 +181,7 @@ export function register(program: Command): void {
     .option('--session-idle <seconds>', 'a user\'s next request after this long without one starts a new session (default 1800); /recommend may also name its session')
     .option('--seed <n>', 'exploration seed (default 42)')
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
-    .option('--activation-gate <gate>', "dr: activate a snapshot (or a retrain) only if its DR lower bound on the live log beats the active policy's estimate; none (default): always")
+    .option('--activation-gate <gate>', 'dr: activate a snapshot (or a retrain) only if, on the live log, DR of its ranking minus DR of the active ranking has a 95 % lower bound above 0; none (default): always')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
