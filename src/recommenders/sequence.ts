@@ -35,12 +35,11 @@ import { Rng } from '../util/rng.js';
 import { cholesky, choleskySolve } from '../util/linalg.js';
 import { BuiltinEmbedder } from '../embed/builtin.js';
 import { itemTexts } from '../embed/text.js';
-import { topK } from '../util/topk.js';
 import { BaseRecommender } from './base.js';
 import { numberField, typedField } from './saved-state.js';
 import { buildWindows, epochBatches, sampleNegatives, SeqBatch } from './sequence-data.js';
 import type { FitOptions, UserRef } from './types.js';
-import { listNdcg, validationUsers } from './validation-ndcg.js';
+import { validationNdcgOf, validationUsers } from './validation-ndcg.js';
 
 /** Config fields every sequence model has (spread into each model's schema). */
 export const sequenceConfigShape = {
@@ -389,31 +388,12 @@ function scoreItems(enc: SequenceEncoder, state: Float32Array, nItems: number, o
  */
 function validationScore(enc: SequenceEncoder, fitPart: Dataset, validation: Dataset, users: Int32Array, k: number, pool: number): number {
   const n = fitPart.nItems;
-  const counts = fitPart.itemCounts();
   const fit = fitPart.byUser();
-  const val = validation.byUser();
   const state = new Float32Array(enc.dim);
-  const scores = new Float32Array(n);
-  const mask = new Uint8Array(n);
-  const truth = new Uint8Array(n);
   const scratch = new HistoryScratch();
-  let sum = 0;
-  for (const u of users) {
-    const items = fit.indices.subarray(fit.indptr[u]!, fit.indptr[u + 1]!);
-    encodeHistory(enc, items, n, state, scratch, pool);
-    scoreItems(enc, state, n, scores);
-    for (let i = 0; i < n; i++) mask[i] = counts[i]! > 0 ? 0 : 1;
-    for (const i of items) mask[i] = 1;
-    let nTruth = 0;
-    for (let p = val.indptr[u]!; p < val.indptr[u + 1]!; p++) {
-      const i = val.indices[p]!;
-      if (!truth[i]) {
-        truth[i] = 1;
-        nTruth++;
-      }
-    }
-    sum += listNdcg(topK(scores, k, mask).items, truth, nTruth, k);
-    for (let p = val.indptr[u]!; p < val.indptr[u + 1]!; p++) truth[val.indices[p]!] = 0;
-  }
-  return users.length > 0 ? sum / users.length : 0;
+  const score = (u: number, out: Float32Array): void => {
+    encodeHistory(enc, fit.indices.subarray(fit.indptr[u]!, fit.indptr[u + 1]!), n, state, scratch, pool);
+    scoreItems(enc, state, n, out);
+  };
+  return validationNdcgOf(score, fitPart, validation, users, k);
 }

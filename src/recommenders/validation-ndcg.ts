@@ -35,6 +35,11 @@ export function validationUsers(validation: Dataset, max: number): Int32Array {
  * buffers once; the model is scored with `scoreAll`.
  */
 export function validationNdcg(model: Recommender, fitPart: Dataset, validation: Dataset, users: Int32Array, k: number): number {
+  return validationNdcgOf((u, out) => void model.scoreAll(u, out), fitPart, validation, users, k);
+}
+
+/** The same for any scorer of a fit-part user index (a model being trained, before it is a `Recommender`). */
+export function validationNdcgOf(scoreUser: (user: number, out: Float32Array) => void, fitPart: Dataset, validation: Dataset, users: Int32Array, k: number): number {
   const n = fitPart.nItems;
   const counts = fitPart.itemCounts();
   const fit = fitPart.byUser();
@@ -44,7 +49,7 @@ export function validationNdcg(model: Recommender, fitPart: Dataset, validation:
   const truth = new Uint8Array(n);
   let sum = 0;
   for (const u of users) {
-    model.scoreAll(u, scores);
+    scoreUser(u, scores);
     for (let i = 0; i < n; i++) mask[i] = counts[i]! > 0 ? 0 : 1;
     for (let p = fit.indptr[u]!; p < fit.indptr[u + 1]!; p++) mask[fit.indices[p]!] = 1;
     let nTruth = 0;
