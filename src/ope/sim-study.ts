@@ -35,6 +35,7 @@ import type { ManagedAgent, SavedAgent } from '../agents/base.js';
 import type { SlateDistribution } from '../agents/types.js';
 import type { Observation } from '../env/types.js';
 import { createVecEnv } from '../env/presets.js';
+import { readAgentFile } from '../agents/agent-file.js';
 import { ConfigError, DataError } from '../errors.js';
 import { SeedRun, type SimSetup } from '../eval/sim/runner.js';
 import { buildSetup } from '../eval/sim/setup.js';
@@ -69,6 +70,12 @@ export interface SimOpeOptions {
   policyMode?: 'evaluation' | 'training';
   /** The target is the frozen behaviour with `policyConfig` applied (`policy` must name the same agent). */
   policyFromBehaviour?: boolean;
+  /**
+   * The target is this saved agent file (`chorus simulate --save-agent`, `chorus train --agent`),
+   * as it was saved, not trained here; it must have been trained on this preset's data (the same
+   * item list). `policy` is then its kind.
+   */
+  policyFile?: string;
   /** A built simulator setup (tests use a toy world); default `buildSetup({ preset, dataDir })`. */
   setup?: SimSetup;
   /** Sessions stepped side by side (default 1000). */
@@ -409,6 +416,15 @@ function normalCi(sum: number, sumSq: number, n: number): Estimate {
   return { value: mean, ci95: [mean - h, mean + h] };
 }
 
+/** A saved agent file as the target, checked against the setup's item list (its indices must mean the same items). */
+function savedTarget(file: string, setup: SimSetup): SavedAgent {
+  const warm = readAgentFile(file);
+  const ids = setup.ids?.items;
+  const same = ids !== undefined && ids.length === warm.space.itemIds.length && ids.every((id, i) => id === warm.space.itemIds[i]);
+  if (!same) throw new ConfigError(`${file} was trained on another item list than this preset's data; save it from a run on the same data`, 'policy');
+  return warm.agent;
+}
+
 export async function runSimOpe(o: SimOpeOptions): Promise<SimOpeResult> {
   const { bandit, slate, names } = checkOptions(o);
   const setup = o.setup ?? (await buildSetup({ preset: o.preset, dataDir: o.dataDir ?? DEFAULT_DATA }));
@@ -418,7 +434,7 @@ export async function runSimOpe(o: SimOpeOptions): Promise<SimOpeResult> {
   const batch = Math.max(1, o.batch ?? 1000);
   const policyMode = o.policyMode ?? 'evaluation';
   const bSaved = trainFrozen(setup, o.behaviour, o.behaviourConfig ?? {}, trainSteps, base * 2 + 1);
-  const tSaved = o.policyFromBehaviour ? bSaved : trainFrozen(setup, o.policy, o.policyConfig ?? {}, trainSteps, base * 2 + 2);
+  const tSaved = o.policyFile ? savedTarget(o.policyFile, setup) : o.policyFromBehaviour ? bSaved : trainFrozen(setup, o.policy, o.policyConfig ?? {}, trainSteps, base * 2 + 2);
   const tConfig = o.policyFromBehaviour ? o.policyConfig : undefined;
   const perSeed: SimOpeSeed[] = [];
   let tSum = 0;

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { agentFileDocument, agentSpaceOf } from '../../src/agents/agent-file.js';
 import { createAgent } from '../../src/agents/registry.js';
 import { itemSpaceFromTrain, type AgentContext } from '../../src/agents/state.js';
 import type { SimSetup } from '../../src/eval/sim/runner.js';
@@ -15,6 +19,27 @@ function toySetup(slateSize = 3): SimSetup {
 
 describe('runSimOpe', () => {
   const setup = toySetup();
+
+  it('a saved agent file is evaluated as saved, and one saved on another item list is refused', async () => {
+    const ids = { items: Array.from({ length: setup.ctx.items.nItems }, (_, i) => `m${i}`), users: Array.from({ length: setup.ctx.nUsers }, (_, u) => `u${u}`) };
+    const withIds: SimSetup = { ...setup, ids };
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-sim-ope-'));
+    try {
+      // popularity does not learn: trained here it is the same agent as the one saved.
+      const file = join(dir, 'popularity.json');
+      writeFileSync(file, JSON.stringify(agentFileDocument(createAgent('popularity', setup.ctx, { seed: 3 }).toJSON(), {}, agentSpaceOf(setup.ctx, ids.items, ids.users))));
+      const common = { preset: 'toy', behaviour: 'egreedy', behaviourConfig: { epsilon: 0.5 }, decisions: 300, seeds: 1, trainSteps: 0, bootstrap: 10, setup: withIds };
+      const fromFile = await runSimOpe({ ...common, policy: 'popularity', policyFile: file });
+      const trained = await runSimOpe({ ...common, policy: 'popularity' });
+      expect(fromFile.truth).toEqual(trained.truth);
+      expect(fromFile.estimates).toEqual(trained.estimates);
+      const other = join(dir, 'other.json');
+      writeFileSync(other, JSON.stringify(agentFileDocument(createAgent('popularity', setup.ctx, { seed: 3 }).toJSON(), {}, agentSpaceOf(setup.ctx, ids.items.map((id) => `x${id}`), ids.users))));
+      await expect(runSimOpe({ ...common, policy: 'popularity', policyFile: other })).rejects.toThrow(/another item list/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('with the behaviour as the target every weight is 1: IPS, SNIPS and the slate estimators give the logged mean', async () => {
     const r = await runSimOpe({ preset: 'toy', behaviour: 'egreedy', policy: 'egreedy', policyFromBehaviour: true, policyMode: 'training', behaviourConfig: { epsilon: 0.3 }, decisions: 400, seeds: 2, trainSteps: 0, bootstrap: 20, setup });

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { readAgentFile } from '../../agents/agent-file.js';
 import { ConfigError } from '../../errors.js';
 import { ESTIMATORS, type EstimatorName, type OpeResult } from '../../ope/estimators.js';
 import { readEventsLog, readOpeLog, readStoreLog, sniffLogFormat, type OpeDataset } from '../../ope/logs.js';
@@ -149,10 +150,14 @@ export async function runPresetOpe(flags: OpeFlags): Promise<SimOpeResult> {
   const logOnly = { format: flags.format, epsilon: flags.epsilon, 'reward-model': flags.rewardModel, 'reward-param': flags.rewardParam, folds: flags.folds, clip: flags.clip, tau: flags.tau, 'train-data': flags.trainData };
   const ignored = Object.entries(logOnly).find(([, v]) => v !== undefined);
   if (ignored) throw new ConfigError(`--${ignored[0]} applies to --log, not --preset`, ignored[0]);
+  // A saved agent file as the target: it is evaluated as saved, under its own kind's name.
+  const policyFile = /\.json$/i.test(flags.policy) && existsSync(flags.policy) ? flags.policy : undefined;
+  if (policyFile && flags.policyParam?.length) throw new ConfigError('--policy-param does not apply to a saved agent file (it keeps its settings)', 'policy-param');
   return runSimOpe({
     preset: flags.preset!,
     behaviour: flags.behaviour,
-    policy: flags.policy,
+    policy: policyFile ? readAgentFile(policyFile).agent.kind : flags.policy,
+    ...(policyFile ? { policyFile } : {}),
     decisions: intFlag(flags.decisions, 'decisions', 1) ?? 50_000,
     seeds: intFlag(flags.seeds, 'seeds', 1) ?? 20,
     estimators: flags.estimators?.split(',').map((e) => e.trim()).filter((e) => e !== ''),
@@ -175,7 +180,7 @@ export function register(program: Command): void {
     .description("off-policy evaluation: estimate a target policy's value from a logged decision log")
     .option('--log <file|store-url>', 'the log: a Chorus OPE log (.jsonl), a GET /events export (.jsonl), an Open Bandit CSV, or a store URL (sqlite:./chorus.db)')
     .option('--format <format>', `log format: ${FORMATS.join(', ')} (default: from the file)`)
-    .option('--policy <name|file>', 'target policy: uniform, affinity (OBD), a recommender name (with --train-data), a `chorus train` model file, or an action-probability file (.csv/.jsonl); with --preset, an agent name')
+    .option('--policy <name|file>', 'target policy: uniform, affinity (OBD), a recommender name (with --train-data), a `chorus train` model file, or an action-probability file (.csv/.jsonl); with --preset, an agent name or a saved agent file (simulate --save-agent, train --agent)')
     .option('--epsilon <e>', 'soften the target: (1 − e)·π + e·uniform (default 0)')
     .option('--estimators <list>', `comma-separated: ${ESTIMATORS.join(', ')} (default ${DEFAULT_ESTIMATORS.join(',')})`)
     .option('--reward-model <name>', `reward model for DM/DR: ${listRegressors().map((r) => r.name).join(', ')} (default ridge)`)
