@@ -11,6 +11,7 @@ import { SCHEMA as SQLITE_SCHEMA } from '../../src/store/sqlite-write.js';
 import type { DecisionRecord, FeedbackRecord, Store } from '../../src/store/types.js';
 import { storeContract } from './contract.js';
 import { rawClient, testDatabase } from './postgres-db.js';
+import { decisionRecord } from './records.js';
 
 const db = testDatabase('store');
 // Each store name of the contract suite gets its own schema in the run's database.
@@ -18,18 +19,7 @@ const schemaOf = (name: string) => name.replace(/[^a-z0-9_]/g, '_');
 storeContract('postgres', (name) => openStore(db.url(`schema=${schemaOf(name)}`)));
 storeContract('postgres pool=1', (name) => openStore(db.url(`pool=1&schema=p1_${schemaOf(name)}`)));
 
-const decision = (id: string, payload: unknown = { n: 1 }): DecisionRecord => ({
-  id,
-  ts: 1000,
-  user: 'u1',
-  kind: 'recommend',
-  items: ['a', 'b'],
-  propensities: [0.5, 0.5],
-  scores: [1, 0.9],
-  snapshotId: null,
-  activated: true,
-  payload,
-});
+const decision = (id: string, payload: unknown = { n: 1 }): DecisionRecord => decisionRecord(id, { snapshotId: null, payload });
 const fb = (item: string, reward = 1, eventId: string | null = null): FeedbackRecord => ({
   eventId,
   ts: 1000,

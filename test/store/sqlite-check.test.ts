@@ -8,22 +8,12 @@ import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { StoreWarning } from '../../src/store/sqlite-check.js';
 import type { DecisionRecord } from '../../src/store/types.js';
+import { decisionRecord } from './records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chorus-store-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const decision = (id: string): DecisionRecord => ({
-  id,
-  ts: 1000,
-  user: 'u1',
-  kind: 'recommend',
-  items: ['a', 'b'],
-  propensities: [0.5, 0.5],
-  scores: [1, 0.9],
-  snapshotId: 's',
-  activated: true,
-  payload: { pad: 'x'.repeat(3000) },
-});
+const decision = (id: string): DecisionRecord => decisionRecord(id, { snapshotId: 's', payload: { pad: 'x'.repeat(3000) } });
 
 function thrown(f: () => unknown): ChorusError {
   try {

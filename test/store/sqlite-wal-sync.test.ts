@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { DecisionRecord } from '../../src/store/types.js';
+import { decisionRecord } from './records.js';
 
 /** What the wrapper saw, in order, and how it should behave next. */
 const log: string[] = [];
@@ -41,18 +42,7 @@ beforeEach(() => {
   control.failNext = false;
 });
 
-const decision = (id: string): DecisionRecord => ({
-  id,
-  ts: 1000,
-  user: 'u1',
-  kind: 'recommend',
-  items: ['a', 'b'],
-  propensities: [0.5, 0.5],
-  scores: [1, 0.9],
-  snapshotId: 's1',
-  activated: true,
-  payload: { rows: [1, 2, 3] },
-});
+const decision = (id: string): DecisionRecord => decisionRecord(id, { payload: { rows: [1, 2, 3] } });
 
 /** Append and note in `log` when the write's promise settles. */
 function append(s: SqliteStore, id: string): Promise<void> {

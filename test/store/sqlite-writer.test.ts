@@ -6,22 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { DecisionRecord, FeedbackRecord } from '../../src/store/types.js';
+import { decisionRecord } from './records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'chorus-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const decision = (id: string, payloadBytes = 16): DecisionRecord => ({
-  id,
-  ts: 1000,
-  user: 'u1',
-  kind: 'recommend',
-  items: ['a', 'b'],
-  propensities: [0.5, 0.5],
-  scores: [1, 0.9],
-  snapshotId: 's1',
-  activated: true,
-  payload: { pad: 'x'.repeat(payloadBytes) },
-});
+const decision = (id: string, payloadBytes = 16): DecisionRecord => decisionRecord(id, { payload: { pad: 'x'.repeat(payloadBytes) } });
 const fb = (item: string): FeedbackRecord => ({ eventId: null, ts: 1000, user: 'u1', item, type: 'click', value: null, reward: 1, position: null, propensity: null });
 
 /** Rows another connection sees: only committed data is visible outside the writing connection. */
