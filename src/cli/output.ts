@@ -58,3 +58,8 @@ export async function withCleanStdout<T>(json: boolean, fn: () => Promise<T>): P
     console.debug = saved.debug;
   }
 }
+
+/** The report line of a differentially private fit (evaluate and train print the same). */
+export function formatPrivacy(p: { epsilon: number; delta: number; unit: string; mechanism: string; noiseMultiplier: number }): string {
+  return `privacy: (ε = ${formatNumber(p.epsilon)}, δ = ${p.delta.toPrecision(3)}) spent, ${p.unit}-level, ${p.mechanism}, noise multiplier ${formatNumber(p.noiseMultiplier)} (docs/privacy.md)`;
+}

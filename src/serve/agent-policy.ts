@@ -95,7 +95,8 @@ interface AgentPayload {
   props?: number[];
 }
 
-const CONTEXT_DIMS = 4;
+/** Floats the request context is hashed into for the agent (src/cli/commands/train-log.ts hashes logged contexts the same way). */
+export const CONTEXT_DIMS = 4;
 
 /**
  * Snapshots before the current one whose bridges a warm agent keeps. A bridge is needed only to

@@ -15,7 +15,7 @@ import { parseEmbedderSpec } from '../../embed/registry.js';
 import { ConfigError } from '../../errors.js';
 import { listRecommenders } from '../../recommenders/registry.js';
 import { intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
-import { formatNumber, table, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { formatNumber, formatPrivacy, table, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { addDataFlags, dataFlagOptions, printLoadWarning, readOptions, type DataFlags } from '../data.js';
 import { demoDataDir } from '../paths.js';
 import { progressBar } from '../progress.js';
@@ -197,10 +197,7 @@ function printResult(r: ProtocolResult): void {
   });
   writeOut(table(['metric', 'value', '95% CI'], rows));
   writeOut(`fit ${r.fitSeconds.toFixed(2)} s · evaluate ${r.evalSeconds.toFixed(2)} s · split ${r.split.train.toLocaleString('en-US')} train / ${r.split.test.toLocaleString('en-US')} test rows`);
-  if (r.privacy) {
-    const p = r.privacy;
-    writeOut(`privacy: (ε = ${formatNumber(p.epsilon)}, δ = ${p.delta.toPrecision(3)}) spent, ${p.unit}-level, ${p.mechanism}, noise multiplier ${formatNumber(p.noiseMultiplier)} (docs/privacy.md)`);
-  }
+  if (r.privacy) writeOut(formatPrivacy(r.privacy));
   writeOut(formatStamp(r.stamp));
   if (r.note) writeOut(`note: ${r.note}`);
 }

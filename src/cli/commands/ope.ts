@@ -4,7 +4,7 @@
  * or its store, an Open Bandit Dataset CSV), with seeded bootstrap intervals, the effective sample
  * size and the log's stamp (file and sha256). DM and DR use a cross-fitted reward model.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAgentFile } from '../../agents/agent-file.js';
 import { ConfigError } from '../../errors.js';
@@ -63,9 +63,15 @@ export async function readLog(log: string, format?: (typeof FORMATS)[number]): P
 
 function isModelFile(path: string): boolean {
   if (!/\.json$/i.test(path) || !existsSync(path)) return false;
-  // A model file starts with its header; reading the first bytes is enough to tell.
-  const head = readFileSync(path, 'utf8').slice(0, 200);
-  return head.includes(`"format":"${MODEL_FORMAT}"`);
+  // A model file starts with its header: its first bytes are enough to tell (model files can be large).
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return /"format"\s*:\s*"/.test(buf.toString('utf8', 0, n)) && buf.toString('utf8', 0, n).includes(MODEL_FORMAT);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function resolvePolicy(spec: string, data: OpeDataset, epsilon: number, flags: OpeFlags): Promise<TargetPolicy> {

@@ -14,7 +14,7 @@ import { ConfigError } from '../../errors.js';
 import { OfflineAgent } from '../../ope/learn/offline-agent.js';
 import { readEventsExport, readStoreDecisions, serverSessionLog, type ServerDecisionLog, type ServerSessionCounts } from '../../ope/learn/server-sessions.js';
 import { writeSessionLog } from '../../ope/learn/session-log.js';
-import { AGENT_POLICY_DEFAULTS } from '../../serve/agent-policy.js';
+import { AGENT_POLICY_DEFAULTS, CONTEXT_DIMS } from '../../serve/agent-policy.js';
 import { hashInto } from '../../serve/features.js';
 import { intFlag } from '../config.js';
 import { writeJson, writeOut } from '../output.js';
@@ -33,9 +33,6 @@ export interface TrainLogFlags {
   sessionLogOut?: string;
   json: boolean;
 }
-
-/** The served agent policy hashes a request's context into this many floats (src/serve/agent-policy.ts). */
-const SERVED_CONTEXT_DIMS = 4;
 
 /** What an agent trained on a server log records of it in its file. */
 export interface LogTrainedOn {
@@ -93,8 +90,8 @@ export async function trainAgentOnLog(f: TrainLogFlags): Promise<void> {
     sessionIdleSeconds: idle,
     historyLength: AGENT_POLICY_DEFAULTS.historyKept,
     contextOf: (raw) => {
-      const c = new Float32Array(SERVED_CONTEXT_DIMS);
-      hashInto(raw ?? null, c, 0, SERVED_CONTEXT_DIMS);
+      const c = new Float32Array(CONTEXT_DIMS);
+      hashInto(raw ?? null, c, 0, CONTEXT_DIMS);
       return c;
     },
   });

@@ -18,7 +18,7 @@ import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } fr
 import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './simulate.js';
 import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
 import { writeModelIndex } from '../model-index.js';
-import { formatNumber, withCleanStdout, writeJson, writeOut } from '../output.js';
+import { formatPrivacy, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
 import { privacyFromHyperparameters } from '../../privacy/config.js';
@@ -164,7 +164,7 @@ export function register(program: Command): void {
         if (json) writeJson(info);
         else {
           writeOut(`trained ${name} on ${train.nInteractions.toLocaleString('en-US')} interactions of "${dataset.name}" in ${fitSeconds.toFixed(2)} s`);
-          if (spent) writeOut(`privacy: (ε = ${formatNumber(spent.epsilon)}, δ = ${spent.delta.toPrecision(3)}) spent, ${spent.unit}-level, ${spent.mechanism}, noise multiplier ${formatNumber(spent.noiseMultiplier)} (docs/privacy.md)`);
+          if (spent) writeOut(formatPrivacy(spent));
           writeOut(`model: ${out}\nindex: ${index}`);
         }
       });
