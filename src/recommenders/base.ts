@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import { ModelStateError } from '../errors.js';
+import { privacyFromHyperparameters, type PrivacyReport } from '../privacy/config.js';
 import { topK } from '../util/topk.js';
 import type { FitOptions, Ranked, RecommendOptions, Recommender, SavedModel, UserRef } from './types.js';
 
@@ -22,6 +23,11 @@ export abstract class BaseRecommender<C extends object> implements Recommender {
 
   constructor(config: C) {
     this.config = Object.freeze({ ...config });
+  }
+
+  /** The (ε, δ) a differentially private fit spent (its resolved `dp` config), or undefined. */
+  get privacy(): PrivacyReport | undefined {
+    return this.fitted ? privacyFromHyperparameters(this.config as Readonly<Record<string, unknown>>) : undefined;
   }
 
   async fit(train: Dataset, options: FitOptions = {}): Promise<void> {

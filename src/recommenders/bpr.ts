@@ -125,12 +125,6 @@ export class Bpr extends BaseRecommender<BprConfig> {
   /** CPU seconds each training thread spent in the native SGD kernel during the last fit (0s with the JS kernel). */
   threadCpuSeconds: number[] = [];
 
-  /** The budget spent by the last fit (undefined without `dp`). */
-  get privacy(): PrivacyReport | undefined {
-    const dp = this.config.dp as DpSgdPlan | undefined;
-    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
-    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'dp-sgd', noiseMultiplier: dp.noiseMultiplier };
-  }
 
   protected async fitModel(_train: Dataset, options: FitOptions): Promise<void> {
     if (this.requestedDp) return this.fitPrivate(options);

@@ -16,7 +16,6 @@
  * n = 8,246) and ≈ n³ flops (≈ 10 CPU-s here at that n); the fit refuses an n whose matrix would
  * not fit in memory, naming `minItemCount`.
  */
-import { totalmem } from 'node:os';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { ConfigError, DataError } from '../errors.js';
@@ -26,6 +25,7 @@ import { boundUserItems, gramSensitivity, noisyGram, planCounts, type DpCountsPl
 import { spdInverseInPlace } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
 import { BaseRecommender } from './base.js';
+import { checkDenseMemory } from './dense-memory.js';
 import { numberField, typedField } from './saved-state.js';
 import type { FitOptions, UserRef } from './types.js';
 
@@ -73,12 +73,6 @@ export class Ease extends BaseRecommender<EaseConfig> {
     this.requestedDp = this.config.dp;
   }
 
-  /** The budget spent by the last fit (undefined without `dp`). */
-  get privacy(): PrivacyReport | undefined {
-    const dp = this.config.dp as DpCountsPlan | undefined;
-    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
-    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
-  }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
     if (this.requestedDp) return this.fitPrivate(train, this.requestedDp, options);
@@ -109,7 +103,7 @@ export class Ease extends BaseRecommender<EaseConfig> {
 
     // G = XᵀX + λI, accumulated user by user over each user's distinct model items.
     // The n×n matrix plus the inverse's temporaries (≤ n²/3 floats) must fit in memory.
-    checkMemory(n, 'items', `raise minItemCount (now ${minItemCount}) to model fewer items`);
+    checkDenseMemory('ease', n, 'items', `raise minItemCount (now ${minItemCount}) to model fewer items`, 'minItemCount');
     const g = new Float32Array(n * n);
     const rowItems = new Int32Array(nItems);
     const rowVals = new Float64Array(nItems);
@@ -169,7 +163,8 @@ export class Ease extends BaseRecommender<EaseConfig> {
     const { lambda, values, minItemCount } = this.config;
     refuseWithDp('ease', [['values', values, values === 'raw'], ['minItemCount', minItemCount, minItemCount !== 1]], PLAIN_COUNTS);
     const nItems = train.nItems;
-    checkMemory(nItems, 'catalogue items (dp releases the Gram matrix of every item)', 'use a smaller catalogue');
+    // The catalogue's noisy Gram matrix and the kept items' copy are alive together.
+    checkDenseMemory('ease', nItems, 'catalogue items (dp releases the Gram matrix of every item)', 'use a smaller catalogue', 'dp', 2);
     const m = dp.maxItemsPerUser;
     const { plan, sigma } = planCounts(dp, gramSensitivity(m), train.nUsers, 'ease');
     const rng = new Rng(dp.seed);
@@ -300,17 +295,6 @@ export class Ease extends BaseRecommender<EaseConfig> {
     this.p = p;
     this.invDiag = inverseDiagonal(p, n);
     this.seenValues = this.config.values === 'raw' ? typedField(state, 'seenValues', Float32Array, this.seenIndices.length) : new Float32Array(0);
-  }
-}
-
-/** Refuse an n whose dense n×n matrix (with the inverse's temporaries, ≤ n²/3 floats) would not fit in memory. */
-function checkMemory(n: number, what: string, remedy: string): void {
-  const need = n * n * 4 * (4 / 3);
-  if (need > 0.75 * totalmem()) {
-    throw new ConfigError(
-      `ease: ${n} ${what} need a dense ${n}×${n} matrix (${(need / 2 ** 30).toFixed(1)} GiB with temporaries), more than this machine's memory allows; ${remedy}`,
-      'minItemCount',
-    );
   }
 }
 

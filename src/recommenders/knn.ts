@@ -31,6 +31,7 @@ import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
+import { checkDenseMemory } from './dense-memory.js';
 import { itemSimRows, itemSimWork, splitByWork, type ItemSimInput, type ItemSimRows } from './knn-rows.js';
 import { typedField } from './saved-state.js';
 import {
@@ -141,12 +142,6 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
     return this.trials;
   }
 
-  /** The budget spent by the last fit (undefined without `dp`). */
-  get privacy(): PrivacyReport | undefined {
-    const dp = this.config.dp as DpCountsPlan | undefined;
-    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
-    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
-  }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
     if (this.requested.dp) return this.fitPrivate(train, parseDp(dpCountsConfigSchema, this.requested.dp, 'itemknn'), options);
@@ -255,6 +250,7 @@ export class ItemKnn extends BaseRecommender<ItemKnnConfig> {
     const { k, shrink, binary, windowDays, halfLifeDays } = this.requested;
     refuseWithDp('itemknn', [['windowDays', windowDays, windowDays !== 0], ['halfLifeDays', halfLifeDays, halfLifeDays !== 0], ['binary', binary, !binary]], PLAIN_COUNTS);
     const nItems = train.nItems;
+    checkDenseMemory('itemknn', nItems, 'catalogue items (dp releases the Gram matrix of every item)', 'use a smaller catalogue', 'dp');
     const m = dp.maxItemsPerUser;
     const { plan, sigma } = planCounts(dp, gramSensitivity(m), train.nUsers, 'itemknn');
     const rng = new Rng(dp.seed);

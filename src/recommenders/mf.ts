@@ -80,12 +80,6 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
     this.requestedDp = this.config.dp && parseDp(dpSgdConfigSchema, this.config.dp, 'mf');
   }
 
-  /** The budget spent by the last fit (undefined without `dp`). */
-  get privacy(): PrivacyReport | undefined {
-    const dp = this.config.dp as DpSgdPlan | undefined;
-    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
-    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'dp-sgd', noiseMultiplier: dp.noiseMultiplier };
-  }
 
   /** Training RMSE after each epoch (a diagnostic; test error comes from src/eval). */
   readonly trainRmse: number[] = [];

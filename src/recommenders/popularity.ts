@@ -56,12 +56,6 @@ export class Popularity extends BaseRecommender<PopularityConfig> {
     return this.trials;
   }
 
-  /** The budget spent by the last fit (undefined without `dp`). */
-  get privacy(): PrivacyReport | undefined {
-    const dp = this.config.dp as DpCountsPlan | undefined;
-    if (!this.fitted || !dp || dp.noiseMultiplier === undefined || dp.delta === undefined) return undefined;
-    return { epsilon: dp.epsilon, delta: dp.delta, unit: 'user', mechanism: 'gaussian', noiseMultiplier: dp.noiseMultiplier };
-  }
 
   protected async fitModel(train: Dataset, options: FitOptions): Promise<void> {
     if (this.requested.dp) {

@@ -100,13 +100,7 @@ export function epochBatches(win: Windows, batchSize: number, rng: Rng, order: I
   }
   const sorted = Array.from(order.subarray(0, win.count)).sort((a, b) => key[a]! - key[b]!);
   const nBatches = Math.ceil(win.count / batchSize);
-  const perm = Int32Array.from({ length: nBatches }, (_, i) => i);
-  for (let i = nBatches - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  const perm = rng.shuffle(Int32Array.from({ length: nBatches }, (_, i) => i));
   const bounds = new Int32Array(nBatches + 1);
   let k = 0;
   for (let i = 0; i < nBatches; i++) {

@@ -83,25 +83,7 @@ export const sequenceConfigShape = {
   seed: z.number().int(),
 };
 
-export interface SequenceConfig {
-  dim: number;
-  maxLen: number;
-  dropout: number;
-  loss: 'softmax' | 'full-softmax' | 'bce' | 'bpr-max';
-  horizon: number;
-  negatives: number;
-  bprMaxReg: number;
-  learningRate: number;
-  batchSize: number;
-  epochs: number;
-  pool: number;
-  patience: number;
-  validationUsers: number;
-  weightAverage: number;
-  maxGradNorm: number;
-  coldItems: 'content' | 'last';
-  seed: number;
-}
+export type SequenceConfig = z.infer<z.ZodObject<typeof sequenceConfigShape>>;
 
 /** Text vector width for the cold-item mapping, and the ridge of its regression (text vectors are unit rows). */
 const COLD_TEXT_DIM = 32;
@@ -117,8 +99,10 @@ export interface EpochRecord {
 export abstract class SequenceRecommender<C extends SequenceConfig> extends BaseRecommender<C> {
   readonly version = 1;
   protected encoder: SequenceEncoder | null = null;
-  /** 1 for items with ≥ 1 training interaction, 2 for cold items whose embedding was mapped from their text. */
+  /** 1 for items scored by their embedding: those with ≥ 1 training interaction and cold ones mapped from their text. */
   private warm: Uint8Array = new Uint8Array(0);
+  /** Items left at the floor (warm 0); scoring skips the floor passes when there are none. */
+  private coldLeft = 0;
   /** Cached states of training users (row u valid when hasState[u]); states are deterministic, so caching is exact. */
   private states: Float32Array = new Float32Array(0);
   private hasState: Uint8Array = new Uint8Array(0);
@@ -158,7 +142,7 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
     if (this.config.coldItems === 'content') await this.embedColdItems(train);
   }
 
-  /** Cold items' embeddings from their text (see the file comment); marks the mapped ones 2 in `warm`. */
+  /** Cold items' embeddings from their text (see the file comment); the mapped ones count as warm from then on. */
   private async embedColdItems(train: Dataset): Promise<void> {
     const n = this.nItems;
     const texts = itemTexts(train);
@@ -201,7 +185,8 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
         for (let a = 0; a < k; a++) v += C[i * k + a]! * W[a * d + j]!;
         table[e + j] = v;
       }
-      this.warm[i] = 2;
+      this.warm[i] = 1;
+      this.coldLeft--;
     }
   }
 
@@ -284,7 +269,11 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
   private prepareScoring(counts: Int32Array): void {
     const d = this.config.dim;
     this.warm = new Uint8Array(this.nItems);
-    for (let i = 0; i < this.nItems; i++) this.warm[i] = counts[i]! > 0 ? 1 : 0;
+    this.coldLeft = 0;
+    for (let i = 0; i < this.nItems; i++) {
+      this.warm[i] = counts[i]! > 0 ? 1 : 0;
+      this.coldLeft += 1 - this.warm[i]!;
+    }
     this.states = new Float32Array(this.nUsers * d);
     this.hasState = new Uint8Array(this.nUsers);
     this.stateBuf = new Float32Array(d);
@@ -347,6 +336,7 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
     const o = out ?? new Float32Array(this.nItems);
     const state = this.encodeUser(user, this.stateBuf);
     scoreItems(this.encoder!, state, this.nItems, o);
+    if (this.coldLeft === 0) return o;
     // Cold items without a text-mapped embedding just below the lowest other score: ranked last, yet finite for score fusion.
     let lo = Infinity;
     for (let i = 0; i < this.nItems; i++) if (this.warm[i] && o[i]! < lo) lo = o[i]!;
