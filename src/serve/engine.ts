@@ -227,7 +227,7 @@ export class Engine {
           if (!(e instanceof ActivationRefusedError)) throw e;
           this.log(`retrained snapshot ${e.snapshot.id} kept inactive: ${e.message}`);
         }),
-      retraining: () => this.retraining !== null,
+      retraining: () => this.retrainInProgress,
       log: say,
     });
   }
@@ -433,14 +433,11 @@ export class Engine {
 
   /** `activateSnapshot`'s work; only under the snapshot lock. */
   private async activateNow(id: string, gate: ActivationRequest): Promise<SnapshotMeta> {
+    // Serving it already: nothing to judge (against itself the difference is 0 and would be refused).
+    if (id === this.snapshots.active.id) return this.snapshots.activate(id);
     if (this.gateOf(gate) === 'dr') {
-      let evaluation = await this.evaluateSnapshot(id, gate);
-      // The lock keeps the active snapshot fixed while the gate runs; should anything else change it
-      // (only the lock's callers activate), the verdict is about another comparison: judge again.
-      for (let tries = 1; evaluation.active !== this.snapshots.active.id; tries++) {
-        if (tries >= 3) throw new ConflictError(`the active snapshot kept changing while snapshot ${id} was evaluated; try again`, 'id');
-        evaluation = await this.evaluateSnapshot(id, gate);
-      }
+      // Under the lock nothing else activates, so the active snapshot the gate compared against is still the active one.
+      const evaluation = await this.evaluateSnapshot(id, gate);
       if (!evaluation.gate.passes) {
         const stored = await this.store.snapshots.getSnapshot(id);
         if (!stored) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
@@ -495,12 +492,12 @@ export class Engine {
     return this.catalogue.remove(kind, id);
   }
 
-  /** One page of entries, catalogue order; copies only the page. */
   /** Every catalogue item id, in catalogue order (no metadata copied). */
   itemIds(): IterableIterator<string> {
     return this.catalogue.itemIds();
   }
 
+  /** One page of entries, catalogue order; copies only the page. */
   listEntries(kind: CatalogueKind, offset: number, limit: number): EntryInput[] {
     return this.catalogue.page(kind, offset, limit);
   }

@@ -336,6 +336,10 @@ describe('the DR activation gate', () => {
     expect(s.engine.activeSnapshot.id).toBe(worse);
     // Rollback is not gated: it goes back to what was served before.
     expect((await s.call('POST', '/snapshots/rollback')).body.id).toBe(active);
+    // Activating the snapshot already served is not judged against itself (a difference of 0 would refuse it).
+    const again = await s.call('POST', `/snapshots/${active}/activate`);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(active);
   });
 
   it('reports a retrain it refuses (409, stored but not active) and activates one it accepts', async () => {
