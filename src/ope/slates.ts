@@ -10,7 +10,9 @@
  *   V̂ = (1/n) Σ_i r_i · q_πᵀ Γ_μ^† 1_{s_i}, with 1_s the slot×action indicator of slate s,
  *   q_π = E_π[1_s] and Γ_μ = E_μ[1_s 1_sᵀ]. When μ picks slots independently this weight is
  *   Σ_j π_j/μ_j − K + 1 (their Example 4), which `slateEstimates` uses; `pseudoInverseWeight`
- *   computes the general form for small action spaces (and checks the shortcut in the tests).
+ *   computes the general form for small action spaces (only the tests use it: to check the
+ *   shortcut, and to show that the shortcut is biased when slates hold distinct items, as every
+ *   Chorus log's do).
  *
  * Both are ratio estimators over records, so they share ./estimators.ts's seeded bootstrap.
  */

@@ -20,7 +20,7 @@ import type { Csr } from '../data/dataset.js';
 import { ConfigError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { checkSpent, resolveDelta, type DpCountsConfig } from './config.js';
-import { analyticGaussianEpsilon, analyticGaussianSigma } from './mechanisms.js';
+import { addGaussianNoise, analyticGaussianEpsilon, analyticGaussianSigma } from './mechanisms.js';
 
 /** Each user's distinct items, at most `maxItems` of them (a seeded random subset when more). */
 export interface BoundedRows {
@@ -73,7 +73,7 @@ export function gramSensitivity(maxItems: number): number {
 export function noisyItemCounts(rows: BoundedRows, nItems: number, sigma: number, rng: Rng): Float64Array {
   const counts = new Float64Array(nItems);
   for (const i of rows.indices) counts[i] = counts[i]! + 1;
-  for (let i = 0; i < nItems; i++) counts[i] = counts[i]! + sigma * rng.normal();
+  addGaussianNoise(counts, sigma, rng);
   return counts;
 }
 

@@ -71,6 +71,3 @@ export function logNormalCdf(x: number): number {
   return Math.log(0.5) + logErfc(-x / Math.SQRT2);
 }
 
-export function normalCdf(x: number): number {
-  return Math.exp(logNormalCdf(x));
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeRdp, dpSgdEpsilon, epsilonFromRdp, noiseForEpsilon, sampledGaussianRdp } from '../../src/privacy/accountant.js';
+import { composeRdp, computeRdp, dpSgdEpsilon, epsilonFromRdp, noiseForEpsilon, sampledGaussianRdp } from '../../src/privacy/accountant.js';
 
 /** TF Privacy's / Opacus's default orders (the classic published figures were computed over these). */
 const TF_ORDERS = [...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10), ...Array.from({ length: 52 }, (_, x) => 12 + x)];
@@ -36,6 +36,13 @@ describe('RDP of the sampled Gaussian mechanism', () => {
       const exact = logAByQuadrature(q, sigma, alpha) / (alpha - 1);
       expect(Math.abs(sampledGaussianRdp(q, sigma, alpha) - exact) / exact).toBeLessThan(1e-6);
     }
+  });
+
+  it('composes by adding RDP at every order: two runs cost what one run of their summed steps costs', () => {
+    const both = composeRdp(computeRdp(0.02, 1.3, 40), computeRdp(0.02, 1.3, 60));
+    const once = computeRdp(0.02, 1.3, 100);
+    for (let k = 0; k < once.length; k++) expect(both[k]!).toBeCloseTo(once[k]!, 9);
+    expect(epsilonFromRdp(both, 1e-5).epsilon).toBeGreaterThan(epsilonFromRdp(computeRdp(0.02, 1.3, 60), 1e-5).epsilon);
   });
 
   it('is α/(2σ²) without sampling and 0 with nothing sampled', () => {
