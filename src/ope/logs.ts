@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { ConfigError, DataError } from '../errors.js';
-import { openStore } from '../store/open.js';
+import { readStoreAt } from '../store/open.js';
 import type { DecisionRecord, EventStore, FeedbackRecord } from '../store/types.js';
 import type { BanditLog } from './estimators.js';
 import type { SlateLog } from './slates.js';
@@ -454,13 +454,6 @@ export async function readEventStore(events: EventStore, source: string, pageSiz
  * Open a store by URL (`sqlite:./chorus.db`) and read its decision log; the store is only read and
  * closed again. A path that does not exist is refused rather than created empty.
  */
-export async function readStoreLog(url: string): Promise<OpeDataset> {
-  const m = /^sqlite:([^?]*)/.exec(url);
-  if (m && m[1] !== '' && m[1] !== ':memory:' && !existsSync(m[1]!)) throw new DataError('store file not found', { file: m[1]! }, 'E_NOT_FOUND');
-  const store = openStore(url);
-  try {
-    return await readEventStore(store.events, store.url);
-  } finally {
-    await store.close();
-  }
+export function readStoreLog(url: string): Promise<OpeDataset> {
+  return readStoreAt(url, (store) => readEventStore(store.events, store.url));
 }

@@ -1,4 +1,5 @@
-import { ConfigError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { ConfigError, DataError } from '../errors.js';
 import { PostgresStore, postgresOptions } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -54,4 +55,24 @@ export function openStore(url: string): Store {
     rest = rest.slice(0, qm);
   }
   return opener(rest, params);
+}
+
+/** Whether `name` (a `--log`-style argument) is a store URL rather than a file: a scheme, and no file by that name. */
+export function isStoreUrl(name: string): boolean {
+  return /^[a-z]+:/i.test(name) && !existsSync(name);
+}
+
+/**
+ * Open the store at `url` only to read it, run `read`, and close it again. A SQLite path that does
+ * not exist is refused rather than created empty.
+ */
+export async function readStoreAt<T>(url: string, read: (store: Store) => Promise<T>): Promise<T> {
+  const m = /^sqlite:([^?]*)/.exec(url);
+  if (m && m[1] !== '' && m[1] !== ':memory:' && !existsSync(m[1]!)) throw new DataError('store file not found', { file: m[1]! }, 'E_NOT_FOUND');
+  const store = openStore(url);
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
 }

@@ -5,6 +5,7 @@
  * size and the log's stamp (file and sha256). DM and DR use a cross-fitted reward model.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { isStoreUrl } from '../../store/open.js';
 import type { Command } from 'commander';
 import { readAgentFile } from '../../agents/agent-file.js';
 import { ConfigError } from '../../errors.js';
@@ -54,7 +55,7 @@ const FORMATS = ['chorus', 'events', 'obd'] as const;
 
 /** Read the log named by `--log`: a store URL (`sqlite:…`) or a file in one of FORMATS. */
 export async function readLog(log: string, format?: (typeof FORMATS)[number]): Promise<OpeDataset> {
-  if (/^[a-z]+:/i.test(log) && !existsSync(log)) return readStoreLog(log);
+  if (isStoreUrl(log)) return readStoreLog(log);
   const f = format ?? sniffLogFormat(log);
   if (f === 'obd') return readObdLog(log);
   if (f === 'events') return readEventsLog(log);

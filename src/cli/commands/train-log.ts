@@ -4,7 +4,7 @@
  * server was started with (src/ope/learn/server-sessions.ts, rules there), the agent learns from
  * it, and the agent file it writes is what `chorus serve --policy-file` serves warm.
  */
-import { existsSync } from 'node:fs';
+import { isStoreUrl } from '../../store/open.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { agentFileDocument, agentSpaceOf } from '../../agents/agent-file.js';
@@ -54,7 +54,7 @@ export function logLearners(): string[] {
 
 /** `--log`: a store URL (`sqlite:…`, `postgres:…`) unless a file of that name exists. */
 async function readServerLog(log: string): Promise<ServerDecisionLog> {
-  if (/^[a-z]+:/i.test(log) && !existsSync(log)) return readStoreDecisions(log);
+  if (isStoreUrl(log)) return readStoreDecisions(log);
   return readEventsExport(log);
 }
 

@@ -36,7 +36,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Dataset } from '../../data/dataset.js';
 import type { Observation } from '../../env/types.js';
 import { ConfigError, DataError } from '../../errors.js';
-import { openStore } from '../../store/open.js';
+import { readStoreAt } from '../../store/open.js';
 import type { EventStore, FeedbackRecord } from '../../store/types.js';
 import type { LoggedStep, SessionLog } from './session-log.js';
 
@@ -105,15 +105,8 @@ export async function readServerDecisions(events: EventStore, pageSize = 5000): 
 }
 
 /** Open a store by URL, read its decisions and close it; a SQLite file that does not exist is refused, not created. */
-export async function readStoreDecisions(url: string): Promise<ServerDecisionLog> {
-  const m = /^sqlite:([^?]*)/.exec(url);
-  if (m && m[1] !== '' && m[1] !== ':memory:' && !existsSync(m[1]!)) throw new DataError('store file not found', { file: m[1]! }, 'E_NOT_FOUND');
-  const store = openStore(url);
-  try {
-    return { source: store.url, decisions: await readServerDecisions(store.events) };
-  } finally {
-    await store.close();
-  }
+export function readStoreDecisions(url: string): Promise<ServerDecisionLog> {
+  return readStoreAt(url, async (store) => ({ source: store.url, decisions: await readServerDecisions(store.events) }));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
