@@ -19,7 +19,7 @@ import type { Store } from '../store/types.js';
 import { ConfigError } from '../errors.js';
 import { stringify } from '../util/serialize.js';
 import { CbPolicy } from './cb-policy.js';
-import { replayWindow } from './reward-window.js';
+import { learnedRewards } from './reward-window.js';
 import type { SparseRow } from './namespaces.js';
 
 export interface WarmStartOptions {
@@ -89,16 +89,10 @@ export async function learnFromDecisionLog(source: Store, policy: CbPolicy, opti
       if (!d.activated || rowAt(d.payload, 0) === null) continue;
       rep.usable++;
       const fb = byEvent.get(d.id) ?? [];
-      const w = replayWindow(d, fb, waitMs);
-      for (const f of fb) {
-        if (f.seq === undefined || !w.learned.has(f.seq) || f.position === null) continue;
-        const row = rowAt(d.payload, f.position);
-        if (row) learn(row, f.reward, d.propensities[f.position] ?? 1);
-      }
       // A window still open at the end of the log would learn the default reward later; so do we.
-      for (const p of w.missing) {
-        const row = rowAt(d.payload, p);
-        if (row) learn(row, o.defaultReward, d.propensities[p] ?? 1);
+      for (const { position, reward } of learnedRewards(d, fb, waitMs, o.defaultReward)) {
+        const row = rowAt(d.payload, position);
+        if (row) learn(row, reward, d.propensities[position] ?? 1);
       }
     }
   }

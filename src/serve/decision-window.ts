@@ -16,7 +16,7 @@
 import { loggedEvent, opeDatasetFromEvents, type LoggedEvent, type OpeDataset } from '../ope/logs.js';
 import type { DecisionRecord, EventStore, FeedbackRecord } from '../store/types.js';
 import { ConflictError } from './errors.js';
-import { replayWindow } from './reward-window.js';
+import { learnedRewards } from './reward-window.js';
 
 export interface WindowQuery {
   /** Only decisions logged at or after this time (unix ms); null: no lower bound. */
@@ -62,11 +62,7 @@ async function closedDecisions(events: EventStore, q: WindowQuery): Promise<{ cl
 
 /** Feedback of a decision as the learner took it, plus the default reward where it took that. */
 function learnedFeedback(d: DecisionRecord, feedback: readonly FeedbackRecord[], q: WindowQuery): LoggedEvent['feedback'] {
-  const w = replayWindow(d, feedback, q.waitMs);
-  const out: LoggedEvent['feedback'] = [];
-  for (const f of feedback) if (f.seq !== undefined && w.learned.has(f.seq)) out.push({ item: f.item, position: f.position, reward: f.reward });
-  for (const p of w.missing) out.push({ item: d.items[p]!, position: p, reward: q.defaultReward });
-  return out;
+  return learnedRewards(d, feedback, q.waitMs, q.defaultReward).map(({ position, reward }) => ({ item: d.items[position]!, position, reward }));
 }
 
 /** The window's decisions with their learned rewards, oldest first. */

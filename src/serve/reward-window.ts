@@ -134,3 +134,22 @@ export function replayWindow(
   for (let p = 0; p < got.length; p++) if (!got[p]) missing.push(p);
   return { learned, closesAt, got, missing };
 }
+
+/**
+ * What the online learner takes from a decision once its window has closed: each feedback it
+ * learned (in the order given), then the default reward on every position that got none. The one
+ * rule behind the warm start's replay and the snapshot gate's rewards.
+ */
+export function learnedRewards(
+  d: Pick<DecisionRecord, 'ts' | 'kind' | 'items'>,
+  feedback: readonly { seq?: number; ts: number; position: number | null; reward: number }[],
+  waitMs: number,
+  defaultReward: number,
+): { position: number; reward: number }[] {
+  const w = replayWindow(d, feedback, waitMs);
+  const out: { position: number; reward: number }[] = [];
+  // replayWindow learns only feedback with a position inside the slate.
+  for (const f of feedback) if (f.seq !== undefined && w.learned.has(f.seq)) out.push({ position: f.position!, reward: f.reward });
+  for (const p of w.missing) out.push({ position: p, reward: defaultReward });
+  return out;
+}
