@@ -17,7 +17,7 @@
  */
 import type { Store } from '../store/types.js';
 import { ConfigError } from '../errors.js';
-import { stringify } from '../util/serialize.js';
+import { writeCheckpoint } from './checkpoint.js';
 import { CbPolicy } from './cb-policy.js';
 import { learnedRewards } from './reward-window.js';
 import type { SparseRow } from './namespaces.js';
@@ -107,5 +107,5 @@ export async function learnFromDecisionLog(source: Store, policy: CbPolicy, opti
  */
 export async function saveWarmStart(target: Store, policy: CbPolicy, lastSeq: number): Promise<void> {
   const at = Date.now();
-  await target.state.putState('bandit', Buffer.from(stringify({ state: policy.getState(), lastSeq, at, windowsFrom: at })));
+  await writeCheckpoint(target, { state: policy.getState(), lastSeq, at, windowsFrom: at });
 }

@@ -1,6 +1,6 @@
 import { NotFoundError } from '../errors.js';
 import type { DecisionRecord, FeedbackRecord, FeedbackType, Store } from '../store/types.js';
-import { stringify } from '../util/serialize.js';
+import { writeCheckpoint } from './checkpoint.js';
 import type { Catalogue } from './catalogue.js';
 import { ConflictError, RequestError } from './errors.js';
 import type { UserHistories } from './histories.js';
@@ -229,7 +229,6 @@ export class Feedback {
    */
   async saveCheckpoint(): Promise<void> {
     const at = Date.now();
-    const body = stringify({ state: this.d.policy.getState(), lastSeq: this.d.learner.lastLearnedSeq, at, windowsFrom: this.d.windows.oldestOpen(at) });
-    await this.d.store.state.putState('bandit', Buffer.from(body));
+    await writeCheckpoint(this.d.store, { state: this.d.policy.getState(), lastSeq: this.d.learner.lastLearnedSeq, at, windowsFrom: this.d.windows.oldestOpen(at) });
   }
 }

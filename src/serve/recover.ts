@@ -1,5 +1,5 @@
 import type { DecisionRecord, FeedbackRecord, Store } from '../store/types.js';
-import { parse } from '../util/serialize.js';
+import { readCheckpoint } from './checkpoint.js';
 import { learnJob, type Feedback } from './feedback.js';
 import type { LearnLoop } from './learn-loop.js';
 import { replayWindow, type RewardWindows } from './reward-window.js';
@@ -40,12 +40,11 @@ async function feedbackByEvent(store: Store, ids: readonly string[]): Promise<Ma
  */
 export async function recoverFromLog(x: RecoverDeps): Promise<void> {
   const { store, policy, learner, windows } = x;
-  const ck = await store.state.getState('bandit');
+  const o = await readCheckpoint(store);
   let fromSeq = 0;
   let checkpointAt = 0;
   let windowsFrom = 0;
-  if (ck) {
-    const o = parse(ck.toString('utf8')) as { state: unknown; lastSeq: number; at?: number; windowsFrom?: number };
+  if (o) {
     if (policy.setState(o.state)) {
       fromSeq = o.lastSeq;
       checkpointAt = o.at ?? 0;
