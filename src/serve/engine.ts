@@ -436,27 +436,30 @@ export class Engine {
     // Serving it already: nothing to judge (against itself the difference is 0 and would be refused).
     if (id === this.snapshots.active.id) return this.snapshots.activate(id);
     if (this.gateOf(gate) === 'dr') {
+      // The candidate is decoded once, for the gate and then for serving.
+      const candidate = await this.snapshots.peek(id);
       // Under the lock nothing else activates, so the active snapshot the gate compared against is still the active one.
-      const evaluation = await this.evaluateSnapshot(id, gate);
-      if (!evaluation.gate.passes) {
-        const stored = await this.store.snapshots.getSnapshot(id);
-        if (!stored) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
-        throw new ActivationRefusedError(stored.meta, evaluation);
-      }
+      const evaluation = await this.evaluateWith(id, gate, async () => candidate);
+      if (!evaluation.gate.passes) throw new ActivationRefusedError(candidate.meta, evaluation);
       this.log(`snapshot ${id} passed the activation gate: ${gateMessage(evaluation)}`);
+      return this.snapshots.activate(id, candidate);
     }
     return this.snapshots.activate(id);
   }
 
   /** Off-policy estimates of snapshot `id` on the live decision log, without serving it (./snapshot-evaluation.ts). */
   evaluateSnapshot(id: string, options: Partial<EvaluationOptions> = {}): Promise<SnapshotEvaluation> {
+    return this.evaluateWith(id, options, (sid) => this.snapshots.peek(sid));
+  }
+
+  private evaluateWith(id: string, options: Partial<EvaluationOptions>, load: (id: string) => ReturnType<Snapshots['peek']>): Promise<SnapshotEvaluation> {
     return evaluateSnapshot(
       {
         events: this.store.events,
         rewards: { waitMs: this.config.rewardWaitSeconds * 1000, defaultReward: this.config.defaultReward },
         now: Date.now(),
         active: { meta: this.snapshots.active, model: this.snapshots.model },
-        load: (sid) => this.snapshots.peek(sid),
+        load,
       },
       id,
       options,

@@ -130,13 +130,17 @@ export class Snapshots {
     return { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory) };
   }
 
-  async activate(id: string): Promise<SnapshotMeta> {
-    const snap = await this.store.snapshots.getSnapshot(id);
-    if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
-    const m = decodeSnapshot(id, snap.body, this.factory);
+  /** Serve snapshot `id`; `decoded` is its model already decoded by `peek` (not fetched and decoded again). */
+  async activate(id: string, decoded?: { meta: SnapshotMeta; model: ServedModel }): Promise<SnapshotMeta> {
+    let found = decoded;
+    if (!found) {
+      const snap = await this.store.snapshots.getSnapshot(id);
+      if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
+      found = { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory) };
+    }
     await this.store.snapshots.activateSnapshot(id);
-    this.use(m, snap.meta);
-    return snap.meta;
+    this.use(found.model, found.meta);
+    return found.meta;
   }
 
   /** The snapshot active before the current one that still exists (rollback's target), if any. */
