@@ -108,6 +108,23 @@ export function checkInputs(inp: OpeInputs, estimators: readonly EstimatorName[]
   }
 }
 
+/** Record i's DM term, Σ_a π(a|x_i) q̂(x_i, a) over its candidates. */
+function directTerm(log: BanditLog, target: Float64Array, predicted: Float64Array, i: number): number {
+  const hi = log.indptr[i + 1]!;
+  let dm = 0;
+  for (let k = log.indptr[i]!; k < hi; k++) dm += target[k]! * predicted[k]!;
+  return dm;
+}
+
+/**
+ * Record i's DR term, DM_i + w (r_i − q̂(x_i, a_i)), with importance weight `w` (clipped-DR passes
+ * w ∧ M). Exported so that the serving gate's paired DR (./paired-dr.ts) computes the very terms
+ * `estimate`'s DR does, bit for bit.
+ */
+export function drTerm(log: BanditLog, target: Float64Array, predicted: Float64Array, i: number, w: number): number {
+  return directTerm(log, target, predicted, i) + w * (log.reward[i]! - predicted[log.logged[i]!]!);
+}
+
 /** Per-record numerator and denominator of one estimator. */
 function terms(inp: OpeInputs, name: EstimatorName, o: Required<Pick<EstimatorOptions, 'clip' | 'tau'>>): { num: Float64Array; den: Float64Array | null } {
   const { log, target, predicted } = inp;
@@ -115,10 +132,7 @@ function terms(inp: OpeInputs, name: EstimatorName, o: Required<Pick<EstimatorOp
   let den: Float64Array | null = null;
   if (name === 'snips') den = new Float64Array(log.n);
   for (let i = 0; i < log.n; i++) {
-    const lo = log.indptr[i]!;
-    const hi = log.indptr[i + 1]!;
-    const a = log.logged[i]!;
-    const w = target[a]! / log.propensity[i]!;
+    const w = target[log.logged[i]!]! / log.propensity[i]!;
     const r = log.reward[i]!;
     switch (name) {
       case 'ips':
@@ -132,23 +146,20 @@ function terms(inp: OpeInputs, name: EstimatorName, o: Required<Pick<EstimatorOp
         den![i] = w;
         break;
       case 'dm':
-      case 'dr':
-      case 'clipped-dr': {
-        let dm = 0;
-        for (let k = lo; k < hi; k++) dm += target[k]! * predicted![k]!;
-        const wc = name === 'clipped-dr' ? Math.min(w, o.clip) : w;
-        num[i] = name === 'dm' ? dm : dm + wc * (r - predicted![a]!);
+        num[i] = directTerm(log, target, predicted!, i);
         break;
-      }
-      case 'switch-dr': {
+      case 'dr':
+        num[i] = drTerm(log, target, predicted!, i, w);
+        break;
+      case 'clipped-dr':
+        num[i] = drTerm(log, target, predicted!, i, Math.min(w, o.clip));
+        break;
+      case 'switch-dr':
         // Actions whose weight π/μ would exceed τ are left to the model; the rest get DR's
         // correction. μ is known only for the logged action, so the split uses its weight
         // (the logged action's own term), as OBP's SwitchDR does.
-        let dm = 0;
-        for (let k = lo; k < hi; k++) dm += target[k]! * predicted![k]!;
-        num[i] = dm + (w <= o.tau ? w * (r - predicted![a]!) : 0);
+        num[i] = w <= o.tau ? drTerm(log, target, predicted!, i, w) : directTerm(log, target, predicted!, i);
         break;
-      }
     }
   }
   return { num, den };
@@ -187,19 +198,40 @@ export interface EstimatorTerms<N extends string = string> {
   den: Float64Array | null;
 }
 
+/** Record draws per chunk of resamples between two steps of `bootstrapSteps` (a few milliseconds of work). */
+const DRAWS_PER_CHUNK = 1 << 20;
+
 /**
  * Values and seeded percentile-bootstrap intervals of ratio estimators over the same records: each
  * resample draws n records with replacement once, and every estimator is recomputed on it.
  */
 export function bootstrapTerms<N extends string>(parts: readonly EstimatorTerms<N>[], n: number, options: Pick<EstimatorOptions, 'bootstrap' | 'seed'> = {}): Record<N, Estimate> {
+  const steps = bootstrapSteps(parts, n, options);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * The bootstrap of `bootstrapTerms`, yielding between chunks of about `DRAWS_PER_CHUNK` record
+ * draws (a generator, so that the synchronous caller and one that pauses between chunks, as
+ * ./paired-dr.ts does on a server's event loop, run the one loop and draw the same records).
+ */
+export function* bootstrapSteps<N extends string>(
+  parts: readonly EstimatorTerms<N>[],
+  n: number,
+  options: Pick<EstimatorOptions, 'bootstrap' | 'seed'> = {},
+): Generator<void, Record<N, Estimate>, void> {
   const samples = options.bootstrap ?? 1000;
   const boot = parts.map(() => new Float64Array(samples));
   if (samples > 0) {
     const rng = new Rng(options.seed ?? 0);
     const idx = new Int32Array(n);
+    const chunk = Math.max(1, Math.floor(DRAWS_PER_CHUNK / n));
     for (let b = 0; b < samples; b++) {
+      if (b > 0 && b % chunk === 0) yield;
       for (let j = 0; j < n; j++) idx[j] = rng.int(n);
-      parts.forEach((p, k) => (boot[k]![b] = ratio(p.num, p.den, idx)));
+      for (let k = 0; k < parts.length; k++) boot[k]![b] = ratio(parts[k]!.num, parts[k]!.den, idx);
     }
   }
   const out = {} as Record<N, Estimate>;
