@@ -83,8 +83,10 @@ const scratch = new Float64Array(3);
  * from the shared counter counters[0] and run each on this thread's sampler `state`, until none
  * is left (returns false) or `limit` chunks were run (returns true); counters[1] counts the chunks
  * completed. A thread that gets less CPU (a busy machine) simply claims fewer chunks, and no
- * thread waits for another at an epoch's end. acc += [correct and skipped samples of the last
- * epoch's chunks, CPU seconds of every chunk] (as BprEpochKernel's stats).
+ * thread waits for another at an epoch's end. acc (length 4) += [correct and skipped samples of
+ * the last epoch's chunks, CPU seconds of every chunk (as BprEpochKernel's stats), samples run]:
+ * the last says how much of the fit this thread did, which is how tests see that every thread
+ * took part (the calling thread alone would otherwise finish the fit unnoticed).
  */
 export function runBprChunks(
   kernel: BprEpochKernel,
@@ -102,13 +104,15 @@ export function runBprChunks(
     if (c >= chunks) return false;
     const epoch = Math.floor(c / plan.chunksPerEpoch);
     const from = (c - epoch * plan.chunksPerEpoch) * plan.chunk;
+    const samples = Math.min(plan.chunk, plan.nnz - from);
     scratch.fill(0);
-    runBprSamples(kernel, b, p, state, Math.min(plan.chunk, plan.nnz - from), scratch);
+    runBprSamples(kernel, b, p, state, samples, scratch);
     if (epoch === plan.iterations - 1) {
       acc[0]! += scratch[0]!;
       acc[1]! += scratch[1]!;
     }
     acc[2]! += scratch[2]!;
+    acc[3]! += samples;
     Atomics.add(counters, 1, 1);
   }
   return true;

@@ -20,7 +20,7 @@ serveWorker((payload) => {
     return true;
   }
   if (!bound) throw new Error('bpr worker: buffers not bound');
-  const acc = new Float64Array(3);
+  const acc = new Float64Array(4);
   runBprChunks(bound.kernel, bound.msg.buffers, bound.msg, bound.state, bound.msg.counters, msg.plan, Infinity, acc);
   return Array.from(acc);
 });

@@ -80,7 +80,7 @@ export const BPR_DEFAULTS: BprConfig = {
 export type BprWorkerMsg =
   /** counters: runBprChunks's shared counters (chunks claimed, chunks done). */
   | ({ op: 'bind'; buffers: BprBuffers; counters: Int32Array; seed: number; native: boolean } & BprStepParams)
-  /** Claim and run chunks until none is left; answers runBprChunks's acc. */
+  /** Claim and run chunks until none is left; answers runBprChunks's acc (4 numbers). */
   | { op: 'run'; plan: BprChunkPlan };
 
 /** Standard deviation of the DP path's initial factors (uniform). */
@@ -124,6 +124,11 @@ export class Bpr extends BaseRecommender<BprConfig> {
   lastEpochAuc = NaN;
   /** CPU seconds each training thread spent in the native SGD kernel during the last fit (0s with the JS kernel). */
   threadCpuSeconds: number[] = [];
+  /**
+   * SGD samples (skipped negatives included) each training thread ran during the last fit, the
+   * calling thread first: with `threads` > 1 the share each claimed, summing to iterations × interactions.
+   */
+  threadSamples: number[] = [];
 
 
   protected async fitModel(_train: Dataset, options: FitOptions): Promise<void> {
@@ -202,6 +207,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     const kernel = native ?? bprEpochJs;
     const state = Uint32Array.from(rng.getState());
     const cpu = new Array<number>(threads).fill(0);
+    const ran = new Array<number>(threads).fill(0);
     if (nnz === 0 || b.active.length === 0) {
       // Nothing to learn from: the factors stay as initialised.
     } else if (!pool) {
@@ -210,6 +216,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
         stats.fill(0);
         runBprSamples(kernel, b, params, state, nnz, stats);
         cpu[0]! += stats[2]!;
+        ran[0]! += nnz;
         this.lastEpochAuc = stats[0]! / Math.max(1, nnz - stats[1]!);
         options.onProgress?.(epoch + 1, iterations, 'epoch');
         // Let timers and I/O run between epochs (a server stays responsive while a model trains).
@@ -238,7 +245,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
       };
       // This thread claims chunks too, an epoch's worth at a time; between those it reports the
       // epochs completed and lets timers and I/O run.
-      const acc = new Float64Array(3);
+      const acc = new Float64Array(4);
       while (runBprChunks(kernel, b, params, state, counters, plan, plan.chunksPerEpoch, acc)) {
         report();
         await new Promise((r) => setImmediate(r));
@@ -246,15 +253,18 @@ export class Bpr extends BaseRecommender<BprConfig> {
       let correct = acc[0]!;
       let skipped = acc[1]!;
       cpu[0] = acc[2]!;
+      ran[0] = acc[3]!;
       (await runs).forEach((r, w) => {
         correct += r[0]!;
         skipped += r[1]!;
         cpu[w + 1] = r[2]!;
+        ran[w + 1] = r[3]!;
       });
       report();
       this.lastEpochAuc = correct / Math.max(1, nnz - skipped);
     }
     this.threadCpuSeconds = cpu;
+    this.threadSamples = ran;
     // The model keeps plain (unshared) arrays, as after a load.
     this.userFactors = shared ? U.slice() : U;
     this.itemFactors = shared ? V.slice() : V;
@@ -344,6 +354,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
     this.userFactors = U;
     this.lastEpochAuc = NaN;
     this.threadCpuSeconds = [];
+    this.threadSamples = [];
     // The stamp prints `config`: it must show the budget spent and the noise used.
     (this as { config: Readonly<BprConfig> }).config = Object.freeze({ ...this.config, dp: plan });
   }

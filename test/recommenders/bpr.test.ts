@@ -210,6 +210,9 @@ describe('Bpr SGD kernel', () => {
       // Hogwild has no barrier between epochs, but still reports each one once, in order.
       expect(epochs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
       expect(m.threadCpuSeconds).toHaveLength(threads);
+      // Every epoch's samples were run, once, between the threads (216 interactions).
+      expect(m.threadSamples).toHaveLength(threads);
+      expect(m.threadSamples.reduce((a, b) => a + b, 0)).toBe(60 * ds.interactions.length);
       let good = 0;
       let pairs = 0;
       for (let u = 0; u < 36; u++) {
@@ -231,6 +234,28 @@ describe('Bpr SGD kernel', () => {
     expect(one).toBeGreaterThan(0.9);
     expect(two).toBeGreaterThan(0.9);
     expect(Math.abs(two - one)).toBeLessThan(0.05);
+  });
+
+  it('Hogwild: every worker thread runs a share of the fit, not the calling thread alone', async () => {
+    // ~18k interactions: 48 chunks an epoch for 3 threads, 480 in all, so a worker that starts a
+    // few milliseconds late still finds chunks left, and one that does nothing shows up as 0.
+    const rng = new Rng(11);
+    const triples: [string, string][] = [];
+    for (let u = 0; u < 600; u++) {
+      const mine = new Set<number>();
+      while (mine.size < 30) mine.add(rng.int(400));
+      for (const i of mine) triples.push([`u${u}`, `i${i}`]);
+    }
+    const ds = datasetFromTriples(triples);
+    const m = new Bpr({ factors: 8, iterations: 10, seed: 3, threads: 3 });
+    await m.fit(ds);
+    expect(m.threadSamples).toHaveLength(3);
+    expect(m.threadSamples.reduce((a, b) => a + b, 0)).toBe(10 * ds.interactions.length);
+    for (const n of m.threadSamples) expect(n).toBeGreaterThan(0);
+    // One thread's samples are the whole fit's.
+    const single = new Bpr({ factors: 8, iterations: 10, seed: 3 });
+    await single.fit(ds);
+    expect(single.threadSamples).toEqual([10 * ds.interactions.length]);
   });
 
   it('Hogwild on a random dataset: training AUC within 0.02 of one thread', async () => {
