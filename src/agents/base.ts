@@ -6,6 +6,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { ModelStateError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
+import { exploreSlate } from './explore.js';
 import type { ActOptions, Agent, Transition } from './types.js';
 import type { AgentContext } from './state.js';
 
@@ -134,6 +135,33 @@ export abstract class BaseAgent<C extends SeededConfig> implements ManagedAgent 
     for (let i = 0; i < m.length; i++) blocked += m[i]!;
     this.unmarkBlocked(obs, options);
     return m.length - blocked;
+  }
+
+  /**
+   * ε-greedy exploration of a greedy slate in place, position by position, with exact propensities
+   * (./explore.ts). A random draw is uniform over the showable items outside the current slate (the
+   * greedy items at every position included), so given the positions before it a position holds its
+   * greedy item with probability exactly 1 − ε and any one other showable item with ε / spare. With
+   * a tiny catalogue there may be no spare item: then nothing is random, propensity 1. Without
+   * restrictions the draw is over the whole catalogue, by rejection (the simulator's streams depend
+   * on it); with them, over the showable items. ε = 0 uses no random number.
+   */
+  protected exploreGreedy(obs: Observation, eps: number, items: Int32Array, propensities: Float32Array, options?: ActOptions): void {
+    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
+    const pool = eps > 0 && restricted ? this.showable(obs, options) : null;
+    const spare = eps > 0 ? (pool ? pool.length : this.showableCount(obs)) - items.length : 0;
+    const nI = this.ctx.items.nItems;
+    exploreSlate(this.rng, eps, items, propensities, spare, () => {
+      let i: number;
+      if (pool) {
+        do i = pool[this.rng.int(pool.length)]!;
+        while (items.includes(i));
+      } else {
+        do i = this.rng.int(nI);
+        while (this.inHistory(obs, i) || items.includes(i));
+      }
+      return i;
+    });
   }
 
   /** Is item `i` in the observation's history? (histories are short, so a scan is cheapest). */

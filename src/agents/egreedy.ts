@@ -1,6 +1,5 @@
 import type { Observation, Slate } from '../env/types.js';
 import { BaseAgent, clickedReward, type SeededConfig } from './base.js';
-import { exploreSlate } from './explore.js';
 import type { AgentContext } from './state.js';
 import { EpsilonGreedySlate } from './slate-distribution.js';
 import type { ActOptions, SlateDistribution, Transition } from './types.js';
@@ -47,27 +46,7 @@ export class EpsilonGreedyAgent extends BaseAgent<EpsilonGreedyConfig> {
     const slate = this.greedySlate(this.est, obs, k, options);
     const eps = this.training ? this.config.epsilon : 0;
     const prop = slate.propensities!;
-    // A random draw is uniform over the showable items outside the current slate (the greedy
-    // items at every position included), so given the positions before it a position holds its
-    // greedy item with probability exactly 1 − ε and any one other showable item with ε / spare.
-    // With a tiny catalogue there may be no spare item: then nothing is random, propensity 1.
-    // Without restrictions the draw is over the whole catalogue, by rejection (as before options
-    // existed, so the simulator's streams are unchanged); with them, over the showable items.
-    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
-    const pool = eps > 0 && restricted ? this.showable(obs, options) : null;
-    const spare = eps > 0 ? (pool ? pool.length : this.showableCount(obs)) - slate.items.length : 0;
-    const nI = this.ctx.items.nItems;
-    exploreSlate(this.rng, eps, slate.items, prop, spare, () => {
-      let i: number;
-      if (pool) {
-        do i = pool[this.rng.int(pool.length)]!;
-        while (slate.items.includes(i));
-      } else {
-        do i = this.rng.int(nI);
-        while (this.inHistory(obs, i) || slate.items.includes(i));
-      }
-      return i;
-    });
+    this.exploreGreedy(obs, eps, slate.items, prop, options);
     return slate;
   }
 

@@ -22,7 +22,6 @@ import { NEURAL_DEFAULTS, NeuralAgent, CandidateSource, grow, type NeuralConfig 
 import { topPositions } from '../../agents/softmax-policy.js';
 import type { AgentContext } from '../../agents/state.js';
 import type { ActOptions } from '../../agents/types.js';
-import { exploreSlate } from '../../agents/explore.js';
 import { ConfigError } from '../../errors.js';
 import type { Mlp } from '../../nn/index.js';
 import { Rng } from '../../util/rng.js';
@@ -179,22 +178,8 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
    * network score.
    */
   private explore(obs: Observation, eps: number, items: Int32Array, scores: Float32Array, propensities: Float32Array, options?: ActOptions): void {
-    const restricted = options?.candidates !== undefined || options?.exclude !== undefined;
-    const pool = restricted ? this.showable(obs, options) : null;
-    const spare = (pool ? pool.length : this.showableCount(obs)) - items.length;
-    const nI = this.ctx.items.nItems;
     const greedy = items.slice();
-    exploreSlate(this.rng, eps, items, propensities, spare, () => {
-      let i: number;
-      if (pool) {
-        do i = pool[this.rng.int(pool.length)]!;
-        while (items.includes(i));
-      } else {
-        do i = this.rng.int(nI);
-        while (this.inHistory(obs, i) || items.includes(i));
-      }
-      return i;
-    });
+    this.exploreGreedy(obs, eps, items, propensities, options);
     // A drawn item is never its position's greedy one (draws skip the slate's items).
     let drawn = false;
     for (let p = 0; p < items.length; p++) drawn ||= items[p] !== greedy[p];
