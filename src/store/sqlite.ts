@@ -63,8 +63,8 @@ interface Pending {
 
 /**
  * Group commit on the calling thread: writes issued in the same event-loop turn share one
- * transaction, each inside its own savepoint so one failing write does not undo its neighbours.
- * Every promise settles only after the shared COMMIT is on disk.
+ * transaction, and one failing write does not undo its neighbours (groupCommitter). Every
+ * promise settles only after the shared COMMIT is on disk.
  *
  * With `durableWal` (a file store with synchronous=FULL) the commit itself runs with
  * synchronous=NORMAL, which writes the WAL frames without fsync, and the WAL file is then
@@ -73,8 +73,11 @@ interface Pending {
  * after each commit (https://www.sqlite.org/pragma.html#pragma_synchronous): an acknowledged write
  * is on disk. What changes is where the wait happens: FULL's fsync blocked the event loop inside
  * COMMIT (a third to a half of the server's time under a loaded disk, issue 22's profile), while
- * here requests keep being served during it, and every batch committed meanwhile shares the next
- * fsync, so batches grow with the disk's latency instead of the loop stalling on each one.
+ * here requests keep being served during it. Writes that arrive while an fsync runs are held and
+ * committed together, as one transaction, when it returns: they could not be acknowledged before
+ * the next fsync anyway, and one COMMIT of many rows writes far fewer WAL pages than many COMMITs
+ * of a few (each commit appends every page it touched: the table's last leaf and each index's).
+ * So batches grow with the disk's latency instead of the loop stalling on each fsync.
  * One fsync at a time; a crash before it returns loses only unacknowledged writes, and the WAL's
  * checksummed frames recover as a prefix of the commits.
  */
@@ -108,6 +111,8 @@ class InlineWriter implements Writer {
 
   private flush(): void {
     this.scheduled = false;
+    // An fsync is running: hold the writes; synced() commits them all in one go when it returns.
+    if (this.syncing) return;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
@@ -155,7 +160,9 @@ class InlineWriter implements Writer {
       if (err) for (const b of g.batch) b.p.reject(err);
       else settle(g.batch, g.results);
     }
-    this.sync();
+    // Writes held during the fsync: commit them as one batch (which starts the next fsync).
+    if (this.pending.length > 0) this.flush();
+    else this.sync();
   }
 
   async close(): Promise<void> {

@@ -63,9 +63,10 @@ describe('SQLite commit worker', () => {
     await s.close();
   });
 
-  it('fails only the write that breaks a constraint, with SQLite\'s message, and commits its neighbours', async () => {
-    const file = join(dir, 'dup.db');
-    const s = openStore(`sqlite:${file}?writer=worker`);
+  // The batch first commits without a savepoint per write and, when one fails, again with them.
+  it.each(['worker', 'inline'])('fails only the write that breaks a constraint, with SQLite\'s message, and commits its neighbours (%s writer)', async (writer) => {
+    const file = join(dir, `dup-${writer}.db`);
+    const s = openStore(`sqlite:${file}?writer=${writer}`);
     await s.events.appendDecision(decision('e1'));
     const r = await Promise.allSettled([s.events.appendDecision(decision('e2')), s.events.appendDecision(decision('e1')), s.events.appendDecision(decision('e3'))]);
     expect(r.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
