@@ -482,6 +482,11 @@ export class AgentPolicy implements ServingPolicy {
   }
 
   /** A checkpoint. Transitions already complete are learned first: they are not part of the saved steps. */
+  /** Erasure: the user's open sessions and pending steps (./agent-sessions.ts). */
+  forgetUser(user: string): number {
+    return this.steps.forgetUser(user);
+  }
+
   getState(): { policy: string; snap: string; n: number; agent: SavedAgent; sessions: SessionStepsState; space?: string } {
     this.drain();
     const state = { policy: this.name, snap: this.snap, n: this.n, agent: this.served.toJSON() as SavedAgent, sessions: this.steps.getState() };

@@ -228,6 +228,28 @@ export class SessionSteps {
     for (const id of idle) this.close(id);
   }
 
+  /**
+   * Erasure: the user's sessions and their pending steps are dropped, unlearned (their decisions
+   * are being deleted from the log, so nothing of them may reach the agent from here on); returns
+   * how many steps went. Transitions already handed to the agent are its parameters' business.
+   */
+  forgetUser(who: string): number {
+    let dropped = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (s.who !== who) continue;
+      for (const st of s.steps) if (this.steps.delete(st.id)) dropped++;
+      this.sessions.delete(s.id);
+    }
+    for (const st of [...this.steps.values()]) {
+      if (st.who !== who) continue;
+      this.steps.delete(st.id);
+      this.loose.delete(st.id);
+      dropped++;
+    }
+    this.current.delete(who);
+    return dropped;
+  }
+
   /** Drop every pending step and session (a new item space: the indices mean other items). */
   clear(): void {
     this.sessions.clear();

@@ -192,14 +192,29 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
         return { id, meta };
       },
     });
-    def({
-      method: 'DELETE', url: `/${kind}/:id`, scope: 'admin', tag: 'catalogue', summary: `Delete an ${one}`, params: S.IdParams,
-      responses: { 204: { description: 'deleted' } },
-      handler: async (req, reply) => {
-        await engine.deleteEntry(kind, params(S.IdParams, req).id);
-        return reply.status(204).send();
-      },
-    });
+    if (kind === 'items') {
+      def({
+        method: 'DELETE', url: `/${kind}/:id`, scope: 'admin', tag: 'catalogue', summary: `Delete an ${one}`, params: S.IdParams,
+        responses: { 204: { description: 'deleted' } },
+        handler: async (req, reply) => {
+          await engine.deleteEntry(kind, params(S.IdParams, req).id);
+          return reply.status(204).send();
+        },
+      });
+    } else {
+      def({
+        method: 'DELETE', url: '/users/:id', scope: 'admin', tag: 'catalogue',
+        summary:
+          "Erase a user: their decisions, feedback, catalogue row, online history, caches, session state and row in every stored snapshot, in one transaction before the answer (docs/privacy.md says what is not removed). Answers the audit record (counts only); 404 when nothing held the user",
+        params: S.IdParams, responses: { 200: { description: 'erased', schema: S.ErasureResponse }, 404: { description: 'nothing held this user' } },
+        handler: async (req) => {
+          const { id } = params(S.IdParams, req);
+          const record = await engine.eraseUser(id);
+          if (!record) throw new ChorusError('E_NOT_FOUND', `unknown user "${id}": nothing to erase`, { status: 404, location: { field: 'id' } });
+          return { erasure: record };
+        },
+      });
+    }
     def({
       method: 'POST', url: `/${kind}/import`, scope: 'admin', tag: 'catalogue',
       summary: `Bulk import ${kind}: a JSON array, NDJSON (application/x-ndjson) or CSV (text/csv; tags and categories split on "|"); every row is validated before any is written, then committed 2,000 at a time`,
@@ -293,7 +308,8 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   // ------------------------------------------------------------ logged bandit feedback
   def({
     method: 'GET', url: '/events', scope: 'admin', tag: 'events',
-    summary: 'Logged decisions (slate, per-position propensities, scores) with their feedback, oldest first, for off-policy evaluation; page with after=next',
+    summary:
+      'Logged decisions (slate, per-position propensities, scores) with their feedback, oldest first, for off-policy evaluation; page with after=next. `user` is the id as stored: its pseudonym when the server runs with --pseudonymise',
     query: S.EventsQuery, responses: { 200: { description: 'a page of the log', schema: S.LoggedEvents } },
     handler: async (req) => {
       const q = query(S.EventsQuery, req);
@@ -322,6 +338,12 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
         next: ds.length === q.limit ? ds[ds.length - 1]!.seq! : null,
       };
     },
+  });
+
+  def({
+    method: 'GET', url: '/erasures', scope: 'admin', tag: 'events', summary: 'The erasure audit, most recent first: id, time and counts of what was removed (never a user id)',
+    query: S.ErasuresQuery, responses: { 200: { description: 'audit records', schema: S.ErasureList } },
+    handler: async (req) => ({ erasures: await engine.erasures(query(S.ErasuresQuery, req).limit) }),
   });
 
   // ------------------------------------------------------------ keys

@@ -154,6 +154,11 @@ export class Catalogue {
     return created;
   }
 
+  /** Erasure: the user's entry leaves memory (the store deletes its row in the erasure's transaction). */
+  forgetUser(id: string): boolean {
+    return this.users.delete(id);
+  }
+
   async remove(kind: CatalogueKind, id: string): Promise<void> {
     if (!this.get(kind, id)) throw new NotFoundError(`unknown ${kind === 'items' ? 'item' : 'user'} "${id}"`, 'id');
     await this.store.catalogue.remove(kind, id);

@@ -18,8 +18,14 @@ export interface PolicyCheckpoint {
   windowsFrom?: number;
 }
 
+/** The checkpoint as a state entry (an erasure writes it inside its own transaction). */
+export function checkpointEntry(c: PolicyCheckpoint): { key: string; value: Buffer } {
+  return { key: KEY, value: Buffer.from(stringify(c)) };
+}
+
 export async function writeCheckpoint(store: Store, c: PolicyCheckpoint): Promise<void> {
-  await store.state.putState(KEY, Buffer.from(stringify(c)));
+  const e = checkpointEntry(c);
+  await store.state.putState(e.key, e.value);
 }
 
 export async function readCheckpoint(store: Store): Promise<PolicyCheckpoint | null> {

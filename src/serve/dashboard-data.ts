@@ -169,6 +169,7 @@ export async function dashboardData(engine: Engine, user: string | undefined, ho
       mostShown: mostShown.map(([id, count]) => ({ id, title: title(engine, id), count })),
     },
     topItems: (await engine.store.events.topItems(10)).map((t) => ({ ...t, title: title(engine, t.item) })),
-    user: who === null ? null : { id: who, items: engine.preview(who, 10).map((x) => ({ ...x, title: title(engine, x.id) })) },
+    // A user picked from the catalogue is named as stored (a pseudonym under --pseudonymise), a requested one as given.
+    user: who === null ? null : { id: who, items: engine.preview(who, 10, { stored: user === undefined }).map((x) => ({ ...x, title: title(engine, x.id) })) },
   };
 }

@@ -114,6 +114,11 @@ export class Decisions {
     this.pools.delete(user);
   }
 
+  /** Erasure: the user's memoised pool and derived session; returns how many entries went. */
+  eraseUser(user: string): number {
+    return Number(this.pools.delete(user)) + Number(this.sessionIds.forget(user));
+  }
+
   /**
    * Scores for a user the model knows nothing about (no training row, no online history) and for
    * Personalizer calls (no user): popularity, as util/no-history.ts picks it (the model's own

@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import type { Dataset, ItemMeta } from '../data/dataset.js';
 import { ChorusError, NotFoundError } from '../errors.js';
-import type { CatalogueEntry, CatalogueKind, SnapshotMeta, Store } from '../store/types.js';
+import { withoutUsers } from '../privacy/erasure.js';
+import { checkIdMode, pseudonymiseDataset, RAW_IDS, type Pseudonymiser } from '../privacy/pseudonym.js';
+import type { CatalogueEntry, CatalogueKind, ErasureRecord, SnapshotMeta, Store } from '../store/types.js';
 import type { WarmAgent } from '../agents/agent-file.js';
 import { AgentPolicy } from './agent-policy.js';
 import { Catalogue, type EntryInput } from './catalogue.js';
 import { CbPolicy, type CbConfig } from './cb-policy.js';
+import { checkpointEntry } from './checkpoint.js';
+import { ID_MODE_KEY, scrubSnapshotBody, Tombstones } from './erasure.js';
 import { ConflictError } from './errors.js';
 import { Decisions, type RankRequest, type RankResponse, type RecommendRequest, type RecommendResponse, type SlateItem } from './decisions.js';
 import { Feedback, type FeedbackRequest } from './feedback.js';
@@ -90,6 +95,12 @@ export interface EngineConfig {
   defaultReward: number;
   /** A recommend request without a `session` continues the user's session when it comes less than this long after their last one (./sessions.ts). */
   sessionIdleSeconds: number;
+  /**
+   * `--pseudonymise`: every user id from a request or the base data is replaced by its keyed
+   * pseudonym (src/privacy/pseudonym.ts) before it reaches the store, a log or a snapshot;
+   * answers name the caller's own id. The store records the mode and refuses the other one.
+   */
+  pseudonyms: Pseudonymiser | null;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -114,6 +125,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   rewardWaitSeconds: 60,
   defaultReward: 0,
   sessionIdleSeconds: 1800,
+  pseudonyms: null,
 };
 
 /** Counters the metrics endpoint and dashboard read. */
@@ -164,7 +176,11 @@ export class Engine {
     learnQueueFull: 0,
     defaultRewards: 0,
   };
-  private readonly base: Dataset;
+  /** The base data (pseudonymised, and without erased users, at start; an erasure drops its user). */
+  private base: Dataset;
+  private tombstones: Tombstones | null = null;
+  /** Users erased while a retrain's fit ran on data taken before: its snapshot is scrubbed before it is stored. */
+  private erasedDuringFit: string[] | null = null;
   private readonly log: Log;
   private readonly catalogue: Catalogue;
   private readonly histories: UserHistories;
@@ -245,6 +261,13 @@ export class Engine {
 
   private async start(): Promise<void> {
     const st = this.store;
+    await this.checkIds();
+    this.tombstones = await Tombstones.read(st.state);
+    const kept = this.tombstones.filter(this.base);
+    if (kept.users > 0) {
+      this.base = kept.dataset;
+      this.log(`${kept.users} users of the base data were erased from this store and are left out (chorus forget --data removes them from the files)`);
+    }
     if (!(await st.state.getState('seeded'))) {
       const now = Date.now();
       const items: CatalogueEntry[] = this.base.items.ids().map((id, i) => ({ id, meta: itemMetaJson(this.base.itemMeta[i]), created: now, updated: now }));
@@ -277,6 +300,26 @@ export class Engine {
     const tick = Math.max(10, Math.min(1000, this.windows.config.waitMs / 4));
     this.sweeper = setInterval(() => void this.fb.sweep(), tick);
     this.sweeper.unref();
+  }
+
+  /**
+   * The store's id mode against this engine's (refuses to mix raw ids and pseudonyms, or two
+   * keys); a new store records it. A store seeded before modes were recorded holds raw ids. Under
+   * `pseudonyms` the base data is pseudonymised here, before anything is seeded or fitted from it.
+   */
+  private async checkIds(): Promise<void> {
+    const st = this.store;
+    const wanted = this.config.pseudonyms?.mode ?? RAW_IDS;
+    const stored = (await st.state.getState(ID_MODE_KEY))?.toString('utf8');
+    const recorded = stored ?? ((await st.state.getState('seeded')) ? RAW_IDS : undefined);
+    checkIdMode(recorded, wanted, `the store ${st.url}`);
+    if (stored === undefined) await st.state.putState(ID_MODE_KEY, Buffer.from(wanted));
+    if (this.config.pseudonyms) this.base = pseudonymiseDataset(this.base, this.config.pseudonyms);
+  }
+
+  /** A user id as the store keeps it: the caller's id, or its pseudonym under `pseudonyms`. */
+  storedId(user: string): string {
+    return this.config.pseudonyms ? this.config.pseudonyms.of(user) : user;
   }
 
   /** A model became active: the catalogue, the decision buffers and the policy re-align to it. */
@@ -315,13 +358,16 @@ export class Engine {
   // ---------------------------------------------------------------- decisions
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
-  recommend(req: RecommendRequest): Promise<RecommendResponse> {
-    return this.decisions.recommend(req);
+  async recommend(req: RecommendRequest): Promise<RecommendResponse> {
+    if (!this.config.pseudonyms) return this.decisions.recommend(req);
+    // The answer names the caller's id; only the pseudonym went into the log.
+    const r = await this.decisions.recommend({ ...req, user: this.storedId(req.user) });
+    return { ...r, user: req.user };
   }
 
   /** The same slate logic without logging anything (dashboard preview). */
-  preview(user: string, k: number): SlateItem[] {
-    return this.decisions.preview(user, k);
+  preview(user: string, k: number, opts: { stored?: boolean } = {}): SlateItem[] {
+    return this.decisions.preview(opts.stored ? user : this.storedId(user), k);
   }
 
   /** Personalizer Rank. */
@@ -336,7 +382,7 @@ export class Engine {
   }
 
   feedback(req: FeedbackRequest): Promise<{ seq: number; reward: number; eventId: string | null }> {
-    return this.fb.feedback(req);
+    return this.fb.feedback(req.user !== undefined ? { ...req, user: this.storedId(req.user) } : req);
   }
 
   /** Personalizer Reward. */
@@ -393,9 +439,13 @@ export class Engine {
   retrain(activate: boolean, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
     if (this.retraining) return this.retraining;
     const run = (async () => {
+      this.erasedDuringFit = [];
       try {
         const fitted = await this.snapshots.fitRetrain(() => this.trainingData());
         return await this.exclusive(async () => {
+          // Users erased while it was fitting are in its data: they leave it before it is stored.
+          for (const user of this.erasedDuringFit ?? []) fitted.body = scrubSnapshotBody(fitted.body, user) ?? fitted.body;
+          this.erasedDuringFit = null;
           const meta = await this.snapshots.add(fitted);
           if (!activate) return meta;
           try {
@@ -407,6 +457,7 @@ export class Engine {
           }
         });
       } finally {
+        this.erasedDuringFit = null;
         this.retraining = null;
       }
     })();
@@ -483,16 +534,77 @@ export class Engine {
   // ---------------------------------------------------------------- catalogue
 
   getEntry(kind: CatalogueKind, id: string): Record<string, unknown> | undefined {
-    return this.catalogue.get(kind, id);
+    return this.catalogue.get(kind, kind === 'users' ? this.storedId(id) : id);
   }
 
   /** Insert or replace entries (./catalogue.ts: all or none up to a chunk; bulk puts commit chunk by chunk). `mustBeNew` refuses ids that exist (POST). */
   putEntries(kind: CatalogueKind, entries: readonly EntryInput[], mustBeNew = false): Promise<{ created: number; updated: number }> {
-    return this.catalogue.put(kind, entries, mustBeNew);
+    const stored = kind === 'users' && this.config.pseudonyms ? entries.map((e) => ({ ...e, id: this.storedId(e.id) })) : entries;
+    return this.catalogue.put(kind, stored, mustBeNew);
   }
 
+  /** Delete a catalogue row only (for users, `eraseUser` is the erasure: DELETE /users/:id calls that). */
   deleteEntry(kind: CatalogueKind, id: string): Promise<void> {
-    return this.catalogue.remove(kind, id);
+    return this.catalogue.remove(kind, kind === 'users' ? this.storedId(id) : id);
+  }
+
+  // ---------------------------------------------------------------- erasure
+
+  /**
+   * Erase a user (the caller's id; its pseudonym under `pseudonyms`), in one store transaction
+   * before it resolves: their decisions, the feedback they gave or that answers their decisions,
+   * their catalogue row, and their row in every stored snapshot (./erasure.ts); in memory their
+   * history, memoised pool, session, the policy's per-user state and their row in the served
+   * model (with its fold-in cache, rebuilt empty); and the base data used by retrains. A user in
+   * the base data files gets a salted tombstone so that restarts leave them out too. Writes an
+   * audit record with counts only. Resolves with it, or null when nothing held the user.
+   * The policy's shared weights keep what they learned from the user (docs/privacy.md).
+   */
+  eraseUser(id: string): Promise<ErasureRecord | null> {
+    const user = this.storedId(id);
+    // Under the snapshot lock: no snapshot is stored or activated between the rewrite and the commit.
+    return this.exclusive(async () => {
+      const active = this.snapshots.active.id;
+      const snapshots: { id: string; body: Buffer }[] = [];
+      let activeModel: ReturnType<Snapshots['decode']> | null = null;
+      for (const meta of await this.store.snapshots.listSnapshots()) {
+        const snap = await this.store.snapshots.getSnapshot(meta.id);
+        const body = snap ? scrubSnapshotBody(snap.body, user) : null;
+        if (!body) continue;
+        snapshots.push({ id: meta.id, body });
+        // Decoded before anything changes: a body that does not decode stops the erasure here, whole.
+        if (meta.id === active) activeModel = this.snapshots.decode(active, body);
+      }
+      const state: { key: string; value: Buffer }[] = [];
+      const inBase = this.base.users.has(user);
+      if (inBase) state.push(this.tombstones!.withUser(user));
+      // From here to the commit nothing awaits: no request sees the user half-erased in memory.
+      const counts: Record<string, number> = {
+        historyItems: this.histories.forget(user),
+        cacheEntries: this.decisions.eraseUser(user) + Number(this.catalogue.forgetUser(user)),
+        policyEntries: this.policy.forgetUser?.(user) ?? 0,
+        baseInteractions: 0,
+        servedModelRows: activeModel ? 1 : 0,
+      };
+      if (this.policy.forgetUser) state.push(checkpointEntry(this.fb.checkpoint()));
+      if (inBase) {
+        const r = withoutUsers(this.base, (u) => u === user);
+        this.base = r.dataset;
+        counts.baseInteractions = r.interactions;
+      }
+      if (activeModel) this.snapshots.reinstall(activeModel);
+      this.erasedDuringFit?.push(user);
+      const record = await this.store.erasures.eraseUser({ user, id: randomUUID(), ts: Date.now(), snapshots, state, counts });
+      const c = record.counts;
+      const found = c.decisions! + c.feedback! + c.users! + c.snapshots! + counts.historyItems + counts.cacheEntries + counts.policyEntries + counts.baseInteractions;
+      this.log(`erasure ${record.id}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      return found > 0 ? record : null;
+    });
+  }
+
+  /** The erasure audit, most recent first. */
+  erasures(limit: number): Promise<ErasureRecord[]> {
+    return this.store.erasures.list(limit);
   }
 
   /** Every catalogue item id, in catalogue order (no metadata copied). */

@@ -1,6 +1,6 @@
 import { NotFoundError } from '../errors.js';
 import type { DecisionRecord, FeedbackRecord, FeedbackType, Store } from '../store/types.js';
-import { writeCheckpoint } from './checkpoint.js';
+import { writeCheckpoint, type PolicyCheckpoint } from './checkpoint.js';
 import type { Catalogue } from './catalogue.js';
 import { ConflictError, RequestError } from './errors.js';
 import type { UserHistories } from './histories.js';
@@ -228,7 +228,12 @@ export class Feedback {
    * checkpoint, and rescans the decisions logged since the oldest window still open).
    */
   async saveCheckpoint(): Promise<void> {
+    await writeCheckpoint(this.d.store, this.checkpoint());
+  }
+
+  /** The checkpoint of now (`saveCheckpoint` stores it; an erasure stores it in its transaction). */
+  checkpoint(): PolicyCheckpoint {
     const at = Date.now();
-    await writeCheckpoint(this.d.store, { state: this.d.policy.getState(), lastSeq: this.d.learner.lastLearnedSeq, at, windowsFrom: this.d.windows.oldestOpen(at) });
+    return { state: this.d.policy.getState(), lastSeq: this.d.learner.lastLearnedSeq, at, windowsFrom: this.d.windows.oldestOpen(at) };
   }
 }

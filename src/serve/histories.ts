@@ -54,6 +54,15 @@ export class UserHistories {
     }
   }
 
+  /** Erasure: the user's history is dropped; returns how many items it held. */
+  forget(user: string): number {
+    const h = this.map.get(user);
+    if (!h) return 0;
+    this.map.delete(user);
+    this.onChange(user);
+    return h.length;
+  }
+
   /** Every kept history (retraining reads them). */
   entries(): ReadonlyMap<string, readonly string[]> {
     return this.map;

@@ -23,3 +23,4 @@ export { REGRESSOR_DEFAULTS, SparseRegressor, type RegressorConfig } from './spa
 export { AGENT_POLICY_DEFAULTS, AgentPolicy, type AgentPolicyConfig } from './agent-policy.js';
 export type { Candidate, Choice, Explanation, PolicyInput, PolicyWeights, ServingPolicy } from './serving-policy.js';
 export { startServer, type RunningServer, type StartOptions } from './server.js';
+export { eraseFromStore, scrubSnapshotBody, Tombstones, ERASED_USER_ID } from './erasure.js';

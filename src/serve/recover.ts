@@ -49,6 +49,8 @@ export async function recoverFromLog(x: RecoverDeps): Promise<void> {
       fromSeq = o.lastSeq;
       checkpointAt = o.at ?? 0;
       windowsFrom = o.windowsFrom ?? 0;
+    } else if ((o.state as { relearn?: string } | null)?.relearn === 'erasure') {
+      x.log('relearning the policy from the log: an offline erasure (chorus forget) reset its checkpoint');
     } else x.log(`the policy checkpoint does not fit ${policy.name} (another policy, dimension or snapshot): relearning from the log`);
   }
   const waitMs = windows.config.waitMs;

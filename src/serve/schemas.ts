@@ -229,6 +229,12 @@ export const LoggedEvents = z.object({
   next: z.number().int().nullable(),
 });
 
+/** An erasure's audit record: counts only, never a user id. */
+export const ErasureRecord = z.object({ id: z.string(), ts: z.number(), counts: z.record(z.string(), z.number()) });
+export const ErasureResponse = z.object({ erasure: ErasureRecord });
+export const ErasuresQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
+export const ErasureList = z.object({ erasures: z.array(ErasureRecord) });
+
 export const DashboardQuery = z.strictObject({ user: Id.optional(), hours: z.coerce.number().min(0.01).max(24 * 30).default(24) });
 
 export const ErrorBody = z.object({

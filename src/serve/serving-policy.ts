@@ -124,6 +124,12 @@ export interface ServingPolicy {
    * Returns the number of parameter updates this made (counted in `updates`).
    */
   endDecision?(payload: unknown): number;
+  /**
+   * Erasure: forget every piece of state kept under this user id (an agent's open sessions and
+   * pending steps); returns how many entries went. Shared learned weights are not per user and
+   * stay (docs/privacy.md). Policies that keep nothing per user do not implement it.
+   */
+  forgetUser?(user: string): number;
   /** After a batch of `learn` calls (agents run `update()` here). */
   flush(): void;
   /** Learning updates actually applied so far (a reward the policy could not use does not count). */

@@ -13,6 +13,11 @@ export class SessionIds {
 
   constructor(private readonly maxUsers = 100_000) {}
 
+  /** Erasure: the user's last request is forgotten (their next request starts a new session). */
+  forget(user: string): boolean {
+    return this.last.delete(user);
+  }
+
   /** The session of `user`'s request at `ts` (ms): `given` when set, else derived with `idleMs`. */
   resolve(user: string, given: string | undefined, ts: number, idleMs: number): string {
     const prev = this.last.get(user);

@@ -73,6 +73,16 @@ export class Snapshots {
     }
   }
 
+  /** Decode a snapshot body with this server's model factory (erasure checks its rewrite this way). */
+  decode(id: string, body: Buffer): ServedModel {
+    return decodeSnapshot(id, body, this.factory);
+  }
+
+  /** Erasure: the active snapshot's stored body was rewritten without a user; serve `m`, its decoding. */
+  reinstall(m: ServedModel): void {
+    this.use(m, this.meta);
+  }
+
   private use(m: ServedModel, meta: SnapshotMeta): void {
     this.served = m;
     this.meta = meta;

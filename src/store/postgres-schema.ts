@@ -61,6 +61,13 @@ CREATE TABLE state (key text COLLATE "C" PRIMARY KEY, value bytea NOT NULL, upda
 CREATE TABLE api_keys (id text COLLATE "C" PRIMARY KEY, scope text NOT NULL, salt bytea NOT NULL, hash bytea NOT NULL, created double precision NOT NULL, name text NOT NULL);
 `,
   },
+  {
+    version: 2,
+    description: 'the erasure audit (counts only, never a user id)',
+    sql: `
+CREATE TABLE erasures (id text COLLATE "C" PRIMARY KEY, ts double precision NOT NULL, counts jsonb NOT NULL);
+`,
+  },
 ]);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

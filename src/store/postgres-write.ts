@@ -22,7 +22,8 @@ export type PgWrite =
   | { op: 'remove'; kind: CatalogueKind; id: string }
   | { op: 'putState'; key: string; value: Buffer; ts: number }
   | { op: 'putKey'; id: string; scope: string; salt: Buffer; hash: Buffer; created: number; name: string }
-  | { op: 'deleteKey'; id: string };
+  | { op: 'deleteKey'; id: string }
+  | { op: 'erase'; user: string; id: string; ts: number; snapshots: { id: string; body: Buffer }[]; state: { key: string; value: Buffer }[]; counts: Record<string, number> };
 
 type DecisionWrite = Extract<PgWrite, { op: 'decision' }>;
 type FeedbackWrite = Extract<PgWrite, { op: 'feedback' }>;
@@ -232,6 +233,42 @@ async function upsertCatalogue(c: PoolClient, w: Extract<PgWrite, { op: 'upsert'
   return rows.length - old.rows[0]!.n;
 }
 
+/** The feedback rows an erasure removes: the user's own, and any on the user's decisions. */
+const THEIR_FEEDBACK = '"user" = $1 OR event_id IN (SELECT id FROM decisions WHERE "user" = $1)';
+
+/**
+ * An erasure (./types.ts, ErasureRequest) inside the writer's transaction. Deleted rows stay in
+ * the table files as dead tuples until VACUUM reuses their space (docs/privacy.md).
+ */
+async function erase(c: PoolClient, w: Extract<PgWrite, { op: 'erase' }>): Promise<{ id: string; ts: number; counts: Record<string, number> }> {
+  await c.query(
+    q(
+      'chorus_erase_totals',
+      `UPDATE item_feedback t SET n = t.n - g.n, reward = t.reward - g.r
+       FROM (SELECT item, count(*) AS n, sum(reward) AS r FROM feedback WHERE ${THEIR_FEEDBACK} GROUP BY item) g WHERE t.item = g.item`,
+      [w.user],
+    ),
+  );
+  await c.query('DELETE FROM item_feedback WHERE n <= 0');
+  const feedback = (await c.query(q('chorus_erase_feedback', `DELETE FROM feedback WHERE ${THEIR_FEEDBACK}`, [w.user]))).rowCount ?? 0;
+  const decisions = (await c.query(q('chorus_erase_decisions', 'DELETE FROM decisions WHERE "user" = $1', [w.user]))).rowCount ?? 0;
+  const users = (await c.query(q('chorus_erase_user', 'DELETE FROM users WHERE id = $1', [w.user]))).rowCount ?? 0;
+  let snapshots = 0;
+  for (const sn of w.snapshots) snapshots += (await c.query(q('chorus_erase_snapshot', 'UPDATE snapshots SET body = $2 WHERE id = $1', [sn.id, sn.body]))).rowCount ?? 0;
+  for (const st of w.state) {
+    await c.query(
+      q(
+        'chorus_put_state',
+        'INSERT INTO state (key, value, updated) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated',
+        [st.key, st.value, w.ts],
+      ),
+    );
+  }
+  const counts = { ...w.counts, decisions, feedback, users, snapshots };
+  await c.query(q('chorus_erase_audit', 'INSERT INTO erasures (id, ts, counts) VALUES ($1, $2, $3::jsonb)', [w.id, w.ts, JSON.stringify(counts)]));
+  return { id: w.id, ts: w.ts, counts };
+}
+
 /** One write that is not an append, as its own statement; resolves with the write's value. */
 async function applyOne(c: PoolClient, w: Exclude<PgWrite, DecisionWrite | FeedbackWrite>): Promise<unknown> {
   switch (w.op) {
@@ -280,6 +317,8 @@ async function applyOne(c: PoolClient, w: Exclude<PgWrite, DecisionWrite | Feedb
       return undefined;
     case 'deleteKey':
       return ((await c.query(q('chorus_delete_key', 'DELETE FROM api_keys WHERE id = $1', [w.id]))).rowCount ?? 0) > 0;
+    case 'erase':
+      return erase(c, w);
   }
 }
 

@@ -2,6 +2,8 @@ import pg from 'pg';
 import { ChorusError, ConfigError } from '../errors.js';
 import type {
   CatalogueStore,
+  ErasureRecord,
+  ErasureStore,
   EventStore,
   KeyStore,
   SnapshotMeta,
@@ -95,6 +97,7 @@ export class PostgresStore implements Store {
   readonly catalogue: CatalogueStore;
   readonly state: StateStore;
   readonly keys: KeyStore;
+  readonly erasures: ErasureStore;
   /** Resolves with the schema version once migrations are done; rejects if the database cannot be opened. */
   readonly ready: Promise<number>;
   private readonly pool: pg.Pool;
@@ -249,6 +252,16 @@ export class PostgresStore implements Store {
       },
       listKeys: async () => (await rows('chorus_list_keys', 'SELECT * FROM api_keys ORDER BY created, id')).map(keyFromRow),
       deleteKey: (id) => write({ op: 'deleteKey', id }),
+    };
+
+    this.erasures = {
+      eraseUser: (r) => write<ErasureRecord>({ op: 'erase', user: r.user, id: r.id, ts: r.ts, snapshots: r.snapshots, state: r.state, counts: r.counts }),
+      list: async (limit) =>
+        (await rows('chorus_list_erasures', 'SELECT id, ts, counts FROM erasures ORDER BY ts DESC, id LIMIT $1', [limit])).map((r) => ({
+          id: r.id as string,
+          ts: r.ts as number,
+          counts: r.counts as Record<string, number>,
+        })),
     };
   }
 

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, created REAL NOT NULL
 CREATE TABLE IF NOT EXISTS activations (seq INTEGER PRIMARY KEY AUTOINCREMENT, snapshot_id TEXT NOT NULL, ts REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, scope TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, created REAL NOT NULL, name TEXT NOT NULL);
+-- The audit of erasures (DELETE /users/:id, chorus forget): counts only, never a user id.
+CREATE TABLE IF NOT EXISTS erasures (id TEXT PRIMARY KEY, ts REAL NOT NULL, counts TEXT NOT NULL);
 `;
 
 /** Schema version in `PRAGMA user_version`: 1 added item_feedback (backfilled from the log on open). */
@@ -81,7 +83,8 @@ export type WriteOp =
   | { op: 'remove'; args: [kind: CatalogueKind, id: string] }
   | { op: 'putState'; args: [key: string, value: Blob, ts: number] }
   | { op: 'putKey'; args: [id: string, scope: string, salt: Blob, hash: Blob, created: number, name: string] }
-  | { op: 'deleteKey'; args: [id: string] };
+  | { op: 'deleteKey'; args: [id: string] }
+  | { op: 'erase'; args: [user: string, id: string, ts: number, snapshots: { id: string; body: Blob }[], state: { key: string; value: Blob }[], counts: string] };
 
 /** One write's outcome inside a group commit: its value, or the error that undid it alone. */
 export type WriteResult = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -89,6 +92,58 @@ export type WriteResult = { ok: true; value: unknown } | { ok: false; error: unk
 /** better-sqlite3 binds only Buffers as BLOBs; a Buffer posted across threads arrives as a Uint8Array. */
 function buf(b: Blob): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * An erasure (src/store/types.ts, ErasureRequest) on a connection, inside the caller's
+ * transaction. `secure_delete` is ON for its statements, so the deleted rows' bytes are
+ * overwritten with zeros, the overflow pages they free included, instead of being left in free
+ * space. Pages already on the free list (old snapshot bodies, old checkpoints deleted earlier,
+ * when only FAST was on: see `configure`) are wiped too: a zero-filled blob as large as the free
+ * list takes those pages over, and is deleted at once under ON. The store checkpoints the WAL
+ * after the commit (sqlite.ts) so that no older copy of any of these pages remains.
+ */
+function eraser(db: Database.Database): (w: Extract<WriteOp, { op: 'erase' }>) => { id: string; ts: number; counts: Record<string, number> } {
+  const theirs = 'user = @u OR event_id IN (SELECT id FROM decisions WHERE user = @u)';
+  const totals = db.prepare(`SELECT item, COUNT(*) AS n, SUM(reward) AS r FROM feedback WHERE ${theirs} GROUP BY item`);
+  const subTotal = db.prepare('UPDATE item_feedback SET n = n - ?, reward = reward - ? WHERE item = ?');
+  const dropEmptyTotals = db.prepare('DELETE FROM item_feedback WHERE n <= 0');
+  const delFeedback = db.prepare(`DELETE FROM feedback WHERE ${theirs}`);
+  const delDecisions = db.prepare('DELETE FROM decisions WHERE user = ?');
+  const delUser = db.prepare('DELETE FROM users WHERE id = ?');
+  const setSnap = db.prepare('UPDATE snapshots SET body = ? WHERE id = ?');
+  const putState = db.prepare(
+    'INSERT INTO state (key, value, updated) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated',
+  );
+  const audit = db.prepare('INSERT INTO erasures (id, ts, counts) VALUES (?, ?, ?)');
+  const WIPE_KEY = 'privacy.wipe-free-pages';
+  const wipe = db.prepare('INSERT INTO state (key, value, updated) VALUES (?, zeroblob(?), 0)');
+  const unwipe = db.prepare('DELETE FROM state WHERE key = ?');
+  return (w) => {
+    const [user, id, ts, snapshots, state, extra] = w.args;
+    const wasSecure = db.pragma('secure_delete', { simple: true }) as number;
+    db.pragma('secure_delete = ON');
+    try {
+      for (const t of totals.all({ u: user }) as { item: string; n: number; r: number }[]) subTotal.run(t.n, t.r, t.item);
+      dropEmptyTotals.run();
+      const feedback = delFeedback.run({ u: user }).changes;
+      const decisions = delDecisions.run(user).changes;
+      const users = delUser.run(user).changes;
+      let snaps = 0;
+      for (const sn of snapshots) snaps += setSnap.run(buf(sn.body), sn.id).changes;
+      for (const st of state) putState.run(st.key, buf(st.value), ts);
+      const counts = { ...(JSON.parse(extra) as Record<string, number>), decisions, feedback, users, snapshots: snaps };
+      audit.run(id, ts, JSON.stringify(counts));
+      const free = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      if (free > 0) {
+        wipe.run(WIPE_KEY, free);
+        unwipe.run(WIPE_KEY);
+      }
+      return { id, ts, counts };
+    } finally {
+      db.pragma(`secure_delete = ${['OFF', 'ON', 'FAST'][wasSecure] ?? 'OFF'}`);
+    }
+  };
 }
 
 /**
@@ -124,6 +179,7 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
   );
   const putKey = db.prepare('INSERT OR REPLACE INTO api_keys (id, scope, salt, hash, created, name) VALUES (?,?,?,?,?,?)');
   const delKey = db.prepare('DELETE FROM api_keys WHERE id = ?');
+  const erase = eraser(db);
 
   const apply = (w: WriteOp): unknown => {
     switch (w.op) {
@@ -171,6 +227,8 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
       }
       case 'deleteKey':
         return delKey.run(w.args[0]).changes > 0;
+      case 'erase':
+        return erase(w);
     }
   };
   // A savepoint per write costs two statements (SAVEPOINT, RELEASE) beside a one-row INSERT, a
@@ -201,6 +259,11 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
 /** Connection settings both the reading and the writing connection use. */
 export function configure(db: Database.Database, synchronous: 'full' | 'normal'): void {
   db.pragma('journal_mode = WAL');
+  // FAST: a deleted or rewritten row's bytes inside a b-tree page are zeroed when that page is
+  // written anyway (no extra I/O, SQLite's documented trade-off), so an update leaves no stale
+  // copy of the old row in the page for an erasure to miss. Pages freed whole go to the free
+  // list as they are; an erasure wipes those (eraser, above).
+  db.pragma('secure_delete = FAST');
   db.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('busy_timeout = 5000');
 }

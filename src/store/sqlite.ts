@@ -6,6 +6,8 @@ import { ChorusError } from '../errors.js';
 import { spawnWorker, workerUrl } from '../util/workers.js';
 import type {
   CatalogueStore,
+  ErasureRecord,
+  ErasureStore,
   EventStore,
   KeyStore,
   SnapshotMeta,
@@ -301,6 +303,7 @@ export class SqliteStore implements Store {
   readonly catalogue: CatalogueStore;
   readonly state: StateStore;
   readonly keys: KeyStore;
+  readonly erasures: ErasureStore;
   private readonly db: Database.Database;
   private readonly writer: Writer;
   /** Where commits run (see SqliteStoreOptions.writer). */
@@ -445,6 +448,24 @@ export class SqliteStore implements Store {
       },
       listKeys: async () => (listKeys.all() as Row[]).map(keyFromRow),
       deleteKey: (id) => write({ op: 'deleteKey', args: [id] }),
+    };
+
+    const listErasures = db.prepare('SELECT id, ts, counts FROM erasures ORDER BY ts DESC, id LIMIT ?');
+    this.erasures = {
+      eraseUser: async (r) => {
+        const rec = await write<ErasureRecord>({
+          op: 'erase',
+          args: [r.user, r.id, r.ts, r.snapshots, r.state.map((s) => ({ key: s.key, value: s.value })), JSON.stringify(r.counts)],
+        });
+        // The erased rows' pages were rewritten zeroed (secure_delete), but their older versions
+        // are still frames in the WAL: a checkpoint copies the new pages into the database file and
+        // TRUNCATE empties the WAL. A reader holding an old snapshot makes it partial; it is retried
+        // by SQLite's next automatic checkpoint, and the next erasure tries again.
+        if (!memory) db.pragma('wal_checkpoint(TRUNCATE)');
+        return rec;
+      },
+      list: async (limit) =>
+        (listErasures.all(limit) as Row[]).map((r) => ({ id: r.id as string, ts: r.ts as number, counts: JSON.parse(r.counts as string) as Record<string, number> })),
     };
   }
 

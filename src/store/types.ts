@@ -146,6 +146,41 @@ export interface KeyStore {
   deleteKey(id: string): Promise<boolean>;
 }
 
+/**
+ * One erasure, as the store applies it in a single transaction (src/serve/erasure.ts builds it).
+ * The user's decisions, the feedback they gave or that answers their decisions, and their
+ * `users` row are deleted; per-item feedback totals lose their contribution; the given
+ * snapshots' bodies and state entries replace the stored ones (rewritten without the user); and
+ * an audit record is added. The audit holds counts only: no id, no pseudonym.
+ */
+export interface ErasureRequest {
+  /** The user id as stored (the pseudonym on a pseudonymised store). */
+  user: string;
+  /** The audit record's id (random) and time. */
+  id: string;
+  ts: number;
+  /** Stored snapshots rewritten without the user; a snapshot deleted meanwhile is not re-created. */
+  snapshots: { id: string; body: Buffer }[];
+  state: { key: string; value: Buffer }[];
+  /** What was removed outside the store (in-memory history, caches), added to the audit's counts. */
+  counts: Record<string, number>;
+}
+
+/** An audit record of one erasure. */
+export interface ErasureRecord {
+  id: string;
+  ts: number;
+  /** decisions, feedback, users (catalogue rows), snapshots (rewritten), plus the request's own counts. */
+  counts: Record<string, number>;
+}
+
+export interface ErasureStore {
+  /** Apply an erasure in one transaction; resolves with its audit record once committed. */
+  eraseUser(r: ErasureRequest): Promise<ErasureRecord>;
+  /** Audit records, most recent first. */
+  list(limit: number): Promise<ErasureRecord[]>;
+}
+
 export interface Store {
   /** The URL it was opened with (secrets removed). */
   readonly url: string;
@@ -154,5 +189,6 @@ export interface Store {
   readonly catalogue: CatalogueStore;
   readonly state: StateStore;
   readonly keys: KeyStore;
+  readonly erasures: ErasureStore;
   close(): Promise<void>;
 }

@@ -197,5 +197,58 @@ export function storeContract(backend: string, open: (name: string) => Store): v
       expect(await b.events.countDecisions()).toBe(1);
       expect(await b.catalogue.count('users')).toBe(1);
     });
+
+    it("erases a user in one transaction: their decisions, the feedback they gave or got, their row, their totals; snapshots and state replaced; an audit without the id", async () => {
+      const s = get('erase');
+      const other = (d: DecisionRecord): DecisionRecord => ({ ...d, user: 'u2' });
+      await s.events.appendDecision(decision('e1', 1000, ['a', 'b']));
+      await s.events.appendDecision(other(decision('e2', 1100, ['a', 'c'])));
+      await s.events.appendDecision({ ...decision('r1', 1200, ['a']), user: null, kind: 'rank' });
+      await s.events.appendFeedback(fb('a', 1, 1000, 'e1'));
+      // Feedback on u1's decision that does not name a user still belongs to it.
+      await s.events.appendFeedback({ ...fb('b', 0.5, 1001, 'e1'), user: null });
+      await s.events.appendFeedback({ ...fb('a', 1, 1002, 'e2'), user: 'u2' });
+      await s.events.appendFeedback({ ...fb('c', 1, 1003, null) });
+      await s.events.appendFeedback({ ...fb('a', 0.25, 1004, 'r1'), user: null });
+      await s.catalogue.upsert('users', [
+        { id: 'u1', meta: { text: 'one' }, created: 1, updated: 1 },
+        { id: 'u2', meta: {}, created: 1, updated: 1 },
+      ]);
+      await s.snapshots.putSnapshot({ id: 's1', created: 1, kind: 'k', source: 'initial', info: {} }, Buffer.from('with u1'));
+      await s.state.putState('k1', Buffer.from('old u1'));
+
+      const rec = await s.erasures.eraseUser({
+        user: 'u1',
+        id: 'erasure-1',
+        ts: 5000,
+        snapshots: [{ id: 's1', body: Buffer.from('without') }, { id: 'gone', body: Buffer.from('x') }],
+        state: [{ key: 'k1', value: Buffer.from('new') }],
+        counts: { historyItems: 2 },
+      });
+      expect(rec).toEqual({ id: 'erasure-1', ts: 5000, counts: { historyItems: 2, decisions: 1, feedback: 3, users: 1, snapshots: 1 } });
+      expect(await s.events.getDecision('e1')).toBeUndefined();
+      expect((await s.events.getDecision('e2'))?.user).toBe('u2');
+      expect(await s.events.getDecision('r1')).toBeDefined();
+      const left = await s.events.feedbackSince(0, 100);
+      expect(left.map((f) => [f.eventId, f.item])).toEqual([
+        ['e2', 'a'],
+        ['r1', 'a'],
+      ]);
+      expect(await s.catalogue.get('users', 'u1')).toBeUndefined();
+      expect(await s.catalogue.get('users', 'u2')).toBeDefined();
+      expect((await s.snapshots.getSnapshot('s1'))!.body.toString()).toBe('without');
+      expect(await s.snapshots.getSnapshot('gone')).toBeUndefined();
+      expect((await s.state.getState('k1'))!.toString()).toBe('new');
+      // Totals keep only what is left: a 1 + 0.25 from e2 and r1; b and c are gone with their only rows.
+      expect(await s.events.topItems(10)).toEqual([{ item: 'a', feedback: 2, rewardSum: 1.25 }]);
+      const audit = await s.erasures.list(10);
+      expect(audit).toEqual([rec]);
+      expect(JSON.stringify(audit)).not.toContain('u1');
+      // Durable: a reopen sees the same.
+      await s.close();
+      const b = get('erase');
+      expect(await b.events.countFeedback()).toBe(2);
+      expect(await b.erasures.list(10)).toEqual([rec]);
+    });
   });
 }

@@ -7,6 +7,7 @@ import { ChorusError, ConfigError } from '../../src/errors.js';
 import { isDuplicateKeyError } from '../../src/store/duplicate.js';
 import { openStore } from '../../src/store/open.js';
 import { PostgresStore } from '../../src/store/postgres.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/postgres-schema.js';
 import { SCHEMA as SQLITE_SCHEMA } from '../../src/store/sqlite-write.js';
 import type { DecisionRecord, FeedbackRecord, Store } from '../../src/store/types.js';
 import { storeContract } from './contract.js';
@@ -100,18 +101,18 @@ describe('postgres migrations', () => {
 
   it('opened twice, records one version and creates no table twice', async () => {
     const a = await open('mig_twice');
-    expect(await a.ready).toBe(1);
+    expect(await a.ready).toBe(SCHEMA_VERSION);
     await a.events.appendDecision(decision('e1'));
     await a.close();
     const before = await withClient((c) => tablesOf(c, 'mig_twice'));
     const b = await open('mig_twice');
-    expect(await b.ready).toBe(1);
+    expect(await b.ready).toBe(SCHEMA_VERSION);
     expect(await b.events.countDecisions()).toBe(1);
     await b.close();
     await withClient(async (c) => {
       expect(await tablesOf(c, 'mig_twice')).toEqual(before);
-      const v = await c.query('SELECT version FROM mig_twice.schema_version');
-      expect(v.rows).toEqual([{ version: 1 }]);
+      const v = await c.query('SELECT version FROM mig_twice.schema_version ORDER BY version');
+      expect(v.rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
       const t = await c.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'mig_twice' AND tablename = 'decisions'");
       expect(t.rows[0].n).toBe(1);
     });
@@ -119,10 +120,10 @@ describe('postgres migrations', () => {
 
   it('lets servers open a fresh database at the same moment', async () => {
     const stores = [0, 1, 2, 3].map(() => openStore(db.url('schema=mig_race')) as PostgresStore);
-    expect(await Promise.all(stores.map((s) => s.ready))).toEqual([1, 1, 1, 1]);
+    expect(await Promise.all(stores.map((s) => s.ready))).toEqual([SCHEMA_VERSION, SCHEMA_VERSION, SCHEMA_VERSION, SCHEMA_VERSION]);
     await Promise.all(stores.map((s) => s.close()));
-    const v = await withClient((c) => c.query('SELECT version FROM mig_race.schema_version'));
-    expect(v.rows).toEqual([{ version: 1 }]);
+    const v = await withClient((c) => c.query('SELECT version FROM mig_race.schema_version ORDER BY version'));
+    expect(v.rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
   });
 
   it('refuses a database whose schema is newer than this code', async () => {

@@ -13,6 +13,7 @@ import { activeCounts } from '../../data/split.js';
 import { loadConfig } from '../config.js';
 import { addDataFlags, dataFlagOptions, loadData, numberFlag, oneOf, readOptions, type DataFlags } from '../data.js';
 import { withCleanStdout, writeJson, writeOut } from '../output.js';
+import { ID_KEY_ENV, pseudonymiseDataset, pseudonymiserFromEnv } from '../../privacy/pseudonym.js';
 
 interface ImportFlags extends DataFlags {
   duplicates?: string;
@@ -22,6 +23,7 @@ interface ImportFlags extends DataFlags {
   out?: string;
   config?: string;
   json?: boolean;
+  pseudonymise?: boolean;
 }
 
 export function register(program: Command): void {
@@ -35,6 +37,7 @@ export function register(program: Command): void {
     .option('--fill-value <x>', 'value used by --missing constant')
     .option('--no-strict', 'drop and report malformed rows instead of stopping at the first')
     .option('-o, --out <file>', 'snapshot path (default: <name>.chorus-dataset in the working directory)')
+    .option('--pseudonymise', `write keyed HMAC pseudonyms instead of user ids (key from ${ID_KEY_ENV}; the same key as chorus serve --pseudonymise gives the same pseudonyms)`)
     .action(async function (this: Command, path: string) {
       const flags = this.optsWithGlobals<ImportFlags>();
       const { config } = loadConfig(flags.config);
@@ -46,8 +49,12 @@ export function register(program: Command): void {
         strict: flags.strict === false ? false : undefined,
       };
       const json = Boolean(flags.json);
+      const pseudonyms = flags.pseudonymise ? pseudonymiserFromEnv() : null;
       await withCleanStdout(json, async () => {
-        const { dataset, report, metadataReports, warning } = await loadData(path, readOptions(config, overrides));
+        const loaded = await loadData(path, readOptions(config, overrides));
+        const { report, metadataReports, warning } = loaded;
+        // At the edge: the snapshot written below never holds a raw user id.
+        const dataset = pseudonyms ? pseudonymiseDataset(loaded.dataset, pseudonyms) : loaded.dataset;
         const out = resolve(flags.out ?? config.import?.out ?? `${basename(dataset.name) || 'dataset'}.chorus-dataset`);
         await mkdir(dirname(out), { recursive: true });
         await saveDataset(dataset, out);
@@ -62,6 +69,7 @@ export function register(program: Command): void {
             report,
             metadataReports,
             snapshot: out,
+            pseudonymised: pseudonyms !== null,
           });
           return;
         }
@@ -71,7 +79,7 @@ export function register(program: Command): void {
           `dataset "${summary.name}": ${summary.users.toLocaleString('en-US')} users, ${summary.items.toLocaleString('en-US')} items, ` +
             `${summary.interactions.toLocaleString('en-US')} interactions`,
         );
-        writeOut(`snapshot written to ${out}`);
+        writeOut(`snapshot written to ${out}${pseudonyms ? ' (user ids pseudonymised)' : ''}`);
       });
     });
 }

@@ -16,6 +16,7 @@ import { CB_DEFAULTS, validateCbConfig, type CbConfig } from '../../serve/cb-pol
 import { EXPLORATION_KINDS, type ExplorationKind } from '../../serve/exploration.js';
 import { parseInteractions } from '../../serve/namespaces.js';
 import { startServer } from '../../serve/server.js';
+import { ID_KEY_ENV, pseudonymiserFromEnv } from '../../privacy/pseudonym.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { oneOf } from '../data.js';
 import { writeErr, writeOut } from '../output.js';
@@ -57,6 +58,8 @@ export const ServeConfigSchema = z.strictObject({
   authFailureLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
   cors: z.array(z.string().min(1)).optional(),
+  /** `pseudonymise`: user ids become keyed pseudonyms (key from CHORUS_ID_KEY) before anything stores them (docs/privacy.md). */
+  privacy: z.strictObject({ pseudonymise: z.boolean().optional() }).optional(),
 });
 
 interface ServeFlags {
@@ -85,6 +88,7 @@ interface ServeFlags {
   authFailureLimit?: string;
   cors?: string;
   log?: boolean;
+  pseudonymise?: boolean;
   config?: string;
 }
 
@@ -186,6 +190,7 @@ export function register(program: Command): void {
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
+    .option('--pseudonymise', `replace every user id by a keyed HMAC pseudonym (key from ${ID_KEY_ENV}) before it is stored, logged or put in a snapshot; answers keep the caller's ids (docs/privacy.md)`)
     .action(async (flags: ServeFlags, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { config?: string };
       const { config } = loadConfig(globals.config);
@@ -211,6 +216,8 @@ export function register(program: Command): void {
       const sessionIdle = numFlag(flags.sessionIdle, 'session-idle') ?? sc.sessionIdle;
       if (sessionIdle !== undefined && sessionIdle < 0) throw new ConfigError(`expected seconds >= 0, got ${sessionIdle}`, 'session-idle');
       const activationGate = oneOf(flags.activationGate, ['dr', 'none'] as const, 'activation-gate') ?? sc.activationGate ?? 'none';
+      // Before the data is read: a missing key stops the start at once, with nothing opened.
+      const pseudonyms = (flags.pseudonymise ?? sc.privacy?.pseudonymise ?? false) ? pseudonymiserFromEnv() : null;
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -241,6 +248,7 @@ export function register(program: Command): void {
           ...(sc.keepSnapshots !== undefined ? { keepSnapshots: sc.keepSnapshots } : {}),
           ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
           ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),
+          pseudonyms,
         },
         server: {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,
@@ -253,7 +261,7 @@ export function register(program: Command): void {
       });
       writeOut(
         `chorus serve: ${dataset.name} (${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.nInteractions} interactions), ` +
-          `model ${s.engine.activeSnapshot.kind}, snapshot ${s.engine.activeSnapshot.id}, store ${s.store.url}\n` +
+          `model ${s.engine.activeSnapshot.kind}, snapshot ${s.engine.activeSnapshot.id}, store ${s.store.url}${pseudonyms ? ', user ids pseudonymised' : ''}\n` +
           `chorus serve: listening on ${s.url} (dashboard ${s.url}/dashboard, API ${s.url}/openapi.json)\n`,
       );
       if (s.generatedAdminKey) {
