@@ -3,3 +3,4 @@ export * from './mechanisms.js';
 export * from './dp-counts.js';
 export * from './dp-sgd.js';
 export * from './config.js';
+export * from './federated/index.js';

@@ -23,8 +23,9 @@ import { progressBar } from '../progress.js';
 import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
 import { privacyFromHyperparameters } from '../../privacy/config.js';
 import { logLearners, trainAgentOnLog } from './train-log.js';
+import { addFederatedFlags, checkFederatedFlags, trainFederated, type FederatedFlags } from './train-federated.js';
 
-interface TrainFlags extends DataFlags, PrivacyFlags {
+interface TrainFlags extends DataFlags, PrivacyFlags, FederatedFlags {
   model?: string;
   data?: string;
   param?: string[];
@@ -114,8 +115,8 @@ async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void
 }
 
 export function register(program: Command): void {
-  addPrivacyFlags(addDataFlags(program
-    .command('train')))
+  addFederatedFlags(addPrivacyFlags(addDataFlags(program
+    .command('train'))))
     .description('fit a model and save it (with an id index for `chorus recommend`)')
     .option('-m, --model <name>', 'model: popularity, itemknn, userknn, als, bpr, mf, ease, sasrec, gru4rec, hybrid … (default als)')
     .option('-d, --data <path>', 'dataset folder, interaction file or snapshot (default: config "data", else the bundled demo data)')
@@ -132,6 +133,11 @@ export function register(program: Command): void {
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<TrainFlags>();
       const { config } = loadConfig(flags.config);
+      checkFederatedFlags(flags);
+      if (flags.federated) {
+        if (flags.agent !== undefined) throw new ConfigError('--federated trains a model (als), not an agent', 'federated');
+        return trainFederated(flags, config);
+      }
       const privacy = privacyOptions(flags);
       if (flags.agent !== undefined) {
         if (privacy) throw new ConfigError('--dp-epsilon trains a model with differential privacy; agents have no DP path yet', 'dp-epsilon');

@@ -1,0 +1,2 @@
+export * from './secure-agg.js';
+export * from './client-dp.js';
