@@ -11,6 +11,7 @@ import { presetNames, presetConfig } from '../../env/presets.js';
 import { writeSimReport } from '../../eval/sim/report.js';
 import { runSimulation, type SimulationResult } from '../../eval/sim/simulate.js';
 import { codeVersion } from '../../eval/stamp.js';
+import { checkBusUrl } from '../../bus/nats.js';
 import { ConfigError } from '../../errors.js';
 import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { addDataFlags, dataFlagOptions, dataPath, printLoadWarning, readOptions, type DataFlags } from '../data.js';
@@ -30,6 +31,8 @@ interface SimulateFlags extends DataFlags {
   alpha?: string;
   evalSessions?: string;
   workers?: string;
+  bus?: string;
+  queue?: string;
   embeddings?: string;
   data?: string;
   out?: string;
@@ -64,6 +67,7 @@ export const SimulateConfigSchema = z.strictObject({
   alpha: z.number().min(0).optional(),
   evalSessions: z.number().int().min(1).optional(),
   workers: z.number().int().min(1).optional(),
+  bus: z.string().optional(),
   embeddings: z.enum(['none', 'builtin']).optional(),
   out: z.string().min(1).optional(),
   agents: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
@@ -91,6 +95,8 @@ export function register(program: Command): void {
     .option('--alpha <x>', 'weight α of the content reward A (default: the preset\'s)')
     .option('--eval-sessions <n>', 'evaluation sessions per seed (default 1000)')
     .option('--workers <n>', 'worker threads for parallel seeds (default: cores, max 2)')
+    .option('--queue <name>', 'with --bus: the workers\' queue (default "default"; see `chorus worker --queue`)')
+    .option('--bus <url>', 'run the seeds on `chorus worker` processes reached through this NATS JetStream server (e.g. nats://127.0.0.1:4222) instead of local threads; same numbers')
     .option('--embeddings <kind>', 'agent item features: none (CF factors, default) or builtin (CF + built-in text embeddings)')
     .option('-d, --data <path>', 'data to calibrate the world on: a MovieLens or Last.fm folder, a CSV/TSV/JSONL file or a snapshot (default: config "data", else ../shared/datasets/ml-latest-small when present, else the bundled demo data)')
     .option('-o, --out <dir>', 'report folder (default reports/<preset>-<agent>)')
@@ -123,6 +129,13 @@ export function register(program: Command): void {
       if (flags.saveAgent !== undefined && agents.length !== 1) throw new ConfigError('--save-agent saves one agent: give one --agent', 'save-agent');
       if (extraSpecs.length > 0 && !agents.includes('team')) throw new ConfigError('--extras adds agents to the team; give --agent team', 'extras');
       const json = Boolean(flags.json);
+      const bus = flags.bus ?? sc.bus;
+      if (flags.queue !== undefined && bus === undefined) throw new ConfigError('--queue names a queue on the bus: give --bus too', 'queue');
+      if (bus !== undefined) {
+        checkBusUrl(bus);
+        if (flags.saveAgent !== undefined) throw new ConfigError('--save-agent runs in this process: leave out --bus, or train the agent with `chorus train --agent`', 'save-agent');
+        for (const a of agents) if (!isBuiltinAgent(a)) throw new ConfigError(`--bus: agent "${a}" runs in this process only (worker processes run the built-in single agents)`, 'bus');
+      }
       if (seeds < MIN_SEEDS_FOR_INTERVALS) {
         writeErr(`warning: ${seeds} seed${seeds === 1 ? '' : 's'}: the 95 % intervals are over seeds, and with fewer than ${MIN_SEEDS_FOR_INTERVALS} they are too wide or too unstable to compare agents on (use --seeds ${MIN_SEEDS_FOR_INTERVALS} or more)`);
       }
@@ -162,6 +175,7 @@ export function register(program: Command): void {
                 evalSessions,
                 embeddings,
                 workers: isBuiltinAgent(agent) ? workers : 1, // agents registered at run time exist only in this thread
+                ...(bus !== undefined ? { bus, ...(flags.queue !== undefined ? { queue: flags.queue } : {}), onWarning: (m: string) => writeErr(`warning: ${m}`) } : {}),
                 lambda,
                 alpha,
                 onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),

@@ -1,6 +1,7 @@
 /**
  * `runSimulation`: the library entry behind `chorus simulate`. Seeds run in parallel on worker
- * threads (each worker builds the world once); results are aggregated over seeds.
+ * threads (each worker builds the world once), or as tasks on worker processes over a NATS bus
+ * (./rollout-farm.ts); results are aggregated over seeds.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -35,6 +36,15 @@ export interface SimulationOptions extends SetupOptions {
   saveAgent?: string;
   /** Progress in units of user-steps (training) + sessions (evaluation). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A NATS JetStream URL: the seeds run as tasks on `chorus worker` processes instead of this
+   * process's threads (./rollout-farm.ts); the numbers are the same.
+   */
+  bus?: string;
+  /** The workers' queue on the bus (default `default`). */
+  queue?: string;
+  /** Said when the run is waiting on the bus with no worker taking tasks. */
+  onWarning?: (message: string) => void;
 }
 
 export interface SimulationResult {
@@ -101,7 +111,25 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const data = await dataStamp(o.dataDir, o.readOptions);
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
-  if (nWorkers <= 1) {
+  if (o.bus !== undefined) {
+    // The agent file is written from the trained agent's memory, which stays on the worker.
+    if (o.saveAgent) throw new ConfigError('--save-agent runs in this process: leave out --bus, or train the agent with `chorus train --agent`', 'save-agent');
+    // Loaded only here: the NATS client is not needed by in-process runs.
+    const { runSeedsOnBus } = await import('./rollout-farm.js');
+    const results = await runSeedsOnBus({
+      bus: o.bus,
+      ...(o.queue !== undefined ? { queue: o.queue } : {}),
+      setup: { ...setupOpts, dataDir: resolve(setupOpts.dataDir) },
+      runOptions: run,
+      seeds: seedList,
+      evalSessions,
+      chunk,
+      dataSha256: data.sha256,
+      onProgress: tick,
+      ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+    });
+    perSeed = seedList.map((s) => results.get(s)!);
+  } else if (nWorkers <= 1) {
     const setup = await buildSetup(setupOpts);
     perSeed = [];
     for (const seed of seedList) {
