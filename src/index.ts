@@ -7,6 +7,8 @@ export * from './embed/index.js';
 export * from './eval/index.js';
 export * from './ope/index.js';
 export * from './privacy/index.js';
+export * from './federated/index.js';
+export * from './robust/index.js';
 export * from './nn/index.js';
 export * from './agents/index.js';
 export * from './env/index.js';

@@ -8,6 +8,7 @@
  */
 import type { Observation } from '../env/types.js';
 import { ConfigError } from '../errors.js';
+import { ENCODER_DEFAULTS } from './encoder-state.js';
 import { NEURAL_DEFAULTS, packObservations, snapshotObservation, unpackObservations, type PackedObservations } from './neural.js';
 import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
 import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
@@ -23,6 +24,7 @@ export interface A2cConfig extends PolicyGradientConfig {
 
 export const A2C_DEFAULTS: Omit<A2cConfig, 'seed'> = {
   ...NEURAL_DEFAULTS,
+  ...ENCODER_DEFAULTS,
   nSteps: 32,
   entropy: 0.01,
   valueLr: 1e-3,

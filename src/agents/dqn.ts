@@ -7,10 +7,16 @@
  * r_i being the step reward credited to position i (shared among clicked positions), and j
  * ranging over the `nextCandidates` best unseen items at s' by the prior. Replay buffer, Huber
  * loss, Polyak-averaged target network.
+ *
+ * With `encoder` gru or attention the state includes a learned encoder over the recent items
+ * (./encoder-state.ts), trained by the same TD loss through Q's input gradient. There is no target
+ * copy of the encoder: the bootstrap values read the next states through the online encoder (the
+ * target network still lags in the head), which keeps one encoder to save and train.
  */
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
+import { ENCODER_DEFAULTS } from './encoder-state.js';
 import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import type { AgentContext } from './state.js';
 import type { ActOptions, Transition } from './types.js';
@@ -28,6 +34,7 @@ export interface DqnConfig extends ReplayConfig {
 
 export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   ...NEURAL_DEFAULTS,
+  ...ENCODER_DEFAULTS,
   epsilon: 0.05,
   epsilonStart: 0.5,
   epsilonDecaySteps: 5000,
@@ -71,6 +78,10 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     this.target = this.q.clone(this.initRng);
     this.opt = new Adam(this.q.params, this.q.grads, { lr: config.lr, maxGradNorm: 10 });
     this.buffer = new ReplayBuffer(config.bufferSize);
+  }
+
+  protected override trainsEncoder(): boolean {
+    return true;
   }
 
   get epsilon(): number {
@@ -140,11 +151,14 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       nextC.push(c);
       rows += c.length;
     }
+    const enc = this.pairs.encoder;
     if (rows > 0) {
       this.x = grow(this.x, rows * D);
+      // One batched encoder pass over the next states (before the online one that training keeps).
+      const nextEnc = enc ? this.pairs.encodeBatch(batch.map((b) => b.next)) : null;
       let r = 0;
       for (let t = 0; t < batch.length; t++) {
-        this.pairs.fill(batch[t]!.next, nextC[t]!, this.x, r);
+        this.pairs.fill(batch[t]!.next, nextC[t]!, this.x, r, nextEnc?.subarray(t * enc!.dim, (t + 1) * enc!.dim));
         r += nextC[t]!.length;
       }
       const tq = Float32Array.from(this.target.forward(this.x, rows));
@@ -166,10 +180,11 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     this.x = grow(this.x, rows * D);
     this.y = grow(this.y, rows);
     this.g = grow(this.g, rows);
+    const stateEnc = enc ? this.pairs.encodeBatch(batch.map((b) => b.obs)) : null;
     let r = 0;
     for (let t = 0; t < batch.length; t++) {
       const b = batch[t]!;
-      this.pairs.fill(b.obs, b.items, this.x, r);
+      this.pairs.fill(b.obs, b.items, this.x, r, stateEnc?.subarray(t * enc!.dim, (t + 1) * enc!.dim));
       const boot = b.done ? 0 : gamma * nextVal[t]!;
       for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + boot;
       r += b.items.length;
@@ -177,7 +192,14 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     this.q.zeroGrad();
     const pred = this.q.forward(this.x, rows);
     huberLoss(pred, this.y, rows, this.g);
-    this.q.backward(this.g.subarray(0, rows));
+    if (enc) {
+      // The same loss trains the encoder: Q's input gradient, per sample over its shown items.
+      const dx = this.q.backward(this.g.subarray(0, rows), true)!;
+      this.pairs.trainEncoder(
+        dx,
+        batch.map((b) => b.items.length),
+      );
+    } else this.q.backward(this.g.subarray(0, rows));
     this.opt.step();
     this.target.softUpdateFrom(this.q, tau);
   }

@@ -21,3 +21,4 @@ export { DdpgAgent, DDPG_DEFAULTS, type DdpgConfig } from './ddpg.js';
 export { PpoAgent, PPO_DEFAULTS, type PpoConfig } from './ppo.js';
 export { TrpoAgent, TRPO_DEFAULTS, type TrpoConfig } from './trpo.js';
 export { DeterministicSlate, EpsilonGreedySlate, UniformSlate } from './slate-distribution.js';
+export * from './encoder-state.js';

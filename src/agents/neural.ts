@@ -10,7 +10,9 @@
  *   [ state (StateFeaturiser) | item vector | item genres | cold | log-popularity |
  *     prior score z-scored over the catalogue | state·item vector | genre overlap ]
  *
- * so one network scores any item, including ones never shown before.
+ * so one network scores any item, including ones never shown before. With `encoder` gru or
+ * attention (./encoder-state.ts) the state part is [ StateFeaturiser | encoder state ], the
+ * encoder trained through the network's input gradient (`PairFeatures.trainEncoder`).
  */
 import type { Observation } from '../env/types.js';
 import { ConfigError, ModelStateError } from '../errors.js';
@@ -19,10 +21,15 @@ import { Rng } from '../util/rng.js';
 import { BaseAgent } from './base.js';
 import type { ActOptions, Transition } from './types.js';
 import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } from './state.js';
+import { HistoryEncoder, encoderConfigOf, type EncoderStateConfig } from './encoder-state.js';
 import { logPopularity } from '../util/log-popularity.js';
 
-/** Knobs every neural agent shares. */
-export interface NeuralConfig {
+/**
+ * Knobs every neural agent shares. The encoder ones (./encoder-state.ts) are optional: absent
+ * means `encoder: 'none'`, and only the agents that train an encoder (DQN, REINFORCE, A2C, PPO)
+ * list them in their defaults.
+ */
+export interface NeuralConfig extends Partial<EncoderStateConfig> {
   seed: number;
   /** Candidate set size per step (top items by the myopic prior). */
   candidates: number;
@@ -205,6 +212,8 @@ export class CandidateSource {
 /** (state, item) feature rows for a list of items; see the module comment for the layout. */
 export class PairFeatures {
   readonly featuriser: StateFeaturiser;
+  /** The learned history encoder whose state follows the featuriser's, or null. */
+  readonly encoder: HistoryEncoder | null;
   readonly stateDim: number;
   readonly itemDim: number;
   readonly dim: number;
@@ -212,12 +221,14 @@ export class PairFeatures {
   private readonly state: Float32Array;
   readonly source: CandidateSource;
   private readonly logPop: Float64Array;
+  private dStates: Float32Array = new Float32Array(0);
 
-  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}) {
+  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null) {
     this.ctx = ctx;
     this.source = source;
     this.featuriser = new StateFeaturiser(ctx, stateConfig);
-    this.stateDim = this.featuriser.dim;
+    this.encoder = encoder;
+    this.stateDim = this.featuriser.dim + (encoder ? encoder.dim : 0);
     const { dim, categoryNames } = ctx.items;
     this.itemDim = dim + categoryNames.length + 5;
     this.dim = this.stateDim + this.itemDim;
@@ -227,12 +238,78 @@ export class PairFeatures {
 
   /** The state vector alone (stateDim) into out. */
   encodeState(obs: Observation, out: Float32Array): Float32Array {
-    return this.featuriser.encode(obs, out);
+    this.featuriser.encode(obs, out);
+    if (this.encoder) this.encoder.encode(obs, out, this.featuriser.dim);
+    return out;
   }
 
-  /** Writes one row per item of `items` into out (row-major, rows × dim, starting at row `row0`). */
-  fill(obs: Observation, items: ArrayLike<number>, out: Float32Array, row0 = 0): void {
+  /**
+   * State vectors of several observations into out (row o at o·stateDim): `encodeState` for each,
+   * with the encoder run once over the batch.
+   */
+  encodeStates(obs: readonly Observation[], out: Float32Array): Float32Array {
+    const S = this.stateDim;
+    const f = this.featuriser.dim;
+    for (let o = 0; o < obs.length; o++) this.featuriser.encode(obs[o]!, out.subarray(o * S, (o + 1) * S));
+    if (this.encoder) {
+      const E = this.encoder.dim;
+      const st = this.encoder.forward(obs);
+      for (let o = 0; o < obs.length; o++) out.set(st.subarray(o * E, (o + 1) * E), o * S + f);
+    }
+    return out;
+  }
+
+  /**
+   * The encoder states of a batch of observations (obs.length × encoder dim, a fresh array), the
+   * forward kept for `trainEncoder`; rows for `fill`'s `encoded`. Only with an encoder.
+   */
+  encodeBatch(obs: readonly Observation[]): Float32Array {
+    if (!this.encoder) throw new ConfigError('encodeBatch needs an encoder (config encoder gru or attention)', 'encoder');
+    return this.encoder.forward(obs);
+  }
+
+  /** `encoderBackward`, then one encoder Adam step (gradients zeroed after it). */
+  trainEncoder(dRows: Float32Array, rowCounts: ArrayLike<number>): void {
+    if (!this.encoder) return;
+    this.encoderBackward(dRows, rowCounts);
+    this.encoder.step();
+  }
+
+  /**
+   * Accumulate the encoder's parameter gradients from dLoss/dRows (the network's input gradient,
+   * rows × dim). The rows are those of the last `encodeBatch`'s observations, in order, rowCounts[o]
+   * rows each; only the encoder's columns of the state part carry its gradient (the state·item and
+   * genre-overlap features read the featuriser's columns alone).
+   */
+  encoderBackward(dRows: Float32Array, rowCounts: ArrayLike<number>): void {
+    const enc = this.encoder;
+    if (!enc) return;
+    const E = enc.dim;
+    const f0 = this.featuriser.dim;
+    const n = rowCounts.length;
+    this.dStates = grow(this.dStates, n * E);
+    const dS = this.dStates.fill(0, 0, n * E);
+    let r = 0;
+    for (let o = 0; o < n; o++) {
+      for (let q = 0; q < rowCounts[o]!; q++, r++) {
+        const src = r * this.dim + f0;
+        for (let j = 0; j < E; j++) dS[o * E + j]! += dRows[src + j]!;
+      }
+    }
+    enc.backward(dS);
+  }
+
+  /**
+   * Writes one row per item of `items` into out (row-major, rows × dim, starting at row `row0`).
+   * With an encoder, `encoded` is this observation's encoder state when the caller has it (a row
+   * of `encodeBatch`); else it is computed here.
+   */
+  fill(obs: Observation, items: ArrayLike<number>, out: Float32Array, row0 = 0, encoded?: Float32Array): void {
     const s = this.featuriser.encode(obs, this.state);
+    if (this.encoder) {
+      if (encoded) s.set(encoded.subarray(0, this.encoder.dim), this.featuriser.dim);
+      else this.encoder.encode(obs, s, this.featuriser.dim);
+    }
     const z = this.source.zPrior(obs.user);
     const { dim: d, vectors, categoryNames, catIndptr, catIndices, cold } = this.ctx.items;
     const nC = categoryNames.length;
@@ -399,8 +476,21 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
     super(ctx, config);
     validateNeuralConfig(config);
     this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates);
-    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {});
+    const enc = encoderConfigOf(config);
+    if (enc.encoder !== 'none' && !this.trainsEncoder()) {
+      // (The subclass's `name` field is not set yet here, hence no name in the message.)
+      throw new ConfigError('this agent does not train a history encoder, so encoder must be none (dqn, reinforce, a2c and ppo train one)', 'encoder');
+    }
+    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed));
     this.initRng = new Rng((config.seed ^ 0x5bd1e995) >>> 0);
+  }
+
+  /**
+   * Whether the agent's loss trains `pairs.encoder` (through `PairFeatures.trainEncoder`). An agent
+   * that would only read a frozen random encoder refuses `encoder` gru|attention instead.
+   */
+  protected trainsEncoder(): boolean {
+    return false;
   }
 
   /** Every network (with its optimiser, if trained) that makes up the agent's learned state. */
@@ -416,7 +506,10 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
   protected override getState(): Record<string, unknown> {
     const nets: Record<string, unknown> = {};
     for (const [name, { net, opt }] of Object.entries(this.networks())) nets[name] = { params: new Float32Array(net.params), adam: opt?.toJSON() };
-    return { nets, extra: this.extraState() };
+    const out: Record<string, unknown> = { nets, extra: this.extraState() };
+    // Only with an encoder, so an agent without one saves exactly what it saved before.
+    if (this.pairs.encoder) out.encoder = this.pairs.encoder.toJSON();
+    return out;
   }
 
   protected override setState(state: Record<string, unknown>): void {
@@ -429,6 +522,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
       net.params.set(s.params);
       if (opt && s.adam) opt.load(s.adam);
     }
+    if (this.pairs.encoder) this.pairs.encoder.load(state.encoder);
     this.loadExtraState((state.extra ?? {}) as Record<string, unknown>);
   }
 }

@@ -30,6 +30,11 @@ export abstract class PolicyGradientAgent<C extends PolicyGradientConfig> extend
     this.value = new ValueNet(this.pairs, config.hidden, config.valueLr, this.initRng);
   }
 
+  /** The policy's loss trains the history encoder when there is one (SoftmaxPolicy.gradientStep). */
+  protected override trainsEncoder(): boolean {
+    return true;
+  }
+
   /** Check the subclass's own fields; throw ConfigError naming the field. Runs inside the constructor. */
   protected abstract validate(config: C): void;
 

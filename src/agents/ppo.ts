@@ -8,6 +8,7 @@
  * minibatches maximise Σ_a min(ρ Â, clip(ρ, 1 ± ε) Â) + entropy bonus, and fit V to Â + V_old.
  */
 import { ConfigError } from '../errors.js';
+import { ENCODER_DEFAULTS } from './encoder-state.js';
 import { NEURAL_DEFAULTS } from './neural.js';
 import { RolloutAgent, type RolloutConfig } from './policy-gradient.js';
 
@@ -21,6 +22,7 @@ export interface PpoConfig extends RolloutConfig {
 
 export const PPO_DEFAULTS: Omit<PpoConfig, 'seed'> = {
   ...NEURAL_DEFAULTS,
+  ...ENCODER_DEFAULTS,
   // Several epochs per rollout: a smaller step than the single-pass agents (measured on sim-ml-ls-v1).
   lr: 3e-4,
   rolloutSteps: 128,

@@ -12,6 +12,7 @@
  * data). Advantages are standardised per batch. V is an MLP on the state fitted to G_t.
  */
 import { ConfigError } from '../errors.js';
+import { ENCODER_DEFAULTS } from './encoder-state.js';
 import { NEURAL_DEFAULTS, SessionTracker } from './neural.js';
 import { PolicyGradientAgent, type PolicyGradientConfig } from './policy-gradient.js';
 import { packPolicySteps, standardise, unpackPolicySteps, type PolicyStep } from './softmax-policy.js';
@@ -30,6 +31,7 @@ export interface ReinforceConfig extends PolicyGradientConfig {
 
 export const REINFORCE_DEFAULTS: Omit<ReinforceConfig, 'seed'> = {
   ...NEURAL_DEFAULTS,
+  ...ENCODER_DEFAULTS,
   batchEpisodes: 8,
   topKCorrection: true,
   ratioCap: 10,

@@ -9,6 +9,10 @@
  * Learning goes through `gradientStep`: the caller gives, per stored step, a weight w_a for each
  * slate action a, and the step ascends Σ w_a · log π(a | s) (+ an entropy bonus); the weight
  * carries the algorithm (return × top-K correction, advantage, clipped ratio × advantage).
+ * With a history encoder in the pair features (./encoder-state.ts) the same step trains it: the
+ * policy's loss is the one loss that moves the encoder; V(s) reads the encoder's state but its
+ * regression loss does not train it (one objective per encoder keeps its Adam moments on one
+ * scale).
  */
 import type { Observation, Slate } from '../env/types.js';
 import { Adam, Mlp } from '../nn/index.js';
@@ -96,9 +100,13 @@ export class SoftmaxPolicy {
     let rows = 0;
     for (const st of steps) rows += st.cands.length;
     this.x = grow(this.x, rows * this.pairs.dim);
+    const enc = this.pairs.encoder;
+    // One batched encoder pass, kept for gradientStep's backward into the encoder.
+    const states = enc ? this.pairs.encodeBatch(steps.map((st) => st.obs)) : null;
     let r = 0;
-    for (const st of steps) {
-      this.pairs.fill(st.obs, st.cands, this.x, r);
+    for (let t = 0; t < steps.length; t++) {
+      const st = steps[t]!;
+      this.pairs.fill(st.obs, st.cands, this.x, r, states?.subarray(t * enc!.dim, (t + 1) * enc!.dim));
       r += st.cands.length;
     }
     const logits = this.net.forward(this.x, rows);
@@ -120,7 +128,8 @@ export class SoftmaxPolicy {
 
   /**
    * After `probabilities(steps)`: one Adam step ascending Σ_t Σ_a w[t][a]·log π(a|s_t) / |steps|
-   * plus entropyCoef × the mean entropy.
+   * plus entropyCoef × the mean entropy (and one for the history encoder, when there is one; no
+   * other encoder pass may come between the two calls).
    */
   gradientStep(steps: PolicyStep[], weights: Float32Array[], entropyCoef: number): void {
     let rows = 0;
@@ -153,7 +162,13 @@ export class SoftmaxPolicy {
       r += n;
     }
     this.net.zeroGrad();
-    this.net.backward(g.subarray(0, rows));
+    if (this.pairs.encoder) {
+      const dx = this.net.backward(g.subarray(0, rows), true)!;
+      this.pairs.trainEncoder(
+        dx,
+        steps.map((st) => st.cands.length),
+      );
+    } else this.net.backward(g.subarray(0, rows));
     this.opt.step();
   }
 }
@@ -196,7 +211,7 @@ export class ValueNet {
   values(obs: Observation[]): Float32Array {
     const n = obs.length;
     this.x = grow(this.x, n * this.pairs.stateDim);
-    for (let t = 0; t < n; t++) this.pairs.encodeState(obs[t]!, this.x.subarray(t * this.pairs.stateDim, (t + 1) * this.pairs.stateDim));
+    this.pairs.encodeStates(obs, this.x);
     return Float32Array.from(this.net.forward(this.x, n));
   }
 

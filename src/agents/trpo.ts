@@ -56,6 +56,14 @@ export class TrpoAgent extends RolloutAgent<TrpoConfig> {
     this.trustRegion = new SoftmaxTrustRegion(this.policy);
   }
 
+  /**
+   * The natural-gradient step covers the policy network's parameters only (its Fisher products
+   * have no tangent through an encoder), so TRPO refuses `encoder` rather than read a frozen one.
+   */
+  protected override trainsEncoder(): boolean {
+    return false;
+  }
+
   /** What the last policy update did (accepted, KL, surrogate before/after …); null before the first. */
   get lastUpdate(): TrustRegionStats | null {
     return this.stats;

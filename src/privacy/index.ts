@@ -4,3 +4,5 @@ export * from './dp-counts.js';
 export * from './dp-sgd.js';
 export * from './config.js';
 export * from './federated/index.js';
+export * from './pseudonym.js';
+export * from './erasure.js';

@@ -286,7 +286,7 @@ export function injectAttack(ds: Dataset, config: AttackConfig): AttackResult {
 }
 
 /** `ds` without the interactions of the users flagged in `drop` (id maps unchanged, so indices still agree). */
-export function withoutUsers(ds: Dataset, drop: Uint8Array): Dataset {
+export function dropInteractionsOf(ds: Dataset, drop: Uint8Array): Dataset {
   const { user, length } = ds.interactions;
   let n = 0;
   for (let k = 0; k < length; k++) if (!drop[user[k]!]) n++;

@@ -7,7 +7,7 @@
 import type { Dataset } from '../data/dataset.js';
 import { createEvalModel, modelTakesSeed } from '../eval/models.js';
 import type { Recommender } from '../recommenders/types.js';
-import { injectAttack, pickTargets, withoutUsers, type AttackType } from './attacks.js';
+import { injectAttack, pickTargets, dropInteractionsOf, type AttackType } from './attacks.js';
 import { applyDetector, detectionQuality, trainDetector, type DetectorConfig, type DetectorModel } from './detector.js';
 import { pushMeasures, type PushMeasures } from './measures.js';
 
@@ -91,7 +91,7 @@ export async function runShilling(o: ShillingOptions): Promise<ShillingResult> {
     const q = detectionQuality(det.flagged, atk.fake);
     let genuineFlagged = 0;
     for (let u = 0; u < atk.genuineUsers; u++) genuineFlagged += det.flagged[u]!;
-    return { spec, atk, det, q, genuineFlagged, filtered: withoutUsers(atk.dataset, det.flagged) };
+    return { spec, atk, det, q, genuineFlagged, filtered: dropInteractionsOf(atk.dataset, det.flagged) };
   });
   const rows: ShillingRow[] = [];
   for (const name of o.models) {

@@ -1,5 +1,5 @@
 /** Robustness to fake profiles: attack kit, push measures, detector, rate anomalies. */
-export { ATTACK_TYPES, attackScale, injectAttack, itemStats, pickTargets, withoutUsers, type AttackConfig, type AttackResult, type AttackScale, type AttackType, type ItemStats } from './attacks.js';
+export { ATTACK_TYPES, attackScale, injectAttack, itemStats, pickTargets, dropInteractionsOf, type AttackConfig, type AttackResult, type AttackScale, type AttackType, type ItemStats } from './attacks.js';
 export { pushMeasures, pushShift, type PushMeasures, type PushOptions, type PushShift } from './measures.js';
 export {
   FEATURE_NAMES,

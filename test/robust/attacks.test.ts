@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples } from '../../src/data/dataset.js';
-import { ATTACK_TYPES, injectAttack, itemStats, pickTargets, withoutUsers } from '../../src/robust/attacks.js';
+import { ATTACK_TYPES, injectAttack, itemStats, pickTargets, dropInteractionsOf } from '../../src/robust/attacks.js';
 import { ConfigError } from '../../src/errors.js';
 import { ratedWorld } from './world.js';
 
@@ -93,11 +93,11 @@ describe('injectAttack', () => {
     expect(() => injectAttack(world, { type: 'random', targets: Int32Array.of(world.nItems), size: 0.05, filler: 0.05, seed: 1 })).toThrow(ConfigError);
   });
 
-  it('withoutUsers drops exactly the flagged users rows, keeping the id maps', () => {
+  it('dropInteractionsOf drops exactly the flagged users rows, keeping the id maps', () => {
     const atk = injectAttack(world, { type: 'random', targets, size: 0.05, filler: 0.05, seed: 1 });
     const drop = new Uint8Array(atk.dataset.nUsers);
     for (const u of atk.fake) drop[u] = 1;
-    const clean = withoutUsers(atk.dataset, drop);
+    const clean = dropInteractionsOf(atk.dataset, drop);
     expect(clean.nInteractions).toBe(world.nInteractions);
     expect(clean.nUsers).toBe(atk.dataset.nUsers);
   });

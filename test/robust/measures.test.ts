@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRecommender } from '../../src/recommenders/registry.js';
-import { injectAttack, pickTargets, withoutUsers } from '../../src/robust/attacks.js';
+import { injectAttack, pickTargets, dropInteractionsOf } from '../../src/robust/attacks.js';
 import { pushMeasures, pushShift } from '../../src/robust/measures.js';
 import { ratedWorld } from './world.js';
 
@@ -26,7 +26,7 @@ describe('pushMeasures', () => {
     const drop = new Uint8Array(atk.dataset.nUsers);
     for (const u of atk.fake) drop[u] = 1;
     const cleaned = createRecommender('popularity');
-    await cleaned.fit(withoutUsers(atk.dataset, drop));
+    await cleaned.fit(dropInteractionsOf(atk.dataset, drop));
     expect(pushMeasures(cleaned, world, users, targets).hitRatio).toBe(0);
   });
 
