@@ -1,11 +1,14 @@
 /**
  * What every request meets before its handler: the JSON parser with its depth cap, CORS, rate
- * limits (per key, and per address for failed authentications), the key check, and the one
- * error shape for everything that goes wrong, Fastify's own errors included.
+ * limits (per key, and per address for failed authentications; counted in Redis when several
+ * servers must share them), the key check, and the one error shape for everything that goes
+ * wrong, Fastify's own errors included.
  */
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import { ChorusError } from '../errors.js';
 import type { KeyScope } from '../store/types.js';
 import { requestToken, type KeyRing } from './auth.js';
 import { AuthError, errorReply, RateLimitError, RequestError } from './errors.js';
@@ -26,6 +29,47 @@ export interface EdgeOptions {
   corsOrigins: string[];
   /** Fastify's request log is on: 5xx details go there instead of stderr. */
   logger: boolean;
+  /**
+   * Count the rate limits in this Redis (`redis://host:6379`) instead of in the process, so that
+   * several servers behind one load balancer share one budget per key and per address.
+   */
+  redis?: string;
+}
+
+/**
+ * A Redis connection for the rate limits, checked before the server starts (a wrong URL stops the
+ * start with a message naming it). Once running, a Redis that stops answering makes the limits
+ * let requests through (logged) rather than refuse every request: serving outlives a cache.
+ */
+async function rateLimitRedis(url: string): Promise<Redis> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ChorusError('E_CONFIG', `"${url}" is not a URL (expected redis://host:6379)`, { location: { field: 'redis' } });
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ChorusError('E_CONFIG', `expected a redis:// or rediss:// URL, got "${url}"`, { location: { field: 'redis' } });
+  // Few retries and a short connect timeout: a request must not wait on a dead Redis (the
+  // plugin's documented advice for rate limiting).
+  const client = new Redis(url, { connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: true });
+  let connected = false;
+  let said = 0;
+  // ioredis reports a lost connection here (and reconnects on its own); once running, say so at
+  // most once a minute. Before that, the failed start below says it.
+  client.on('error', (e: Error) => {
+    if (!connected || Date.now() - said < 60_000) return;
+    said = Date.now();
+    process.stderr.write(`chorus serve: Redis at ${url} is not answering (${e.message}); rate limits are not enforced until it is back\n`);
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (e) {
+    client.disconnect();
+    throw new ChorusError('E_REDIS_UNREACHABLE', `cannot reach Redis at ${url}: ${(e as Error).message}`, { status: 503, location: { field: 'redis' } });
+  }
+  connected = true;
+  return client;
 }
 
 /** Answer `err` in Chorus's shape (Personalizer's under its routes); 5xx details go to the log only. */
@@ -80,7 +124,10 @@ export async function installEdge(app: FastifyInstance, keys: KeyRing, o: EdgeOp
 
   if (o.rateLimit || o.authFailureLimit) {
     const general = o.rateLimit;
+    const redis = o.redis ? await rateLimitRedis(o.redis) : null;
+    if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
     await app.register(rateLimit, {
+      ...(redis ? { redis, nameSpace: 'chorus-rate-limit:', skipOnError: true } : {}),
       // The per-key limit runs after the key check (it keys on the key), on every keyed route.
       global: Boolean(general),
       ...(general ? { max: general.max, timeWindow: general.windowMs } : {}),

@@ -55,6 +55,7 @@ export const ServeConfigSchema = z.strictObject({
   historyLength: z.number().int().min(1).optional(),
   historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
+  redis: z.string().optional(),
   authFailureLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
   cors: z.array(z.string().min(1)).optional(),
@@ -85,6 +86,7 @@ interface ServeFlags {
   retrainEvery?: string;
   activationGate?: string;
   rateLimit?: string;
+  redis?: string;
   authFailureLimit?: string;
   cors?: string;
   log?: boolean;
@@ -187,6 +189,7 @@ export function register(program: Command): void {
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
     .option('--activation-gate <gate>', 'dr: activate a snapshot (or a retrain) only if, on the live log, DR of its ranking minus DR of the active ranking has a 95 % lower bound above 0; none (default): always')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
+    .option('--redis <url>', 'count the rate limits in this Redis (redis://host:6379), shared by every server that uses it')
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
@@ -254,6 +257,7 @@ export function register(program: Command): void {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,
           authFailureLimit: authFailures > 0 ? { max: authFailures, windowMs: 60_000 } : false,
           corsOrigins: flags.cors ? flags.cors.split(',').map((x) => x.trim()).filter(Boolean) : (sc.cors ?? []),
+          ...((flags.redis ?? sc.redis) !== undefined ? { redis: (flags.redis ?? sc.redis)! } : {}),
           logger: flags.log ?? false,
           ...(sc.bodyLimit ? { bodyLimit: sc.bodyLimit } : {}),
         },
