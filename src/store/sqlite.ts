@@ -122,8 +122,10 @@ class InlineWriter implements Writer {
     try {
       results = this.commit(batch.map((b) => b.w));
     } catch (e) {
-      // The COMMIT failed: nothing of the batch was written, so nothing waits for the disk.
+      // The COMMIT failed: nothing of the batch was written, so nothing waits for the disk. sync()
+      // still runs: it starts the fsync earlier batches wait for, or tells close() all is drained.
       for (const b of batch) b.p.reject(e);
+      this.sync();
       return;
     }
     if (this.walPath === null) {

@@ -116,6 +116,28 @@ describe('inline writer: COMMIT, then an fsync of the WAL off the event loop', (
     await w;
   });
 
+  it('closes when writes held during an fsync then fail to commit', async () => {
+    const s = new SqliteStore(join(dir, 'close-fail.db'));
+    control.delayMs = 40;
+    const first = append(s, 'f1');
+    await turn();
+    // f2 arrives during f1's fsync and is held; its COMMIT then fails as on a full disk. (The
+    // writer's commit function is swapped for one that throws: the only way to make COMMIT itself
+    // fail here, since a failing INSERT fails just its own write.)
+    // `any`: reaching the private writer is the point of this test.
+    const writer = (s as any).writer as { commit: (b: unknown[]) => unknown };
+    const second = append(s, 'f2');
+    writer.commit = () => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    };
+    const closed = s.close().then(() => 'closed');
+    const timeout = new Promise((r) => setTimeout(() => r('timed out'), 2000));
+    expect(await Promise.race([closed, timeout])).toBe('closed');
+    await Promise.all([first, second]);
+    expect(log).toContain('ok f1');
+    expect(log).toContain('fail f2: database or disk is full');
+  });
+
   it('does not fsync itself where COMMIT decides: synchronous=normal, and in memory', async () => {
     const n = new SqliteStore(join(dir, 'normal.db'), { synchronous: 'normal' });
     const m = new SqliteStore(':memory:');
