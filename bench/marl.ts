@@ -67,8 +67,14 @@ const CONFIGS: Cfg[] = [
   team('team independent', { coordination: 'independent' }),
   team('team vdn', { coordination: 'vdn' }),
   team('team qmix', { coordination: 'qmix' }),
+  // The state-weighted VDN: the mode named `qmix` until 2026-12-06 (its figures are labelled `team qmix` before then).
+  team('team weighted-vdn', { coordination: 'weighted-vdn' }),
   team('team central-critic', { coordination: 'central-critic' }),
+  // The per-item critic: the mode named `central-critic` until 2026-12-06 (its figures are labelled `team central-critic` before then).
+  team('team item-critic', { coordination: 'item-critic' }),
   team('team comm', { coordination: 'comm' }),
+  // The mode named `comm` until 2026-12-06 (its figures are labelled `team comm` before then).
+  team('team value-sharing', { coordination: 'value-sharing' }),
   team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
   team('user agent alone λ=1', { members: ['user'] }, 1),
   team('team vdn λ=1', { coordination: 'vdn' }, 1),
@@ -90,19 +96,27 @@ const CONFIGS: Cfg[] = [
   team('content agent alone λ=1', { members: ['content'] }, 1),
   team('team independent λ=1', { coordination: 'independent' }, 1),
   team('team qmix λ=1', { coordination: 'qmix' }, 1),
+  team('team weighted-vdn λ=1', { coordination: 'weighted-vdn' }, 1),
   team('team central-critic λ=1', { coordination: 'central-critic' }, 1),
+  team('team item-critic λ=1', { coordination: 'item-critic' }, 1),
   team('team comm λ=1', { coordination: 'comm' }, 1),
+  team('team value-sharing λ=1', { coordination: 'value-sharing' }, 1),
   team('item agent alone λ=0.5', { members: ['item'] }, 0.5),
   team('team vdn λ=0.5', { coordination: 'vdn' }, 0.5),
   team('team central-critic λ=0.5', { coordination: 'central-critic' }, 0.5),
+  team('team item-critic λ=0.5', { coordination: 'item-critic' }, 0.5),
   team('team comm λ=0.5', { coordination: 'comm' }, 0.5),
+  team('team value-sharing λ=0.5', { coordination: 'value-sharing' }, 0.5),
   // Position-aware slotting (TeamConfig.slotting = 'dcg') for the value modes.
   team('team vdn dcg', { coordination: 'vdn', slotting: 'dcg' }),
   team('team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }),
+  team('team weighted-vdn dcg', { coordination: 'weighted-vdn', slotting: 'dcg' }),
   team('team comm dcg', { coordination: 'comm', slotting: 'dcg' }),
+  team('team value-sharing dcg', { coordination: 'value-sharing', slotting: 'dcg' }),
   team('team independent dcg', { coordination: 'independent', slotting: 'dcg' }),
   // The learned central-critic team with the item agent's fair-exposure slots in evaluation.
   team('team central-critic fair', { coordination: 'central-critic', ...FAIR }),
+  team('team item-critic fair', { coordination: 'item-critic', ...FAIR }),
 ];
 // λ ablation grid: every variant below at λ = 0.5, 1 and 2 (labels "<variant> λ=<x>").
 const LAMBDA_GRID: [string, Record<string, unknown>][] = [
@@ -113,10 +127,15 @@ const LAMBDA_GRID: [string, Record<string, unknown>][] = [
   ['team vdn dcg', { coordination: 'vdn', slotting: 'dcg' }],
   ['team qmix dcg', { coordination: 'qmix', slotting: 'dcg' }],
   ['team central-critic', { coordination: 'central-critic' }],
+  ['team item-critic', { coordination: 'item-critic' }],
   ['user agent + fair slots', { members: ['user'], ...FAIR }],
   ['team central-critic fair', { coordination: 'central-critic', ...FAIR }],
+  ['team item-critic fair', { coordination: 'item-critic', ...FAIR }],
   ['team comm', { coordination: 'comm' }],
+  ['team value-sharing', { coordination: 'value-sharing' }],
   ['team qmix', { coordination: 'qmix' }],
+  ['team weighted-vdn', { coordination: 'weighted-vdn' }],
+  ['team weighted-vdn dcg', { coordination: 'weighted-vdn', slotting: 'dcg' }],
   ['team independent', { coordination: 'independent' }],
 ];
 for (const lam of [0.5, 1, 2]) {

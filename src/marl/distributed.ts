@@ -5,8 +5,10 @@
  * averages them and sends the mean back; every replica sets its values to the round's start plus
  * the mean update, so the value models stay identical across replicas (synchronous
  * data-parallel SGD with one round per vector step). The item agent's exposure state stays local to
- * each replica. Supported for the linear coordination modes (independent, vdn, qmix, comm); the
- * central critic's MLP is trained by the single-thread runner.
+ * each replica. Supported for every coordination mode but the item critic (independent, vdn,
+ * weighted-vdn, qmix and comm — their mixing network's and messages' parameters are averaged, each
+ * replica keeps its own Adam moments — and value-sharing); the critics (item-critic,
+ * central-critic) are trained by the single-thread runner.
  *
  * Replicas use the context's CF factors as the user agent's prior (functions such as `scoreUser`
  * cannot cross a thread boundary).
@@ -17,7 +19,7 @@ import { presetFamily } from '../env/presets.js';
 import { ConfigError } from '../errors.js';
 import { WorkerPool, workerUrl } from '../util/workers.js';
 import type { TeamContext } from './context.js';
-import { TeamAgent, TEAM_DEFAULTS, type TeamConfig } from './team.js';
+import { checkCoordination, SAMPLING_MODES, TeamAgent, TEAM_DEFAULTS, type TeamConfig } from './team.js';
 
 export interface DistributedOptions {
   world: SimWorld;
@@ -48,7 +50,7 @@ function plainContext(ctx: TeamContext): TeamContext {
 /** Train a team with `workers` gradient-exchanging replicas; returns the trained team (in this thread). */
 export async function trainDistributed(o: DistributedOptions): Promise<{ team: TeamAgent; rounds: number }> {
   const team: TeamConfig = { ...TEAM_DEFAULTS, ...o.team };
-  if (team.coordination === 'central-critic') throw new ConfigError('distributed learners support independent, vdn, qmix and comm', 'coordination');
+  if (SAMPLING_MODES.includes(checkCoordination(team.coordination))) throw new ConfigError('distributed learners support independent, vdn, weighted-vdn, qmix, value-sharing and comm, not the critics (item-critic, central-critic)', 'coordination');
   if (!(o.workers >= 1)) throw new ConfigError(`workers must be ≥ 1, got ${o.workers}`, 'workers');
   // The replicas rebuild the rating family's sessions from the world alone; other families are not shipped to workers.
   if (presetFamily(o.config) !== 'rating') throw new ConfigError(`distributed team training runs on the rating family's presets only, not ${o.config.preset}`, 'preset');

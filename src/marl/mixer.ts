@@ -5,9 +5,14 @@
  * so the step is scale-free in the features). Gradients are accumulated (`accumulate`) and
  * applied in `apply`, which lets distributed learners exchange and sum them before applying.
  *
- * VDN (Sunehag et al. 2018): Q_team = Σ_k Q_k. QMIX (Rashid et al. 2018): Q_team = Σ_k w_k(s)·Q_k
- * + b(s) (b optional: the team runs without it) with w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) ≥ 0 from a (linear) hypernetwork of the global state s, so
- * Q_team is monotone in every agent's Q and each agent's greedy choice agrees with the team's.
+ * VDN (Sunehag et al. 2018): Q_team = Σ_k Q_k (`vdnMix`).
+ *
+ * Weighted VDN (`StateWeightedMixer`): Q_team = Σ_k w_k(s)·Q_k + b(s) with
+ * w_k(s) = clip(|W_k·s + c_k|, wMin, wMax) ≥ 0 from a linear hypernetwork of the global state s
+ * (b optional: the team runs without it). Monotone in every agent's Q, but still additive in the
+ * agents' values for a given state: no hidden layer. It was called `QmixMixer` before the real one.
+ *
+ * The real QMIX mixing network is `QmixNetwork` (qmix-network.ts).
  */
 export class LinearValue {
   theta: Float64Array;
@@ -41,7 +46,7 @@ export class LinearValue {
 
   /**
    * grad += lr · err · scale · φ / norm, a normalised LMS step toward reducing err². `norm`
-   * defaults to 1 + |φ|²; models summed into one prediction (VDN, QMIX) pass the joint
+   * defaults to 1 + |φ|²; models summed into one prediction (VDN, weighted VDN, QMIX, comm) pass the joint
    * 1 + Σ_k scale_k²·|φ_k|², so the step is the joint model's gradient and shared directions
    * (two agents seeing the same feature) do not drift against each other. The error is clipped
    * to ±`clip` (a Huber-like step, robust to rare huge targets).
@@ -68,8 +73,8 @@ export function vdnMix(q: ArrayLike<number>, m: number, off = 0): number {
   return s;
 }
 
-/** QMIX-style monotone mixer with a linear hypernetwork over the global state. */
-export class QmixMixer {
+/** The weighted-VDN mixer: state-dependent non-negative weights from a linear hypernetwork, no hidden layer. */
+export class StateWeightedMixer {
   /** m × ds hypernetwork weights, m offsets (start at 1, so an untrained mixer is VDN) and the bias head. */
   W: Float64Array;
   c: Float64Array;
@@ -79,7 +84,7 @@ export class QmixMixer {
     readonly m: number,
     readonly ds: number,
     public lr: number,
-    /** Upper bound of every w_k(s): keeps one agent's weight from running away (the QMIX collapse seen with unbounded |·|). */
+    /** Upper bound of every w_k(s): keeps one agent's weight from running away (the collapse seen with unbounded |·|, when this mode was named qmix). */
     readonly wMax = 2,
     /** Lower bound of every w_k(s) (≥ 0): no agent is switched off entirely (a zero weight also stops its learning). */
     readonly wMin = 0,
@@ -141,3 +146,10 @@ export class QmixMixer {
     for (let j = 0; j < ds; j++) this.v[j]! += fb * s[j]!;
   }
 }
+
+/**
+ * @deprecated The state-weighted VDN mixer under its old name; the real QMIX mixer is `QmixNetwork`.
+ */
+export const QmixMixer = StateWeightedMixer;
+/** @deprecated See `StateWeightedMixer`. */
+export type QmixMixer = StateWeightedMixer;

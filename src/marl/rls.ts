@@ -12,9 +12,11 @@
  * factor β < 1 lets old targets fade. β = 1 is plain ridge regression toward the models' starting
  * parameters.
  *
- * Joint fitting: VDN and QMIX predict one team value Σ_k scale_k·θ_kᵀφ_k, so their parameters form
- * one regression over the concatenated, scaled features [scale_1·φ_1 | … | scale_m·φ_m] — one P
- * over all agents, which also keeps agents that see the same feature from fitting it twice.
+ * Joint fitting: VDN and the weighted VDN predict one team value Σ_k scale_k·θ_kᵀφ_k, so their
+ * parameters form one regression over the concatenated, scaled features [scale_1·φ_1 | … |
+ * scale_m·φ_m] — one P over all agents, which also keeps agents that see the same feature from
+ * fitting it twice. QMIX uses it on its mixer's linearisation (scale_k = dQ_mix/dq_k) and comm on
+ * the target less the message part.
  */
 import { ConfigError } from '../errors.js';
 import type { LinearValue } from './mixer.js';

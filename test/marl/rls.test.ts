@@ -104,7 +104,7 @@ describe('recursive least squares (JointRls)', () => {
 });
 
 const ctx = toyContext({ nItems: 40, slateSize: 5 });
-for (const coordination of ['vdn', 'qmix', 'independent', 'comm'] as const) {
+for (const coordination of ['vdn', 'weighted-vdn', 'qmix', 'comm', 'independent', 'value-sharing'] as const) {
   agentContract({
     name: `team (${coordination}, RLS learner)`,
     ctx,

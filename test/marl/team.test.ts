@@ -6,7 +6,8 @@ import type { Observation } from '../../src/env/types.js';
 import type { ExtraScorer, TeamContext } from '../../src/marl/context.js';
 import { COORDINATIONS, continuationShares, TeamAgent, TEAM_DEFAULTS, type Coordination, type TeamConfig } from '../../src/marl/team.js';
 import { FUSIONS, fuse, type FusionName } from '../../src/marl/fusion.js';
-import { QmixMixer, vdnMix } from '../../src/marl/mixer.js';
+import { StateWeightedMixer, vdnMix } from '../../src/marl/mixer.js';
+import type { QmixMode, WeightedVdnMode } from '../../src/marl/modes/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { exposureGini } from '../../src/eval/metrics.js';
 import { CandidateSource } from '../../src/agents/neural.js';
@@ -137,8 +138,8 @@ describe('value decomposition and mixing', () => {
     expect(() => team(ctx, { credit: 'all' as never })).toThrow(/credit/);
   });
 
-  it('QMIX: mixer weights stay non-negative whatever the TD errors', () => {
-    const mixer = new QmixMixer(3, 5, 0.5);
+  it('weighted VDN: mixer weights stay non-negative whatever the TD errors', () => {
+    const mixer = new StateWeightedMixer(3, 5, 0.5);
     const rng = new Rng(8);
     const w = new Float64Array(3);
     const s = new Float64Array(5);
@@ -150,7 +151,7 @@ describe('value decomposition and mixing', () => {
       for (let k = 0; k < 3; k++) expect(w[k]).toBeGreaterThanOrEqual(0);
       // Targets that reward a negative weight on agent 0: an unconstrained mixer would go there.
       const target = -2 * q[0]! + q[1]!;
-      mixer.step(s, q, 0, target - QmixMixer.mix(q, 0, w, 3, 0));
+      mixer.step(s, q, 0, target - StateWeightedMixer.mix(q, 0, w, 3, 0));
     }
     // The mixer still fits what a monotone mixer can: agent 1's weight grows toward 1.
     let mean1 = 0;
@@ -162,12 +163,12 @@ describe('value decomposition and mixing', () => {
     expect(mean1).toBeGreaterThan(0.5);
   });
 
-  it('QMIX without a state bias: b(s) stays 0 however the TD errors push, and the team mixes without it', () => {
+  it('weighted VDN without a state bias: b(s) stays 0 however the TD errors push, and the team mixes without it', () => {
     const rng = new Rng(5);
     const s = new Float64Array(4);
     const w = new Float64Array(2);
-    const withBias = new QmixMixer(2, 4, 0.5);
-    const without = new QmixMixer(2, 4, 0.5, 2, 0, false);
+    const withBias = new StateWeightedMixer(2, 4, 0.5);
+    const without = new StateWeightedMixer(2, 4, 0.5, 2, 0, false);
     for (let step = 0; step < 200; step++) {
       for (let j = 0; j < 4; j++) s[j] = rng.normal();
       withBias.weights(s, w);
@@ -177,12 +178,12 @@ describe('value decomposition and mixing', () => {
     }
     expect(Math.hypot(...withBias.v)).toBeGreaterThan(0.1);
     expect(Array.from(without.v).every((x) => x === 0)).toBe(true);
-    const t = team(ctx, { coordination: 'qmix' });
-    expect(t.mixer.stateBias).toBe(false);
+    const t = team(ctx, { coordination: 'weighted-vdn' });
+    expect((t.mode as WeightedVdnMode).mixer.stateBias).toBe(false);
   });
 
-  it('QMIX: mixer weights stay within [0, wMax] and a clipped weight gets no gradient', () => {
-    const mixer = new QmixMixer(2, 3, 0.5, 1.5);
+  it('weighted VDN: mixer weights stay within [0, wMax] and a clipped weight gets no gradient', () => {
+    const mixer = new StateWeightedMixer(2, 3, 0.5, 1.5);
     const rng = new Rng(4);
     const w = new Float64Array(2);
     const s = new Float64Array(3);
@@ -196,7 +197,7 @@ describe('value decomposition and mixing', () => {
         expect(w[k]).toBeLessThanOrEqual(1.5);
       }
       // Targets asking for weight 5 on agent 0: unbounded, the mixer would follow.
-      mixer.step(s, q, 0, 5 * q[0]! - QmixMixer.mix(q, 0, w, 2, 0));
+      mixer.step(s, q, 0, 5 * q[0]! - StateWeightedMixer.mix(q, 0, w, 2, 0));
     }
     let hits = 0;
     for (let t = 0; t < 100; t++) {
@@ -208,8 +209,8 @@ describe('value decomposition and mixing', () => {
     expect(hits).toBeGreaterThan(50);
   });
 
-  it('QMIX team: the slate scores are Σ_k w_k(s)·Q_k with w ≥ 0', () => {
-    const t = team(ctx, { coordination: 'qmix', fusion: 'weighted', slotting: 'score' });
+  it('weighted-VDN team: the slate scores are Σ_k w_k(s)·Q_k with w ≥ 0', () => {
+    const t = team(ctx, { coordination: 'weighted-vdn', fusion: 'weighted', slotting: 'score' });
     const obs: Observation = { user: 1, history: Int32Array.of(2), t: 0 };
     for (let s = 0; s < 40; s++) {
       const slate = t.act(obs, 5);
@@ -224,7 +225,7 @@ describe('value decomposition and mixing', () => {
     // The mixer's weights for the state the team acted in (the team encodes it the same way).
     const featuriser = new StateFeaturiser(ctx);
     const w = new Float64Array(t.m);
-    expect(t.mixer.weights(featuriser.encode(obs, new Float32Array(featuriser.dim)), w)).toBe(0);
+    expect((t.mode as WeightedVdnMode).mixer.weights(featuriser.encode(obs, new Float32Array(featuriser.dim)), w)).toBe(0);
     for (const x of w) expect(x).toBeGreaterThanOrEqual(0);
     // Trained weights, so a plain sum (VDN) would not pass for the mix below.
     expect(Math.max(...Array.from(w, (x) => Math.abs(x - 1)))).toBeGreaterThan(1e-3);
@@ -293,16 +294,16 @@ describe('cooperative task with a known optimum (split the slate between the rel
       expect(reward).toBeGreaterThanOrEqual(1.5 - 1e-9);
       const items = agent.act({ user: 0, history: new Int32Array(0), t: 0 }, 2).items;
       // Value modes place by position: the per-impression item goes to the less examined slot.
-      if (mode !== 'central-critic') expect(Array.from(items)).toEqual([3, 7]);
+      if (mode !== 'item-critic' && mode !== 'central-critic') expect(Array.from(items)).toEqual([3, 7]);
     });
   }
 
-  // The RLS learner (rls.ts) for the value modes; the central critic's actors do not use it.
-  for (const mode of ['vdn', 'qmix', 'independent', 'comm'] as const) {
+  // The RLS learner (rls.ts) for the value modes; the item critic's actors do not use it.
+  for (const mode of ['vdn', 'weighted-vdn', 'qmix', 'comm', 'independent', 'value-sharing'] as const) {
     it(`${mode} with the RLS learner learns the optimal slate {3, 7} too`, () => {
       const { agent, reward } = trainSplit(mode, 'weighted', 150, 3, 'score', 'rls');
       expect(reward).toBeGreaterThanOrEqual(1.5 - 1e-9);
-      expect(agent.rls.length).toBe(mode === 'vdn' || mode === 'qmix' ? 1 : agent.m);
+      expect(agent.rls.length).toBe(mode === 'independent' || mode === 'value-sharing' ? agent.m : 1);
     });
   }
 
@@ -327,11 +328,15 @@ describe('cooperative task with a known optimum (split the slate between the rel
   });
 
   it('the same seed gives the same numbers', () => {
-    const a = trainSplit('qmix', 'meta', 150, 9).agent;
-    const b = trainSplit('qmix', 'meta', 150, 9).agent;
+    const a = trainSplit('weighted-vdn', 'meta', 150, 9).agent;
+    const b = trainSplit('weighted-vdn', 'meta', 150, 9).agent;
     expect(Array.from(a.values[0]!.theta)).toEqual(Array.from(b.values[0]!.theta));
-    expect(Array.from(a.mixer.W)).toEqual(Array.from(b.mixer.W));
+    expect(Array.from((a.mode as WeightedVdnMode).mixer.W)).toEqual(Array.from((b.mode as WeightedVdnMode).mixer.W));
     expect(a.summary()).toEqual(b.summary());
+    const c = trainSplit('qmix', 'weighted', 150, 9).agent;
+    const d = trainSplit('qmix', 'weighted', 150, 9).agent;
+    expect(Array.from((c.mode as QmixMode).net.params)).toEqual(Array.from((d.mode as QmixMode).net.params));
+    expect(Array.from(c.values[0]!.theta)).toEqual(Array.from(d.values[0]!.theta));
   });
 });
 
