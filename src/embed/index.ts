@@ -6,4 +6,6 @@ export { BuiltinEmbedder, BUILTIN_DEFAULTS, type BuiltinConfig, type BuiltinStat
 export { HttpEmbedder, HTTP_DEFAULTS, embeddingsUrl, type HttpEmbedderConfig } from './http.js';
 export { TransformersEmbedder, DEFAULT_TRANSFORMERS_MODEL, type Pooling, type TransformersEmbedderOptions } from './transformers.js';
 export { EmbeddingCache, CachedEmbedder, defaultCachePath, type CacheStats } from './cache.js';
+export { WordVectorEmbedder, WORD_VECTOR_DEFAULTS, type WordVectorConfig } from './word-vectors.js';
+export { loadWordVectors, parseWordVectorJson, resolveWinkVectors, defaultWordVectorCacheDir, WINK_PACKAGE, type WordVectorTable, type LoadWordVectorsOptions } from './word-vector-file.js';
 export { createEmbedder, parseEmbedderSpec, EMBEDDER_SPEC_FORMS, type EmbedderSpec, type CreateEmbedderOptions } from './registry.js';

