@@ -4,6 +4,7 @@ export { Rng } from './util/rng.js';
 export * from './data/index.js';
 export * from './recommenders/index.js';
 export * from './embed/index.js';
+export * from './llm/index.js';
 export * from './eval/index.js';
 export * from './ope/index.js';
 export * from './privacy/index.js';
