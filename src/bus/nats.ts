@@ -27,10 +27,12 @@ export function checkBusUrl(url: string, field = 'bus'): string[] {
  * Connect to the bus. Fails fast (a few seconds) with a message that says where it looked and how
  * the server is started, instead of retrying forever as the client would by default.
  */
-export async function connectBus(url: string, name: string, field = 'bus'): Promise<NatsConnection> {
+export async function connectBus(url: string, name: string, field = 'bus', options: { reconnectForever?: boolean } = {}): Promise<NatsConnection> {
   const servers = checkBusUrl(url, field);
   try {
-    return await connect({ servers, name, timeout: 5000, maxReconnectAttempts: 10, reconnectTimeWait: 500 });
+    // A short-lived client gives up after ~5 s without the server (and says so); a long-running
+    // one (a worker) keeps reconnecting.
+    return await connect({ servers, name, timeout: 5000, maxReconnectAttempts: options.reconnectForever ? -1 : 10, reconnectTimeWait: 500 });
   } catch (e) {
     throw new ChorusError(
       'E_BUS_UNREACHABLE',

@@ -9,7 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AckPolicy, nanos } from 'nats';
 import { connectBus } from '../../src/bus/nats.js';
+import { MAX_DELIVER } from '../../src/eval/sim/rollout-farm.js';
 import { runSimulation, type SimulationOptions } from '../../src/eval/sim/simulate.js';
 import type { SeedMetrics } from '../../src/eval/sim/runner.js';
 import { runCli, tempDir, writeTinyMovieLens } from '../cli/helpers.js';
@@ -18,9 +20,20 @@ const BUS = process.env.CHORUS_TEST_NATS ?? 'nats://127.0.0.1:4222';
 const CLI = resolve('test/eval/fixtures/chorus-cli.ts');
 
 const children: ChildProcess[] = [];
-afterEach(() => {
+/** Queues the tests made: their consumers are removed afterwards (the server keeps them on disk). */
+const queues: string[] = [];
+afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  const nc = await connectBus(BUS, 'chorus-test-cleanup');
+  const jsm = await nc.jetstreamManager();
+  for (const q of queues.splice(0)) await jsm.consumers.delete('CHORUS_SIM_TASKS', `chorus-sim-workers-${q}`).catch(() => undefined);
+  await nc.close();
 });
+const newQueue = (): string => {
+  const q = `test-${randomUUID()}`;
+  queues.push(q);
+  return q;
+};
 
 interface Worker {
   proc: ChildProcess;
@@ -72,7 +85,7 @@ describe('rollout farm over NATS JetStream', () => {
   });
 
   it('gives the in-process numbers for the same seeds, over two worker processes', async () => {
-    const queue = `test-${randomUUID()}`;
+    const queue = newQueue();
     const local = await runSimulation({ ...base, workers: 1 });
     const a = startWorker(queue);
     const b = startWorker(queue);
@@ -89,7 +102,7 @@ describe('rollout farm over NATS JetStream', () => {
   });
 
   it('redoes the task of a worker killed mid-task, with the same result', async () => {
-    const queue = `test-${randomUUID()}`;
+    const queue = newQueue();
     const one = { ...base, seeds: 1, trainSteps: 6000 };
     const local = await runSimulation({ ...one, workers: 1 });
     const doomed = startWorker(queue);
@@ -107,7 +120,7 @@ describe('rollout farm over NATS JetStream', () => {
   });
 
   it('stops a worker after --max-tasks, and refuses what cannot run remotely', async () => {
-    const queue = `test-${randomUUID()}`;
+    const queue = newQueue();
     const w = startWorker(queue, ['--max-tasks', '1']);
     await w.saw(/waiting for tasks/);
     await runSimulation({ ...base, seeds: 1, bus: BUS, queue });
@@ -119,6 +132,62 @@ describe('rollout farm over NATS JetStream', () => {
     expect(r.stderr).toMatch(/agent "team" runs in this process only/);
     const q = await runCli(['simulate', '--agent', 'linucb', '--queue', 'x', '--data', data, '--seeds', '1', '--steps', '10', '--no-report']);
     expect(q.stderr).toMatch(/--queue names a queue on the bus: give --bus too/);
+  });
+
+  it('withdraws the run\'s tasks when it is interrupted', async () => {
+    const queue = newQueue();
+    const stop = new AbortController();
+    const run = runSimulation({ ...base, seeds: 2, bus: BUS, queue, signal: stop.signal });
+    // No worker: the tasks wait in the queue until the run is interrupted.
+    await new Promise((r) => setTimeout(r, 1500));
+    stop.abort();
+    await expect(run).rejects.toThrow(/interrupted: the run's tasks were withdrawn/);
+    const w = startWorker(queue, ['--max-tasks', '1']);
+    await w.saw(/waiting for tasks/);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(w.log()).not.toMatch(/started/);
+  });
+
+  it('a worker whose data differs hands the task back, and the run says why', async () => {
+    const queue = newQueue();
+    const own = tempDir('chorus-farm-own-');
+    writeTinyMovieLens(own, 40, 80, 3);
+    const warnings: string[] = [];
+    const run = runSimulation({ ...base, dataDir: own, seeds: 1, bus: BUS, queue, onWarning: (m) => warnings.push(m) });
+    await new Promise((r) => setTimeout(r, 1000));
+    // The worker reads another copy at the same path: the same layout, other ratings.
+    writeTinyMovieLens(own, 40, 80, 4);
+    const stale = startWorker(queue);
+    await stale.saw(/handed back: .*sha256/);
+    stale.proc.kill('SIGKILL');
+    writeTinyMovieLens(own, 40, 80, 3);
+    const good = startWorker(queue);
+    const r = await run;
+    expect(warnings.some((m) => /data at .* has sha256 .*give every worker the same data/.test(m))).toBe(true);
+    expect(good.log()).toMatch(/seed 1 done in/);
+    const local = await runSimulation({ ...base, dataDir: own, seeds: 1, workers: 1 });
+    expect(r.perSeed.map(numbers)).toEqual(local.perSeed.map(numbers));
+  });
+
+  it('fails the run, naming the seed, when its task is delivered MAX_DELIVER times without being finished', async () => {
+    const queue = newQueue();
+    // A consumer like the workers', with a 1 s ack wait, that takes tasks and never finishes them.
+    const nc = await connectBus(BUS, 'chorus-test-black-hole');
+    const jsm = await nc.jetstreamManager();
+    const run = runSimulation({ ...base, seeds: 1, bus: BUS, queue });
+    await new Promise((r) => setTimeout(r, 500));
+    await jsm.consumers.add('CHORUS_SIM_TASKS', { durable_name: `chorus-sim-workers-${queue}`, ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000), max_deliver: MAX_DELIVER, filter_subject: `chorus.sim.task.${queue}.>` });
+    const c = await nc.jetstream().consumers.get('CHORUS_SIM_TASKS', `chorus-sim-workers-${queue}`);
+    let pulling = true;
+    void (async () => {
+      while (pulling) await c.next({ expires: 1000 }).catch(() => null);
+    })();
+    try {
+      await expect(run).rejects.toThrow(new RegExp(`seed 1's task was delivered ${MAX_DELIVER} times`));
+    } finally {
+      pulling = false;
+      await nc.close();
+    }
   });
 
   it('says clearly when the bus cannot be reached', async () => {

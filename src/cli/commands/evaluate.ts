@@ -239,7 +239,7 @@ export function register(program: Command): void {
     .option('--sampled-negatives <n>', 'rank test items among n sampled negatives (non-standard, labelled)')
     .option('--split <part>', 'test (default) or validation: cut from train by the same rule, for tuning')
     .option('-p, --param <key=value...>', 'model hyper-parameter (repeatable), e.g. -p factors=32')
-    .option('--embedder <spec>', 'text encoder of content/hybrid models: builtin | default | onnx:<model or folder> | http:<base url>#<model>')
+    .option('--embedder <spec>', 'text encoder of content/hybrid models: builtin | default | words | words:<file.json> | onnx:<model or folder> | http:<base url>#<model>')
     .option('--compare <model>', 'also evaluate this model (hyper-parameters from the config file) and compare per-user NDCG, paired')
     .option('--per-user <file>', 'write per-user metrics to a CSV file')
     .action(async function (this: Command) {

@@ -21,6 +21,8 @@ import { progressBar } from '../progress.js';
 import { attachTeamContent, checkCoordination, fitExtras, parseExtrasSpec, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
 import { buildSetup } from '../../eval/sim/setup.js';
 import { loadSimData } from '../../eval/sim/data.js';
+import { ChatCache, defaultChatCachePath } from '../../llm/cache.js';
+import { openChatModel } from '../../llm/spec.js';
 
 interface SimulateFlags extends DataFlags {
   preset?: string;
@@ -44,6 +46,10 @@ interface SimulateFlags extends DataFlags {
   coordination?: string;
   fusion?: string;
   extras?: string;
+  users?: string;
+  llm?: string;
+  llmCache?: string;
+  llmConcurrency?: string;
 }
 
 /** Intervals over seeds need this many seeds to mean anything; fewer draws a warning. */
@@ -103,8 +109,12 @@ export function register(program: Command): void {
     .option('--save-agent <file>', 'save the agent trained on the first seed (JSON, before evaluation); one --agent only')
     .option('--no-report', 'do not write a report folder')
     .option('-p, --param <key=value...>', 'agent hyper-parameter (repeatable; applies to every agent given)')
-    .option('--coordination <mode>', 'team only: independent, vdn, qmix, central-critic or comm (default vdn)')
+    .option('--coordination <mode>', 'team only: independent, vdn, weighted-vdn, qmix, item-critic, central-critic, value-sharing or comm (default vdn; README "Multi-agent team")')
     .option('--fusion <kind>', 'team only: weighted, borda, rrf or meta (default weighted)')
+    .option('--users <kind>', 'who plays the users: param (the preset\'s choice model, default) or llm (a chat model; see docs/llm.md)')
+    .option('--llm <url#model>', 'with --users llm: an OpenAI-compatible server and model, e.g. http://127.0.0.1:8080#llama-3')
+    .option('--llm-cache <file>', `with --users llm: response cache file, or "none" (default ${defaultChatCachePath()})`)
+    .option('--llm-concurrency <n>', 'with --users llm: requests in flight at once (default 4)')
     .option('--extras <list>', 'team only: recommenders that join as extra agents, fitted on the train split, e.g. mf or \'mf{"epochs":40,"factors":200},ease\'')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<SimulateFlags>();
@@ -136,9 +146,26 @@ export function register(program: Command): void {
         if (flags.saveAgent !== undefined) throw new ConfigError('--save-agent runs in this process: leave out --bus, or train the agent with `chorus train --agent`', 'save-agent');
         for (const a of agents) if (!isBuiltinAgent(a)) throw new ConfigError(`--bus: agent "${a}" runs in this process only (worker processes run the built-in single agents)`, 'bus');
       }
+      const users = flags.users ?? 'param';
+      if (users !== 'param' && users !== 'llm') throw new ConfigError(`expected param or llm, got "${users}"`, 'users');
+      if (users === 'llm') {
+        if (flags.llm === undefined) throw new ConfigError('--users llm needs --llm <url#model>', 'llm');
+        if (bus !== undefined) throw new ConfigError('LLM-played users run in this process: leave out --bus', 'bus');
+      } else if (flags.llm !== undefined) throw new ConfigError('--llm names the model that plays the users: give --users llm too', 'llm');
+      const llmConcurrency = intFlag(flags.llmConcurrency, 'llm-concurrency', 1);
+      const llmCache = users === 'llm' && flags.llmCache !== 'none' ? new ChatCache(flags.llmCache ?? defaultChatCachePath()) : undefined;
+      const chat = users === 'llm' ? openChatModel(flags.llm!, { cachePath: false, ...(llmCache ? { cache: llmCache } : {}), ...(llmConcurrency !== undefined ? { concurrency: llmConcurrency } : {}), onRetry: (r) => writeErr(`llm: retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`) }) : undefined;
+      // With --bus, Ctrl-C (or SIGTERM) withdraws the run's tasks from the queue before exiting.
+      const interrupt = new AbortController();
+      const onSignal = (): void => interrupt.abort();
+      if (bus !== undefined) {
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+      }
       if (seeds < MIN_SEEDS_FOR_INTERVALS) {
         writeErr(`warning: ${seeds} seed${seeds === 1 ? '' : 's'}: the 95 % intervals are over seeds, and with fewer than ${MIN_SEEDS_FOR_INTERVALS} they are too wide or too unstable to compare agents on (use --seeds ${MIN_SEEDS_FOR_INTERVALS} or more)`);
       }
+      try {
       await withCleanStdout(json, async () => {
         const runs: SimulationResult[] = [];
         const teamSummaries = new Map<number, TeamSummary>();
@@ -174,8 +201,10 @@ export function register(program: Command): void {
                 seeds,
                 evalSessions,
                 embeddings,
-                workers: isBuiltinAgent(agent) ? workers : 1, // agents registered at run time exist only in this thread
-                ...(bus !== undefined ? { bus, ...(flags.queue !== undefined ? { queue: flags.queue } : {}), onWarning: (m: string) => writeErr(`warning: ${m}`) } : {}),
+                // Agents registered at run time exist only in this thread, and so does the chat model.
+                workers: isBuiltinAgent(agent) && !chat ? workers : 1,
+                ...(chat ? { llmUsers: { chat } } : {}),
+                ...(bus !== undefined ? { bus, ...(flags.queue !== undefined ? { queue: flags.queue } : {}), onWarning: (m: string) => writeErr(`warning: ${m}`), signal: interrupt.signal } : {}),
                 lambda,
                 alpha,
                 onProgress: (d, t) => bar.update(d, t, 'steps+sessions'),
@@ -211,7 +240,12 @@ export function register(program: Command): void {
           const parts = Object.entries(sum.agents).map(([n, a]) => `${n} weight ${formatNumber(a.weight)} share ${formatNumber(a.share)}`);
           writeOut(`${runs[k]!.agent} (${sum.coordination}, ${sum.fusion}): ${parts.join(' · ')}`);
         }
+        for (const r of runs) if (r.llm) writeOut(`${r.agent}: LLM users ${r.llm.model}: ${r.llm.calls} calls, ${r.llm.cacheHits} cache hits, ${r.llm.promptTokens} prompt + ${r.llm.completionTokens} completion tokens, ${r.llm.retries} retries`);
         if (reportDir) writeOut(`report: ${reportDir}/report.md`);
-      });
+      }).finally(() => llmCache?.close());
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
 }

@@ -49,8 +49,15 @@ export const DEFAULT_QUEUE = 'default';
 const TASK_SUBJECT = 'chorus.sim.task';
 const RESULT_SUBJECT = 'chorus.sim.result';
 const PROGRESS_SUBJECT = 'chorus.sim.progress';
-/** A task that kills every worker it reaches is given up after this many deliveries. */
-export const MAX_DELIVER = 5;
+/** A coordinator that gives up (a failure, Ctrl-C) tells the workers holding its tasks to drop them. */
+const CANCEL_SUBJECT = 'chorus.sim.cancel';
+/**
+ * A task that keeps coming back (workers crashing on it) is given up after this many deliveries;
+ * the server then announces it, and the coordinator fails the run naming the seed.
+ */
+export const MAX_DELIVER = 10;
+/** A queue's consumer that no worker has used for this long is removed by the server. */
+const CONSUMER_IDLE_MS = 7 * 24 * 3600 * 1000;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 
 /** One seed of one simulation run: what a worker needs to rebuild exactly the in-process `SeedRun`. */
@@ -76,6 +83,8 @@ interface Progress {
   seed: number;
   /** User-steps or sessions done since the last message. */
   units: number;
+  /** A worker could not take the task (its data or its Chorus differ) and handed it back. */
+  warning?: string;
 }
 
 /**
@@ -123,6 +132,8 @@ async function ensureWorkerConsumer(jsm: JetStreamManager, queue: string, ackWai
     ack_wait: nanos(ackWaitMs),
     max_deliver: MAX_DELIVER,
     filter_subject: `${TASK_SUBJECT}.${queue}.>`,
+    // Queues are cheap to make (one per farm, one per test run): the server drops idle ones.
+    inactive_threshold: nanos(CONSUMER_IDLE_MS),
   };
   try {
     const info = await jsm.consumers.info(TASK_STREAM, name);
@@ -167,11 +178,15 @@ export interface FarmRunOptions {
   /** Said once when no worker has pulled a task for `idleWarningMs` (default 15 s). */
   onWarning?: (message: string) => void;
   idleWarningMs?: number;
+  /** Aborting (Ctrl-C) ends the run with an error after withdrawing its tasks. */
+  signal?: AbortSignal;
 }
 
 /**
  * Publish one task per seed and wait for every seed's metrics. Throws the first failure a worker
- * reports. Whatever way it ends, the run's unfinished tasks are withdrawn from the queue.
+ * reports, when a task is given up after MAX_DELIVER deliveries, when the bus connection is lost
+ * and when `signal` aborts. Whatever way it ends (short of the process being killed), the run's
+ * unfinished tasks are withdrawn from the queue and workers holding one are told to drop it.
  */
 export async function runSeedsOnBus(o: FarmRunOptions): Promise<Map<number, SeedMetrics>> {
   if (!isBuiltinAgent(o.runOptions.agent)) {
@@ -184,20 +199,37 @@ export async function runSeedsOnBus(o: FarmRunOptions): Promise<Map<number, Seed
   const hint = `chorus worker --bus ${o.bus}${queue === DEFAULT_QUEUE ? '' : ` --queue ${queue}`}`;
   const jsm = await nc.jetstreamManager();
   let timer: NodeJS.Timeout | undefined;
+  let complete = false;
   try {
     await ensureStreams(jsm);
     const js = nc.jetstream();
+    const warned = new Set<string>();
     const progress = nc.subscribe(`${PROGRESS_SUBJECT}.${run}`, {
       callback: (err, m) => {
-        if (!err) o.onProgress?.((json.decode(m.data) as Progress).units);
+        if (err) return;
+        const p = json.decode(m.data) as Progress;
+        if (p.warning !== undefined) {
+          if (!warned.has(p.warning)) (warned.add(p.warning), o.onWarning?.(p.warning));
+        } else o.onProgress?.(p.units);
       },
     });
     // An ordered consumer over this run's results, created before any task exists: none is missed.
     const consumer = await js.consumers.get(RESULT_STREAM, { filterSubjects: `${RESULT_SUBJECT}.${run}` });
     const messages = await consumer.consume();
+    // The server announces a task it gave up on by its stream sequence number.
+    const seedAt = new Map<number, number>();
+    let giveUp: ((e: Error) => void) | undefined;
+    const advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${TASK_STREAM}.${consumerName(queue)}`, {
+      callback: (err, m) => {
+        if (err) return;
+        const seed = seedAt.get((JSON.parse(new TextDecoder().decode(m.data)) as { stream_seq: number }).stream_seq);
+        if (seed !== undefined) giveUp?.(new ChorusError('E_WORKER_TASK', `seed ${seed}'s task was delivered ${MAX_DELIVER} times without being finished (workers crashed on it or kept handing it back); the run is given up`, { status: 500 }));
+      },
+    });
     for (const seed of o.seeds) {
       const task: SimTask = { v: 1, run, seed, setup: o.setup, runOptions: o.runOptions, evalSessions: o.evalSessions, chunk: o.chunk, dataSha256: o.dataSha256 };
-      await js.publish(taskSubject, json.encode(task), { msgID: `${run}:${seed}` });
+      const ack = await js.publish(taskSubject, json.encode(task), { msgID: `${run}:${seed}` });
+      seedAt.set(ack.seq, seed);
     }
     let heard = false;
     timer = setInterval(() => {
@@ -217,18 +249,34 @@ export async function runSeedsOnBus(o: FarmRunOptions): Promise<Map<number, Seed
     }, o.idleWarningMs ?? 15_000);
     const results = new Map<number, SeedMetrics>();
     const wanted = new Set(o.seeds);
-    for await (const m of messages) {
-      const r = json.decode(m.data) as SimTaskResult;
-      if (r.run !== run || !wanted.has(r.seed) || results.has(r.seed)) continue;
-      if (!r.ok) throw new ChorusError(r.code ?? 'E_WORKER_TASK', `seed ${r.seed} failed on worker ${r.worker}: ${r.error}`, { status: 500 });
-      results.set(r.seed, r.metrics);
-      if (results.size === wanted.size) break;
-    }
+    // The results, raced against everything that means they will not all come.
+    await new Promise<void>((resolve, reject) => {
+      giveUp = reject;
+      void nc.closed().then((err) =>
+        reject(new ChorusError('E_BUS_UNREACHABLE', `lost the connection to NATS at ${o.bus}${err ? ` (${err.message})` : ''} before every seed reported`, { status: 503 })),
+      );
+      if (o.signal?.aborted) reject(new ChorusError('E_INTERRUPTED', 'interrupted: the run\'s tasks were withdrawn from the queue', { status: 500 }));
+      o.signal?.addEventListener('abort', () => reject(new ChorusError('E_INTERRUPTED', 'interrupted: the run\'s tasks were withdrawn from the queue', { status: 500 })), { once: true });
+      void (async () => {
+        for await (const m of messages) {
+          const r = json.decode(m.data) as SimTaskResult;
+          if (r.run !== run || !wanted.has(r.seed) || results.has(r.seed)) continue;
+          if (!r.ok) throw new ChorusError(r.code ?? 'E_WORKER_TASK', `seed ${r.seed} failed on worker ${r.worker}: ${r.error}`, { status: 500 });
+          results.set(r.seed, r.metrics);
+          if (results.size === wanted.size) return;
+        }
+        throw new ChorusError('E_BUS_UNREACHABLE', `the results from ${o.bus} stopped before every seed reported`, { status: 503 });
+      })().then(resolve, reject);
+    });
+    complete = true;
     progress.unsubscribe();
+    advisories.unsubscribe();
     return results;
   } finally {
     if (timer) clearInterval(timer);
-    // Withdraw what no worker finished (after a failure, or Ctrl-C) and the run's results.
+    // Withdraw what no worker finished (after a failure, or Ctrl-C) and the run's results; workers
+    // holding one of its tasks drop it at their next chunk.
+    if (!complete && !nc.isClosed()) nc.publish(`${CANCEL_SUBJECT}.${run}`);
     await jsm.streams.purge(TASK_STREAM, { filter: taskSubject }).catch(() => undefined);
     await jsm.streams.purge(RESULT_STREAM, { filter: `${RESULT_SUBJECT}.${run}` }).catch(() => undefined);
     await nc.close();
@@ -292,75 +340,116 @@ export async function serveSimTasks(o: FarmWorkerOptions): Promise<{ tasks: numb
   const queue = checkQueueName(o.queue ?? DEFAULT_QUEUE);
   const name = `${hostname()}:${process.pid}`;
   const log = o.log ?? (() => undefined);
-  const nc = await connectBus(o.bus, `chorus-worker@${name}`);
+  // A worker outlives NATS restarts: it reconnects for as long as it runs (only the first connect fails fast).
+  const nc = await connectBus(o.bus, `chorus-worker@${name}`, 'bus', { reconnectForever: true });
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm);
   await ensureWorkerConsumer(jsm, queue, ackWaitMs);
   const js = nc.jetstream();
   const consumer = await js.consumers.get(TASK_STREAM, consumerName(queue));
   log(`worker ${name} connected to ${o.bus}, queue ${queue}; waiting for tasks (ack wait ${ackWaitMs / 1000} s)`);
+  // Runs whose coordinator gave up: their tasks are dropped at the next chunk (bounded memory).
+  const cancelled = new Set<string>();
+  const cancels = nc.subscribe(`${CANCEL_SUBJECT}.>`, {
+    callback: (err, m) => {
+      if (err) return;
+      if (cancelled.size >= 1000) cancelled.clear();
+      cancelled.add(m.subject.slice(CANCEL_SUBJECT.length + 1));
+    },
+  });
   let taken = 0;
   let done = 0;
   const slots = Array.from({ length: concurrency }, () => new SlotThreads());
-  const stopped = (): boolean => (o.signal?.aborted ?? false) || (o.maxTasks !== undefined && taken >= o.maxTasks);
 
   const runTask = async (m: JsMsg, threads: SlotThreads): Promise<void> => {
     const task = json.decode(m.data) as SimTask;
     const reply = (r: TaskOutcome) =>
       js.publish(`${RESULT_SUBJECT}.${task.run}`, json.encode({ run: task.run, seed: task.seed, worker: name, ...r }), { msgID: `${task.run}:${task.seed}:result` });
-    const tell = (units: number) => nc.publish(`${PROGRESS_SUBJECT}.${task.run}`, json.encode({ seed: task.seed, units } satisfies Progress));
-    const heartbeat = setInterval(() => m.working(), Math.max(250, ackWaitMs / 3));
+    const tell = (p: Omit<Progress, 'seed'>) => nc.publish(`${PROGRESS_SUBJECT}.${task.run}`, json.encode({ seed: task.seed, ...p } satisfies Progress));
+    // The consumer's ack wait is set by the last worker started, maybe not this one: beat to it.
+    const info = await jsm.consumers.info(TASK_STREAM, consumerName(queue)).catch(() => null);
+    const ackMs = info?.config.ack_wait ? Math.min(ackWaitMs, info.config.ack_wait / 1e6) : ackWaitMs;
+    const heartbeat = setInterval(() => m.working(), Math.max(250, ackMs / 3));
     const t0 = performance.now();
-    log(`task run ${task.run.slice(0, 8)} seed ${task.seed} (${task.runOptions.agent}, delivery ${m.info.redeliveryCount}) started`);
+    const label = `task run ${task.run.slice(0, 8)} seed ${task.seed}`;
+    log(`${label} (${task.runOptions.agent}, delivery ${m.info.redeliveryCount}) started`);
+    let metrics: SeedMetrics;
     try {
-      if (task.v !== 1) throw new ChorusError('E_WORKER_TASK', `task format v${String(task.v)} is not known to this worker (update Chorus on the worker)`);
-      if (!isBuiltinAgent(task.runOptions.agent)) throw new ConfigError(`agent "${task.runOptions.agent}" is not a built-in agent`, 'agent');
-      const sha = await dataHash(task.setup);
-      if (sha !== task.dataSha256) {
-        throw new ChorusError('E_WORKER_DATA', `this worker's data at ${task.setup.dataDir} has sha256 ${sha.slice(0, 12)}…, the run's has ${task.dataSha256.slice(0, 12)}…: give every worker the same data at the same path`);
+      // This worker cannot run it (other data, older Chorus), another may: hand it back, tell the coordinator.
+      let local: string | null = null;
+      if (task.v !== 1) local = `worker ${name} does not know task format v${String(task.v)} (update Chorus on it)`;
+      else {
+        const sha = await dataHash(task.setup);
+        if (sha !== task.dataSha256) local = `worker ${name}'s data at ${task.setup.dataDir} has sha256 ${sha.slice(0, 12)}…, the run's has ${task.dataSha256.slice(0, 12)}…: give every worker the same data at the same path`;
       }
+      if (local !== null) {
+        log(`${label} handed back: ${local}`);
+        tell({ units: 0, warning: local });
+        m.nak(10_000);
+        return;
+      }
+      if (!isBuiltinAgent(task.runOptions.agent)) throw new ConfigError(`agent "${task.runOptions.agent}" is not a built-in agent`, 'agent');
       const pool = threads.get(task.setup, task.runOptions);
       await pool.run(0, { op: 'init', seed: task.seed });
       let trained = 0;
       while (trained < task.runOptions.trainSteps) {
+        if (cancelled.has(task.run)) {
+          log(`${label} dropped: its run was given up`);
+          m.term();
+          return;
+        }
         const n = await pool.run<number>(0, { op: 'train', seed: task.seed, steps: task.chunk });
         trained += n;
-        tell(n);
+        tell({ units: n });
       }
-      const metrics = await pool.run<SeedMetrics>(0, { op: 'eval', seed: task.seed, sessions: task.evalSessions });
-      tell(task.evalSessions);
+      metrics = await pool.run<SeedMetrics>(0, { op: 'eval', seed: task.seed, sessions: task.evalSessions });
+      tell({ units: task.evalSessions });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      log(`${label} failed: ${err.message}`);
+      // The seed's own code failed: it fails the same way on any worker, so report it and drop it.
+      await reply({ ok: false, error: err.message, ...(typeof err.code === 'string' ? { code: err.code } : {}) }).catch(() => undefined);
+      m.term();
+      return;
+    } finally {
+      clearInterval(heartbeat);
+    }
+    try {
       await reply({ ok: true, metrics });
       m.ack();
       done++;
-      log(`task run ${task.run.slice(0, 8)} seed ${task.seed} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      log(`${label} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (e) {
-      const err = e as Error & { code?: string };
-      log(`task run ${task.run.slice(0, 8)} seed ${task.seed} failed: ${err.message}`);
-      // A task that fails here fails the same way anywhere: report it and drop it.
-      await reply({ ok: false, error: err.message, ...(typeof err.code === 'string' ? { code: err.code } : {}) }).catch(() => undefined);
-      m.term();
-    } finally {
-      clearInterval(heartbeat);
+      // The result did not reach the stream (a publish timeout): let the task be redone.
+      log(`${label}: could not send the result (${(e as Error).message}); handing the task back`);
+      m.nak();
     }
   };
 
   try {
     await Promise.all(
       slots.map(async (threads) => {
-        while (!stopped()) {
+        for (;;) {
+          if (o.signal?.aborted) return;
+          // Reserve the task before pulling it, so that slots together never take more than maxTasks.
+          if (o.maxTasks !== undefined && taken >= o.maxTasks) return;
+          taken++;
           const m = await consumer.next({ expires: 2000 });
-          if (!m) continue;
-          if (stopped()) {
-            // Taken after the last slot was used up: hand it straight back.
-            m.nak();
+          if (!m) {
+            taken--;
             continue;
           }
-          taken++;
+          if (o.signal?.aborted) {
+            // Stopping while a task arrived: hand it back at once.
+            m.nak();
+            return;
+          }
           await runTask(m, threads);
         }
       }),
     );
   } finally {
+    cancels.unsubscribe();
     await Promise.all(slots.map((s) => s.close()));
     await nc.drain();
   }

@@ -12,6 +12,8 @@ import { presetConfig } from '../../env/presets.js';
 import { ConfigError } from '../../errors.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../../util/workers.js';
 import { SeedRun, type SeedMetrics, type SeedRunOptions } from './runner.js';
+import { LlmSeedRun } from './llm-run.js';
+import type { ChatProvider, ChatTotals } from '../../llm/types.js';
 import { loadSimData, type SimData } from './data.js';
 import { buildSetup, type SetupOptions } from './setup.js';
 import { meanCi, type MeanCi } from './stats.js';
@@ -43,8 +45,16 @@ export interface SimulationOptions extends SetupOptions {
   bus?: string;
   /** The workers' queue on the bus (default `default`). */
   queue?: string;
-  /** Said when the run is waiting on the bus with no worker taking tasks. */
+  /** Said when the run is waiting on the bus with no worker taking tasks, or a worker hands a task back. */
   onWarning?: (message: string) => void;
+  /** With `bus`: aborting ends the run with an error after withdrawing its tasks. */
+  signal?: AbortSignal;
+  /**
+   * Users played by this chat model instead of the preset's choice model (src/env/llm-users.ts;
+   * rating-family presets only). Runs in this thread; the result gains `llm` (the model's totals
+   * over this run) when the provider keeps totals (`ManagedChat`).
+   */
+  llmUsers?: { chat: ChatProvider & { readonly totals?: ChatTotals }; temperature?: number; maxTokens?: number };
 }
 
 export interface SimulationResult {
@@ -75,6 +85,8 @@ export interface SimulationResult {
   wallSeconds: number;
   /** The data the world was calibrated on: its own name and hash, and how it got there. */
   data: SimDataStamp;
+  /** With LLM-played users: the chat model and what this run cost it. */
+  llm?: { model: string } & ChatTotals;
 }
 
 export interface SimDataStamp {
@@ -111,7 +123,24 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const data = await dataStamp(o.dataDir, o.readOptions);
   const nWorkers = Math.min(o.workers ?? defaultThreads(), seedList.length);
   let perSeed: SeedMetrics[];
-  if (o.bus !== undefined) {
+  const llmBefore = o.llmUsers?.chat.totals ? { ...o.llmUsers.chat.totals } : undefined;
+  if (o.llmUsers) {
+    if (o.bus !== undefined) throw new ConfigError('LLM-played users run in this process: leave out --bus', 'bus');
+    const setup = await buildSetup(setupOpts);
+    const { train } = await loadSimData(o.dataDir, o.readOptions);
+    perSeed = [];
+    for (const seed of seedList) {
+      const r = new LlmSeedRun(setup, run, seed, { ...o.llmUsers, train });
+      while (r.trainStepsDone < run.trainSteps) tick(await r.train(chunk));
+      if (o.saveAgent && seed === seedList[0]) await writeSavedAgent(o.saveAgent, r.agent.toJSON(), o, seed, run.trainSteps, data);
+      let last = 0;
+      perSeed.push(
+        await r.evaluate(evalSessions, (f) => {
+          if (f - last >= evalChunk || f === evalSessions) (tick(f - last), (last = f));
+        }),
+      );
+    }
+  } else if (o.bus !== undefined) {
     // The agent file is written from the trained agent's memory, which stays on the worker.
     if (o.saveAgent) throw new ConfigError('--save-agent runs in this process: leave out --bus, or train the agent with `chorus train --agent`', 'save-agent');
     // Loaded only here: the NATS client is not needed by in-process runs.
@@ -127,6 +156,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       dataSha256: data.sha256,
       onProgress: tick,
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
     perSeed = seedList.map((s) => results.get(s)!);
   } else if (nWorkers <= 1) {
@@ -216,7 +246,16 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     perSeed,
     wallSeconds: (performance.now() - t0) / 1000,
     data,
+    ...(o.llmUsers ? { llm: llmTotalsSince(o.llmUsers.chat.id, llmBefore, o.llmUsers.chat.totals) } : {}),
   };
+}
+
+/** What the chat model did between two snapshots of its totals (zeros when it keeps none). */
+function llmTotalsSince(model: string, before: ChatTotals | undefined, after: ChatTotals | undefined): { model: string } & ChatTotals {
+  const keys = ['calls', 'cacheHits', 'modelCalls', 'promptTokens', 'completionTokens', 'retries', 'failures'] as const;
+  const out = { model, calls: 0, cacheHits: 0, modelCalls: 0, promptTokens: 0, completionTokens: 0, retries: 0, failures: 0 };
+  if (after) for (const k of keys) out[k] = after[k] - (before?.[k] ?? 0);
+  return out;
 }
 
 export interface TrainAgentOptions extends SetupOptions {
