@@ -103,7 +103,7 @@ export function userDecisionSchema(k: number): JSONSchema {
   };
 }
 
-const SYSTEM_PROMPT =
+export const USER_SYSTEM_PROMPT =
   'You play one user of a movie recommendation service. Stay in character: choose only what this user would choose, ' +
   'judging by their profile and what happened so far in this session. You may open several items, one, or none, and ' +
   'you may leave when nothing appeals. Rate each item you open from 1 (hated it) to 5 (loved it). Answer only with the JSON object asked for.';
@@ -212,7 +212,7 @@ export class LlmUserVecEnv extends SessionBatch {
     const content = userPrompt(this.profileOf(this.user[s]!), this.memory[s]!, items, this.t[s]!);
     const req: ChatRequest = {
       messages: [
-        { role: 'system', content: SYSTEM_PROMPT },
+        { role: 'system', content: USER_SYSTEM_PROMPT },
         { role: 'user', content },
       ],
       schema: userDecisionSchema(this.slateSize),

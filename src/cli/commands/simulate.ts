@@ -20,6 +20,7 @@ import { progressBar } from '../progress.js';
 // The multi-agent team (src/marl) registers agent `team` and recommenders `team`/`team-item` on import.
 import { attachTeamContent, checkCoordination, fitExtras, parseExtrasSpec, checkFusion, collectTeams, mergeTeamSummaries, stopCollectingTeams, type TeamSummary } from '../../marl/index.js';
 import { buildSetup } from '../../eval/sim/setup.js';
+import { runLlmFidelity } from '../../eval/sim/llm-fidelity.js';
 import { loadSimData } from '../../eval/sim/data.js';
 import { ChatCache, defaultChatCachePath } from '../../llm/cache.js';
 import { openChatModel } from '../../llm/spec.js';
@@ -50,6 +51,7 @@ interface SimulateFlags extends DataFlags {
   llm?: string;
   llmCache?: string;
   llmConcurrency?: string;
+  fidelity?: string | true;
 }
 
 /** Intervals over seeds need this many seeds to mean anything; fewer draws a warning. */
@@ -115,6 +117,7 @@ export function register(program: Command): void {
     .option('--llm <url#model>', 'with --users llm: an OpenAI-compatible server and model, e.g. http://127.0.0.1:8080#llama-3')
     .option('--llm-cache <file>', `with --users llm: response cache file, or "none" (default ${defaultChatCachePath()})`)
     .option('--llm-concurrency <n>', 'with --users llm: requests in flight at once (default 4)')
+    .option('--fidelity [users]', 'with --users llm: instead of training agents, run the fidelity protocol (how often the LLM user clicks the item the real user rated next, beside the parametric user and popularity, on the same slates) over this many P1 test users (default 100); docs/llm.md')
     .option('--extras <list>', 'team only: recommenders that join as extra agents, fitted on the train split, e.g. mf or \'mf{"epochs":40,"factors":200},ease\'')
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<SimulateFlags>();
@@ -155,6 +158,35 @@ export function register(program: Command): void {
       const llmConcurrency = intFlag(flags.llmConcurrency, 'llm-concurrency', 1);
       const llmCache = users === 'llm' && flags.llmCache !== 'none' ? new ChatCache(flags.llmCache ?? defaultChatCachePath()) : undefined;
       const chat = users === 'llm' ? openChatModel(flags.llm!, { cachePath: false, ...(llmCache ? { cache: llmCache } : {}), ...(llmConcurrency !== undefined ? { concurrency: llmConcurrency } : {}), onRetry: (r) => writeErr(`llm: retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`) }) : undefined;
+      if (flags.fidelity !== undefined) {
+        if (!chat) throw new ConfigError('--fidelity measures LLM-played users: give --users llm --llm <url#model>', 'fidelity');
+        const n = typeof flags.fidelity === 'string' ? intFlag(flags.fidelity, 'fidelity', 1)! : 100;
+        const chatModel = chat;
+        await withCleanStdout(json, async () => {
+          const data = await loadSimData(dataDir, readOpts);
+          const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings, readOptions: readOpts });
+          const bar = progressBar('fidelity');
+          const r = await runLlmFidelity({ full: data.full, train: data.train, world: setup.preset.world, config: setup.preset.config, chat: chatModel, users: n, seed: 0, ...(llmConcurrency !== undefined ? { concurrency: llmConcurrency } : {}), onProgress: (d, t) => bar.update(d, t, 'users') }).finally(() => bar.stop());
+          const llm = { model: flags.llm!, ...chatModel.totals };
+          if (json) {
+            writeJson({ fidelity: r, llm, data: { name: data.summary.name, sha256: data.summary.sha256 } });
+            return;
+          }
+          writeOut(`LLM-user fidelity · ${preset} · data ${data.summary.name} sha256:${data.summary.sha256.slice(0, 12)} · ${r.users} P1 test users · slates of ${r.slateSize} (their next item + ${r.slateSize - 1} unrated, seed ${r.seed}) · chance ${formatNumber(r.chance)}`);
+          writeOut(
+            table(
+              ['user model', 'share of clicks on the next item', '95% CI', 'slates with a click'],
+              [
+                [`LLM (${flags.llm})`, r.llm.hit.mean, `[${formatNumber(r.llm.hit.ci95[0])}, ${formatNumber(r.llm.hit.ci95[1])}]`, r.llm.anyClick],
+                ['parametric (preset choice model; fitted with the held-out data)', r.parametric.hit.mean, `[${formatNumber(r.parametric.hit.ci95[0])}, ${formatNumber(r.parametric.hit.ci95[1])}]`, r.parametric.anyClick],
+                ['popularity (clicks the most-rated item)', r.popularity.hit.mean, `[${formatNumber(r.popularity.hit.ci95[0])}, ${formatNumber(r.popularity.hit.ci95[1])}]`, r.popularity.anyClick],
+              ],
+            ),
+          );
+          writeOut(`llm: ${llm.calls} calls, ${llm.cacheHits} cache hits, ${llm.promptTokens} prompt + ${llm.completionTokens} completion tokens, ${llm.retries} retries${r.ignoredClicks ? `; ${r.ignoredClicks} clicks on items not shown were ignored` : ''}`);
+        }).finally(() => llmCache?.close());
+        return;
+      }
       // With --bus, Ctrl-C (or SIGTERM) withdraws the run's tasks from the queue before exiting.
       const interrupt = new AbortController();
       const onSignal = (): void => interrupt.abort();
