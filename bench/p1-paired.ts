@@ -7,6 +7,10 @@
  *   node --import tsx bench/p1-paired.ts all ease=ease hybrid=hybrid sasrec=sasrec \
  *     'hybrid+sasrec=hybrid:{"members":[{"kind":"ease"},{"kind":"bpr"},{"kind":"itemknn"},{"kind":"content","config":{"halfLife":3}},{"kind":"content","config":{"halfLife":20}},{"kind":"sasrec"}]}'
  *
+ * The `hybrid-seq` preset (its members chosen on validation by bench/p1-member-search.ts):
+ *
+ *   node --import tsx bench/p1-paired.ts pos4 ease=ease hybrid=hybrid hybrid-seq=hybrid-seq
+ *
  * Arguments: the variant (`all` or `pos4`), then `name=model[:json-config]` per row. Set
  * CHORUS_DATA to another ml-latest-small folder; REUSE=name,… reuses a row's result from an
  * earlier run (in the temp folder below).

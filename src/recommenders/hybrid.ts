@@ -75,6 +75,23 @@ export const HYBRID_DEFAULTS: HybridConfig = {
   seed: 42,
 };
 
+/**
+ * `hybrid-seq` (registry name): the default members plus both sequence models, SASRec (with dropout
+ * 0.4) and GRU4Rec, weights tuned as usual. Chosen on P1's validation split only, by the hybrid's
+ * own tuned validation NDCG@10 (bench/p1-member-search.ts, 2026-12-06), `pos4` / `all`: default
+ * members 0.1164 / 0.1443; + SASRec 0.1260 / 0.1633; + SASRec + GRU4Rec 0.1295 / 0.1654;
+ * + SASRec (dropout 0.4) 0.1270 / 0.1675; + SASRec (dropout 0.4) + GRU4Rec 0.1300 / 0.1678.
+ * SASRec's own default dropout stays 0.2: alone, 0.4 scores lower on `all` (0.1322 against 0.1372),
+ * though it is the better member of the fusion on both variants. Each sequence model is fitted
+ * twice (tuning split, then all of train), so this is the slow hybrid. Test NDCG@10 (measured once
+ * after the choice, bench/p1-paired.ts): pos4 0.1095, all 0.1393 — on `all` below the default
+ * members + plain SASRec (0.1455), which validation ranked lower.
+ */
+export const HYBRID_SEQ_DEFAULTS: HybridConfig = {
+  ...HYBRID_DEFAULTS,
+  members: [...HYBRID_DEFAULTS.members, { kind: 'sasrec', config: { dropout: 0.4 } }, { kind: 'gru4rec' }],
+};
+
 /** How the hybrid builds and restores its members (the registry's functions, injected to avoid an import cycle). */
 export interface MemberFactory {
   create(kind: string, config?: Record<string, unknown>): Recommender;

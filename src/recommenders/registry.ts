@@ -9,7 +9,7 @@ import { ConfigError, ModelStateError, UnknownNameError } from '../errors.js';
 import { Als, ALS_DEFAULTS, alsConfigSchema } from './als.js';
 import { Bpr, BPR_DEFAULTS, bprConfigSchema } from './bpr.js';
 import { CONTENT_DEFAULTS, contentConfigSchema, ContentRecommender } from './content.js';
-import { HYBRID_DEFAULTS, hybridConfigSchema, HybridRecommender } from './hybrid.js';
+import { HYBRID_DEFAULTS, HYBRID_SEQ_DEFAULTS, hybridConfigSchema, HybridRecommender } from './hybrid.js';
 import { POPULARITY_GENRE_DEFAULTS, popularityGenreConfigSchema, PopularityGenre } from './popularity-genre.js';
 import { Ease, EASE_DEFAULTS, easeConfigSchema } from './ease.js';
 import { ItemKnn, ITEMKNN_DEFAULTS, itemKnnConfigSchema, KNN_DEFAULTS, knnConfigSchema, UserKnn } from './knn.js';
@@ -169,6 +169,13 @@ const BUILTIN_RECOMMENDERS: readonly RecommenderEntry[] = [
     name: 'hybrid',
     description: 'Fuses recommenders: per-user z-score/min-max score fusion or Borda/reciprocal-rank fusion, weights tuned on a validation split',
     defaults: HYBRID_DEFAULTS,
+    schema: hybridConfigSchema,
+    make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),
+  }),
+  defineRecommender({
+    name: 'hybrid-seq',
+    description: "The hybrid's default members plus the sequence models SASRec and GRU4Rec, weights tuned on a validation split (SASRec with dropout 0.4; slow: fits each member twice)",
+    defaults: HYBRID_SEQ_DEFAULTS,
     schema: hybridConfigSchema,
     make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),
   }),
