@@ -52,6 +52,7 @@ interface SimulateFlags extends DataFlags {
   llmCache?: string;
   llmConcurrency?: string;
   fidelity?: string | true;
+  contentLlm?: string;
 }
 
 /** Intervals over seeds need this many seeds to mean anything; fewer draws a warning. */
@@ -117,6 +118,7 @@ export function register(program: Command): void {
     .option('--llm <url#model>', 'with --users llm: an OpenAI-compatible server and model, e.g. http://127.0.0.1:8080#llama-3')
     .option('--llm-cache <file>', `with --users llm: response cache file, or "none" (default ${defaultChatCachePath()})`)
     .option('--llm-concurrency <n>', 'with --users llm: requests in flight at once (default 4)')
+    .option('--content-llm <url#model>', 'team only: a chat model rates every item\'s appeal from its text, a feature of the content agent (docs/llm.md)')
     .option('--fidelity [users]', 'with --users llm: instead of training agents, run the fidelity protocol (how often the LLM user clicks the item the real user rated next, beside the parametric user and popularity, on the same slates) over this many P1 test users (default 100); docs/llm.md')
     .option('--extras <list>', 'team only: recommenders that join as extra agents, fitted on the train split, e.g. mf or \'mf{"epochs":40,"factors":200},ease\'')
     .action(async function (this: Command) {
@@ -157,6 +159,8 @@ export function register(program: Command): void {
       } else if (flags.llm !== undefined) throw new ConfigError('--llm names the model that plays the users: give --users llm too', 'llm');
       const llmConcurrency = intFlag(flags.llmConcurrency, 'llm-concurrency', 1);
       const llmCache = users === 'llm' && flags.llmCache !== 'none' ? new ChatCache(flags.llmCache ?? defaultChatCachePath()) : undefined;
+      if (flags.contentLlm !== undefined && !agents.includes('team')) throw new ConfigError('--content-llm rates items for the team\'s content agent: give --agent team', 'content-llm');
+      const contentCache = flags.contentLlm !== undefined && !llmCache && flags.llmCache !== 'none' ? new ChatCache(flags.llmCache ?? defaultChatCachePath()) : undefined;
       const chat = users === 'llm' ? openChatModel(flags.llm!, { cachePath: false, ...(llmCache ? { cache: llmCache } : {}), ...(llmConcurrency !== undefined ? { concurrency: llmConcurrency } : {}), onRetry: (r) => writeErr(`llm: retry ${r.attempt} in ${Math.round(r.delayMs)} ms: ${r.reason}`) }) : undefined;
       if (flags.fidelity !== undefined) {
         if (!chat) throw new ConfigError('--fidelity measures LLM-played users: give --users llm --llm <url#model>', 'fidelity');
@@ -215,7 +219,9 @@ export function register(program: Command): void {
             if (flags.fusion) teamConfig.fusion = checkFusion(flags.fusion);
             const setup = await buildSetup({ preset, dataDir, lambda, alpha, embeddings, readOptions: readOpts });
             const simData = await loadSimData(dataDir, readOpts);
-            const tctx = await attachTeamContent(setup.ctx, simData.full);
+            // The content member's appeal ratings, from a chat model (cached with the LLM users' answers).
+            const contentChat = flags.contentLlm !== undefined ? openChatModel(flags.contentLlm, { cachePath: false, ...(llmCache ? { cache: llmCache } : contentCache ? { cache: contentCache } : {}) }) : undefined;
+            const tctx = await attachTeamContent(setup.ctx, simData.full, 32, contentChat);
             // The setup is cached per process: reset its extras so that each run gets exactly the ones asked for.
             tctx.extras = await fitExtras(extraSpecs, simData.train);
           }
@@ -274,7 +280,7 @@ export function register(program: Command): void {
         }
         for (const r of runs) if (r.llm) writeOut(`${r.agent}: LLM users ${r.llm.model}: ${r.llm.calls} calls, ${r.llm.cacheHits} cache hits, ${r.llm.promptTokens} prompt + ${r.llm.completionTokens} completion tokens, ${r.llm.retries} retries`);
         if (reportDir) writeOut(`report: ${reportDir}/report.md`);
-      }).finally(() => llmCache?.close());
+      }).finally(() => (llmCache?.close(), contentCache?.close()));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
