@@ -9,7 +9,7 @@
  * it does not end up in shell history or in the store beside the data it protects.
  */
 import { createHmac } from 'node:crypto';
-import { Dataset, IdMap } from '../data/dataset.js';
+import { Dataset, IdMap, type DatasetSource } from '../data/dataset.js';
 import { ChorusError, ConfigError } from '../errors.js';
 
 /** The environment variable the key is read from. */
@@ -76,12 +76,30 @@ export function checkIdMode(recorded: IdMode | undefined, wanted: IdMode, where:
   throw new ChorusError('E_ID_MODE', `${where} holds ${both(recorded)} but this run would write ${both(wanted)}: ${fix}`, { status: 409 });
 }
 
+/** A dataset's source with the id mode its user ids are written in (kept in dataset snapshots). */
+type SourceWithIds = DatasetSource & { userIds?: IdMode };
+
+/**
+ * How a dataset's user ids are written: the mode `pseudonymiseDataset` recorded in its source
+ * (and so in a snapshot `chorus import --pseudonymise` wrote), else raw.
+ */
+export function datasetIdMode(ds: Dataset): IdMode {
+  const m = (ds.source as SourceWithIds | undefined)?.userIds;
+  return typeof m === 'string' && m !== '' ? m : RAW_IDS;
+}
+
 /**
  * The dataset with every user id replaced by its pseudonym (same indices, interactions and user
- * metadata; items untouched). Used at the edge: `chorus import --pseudonymise` and the server's
- * base data under `--pseudonymise`.
+ * metadata; items untouched), and the key's mode recorded in its source (`datasetIdMode`). Used at
+ * the edge: `chorus import --pseudonymise` and the server's base data under `--pseudonymise`. A
+ * dataset already pseudonymised with this key is returned as it is (hashing twice would make ids
+ * no request can reach); one pseudonymised with another key is refused.
  */
 export function pseudonymiseDataset(ds: Dataset, p: Pseudonymiser): Dataset {
+  const given = datasetIdMode(ds);
+  if (given === p.mode) return ds;
+  if (given !== RAW_IDS) checkIdMode(given, p.mode, `the dataset ${ds.name}`);
+  const source: SourceWithIds = { ...(ds.source ?? { file: ds.name, format: 'unknown' }), userIds: p.mode };
   const users = new IdMap();
   for (const id of ds.users.ids()) {
     const before = users.size;
@@ -97,6 +115,6 @@ export function pseudonymiseDataset(ds: Dataset, p: Pseudonymiser): Dataset {
     eventTypes: ds.eventTypes,
     itemMeta: ds.itemMeta,
     userMeta: ds.userMeta,
-    ...(ds.source ? { source: ds.source } : {}),
+    source,
   });
 }

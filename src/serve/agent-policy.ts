@@ -142,6 +142,8 @@ export class AgentPolicy implements ServingPolicy {
   private readonly spaceKey: string | undefined;
   /** The snapshot being served (a warm agent's scorers read it at call time). */
   private model: ServedModel | null = null;
+  /** The item space (and user vectors) fitted at the last cold `bind`, reused by `bindErased`. */
+  private space: ReturnType<typeof itemSpaceFromTrain> | null = null;
 
   constructor(config: Partial<AgentPolicyConfig> & { agent: string }, log: (msg: string) => void = () => {}) {
     registerTeam(); // so that `--policy team` serves the multi-agent team like any agent
@@ -191,7 +193,6 @@ export class AgentPolicy implements ServingPolicy {
 
   bind(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined): void {
     if (this.config.warm) return this.bindWarm(model, catalogue, this.config.warm);
-    const nItems = model.itemIds.length;
     const nUsers = model.userIds.length;
     const users: number[] = [];
     const items: number[] = [];
@@ -208,6 +209,35 @@ export class AgentPolicy implements ServingPolicy {
       itemMeta,
     });
     const space = itemSpaceFromTrain(ds, { dim: this.config.factors, seed: this.config.seed });
+    this.bindSpace(model, catalogue, space);
+  }
+
+  /**
+   * Erasure: `model` is the bound snapshot with user row `row` scrubbed. The item space fitted at
+   * the last bind is kept (item-side state, which an erasure does not refit: docs/privacy.md) and
+   * the user's vector is set to 0, which is what a refit gives a user with no items (its right-hand
+   * side is 0); the agent is rebuilt on it with its learned state, as `bind` does for the same
+   * item list, without the fit that makes `bind` take seconds. Anything else (a warm agent, no
+   * earlier cold bind, another item or user list) takes the full `bind`.
+   */
+  bindErased(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined, row: number): void {
+    const space = this.space;
+    const nUsers = model.userIds.length;
+    const sameItems = this.itemIds.length === model.itemIds.length && this.itemIds.every((id, i) => id === model.itemIds[i]);
+    if (this.config.warm || !space || !this.agent || !sameItems || row < 0 || row >= nUsers || space.userVectors.length !== nUsers * this.config.factors) {
+      return this.bind(model, catalogue);
+    }
+    const d = this.config.factors;
+    const userVectors = space.userVectors.slice();
+    userVectors.fill(0, row * d, (row + 1) * d);
+    this.bindSpace(model, catalogue, { items: space.items, userVectors });
+  }
+
+  /** `bind`'s second half: the agent rebuilt on `space` (its learned state carried over when the item list is the same). */
+  private bindSpace(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined, space: ReturnType<typeof itemSpaceFromTrain>): void {
+    const nItems = model.itemIds.length;
+    const nUsers = model.userIds.length;
+    this.space = space;
     // A TeamContext is an AgentContext; the team also reads titles (its explanations) and joins
     // the served recommender as an extra agent. Plain agents ignore those fields.
     const ctx: TeamContext = {

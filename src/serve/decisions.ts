@@ -22,6 +22,8 @@ export interface RecommendRequest {
   excludeSeen: boolean;
   /** The user's session; derived from the user and idle time when absent (./sessions.ts). */
   session?: string;
+  /** `text`: add a model-written sentence per item (Engine.recommend; needs a server `--llm`). */
+  explain?: 'structured' | 'text';
 }
 
 export interface SlateItem {
@@ -30,6 +32,8 @@ export interface SlateItem {
   score: number;
   propensity: number;
   explanation: Explanation;
+  /** The structured explanation as one sentence, by the server's chat model (`explain: "text"`). */
+  explanationText?: string;
 }
 
 export interface RecommendResponse {
@@ -37,6 +41,8 @@ export interface RecommendResponse {
   user: string;
   snapshot: string;
   items: SlateItem[];
+  /** Why the sentences are missing when the chat model failed (the slate itself is served and logged). */
+  explanationTextError?: string;
 }
 
 export interface RankRequest {

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Dataset, ItemMeta } from '../data/dataset.js';
 import { ChorusError, NotFoundError } from '../errors.js';
 import { withoutUsers } from '../privacy/erasure.js';
-import { checkIdMode, pseudonymiseDataset, RAW_IDS, type Pseudonymiser } from '../privacy/pseudonym.js';
+import { checkIdMode, datasetIdMode, pseudonymiseDataset, RAW_IDS, type Pseudonymiser } from '../privacy/pseudonym.js';
 import type { CatalogueEntry, CatalogueKind, ErasureRecord, SnapshotMeta, Store } from '../store/types.js';
 import type { WarmAgent } from '../agents/agent-file.js';
 import { AgentPolicy } from './agent-policy.js';
 import { Catalogue, type EntryInput } from './catalogue.js';
 import { CbPolicy, type CbConfig } from './cb-policy.js';
 import { checkpointEntry } from './checkpoint.js';
-import { ID_MODE_KEY, scrubSnapshotBody, Tombstones } from './erasure.js';
-import { ConflictError } from './errors.js';
+import { ErasureMarks, ID_MODE_KEY, scrubSnapshotBody, Tombstones } from './erasure.js';
+import { ConflictError, RequestError } from './errors.js';
 import { Decisions, type RankRequest, type RankResponse, type RecommendRequest, type RecommendResponse, type SlateItem } from './decisions.js';
 import { Feedback, type FeedbackRequest } from './feedback.js';
 import { UserHistories } from './histories.js';
@@ -23,6 +23,8 @@ import type { ServingPolicy } from './serving-policy.js';
 import { ActivationRefusedError, evaluateSnapshot, gateMessage, type ActivationGate, type EvaluationOptions, type SnapshotEvaluation } from './snapshot-evaluation.js';
 import { Snapshots } from './snapshots.js';
 import { withOnline } from './training.js';
+import { explainAsText } from './text-explanations.js';
+import type { ChatProvider } from '../llm/types.js';
 
 export type { FeedbackRequest } from './feedback.js';
 export type { RankRequest, RankResponse, RecommendRequest, RecommendResponse, SlateItem } from './decisions.js';
@@ -101,6 +103,11 @@ export interface EngineConfig {
    * answers name the caller's own id. The store records the mode and refuses the other one.
    */
   pseudonyms: Pseudonymiser | null;
+  /**
+   * The chat model that writes `explain: "text"` sentences (./text-explanations.ts); null: such
+   * requests are refused (400) before anything is logged.
+   */
+  llm: ChatProvider | null;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -126,6 +133,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   defaultReward: 0,
   sessionIdleSeconds: 1800,
   pseudonyms: null,
+  llm: null,
 };
 
 /** Counters the metrics endpoint and dashboard read. */
@@ -181,6 +189,8 @@ export class Engine {
   private tombstones: Tombstones | null = null;
   /** Users erased while a retrain's fit ran on data taken before: its snapshot is scrubbed before it is stored. */
   private erasedDuringFit: string[] | null = null;
+  /** Erasures for requests in flight (./erasure.ts, ErasureMarks). */
+  private readonly erasureMarks = new ErasureMarks();
   private readonly log: Log;
   private readonly catalogue: Catalogue;
   private readonly histories: UserHistories;
@@ -244,6 +254,7 @@ export class Engine {
           this.log(`retrained snapshot ${e.snapshot.id} kept inactive: ${e.message}`);
         }),
       retraining: () => this.retrainInProgress,
+      erasures: this.erasureMarks,
       log: say,
     });
   }
@@ -262,6 +273,9 @@ export class Engine {
   private async start(): Promise<void> {
     const st = this.store;
     await this.checkIds();
+    // The stamp of the data as given: after a restart the tombstones filter it, and the store's
+    // stamp (of the same files) must still match.
+    const stamp = datasetStamp(this.base);
     this.tombstones = await Tombstones.read(st.state);
     const kept = this.tombstones.filter(this.base);
     if (kept.users > 0) {
@@ -275,12 +289,12 @@ export class Engine {
       await Promise.all([
         st.catalogue.upsert('items', items),
         st.catalogue.upsert('users', users),
-        st.state.putState('seeded', Buffer.from(datasetStamp(this.base))),
+        st.state.putState('seeded', Buffer.from(stamp)),
       ]);
     } else {
       const seeded = (await st.state.getState('seeded'))!.toString('utf8');
-      if (seeded !== datasetStamp(this.base)) {
-        this.log(`this store was seeded from ${seeded}, not ${datasetStamp(this.base)}: serving its saved catalogue and snapshot; retrains use the new data`);
+      if (seeded !== stamp) {
+        this.log(`this store was seeded from ${seeded}, not ${stamp}: serving its saved catalogue and snapshot; retrains use the new data`);
       }
     }
     await this.catalogue.load();
@@ -305,7 +319,8 @@ export class Engine {
   /**
    * The store's id mode against this engine's (refuses to mix raw ids and pseudonyms, or two
    * keys); a new store records it. A store seeded before modes were recorded holds raw ids. Under
-   * `pseudonyms` the base data is pseudonymised here, before anything is seeded or fitted from it.
+   * `pseudonyms` the base data is pseudonymised here, before anything is seeded or fitted from it,
+   * unless it already was with this key (an imported snapshot); a mismatch is refused.
    */
   private async checkIds(): Promise<void> {
     const st = this.store;
@@ -313,6 +328,10 @@ export class Engine {
     const stored = (await st.state.getState(ID_MODE_KEY))?.toString('utf8');
     const recorded = stored ?? ((await st.state.getState('seeded')) ? RAW_IDS : undefined);
     checkIdMode(recorded, wanted, `the store ${st.url}`);
+    // Base data imported with `chorus import --pseudonymise` records its key's mode: it must be
+    // this server's (it is then used as it is: pseudonymising it again would hash ids twice).
+    const given = datasetIdMode(this.base);
+    if (given !== RAW_IDS) checkIdMode(given, wanted, `the base data ${this.base.name}`);
     if (stored === undefined) await st.state.putState(ID_MODE_KEY, Buffer.from(wanted));
     if (this.config.pseudonyms) this.base = pseudonymiseDataset(this.base, this.config.pseudonyms);
   }
@@ -327,6 +346,19 @@ export class Engine {
     this.catalogue.bind(m);
     this.decisions.bind(m);
     this.policy.bind(m, (id) => this.catalogue.get('items', id));
+  }
+
+  /**
+   * Erasure: the active model re-served with user row `row` scrubbed. Like `install`, except that
+   * a policy with `bindErased` re-aligns only its user side (an agent policy's full bind refits its
+   * item space: seconds on the event loop, for a change to one user row).
+   */
+  private installErased(m: ServedModel, row: number): void {
+    this.catalogue.bind(m);
+    this.decisions.bind(m);
+    const get = (id: string) => this.catalogue.get('items', id);
+    if (row >= 0 && this.policy.bindErased) this.policy.bindErased(m, get, row);
+    else this.policy.bind(m, get);
   }
 
   get activeSnapshot(): SnapshotMeta {
@@ -359,10 +391,45 @@ export class Engine {
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {
-    if (!this.config.pseudonyms) return this.decisions.recommend(req);
-    // The answer names the caller's id; only the pseudonym went into the log.
-    const r = await this.decisions.recommend({ ...req, user: this.storedId(req.user) });
-    return { ...r, user: req.user };
+    const llm = this.config.llm;
+    if (req.explain === 'text' && !llm) {
+      throw new RequestError('this server has no language model for text explanations: start it with --llm <url>#<model>', 'explain', 'E_NO_LLM');
+    }
+    let r: RecommendResponse;
+    const mark = this.erasureMarks.mark();
+    if (!this.config.pseudonyms) r = await this.decisions.recommend(req);
+    else {
+      // The answer names the caller's id; only the pseudonym went into the log.
+      r = { ...(await this.decisions.recommend({ ...req, user: this.storedId(req.user) })), user: req.user };
+    }
+    // Erased while its decision was being committed: the erasure deleted it (the writes are
+    // serial and it was queued first), so its reward window goes too.
+    if (this.erasureMarks.since(this.storedId(req.user), mark)) this.windows.drop(r.eventId);
+    return req.explain === 'text' ? this.withTextExplanations(r, this.storedId(req.user), llm!) : r;
+  }
+
+  /**
+   * The slate with a model-written sentence per item beside the structured explanation. The slate
+   * is already logged; a failing model call costs the sentences only (`explanationTextError`).
+   */
+  private async withTextExplanations(r: RecommendResponse, storedUser: string, llm: ChatProvider): Promise<RecommendResponse> {
+    const titleOf = (id: string): string => {
+      const t = this.catalogue.get('items', id)?.title;
+      return typeof t === 'string' && t.length > 0 ? t : id;
+    };
+    const history = (this.histories.get(storedUser) ?? []).map(titleOf);
+    const items = r.items.map((it) => {
+      const meta = this.catalogue.get('items', it.id);
+      const g = meta?.genres ?? meta?.categories;
+      const genres = Array.isArray(g) ? g.filter((x): x is string => typeof x === 'string') : typeof g === 'string' ? g.split('|').filter(Boolean) : undefined;
+      return { id: it.id, ...(typeof meta?.title === 'string' ? { title: meta.title } : {}), ...(genres ? { genres } : {}), explanation: it.explanation };
+    });
+    try {
+      const text = await explainAsText(llm, { history, items });
+      return { ...r, items: r.items.map((it) => (text.has(it.id) ? { ...it, explanationText: text.get(it.id)! } : it)) };
+    } catch (e) {
+      return { ...r, explanationTextError: (e as Error).message };
+    }
   }
 
   /** The same slate logic without logging anything (dashboard preview). */
@@ -577,28 +644,47 @@ export class Engine {
       }
       const state: { key: string; value: Buffer }[] = [];
       const inBase = this.base.users.has(user);
+      // The tombstone is remembered (and `this.base` kept filtered) only once the commit succeeded.
       if (inBase) state.push(this.tombstones!.withUser(user));
       // From here to the commit nothing awaits: no request sees the user half-erased in memory.
+      // Requests in flight check the mark after their own commit (ErasureMarks) and leave the
+      // in-memory state alone; their queued learning is dropped here.
+      this.erasureMarks.erased(user);
       const counts: Record<string, number> = {
         historyItems: this.histories.forget(user),
         cacheEntries: this.decisions.eraseUser(user) + Number(this.catalogue.forgetUser(user)),
-        policyEntries: this.policy.forgetUser?.(user) ?? 0,
+        policyEntries: (this.policy.forgetUser?.(user) ?? 0) + this.learner.dropUser(user),
         baseInteractions: 0,
         servedModelRows: activeModel ? 1 : 0,
       };
       if (this.policy.forgetUser) state.push(checkpointEntry(this.fb.checkpoint()));
+      const base = this.base;
       if (inBase) {
+        // Filtered before the commit: a retrain starting while it runs must not fit on the user.
         const r = withoutUsers(this.base, (u) => u === user);
         this.base = r.dataset;
         counts.baseInteractions = r.interactions;
       }
-      if (activeModel) this.snapshots.reinstall(activeModel);
+      if (activeModel) {
+        const row = this.snapshots.model.userIndex.get(user) ?? -1;
+        this.snapshots.reinstall(activeModel, (m) => this.installErased(m, row));
+      }
       this.erasedDuringFit?.push(user);
-      const record = await this.store.erasures.eraseUser({ user, id: randomUUID(), ts: Date.now(), snapshots, state, counts });
+      const found = snapshots.length > 0 || inBase || Object.values(counts).some((n) => n > 0);
+      let record: ErasureRecord | null;
+      try {
+        record = await this.store.erasures.eraseUser({ user, id: randomUUID(), ts: Date.now(), snapshots, state, counts, found });
+      } catch (e) {
+        // Not committed: the store still holds the user, and so must the base data (with no
+        // tombstone), so that a retry finds them in it and tombstones them.
+        this.base = base;
+        throw e;
+      }
+      if (!record) return null;
+      if (inBase) this.tombstones!.add(user);
       const c = record.counts;
-      const found = c.decisions! + c.feedback! + c.users! + c.snapshots! + counts.historyItems + counts.cacheEntries + counts.policyEntries + counts.baseInteractions;
-      this.log(`erasure ${record.id}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-      return found > 0 ? record : null;
+      this.log(`erasure ${record.id}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}${c.walWipePending ? ' (the WAL still holds old pages: a reader is open; retried every second)' : ''}`);
+      return record;
     });
   }
 

@@ -6,6 +6,8 @@
  * rewrite offline. docs/privacy.md says what is removed and what is not.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ChorusError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { scrubSavedModel, tombstone, withoutUsers } from '../privacy/erasure.js';
 import type { SavedModel } from '../recommenders/types.js';
@@ -83,10 +85,19 @@ export class Tombstones {
     return this.set.has(tombstone(this.salt, id));
   }
 
-  /** The state entry with `id` added (not stored here: the erasure's transaction writes it). */
+  /**
+   * The state entry with `id` added. Neither stored nor remembered here: the erasure's transaction
+   * writes it, and `add` records it once that has committed (a failed commit must leave the
+   * tombstones as they were, so that a retry still sees the user as one to tombstone).
+   */
   withUser(id: string): { key: string; value: Buffer } {
+    const all = new Set(this.set).add(tombstone(this.salt, id));
+    return { key: TOMBSTONES_KEY, value: Buffer.from(JSON.stringify({ salt: this.salt.toString('base64'), tombstones: [...all] })) };
+  }
+
+  /** `id`'s tombstone, after the transaction that stored it (`withUser`) committed. */
+  add(id: string): void {
     this.set.add(tombstone(this.salt, id));
-    return { key: TOMBSTONES_KEY, value: Buffer.from(JSON.stringify({ salt: this.salt.toString('base64'), tombstones: [...this.set] })) };
   }
 
   /** The base data without the users erased from this store. */
@@ -94,6 +105,51 @@ export class Tombstones {
     if (this.set.size === 0) return { dataset: base, users: 0 };
     const r = withoutUsers(base, (id) => this.has(id));
     return { dataset: r.dataset, users: r.users };
+  }
+}
+
+/**
+ * Which users were erased since a point in time, for requests in flight during an erasure: a
+ * request takes `mark()` when it starts, and after its commit asks `since(user, mark)` before it
+ * touches the in-memory state (history, learning, counters), which the erasure has already
+ * cleared and which would otherwise bring the user back. Bounded: past `keep` erasures the
+ * oldest are forgotten, and a request older than a forgotten one is answered true (conservative:
+ * it skips its in-memory update instead of risking an erased user's return).
+ */
+export class ErasureMarks {
+  private seq = 0;
+  /** The newest erasure number that was forgotten to keep the map bounded. */
+  private forgottenUpTo = 0;
+  /** User → the number of their latest erasure; insertion order is erasure order. */
+  private readonly at = new Map<string, number>();
+  private readonly keep: number;
+
+  constructor(keep = 10_000) {
+    this.keep = keep;
+  }
+
+  /** The current erasure number. */
+  mark(): number {
+    return this.seq;
+  }
+
+  /** `user` (the stored id) is being erased now. */
+  erased(user: string): void {
+    this.seq++;
+    this.at.delete(user);
+    this.at.set(user, this.seq);
+    if (this.at.size > this.keep) {
+      const [oldest, n] = this.at.entries().next().value as [string, number];
+      this.at.delete(oldest);
+      this.forgottenUpTo = n;
+    }
+  }
+
+  /** Whether `user` was (or may have been) erased after `mark`. */
+  since(user: string | null, mark: number): boolean {
+    if (user === null || mark === this.seq) return false;
+    const n = this.at.get(user);
+    return n !== undefined ? n > mark : this.forgottenUpTo > mark;
   }
 }
 
@@ -109,8 +165,9 @@ export const RELEARN_STATE = { relearn: 'erasure' } as const;
  * snapshots, audit), a tombstone (the server's base data files may list the user), and the
  * policy checkpoint replaced by RELEARN_STATE so that the next start rebuilds the online policy
  * without the user's feedback. `user` is the id as stored (the pseudonym on a pseudonymised store).
+ * Resolves null, having changed nothing, when neither a row nor a stored snapshot holds the user.
  */
-export async function eraseFromStore(store: Store, user: string): Promise<ErasureRecord> {
+export async function eraseFromStore(store: Store, user: string): Promise<ErasureRecord | null> {
   const snapshots: { id: string; body: Buffer }[] = [];
   for (const meta of await store.snapshots.listSnapshots()) {
     const snap = await store.snapshots.getSnapshot(meta.id);
@@ -120,5 +177,63 @@ export async function eraseFromStore(store: Store, user: string): Promise<Erasur
   const state = [(await Tombstones.read(store.state)).withUser(user)];
   const relearn = (await readCheckpoint(store)) !== null;
   if (relearn) state.push(checkpointEntry({ state: RELEARN_STATE, lastSeq: 0 }));
-  return store.erasures.eraseUser({ user, id: randomUUID(), ts: Date.now(), snapshots, state, counts: { policyReset: relearn ? 1 : 0 } });
+  // `found` only from the snapshots: an id that no snapshot and no row holds is unknown, and the
+  // store then writes nothing (no tombstone, no audit, and the policy checkpoint is kept).
+  return store.erasures.eraseUser({ user, id: randomUUID(), ts: Date.now(), snapshots, state, counts: { policyReset: relearn ? 1 : 0 }, found: snapshots.length > 0 });
+}
+
+/** The state key a running `chorus serve` refreshes (see `holdStore`). */
+export const SERVER_KEY = 'serve.running';
+/** How often a running server refreshes SERVER_KEY, and after how long without it the server counts as gone. */
+const HEARTBEAT_MS = 10_000;
+const STALE_MS = 3 * HEARTBEAT_MS;
+
+interface Heartbeat {
+  pid: number;
+  host: string;
+  at: number;
+  stopped?: boolean;
+}
+
+/**
+ * Mark the store as served, for `chorus forget` (`checkNoServer`): the server's pid, host and the
+ * time, refreshed every HEARTBEAT_MS (a timer that never keeps the process alive); `stop` marks
+ * it stopped. A server that crashed stops refreshing, and after STALE_MS it no longer counts.
+ * A failed refresh is logged and retried at the next tick. Resolves once the first mark is written.
+ */
+export async function holdStore(store: StateStore, log: (msg: string) => void = () => {}): Promise<{ stop: () => Promise<void> }> {
+  const beat = (stopped = false): Promise<void> =>
+    store.putState(SERVER_KEY, Buffer.from(JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now(), ...(stopped ? { stopped } : {}) } satisfies Heartbeat)));
+  const tick = (): Promise<void> => beat().catch((e: unknown) => log(`store heartbeat: ${(e as Error).message}`));
+  await tick();
+  const timer = setInterval(() => void tick(), HEARTBEAT_MS);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await beat(true);
+    },
+  };
+}
+
+/**
+ * Refuse (409, E_STORE_IN_USE) when a server marked the store as served within STALE_MS and has
+ * not stopped: an offline erasure beside a running server would be undone by it (its memory and
+ * its next checkpoint still hold the user), so the erasure goes through the server instead.
+ */
+export async function checkNoServer(store: Store, now = Date.now()): Promise<void> {
+  const raw = await store.state.getState(SERVER_KEY);
+  if (!raw) return;
+  let h: Partial<Heartbeat>;
+  try {
+    h = JSON.parse(raw.toString('utf8')) as Partial<Heartbeat>;
+  } catch {
+    return;
+  }
+  if (h.stopped || typeof h.at !== 'number' || now - h.at >= STALE_MS) return;
+  throw new ChorusError(
+    'E_STORE_IN_USE',
+    `a server is running on ${store.url} (pid ${h.pid ?? '?'} on ${h.host ?? '?'}, seen ${Math.max(0, Math.round((now - h.at) / 1000))} s ago): erase through it (DELETE /users/:id), or stop it first (a server that crashed counts as gone ${STALE_MS / 1000} s after its last sign of life)`,
+    { status: 409, location: { field: 'data' } },
+  );
 }

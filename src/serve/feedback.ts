@@ -7,6 +7,7 @@ import type { UserHistories } from './histories.js';
 import type { LearnJob, LearnLoop } from './learn-loop.js';
 import type { RewardWindows } from './reward-window.js';
 import type { ServingPolicy } from './serving-policy.js';
+import type { ErasureMarks } from './erasure.js';
 
 export interface FeedbackRequest {
   eventId?: string;
@@ -46,13 +47,19 @@ export interface FeedbackDeps {
   /** Start a background retrain (activated); a retrain in progress is not started twice. */
   retrain: () => Promise<unknown>;
   retraining: () => boolean;
+  /**
+   * The engine's erasure marks: a request takes one before its first read, and after its commit
+   * skips every in-memory update (history, learning, counters, retrain count) when its user was
+   * erased meanwhile; the erasure already cleared that state and deleted (or refused) the row.
+   */
+  erasures: ErasureMarks;
   log: (msg: string) => void;
 }
 
 /** What the policy learns from feedback on a decision, when it learns anything (activated, shown, with a payload). */
 export function learnJob(d: DecisionRecord | undefined, f: FeedbackRecord): LearnJob | undefined {
   if (!d || !d.activated || f.position === null || d.payload === null || typeof d.payload !== 'object') return undefined;
-  return { payload: d.payload, position: f.position, reward: f.reward, seq: f.seq ?? 0 };
+  return { payload: d.payload, position: f.position, reward: f.reward, seq: f.seq ?? 0, user: d.user };
 }
 
 /**
@@ -91,6 +98,7 @@ export class Feedback {
   }
 
   async feedback(req: FeedbackRequest): Promise<{ seq: number; reward: number; eventId: string | null }> {
+    const mark = this.d.erasures.mark();
     let decision: DecisionRecord | undefined;
     let position: number | null = null;
     let user = req.user ?? null;
@@ -119,13 +127,15 @@ export class Feedback {
       position,
       propensity: decision && position !== null ? (decision.propensities[position] ?? null) : null,
     };
-    rec.seq = await this.d.store.events.appendFeedback(rec);
-    this.apply(rec, decision);
+    // On a decision: stored only while the decision is (404 once an erasure deleted it).
+    rec.seq = await this.d.store.events.appendFeedback(rec, { onDecision: decision !== undefined });
+    if (!this.d.erasures.since(user, mark)) this.apply(rec, decision);
     return { seq: rec.seq, reward, eventId: rec.eventId };
   }
 
   /** Personalizer Reward: the reward of a Rank event's pick (position 0). */
   async reward(eventId: string, value: number): Promise<void> {
+    const mark = this.d.erasures.mark();
     const d = await this.d.store.events.getDecision(eventId);
     if (!d) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
     if (d.items.length === 0) throw new ConflictError(`event "${eventId}" ranked no action`, 'eventId');
@@ -140,15 +150,17 @@ export class Feedback {
       position: 0,
       propensity: d.propensities[0] ?? null,
     };
-    rec.seq = await this.d.store.events.appendFeedback(rec);
-    this.apply(rec, d);
+    rec.seq = await this.d.store.events.appendFeedback(rec, { onDecision: true });
+    if (!this.d.erasures.since(d.user, mark)) this.apply(rec, d);
   }
 
   /** Activate a deferred Rank event: its reward window opens now, and rewards sent before are learned. */
   async activateEvent(eventId: string): Promise<void> {
+    const mark = this.d.erasures.mark();
     const before = await this.d.store.events.getDecision(eventId);
     if (!(await this.d.store.events.activateDecision(eventId))) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
     if (!before || before.activated) return; // activating twice opens nothing new
+    if (this.d.erasures.since(before.user, mark)) return; // erased meanwhile: nothing to learn
     const d: DecisionRecord = { ...before, activated: true };
     this.d.windows.opened(d, Date.now());
     for (const f of await this.d.store.events.feedbackFor([eventId])) this.learn(f, d);
@@ -183,7 +195,7 @@ export class Feedback {
     if (!job || f.eventId === null) return false;
     const w = this.d.windows.feedback(f.eventId, job.position);
     if (w.learn) this.d.learner.enqueue(job);
-    if (w.closed) this.d.learner.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true });
+    if (w.closed) this.d.learner.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true, user: job.user ?? null });
     return w.learn;
   }
 
@@ -200,13 +212,16 @@ export class Feedback {
         const due = this.d.windows.expired(Date.now(), 1000);
         if (due.length === 0) break;
         for (const w of due) {
+          const mark = this.d.erasures.mark();
           const d = await this.d.store.events.getDecision(w.id);
           if (!d || d.payload === null || typeof d.payload !== 'object') continue;
+          // Read before an erasure committed, and its user erased since: learning it would bring them back.
+          if (this.d.erasures.since(d.user, mark)) continue;
           for (const position of w.missing) {
-            this.d.learner.enqueue({ payload: d.payload, position, reward: this.config.defaultReward, seq: 0 });
+            this.d.learner.enqueue({ payload: d.payload, position, reward: this.config.defaultReward, seq: 0, user: d.user });
             this.d.counters.defaultRewards++;
           }
-          this.d.learner.enqueue({ payload: d.payload, position: -1, reward: 0, seq: 0, end: true });
+          this.d.learner.enqueue({ payload: d.payload, position: -1, reward: 0, seq: 0, end: true, user: d.user });
         }
       }
     } catch (e) {

@@ -10,6 +10,8 @@ export interface LearnJob {
   seq: number;
   /** The decision's reward window closed: `endDecision` instead of `learn`. */
   end?: boolean;
+  /** The decision's user (stored id), so that an erasure can drop the user's queued jobs. */
+  user?: string | null;
 }
 
 export type LearnStage = 'learn' | 'flush' | 'checkpoint';
@@ -92,6 +94,16 @@ export class LearnLoop {
       this.draining = true;
       setImmediate(() => this.drain());
     }
+  }
+
+  /**
+   * Erasure: drop the user's queued jobs, so that no later `learn`/`endDecision` rebuilds a step
+   * naming them (an agent policy's per-user state) after the erasure cleared it. Returns how many.
+   */
+  dropUser(user: string): number {
+    const before = this.queue.length;
+    this.queue = this.queue.filter((j) => j.user !== user);
+    return before - this.queue.length;
   }
 
   /**

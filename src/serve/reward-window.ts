@@ -97,6 +97,11 @@ export class RewardWindows {
     return now;
   }
 
+  /** Forget decision `id`'s window (its decision was erased); true when one was open. */
+  drop(id: string): boolean {
+    return this.open.delete(id);
+  }
+
   clear(): void {
     this.open.clear();
   }

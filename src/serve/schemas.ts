@@ -59,6 +59,8 @@ export const RecommendBody = z.strictObject({
    * derives one: a user's session lasts while their requests come less than `sessionIdleSeconds` apart.
    */
   session: Id.optional(),
+  /** `text` adds a sentence per item written by the server's chat model (`chorus serve --llm`). */
+  explain: z.enum(['structured', 'text']).optional(),
 });
 
 /** Per-item explanation: `bandit` with the LinUCB re-ranker, `agent` when an agent policy serves. */
@@ -82,7 +84,8 @@ export const RecommendResponse = z.object({
   eventId: z.string(),
   user: z.string(),
   snapshot: z.string(),
-  items: z.array(z.object({ id: z.string(), position: z.number().int(), score: z.number(), propensity: z.number(), explanation: Explanation })),
+  items: z.array(z.object({ id: z.string(), position: z.number().int(), score: z.number(), propensity: z.number(), explanation: Explanation, explanationText: z.string().optional() })),
+  explanationTextError: z.string().optional(),
 });
 
 export const FeedbackBody = z.strictObject({

@@ -130,6 +130,12 @@ export interface ServingPolicy {
    * stay (docs/privacy.md). Policies that keep nothing per user do not implement it.
    */
   forgetUser?(user: string): number;
+  /**
+   * Erasure: `model` is the bound snapshot with user row `row` scrubbed (same items, same users,
+   * that row emptied and its parameters zeroed). Policies whose `bind` is costly re-align only the
+   * user side here; without it the engine calls `bind`.
+   */
+  bindErased?(model: ServedModel, catalogue: (id: string) => Record<string, unknown> | undefined, row: number): void;
   /** After a batch of `learn` calls (agents run `update()` here). */
   flush(): void;
   /** Learning updates actually applied so far (a reward the policy could not use does not count). */

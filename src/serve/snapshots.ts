@@ -78,9 +78,14 @@ export class Snapshots {
     return decodeSnapshot(id, body, this.factory);
   }
 
-  /** Erasure: the active snapshot's stored body was rewritten without a user; serve `m`, its decoding. */
-  reinstall(m: ServedModel): void {
-    this.use(m, this.meta);
+  /**
+   * Erasure: the active snapshot's stored body was rewritten without a user; serve `m`, its
+   * decoding. `install` replaces the usual install for this one (the erasure's lighter one).
+   */
+  reinstall(m: ServedModel, install?: (m: ServedModel) => void): void {
+    if (!install) return this.use(m, this.meta);
+    this.served = m;
+    install(m);
   }
 
   private use(m: ServedModel, meta: SnapshotMeta): void {

@@ -7,13 +7,14 @@
  * All of them run inside the writer's transaction, which commits only after they have returned.
  */
 import type { PoolClient, QueryConfig } from 'pg';
-import { ChorusError } from '../errors.js';
+import { ChorusError, NotFoundError } from '../errors.js';
 import type { CatalogueKind } from './types.js';
 
 /** Every write the store makes, with its arguments as they go to the database. */
 export type PgWrite =
   | { op: 'decision'; id: string; ts: number; user: string | null; kind: string; items: string; propensities: string; scores: string; snapshotId: string | null; activated: boolean; payload: string }
-  | { op: 'feedback'; eventId: string | null; ts: number; user: string | null; item: string; type: string; value: number | null; reward: number; position: number | null; propensity: number | null }
+  /** `onDecision`: inserted only while the decision `eventId` is stored (else the write fails with NotFoundError). */
+  | { op: 'feedback'; eventId: string | null; ts: number; user: string | null; item: string; type: string; value: number | null; reward: number; position: number | null; propensity: number | null; onDecision?: boolean }
   | { op: 'activateDecision'; id: string }
   | { op: 'putSnapshot'; id: string; created: number; meta: string; body: Buffer }
   | { op: 'activateSnapshot'; id: string; ts: number }
@@ -23,7 +24,7 @@ export type PgWrite =
   | { op: 'putState'; key: string; value: Buffer; ts: number }
   | { op: 'putKey'; id: string; scope: string; salt: Buffer; hash: Buffer; created: number; name: string }
   | { op: 'deleteKey'; id: string }
-  | { op: 'erase'; user: string; id: string; ts: number; snapshots: { id: string; body: Buffer }[]; state: { key: string; value: Buffer }[]; counts: Record<string, number> };
+  | { op: 'erase'; user: string; id: string; ts: number; snapshots: { id: string; body: Buffer }[]; state: { key: string; value: Buffer }[]; counts: Record<string, number>; found: boolean };
 
 type DecisionWrite = Extract<PgWrite, { op: 'decision' }>;
 type FeedbackWrite = Extract<PgWrite, { op: 'feedback' }>;
@@ -85,6 +86,7 @@ const FEEDBACK_PARAMS: Params<FeedbackWrite> = [
   ['reward', 'float8'],
   ['position', 'int4'],
   ['propensity', 'float8'],
+  ['onDecision', 'bool'],
 ];
 
 /** `$first::t0[], $first+1::t1[], …`: one array parameter per field, for unnest. */
@@ -108,15 +110,19 @@ const decisionInsertSql = (first: number, join = ''): string => `INSERT INTO dec
   RETURNING id`;
 
 /**
- * A batch of feedback inserted in batch order from nine array parameters starting at $first
- * (`join` as above), then the per-item totals updated from the rows the CTE `ins` inserted.
+ * A batch of feedback inserted in batch order from ten array parameters starting at $first
+ * (`join` as above), then the per-item totals updated from the rows the CTE `ins` inserted. A row
+ * whose `onDecision` is set goes in only while its decision is stored: the writer's transactions
+ * are serial, so an erasure that deleted the decision is either wholly before this statement
+ * (the row is skipped) or wholly after it (the erasure deletes the row).
  */
 const feedbackInsertSql = (first: number, join = ''): string => `INSERT INTO feedback (event_id, ts, "user", item, type, value, reward, position, propensity)
   SELECT ev, ts, u, item, type, value, reward, pos, prop
   FROM unnest(${arrayParams(first, FEEDBACK_PARAMS)})
-    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, ord)${join}
+    WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, need, ord)${join}
+  WHERE need IS NOT TRUE OR ev IS NULL OR EXISTS (SELECT 1 FROM decisions WHERE id = ev)
   ORDER BY ord
-  RETURNING seq, item, reward`;
+  RETURNING seq, item, reward, event_id`;
 
 const itemTotalsSql = (ins: string): string => `INSERT INTO item_feedback (item, n, reward)
   SELECT item, count(*), sum(reward) FROM ${ins} GROUP BY item
@@ -130,12 +136,12 @@ const INSERT_FEEDBACK = `WITH ins AS (
 ), totals AS (
   ${itemTotalsSql('ins')}
 )
-SELECT seq FROM ins ORDER BY seq`;
+SELECT seq, event_id FROM ins ORDER BY seq`;
 
 // A batch of appends only (the server's usual batch) as one statement for both tables. Every row to
 // insert joins the lock's one-row CTE, so the writers' lock (see PgGroupWriter) is taken just
 // before the first seq is drawn, and held until the writer's transaction ends.
-const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($20, $21) AS held),
+const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($21, $22) AS held),
 d AS (
   ${decisionInsertSql(1, '\n    CROSS JOIN lock')}
 ), f AS (
@@ -143,7 +149,23 @@ d AS (
 ), totals AS (
   ${itemTotalsSql('f')}
 )
-SELECT (SELECT array_agg(id) FROM d) AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs`;
+SELECT (SELECT array_agg(id) FROM d) AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs,
+  (SELECT array_agg(DISTINCT event_id) FROM f WHERE event_id IS NOT NULL) AS evs`;
+
+/**
+ * Each feedback write's result from the seqs the statement returned (ascending) and the event ids
+ * of the rows it inserted: a write whose `onDecision` row was skipped (its decision is gone)
+ * fails alone with NotFoundError; the others take the seqs in order (identity values are drawn
+ * row by row in insertion = batch order).
+ */
+function feedbackResults(fs: readonly FeedbackWrite[], seqs: readonly number[], events: readonly (string | null)[]): WriteResult[] {
+  const stored = new Set(events);
+  const kept = fs.map((f) => !f.onDecision || f.eventId === null || stored.has(f.eventId));
+  const n = kept.filter(Boolean).length;
+  if (seqs.length !== n) throw new StoreInvariantError(`feedback insert stored ${seqs.length} of ${n} rows`);
+  let k = 0;
+  return fs.map((f, i) => (kept[i] ? { ok: true, value: seqs[k++]! } : { ok: false, error: new NotFoundError(`unknown event "${f.eventId}"`, 'eventId') }));
+}
 
 /** Of two writes with one id in a batch, the first is the one stored: rows go in in batch order. */
 function decisionResults(ds: readonly DecisionWrite[], insertedIds: readonly string[]): WriteResult[] {
@@ -171,16 +193,14 @@ export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: 
     else if (w.op === 'feedback') fs.push(w);
     else throw new ChorusError('E_STORE_WRITE', `appendAll got a ${w.op} write`, { status: 500 });
   }
-  const r = await c.query<{ ids: string[] | null; seqs: (string | number)[] | null }>(
+  const r = await c.query<{ ids: string[] | null; seqs: (string | number)[] | null; evs: string[] | null }>(
     q('chorus_append_all', APPEND_ALL, [...decisionColumns(ds), ...feedbackColumns(fs), lock[0], lock[1]]),
   );
-  const seqs = (r.rows[0]!.seqs ?? []).map(Number);
-  if (seqs.length !== fs.length) throw new StoreInvariantError(`feedback insert stored ${seqs.length} of ${fs.length} rows`);
+  const fr = feedbackResults(fs, (r.rows[0]!.seqs ?? []).map(Number), r.rows[0]!.evs ?? []);
   const dr = decisionResults(ds, r.rows[0]!.ids ?? []);
   let di = 0;
   let fi = 0;
-  // Identity values are drawn row by row in batch order, so ascending seqs match the writes in order.
-  return batch.map((w) => (w.op === 'decision' ? dr[di++]! : { ok: true, value: seqs[fi++]! }));
+  return batch.map((w) => (w.op === 'decision' ? dr[di++]! : fr[fi++]!));
 }
 
 /** Insert decisions in one statement; a duplicate id fails only its own write. */
@@ -194,10 +214,12 @@ async function insertDecisions(c: PoolClient, ds: readonly DecisionWrite[]): Pro
 
 /** Insert feedback in one statement; resolves each write with its seq. */
 async function insertFeedback(c: PoolClient, fs: readonly FeedbackWrite[]): Promise<WriteResult[]> {
-  const r = await c.query<{ seq: number }>(q('chorus_insert_feedback', INSERT_FEEDBACK, feedbackColumns(fs)));
-  // Identity values are drawn row by row in insertion (= batch) order, so ascending seqs match the writes in order.
-  if (r.rows.length !== fs.length) throw new StoreInvariantError(`feedback insert stored ${r.rows.length} of ${fs.length} rows`);
-  return r.rows.map((row) => ({ ok: true, value: row.seq }));
+  const r = await c.query<{ seq: number; event_id: string | null }>(q('chorus_insert_feedback', INSERT_FEEDBACK, feedbackColumns(fs)));
+  return feedbackResults(
+    fs,
+    r.rows.map((row) => Number(row.seq)),
+    r.rows.map((row) => row.event_id),
+  );
 }
 
 /** The table of a catalogue kind, checked at run time too: the name goes into SQL text. */
@@ -240,7 +262,7 @@ const THEIR_FEEDBACK = '"user" = $1 OR event_id IN (SELECT id FROM decisions WHE
  * An erasure (./types.ts, ErasureRequest) inside the writer's transaction. Deleted rows stay in
  * the table files as dead tuples until VACUUM reuses their space (docs/privacy.md).
  */
-async function erase(c: PoolClient, w: Extract<PgWrite, { op: 'erase' }>): Promise<{ id: string; ts: number; counts: Record<string, number> }> {
+async function erase(c: PoolClient, w: Extract<PgWrite, { op: 'erase' }>): Promise<{ id: string; ts: number; counts: Record<string, number> } | null> {
   await c.query(
     q(
       'chorus_erase_totals',
@@ -253,6 +275,8 @@ async function erase(c: PoolClient, w: Extract<PgWrite, { op: 'erase' }>): Promi
   const feedback = (await c.query(q('chorus_erase_feedback', `DELETE FROM feedback WHERE ${THEIR_FEEDBACK}`, [w.user]))).rowCount ?? 0;
   const decisions = (await c.query(q('chorus_erase_decisions', 'DELETE FROM decisions WHERE "user" = $1', [w.user]))).rowCount ?? 0;
   const users = (await c.query(q('chorus_erase_user', 'DELETE FROM users WHERE id = $1', [w.user]))).rowCount ?? 0;
+  // Nothing deleted and nothing found outside: the statements above changed nothing; no state or audit is written.
+  if (!w.found && feedback + decisions + users === 0 && w.snapshots.length === 0) return null;
   let snapshots = 0;
   for (const sn of w.snapshots) snapshots += (await c.query(q('chorus_erase_snapshot', 'UPDATE snapshots SET body = $2 WHERE id = $1', [sn.id, sn.body]))).rowCount ?? 0;
   for (const st of w.state) {

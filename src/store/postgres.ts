@@ -152,9 +152,10 @@ export class PostgresStore implements Store {
           activated: d.activated,
           payload: JSON.stringify(d.payload ?? null),
         }),
-      appendFeedback: (f) =>
+      appendFeedback: (f, opts) =>
         write({
           op: 'feedback',
+          onDecision: opts?.onDecision === true && f.eventId !== null,
           eventId: f.eventId,
           ts: f.ts,
           user: f.user,
@@ -255,7 +256,7 @@ export class PostgresStore implements Store {
     };
 
     this.erasures = {
-      eraseUser: (r) => write<ErasureRecord>({ op: 'erase', user: r.user, id: r.id, ts: r.ts, snapshots: r.snapshots, state: r.state, counts: r.counts }),
+      eraseUser: (r) => write<ErasureRecord | null>({ op: 'erase', user: r.user, id: r.id, ts: r.ts, snapshots: r.snapshots, state: r.state, counts: r.counts, found: r.found }),
       list: async (limit) =>
         (await rows('chorus_list_erasures', 'SELECT id, ts, counts FROM erasures ORDER BY ts DESC, id LIMIT $1', [limit])).map((r) => ({
           id: r.id as string,

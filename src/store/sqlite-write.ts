@@ -75,6 +75,8 @@ type Sql = string | number | null;
 export type WriteOp =
   | { op: 'decision'; args: [id: string, ts: number, user: string | null, kind: string, items: string, propensities: string, scores: string, snapshotId: string | null, activated: number, payload: string] }
   | { op: 'feedback'; args: [eventId: string | null, ts: number, user: string | null, item: string, type: string, value: number | null, reward: number, position: number | null, propensity: number | null] }
+  /** A feedback row inserted only if its decision (`eventId`) is still stored; resolves null when not. */
+  | { op: 'feedbackOnDecision'; args: [eventId: string, ts: number, user: string | null, item: string, type: string, value: number | null, reward: number, position: number | null, propensity: number | null] }
   | { op: 'activateDecision'; args: [id: string] }
   | { op: 'putSnapshot'; args: [id: string, created: number, meta: string, body: Blob] }
   | { op: 'activateSnapshot'; args: [id: string, ts: number] }
@@ -84,7 +86,7 @@ export type WriteOp =
   | { op: 'putState'; args: [key: string, value: Blob, ts: number] }
   | { op: 'putKey'; args: [id: string, scope: string, salt: Blob, hash: Blob, created: number, name: string] }
   | { op: 'deleteKey'; args: [id: string] }
-  | { op: 'erase'; args: [user: string, id: string, ts: number, snapshots: { id: string; body: Blob }[], state: { key: string; value: Blob }[], counts: string] };
+  | { op: 'erase'; args: [user: string, id: string, ts: number, snapshots: { id: string; body: Blob }[], state: { key: string; value: Blob }[], counts: string, found: number] };
 
 /** One write's outcome inside a group commit: its value, or the error that undid it alone. */
 export type WriteResult = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -95,15 +97,40 @@ function buf(b: Blob): Buffer {
 }
 
 /**
+ * Largest zero-filled blob one wipe statement writes: SQLite refuses a blob over its length limit
+ * (SQLITE_MAX_LENGTH, 1e9 bytes by default: SQLITE_TOOBIG), and a free list can be larger than
+ * that, so the wipe takes the free pages over in chunks of at most this many bytes.
+ */
+export const WIPE_CHUNK_BYTES = 64 * 1024 * 1024;
+const WIPE_KEY = 'privacy.wipe-free-pages';
+
+/**
+ * Overwrite every page on the free list with zeros, inside the caller's transaction with
+ * `secure_delete` ON: zero-filled blobs (at most `chunkBytes` each) as large as the free list
+ * together take its pages over, and are deleted at once, which under ON zeroes the pages they
+ * held. Returns how many blobs it wrote (0: the free list was empty).
+ */
+export function wipeFreePages(db: Database.Database, chunkBytes = WIPE_CHUNK_BYTES): number {
+  const free = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  if (free <= 0) return 0;
+  const put = db.prepare('INSERT INTO state (key, value, updated) VALUES (?, zeroblob(?), 0)');
+  const chunks = Math.ceil(free / chunkBytes);
+  for (let i = 0; i < chunks; i++) put.run(`${WIPE_KEY}.${i}`, Math.min(chunkBytes, free - i * chunkBytes));
+  // `key > 'x.' AND key < 'x/'`: every key with the prefix 'x.' ('/' follows '.' in ASCII).
+  db.prepare('DELETE FROM state WHERE key > ? AND key < ?').run(`${WIPE_KEY}.`, `${WIPE_KEY}/`);
+  return chunks;
+}
+
+/**
  * An erasure (src/store/types.ts, ErasureRequest) on a connection, inside the caller's
  * transaction. `secure_delete` is ON for its statements, so the deleted rows' bytes are
  * overwritten with zeros, the overflow pages they free included, instead of being left in free
  * space. Pages already on the free list (old snapshot bodies, old checkpoints deleted earlier,
- * when only FAST was on: see `configure`) are wiped too: a zero-filled blob as large as the free
- * list takes those pages over, and is deleted at once under ON. The store checkpoints the WAL
- * after the commit (sqlite.ts) so that no older copy of any of these pages remains.
+ * when only FAST was on: see `configure`) are wiped too (`wipeFreePages`). The store checkpoints
+ * the WAL after the commit (sqlite.ts) so that no older copy of any of these pages remains. An
+ * erasure that finds nothing (no row, and `found` false) writes nothing and returns null.
  */
-function eraser(db: Database.Database): (w: Extract<WriteOp, { op: 'erase' }>) => { id: string; ts: number; counts: Record<string, number> } {
+function eraser(db: Database.Database): (w: Extract<WriteOp, { op: 'erase' }>) => { id: string; ts: number; counts: Record<string, number> } | null {
   const theirs = 'user = @u OR event_id IN (SELECT id FROM decisions WHERE user = @u)';
   const totals = db.prepare(`SELECT item, COUNT(*) AS n, SUM(reward) AS r FROM feedback WHERE ${theirs} GROUP BY item`);
   const subTotal = db.prepare('UPDATE item_feedback SET n = n - ?, reward = reward - ? WHERE item = ?');
@@ -116,11 +143,8 @@ function eraser(db: Database.Database): (w: Extract<WriteOp, { op: 'erase' }>) =
     'INSERT INTO state (key, value, updated) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated',
   );
   const audit = db.prepare('INSERT INTO erasures (id, ts, counts) VALUES (?, ?, ?)');
-  const WIPE_KEY = 'privacy.wipe-free-pages';
-  const wipe = db.prepare('INSERT INTO state (key, value, updated) VALUES (?, zeroblob(?), 0)');
-  const unwipe = db.prepare('DELETE FROM state WHERE key = ?');
   return (w) => {
-    const [user, id, ts, snapshots, state, extra] = w.args;
+    const [user, id, ts, snapshots, state, extra, found] = w.args;
     const wasSecure = db.pragma('secure_delete', { simple: true }) as number;
     db.pragma('secure_delete = ON');
     try {
@@ -129,16 +153,14 @@ function eraser(db: Database.Database): (w: Extract<WriteOp, { op: 'erase' }>) =
       const feedback = delFeedback.run({ u: user }).changes;
       const decisions = delDecisions.run(user).changes;
       const users = delUser.run(user).changes;
+      // Nothing deleted and nothing found outside: the deletes above were no-ops, and no state or audit is written.
+      if (!found && feedback + decisions + users === 0 && snapshots.length === 0) return null;
       let snaps = 0;
       for (const sn of snapshots) snaps += setSnap.run(buf(sn.body), sn.id).changes;
       for (const st of state) putState.run(st.key, buf(st.value), ts);
       const counts = { ...(JSON.parse(extra) as Record<string, number>), decisions, feedback, users, snapshots: snaps };
       audit.run(id, ts, JSON.stringify(counts));
-      const free = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
-      if (free > 0) {
-        wipe.run(WIPE_KEY, free);
-        unwipe.run(WIPE_KEY);
-      }
+      wipeFreePages(db);
       return { id, ts, counts };
     } finally {
       db.pragma(`secure_delete = ${['OFF', 'ON', 'FAST'][wasSecure] ?? 'OFF'}`);
@@ -158,6 +180,10 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
   const activate = db.prepare('UPDATE decisions SET activated = 1 WHERE id = ?');
   const insFeedback = db.prepare(
     'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) VALUES (?,?,?,?,?,?,?,?,?)',
+  );
+  // The same insert, only while the decision it answers is stored (the 10th parameter is its id).
+  const insFeedbackOnDecision = db.prepare(
+    'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) SELECT ?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM decisions WHERE id = ?)',
   );
   const addItemFeedback = db.prepare(
     'INSERT INTO item_feedback (item, n, reward) VALUES (?, 1, ?) ON CONFLICT(item) DO UPDATE SET n = n + 1, reward = reward + excluded.reward',
@@ -190,6 +216,12 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
         const seq = Number(insFeedback.run(...(w.args as Sql[])).lastInsertRowid);
         addItemFeedback.run(w.args[3], w.args[6]);
         return seq;
+      }
+      case 'feedbackOnDecision': {
+        const r = insFeedbackOnDecision.run(...(w.args as Sql[]), w.args[0]);
+        if (r.changes === 0) return null;
+        addItemFeedback.run(w.args[3], w.args[6]);
+        return Number(r.lastInsertRowid);
       }
       case 'activateDecision':
         return activate.run(w.args[0]).changes > 0;

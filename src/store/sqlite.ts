@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { ChorusError } from '../errors.js';
+import { ChorusError, NotFoundError } from '../errors.js';
 import { spawnWorker, workerUrl } from '../util/workers.js';
 import type {
   CatalogueStore,
@@ -298,6 +298,9 @@ const decisionFromRow = decisionReader(SQLITE_ROWS);
 const entryFromRow = entryReader(SQLITE_ROWS);
 
 /** SQLite (WAL) through better-sqlite3: the embedded default store. */
+/** How often an unfinished post-erasure WAL truncation is tried again. */
+const WAL_RETRY_MS = 1000;
+
 export class SqliteStore implements Store {
   readonly url: string;
   readonly events: EventStore;
@@ -381,8 +384,12 @@ export class SqliteStore implements Store {
             JSON.stringify(d.payload ?? null),
           ],
         }),
-      appendFeedback: (f) =>
-        write({ op: 'feedback', args: [f.eventId, f.ts, f.user, f.item, f.type, f.value, f.reward, f.position, f.propensity] }),
+      appendFeedback: async (f, opts) => {
+        if (!opts?.onDecision || f.eventId === null) return write({ op: 'feedback', args: [f.eventId, f.ts, f.user, f.item, f.type, f.value, f.reward, f.position, f.propensity] });
+        const seq = await write<number | null>({ op: 'feedbackOnDecision', args: [f.eventId, f.ts, f.user, f.item, f.type, f.value, f.reward, f.position, f.propensity] });
+        if (seq === null) throw new NotFoundError(`unknown event "${f.eventId}"`, 'eventId');
+        return seq;
+      },
       getDecision: async (id) => {
         const r = getDecision.get(id) as Row | undefined;
         return r ? decisionFromRow(r) : undefined;
@@ -455,15 +462,20 @@ export class SqliteStore implements Store {
     const listErasures = db.prepare('SELECT id, ts, counts FROM erasures ORDER BY ts DESC, id LIMIT ?');
     this.erasures = {
       eraseUser: async (r) => {
-        const rec = await write<ErasureRecord>({
+        const rec = await write<ErasureRecord | null>({
           op: 'erase',
-          args: [r.user, r.id, r.ts, r.snapshots, r.state.map((s) => ({ key: s.key, value: s.value })), JSON.stringify(r.counts)],
+          args: [r.user, r.id, r.ts, r.snapshots, r.state.map((s) => ({ key: s.key, value: s.value })), JSON.stringify(r.counts), r.found ? 1 : 0],
         });
+        if (!rec || memory) return rec;
         // The erased rows' pages were rewritten zeroed (secure_delete), but their older versions
         // are still frames in the WAL: a checkpoint copies the new pages into the database file and
-        // TRUNCATE empties the WAL. A reader holding an old snapshot makes it partial; it is retried
-        // by SQLite's next automatic checkpoint, and the next erasure tries again.
-        if (!memory) db.pragma('wal_checkpoint(TRUNCATE)');
+        // TRUNCATE empties the WAL. It never waits here (a reader holding an old snapshot would hold
+        // the event loop for the whole busy timeout): when it cannot finish now, the record says
+        // `walWipePending` and it is retried on a timer until it does.
+        if (!this.truncateWal()) {
+          rec.counts = { ...rec.counts, walWipePending: 1 };
+          this.retryWalWipe();
+        }
         return rec;
       },
       list: async (limit) =>
@@ -471,7 +483,47 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** The timer retrying a WAL truncation an erasure could not finish (see `truncateWal`). */
+  private walRetry: NodeJS.Timeout | null = null;
+
+  /**
+   * One non-blocking `wal_checkpoint(TRUNCATE)`: the busy timeout is 0 around it, so a reader or
+   * writer holding the WAL makes it answer busy at once instead of waiting. True when the WAL was
+   * emptied (no frame left that could hold an erased row's old page).
+   */
+  private truncateWal(): boolean {
+    const db = this.db;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      const r = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+      return r[0]?.busy === 0;
+    } catch {
+      return false;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
+  /** Retry `truncateWal` every WAL_RETRY_MS until it succeeds or the store closes (one timer at most; it never keeps the process alive). */
+  private retryWalWipe(): void {
+    if (this.walRetry) return;
+    const tick = (): void => {
+      this.walRetry = null;
+      if (!this.db.open) return;
+      if (!this.truncateWal()) this.walRetry = setTimeout(tick, WAL_RETRY_MS).unref();
+    };
+    this.walRetry = setTimeout(tick, WAL_RETRY_MS).unref();
+  }
+
+  /** Whether an erasure's WAL truncation is still waiting for a reader to let go (`walWipePending`). */
+  get walWipePending(): boolean {
+    return this.walRetry !== null;
+  }
+
   async close(): Promise<void> {
+    if (this.walRetry) clearTimeout(this.walRetry);
+    this.walRetry = null;
     // Writes already pushed are committed (or fail) before the connections close.
     await this.writer.close();
     if (this.db.open) this.db.close();

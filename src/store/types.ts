@@ -58,8 +58,13 @@ export interface TimelineBucket {
 
 export interface EventStore {
   appendDecision(d: DecisionRecord): Promise<void>;
-  /** Resolves with the stored record's seq. */
-  appendFeedback(f: FeedbackRecord): Promise<number>;
+  /**
+   * Resolves with the stored record's seq. With `onDecision` (and an `eventId`), the row is
+   * inserted only if that decision is still stored, checked inside the write itself: the writes
+   * are serial, so an erasure that deleted the decision after the caller read it cannot leave
+   * feedback pointing at nothing. Otherwise it rejects with NotFoundError (404, field eventId).
+   */
+  appendFeedback(f: FeedbackRecord, opts?: { onDecision?: boolean }): Promise<number>;
   getDecision(id: string): Promise<DecisionRecord | undefined>;
   /** Marks a deferred decision active; false when unknown. */
   activateDecision(id: string): Promise<boolean>;
@@ -164,6 +169,12 @@ export interface ErasureRequest {
   state: { key: string; value: Buffer }[];
   /** What was removed outside the store (in-memory history, caches), added to the audit's counts. */
   counts: Record<string, number>;
+  /**
+   * Whether anything outside the store's rows held the user (memory, snapshots, base data). When
+   * false and the store holds no row of theirs either, the erasure writes nothing (no state, no
+   * audit record) and resolves null: an unknown id leaves no trace.
+   */
+  found: boolean;
 }
 
 /** An audit record of one erasure. */
@@ -175,8 +186,11 @@ export interface ErasureRecord {
 }
 
 export interface ErasureStore {
-  /** Apply an erasure in one transaction; resolves with its audit record once committed. */
-  eraseUser(r: ErasureRequest): Promise<ErasureRecord>;
+  /**
+   * Apply an erasure in one transaction; resolves with its audit record once committed, or null
+   * when nothing held the user (`ErasureRequest.found` false and no row of theirs: nothing written).
+   */
+  eraseUser(r: ErasureRequest): Promise<ErasureRecord | null>;
   /** Audit records, most recent first. */
   list(limit: number): Promise<ErasureRecord[]>;
 }

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { datasetFromTriples, type Dataset } from '../../src/data/dataset.js';
 import { loadDatasetFile } from '../../src/data/snapshot.js';
-import { looksPseudonymous, Pseudonymiser } from '../../src/privacy/pseudonym.js';
+import Database from 'better-sqlite3';
+import { datasetIdMode, looksPseudonymous, Pseudonymiser } from '../../src/privacy/pseudonym.js';
+import { holdStore } from '../../src/serve/erasure.js';
+import { openStore } from '../../src/store/open.js';
 import { startTestServer } from '../serve/helpers.js';
 import { runCli, tempDir, writeTinyMovieLens } from '../cli/helpers.js';
 
@@ -76,6 +79,72 @@ describe('chorus forget on a store', () => {
     expect(ok.stdout).toMatch(/decisions 3, feedback 3/);
     expect(readFileSync(db).includes(p.of(GONE))).toBe(false);
     expect(readFileSync(db).includes(GONE)).toBe(false);
+  }, 60_000);
+});
+
+describe('chorus forget on a store: what it leaves alone', () => {
+  it('an unknown id changes nothing: no audit record, no tombstone, the policy checkpoint kept', async () => {
+    const { db } = await storeWithTraffic(null);
+    const state = () => {
+      const d = new Database(db, { readonly: true });
+      try {
+        return { state: d.prepare('SELECT key, hex(value) AS v FROM state ORDER BY key').all(), erasures: d.prepare('SELECT count(*) AS n FROM erasures').get() };
+      } finally {
+        d.close();
+      }
+    };
+    const before = state();
+    const r = await runCli(['forget', '--user', 'zq-nobody', '--data', db]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not in .*nothing was changed/);
+    expect(state()).toEqual(before);
+  }, 60_000);
+
+  it('refuses a store that a running server marks as served, and goes ahead once it stopped', async () => {
+    const { db } = await storeWithTraffic(null);
+    const store = openStore(`sqlite:${db}`);
+    const held = await holdStore(store.state);
+    try {
+      const r = await runCli(['forget', '--user', GONE, '--data', db]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/a server is running on .*erase through it/);
+      expect(readFileSync(db).includes(GONE) || readFileSync(`${db}-wal`).includes(GONE)).toBe(true);
+    } finally {
+      await held.stop();
+      await store.close();
+    }
+    const ok = await runCli(['forget', '--user', GONE, '--data', db]);
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 60_000);
+});
+
+describe('chorus import --pseudonymise, then chorus serve --pseudonymise', () => {
+  it('serves the imported pseudonyms as they are (not hashed twice): personalised answers, and an erasure removes the base rows', async () => {
+    const dir = tempDir('chorus-import-serve-');
+    writeTinyMovieLens(dir, 20, 40);
+    const snap = join(dir, 'p.chorus-dataset');
+    process.env.CHORUS_ID_KEY = KEY;
+    const imp = await runCli(['import', dir, '--pseudonymise', '-o', snap, '--json']);
+    expect(imp.code, imp.stderr).toBe(0);
+    const ds = await loadDatasetFile(snap);
+    const p = new Pseudonymiser(KEY);
+    expect(datasetIdMode(ds)).toBe(p.mode);
+
+    // A raw server, or another key, on pseudonymised base data is refused before anything is seeded.
+    await expect(startTestServer({ dir: tempDir('chorus-import-raw-'), dataset: ds, engine: ENGINE })).rejects.toMatchObject({ code: 'E_ID_MODE' });
+    await expect(startTestServer({ dir: tempDir('chorus-import-key-'), dataset: ds, engine: { ...ENGINE, pseudonyms: new Pseudonymiser(KEY + 'x') } })).rejects.toMatchObject({ code: 'E_ID_MODE' });
+
+    const s = await startTestServer({ dir: tempDir('chorus-import-serve-store-'), dataset: ds, engine: { ...ENGINE, pseudonyms: p } });
+    expect(s.engine.trainingData().users.has(p.of('3'))).toBe(true);
+    // Personalised: user 3 (known to the model) is not served as a user never seen.
+    const slate = async (user: string) => (await s.call('POST', '/recommend', { user, k: 5, excludeSeen: true })).body.items.map((x: { id: string }) => x.id);
+    expect(await slate('3')).not.toEqual(await slate('zq-never-seen'));
+    const r = await s.call('DELETE', '/users/3');
+    expect(r.status).toBe(200);
+    expect(r.body.erasure.counts.baseInteractions).toBe(ds.userCounts()[ds.users.toIndex(p.of('3'))]);
+    expect(s.engine.trainingData().users.has(p.of('3'))).toBe(false);
+    expect(await slate('3')).toEqual(await slate('zq-never-seen'));
+    await s.close();
   }, 60_000);
 });
 

@@ -1,7 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples } from '../../src/data/dataset.js';
-import { checkIdMode, looksPseudonymous, Pseudonymiser, pseudonymiseDataset, pseudonymiserFromEnv, RAW_IDS } from '../../src/privacy/pseudonym.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDatasetFile, saveDataset } from '../../src/data/snapshot.js';
+import { checkIdMode, datasetIdMode, looksPseudonymous, Pseudonymiser, pseudonymiseDataset, pseudonymiserFromEnv, RAW_IDS } from '../../src/privacy/pseudonym.js';
 
 const KEY = 'k'.repeat(16) + '0123456789abcdef';
 
@@ -45,5 +49,24 @@ describe('Pseudonymiser', () => {
     expect(out.interactions).toBe(ds.interactions);
     expect(out.items).toBe(ds.items);
     expect(out.users.ids().join()).not.toMatch(/alice|bob/);
+  });
+
+  it('records the key in the dataset it pseudonymises, never hashes it twice, and refuses another key', async () => {
+    const ds = datasetFromTriples([['alice', 'm1', 1, 1], ['bob', 'm2', 1, 2]], 'd');
+    expect(datasetIdMode(ds)).toBe(RAW_IDS);
+    const p = new Pseudonymiser(KEY);
+    const once = pseudonymiseDataset(ds, p);
+    expect(datasetIdMode(once)).toBe(p.mode);
+    expect(pseudonymiseDataset(once, p)).toBe(once);
+    expect(once.users.has(p.of('alice'))).toBe(true);
+    expect(() => pseudonymiseDataset(once, new Pseudonymiser(KEY.replace('0', '1')))).toThrow(/another key/);
+    // The mode survives a dataset snapshot (what `chorus import --pseudonymise` writes).
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-pseudonym-'));
+    try {
+      await saveDataset(once, join(dir, 'p.chorus-dataset'));
+      expect(datasetIdMode(await loadDatasetFile(join(dir, 'p.chorus-dataset')))).toBe(p.mode);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,7 +7,9 @@ import { datasetFromTriples, type Dataset } from '../../src/data/dataset.js';
 import { Pseudonymiser } from '../../src/privacy/pseudonym.js';
 import type { StartOptions } from '../../src/serve/server.js';
 import { rawClient, testDatabase } from '../store/postgres-db.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { ErasureMarks } from '../../src/serve/erasure.js';
+import { startServer } from '../../src/serve/server.js';
+import { ADMIN, startTestServer, type TestServer } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -182,8 +184,15 @@ describe('DELETE /users/:id erases the user', () => {
     await traffic(s, [GONE, 'zq-2-user']);
     await s.engine.checkpoint();
     expect(storeHits(db, [GONE]).some((h) => h.startsWith('state.value'))).toBe(true);
+    // The erasure re-aligns only the agent's user side (bindErased), not a full bind (which refits its item space).
+    const policy = s.engine.policy as Required<Pick<typeof s.engine.policy, 'bind' | 'bindErased'>>;
+    const calls: string[] = [];
+    const { bind, bindErased } = policy;
+    policy.bind = (...a) => (calls.push('bind'), bind.apply(policy, a));
+    policy.bindErased = (...a) => (calls.push(`bindErased ${a[2]}`), bindErased.apply(policy, a));
     const r = await s.call('DELETE', `/users/${GONE}`);
     expect(r.status).toBe(200);
+    expect(calls).toEqual([`bindErased ${people().users.toIndex(GONE)}`]);
     expect(r.body.erasure.counts.policyEntries).toBeGreaterThan(0);
     expect(storeHits(db, [GONE])).toEqual([]);
     expect(fileHits(db, [GONE])).toEqual([]);
@@ -192,15 +201,126 @@ describe('DELETE /users/:id erases the user', () => {
   }, 60_000);
 
   it('scrubs a retrain that was fitting while the user was erased', async () => {
-    const s = await startTestServer({ dir: tmp(), dataset: people(), engine: ENGINE });
+    // The fit runs in a worker thread, so the erasure lands while it runs: the erasure rewrites
+    // only the snapshot stored before (the retrained one does not exist yet), and the retrain
+    // scrubs its own body before storing it.
+    const s = await startTestServer({ dir: tmp(), dataset: people(), engine: { ...ENGINE, retrainInWorker: true } });
     await traffic(s, [GONE, 'zq-2-user']);
-    const retrain = s.call('POST', '/snapshots', { retrain: true });
-    const erased = s.call('DELETE', `/users/${GONE}`);
-    const [rt, er] = await Promise.all([retrain, erased]);
-    expect(rt.status).toBe(201);
-    expect(er.status).toBe(200);
+    const before = (await s.store.snapshots.listSnapshots()).map((m) => m.id);
+    expect(before).toHaveLength(1);
+    const users = s.engine.trainingData().nUsers;
+    const retrain = s.engine.retrain(false);
+    expect(s.engine.retrainInProgress).toBe(true);
+    const er = await s.engine.eraseUser(GONE);
+    // Still fitting when the erasure committed.
+    expect(s.engine.retrainInProgress).toBe(true);
+    expect(er!.counts.snapshots).toBe(1);
+    const meta = await retrain;
+    expect(before).not.toContain(meta.id);
+    const body = (await s.store.snapshots.getSnapshot(meta.id))!.body;
+    expect(body.includes(GONE)).toBe(false);
+    // The retrained snapshot was fitted on data that still had the user (the base data was taken
+    // before the erasure): it knew them, and the scrub left the row with an empty id.
+    expect(meta.info.users).toBe(users);
     for (const m of (await s.call('GET', '/snapshots')).body.snapshots) expect((await s.store.snapshots.getSnapshot(m.id))!.body.includes(GONE)).toBe(false);
     await s.close();
+  }, 60_000);
+});
+
+describe('an erasure with requests in flight', () => {
+  it('feedback committed just before the erasure does not bring the user back into memory, the policy checkpoint or the next retrain', async () => {
+    const dir = tmp();
+    const db = join(dir, 'chorus.db');
+    const s = await startTestServer({ dir, dataset: people(), engine: { ...ENGINE, agent: { name: 'ucb' }, rewardWaitSeconds: 3600 } });
+    const r = await s.engine.recommend({ user: GONE, k: 3, excludeSeen: true });
+    await s.engine.settle();
+    // Both in one turn: the feedback's write is queued before the erasure's, its after-commit
+    // work (history, learning) runs after the erasure cleared the user's state.
+    const fb = s.engine.feedback({ eventId: r.eventId, item: r.items[0]!.id, type: 'click' });
+    const er = s.engine.eraseUser(GONE);
+    const [f, x] = await Promise.allSettled([fb, er]);
+    expect(f.status).toBe('fulfilled');
+    expect(x.status).toBe('fulfilled');
+    expect(storeHits(db, [GONE])).toEqual([]);
+    expect(s.engine.trainingData().users.has(GONE)).toBe(false);
+    await s.engine.settle();
+    expect(await s.engine.checkpoint()).toBe(true);
+    expect(storeHits(db, [GONE])).toEqual([]);
+    const meta = await s.engine.retrain(false);
+    expect((await s.store.snapshots.getSnapshot(meta.id))!.body.includes(GONE)).toBe(false);
+    expect(storeHits(db, [GONE])).toEqual([]);
+    await s.close();
+    expect(storeHits(db, [GONE])).toEqual([]);
+  }, 60_000);
+
+  it('feedback whose decision was read before the erasure and whose write comes after is refused (404), leaving no row', async () => {
+    const dir = tmp();
+    const db = join(dir, 'chorus.db');
+    const s = await startTestServer({ dir, dataset: people(), engine: ENGINE });
+    const r = await s.engine.recommend({ user: GONE, k: 3, excludeSeen: true });
+    // A store read with latency (as on PostgreSQL): the erasure commits between the read and the write.
+    const events = s.store.events as { getDecision: typeof s.store.events.getDecision };
+    const read = events.getDecision.bind(s.store.events);
+    events.getDecision = async (id) => {
+      const d = await read(id);
+      await new Promise((res) => setTimeout(res, 50));
+      return d;
+    };
+    const fb = s.engine.feedback({ eventId: r.eventId, item: r.items[0]!.id, type: 'click' });
+    await new Promise((res) => setTimeout(res, 5));
+    expect(await s.engine.eraseUser(GONE)).not.toBeNull();
+    await expect(fb).rejects.toMatchObject({ status: 404 });
+    expect(storeHits(db, [GONE])).toEqual([]);
+    expect(s.engine.trainingData().users.has(GONE)).toBe(false);
+    await s.close();
+  }, 60_000);
+
+  it('a failed erasure commit changes nothing that a retry needs: the retry tombstones the base user', async () => {
+    const dir = tmp();
+    const s = await startTestServer({ dir, dataset: people(), engine: ENGINE });
+    const erasures = s.store.erasures as { eraseUser: typeof s.store.erasures.eraseUser };
+    const commit = erasures.eraseUser.bind(s.store.erasures);
+    let fail = true;
+    erasures.eraseUser = async (req) => {
+      if (fail) {
+        fail = false;
+        throw new Error('SQLITE_FULL: database or disk is full');
+      }
+      return commit(req);
+    };
+    await expect(s.engine.eraseUser(GONE)).rejects.toThrow(/SQLITE_FULL/);
+    // Not committed: the base data still holds the user.
+    expect(s.engine.trainingData().users.has(GONE)).toBe(true);
+    const rec = await s.engine.eraseUser(GONE);
+    expect(rec?.counts.baseInteractions).toBeGreaterThan(0);
+    await s.close();
+    const b = await startTestServer({ dir, dataset: people(), engine: ENGINE });
+    expect(b.engine.trainingData().users.has(GONE)).toBe(false);
+    await b.close();
+  }, 60_000);
+
+  it('an unknown id writes nothing: 404, no audit record', async () => {
+    const s = await startTestServer({ dir: tmp(), dataset: people(), engine: ENGINE });
+    expect((await s.call('DELETE', '/users/zq-no-such-user')).status).toBe(404);
+    expect(await s.engine.eraseUser('zq-no-such-user')).toBeNull();
+    expect((await s.call('GET', '/erasures')).body.erasures).toEqual([]);
+    expect(await s.store.erasures.list(10)).toEqual([]);
+    await s.close();
+  }, 60_000);
+
+  it('a restart with tombstoned base users does not warn that the store was seeded from other data', async () => {
+    const dir = tmp();
+    const store = `sqlite:${join(dir, 'chorus.db')}`;
+    const start = async (lines: string[]) => startServer({ dataset: people(), store, adminKey: ADMIN, engine: ENGINE, log: (m) => lines.push(m) });
+    const first: string[] = [];
+    const a = await start(first);
+    expect(await a.engine.eraseUser(GONE)).not.toBeNull();
+    await a.close();
+    const second: string[] = [];
+    const b = await start(second);
+    expect(second.some((l) => /1 users of the base data were erased/.test(l))).toBe(true);
+    expect(second.filter((l) => /seeded from/.test(l))).toEqual([]);
+    await b.close();
   }, 60_000);
 });
 
@@ -288,4 +408,49 @@ describe('DELETE /users/:id on PostgreSQL', () => {
     expect(await slate(b, GONE)).toEqual(await slate(b, 'zq-never-seen'));
     await b.close();
   }, 60_000);
+
+  it('feedback arriving while the erasure runs either is erased with it or is refused (404): never a row left behind', async () => {
+    const store = pgdb.url('schema=erasure_race');
+    const s = await startTestServer({ store, dataset: people(), engine: ENGINE });
+    const outcomes = new Set<string>();
+    for (let trial = 0; trial < 4; trial++) {
+      const user = `zq-race-${trial}`;
+      const r = await s.engine.recommend({ user, k: 3, excludeSeen: true });
+      // The erasure starts; the click on the slate just shown comes a moment later (its decision
+      // read then runs beside the erasure's transaction).
+      const er = s.engine.eraseUser(user);
+      await new Promise((res) => setTimeout(res, trial));
+      const fb = s.engine.feedback({ eventId: r.eventId, item: r.items[0]!.id, type: 'click' }).then(
+        () => 'accepted',
+        (e: { status?: number }) => `refused ${e.status}`,
+      );
+      expect(await er).not.toBeNull();
+      const outcome = await fb;
+      outcomes.add(outcome);
+      expect(['accepted', 'refused 404']).toContain(outcome);
+      expect(await pgHits('erasure_race', [user])).toEqual([]);
+      await s.engine.settle();
+      expect(s.engine.trainingData().users.has(user)).toBe(false);
+    }
+    await s.close();
+  }, 60_000);
+});
+
+describe('ErasureMarks', () => {
+  it('says which users were erased since a mark, and answers true once an erasure that old was forgotten', () => {
+    const m = new ErasureMarks(2);
+    const m0 = m.mark();
+    expect(m.since('a', m0)).toBe(false);
+    m.erased('a');
+    expect(m.since('a', m0)).toBe(true);
+    expect(m.since('b', m0)).toBe(false);
+    expect(m.since(null, m0)).toBe(false);
+    const m1 = m.mark();
+    expect(m.since('a', m1)).toBe(false);
+    m.erased('b');
+    m.erased('c'); // 'a' is forgotten (keep = 2)
+    expect(m.since('a', m1)).toBe(false); // erased before m1, and 'a''s number (1) is not after it
+    expect(m.since('x', m0)).toBe(true); // unknown, but an erasure after m0 was forgotten: conservative
+    expect(m.since('x', m1)).toBe(false);
+  });
 });

@@ -224,6 +224,7 @@ export function storeContract(backend: string, open: (name: string) => Store): v
         snapshots: [{ id: 's1', body: Buffer.from('without') }, { id: 'gone', body: Buffer.from('x') }],
         state: [{ key: 'k1', value: Buffer.from('new') }],
         counts: { historyItems: 2 },
+        found: true,
       });
       expect(rec).toEqual({ id: 'erasure-1', ts: 5000, counts: { historyItems: 2, decisions: 1, feedback: 3, users: 1, snapshots: 1 } });
       expect(await s.events.getDecision('e1')).toBeUndefined();
@@ -249,6 +250,52 @@ export function storeContract(backend: string, open: (name: string) => Store): v
       const b = get('erase');
       expect(await b.events.countFeedback()).toBe(2);
       expect(await b.erasures.list(10)).toEqual([rec]);
+    });
+
+    it('an erasure that finds nothing writes nothing: no audit record, no state', async () => {
+      const s = get('erase-unknown');
+      await s.events.appendDecision(decision('e1', 1000));
+      await s.state.putState('k1', Buffer.from('kept'));
+      const rec = await s.erasures.eraseUser({ user: 'nobody', id: 'erasure-x', ts: 5000, snapshots: [], state: [{ key: 'k1', value: Buffer.from('new') }], counts: { historyItems: 0 }, found: false });
+      expect(rec).toBeNull();
+      expect(await s.erasures.list(10)).toEqual([]);
+      expect((await s.state.getState('k1'))!.toString()).toBe('kept');
+      expect(await s.events.countDecisions()).toBe(1);
+      // Found outside the store (memory, snapshots): audited even with no row.
+      const rec2 = await s.erasures.eraseUser({ user: 'nobody', id: 'erasure-y', ts: 5001, snapshots: [], state: [], counts: { historyItems: 3 }, found: true });
+      expect(rec2?.id).toBe('erasure-y');
+      expect((await s.erasures.list(10)).map((r) => r.id)).toEqual(['erasure-y']);
+    });
+
+    it('stores feedback `onDecision` only while its decision is stored, atomically against an erasure', async () => {
+      const s = get('on-decision');
+      await s.events.appendDecision(decision('e1', 1000));
+      await s.events.appendDecision({ ...decision('e2', 1001), user: 'u2' });
+      const seq = await s.events.appendFeedback(fb('a', 1, 1002, 'e1'), { onDecision: true });
+      expect(seq).toBeGreaterThan(0);
+      // The erasure and the feedback queued behind it in one batch: the erasure commits first, the
+      // feedback finds its decision gone and fails alone; the other user's feedback goes in.
+      const results = await Promise.allSettled([
+        s.erasures.eraseUser({ user: 'u1', id: 'x', ts: 2000, snapshots: [], state: [], counts: {}, found: false }),
+        s.events.appendFeedback(fb('b', 1, 2001, 'e1'), { onDecision: true }),
+        s.events.appendFeedback({ ...fb('a', 0.5, 2002, 'e2'), user: 'u2' }, { onDecision: true }),
+        s.events.appendFeedback(fb('c', 1, 2003, null), { onDecision: true }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect(((results[1] as PromiseRejectedResult).reason as { status?: number }).status).toBe(404);
+      const left = await s.events.feedbackSince(0, 100);
+      expect(left.map((f) => [f.eventId, f.item])).toEqual([
+        ['e2', 'a'],
+        [null, 'c'],
+      ]);
+      // The per-item totals count only the rows stored.
+      expect(await s.events.topItems(10)).toEqual([
+        { item: 'c', feedback: 1, rewardSum: 1 },
+        { item: 'a', feedback: 1, rewardSum: 0.5 },
+      ]);
+      // Without the option, an unknown event id is stored as before (callers that checked it themselves).
+      await s.events.appendFeedback(fb('d', 1, 2004, 'e1'));
+      expect(await s.events.countFeedback()).toBe(3);
     });
   });
 }

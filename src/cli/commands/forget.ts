@@ -1,7 +1,9 @@
 /**
  * `chorus forget --user <id> --data <store or dataset>`: erasure offline.
  *
- * - A store (`sqlite:…`, `postgres://…`, or a path ending in .db), with its server stopped: the
+ * - A store (`sqlite:…`, `postgres://…`, or a path ending in .db), with its server stopped (a
+ *   running `chorus serve` marks its store, and the command refuses while the mark is fresh: a
+ *   running server would bring the user back from its memory; erase through it instead): the
  *   same transaction as `DELETE /users/:id` (the user's decisions, feedback, catalogue row, their
  *   row in every stored snapshot, an audit record without personal data), plus a tombstone that
  *   keeps them out of the server's base data files at its next start, and the online policy's
@@ -20,8 +22,8 @@ import type { Command } from 'commander';
 import { isSnapshotFile, loadDatasetFile, saveDataset } from '../../data/snapshot.js';
 import { ChorusError, ConfigError } from '../../errors.js';
 import { withoutUsers } from '../../privacy/erasure.js';
-import { checkIdMode, ID_KEY_ENV, pseudonymiserFromEnv, RAW_IDS } from '../../privacy/pseudonym.js';
-import { eraseFromStore, ID_MODE_KEY } from '../../serve/erasure.js';
+import { checkIdMode, datasetIdMode, ID_KEY_ENV, pseudonymiserFromEnv, RAW_IDS } from '../../privacy/pseudonym.js';
+import { checkNoServer, eraseFromStore, ID_MODE_KEY } from '../../serve/erasure.js';
 import { openStore } from '../../store/open.js';
 import { loadConfig } from '../config.js';
 import { loadData, readOptions } from '../data.js';
@@ -49,6 +51,7 @@ async function forgetInStore(url: string, user: string): Promise<Record<string, 
   }
   const store = openStore(url);
   try {
+    await checkNoServer(store);
     const mode = (await store.state.getState(ID_MODE_KEY))?.toString('utf8') ?? RAW_IDS;
     let stored = user;
     if (mode !== RAW_IDS) {
@@ -57,6 +60,8 @@ async function forgetInStore(url: string, user: string): Promise<Record<string, 
       stored = p.of(user);
     }
     const record = await eraseFromStore(store, stored);
+    // Nothing held the user: nothing was written (no audit record, the policy checkpoint kept).
+    if (!record) throw new ChorusError('E_NOT_FOUND', `user "${user}" is not in ${store.url}${mode !== RAW_IDS ? ' (looked up by pseudonym)' : ''}; nothing was changed`, { status: 404, location: { field: 'user' } });
     return { store: store.url, pseudonymised: mode !== RAW_IDS, erasure: record };
   } finally {
     await store.close();
@@ -95,9 +100,14 @@ export function register(program: Command): void {
       }
       const { config } = loadConfig(flags.config);
       const ds = isSnapshot ? await loadDatasetFile(flags.data) : (await loadData(flags.data, readOptions(config, {}))).dataset;
-      const id = flags.pseudonymise ? pseudonymiserFromEnv().of(flags.user) : flags.user;
+      // A snapshot written by `chorus import --pseudonymise` records its key's mode: its ids are
+      // looked up by pseudonym with or without the flag, and a wrong key is refused.
+      const mode = datasetIdMode(ds);
+      const p = flags.pseudonymise || mode !== RAW_IDS ? pseudonymiserFromEnv() : null;
+      if (p && mode !== RAW_IDS) checkIdMode(mode, p.mode, flags.data);
+      const id = p ? p.of(flags.user) : flags.user;
       const r = withoutUsers(ds, (u) => u === id);
-      if (r.users === 0) throw new ChorusError('E_NOT_FOUND', `user "${flags.user}" is not in ${flags.data}${flags.pseudonymise ? ' (looked up by pseudonym)' : ''}`, { status: 404, location: { field: 'user' } });
+      if (r.users === 0) throw new ChorusError('E_NOT_FOUND', `user "${flags.user}" is not in ${flags.data}${p ? ' (looked up by pseudonym)' : ''}`, { status: 404, location: { field: 'user' } });
       const out = flags.out ?? flags.data;
       // Written beside, then renamed: a crash never leaves half a dataset (nor the original half-overwritten).
       const tmp = `${out}.tmp-${process.pid}`;

@@ -2,6 +2,7 @@
  * `chorus serve`: the HTTP server (src/serve) on a dataset folder, the bundled demo data by default.
  * The admin key comes from CHORUS_ADMIN_KEY, or is generated on the first start and printed once.
  */
+import { openChatModel, parseChatSpec } from '../../llm/spec.js';
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -16,6 +17,7 @@ import { CB_DEFAULTS, validateCbConfig, type CbConfig } from '../../serve/cb-pol
 import { EXPLORATION_KINDS, type ExplorationKind } from '../../serve/exploration.js';
 import { parseInteractions } from '../../serve/namespaces.js';
 import { startServer } from '../../serve/server.js';
+import { holdStore } from '../../serve/erasure.js';
 import { ID_KEY_ENV, pseudonymiserFromEnv } from '../../privacy/pseudonym.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { oneOf } from '../data.js';
@@ -56,6 +58,7 @@ export const ServeConfigSchema = z.strictObject({
   historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
   redis: z.string().optional(),
+  llm: z.string().optional(),
   authFailureLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
   cors: z.array(z.string().min(1)).optional(),
@@ -86,6 +89,7 @@ interface ServeFlags {
   retrainEvery?: string;
   activationGate?: string;
   rateLimit?: string;
+  llm?: string;
   redis?: string;
   authFailureLimit?: string;
   cors?: string;
@@ -193,6 +197,7 @@ export function register(program: Command): void {
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
+    .option('--llm <spec>', 'chat model for `explain: "text"` on /recommend: an OpenAI-compatible endpoint as <url>#<model> (llama.cpp server, Ollama, vLLM; docs/llm.md)')
     .option('--pseudonymise', `replace every user id by a keyed HMAC pseudonym (key from ${ID_KEY_ENV}) before it is stored, logged or put in a snapshot; answers keep the caller's ids (docs/privacy.md)`)
     .action(async (flags: ServeFlags, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { config?: string };
@@ -220,6 +225,8 @@ export function register(program: Command): void {
       if (sessionIdle !== undefined && sessionIdle < 0) throw new ConfigError(`expected seconds >= 0, got ${sessionIdle}`, 'session-idle');
       const activationGate = oneOf(flags.activationGate, ['dr', 'none'] as const, 'activation-gate') ?? sc.activationGate ?? 'none';
       // Before the data is read: a missing key stops the start at once, with nothing opened.
+      const llmSpec = flags.llm ?? sc.llm;
+      if (llmSpec !== undefined) parseChatSpec(llmSpec);
       const pseudonyms = (flags.pseudonymise ?? sc.privacy?.pseudonymise ?? false) ? pseudonymiserFromEnv() : null;
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
@@ -252,6 +259,7 @@ export function register(program: Command): void {
           ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
           ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),
           pseudonyms,
+          llm: llmSpec !== undefined ? openChatModel(llmSpec) : null,
         },
         server: {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,
@@ -271,7 +279,13 @@ export function register(program: Command): void {
       if (s.generatedAdminKey) {
         writeOut(`chorus serve: admin key (shown once, keep it): ${s.generatedAdminKey}\n`);
       }
-      await untilSignalThenClose(s.close);
+      // Marks the store as served, so that `chorus forget` on it refuses while this runs (src/serve/erasure.ts).
+      const held = await holdStore(s.store.state, (m) => writeErr(`chorus serve: ${m}\n`));
+      await untilSignalThenClose(async () => {
+        // A stop mark that fails to write costs nothing: the mark goes stale on its own.
+        await held.stop().catch(() => undefined);
+        await s.close();
+      });
     });
 }
 
