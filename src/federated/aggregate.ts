@@ -15,7 +15,16 @@ export interface AggregatorOptions {
   fixedPointBits: number | null;
   /** Seeds the simulated clients' X25519 keys, so a run reproduces (the sum does not depend on them). */
   seed: number;
+  /**
+   * With secure aggregation: the fewest participants a round may have (Bonawitz et al.'s threshold
+   * t, default 2). A sum over one client is that client's update, so the masking would hide
+   * nothing; callers skip such rounds (`enough`), and `sum` refuses them.
+   */
+  minParticipants?: number;
 }
+
+/** Default secure-aggregation threshold t: the least that lets the masks hide anything. */
+export const DEFAULT_MIN_PARTICIPANTS = 2;
 
 export class Aggregator {
   /** Key publication: each client's public key up, the others' down (0 without secure aggregation). */
@@ -26,6 +35,8 @@ export class Aggregator {
   private readonly sumF: Float64Array;
   private readonly sumQ: Uint32Array;
   private readonly encoded: Uint32Array;
+  /** Fewest participants a round may have (1 without secure aggregation). */
+  readonly minParticipants: number;
 
   constructor(
     clientIds: readonly number[],
@@ -34,6 +45,10 @@ export class Aggregator {
   ) {
     if (o.secureAgg && o.fixedPointBits === null) throw new ConfigError('secure aggregation needs the fixed-point wire format (fixedPointBits)', 'fixedPointBits');
     const n = clientIds.length;
+    const t = o.minParticipants ?? DEFAULT_MIN_PARTICIPANTS;
+    if (!(Number.isInteger(t) && t >= 2)) throw new ConfigError(`the secure-aggregation threshold must be an integer ≥ 2, got ${t}`, 'minParticipants');
+    if (o.secureAgg && n < t) throw new ConfigError(`secure aggregation with threshold ${t} needs at least ${t} clients, got ${n}`, 'minParticipants');
+    this.minParticipants = o.secureAgg ? t : 1;
     this.parties = o.secureAgg ? new Map(clientIds.map((id) => [id, new SecAggParty(id, keySeed(o.seed, id))])) : null;
     this.setupBytes = this.parties ? n * 32 + n * (n - 1) * 32 : 0;
     this.bytesPerWord = o.fixedPointBits === null ? 8 : 4;
@@ -42,16 +57,24 @@ export class Aggregator {
     this.encoded = new Uint32Array(width);
   }
 
+  /** Whether a round of `count` participants may be aggregated (false: too few for secure aggregation). */
+  enough(count: number): boolean {
+    return count >= this.minParticipants;
+  }
+
   /**
    * The sum over `participants` of the vectors `payload(id)` returns (each read before the next
-   * call). The returned array is reused by the next round.
+   * call). The returned array is reused by the next round. Refuses a round that is not `enough`.
    */
   sum(round: number, participants: readonly number[], payload: (id: number) => Float64Array): Float64Array {
     const { fixedPointBits: bits } = this.o;
+    if (this.parties && !this.enough(participants.length)) {
+      throw new ConfigError(`round ${round} has ${participants.length} participant(s), below the secure-aggregation threshold ${this.minParticipants}`, 'minParticipants');
+    }
     this.sumF.fill(0);
     this.sumQ.fill(0);
-    // Each coordinate of a client's vector stays below limit/m, so the sum of m cannot wrap.
-    const limit = bits === null ? Infinity : 2 ** (31 - bits) / Math.max(1, participants.length);
+    // Each client's rounded words stay within (2^31 − 1)/m, so the sum of m cannot wrap.
+    const summands = Math.max(1, participants.length);
     for (const id of participants) {
       const v = payload(id);
       if (v.length !== this.width) throw new ConfigError(`client ${id} sent ${v.length} values, expected ${this.width}`, 'payload');
@@ -59,7 +82,7 @@ export class Aggregator {
         for (let j = 0; j < v.length; j++) this.sumF[j] = this.sumF[j]! + v[j]!;
         continue;
       }
-      encodeFixed(v, bits, limit, this.encoded);
+      encodeFixed(v, bits, summands, this.encoded);
       if (this.parties) {
         const me = this.parties.get(id)!;
         for (const other of participants) if (other !== id) me.agree(other, this.parties.get(other)!.publicKey);

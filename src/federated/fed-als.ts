@@ -48,9 +48,15 @@ export type FederatedAlsConfig = z.infer<typeof federatedAlsConfigSchema>;
 
 /** Per-round figures of a federated fit: the protocol's report plus the simulation's loss diagnostic. */
 export interface FederatedRound extends RoundReport {
-  /** The global ALS objective per training interaction after the round (computed by the simulator, not sent). */
+  /** The global ALS objective per training interaction after the round (computed by the simulator, not sent; not private). */
   loss: number;
 }
+
+/** The privacy a DP fit spent: the accountant's plan, plus the secure-aggregation threshold's δ. */
+export type FederatedPrivacy = ClientDpPlan & {
+  /** With secure aggregation: δ added by skipping rounds below the threshold; the guarantee is (ε, δ + thresholdDelta). */
+  thresholdDelta?: number;
+};
 
 /** What a federated fit reports (the `"federated"` object of `--json`). */
 export interface FederatedReport {
@@ -62,8 +68,15 @@ export interface FederatedReport {
   bytesUp: number;
   setupBytes: number;
   secureAgg: boolean;
+  /** With secure aggregation: the fewest sampled clients a round needs (t); rounds below it are skipped. */
+  minParticipants?: number;
   /** Client-level DP: the budget spent (absent without DP). */
-  privacy?: ClientDpPlan;
+  privacy?: FederatedPrivacy;
+  /**
+   * With DP: the per-round fields (`rounds[].…`) the budget does not cover: simulation diagnostics
+   * read from the raw updates, the realised sample and every client's data. Not for publication.
+   */
+  nonPrivate?: string[];
 }
 
 export class FederatedAls implements Recommender {
@@ -105,7 +118,11 @@ export class FederatedAls implements Recommender {
     } else for (let k = 0; k < global.length; k++) global[k] = root.next() * 0.01;
     const threads = this.config.threads === 0 ? (m.indptr[nU]! >= 5_000 ? defaultThreads(2) : 1) : this.config.threads;
     const solve = { factors: f, regularization, solver, cgSteps, threads };
-    const clients = groups.map((users, k) => new AlsClient(k, users, m, users.length / nU, solve, fed.localEpochs, root.nextUint32()));
+    // w_k, the client's share of the item ridge. Under DP it must not depend on the data: the user
+    // total nU changes when a client is removed, so each client takes the public 1/N instead (the
+    // share it has in expectation; both partitions give clients equal sizes within 1).
+    const share = (users: Int32Array) => (fed.dp ? 1 / fed.clients : users.length / nU);
+    const clients = groups.map((users, k) => new AlsClient(k, users, m, share(users), solve, fed.localEpochs, root.nextUint32()));
     const rounds: FederatedRound[] = [];
     const itemGram = new Float64Array(f * f);
     const nnz = Math.max(1, m.indptr[nU]!);
@@ -143,7 +160,9 @@ export class FederatedAls implements Recommender {
       bytesUp: result.bytesUp,
       setupBytes: result.setupBytes,
       secureAgg: fed.secureAgg,
-      ...(result.dp ? { privacy: result.dp } : {}),
+      ...(fed.secureAgg ? { minParticipants: fed.minParticipants } : {}),
+      ...(result.dp ? { privacy: { ...result.dp, ...(result.dpThresholdDelta !== undefined ? { thresholdDelta: result.dpThresholdDelta } : {}) } } : {}),
+      ...(result.nonPrivate ? { nonPrivate: [...result.nonPrivate, 'loss'] } : {}),
     };
   }
 

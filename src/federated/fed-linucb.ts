@@ -31,9 +31,12 @@ import { Aggregator } from './aggregate.js';
 export const federatedBanditConfigSchema = z.strictObject({
   clients: z.number().int().positive(),
   rounds: z.number().int().positive(),
-  /** User-steps each client runs per round. */
+  /** User-steps each client runs per round, exactly (see `nEnvs`). */
   stepsPerRound: z.number().int().positive(),
-  /** Parallel sessions in each client's simulator. */
+  /**
+   * Parallel sessions in each client's simulator. When it does not divide stepsPerRound, the
+   * remainder runs on a second, narrower batch of sessions of the client's own.
+   */
   nEnvs: z.number().int().positive(),
   secureAgg: z.boolean(),
   /** Sums of φφᵀ grow with the steps: fewer fraction bits than FedAvg's updates leave room for them. */
@@ -60,6 +63,8 @@ export interface BanditRound {
   participants: number;
   bytesDown: number;
   bytesUp: number;
+  /** User-steps the clients ran this round, together (clients × stepsPerRound). */
+  userSteps: number;
   /** Clicks per shown slate over the clients' sessions this round (a diagnostic of the simulation). */
   ctr: number;
 }
@@ -73,12 +78,25 @@ export interface FederatedBanditResult {
   clientAgents: ManagedAgent[];
 }
 
+/** A batch of parallel sessions: its simulator, their current observations, the slate buffer. */
+interface Batch {
+  env: ReturnType<typeof createVecEnv>;
+  obs: Observation[];
+  buf: Int32Array;
+}
+
 interface Client {
   id: number;
   agent: ManagedAgent;
-  env: ReturnType<typeof createVecEnv>;
-  obs: Observation[];
+  /** nEnvs sessions, and the `stepsPerRound mod nEnvs` sessions that make up the rest of a round (null when it divides). */
+  main: Batch;
+  tail: Batch | null;
   features: LinearSlateFeatures;
+}
+
+function batch(preset: SimSetup['preset'], n: number, slateSize: number, seed: number): Batch {
+  const env = createVecEnv(preset, n);
+  return { env, obs: env.reset(seed), buf: new Int32Array(n * slateSize) };
 }
 
 export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedBanditConfig> = {}): FederatedBanditResult {
@@ -92,10 +110,17 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
   // The server keeps A itself (the clients' increments add to it); A⁻¹ is what it sends.
   const A = invertSpd(start.ainv, d);
   const b = Float64Array.from(start.b);
+  const rest = c.stepsPerRound % c.nEnvs;
   const clients: Client[] = Array.from({ length: c.clients }, (_, id) => {
-    const env = createVecEnv(preset, c.nEnvs);
     const seed = seeds.nextUint32();
-    return { id, agent: createAgent('linucb', ctx, { ...c.agent, seed }), env, obs: env.reset(seed), features: new LinearSlateFeatures(ctx) };
+    return {
+      id,
+      agent: createAgent('linucb', ctx, { ...c.agent, seed }),
+      main: batch(preset, c.nEnvs, K, seed),
+      // Its own sessions, from a seed of its own (an offset, so the main batch's draws are unchanged).
+      tail: rest > 0 ? batch(preset, rest, K, (seed + 0x9e3779b9) >>> 0) : null,
+      features: new LinearSlateFeatures(ctx),
+    };
   });
   const tri = (d * (d + 1)) / 2;
   const agg = new Aggregator(
@@ -105,7 +130,6 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
   );
   const payload = new Float64Array(tri + d);
   const phi = new Float64Array(d);
-  const buf = new Int32Array(c.nEnvs * K);
   const slates: Slate[] = [];
   const rounds: BanditRound[] = [];
   let ainv = start.ainv;
@@ -120,17 +144,20 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
         setStats(k.agent, ainv, b);
         k.agent.setTraining(true);
         payload.fill(0);
-        for (let done = 0; done < c.stepsPerRound; done += c.nEnvs) {
-          buf.fill(-1);
-          for (let s = 0; s < c.nEnvs; s++) {
-            slates[s] = k.agent.act(k.obs[s]!, K);
-            buf.set(slates[s]!.items.subarray(0, K), s * K);
+        for (let done = 0; done < c.stepsPerRound; ) {
+          // Full batches while a full batch fits, then the narrower tail: exactly stepsPerRound user-steps.
+          const bt = c.stepsPerRound - done >= c.nEnvs ? k.main : k.tail!;
+          const n = bt.env.n;
+          bt.buf.fill(-1);
+          for (let s = 0; s < n; s++) {
+            slates[s] = k.agent.act(bt.obs[s]!, K);
+            bt.buf.set(slates[s]!.items.subarray(0, K), s * K);
           }
-          const r = k.env.step(buf);
-          for (let s = 0; s < c.nEnvs; s++) {
+          const r = bt.env.step(bt.buf);
+          for (let s = 0; s < n; s++) {
             const ended = r.done[s] === 1;
             const t: Transition = {
-              observation: k.obs[s]!,
+              observation: bt.obs[s]!,
               slate: slates[s]!,
               reward: r.rewards[s]!,
               parts: { R: r.R[s]!, G: r.G[s]!, A: r.A[s]!, itemG: r.g.slice(s * K, s * K + K) },
@@ -154,7 +181,8 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
             shown++;
           }
           k.agent.update();
-          k.obs = r.observations.slice();
+          bt.obs = r.observations.slice();
+          done += n;
         }
         return payload;
       },
@@ -175,6 +203,7 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
       // A⁻¹ and b down as float64 (the agents compute in float64); the increments up.
       bytesDown: clients.length * (d * d + d) * 8,
       bytesUp: clients.length * (tri + d) * agg.bytesPerWord,
+      userSteps: shown,
       ctr: shown > 0 ? clicks / shown : 0,
     });
   }

@@ -44,6 +44,20 @@ describe('federated LinUCB (sufficient statistics summed over clients)', () => {
     expect(stats(trainFederatedLinUcb(s, { ...opts, seed: 3 })).b).not.toEqual(stats(plain).b);
   });
 
+  it('runs exactly stepsPerRound user-steps per client when nEnvs does not divide it', () => {
+    // 20 = 2 batches of 8 and a tail of 4 (the loop used to run 3 batches of 8: 24).
+    const r = trainFederatedLinUcb(s, { ...opts, rounds: 2, stepsPerRound: 20 });
+    expect(r.rounds.map((x) => x.userSteps)).toEqual([3 * 20, 3 * 20]);
+    const even = trainFederatedLinUcb(s, { ...opts, rounds: 2, stepsPerRound: 16 });
+    expect(even.rounds.map((x) => x.userSteps)).toEqual([3 * 16, 3 * 16]);
+    // Fewer steps than sessions: the tail batch alone.
+    expect(trainFederatedLinUcb(s, { ...opts, rounds: 1, stepsPerRound: 5 }).rounds[0]!.userSteps).toBe(15);
+  });
+
+  it('refuses secure aggregation with a lone client (a sum of one is that client’s statistics)', () => {
+    expect(() => trainFederatedLinUcb(s, { ...opts, clients: 1, secureAgg: true })).toThrow(/at least 2 clients/);
+  });
+
   it('learns: the federated agent beats the untrained one in evaluation and keeps up with central training on the same steps', () => {
     // 4 clients × 10 rounds × 48 user-steps = 1,920 steps, against one agent trained centrally for as many.
     const fed = trainFederatedLinUcb(s, { clients: 4, rounds: 10, stepsPerRound: 48, nEnvs: 8, seed: 2 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { datasetFromTriples, type Dataset } from '../../src/data/dataset.js';
 import { alsHalfSweep, userRows } from '../../src/federated/als-client.js';
 import { FederatedAls } from '../../src/federated/fed-als.js';
-import { FEDAVG_DEFAULTS, runFedAvg, type FederatedClient } from '../../src/federated/fedavg.js';
+import { Aggregator } from '../../src/federated/aggregate.js';
+import { FEDAVG_DEFAULTS, runFedAvg, thresholdDelta, type FederatedClient, type RoundReport } from '../../src/federated/fedavg.js';
 import { partitionUsers } from '../../src/federated/partition.js';
 import { dpSgdEpsilon } from '../../src/privacy/accountant.js';
 import { clipUpdate, planClientDp } from '../../src/privacy/federated/client-dp.js';
@@ -99,6 +100,113 @@ describe('secure aggregation (pairwise masks)', () => {
     x.forEach((v, k) => expect(Math.abs(back[k]! - v)).toBeLessThanOrEqual(2 ** -21));
     expect(() => encodeFixed([3000], 20)).toThrow(/fixed-point range/);
   });
+
+  it('checks the range on the rounded integer: a value that rounds onto 2^31 is refused, not wrapped', () => {
+    // 2048 − 2^−22 at 20 bits is 2^31 − 1/4, which rounds to 2^31 and would read back as −2048.
+    expect(() => encodeFixed([2048 - 2 ** -22], 20)).toThrow(/fixed-point range/);
+    expect(() => encodeFixed([-(2048 - 2 ** -22)], 20)).toThrow(/fixed-point range/);
+    // The largest value that fits: 2^31 − 1 units, round-tripping exactly.
+    const top = 2048 - 2 ** -20;
+    expect(decodeFixed(encodeFixed([top, -top], 20), 20)).toEqual(Float64Array.from([top, -top]));
+    // For a sum of two, each word must stay within floor((2^31 − 1)/2) = 2^30 − 1 units.
+    expect(() => encodeFixed([1024 - 2 ** -22], 20, 2)).toThrow(/sum of 2/);
+    const half = 1024 - 2 ** -20;
+    const sum = encodeFixed([half], 20, 2);
+    addMod32(sum, encodeFixed([half], 20, 2));
+    expect(decodeFixed(sum, 20)[0]).toBe(2 * half);
+  });
+
+  it('the aggregator refuses two clients whose sum would wrap, and sums the largest that fit exactly', () => {
+    const agg = new Aggregator([0, 1], 1, { secureAgg: true, fixedPointBits: 20, seed: 1 });
+    expect(() => agg.sum(1, [0, 1], () => Float64Array.of(1024 - 2 ** -22))).toThrow(/fixed-point range/);
+    const half = 1024 - 2 ** -20;
+    expect(agg.sum(2, [0, 1], () => Float64Array.of(half))[0]).toBe(2 * half);
+  });
+
+  it('refuses to mask for a participant alone in its round (its vector would go out as it is)', () => {
+    const [a] = parties(2);
+    const v = encodeFixed([0.5, -0.25], 20);
+    expect(() => a!.mask(v, 1, [0])).toThrow(/at least 2 participants/);
+    expect(() => a!.mask(v, 1, [])).toThrow(/at least 2 participants/);
+    expect(a!.mask(v, 1, [0, 1])).not.toEqual(v);
+    const agg = new Aggregator([0, 1, 2], 2, { secureAgg: true, fixedPointBits: 20, seed: 1 });
+    expect(() => agg.sum(1, [2], () => Float64Array.of(1, 2))).toThrow(/threshold 2/);
+    expect(() => new Aggregator([0, 1], 2, { secureAgg: true, fixedPointBits: 20, seed: 1, minParticipants: 3 })).toThrow(/at least 3 clients/);
+  });
+});
+
+describe('secure-aggregation threshold in FedAvg', () => {
+  /** Clients with a fixed update each, recording the rounds in which they trained. */
+  function recorders(n: number): { clients: FederatedClient[]; trained: number[][] } {
+    const trained: number[][] = Array.from({ length: n }, () => []);
+    const clients = Array.from({ length: n }, (_, id) => ({
+      id,
+      size: 1,
+      localUpdate: (_g: Float32Array, round: number, out: Float64Array) => {
+        trained[id]!.push(round);
+        out.fill(0.01 * (id + 1));
+      },
+    }));
+    return { clients, trained };
+  }
+
+  function run(config: Partial<typeof FEDAVG_DEFAULTS>, n = 4, d = 5): { reports: RoundReport[]; changed: boolean[]; trained: number[][]; res: ReturnType<typeof runFedAvg> } {
+    const { clients, trained } = recorders(n);
+    const global = new Float32Array(d);
+    let before = Float32Array.from(global);
+    const changed: boolean[] = [];
+    const res = runFedAvg(global, clients, { ...FEDAVG_DEFAULTS, rounds: 40, clientFraction: 0.5, seed: 4, ...config }, (_r, g) => {
+      changed.push(g.some((v, k) => v !== before[k]));
+      before = Float32Array.from(g);
+    });
+    return { reports: res.rounds, changed, trained, res };
+  }
+
+  it('skips every round that sampled fewer than t clients: nobody trains or sends, the model stays', () => {
+    for (const t of [2, 3]) {
+      const { reports, changed, trained } = run({ secureAgg: true, minParticipants: t });
+      const skipped = reports.filter((r) => r.skipped);
+      // With q = 0.5 over 4 clients, P(fewer than 2) = 5/16 and P(fewer than 3) = 11/16: both kinds occur in 40 rounds.
+      expect(skipped.length).toBeGreaterThan(0);
+      expect(skipped.length).toBeLessThan(reports.length);
+      for (const [i, r] of reports.entries()) {
+        expect(r.skipped).toBe(r.participants < t);
+        const trainedThisRound = trained.filter((rounds) => rounds.includes(r.round)).length;
+        expect(trainedThisRound).toBe(r.skipped ? 0 : r.participants);
+        if (r.skipped) expect([r.bytesDown, r.bytesUp, changed[i]]).toEqual([0, 0, false]);
+        else expect(changed[i]).toBe(true);
+      }
+    }
+    // The same sampling without secure aggregation aggregates single clients: no threshold there.
+    const plain = run({ secureAgg: false });
+    expect(plain.reports.some((r) => r.participants === 1 && !r.skipped && r.bytesUp > 0)).toBe(true);
+    expect(() => run({ secureAgg: true, minParticipants: 5 })).toThrow(/at least 5 clients/);
+  });
+
+  it('under DP a skipped round draws no noise, still counts for ε, and its δ cost is reported', () => {
+    const { reports, changed, res } = run({ secureAgg: true, dp: { clip: 1, noiseMultiplier: 1 } });
+    expect(reports.some((r) => r.skipped)).toBe(true);
+    reports.forEach((r, i) => {
+      expect(changed[i]).toBe(!r.skipped);
+      expect(r.epsilon).toBeGreaterThan(i > 0 ? reports[i - 1]!.epsilon! : 0);
+    });
+    expect(res.dpThresholdDelta).toBe(thresholdDelta(4, 0.5, 40, 2));
+    expect(res.nonPrivate).toEqual(expect.arrayContaining(['participants', 'meanUpdateNorm']));
+    expect(run({ secureAgg: false, dp: { clip: 1, noiseMultiplier: 1 } }).res.dpThresholdDelta).toBeUndefined();
+    expect(run({ secureAgg: true }).res.nonPrivate).toBeUndefined();
+  });
+
+  it('thresholdDelta is the chance that some round samples fewer than t of the other N − 1 clients', () => {
+    // N = 4, q = 0.5, t = 2: P[Bin(3, 0.5) ≤ 1] = 4/8 per round; over 3 rounds 1 − 0.5³.
+    expect(thresholdDelta(4, 0.5, 3, 2)).toBeCloseTo(0.875, 12);
+    // N = 5, q = 0.3, t = 3, one round: P[Bin(4, 0.3) ≤ 2] = 0.2401 + 0.4116 + 0.2646.
+    expect(thresholdDelta(5, 0.3, 1, 3)).toBeCloseTo(0.9163, 12);
+    // Full participation: the others are all there (N − 1 ≥ t: nothing to pay) or never enough.
+    expect(thresholdDelta(3, 1, 10, 2)).toBe(0);
+    expect(thresholdDelta(2, 1, 10, 2)).toBe(1);
+    // Many clients, a modest rate: a negligible cost.
+    expect(thresholdDelta(1000, 0.05, 100, 2)).toBeLessThan(1e-15);
+  });
 });
 
 describe('client-level DP', () => {
@@ -119,6 +227,32 @@ describe('client-level DP', () => {
     }
     for (let j = 0; j < d; j++) expect(global[j]!).toBeCloseTo(expected[j]!, 5);
     expect(Math.hypot(...global)).toBeLessThanOrEqual(clip + 1e-6);
+  });
+
+  it('adds N(0, (σC)²) to the sum and divides by q·N; hands the accountant q, the rounds and δ = 1/N', () => {
+    const N = 40;
+    const q = 0.5;
+    const sigma = 2;
+    const C = 0.3;
+    const d = 20000;
+    const rounds = 3;
+    // Zero updates: what moves the global vector is the noise alone.
+    const clients: FederatedClient[] = Array.from({ length: N }, (_, id) => ({ id, size: 1, localUpdate: (_g, _r, out) => out.fill(0) }));
+    const global = new Float32Array(d);
+    let before = new Float32Array(d);
+    const stds: number[] = [];
+    const res = runFedAvg(global, clients, { ...FEDAVG_DEFAULTS, rounds, clientFraction: q, seed: 9, dp: { clip: C, noiseMultiplier: sigma } }, (_r, g) => {
+      let ss = 0;
+      for (let k = 0; k < d; k++) ss += (g[k]! - before[k]!) ** 2;
+      stds.push(Math.sqrt(ss / d));
+      before = Float32Array.from(g);
+    });
+    // σC/(qN) = 2 · 0.3 / 20 = 0.03 each round (the realised count is not used).
+    expect(stds).toHaveLength(rounds);
+    for (const sd of stds) expect(Math.abs(sd / 0.03 - 1)).toBeLessThan(0.05);
+    expect(res.dp!.sampleRate).toBe(q);
+    expect(res.dp!.epsilon).toBe(dpSgdEpsilon(sigma, { sampleRate: q, steps: rounds, delta: 1 / N }));
+    expect(res.rounds.at(-1)!.epsilon).toBe(res.dp!.epsilon);
   });
 
   it('reports the accountant’s ε for the rounds run, never above the target', () => {

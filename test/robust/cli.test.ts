@@ -36,7 +36,10 @@ describe('chorus attack / robust / robust scan', () => {
     writeTinyMovieLens(dir);
     const r = await runCli(['robust', '--data', dir, '--models', 'popularity,itemknn', '--attack', 'random,segment', '--size', '0.2', '--filler', '0.1', '--targets', '1', '--detector', '--json']);
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { rows: { model: string; hitRatioBefore: number; hitRatioAfter: number; precision: number | null; recall: number | null }[]; protocol: string };
+    const doc = JSON.parse(r.stdout) as {
+      rows: { model: string; attack: { type: string }; fakeProfiles: number; hitRatioBefore: number; hitRatioAfter: number; precision: number | null; recall: number | null; genuineFlagged: number }[];
+      protocol: string;
+    };
     expect(doc.rows.map((x) => x.model)).toEqual(['popularity', 'popularity', 'itemknn', 'itemknn']);
     for (const row of doc.rows) {
       expect(row.hitRatioAfter).toBeGreaterThanOrEqual(0);
@@ -44,10 +47,31 @@ describe('chorus attack / robust / robust scan', () => {
     }
     // 6 fakes rating the target among 30 users of 10–19 ratings each: popularity must surface it.
     expect(doc.rows[0]!.hitRatioAfter).toBeGreaterThan(doc.rows[0]!.hitRatioBefore);
+    // The detector columns: recall in [0, 1]; precision null only when nothing was flagged; the
+    // genuine users flagged agree with precision and recall; one detector per attack, whatever the model.
+    for (const row of doc.rows) {
+      expect(row.recall).not.toBeNull();
+      expect(row.recall!).toBeGreaterThanOrEqual(0);
+      expect(row.recall!).toBeLessThanOrEqual(1);
+      const caught = Math.round(row.recall! * row.fakeProfiles);
+      if (row.precision === null) expect([caught, row.genuineFlagged]).toEqual([0, 0]);
+      else {
+        expect(row.precision).toBeGreaterThan(0);
+        expect(row.precision).toBeLessThanOrEqual(1);
+        expect(row.genuineFlagged).toBe(Math.round(caught / row.precision) - caught);
+      }
+      const same = doc.rows.find((x) => x.attack.type === row.attack.type)!;
+      expect([row.precision, row.recall]).toEqual([same.precision, same.recall]);
+    }
+    // Segment profiles (top-rated popular items, constant filler) are the ones this seed's detector
+    // finds on the tiny data: some caught, no genuine user flagged.
+    const segment = doc.rows.find((x) => x.attack.type === 'segment')!;
+    expect(segment.recall!).toBeGreaterThan(0);
+    expect(segment.precision).toBe(1);
     expect(doc.protocol).toMatch(/temporal 80\/20/);
-    const human = await runCli(['robust', '--data', dir, '--models', 'popularity', '--targets', '1']);
+    const human = await runCli(['robust', '--data', dir, '--models', 'popularity', '--attack', 'segment', '--size', '0.2', '--filler', '0.1', '--targets', '1', '--detector']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/HR@10 before/);
+    expect(human.stdout).toMatch(/HR@10 before .*HR@10 detector +precision +recall/);
   });
 
   it('robust scan flags an item spike in a store feedback log', async () => {

@@ -25,6 +25,7 @@ export interface FederatedFlags extends DataFlags, PrivacyFlags {
   clientFraction?: string;
   partition?: string;
   secureAgg?: boolean;
+  minClients?: string;
   dpNoise?: string;
   dpClip?: string;
   model?: string;
@@ -43,6 +44,7 @@ const ONLY_FEDERATED = [
   ['clientFraction', 'client-fraction'],
   ['partition', 'partition'],
   ['secureAgg', 'secure-agg'],
+  ['minClients', 'min-clients'],
   ['dpNoise', 'dp-noise'],
   ['dpClip', 'dp-clip'],
 ] as const;
@@ -56,6 +58,7 @@ export function addFederatedFlags(cmd: Command): Command {
     .option('--client-fraction <q>', '--federated: probability that a client takes part in a round, 0 < q ≤ 1 (default 1)')
     .option('--partition <scheme>', '--federated: iid (seeded random split) or by-activity (non-IID: clients of heavy or light users)')
     .option('--secure-agg', '--federated: secure aggregation by pairwise masking (the server sees only the sum)')
+    .option('--min-clients <t>', '--secure-agg: a round needs at least t sampled clients, else it is skipped (default 2, the least that hides an update)')
     .option('--dp-noise <σ>', '--federated: client-level DP with this noise multiplier (or give --dp-epsilon)')
     .option('--dp-clip <C>', '--federated with DP: L2 bound on each client update (default 1)');
 }
@@ -89,6 +92,11 @@ export function federatedOptions(flags: FederatedFlags): Partial<FederatedOption
     o.partition = flags.partition;
   }
   if (flags.secureAgg) o.secureAgg = true;
+  const minClients = intFlag(flags.minClients, 'min-clients', 2);
+  if (minClients !== undefined) {
+    if (!flags.secureAgg) throw new ConfigError('--min-clients is the secure-aggregation threshold: add --secure-agg', 'min-clients');
+    o.minParticipants = minClients;
+  }
   const noise = positive(flags.dpNoise, 'dp-noise');
   if (noise !== undefined && flags.dpEpsilon !== undefined) throw new ConfigError('give --dp-epsilon (a target budget) or --dp-noise (a noise multiplier), not both', 'dp-noise');
   // With --dp-noise, --dp-delta is still the δ at which ε is reported (validated as with --dp-epsilon).
@@ -103,14 +111,16 @@ export function federatedOptions(flags: FederatedFlags): Partial<FederatedOption
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** One line per round: participants, bytes down and up, the loss diagnostic, ε spent so far. */
+/** One line per round: participants (or why it was skipped), bytes down and up, the loss diagnostic, ε spent so far. */
 export function formatRounds(report: FederatedReport): string[] {
   const width = String(report.rounds.length).length;
-  return report.rounds.map(
-    (r) =>
-      `round ${String(r.round).padStart(width)}/${report.rounds.length}: ${r.participants} client${r.participants === 1 ? '' : 's'}, down ${mb(r.bytesDown)}, up ${mb(r.bytesUp)}, loss ${r.loss.toFixed(4)}` +
-      (r.epsilon !== undefined ? `, ε ${formatNumber(r.epsilon)}` : ''),
-  );
+  return report.rounds.map((r) => {
+    const clients = `${r.participants} client${r.participants === 1 ? '' : 's'}`;
+    const what = r.skipped
+      ? `${clients} sampled, skipped (secure aggregation needs at least ${report.minParticipants ?? 2})`
+      : `${clients}, down ${mb(r.bytesDown)}, up ${mb(r.bytesUp)}`;
+    return `round ${String(r.round).padStart(width)}/${report.rounds.length}: ${what}, loss ${r.loss.toFixed(4)}` + (r.epsilon !== undefined ? `, ε ${formatNumber(r.epsilon)}` : '');
+  });
 }
 
 export async function trainFederated(flags: FederatedFlags, config: ChorusConfig): Promise<void> {
@@ -160,10 +170,16 @@ export async function trainFederated(flags: FederatedFlags, config: ChorusConfig
         `on ${train.nInteractions.toLocaleString('en-US')} interactions of "${dataset.name}" in ${fitSeconds.toFixed(2)} s`,
     );
     writeOut(`communication: down ${mb(federated.bytesDown)}, up ${mb(federated.bytesUp)}${federated.setupBytes > 0 ? `, key setup ${federated.setupBytes.toLocaleString('en-US')} bytes` : ''}`);
+    const skipped = model.report.rounds.filter((r) => r.skipped).length;
+    if (skipped > 0) writeOut(`skipped: ${skipped} of ${c.rounds} rounds sampled fewer than ${c.minParticipants} clients (the secure-aggregation threshold, --min-clients)`);
     if (privacy) {
       writeOut(
         `privacy: (ε = ${formatNumber(privacy.epsilon)}, δ = ${privacy.delta.toPrecision(3)}) spent, client-level, dp-fedavg, noise multiplier ${formatNumber(privacy.noiseMultiplier)}, clip ${privacy.clip} (docs/privacy.md)`,
       );
+      if (privacy.thresholdDelta !== undefined) {
+        writeOut(`privacy: with the secure-aggregation threshold (${c.minParticipants} clients) the guarantee is (ε, δ + ${privacy.thresholdDelta.toPrecision(3)}): a skipped round shows that few clients were sampled`);
+      }
+      writeOut('privacy: not covered by ε: the per-round client counts, bytes and loss above (simulation diagnostics from the raw data; do not publish them)');
     }
     writeOut(`model: ${out}\nindex: ${index}`);
   });

@@ -136,6 +136,10 @@ export function register(program: Command): void {
       checkFederatedFlags(flags);
       if (flags.federated) {
         if (flags.agent !== undefined) throw new ConfigError('--federated trains a model (als), not an agent', 'federated');
+        // Agent-training flags would otherwise be ignored without a word.
+        for (const [flag, v] of [['log', flags.log], ['preset', flags.preset], ['steps', flags.steps], ['seed', flags.seed], ['session-idle', flags.sessionIdle], ['session-log-out', flags.sessionLogOut]] as const) {
+          if (v !== undefined) throw new ConfigError(`--${flag} applies to agent training (--agent), not to --federated`, flag);
+        }
         return trainFederated(flags, config);
       }
       const privacy = privacyOptions(flags);

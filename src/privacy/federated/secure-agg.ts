@@ -8,7 +8,9 @@
  * the round number keys an AES-256-CTR stream, the pair's mask for that round (a fresh mask each
  * round: reusing one would reveal the difference of two updates). Client i adds the (i, j) mask
  * when i < j and subtracts it when i > j, so in the sum over the round's clients every mask appears
- * once with each sign and cancels.
+ * once with each sign and cancels. The sum hides an update only among others: a round needs at
+ * least 2 participants (`mask` refuses fewer), and callers set a threshold t ≥ 2 on top of that
+ * (Bonawitz's t; `minParticipants` in ../../federated/aggregate.ts).
  *
  * Arithmetic is on unsigned 32-bit integers modulo 2^32 (updates are first put in fixed point,
  * `encodeFixed`), where addition is exact and associative: the masked sum equals the plain sum bit
@@ -19,17 +21,27 @@ import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, gener
 import { ConfigError } from '../../errors.js';
 
 /**
- * x → round(x·2^bits) mod 2^32, per coordinate (two's complement for negatives). A value whose
- * magnitude reaches `limit` (in real units) is an error: the sum over clients could wrap around.
+ * x → round(x·2^bits) mod 2^32, per coordinate (two's complement for negatives). `summands` is the
+ * number of such vectors that will be added up (the round's clients): every rounded integer must
+ * satisfy |q| ≤ floor((2^31 − 1) / summands), so that their sum fits a signed 32-bit word and
+ * cannot wrap. The check is on the rounded integer, not on x: a value just under a real-valued
+ * limit can round up onto it (2048 − 2^−22 at 20 bits rounds to 2^31, which reads back as −2048).
  */
-export function encodeFixed(x: ArrayLike<number>, fractionBits: number, limit = 2 ** (31 - fractionBits), out: Uint32Array = new Uint32Array(x.length)): Uint32Array {
+export function encodeFixed(x: ArrayLike<number>, fractionBits: number, summands = 1, out: Uint32Array = new Uint32Array(x.length)): Uint32Array {
+  if (!(Number.isInteger(summands) && summands >= 1)) throw new ConfigError(`summands must be a positive integer, got ${summands}`, 'summands');
   const scale = 2 ** fractionBits;
+  const maxInt = Math.floor((2 ** 31 - 1) / summands);
   for (let k = 0; k < x.length; k++) {
     const v = x[k]!;
-    if (!(Math.abs(v) < limit)) {
-      throw new ConfigError(`update coordinate ${k} = ${v} does not fit the fixed-point range ±${limit} (fewer fraction bits, or clip the updates)`, 'fixedPointBits');
+    const q = Math.round(v * scale);
+    // Written so that NaN fails too.
+    if (!(Math.abs(q) <= maxInt)) {
+      throw new ConfigError(
+        `update coordinate ${k} = ${v} does not fit the fixed-point range ±${maxInt / scale} for a sum of ${summands} (fewer fraction bits, or clip the updates)`,
+        'fixedPointBits',
+      );
     }
-    out[k] = Math.round(v * scale) >>> 0;
+    out[k] = q >>> 0;
   }
   return out;
 }
@@ -82,9 +94,14 @@ export class SecAggParty {
 
   /**
    * `value` (fixed point) plus this round's pairwise masks with every other participant, modulo
-   * 2^32: + mask(i, j) for peers j > i, − mask(i, j) for peers j < i. Needs `agree` with each peer.
+   * 2^32: + mask(i, j) for peers j > i, − mask(i, j) for peers j < i. Needs `agree` with each peer,
+   * and at least one peer (a lone participant is refused: its vector would go out unmasked).
    */
   mask(value: Uint32Array, round: number, participants: readonly number[]): Uint32Array {
+    // Alone in a round, there is no pair and so no mask: the "masked" vector would be the update itself.
+    if (!participants.some((p) => p !== this.id)) {
+      throw new ConfigError(`secure aggregation needs at least 2 participants in a round; client ${this.id} is alone in round ${round}`, 'participants');
+    }
     const out = Uint32Array.from(value);
     for (const peer of participants) {
       if (peer === this.id) continue;
