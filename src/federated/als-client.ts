@@ -5,7 +5,7 @@
  * users' rows against V, then the item rows against its users — and returns V_k − V.
  *
  * The objective splits over clients: L = Σ_k L_k with L_k = Σ_{u∈k} Σ_i c_ui (p_ui − x_u·y_i)²
- * + λ Σ_{u∈k} ‖x_u‖² + λ·w_k ‖Y‖², w_k the client's share of all users. The local item solve
+ * + λ Σ_{u∈k} ‖x_u‖² + λ·w_k ‖Y‖², w_k the client's share of all users (1/N, public, under DP). The local item solve
  * minimises L_k over Y exactly (or by warm-started CG), so with one client it is the centralised
  * item half-sweep and FedAvg is ALS itself. With several, the server's weighted mean of the local
  * item solutions approximates the global solve: an item a client never saw has local solution 0
