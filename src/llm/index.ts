@@ -7,3 +7,4 @@ export { HttpChatProvider, chatCompletionsUrl, parseRetryAfter, HTTP_CHAT_KEY_EN
 export { ManagedChat, MANAGED_DEFAULTS, type ManagedChatOptions } from './managed.js';
 export { parseChatSpec, openChatModel, type OpenChatOptions } from './spec.js';
 export { LlmContentScorer, type ContentItem, type LlmContentScorerOptions } from './content.js';
+export { LlamaCppChatProvider, isGgufSpec, jsonSchemaToGbnf, plainTranscript, type LlamaCppChatConfig } from './llama-cpp.js';

@@ -115,7 +115,7 @@ export function register(program: Command): void {
     .option('--coordination <mode>', 'team only: independent, vdn, weighted-vdn, qmix, item-critic, central-critic, value-sharing or comm (default vdn; README "Multi-agent team")')
     .option('--fusion <kind>', 'team only: weighted, borda, rrf or meta (default weighted)')
     .option('--users <kind>', 'who plays the users: param (the preset\'s choice model, default) or llm (a chat model; see docs/llm.md)')
-    .option('--llm <url#model>', 'with --users llm: an OpenAI-compatible server and model, e.g. http://127.0.0.1:8080#llama-3')
+    .option('--llm <url#model|file.gguf>', 'with --users llm: an OpenAI-compatible server and model, e.g. http://127.0.0.1:8080#llama-3, or a local GGUF file (node-llama-cpp)')
     .option('--llm-cache <file>', `with --users llm: response cache file, or "none" (default ${defaultChatCachePath()})`)
     .option('--llm-concurrency <n>', 'with --users llm: requests in flight at once (default 4)')
     .option('--content-llm <url#model>', 'team only: a chat model rates every item\'s appeal from its text, a feature of the content agent (docs/llm.md)')
