@@ -2,11 +2,12 @@
  * `chorus serve`: the HTTP server (src/serve) on a dataset folder, the bundled demo data by default.
  * The admin key comes from CHORUS_ADMIN_KEY, or is generated on the first start and printed once.
  */
-import { openChatModel, parseChatSpec } from '../../llm/spec.js';
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { isGgufSpec } from '../../llm/llama-cpp.js';
+import { openChatModel, parseChatSpec } from '../../llm/spec.js';
 import type { Dataset } from '../../data/dataset.js';
 import { readItemMetadata } from '../../data/metadata.js';
 import { readInteractions } from '../../data/read-interactions.js';
@@ -197,7 +198,7 @@ export function register(program: Command): void {
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
-    .option('--llm <spec>', 'chat model for `explain: "text"` on /recommend: an OpenAI-compatible endpoint as <url>#<model> (llama.cpp server, Ollama, vLLM; docs/llm.md)')
+    .option('--llm <spec>', 'chat model for `explain: "text"` on /recommend: an OpenAI-compatible endpoint as <url>#<model> (llama.cpp server, Ollama, vLLM) or a local .gguf file (docs/llm.md)')
     .option('--pseudonymise', `replace every user id by a keyed HMAC pseudonym (key from ${ID_KEY_ENV}) before it is stored, logged or put in a snapshot; answers keep the caller's ids (docs/privacy.md)`)
     .action(async (flags: ServeFlags, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { config?: string };
@@ -226,7 +227,7 @@ export function register(program: Command): void {
       const activationGate = oneOf(flags.activationGate, ['dr', 'none'] as const, 'activation-gate') ?? sc.activationGate ?? 'none';
       // Before the data is read: a missing key stops the start at once, with nothing opened.
       const llmSpec = flags.llm ?? sc.llm;
-      if (llmSpec !== undefined) parseChatSpec(llmSpec);
+      if (llmSpec !== undefined && !isGgufSpec(llmSpec)) parseChatSpec(llmSpec);
       const pseudonyms = (flags.pseudonymise ?? sc.privacy?.pseudonymise ?? false) ? pseudonymiserFromEnv() : null;
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
