@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { chorusCacheDir, openCacheDatabase } from '../util/cache-file.js';
 import { EmbedError } from './errors.js';
 import { textHash } from './text.js';
 import type { Embedder } from './types.js';
@@ -25,11 +24,8 @@ export class EmbeddingCache {
   constructor(path: string = defaultCachePath()) {
     this.path = path;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(
+      this.db = openCacheDatabase(
+        path,
         `CREATE TABLE IF NOT EXISTS embeddings (
            encoder TEXT NOT NULL, hash BLOB NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL,
            PRIMARY KEY (encoder, hash)) WITHOUT ROWID`,
@@ -74,8 +70,7 @@ export class EmbeddingCache {
 
 /** `$CHORUS_CACHE_DIR/embeddings.sqlite`, else `~/.cache/chorus/embeddings.sqlite`. */
 export function defaultCachePath(): string {
-  const dir = process.env.CHORUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'chorus');
-  return join(dir, 'embeddings.sqlite');
+  return join(chorusCacheDir(), 'embeddings.sqlite');
 }
 
 export interface CacheStats {

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { chorusCacheDir } from '../util/cache-file.js';
 import { EmbedError } from './errors.js';
 
 /** The npm package the `words` encoder reads by default. */
@@ -40,8 +40,7 @@ export interface LoadWordVectorsOptions {
 
 /** Default folder of the binary cache, beside the embedding cache (CHORUS_CACHE_DIR honoured). */
 export function defaultWordVectorCacheDir(): string {
-  const dir = process.env.CHORUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'chorus');
-  return join(dir, 'word-vectors');
+  return join(chorusCacheDir(), 'word-vectors');
 }
 
 /** Path and version of the installed wink package's JSON; a clear error naming the install command when absent. */

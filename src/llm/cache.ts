@@ -8,9 +8,8 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { chorusCacheDir, openCacheDatabase } from '../util/cache-file.js';
 import { LlmError } from './errors.js';
 import type { ChatRequest, TokenUsage } from './types.js';
 
@@ -30,11 +29,8 @@ export class ChatCache {
   constructor(path: string = defaultChatCachePath()) {
     this.path = path;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(
+      this.db = openCacheDatabase(
+        path,
         `CREATE TABLE IF NOT EXISTS chat (
            model TEXT NOT NULL, hash BLOB NOT NULL, text TEXT NOT NULL,
            prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
@@ -67,8 +63,7 @@ export class ChatCache {
 
 /** `$CHORUS_CACHE_DIR/chat.sqlite`, else `~/.cache/chorus/chat.sqlite` (beside the embedding cache). */
 export function defaultChatCachePath(): string {
-  const dir = process.env.CHORUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'chorus');
-  return join(dir, 'chat.sqlite');
+  return join(chorusCacheDir(), 'chat.sqlite');
 }
 
 /**

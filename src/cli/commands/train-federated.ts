@@ -3,19 +3,15 @@
  * client sampling, secure aggregation and client-level DP; prints each round's communication, loss
  * and privacy spent, and saves an ALS model file like `chorus train --model als`.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { splitDataset, t20Rule } from '../../data/split.js';
+import { fitAndSave } from './fit-and-save.js';
 import { ConfigError } from '../../errors.js';
 import { FederatedAls, type FederatedOptions, type FederatedReport } from '../../federated/fed-als.js';
-import { saveModel } from '../../recommenders/persist.js';
 import { intFlag, parseParams, type ChorusConfig } from '../config.js';
-import { dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
-import { writeModelIndex } from '../model-index.js';
+import type { DataFlags } from '../data.js';
 import { formatNumber, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { privacyOptions, type PrivacyFlags } from '../privacy-flags.js';
-import { progressBar } from '../progress.js';
 
 export interface FederatedFlags extends DataFlags, PrivacyFlags {
   federated?: boolean;
@@ -131,23 +127,10 @@ export async function trainFederated(flags: FederatedFlags, config: ChorusConfig
   // The config file's als section applies, less `iterations` (rounds replace it).
   const { iterations: _iterations, ...fromConfig } = (config.models?.als ?? {}) as Record<string, unknown>;
   const model = new FederatedAls({ ...fromConfig, ...params, federated: federatedOptions(flags) });
-  const holdout = flags.holdout ?? config.train?.holdout ?? false;
   const out = resolve(flags.out ?? config.train?.out ?? 'als.model.json');
   const json = Boolean(flags.json);
   await withCleanStdout(json, async () => {
-    const { dataset } = await loadData(dataPath(flags.data, config), readOptions(config, dataFlagOptions(flags)));
-    const train = holdout ? splitDataset(dataset, t20Rule(dataset, 0)).train : dataset;
-    const bar = progressBar('fit als (federated)');
-    const t0 = performance.now();
-    try {
-      await model.fit(train, { onProgress: bar.update });
-    } finally {
-      bar.stop();
-    }
-    const fitSeconds = (performance.now() - t0) / 1000;
-    await mkdir(dirname(out), { recursive: true });
-    await saveModel(model, out);
-    const index = await writeModelIndex(out, 'als', train, holdout ? 'p1-train' : 'all');
+    const { dataset, train, fitSeconds, index } = await fitAndSave(model, 'als', out, flags, config, 'fit als (federated)');
     const { privacy, ...federated } = model.report;
     if (json) {
       writeJson({

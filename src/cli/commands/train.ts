@@ -2,22 +2,18 @@
  * `chorus train`: fit a model on a dataset (all of it, or P1's train split with --holdout) and
  * save it with its id index, ready for `chorus recommend` and the server.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { fitAndSave } from './fit-and-save.js';
 // Through the eval layer's public index, so protocols registered there (P2, …) are known.
 import { createEvalModel } from '../../eval/index.js';
-import type { Dataset } from '../../data/dataset.js';
-import { splitDataset, t20Rule } from '../../data/split.js';
-import { saveModel } from '../../recommenders/persist.js';
 import { agentEntry } from '../../agents/registry.js';
 import { presetConfig, presetNames } from '../../env/presets.js';
 import { trainSimAgent } from '../../eval/sim/simulate.js';
 import { ConfigError } from '../../errors.js';
 import { configSection, intFlag, loadConfig, parseParams, type ChorusConfig } from '../config.js';
 import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './simulate.js';
-import { addDataFlags, dataFlagOptions, dataPath, loadData, readOptions, type DataFlags } from '../data.js';
-import { writeModelIndex } from '../model-index.js';
+import { addDataFlags, dataFlagOptions, dataPath, readOptions, type DataFlags } from '../data.js';
 import { formatPrivacy, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
 import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
@@ -40,11 +36,6 @@ interface TrainFlags extends DataFlags, PrivacyFlags, FederatedFlags {
   log?: string;
   sessionIdle?: string;
   sessionLogOut?: string;
-}
-
-/** The train part of protocol t20's split: P1's rule, or random20 (seed 0) without timestamps. */
-function holdoutTrain(dataset: Dataset): Dataset {
-  return splitDataset(dataset, t20Rule(dataset, 0)).train;
 }
 
 /**
@@ -152,23 +143,10 @@ export function register(program: Command): void {
       const base = { ...(config.models?.[name] ?? {}), ...parseParams(flags.param) };
       const hyper = privacy ? withPrivacy(name, base, privacy) : base;
       const model = createEvalModel(name, hyper); // validates the name and config before any loading
-      const holdout = flags.holdout ?? config.train?.holdout ?? false;
       const out = resolve(flags.out ?? config.train?.out ?? `${name}.model.json`);
       const json = Boolean(flags.json);
       await withCleanStdout(json, async () => {
-        const { dataset } = await loadData(dataPath(flags.data, config), readOptions(config, dataFlagOptions(flags)));
-        const train = holdout ? holdoutTrain(dataset) : dataset;
-        const bar = progressBar(`fit ${name}`);
-        const t0 = performance.now();
-        try {
-          await model.fit(train, { onProgress: bar.update });
-        } finally {
-          bar.stop();
-        }
-        const fitSeconds = (performance.now() - t0) / 1000;
-        await mkdir(dirname(out), { recursive: true });
-        await saveModel(model, out);
-        const index = await writeModelIndex(out, name, train, holdout ? 'p1-train' : 'all');
+        const { dataset, train, fitSeconds, index } = await fitAndSave(model, name, out, flags, config);
         const spent = privacyFromHyperparameters(model.config);
         const info = { model: name, hyperparameters: { ...model.config }, dataset: dataset.name, trainInteractions: train.nInteractions, fitSeconds, modelFile: out, indexFile: index, ...(spent ? { privacy: spent } : {}) };
         if (json) writeJson(info);
