@@ -1,5 +1,6 @@
 import { EmbedError } from './errors.js';
 import type { Embedder } from './types.js';
+import { parseRetryAfter, sleep } from '../util/http-retry.js';
 
 export interface HttpEmbedderConfig {
   /** Server root or API base, e.g. "https://api.openai.com/v1", "http://localhost:11434/v1". */
@@ -124,10 +125,10 @@ export class HttpEmbedder implements Embedder {
         return { ok: false, retryable: false, error: new EmbedError('E_EMBED_AUTH', `${where}: ${hint}: ${excerpt}`, { status: 502 }) };
       }
       if (res.status === 429) {
-        return { ok: false, retryable: true, retryAfterMs: retryAfter(res.headers.get('retry-after')), error: new EmbedError('E_EMBED_RATE_LIMIT', `${where} (rate limited) after retries: ${excerpt}`) };
+        return { ok: false, retryable: true, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')), error: new EmbedError('E_EMBED_RATE_LIMIT', `${where} (rate limited) after retries: ${excerpt}`) };
       }
       if (res.status >= 500) {
-        return { ok: false, retryable: true, retryAfterMs: retryAfter(res.headers.get('retry-after')), error: new EmbedError('E_EMBED_SERVER', `${where} after retries: ${excerpt}`) };
+        return { ok: false, retryable: true, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')), error: new EmbedError('E_EMBED_SERVER', `${where} after retries: ${excerpt}`) };
       }
       return { ok: false, retryable: false, error: new EmbedError('E_EMBED_HTTP', `${where}: ${excerpt}`) };
     } catch (err) {
@@ -194,15 +195,3 @@ export function embeddingsUrl(baseUrl: string): string {
   return path === '' || path === '/' ? `${u}/v1/embeddings` : `${u}/embeddings`;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent/invalid. */
-function retryAfter(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const secs = Number(header);
-  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -52,10 +52,6 @@ export class ChatCache {
     this.putStmt.run(model, hash, answer.text, answer.usage.promptTokens, answer.usage.completionTokens);
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM chat').get() as { n: number }).n;
-  }
-
   close(): void {
     this.db.close();
   }

@@ -6,6 +6,7 @@
  */
 import { LlmError } from './errors.js';
 import type { ChatCallOptions, ChatProvider, ChatRequest, ChatResponse } from './types.js';
+import { parseRetryAfter } from '../util/http-retry.js';
 
 export interface HttpChatConfig {
   /** Server root or API base: "http://127.0.0.1:8080", "http://localhost:11434/v1". */
@@ -116,11 +117,4 @@ export function chatCompletionsUrl(baseUrl: string): string {
   return path === '' || path === '/' ? `${u}/v1/chat/completions` : `${u}/chat/completions`;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or invalid. */
-export function parseRetryAfter(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const secs = Number(header);
-  if (header.trim() !== '' && Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
+export { parseRetryAfter };

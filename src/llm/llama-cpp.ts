@@ -177,15 +177,8 @@ export class LlamaCppChatProvider implements ChatProvider {
       throw new LlmError('E_LLM_RESPONSE', `${this.modelPath}: generation failed: ${(err as Error).message}`, { cause: err });
     }
     const text = res.response.trim();
-    const out: ChatResponse = { text, usage: { promptTokens, completionTokens }, cached: false };
-    if (req.schema) {
-      try {
-        out.json = JSON.parse(text);
-      } catch {
-        // Cut off by maxTokens: ManagedChat reports and retries the incomplete answer.
-      }
-    }
-    return out;
+    // The answer is parsed and checked against the schema by ManagedChat, for every back end alike.
+    return { text, usage: { promptTokens, completionTokens }, cached: false };
   }
 
   private timeout(cause: unknown): LlmError {

@@ -14,6 +14,7 @@ import { LlmError } from './errors.js';
 import { Semaphore } from './limit.js';
 import { validateSchema } from './schema.js';
 import type { ChatProvider, ChatRequest, ChatResponse, ChatTotals } from './types.js';
+import { sleep } from '../util/http-retry.js';
 
 export interface ManagedChatOptions {
   /** Response cache; none when absent. */
@@ -143,6 +144,3 @@ function stripFence(text: string): string {
   return m ? m[1]! : text;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

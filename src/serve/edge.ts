@@ -51,16 +51,20 @@ async function rateLimitRedis(url: string): Promise<Redis> {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ChorusError('E_CONFIG', `expected a redis:// or rediss:// URL, got "${url}"`, { location: { field: 'redis' } });
   // Few retries and a short connect timeout: a request must not wait on a dead Redis (the
   // plugin's documented advice for rate limiting).
-  const client = new Redis(url, { connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: true });
+  // No offline queue: while the connection is down a command fails at once (and the limit lets the
+  // request through) instead of waiting for reconnects; a connected Redis that stalls times out.
+  const client = new Redis(url, { connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false, commandTimeout: 500 });
   let connected = false;
   let said = 0;
   // ioredis reports a lost connection here (and reconnects on its own); once running, say so at
   // most once a minute. Before that, the failed start below says it.
-  client.on('error', (e: Error) => {
+  const notice = (why: string): void => {
     if (!connected || Date.now() - said < 60_000) return;
     said = Date.now();
-    process.stderr.write(`chorus serve: Redis at ${url} is not answering (${e.message}); rate limits are not enforced until it is back\n`);
-  });
+    process.stderr.write(`chorus serve: Redis at ${url} is not answering (${why}); rate limits are not enforced until it is back\n`);
+  };
+  client.on('error', (e: Error) => notice(e.message));
+  client.on('close', () => notice('connection closed'));
   try {
     await client.connect();
     await client.ping();

@@ -23,7 +23,7 @@ import type { ServingPolicy } from './serving-policy.js';
 import { ActivationRefusedError, evaluateSnapshot, gateMessage, type ActivationGate, type EvaluationOptions, type SnapshotEvaluation } from './snapshot-evaluation.js';
 import { Snapshots } from './snapshots.js';
 import { withOnline } from './training.js';
-import { explainAsText } from './text-explanations.js';
+import { explainAsText, HISTORY_SHOWN } from './text-explanations.js';
 import type { ChatProvider } from '../llm/types.js';
 
 export type { FeedbackRequest } from './feedback.js';
@@ -417,7 +417,7 @@ export class Engine {
       const t = this.catalogue.get('items', id)?.title;
       return typeof t === 'string' && t.length > 0 ? t : id;
     };
-    const history = (this.histories.get(storedUser) ?? []).map(titleOf);
+    const history = (this.histories.get(storedUser) ?? []).slice(-HISTORY_SHOWN).map(titleOf);
     const items = r.items.map((it) => {
       const meta = this.catalogue.get('items', it.id);
       const g = meta?.genres ?? meta?.categories;

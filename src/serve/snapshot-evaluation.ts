@@ -176,7 +176,8 @@ export async function evaluateSnapshot(ctx: EvaluationContext, id: string, optio
   const until = ctx.now - ctx.rewards.waitMs;
   const w = await readWindow(ctx.events, { since: o.since, limit: o.limit, until, ...ctx.rewards });
   const data = windowDataset(w, o);
-  const estimators: EstimatorName[] = o.estimators.includes('dr') ? [...o.estimators] : [...o.estimators, 'dr'];
+  // DR comes from the paired gate below (the same numbers, one bootstrap instead of two).
+  const estimators: EstimatorName[] = o.estimators.filter((e) => e !== 'dr');
   const run = { estimators, rewardModel: o.rewardModel, folds: o.folds, bootstrap: o.bootstrap, seed: o.seed };
   await pause();
   // One cross-fitted reward model serves the candidate's estimators and both sides of the gate.
@@ -200,7 +201,8 @@ export async function evaluateSnapshot(ctx: EvaluationContext, id: string, optio
     ess: r.ess,
     maxWeight: r.maxWeight,
     loggedMean: r.loggedMean,
-    estimates: r.estimates,
+    // In the order asked for (DR last when it was not asked for), DR from the gate.
+    estimates: Object.fromEntries((o.estimators.includes('dr') ? o.estimators : [...o.estimators, 'dr' as const]).map((e: EstimatorName) => [e, e === 'dr' ? gate.a : r.estimates[e]!])) as OpeRun['estimates'],
     rewardModel: r.rewardModel,
     bootstrap: o.bootstrap,
     seed: o.seed,

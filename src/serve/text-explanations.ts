@@ -16,8 +16,8 @@ export interface TextExplanationInput {
   items: { id: string; title?: string; genres?: string[]; explanation: Explanation }[];
 }
 
-/** How many history titles the prompt shows. */
-const HISTORY_SHOWN = 10;
+/** How many history titles the prompt shows (the engine looks up only these). */
+export const HISTORY_SHOWN = 10;
 
 const SCHEMA: JSONSchema = {
   type: 'object',
@@ -26,7 +26,7 @@ const SCHEMA: JSONSchema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { id: { type: 'string' }, text: { type: 'string', maxLength: 300 } },
+        properties: { id: { type: 'string' }, text: { type: 'string', maxLength: 200 } },
         required: ['id', 'text'],
         additionalProperties: false,
       },
@@ -87,7 +87,9 @@ export async function explainAsText(chat: ChatProvider, input: TextExplanationIn
     ],
     schema: SCHEMA,
     schemaName: 'explanations',
-    maxTokens: 60 * input.items.length + 20,
+    // Room for every sentence at its longest (200 characters ≈ 60 tokens) plus the JSON around it:
+    // a greedy answer cut off by the budget would be cut off the same way on every retry.
+    maxTokens: 100 * input.items.length + 40,
     temperature: 0,
   });
   const wanted = new Set(input.items.map((i) => i.id));

@@ -297,10 +297,10 @@ const SQLITE_ROWS: RowCodec = { json: (v) => JSON.parse(v as string) as unknown,
 const decisionFromRow = decisionReader(SQLITE_ROWS);
 const entryFromRow = entryReader(SQLITE_ROWS);
 
-/** SQLite (WAL) through better-sqlite3: the embedded default store. */
 /** How often an unfinished post-erasure WAL truncation is tried again. */
 const WAL_RETRY_MS = 1000;
 
+/** SQLite (WAL) through better-sqlite3: the embedded default store. */
 export class SqliteStore implements Store {
   readonly url: string;
   readonly events: EventStore;

@@ -45,10 +45,14 @@ describe('LLM appeal ratings in the team\'s content agent', () => {
   });
 
   it('trains a team with it from the CLI, and refuses it without a team', async () => {
+    const { full } = await loadSimData(dir);
+    const before = server.requests;
     const r = await runCli(['simulate', '--agent', 'team', '--content-llm', `${server.url}#fake-critic`, '--llm-cache', 'none', '--data', dir, '--steps', '64', '--seeds', '1', '--eval-sessions', '10', '--no-report', '--json']);
     expect(r.stderr).not.toMatch(/chorus:/);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).runs[0].agent).toBe('team');
+    // The catalogue was rated through the model: one prompt per ten items.
+    expect(server.requests - before).toBe(Math.ceil(full.nItems / 10));
     const bad = await runCli(['simulate', '--agent', 'linucb', '--content-llm', `${server.url}#fake-critic`, '--data', dir]);
     expect(bad.stderr).toMatch(/--content-llm rates items for the team's content agent/);
   });

@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userProfile } from '../../src/env/llm-users.js';
+import { clickUtility, initialSatiation } from '../../src/env/world.js';
 import { loadSimData } from '../../src/eval/sim/data.js';
+import { buildSetup } from '../../src/eval/sim/setup.js';
 import { nextItems } from '../../src/eval/sim/llm-fidelity.js';
 import { runCli, tempDir, writeTinyMovieLens } from '../cli/helpers.js';
 import { FakeLlmServer } from '../fixtures/llm/server.js';
@@ -39,6 +41,13 @@ describe('LLM-user fidelity', () => {
     const next = nextItems(data.full, data.train);
     const rated = data.full.byUser();
     let expected = 0;
+    let popExpected = 0;
+    // Popularity clicks the slate's most-rated item in the train split (the first such in slate order).
+    const counts = new Map<string, number>();
+    for (let k = 0; k < data.train.interactions.length; k++) {
+      const id = data.train.items.toExternal(data.train.interactions.item[k]!);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
     for (const s of r.slates) {
       const u = data.full.users.toIndex(s.user)!;
       expect(s.next).toBe(data.full.items.toExternal(next[u]!));
@@ -52,15 +61,31 @@ describe('LLM-user fidelity', () => {
       const pick = s.items.find((id: string) => (data.full.itemMeta[data.full.items.toIndex(id)!]?.categories ?? []).some((g) => fav.includes(g)));
       expect(s.llmClicks).toEqual(pick ? [pick] : []);
       if (pick === s.next) expected++;
+      let top = s.items[0] as string;
+      for (const id of s.items as string[]) if ((counts.get(id) ?? 0) > (counts.get(top) ?? 0)) top = id;
+      if (top === s.next) popExpected++;
     }
     expect(r.llm.hit.mean).toBeCloseTo(expected / 25, 12);
-    // The parametric user's figure is a click probability; popularity's a 0/1 hit.
+    // The parametric user's figure is the logit click probability of the next item, recomputed
+    // here from the preset's world for every slate.
+    const { preset } = await buildSetup({ preset: 'sim-ml-ls-v1', dataDir: dir });
+    const { world: w, config: cfg } = preset;
+    const drift = new Float32Array(w.dim);
+    const sat = new Float32Array(w.categoryNames.length);
+    let paramSum = 0;
+    for (const s of r.slates) {
+      const u = data.full.users.toIndex(s.user)!;
+      initialSatiation(w, cfg, u, sat, 0);
+      const ex = (s.items as string[]).map((id, pos) => Math.exp(clickUtility(w, cfg, u, data.full.items.toIndex(id)!, pos, drift, 0, sat, 0)));
+      const z = ex.reduce((a, b) => a + b, Math.exp(cfg.choice.noClickUtility));
+      paramSum += ex[(s.items as string[]).indexOf(s.next)]! / z;
+    }
+    expect(r.parametric.hit.mean).toBeCloseTo(paramSum / 25, 9);
     expect(r.parametric.hit.mean).toBeGreaterThan(0);
     expect(r.parametric.hit.mean).toBeLessThan(1);
     expect(r.parametric.anyClick).toBeGreaterThan(0);
     expect(r.parametric.anyClick).toBeLessThan(1);
-    const popHits = r.popularity.hit.mean * 25;
-    expect(Math.abs(popHits - Math.round(popHits))).toBeLessThan(1e-9);
+    expect(r.popularity.hit.mean).toBeCloseTo(popExpected / 25, 12);
   });
 
   it('refuses --fidelity without LLM users', async () => {

@@ -260,7 +260,9 @@ export function register(program: Command): void {
           ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
           ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),
           pseudonyms,
-          llm: llmSpec !== undefined ? openChatModel(llmSpec) : null,
+          // A request waits on the model: a short timeout and one retry, not the batch defaults
+          // (120 s, 5 retries), so a dead model costs a slate its sentences, not minutes.
+          llm: llmSpec !== undefined ? openChatModel(llmSpec, { timeoutMs: 15_000, maxRetries: 1, maxBackoffMs: 2_000 }) : null,
         },
         server: {
           rateLimit: rate > 0 ? { max: rate, windowMs: 60_000 } : false,

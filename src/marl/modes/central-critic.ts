@@ -123,16 +123,18 @@ export class CentralCriticMode implements CoordinationMode {
     for (let p = 0; p < K; p++) (target += y[p]!), (qi[p] = this.itemValue(p));
     let residual = target;
     for (let p = 0; p < K; p++) residual -= qi[p]!;
-    // The actors follow the critic only once it has seen some slates: a fresh critic's
-    // counterfactual differences are noise, and the normalised actor steps would follow it anyway.
-    if (this.seen++ >= this.core.config.criticWarmup) this.actorStep(t, rec);
-    this.fillRows(K);
+    // The per-item term's gradients, while rows 0..K−1 still hold the shown items (the actor step
+    // below re-evaluates every candidate into the same rows); applied after it, so the actors
+    // follow the critic the slate was scored with.
     for (let p = 0; p < K; p++) {
       this.itemCritic.input(this.none, this.X, [p], 1, this.xi);
       const err0 = y[p]! - this.itemCritic.forward(this.xi);
       const err = err0 > 5 ? 5 : err0 < -5 ? -5 : err0;
       this.itemCritic.backward(this.xi, -err / K);
     }
+    // The actors follow the critic only once it has seen some slates: a fresh critic's
+    // counterfactual differences are noise, and the normalised actor steps would follow it anyway.
+    if (this.seen++ >= this.core.config.criticWarmup) this.actorStep(t, rec);
     this.itemCritic.step();
     this.criticStep(residual);
   }

@@ -32,7 +32,7 @@ import type { Observation } from '../../env/types.js';
 import { ConfigError, ModelStateError } from '../../errors.js';
 import { QmixNetwork } from '../qmix-network.js';
 import { JointRls } from '../rls.js';
-import type { CoordinationMode, LearnStep, TeamCore } from './mode.js';
+import { itemwiseNextValue, type CoordinationMode, type LearnStep, type TeamCore } from './mode.js';
 
 /** Shapley values of 2^m masked evaluations are exact up to here; more agents would be slow to explain. */
 const MAX_AGENTS = 10;
@@ -111,14 +111,9 @@ export class QmixMode implements CoordinationMode {
   }
 
   nextValue(_n: number, idx: Int32Array, kk: number, vNext: Float64Array): void {
-    const sc = this.core.scores;
-    const m = sc.m;
-    for (let p = 0; p < kk; p++) {
-      vNext[m]! += this.teamValue(idx[p]!);
-      for (let a = 0; a < m; a++) vNext[a]! += sc.q[idx[p]! * m + a]!;
-    }
+    itemwiseNextValue(this, this.core.scores, idx, kk, vNext);
     // The next state's value once for its slate (the network's state is s' here).
-    if (kk > 0) vNext[m]! += this.net.V;
+    if (kk > 0) vNext[this.core.m]! += this.net.V;
   }
 
   learn({ y, K }: LearnStep): void {

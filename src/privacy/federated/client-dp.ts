@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../../errors.js';
 import { dpSgdEpsilon, noiseForEpsilon } from '../accountant.js';
+import { checkSpent, resolveDelta } from '../config.js';
 
 export interface ClientDpOptions {
   /** L2 bound on one client's update per round. */
@@ -38,17 +39,12 @@ export interface ClientDpPlan {
 export function planClientDp(o: ClientDpOptions, nClients: number, sampleRate: number, rounds: number): ClientDpPlan {
   if (!(o.clip > 0)) throw new ConfigError(`client DP clip must be > 0, got ${o.clip}`, 'dp.clip');
   if (o.epsilon === undefined && o.noiseMultiplier === undefined) throw new ConfigError('client DP needs epsilon (a target) or noiseMultiplier', 'dp');
-  let delta = o.delta;
-  if (delta === undefined) {
-    if (nClients < 2) throw new ConfigError('client DP needs δ with fewer than 2 clients (default δ = 1/N)', 'dp.delta');
-    delta = 1 / nClients;
-  }
+  // The unit is a client, so δ defaults to 1/N clients (as DP-SGD's is 1/n users).
+  const delta = resolveDelta(o.delta, nClients, 'federated (client-level)');
   const budget = { sampleRate, steps: rounds, delta };
   const sigma = o.noiseMultiplier ?? noiseForEpsilon(o.epsilon!, budget);
   const epsilon = dpSgdEpsilon(sigma, budget);
-  if (o.epsilon !== undefined && epsilon > o.epsilon * (1 + 1e-9)) {
-    throw new ConfigError(`noise multiplier ${sigma} spends ε = ${epsilon.toPrecision(4)}, above the target ${o.epsilon}`, 'dp.noiseMultiplier');
-  }
+  checkSpent('federated (client-level)', epsilon, o.epsilon);
   return { clip: o.clip, noiseMultiplier: sigma, delta, epsilon, sampleRate, rounds, unit: 'client', mechanism: 'dp-fedavg' };
 }
 
