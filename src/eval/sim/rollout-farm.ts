@@ -383,9 +383,11 @@ export async function serveSimTasks(o: FarmWorkerOptions): Promise<{ tasks: numb
         if (sha !== task.dataSha256) local = `worker ${name}'s data at ${task.setup.dataDir} has sha256 ${sha.slice(0, 12)}…, the run's has ${task.dataSha256.slice(0, 12)}…: give every worker the same data at the same path`;
       }
       if (local !== null) {
-        log(`${label} handed back: ${local}`);
+        // The coordinator's warning first, flushed, so it is out even if this worker dies next.
         tell({ units: 0, warning: local });
+        await nc.flush();
         m.nak(10_000);
+        log(`${label} handed back: ${local}`);
         return;
       }
       if (!isBuiltinAgent(task.runOptions.agent)) throw new ConfigError(`agent "${task.runOptions.agent}" is not a built-in agent`, 'agent');
