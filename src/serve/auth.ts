@@ -83,6 +83,20 @@ export class KeyRing {
     this.verified.clear();
   }
 
+  /**
+   * Replace the keys in memory with the stored ones (a cluster server, every few seconds: keys
+   * are issued and revoked on other processes). The verified cache is cleared only when something
+   * changed, so an unchanged key set costs no re-hashing.
+   */
+  async reload(): Promise<void> {
+    const stored = await this.store.keys.listKeys();
+    const same = stored.length === this.keys.size && stored.every((k) => this.keys.get(k.id)?.hash.equals(k.hash));
+    if (same) return;
+    this.keys.clear();
+    for (const k of stored) this.keys.set(k.id, k);
+    this.verified.clear();
+  }
+
   get size(): number {
     return this.keys.size;
   }

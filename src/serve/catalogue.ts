@@ -55,6 +55,21 @@ export class Catalogue {
     this.version++;
   }
 
+  /**
+   * Read the stored catalogue again, replacing what memory holds (a cluster server, after the
+   * learner changed the catalogue), and re-align to the served model.
+   */
+  async reload(): Promise<void> {
+    const items = await this.store.catalogue.all('items');
+    const users = await this.store.catalogue.all('users');
+    this.items.clear();
+    this.users.clear();
+    for (const e of items) this.items.set(e.id, { meta: e.meta, hashed: this.policy.hashItem(featuresOf(e.meta)) });
+    for (const e of users) this.users.set(e.id, e.meta);
+    this.version++;
+    if (this.model) this.bind(this.model);
+  }
+
   /** A new active model: which of its items are gone, which catalogue items it does not know. */
   bind(m: ServedModel): void {
     this.version++;

@@ -352,8 +352,11 @@ export class Decisions {
     return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
   }
 
-  /** After commit: the reward window opens, and the shown items (for Rank, the pick) count as exposed. */
-  private logged(d: DecisionRecord, shown: readonly string[] = d.items): void {
+  /**
+   * After commit: the reward window opens, and the shown items (for Rank, the pick) count as
+   * exposed. A cluster's learner calls it for the decisions the servers logged (./cluster/).
+   */
+  logged(d: DecisionRecord, shown: readonly string[] = d.kind === 'rank' ? d.items.slice(0, 1) : d.items): void {
     if (d.activated) this.d.opened(d);
     this.d.counters.decisions++;
     for (const id of shown) this.exposure.set(id, (this.exposure.get(id) ?? 0) + 1);

@@ -25,6 +25,11 @@ import { Snapshots } from './snapshots.js';
 import { withOnline } from './training.js';
 import { explainAsText, HISTORY_SHOWN } from './text-explanations.js';
 import type { ChatProvider } from '../llm/types.js';
+import { Announcer, DEFAULT_GAP_MS, LearnerTail, readVersion, ServerFollower } from './cluster/cluster-sync.js';
+import type { ClusterVersion, ServeRole } from './cluster/roles.js';
+import type { UpdateBus } from './cluster/updates.js';
+import { recoverFollower } from './recover.js';
+import type { PolicyCheckpoint } from './checkpoint.js';
 
 export type { FeedbackRequest } from './feedback.js';
 export type { RankRequest, RankResponse, RecommendRequest, RecommendResponse, SlateItem } from './decisions.js';
@@ -108,6 +113,22 @@ export interface EngineConfig {
    * requests are refused (400) before anything is logged.
    */
   llm: ChatProvider | null;
+  /**
+   * What this process does in a cluster of processes on one store (./cluster/roles.ts): `both`
+   * (one process serves and learns, the default), `server` (serves, learns nothing, follows the
+   * learner) or `learner` (learns from the log the servers write, announces its changes).
+   */
+  role: ServeRole;
+  /** Cluster: how often a server pulls the learner's changes and the learner reads the log (ms). */
+  syncMs: number;
+}
+
+/** A cluster's wiring, given to `Engine.open` by whoever holds the bus and the API keys (./server.ts). */
+export interface ClusterLinks {
+  /** The update bus (null: servers only poll the store). */
+  bus: UpdateBus | null;
+  /** Re-read the API keys (a server does every few seconds: keys are issued and revoked elsewhere). */
+  reloadKeys?: () => Promise<void>;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -134,6 +155,8 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   sessionIdleSeconds: 1800,
   pseudonyms: null,
   llm: null,
+  role: 'both',
+  syncMs: 500,
 };
 
 /** Counters the metrics endpoint and dashboard read. */
@@ -210,12 +233,18 @@ export class Engine {
   private snapshotLock: Promise<unknown> = Promise.resolve();
   /** The retrain in progress (fit, gate and activation), if any: one at a time. */
   private retraining: Promise<SnapshotMeta> | null = null;
+  private readonly links: ClusterLinks;
+  /** A cluster learner's announcements (null elsewhere, and until the start is done). */
+  private announcer: Announcer | null = null;
+  private tail: LearnerTail | null = null;
+  private follower: ServerFollower | null = null;
 
-  private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log) {
+  private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log, links: ClusterLinks) {
     this.store = store;
     this.base = base;
     this.config = config;
     this.log = log;
+    this.links = links;
     // Parts log through this.log, not `log`: the engine's log is the one place lines go (tests replace it).
     const say: Log = (m) => this.log(m);
     this.policy = config.agent
@@ -225,7 +254,7 @@ export class Engine {
         : new CbPolicy(config.policy);
     const policy = this.policy;
     this.windows = new RewardWindows({ waitMs: config.rewardWaitSeconds * 1000, defaultReward: config.defaultReward });
-    this.learner = new LearnLoop(policy, this.counters, config, () => this.fb.saveCheckpoint(), say);
+    this.learner = new LearnLoop(policy, this.counters, config, () => this.saveCheckpoint(), say);
     this.catalogue = new Catalogue(store, policy);
     this.histories = new UserHistories({ perUser: config.historyLength, users: config.historyUsers }, (user) => this.decisions.forgetUser(user));
     this.snapshots = new Snapshots(store, factory, config, this.counters, (m) => this.install(m), say);
@@ -236,10 +265,12 @@ export class Engine {
       histories: this.histories,
       model: () => this.snapshots.model,
       snapshotId: () => this.snapshots.active.id,
-      opened: (d) => this.windows.opened(d, d.ts),
+      // A cluster server learns nothing, so it keeps no reward windows (the learner does).
+      opened: config.role === 'server' ? () => {} : (d) => this.windows.opened(d, d.ts),
       counters: this.counters,
     });
-    this.fb = new Feedback(config, {
+    const learnerLag = config.role === 'learner' ? 4 * config.syncMs + 1000 : 0;
+    this.fb = new Feedback({ ...config, live: config.role !== 'server', sweepLagMs: learnerLag, rescanSlackMs: learnerLag > 0 ? learnerLag + DEFAULT_GAP_MS + 10_000 : 0 }, {
       store,
       policy,
       catalogue: this.catalogue,
@@ -256,6 +287,9 @@ export class Engine {
       retraining: () => this.retrainInProgress,
       erasures: this.erasureMarks,
       log: say,
+      ...(config.role === 'server' ? { ownFeedback: (seq: number) => this.follower?.ownFeedback(seq) } : {}),
+      // Until the tail runs (recovery), the loop's own record is the replay point.
+      ...(config.role === 'learner' ? { checkpointSeq: () => this.tail?.feedbackPosition ?? this.learner.lastLearnedSeq } : {}),
     });
   }
 
@@ -264,14 +298,35 @@ export class Engine {
    * first snapshot; afterwards it restores the active snapshot, the catalogue, the bandit
    * checkpoint, and replays the feedback logged after that checkpoint.
    */
-  static async open(store: Store, base: Dataset, factory: ModelFactory, config: Partial<EngineConfig> = {}, log: Log = () => {}): Promise<Engine> {
-    const e = new Engine(store, base, factory, { ...ENGINE_DEFAULTS, ...config }, log);
-    await e.start();
+  static async open(store: Store, base: Dataset, factory: ModelFactory, config: Partial<EngineConfig> = {}, log: Log = () => {}, links: ClusterLinks = { bus: null }): Promise<Engine> {
+    const e = new Engine(store, base, factory, { ...ENGINE_DEFAULTS, ...config }, log, links);
+    try {
+      await e.start();
+    } catch (err) {
+      await e.stopCluster();
+      throw err;
+    }
     return e;
+  }
+
+  /**
+   * A cluster server waits for the learner to have seeded the store and activated a snapshot
+   * (servers never seed or fit: two doing it at once would race).
+   */
+  private async waitForLearner(): Promise<void> {
+    let said = false;
+    for (;;) {
+      if ((await this.store.state.getState('seeded')) && (await this.store.snapshots.activations(1)).length > 0) return;
+      if (!said) this.log('waiting for the learner to seed the store and activate a first snapshot');
+      said = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   private async start(): Promise<void> {
     const st = this.store;
+    const role = this.config.role;
+    if (role === 'server') await this.waitForLearner();
     await this.checkIds();
     // The stamp of the data as given: after a restart the tombstones filter it, and the store's
     // stamp (of the same files) must still match.
@@ -299,7 +354,8 @@ export class Engine {
     }
     await this.catalogue.load();
     await this.snapshots.start(this.base);
-    await recoverFromLog({
+    if (role === 'server') return this.startFollower();
+    const from = await recoverFromLog({
       store: st,
       policy: this.policy,
       learner: this.learner,
@@ -314,6 +370,123 @@ export class Engine {
     const tick = Math.max(10, Math.min(1000, this.windows.config.waitMs / 4));
     this.sweeper = setInterval(() => void this.fb.sweep(), tick);
     this.sweeper.unref();
+    if (role === 'learner') await this.startLearner(from);
+  }
+
+  /** A cluster learner: read the servers' log from where recovery stopped, and announce its state. */
+  private async startLearner(from: { feedbackSeq: number; decisionSeq: number }): Promise<void> {
+    const before = await readVersion(this.store);
+    this.announcer = new Announcer(this.store, this.links.bus, before ?? { checkpointAt: 0, snapshot: this.snapshots.active.id, catalogue: 0, erasures: 0 }, this.log);
+    this.tail = new LearnerTail(
+      {
+        store: this.store,
+        mark: () => this.erasureMarks.mark(),
+        decision: (d, mark) => {
+          if (!this.erasureMarks.since(d.user, mark)) this.decisions.logged(d);
+        },
+        feedback: (f, d, mark) => {
+          if (!this.erasureMarks.since(f.user, mark)) this.fb.apply(f, d);
+        },
+        log: this.log,
+      },
+      from,
+    );
+    // A checkpoint of the recovered state first: servers (and a later failover) start from it.
+    await this.learner.checkpoint();
+    await this.announcer.announce({ snapshot: this.snapshots.active.id });
+    this.tail.start(Math.max(20, this.config.syncMs / 5));
+  }
+
+  /** A cluster server: the learner's checkpoint as it stands, the log for histories, then follow. */
+  private async startFollower(): Promise<void> {
+    const r = await recoverFollower({ store: this.store, policy: this.policy, feedback: this.fb, counters: this.counters, exposure: this.decisions.exposure, log: (m) => this.log(m) });
+    const v = (await readVersion(this.store)) ?? { checkpointAt: 0, snapshot: this.snapshots.active.id, catalogue: 0, erasures: 0 };
+    this.follower = new ServerFollower(
+      {
+        store: this.store,
+        policy: this.policy,
+        activeSnapshot: () => this.snapshots.active.id,
+        followSnapshot: (id) => this.snapshots.follow(id),
+        reloadCatalogue: () => this.catalogue.reload(),
+        count: (f) => this.fb.count(f),
+        forgetUser: (user) => this.forgetLocally(user),
+        rebuildHistories: () => this.rebuildHistories(),
+        reloadKeys: this.links.reloadKeys ?? (async () => {}),
+        log: this.log,
+      },
+      { feedbackSeq: r.feedbackSeq, version: { ...v, checkpointAt: r.checkpointAt, snapshot: this.snapshots.active.id } },
+    );
+    this.follower.start(this.config.syncMs);
+    await this.links.bus?.subscribe((n) => this.follower?.notice(n));
+    // Whatever the learner changed while this server started.
+    await this.follower.sync();
+  }
+
+  /** A cluster server heard that the learner erased `user`: it leaves this process's memory too. */
+  private async forgetLocally(user: string): Promise<void> {
+    this.erasureMarks.erased(user);
+    this.histories.forget(user);
+    this.decisions.eraseUser(user);
+    this.catalogue.forgetUser(user);
+    this.policy.forgetUser?.(user);
+    // The active snapshot's stored body no longer holds the user's row.
+    await this.snapshots.follow(this.snapshots.active.id);
+  }
+
+  /** A cluster server that missed an erasure notice: every history again from the log (which no longer holds the user). */
+  private async rebuildHistories(): Promise<void> {
+    this.histories.clear();
+    let after = 0;
+    for (;;) {
+      const page = await this.store.events.feedbackSince(after, 5000);
+      if (page.length === 0) break;
+      for (const f of page) {
+        after = f.seq!;
+        if (f.reward > 0 && f.user !== null) this.histories.remember(f.user, f.item);
+      }
+    }
+  }
+
+  /** The policy checkpoint, stored; a cluster learner announces it. */
+  private async saveCheckpoint(): Promise<void> {
+    const c = await this.fb.saveCheckpoint();
+    await this.announcer?.announce({ checkpoint: c });
+  }
+
+  /** This process's part in a cluster, for /metrics and the tests. */
+  get cluster(): { role: ServeRole; version: ClusterVersion | null; policyUpdates: number } {
+    return {
+      role: this.config.role,
+      version: this.announcer?.version ?? this.follower?.version ?? null,
+      policyUpdates: this.follower?.policyUpdates ?? 0,
+    };
+  }
+
+  /** A request this role does not take (./cluster/roles.ts). */
+  private refuse(roles: readonly ServeRole[], what: string): void {
+    if (!roles.includes(this.config.role)) return;
+    throw new ConflictError(
+      this.config.role === 'server'
+        ? `this process runs with --role server and takes no admin changes (${what}): send them to the learner (--role learner), which announces them to every server`
+        : `this process runs with --role learner and takes no decisions or feedback (${what}): send them to a server (--role server)`,
+    );
+  }
+
+  /**
+   * The learner lock was lost (./cluster/learner-lock.ts): another learner may hold it now, so
+   * this one stops reading the log and writing checkpoints at once. It keeps answering reads.
+   */
+  stopLearning(reason: string): void {
+    this.log(`learner lock lost (${reason}): this process stops learning`);
+    this.learner.closed = true;
+    this.announcer = null;
+    void this.tail?.stop();
+    this.tail = null;
+  }
+
+  private async stopCluster(): Promise<void> {
+    await this.tail?.stop();
+    await this.follower?.stop();
   }
 
   /**
@@ -346,6 +519,8 @@ export class Engine {
     this.catalogue.bind(m);
     this.decisions.bind(m);
     this.policy.bind(m, (id) => this.catalogue.get('items', id));
+    // A learner's activation, rollback or retrain reaches every server.
+    void this.announcer?.announce({ snapshot: this.snapshots.active.id }).catch((e: unknown) => this.log(`cluster: announcing snapshot ${this.snapshots.active.id} failed: ${(e as Error).message}`));
   }
 
   /**
@@ -391,6 +566,7 @@ export class Engine {
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
   async recommend(req: RecommendRequest): Promise<RecommendResponse> {
+    this.refuse(['learner'], 'recommend');
     const llm = this.config.llm;
     if (req.explain === 'text' && !llm) {
       throw new RequestError('this server has no language model for text explanations: start it with --llm <url>#<model>', 'explain', 'E_NO_LLM');
@@ -432,13 +608,19 @@ export class Engine {
     }
   }
 
+  /** The user's online history as this process holds it (stored id), oldest first; read-only. */
+  history(user: string): readonly string[] {
+    return this.histories.entries().get(this.storedId(user)) ?? [];
+  }
+
   /** The same slate logic without logging anything (dashboard preview). */
   preview(user: string, k: number, opts: { stored?: boolean } = {}): SlateItem[] {
     return this.decisions.preview(opts.stored ? user : this.storedId(user), k);
   }
 
   /** Personalizer Rank. */
-  rank(req: RankRequest): Promise<RankResponse> {
+  async rank(req: RankRequest): Promise<RankResponse> {
+    this.refuse(['learner'], 'rank');
     return this.decisions.rank(req);
   }
 
@@ -448,17 +630,20 @@ export class Engine {
     return this.fb.rewardOf(type, value);
   }
 
-  feedback(req: FeedbackRequest): Promise<{ seq: number; reward: number; eventId: string | null }> {
+  async feedback(req: FeedbackRequest): Promise<{ seq: number; reward: number; eventId: string | null }> {
+    this.refuse(['learner'], 'feedback');
     return this.fb.feedback(req.user !== undefined ? { ...req, user: this.storedId(req.user) } : req);
   }
 
   /** Personalizer Reward. */
-  reward(eventId: string, value: number): Promise<void> {
+  async reward(eventId: string, value: number): Promise<void> {
+    this.refuse(['learner'], 'reward');
     return this.fb.reward(eventId, value);
   }
 
   /** Activate a deferred Rank event: its reward window opens now, and rewards sent before are learned. */
-  activateEvent(eventId: string): Promise<void> {
+  async activateEvent(eventId: string): Promise<void> {
+    this.refuse(['learner'], 'activate');
     return this.fb.activateEvent(eventId);
   }
 
@@ -473,6 +658,8 @@ export class Engine {
 
   /** Checkpoint the policy now (./learn-loop.ts: never throws; true when saved). */
   checkpoint(): Promise<boolean> {
+    // A cluster server learned nothing: the checkpoint in the store is the learner's to write.
+    if (this.config.role === 'server') return Promise.resolve(false);
     return this.learner.checkpoint();
   }
 
@@ -504,6 +691,7 @@ export class Engine {
    * the gate and the activation run under it.
    */
   retrain(activate: boolean, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    this.refuse(['server'], 'retrain');
     if (this.retraining) return this.retraining;
     const run = (async () => {
       this.erasedDuringFit = [];
@@ -534,6 +722,7 @@ export class Engine {
 
   /** Store the active model again under a new id (a named restore point). */
   saveSnapshot(): Promise<SnapshotMeta> {
+    this.refuse(['server'], 'save a snapshot');
     return this.exclusive(() => this.snapshots.save());
   }
 
@@ -546,6 +735,7 @@ export class Engine {
    * evaluated on the live log and refused (ActivationRefusedError, 409) when it does not pass.
    */
   activateSnapshot(id: string, gate: ActivationRequest = {}): Promise<SnapshotMeta> {
+    this.refuse(['server'], 'activate a snapshot');
     return this.exclusive(() => this.activateNow(id, gate));
   }
 
@@ -590,11 +780,13 @@ export class Engine {
 
   /** Go back to the snapshot that was active before the current one. */
   rollback(): Promise<SnapshotMeta> {
+    this.refuse(['server'], 'roll back');
     return this.exclusive(() => this.snapshots.rollback());
   }
 
   /** Delete a snapshot (409 for the active one, 404 for an unknown one). */
   deleteSnapshot(id: string): Promise<void> {
+    this.refuse(['server'], 'delete a snapshot');
     return this.exclusive(() => this.snapshots.delete(id));
   }
 
@@ -605,14 +797,22 @@ export class Engine {
   }
 
   /** Insert or replace entries (./catalogue.ts: all or none up to a chunk; bulk puts commit chunk by chunk). `mustBeNew` refuses ids that exist (POST). */
-  putEntries(kind: CatalogueKind, entries: readonly EntryInput[], mustBeNew = false): Promise<{ created: number; updated: number }> {
+  async putEntries(kind: CatalogueKind, entries: readonly EntryInput[], mustBeNew = false): Promise<{ created: number; updated: number }> {
+    this.refuse(['server'], 'catalogue changes');
     const stored = kind === 'users' && this.config.pseudonyms ? entries.map((e) => ({ ...e, id: this.storedId(e.id) })) : entries;
-    return this.catalogue.put(kind, stored, mustBeNew);
+    try {
+      return await this.catalogue.put(kind, stored, mustBeNew);
+    } finally {
+      // Also after a partial failure: bulk puts commit chunk by chunk.
+      await this.announcer?.announce({ catalogue: true });
+    }
   }
 
   /** Delete a catalogue row only (for users, `eraseUser` is the erasure: DELETE /users/:id calls that). */
-  deleteEntry(kind: CatalogueKind, id: string): Promise<void> {
-    return this.catalogue.remove(kind, kind === 'users' ? this.storedId(id) : id);
+  async deleteEntry(kind: CatalogueKind, id: string): Promise<void> {
+    this.refuse(['server'], 'catalogue changes');
+    await this.catalogue.remove(kind, kind === 'users' ? this.storedId(id) : id);
+    await this.announcer?.announce({ catalogue: true });
   }
 
   // ---------------------------------------------------------------- erasure
@@ -627,7 +827,8 @@ export class Engine {
    * audit record with counts only. Resolves with it, or null when nothing held the user.
    * The policy's shared weights keep what they learned from the user (docs/privacy.md).
    */
-  eraseUser(id: string): Promise<ErasureRecord | null> {
+  async eraseUser(id: string): Promise<ErasureRecord | null> {
+    this.refuse(['server'], 'erasure');
     const user = this.storedId(id);
     // Under the snapshot lock: no snapshot is stored or activated between the rewrite and the commit.
     return this.exclusive(async () => {
@@ -657,7 +858,8 @@ export class Engine {
         baseInteractions: 0,
         servedModelRows: activeModel ? 1 : 0,
       };
-      if (this.policy.forgetUser) state.push(checkpointEntry(this.fb.checkpoint()));
+      const checkpoint: PolicyCheckpoint | undefined = this.policy.forgetUser ? this.fb.checkpoint() : undefined;
+      if (checkpoint) state.push(checkpointEntry(checkpoint));
       const base = this.base;
       if (inBase) {
         // Filtered before the commit: a retrain starting while it runs must not fit on the user.
@@ -682,6 +884,8 @@ export class Engine {
       }
       if (!record) return null;
       if (inBase) this.tombstones!.add(user);
+      // Every server drops the user from memory (and reads the rewritten snapshot and checkpoint).
+      await this.announcer?.announce({ erasure: user, ...(checkpoint ? { checkpoint } : {}) });
       const c = record.counts;
       this.log(`erasure ${record.id}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}${c.walWipePending ? ' (the WAL still holds old pages: a reader is open; retried every second)' : ''}`);
       return record;
@@ -713,12 +917,14 @@ export class Engine {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.stopCluster();
     if (this.sweeper) clearInterval(this.sweeper);
     await this.fb.stop();
     await this.settle();
     this.closed = true;
     this.learner.closed = true;
-    await this.checkpoint();
+    // A cluster server learned nothing: the checkpoint in the store is the learner's.
+    if (this.config.role !== 'server') await this.checkpoint();
   }
 }
 

@@ -26,6 +26,23 @@ export interface FeedbackConfig {
   /** Refit after this many feedback events; 0 = never. */
   retrainEvery: number;
   defaultReward: number;
+  /**
+   * False on a cluster server (./cluster/roles.ts): feedback is logged and counted, never learned
+   * or retrained on here (the learner does that from the log).
+   */
+  live: boolean;
+  /**
+   * Reward windows close this long after their deadline: a cluster learner reads feedback from
+   * the log a moment after it was logged, and must not close a window before it has read it.
+   */
+  sweepLagMs: number;
+  /**
+   * A restart rescans decisions logged this much before the oldest open window too. A cluster
+   * learner has not yet read the newest decisions the servers logged (and their clocks differ a
+   * little from its own); rescanning earlier is always safe, since a window that closed before the
+   * checkpoint is skipped as learned (./recover.ts).
+   */
+  rescanSlackMs: number;
 }
 
 /** The counters the feedback side keeps (part of EngineCounters). */
@@ -54,6 +71,13 @@ export interface FeedbackDeps {
    */
   erasures: ErasureMarks;
   log: (msg: string) => void;
+  /** A cluster server: feedback it logged and counted itself (the log follower skips it). */
+  ownFeedback?: (seq: number) => void;
+  /**
+   * A cluster learner: every feedback seq at or below this has been read and learned, whatever
+   * the order they committed in; a checkpoint replays from here (see ./cluster/seq-tail.ts).
+   */
+  checkpointSeq?: () => number;
 }
 
 /** What the policy learns from feedback on a decision, when it learns anything (activated, shown, with a payload). */
@@ -161,6 +185,7 @@ export class Feedback {
     if (!(await this.d.store.events.activateDecision(eventId))) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
     if (!before || before.activated) return; // activating twice opens nothing new
     if (this.d.erasures.since(before.user, mark)) return; // erased meanwhile: nothing to learn
+    if (!this.config.live) return; // a cluster server learns nothing (docs/cluster.md: deferred activation)
     const d: DecisionRecord = { ...before, activated: true };
     this.d.windows.opened(d, Date.now());
     for (const f of await this.d.store.events.feedbackFor([eventId])) this.learn(f, d);
@@ -174,9 +199,16 @@ export class Feedback {
     if (f.reward > 0 && f.user !== null) this.d.histories.remember(f.user, f.item);
   }
 
-  /** After commit: counters and history at once, the policy update queued for the background loop. */
-  private apply(f: FeedbackRecord, d: DecisionRecord | undefined): void {
+  /**
+   * After commit: counters and history at once, the policy update queued for the background loop.
+   * A cluster learner calls it for the feedback the servers logged.
+   */
+  apply(f: FeedbackRecord, d: DecisionRecord | undefined): void {
     this.count(f);
+    if (!this.config.live) {
+      this.d.ownFeedback?.(f.seq!);
+      return;
+    }
     const learner = this.d.learner;
     if (!this.learn(f, d)) learner.lastLearnedSeq = Math.max(learner.lastLearnedSeq, f.seq!);
     this.sinceRetrain++;
@@ -209,7 +241,7 @@ export class Feedback {
     this.sweeping = true;
     try {
       for (;;) {
-        const due = this.d.windows.expired(Date.now(), 1000);
+        const due = this.d.windows.expired(Date.now() - this.config.sweepLagMs, 1000);
         if (due.length === 0) break;
         for (const w of due) {
           const mark = this.d.erasures.mark();
@@ -242,13 +274,16 @@ export class Feedback {
    * it), `at` and `windowsFrom` (a restart learns the reward windows that closed after this
    * checkpoint, and rescans the decisions logged since the oldest window still open).
    */
-  async saveCheckpoint(): Promise<void> {
-    await writeCheckpoint(this.d.store, this.checkpoint());
+  async saveCheckpoint(): Promise<PolicyCheckpoint> {
+    const c = this.checkpoint();
+    await writeCheckpoint(this.d.store, c);
+    return c;
   }
 
   /** The checkpoint of now (`saveCheckpoint` stores it; an erasure stores it in its transaction). */
   checkpoint(): PolicyCheckpoint {
     const at = Date.now();
-    return { state: this.d.policy.getState(), lastSeq: this.d.learner.lastLearnedSeq, at, windowsFrom: this.d.windows.oldestOpen(at) };
+    const lastSeq = this.d.checkpointSeq ? this.d.checkpointSeq() : this.d.learner.lastLearnedSeq;
+    return { state: this.d.policy.getState(), lastSeq, at, windowsFrom: this.d.windows.oldestOpen(at) - this.config.rescanSlackMs };
   }
 }

@@ -63,6 +63,13 @@ export class UserHistories {
     return h.length;
   }
 
+  /** Drop every history (a cluster server that missed an erasure notice rebuilds them from the log). */
+  clear(): void {
+    const users = [...this.map.keys()];
+    this.map.clear();
+    for (const u of users) this.onChange(u);
+  }
+
   /** Every kept history (retraining reads them). */
   entries(): ReadonlyMap<string, readonly string[]> {
     return this.map;

@@ -38,7 +38,7 @@ async function feedbackByEvent(store: Store, ids: readonly string[]): Promise<Ma
  * reward windows learned: ./reward-window.ts), then the reward windows that closed after it
  * (default rewards, end of decision); windows still open are opened again.
  */
-export async function recoverFromLog(x: RecoverDeps): Promise<void> {
+export async function recoverFromLog(x: RecoverDeps): Promise<{ feedbackSeq: number; decisionSeq: number }> {
   const { store, policy, learner, windows } = x;
   const o = await readCheckpoint(store);
   let fromSeq = 0;
@@ -124,4 +124,33 @@ export async function recoverFromLog(x: RecoverDeps): Promise<void> {
   // As counted live (decisions.ts `logged`): a slate's shown items, a Rank decision's pick only.
   for (const d of recent) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
   if (replayed > 0 || closedSince > 0) x.log(`replayed ${replayed} rewards and ${closedSince} closed reward windows logged after the policy checkpoint`);
+  // Where a cluster's learner goes on reading the logs (./cluster/cluster-sync.ts).
+  return { feedbackSeq: after, decisionSeq: recent.reduce((m, d) => Math.max(m, d.seq ?? 0), 0) };
+}
+
+/**
+ * A cluster server's start (./cluster/roles.ts): it learns nothing, so the policy is the
+ * learner's checkpoint as it stands (no replay on top of it); counters, histories and exposure
+ * come from the log as for a single server. Resolves with the last feedback seq read and the
+ * checkpoint's time.
+ */
+export async function recoverFollower(x: Pick<RecoverDeps, 'store' | 'policy' | 'feedback' | 'counters' | 'exposure' | 'log'>): Promise<{ feedbackSeq: number; checkpointAt: number }> {
+  const o = await readCheckpoint(x.store);
+  let checkpointAt = 0;
+  if (o) {
+    if (x.policy.setState(o.state)) checkpointAt = o.at ?? 0;
+    else x.log(`the learner's policy checkpoint does not fit ${x.policy.name} here (another policy, dimension or snapshot): serving the policy as bound until the next checkpoint`);
+  }
+  let after = 0;
+  for (;;) {
+    const page = await x.store.events.feedbackSince(after, 5000);
+    if (page.length === 0) break;
+    for (const f of page) {
+      after = f.seq!;
+      x.feedback.count(f);
+    }
+  }
+  x.counters.decisions = await x.store.events.countDecisions();
+  for (const d of await x.store.events.recentDecisions(RECENT_DECISIONS)) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  return { feedbackSeq: after, checkpointAt };
 }

@@ -2,24 +2,15 @@
  * Worker thread for retrains: fits a registry recommender on the data it is sent and returns the
  * encoded snapshot body, so that a long fit never blocks the server's event loop.
  */
-import { Dataset, IdMap, type ItemMeta } from '../data/dataset.js';
+import { unpackDataset, type PackedDataset } from '../data/dataset-pack.js';
 import { createRecommender } from '../recommenders/registry.js';
 import { serveWorker } from '../util/workers.js';
 import { encodeSnapshot } from './model.js';
 
-export interface RetrainJob {
+/** The model to fit and its training data (src/serve/training.ts sends no user metadata or source). */
+export interface RetrainJob extends PackedDataset {
   kind: string;
   config: Record<string, unknown>;
-  name: string;
-  users: string[];
-  items: string[];
-  user: Int32Array;
-  item: Int32Array;
-  value: Float32Array;
-  timestamp: Float64Array;
-  eventType: Uint8Array;
-  eventTypes: string[];
-  itemMeta: (ItemMeta | undefined)[];
 }
 
 export interface RetrainResult {
@@ -32,14 +23,7 @@ export interface RetrainResult {
 
 async function fit(j: RetrainJob): Promise<RetrainResult> {
   const t0 = performance.now();
-  const train = new Dataset({
-    name: j.name,
-    users: IdMap.from(j.users),
-    items: IdMap.from(j.items),
-    interactions: { length: j.user.length, user: j.user, item: j.item, value: j.value, timestamp: j.timestamp, eventType: j.eventType },
-    eventTypes: j.eventTypes,
-    itemMeta: j.itemMeta,
-  });
+  const train = unpackDataset(j);
   const rec = createRecommender(j.kind, j.config);
   await rec.fit(train);
   const csr = train.byUser();

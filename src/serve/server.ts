@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Dataset } from '../data/dataset.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
+import { ChorusError, ConfigError } from '../errors.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { checkAdminKey, KeyRing } from './auth.js';
 import { Engine, type EngineConfig } from './engine.js';
 import { registryModels, type ModelFactory } from './model.js';
+import { acquireLearnerLock, tryLearnerLock, type LearnerLock } from './cluster/learner-lock.js';
+import { UpdateBus } from './cluster/updates.js';
 
 export interface StartOptions {
   dataset: Dataset;
@@ -23,6 +26,16 @@ export interface StartOptions {
   adminKey?: string;
   models?: ModelFactory;
   log?: (msg: string) => void;
+  /**
+   * Cluster (engine.role server or learner, ./cluster/roles.ts): the NATS URL of the update bus
+   * (servers then hear the learner's changes at once instead of at their next poll).
+   */
+  bus?: string;
+  /**
+   * A learner that loses its lock (./cluster/learner-lock.ts) has already stopped learning when
+   * this is called; `chorus serve` exits here so that a supervisor restarts it as a standby.
+   */
+  onLearnerLockLost?: (reason: string) => void;
 }
 
 export interface RunningServer {
@@ -43,9 +56,36 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   // Before the store opens: a weak key stops the start with nothing created.
   if (o.adminKey !== undefined) checkAdminKey(o.adminKey);
   const store = openStore(o.store);
+  const role = o.engine?.role ?? 'both';
+  let lock: LearnerLock | null = null;
+  let bus: UpdateBus | null = null;
   try {
-    const engine = await Engine.open(store, o.dataset, o.models ?? registryModels, o.engine, log);
     const keys = new KeyRing(store);
+    if (role !== 'both' && !/^postgres(ql)?:/.test(o.store)) {
+      throw new ConfigError(`--role ${role} needs a store that several processes share: --store postgres://…`, 'role');
+    }
+    let engine: Engine | undefined;
+    const lost = (reason: string): void => {
+      engine?.stopLearning(reason);
+      o.onLearnerLockLost?.(reason);
+    };
+    if (role === 'learner') {
+      // The store's schema first (the lock is keyed by it), then wait as a standby if need be.
+      await store.state.getState('seeded');
+      lock = await acquireLearnerLock(o.store, { log, onLost: lost });
+      log('holding the learner lock');
+    } else if (role === 'both' && /^postgres(ql)?:/.test(o.store)) {
+      await store.state.getState('seeded');
+      lock = await tryLearnerLock(o.store, { onLost: lost });
+      if (!lock) {
+        throw new ChorusError('E_LEARNER_BUSY', `another process learns on ${store.url} (it holds the learner lock): start this one with --role server (and that one with --role learner), see docs/cluster.md`, {
+          status: 409,
+          location: { field: 'role' },
+        });
+      }
+    }
+    if (o.bus !== undefined && role !== 'both') bus = await UpdateBus.open(o.bus, store.url, `chorus ${role} ${process.pid}`);
+    engine = await Engine.open(store, o.dataset, o.models ?? registryModels, o.engine, log, { bus, reloadKeys: () => keys.reload() });
     await keys.load();
     let generatedAdminKey: string | undefined;
     if (o.adminKey) {
@@ -66,11 +106,15 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       close: () =>
         (closing ??= (async () => {
           await app.close();
-          await engine.close();
+          await engine!.close();
+          await bus?.close();
+          await lock?.release();
           await store.close();
         })()),
     };
   } catch (e) {
+    await bus?.close();
+    await lock?.release();
     await store.close();
     throw e;
   }

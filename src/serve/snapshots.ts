@@ -73,6 +73,17 @@ export class Snapshots {
     }
   }
 
+  /**
+   * A cluster server (./cluster/roles.ts): serve stored snapshot `id` as the learner activated it,
+   * recording no activation of its own (the learner did). Also re-reads the active one after an
+   * erasure rewrote its body.
+   */
+  async follow(id: string): Promise<void> {
+    const snap = await this.store.snapshots.getSnapshot(id);
+    if (!snap) throw new NotFoundError(`snapshot ${id}, active on the learner, is missing from the store`);
+    this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory), snap.meta);
+  }
+
   /** Decode a snapshot body with this server's model factory (erasure checks its rewrite this way). */
   decode(id: string, body: Buffer): ServedModel {
     return decodeSnapshot(id, body, this.factory);

@@ -40,6 +40,9 @@ export async function startTestServer(o: Partial<StartOptions> & { dir?: string 
     engine: { model: { kind: 'popularity', config: {} }, ...o.engine },
     server: o.server,
     models: o.models,
+    ...(o.bus !== undefined ? { bus: o.bus } : {}),
+    ...(o.log ? { log: o.log } : {}),
+    ...(o.onLearnerLockLost ? { onLearnerLockLost: o.onLearnerLockLost } : {}),
   });
   const call: TestServer['call'] = async (method, path, body, opts = {}) => {
     const key = opts.key === undefined ? ADMIN : opts.key;
