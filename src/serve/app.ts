@@ -96,8 +96,23 @@ export async function buildServer(engine: Engine, keys: KeyRing, opts: Partial<S
   // ------------------------------------------------------------ service
   def({
     method: 'GET', url: '/healthz', scope: null, tag: 'service', summary: 'Liveness and a few counts',
-    responses: { 200: { description: 'up', schema: z.object({ status: z.literal('ok'), snapshot: z.string(), uptimeSeconds: z.number() }) } },
-    handler: async () => ({ status: 'ok', snapshot: engine.activeSnapshot.id, uptimeSeconds: (Date.now() - started) / 1000 }),
+    responses: {
+      200: {
+        description: 'up',
+        schema: z.object({
+          status: z.literal('ok'),
+          snapshot: z.string(),
+          uptimeSeconds: z.number(),
+          role: z.enum(['both', 'server', 'learner']),
+          /** Cluster roles: the time of the learner's policy checkpoint this process serves (or wrote), unix ms. */
+          checkpointAt: z.number().optional(),
+        }),
+      },
+    },
+    handler: async () => {
+      const c = engine.cluster;
+      return { status: 'ok' as const, snapshot: engine.activeSnapshot.id, uptimeSeconds: (Date.now() - started) / 1000, role: c.role, ...(c.version ? { checkpointAt: c.version.checkpointAt } : {}) };
+    },
   });
   def({
     method: 'GET', url: '/openapi.json', scope: null, tag: 'service', summary: 'This document',

@@ -18,6 +18,8 @@ export interface MetricsSource {
   readonly activeSnapshot: SnapshotMeta;
   readonly policy: { weights(): { recommender: number } };
   catalogueSize(kind: 'items' | 'users'): number;
+  /** Absent on sources that are not cluster-aware (tests' fakes): the counter reads 0. */
+  readonly cluster?: { readonly policyUpdates: number };
 }
 
 /**
@@ -89,6 +91,7 @@ export class ServerMetrics {
       one(c.learnQueueFull),
     );
     engineCounter(r, 'chorus_learn_errors_total', 'Errors caught in the learning loop by stage; stage="learn" counts failed (skipped) rewards.', 'stage', () => c.learnErrors);
+    engineCounter(r, 'chorus_cluster_policy_updates_total', 'Cluster server: learner checkpoints applied to the served policy.', null, () => one(engine.cluster?.policyUpdates ?? 0));
     engineCounter(r, 'chorus_retrains_total', 'Background retrains finished.', null, () => one(c.retrains));
     engineCounter(r, 'chorus_retrain_errors_total', 'Background retrains that failed.', null, () => one(c.retrainErrors));
     engineCounter(r, 'chorus_pool_cache_total', 'Candidate-pool cache lookups by result.', 'result', () => ({ hit: engine.poolStats.hits, miss: engine.poolStats.misses }));

@@ -23,6 +23,7 @@ import { ID_KEY_ENV, pseudonymiserFromEnv } from '../../privacy/pseudonym.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
 import { oneOf } from '../data.js';
 import { writeErr, writeOut } from '../output.js';
+import { checkBusUrl } from '../../bus/nats.js';
 import { demoDataDir } from '../paths.js';
 
 /** The `serve` section of chorus.config.json; flags override it. */
@@ -59,6 +60,12 @@ export const ServeConfigSchema = z.strictObject({
   historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
   redis: z.string().optional(),
+  /** A cluster on one PostgreSQL store (docs/cluster.md): `both` (default), `server` or `learner`. */
+  role: z.enum(['both', 'server', 'learner']).optional(),
+  /** The cluster's update bus, `nats://host:4222`. */
+  bus: z.string().optional(),
+  /** How often a cluster server pulls the learner's changes (and the learner reads the log), ms. */
+  syncMs: z.number().int().min(20).max(60_000).optional(),
   llm: z.string().optional(),
   authFailureLimit: z.number().int().min(0).optional(),
   bodyLimit: z.number().int().min(1024).optional(),
@@ -92,6 +99,9 @@ interface ServeFlags {
   rateLimit?: string;
   llm?: string;
   redis?: string;
+  role?: string;
+  bus?: string;
+  syncMs?: string;
   authFailureLimit?: string;
   cors?: string;
   log?: boolean;
@@ -195,6 +205,9 @@ export function register(program: Command): void {
     .option('--activation-gate <gate>', 'dr: activate a snapshot (or a retrain) only if, on the live log, DR of its ranking minus DR of the active ranking has a 95 % lower bound above 0; none (default): always')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
     .option('--redis <url>', 'count the rate limits in this Redis (redis://host:6379), shared by every server that uses it')
+    .option('--role <role>', 'several processes on one PostgreSQL store (docs/cluster.md): server (serves, learns nothing, follows the learner), learner (holds the learner lock, learns from the log, takes admin changes; a second one waits as a standby) or both (default: one process does everything)')
+    .option('--bus <url>', 'with --role: the NATS update bus (nats://host:4222) on which the learner announces checkpoints, snapshots and erasures; without it servers poll the store')
+    .option('--sync-ms <ms>', 'with --role: how often a server pulls the learner\'s changes from the store (default 500)')
     .option('--auth-failure-limit <n>', 'requests with a missing or wrong key per minute per client address before 429 (default 60; 0 disables)')
     .option('--cors <origins>', 'comma-separated origins allowed by CORS (default: none, CORS off)')
     .option('--log', 'log every request (pino JSON on stdout)')
@@ -229,6 +242,11 @@ export function register(program: Command): void {
       const llmSpec = flags.llm ?? sc.llm;
       if (llmSpec !== undefined && !isGgufSpec(llmSpec)) parseChatSpec(llmSpec);
       const pseudonyms = (flags.pseudonymise ?? sc.privacy?.pseudonymise ?? false) ? pseudonymiserFromEnv() : null;
+      const role = oneOf(flags.role, ['both', 'server', 'learner'] as const, 'role') ?? sc.role ?? 'both';
+      const bus = flags.bus ?? sc.bus;
+      if (bus !== undefined && role === 'both') throw new ConfigError('--bus carries a cluster\'s updates: give it with --role server or --role learner', 'bus');
+      if (bus !== undefined) checkBusUrl(bus);
+      const syncMs = intFlag(flags.syncMs, 'sync-ms', 20) ?? sc.syncMs;
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -260,6 +278,11 @@ export function register(program: Command): void {
           ...(sc.historyLength !== undefined ? { historyLength: sc.historyLength } : {}),
           ...(sc.historyUsers !== undefined ? { historyUsers: sc.historyUsers } : {}),
           pseudonyms,
+          role,
+          ...(syncMs !== undefined ? { syncMs } : {}),
+          // A cluster learner announces every checkpoint, so it takes them often (at most once per
+          // sync interval): the servers' policy lags the learner by about that much.
+          ...(role === 'learner' ? { checkpointEvery: 1, checkpointSeconds: (syncMs ?? 500) / 1000 } : {}),
           // A request waits on the model: a short timeout and one retry, not the batch defaults
           // (120 s, 5 retries), so a dead model costs a slate its sentences, not minutes.
           llm: llmSpec !== undefined ? openChatModel(llmSpec, { timeoutMs: 15_000, maxRetries: 1, maxBackoffMs: 2_000 }) : null,
@@ -273,10 +296,16 @@ export function register(program: Command): void {
           ...(sc.bodyLimit ? { bodyLimit: sc.bodyLimit } : {}),
         },
         log: (m) => writeErr(`chorus serve: ${m}\n`),
+        ...(bus !== undefined ? { bus } : {}),
+        // Another learner may hold the lock a moment later: this one exits (a supervisor restarts it as a standby).
+        onLearnerLockLost: (reason) => {
+          writeErr(`chorus serve: the learner lock was lost (${reason}); exiting\n`);
+          process.exit(75);
+        },
       });
       writeOut(
         `chorus serve: ${dataset.name} (${dataset.nUsers} users, ${dataset.nItems} items, ${dataset.nInteractions} interactions), ` +
-          `model ${s.engine.activeSnapshot.kind}, snapshot ${s.engine.activeSnapshot.id}, store ${s.store.url}${pseudonyms ? ', user ids pseudonymised' : ''}\n` +
+          `model ${s.engine.activeSnapshot.kind}, snapshot ${s.engine.activeSnapshot.id}, store ${s.store.url}${pseudonyms ? ', user ids pseudonymised' : ''}${role !== 'both' ? `, role ${role}` : ''}\n` +
           `chorus serve: listening on ${s.url} (dashboard ${s.url}/dashboard, API ${s.url}/openapi.json)\n`,
       );
       if (s.generatedAdminKey) {

@@ -47,9 +47,22 @@ function connectionOf(storeUrl: string): { connectionString: string; schema: str
  * schema must exist (the store creates it on open).
  */
 export async function tryLearnerLock(storeUrl: string, o: LearnerLockOptions = {}): Promise<LearnerLock | null> {
+  return acquire(storeUrl, { ...o, waitMs: 0 }, false);
+}
+
+/**
+ * Wait until this process holds the learner lock: a standby asks every `pollMs` on one open
+ * connection (no reconnect per try, so a takeover costs one poll interval). Rejects with
+ * E_LEARNER_BUSY after `waitMs` (default: wait for ever).
+ */
+export async function acquireLearnerLock(storeUrl: string, o: LearnerLockOptions = {}): Promise<LearnerLock> {
+  return (await acquire(storeUrl, o, true))!;
+}
+
+async function acquire(storeUrl: string, o: LearnerLockOptions, refuseWhenBusy: boolean): Promise<LearnerLock | null> {
   const { connectionString, schema } = connectionOf(storeUrl);
   const client = new pg.Client({ connectionString, ...(schema ? { options: `-c search_path=${schema}` } : {}), connectionTimeoutMillis: 10_000 });
-  // Until the lock is held an error just fails this try; afterwards it is the loss of the lock.
+  // Until the lock is held an error just fails the wait; afterwards it is the loss of the lock.
   let held = false;
   let lost = false;
   let releasing = false;
@@ -62,23 +75,36 @@ export async function tryLearnerLock(storeUrl: string, o: LearnerLockOptions = {
   };
   client.on('error', (e) => lose(`the lock's connection failed: ${e.message}`));
   client.on('end', () => lose("the lock's connection ended"));
+  const poll = o.pollMs ?? 250;
+  const until = Date.now() + (o.waitMs ?? Infinity);
   try {
     await client.connect();
-    const r = await client.query<{ ok: boolean }>(LOCK_SQL);
-    if (!r.rows[0]?.ok) {
-      await client.end();
-      return null;
+    let said = false;
+    for (;;) {
+      const r = await client.query<{ ok: boolean }>(LOCK_SQL);
+      if (r.rows[0]?.ok) break;
+      if (Date.now() + poll > until) {
+        await client.end();
+        if (!refuseWhenBusy) return null;
+        throw new ChorusError('E_LEARNER_BUSY', `another learner holds the learner lock of ${storeUrl.split('?')[0]}: start this process with --role server, or stop that learner`, {
+          status: 409,
+          location: { field: 'role' },
+        });
+      }
+      if (!said) o.log?.('standby: another learner holds the learner lock; taking over when it stops');
+      said = true;
+      await new Promise((r) => setTimeout(r, poll));
     }
   } catch (e) {
     await client.end().catch(() => undefined);
+    if (e instanceof ChorusError) throw e;
     throw new ChorusError('E_STORE_OPEN', `cannot take the learner lock on ${storeUrl.split('?')[0]}: ${(e as Error).message}`, { status: 503, location: { field: 'store' } });
   }
   held = true;
   // A connection that dies quietly (a half-open socket) shows up here; the lock went with it.
-  const beat = o.heartbeatMs ?? 1000;
   timer = setInterval(() => {
     client.query('SELECT 1').catch((e: unknown) => lose(`the lock's connection stopped answering: ${(e as Error).message}`));
-  }, beat);
+  }, o.heartbeatMs ?? 1000);
   timer.unref();
   return {
     release: async () => {
@@ -87,29 +113,4 @@ export async function tryLearnerLock(storeUrl: string, o: LearnerLockOptions = {
       await client.end().catch(() => undefined);
     },
   };
-}
-
-/**
- * Wait until this process holds the learner lock (a standby polls every `pollMs`). Rejects with
- * E_LEARNER_BUSY after `waitMs` (default: wait for ever).
- */
-export async function acquireLearnerLock(storeUrl: string, o: LearnerLockOptions = {}): Promise<LearnerLock> {
-  const poll = o.pollMs ?? 500;
-  const until = Date.now() + (o.waitMs ?? Infinity);
-  let said = false;
-  for (;;) {
-    const lock = await tryLearnerLock(storeUrl, o);
-    if (lock) return lock;
-    if (Date.now() + poll > until) {
-      throw new ChorusError('E_LEARNER_BUSY', `another learner holds the learner lock of ${storeUrl.split('?')[0]}: start this process with --role server, or stop that learner`, {
-        status: 409,
-        location: { field: 'role' },
-      });
-    }
-    if (!said) {
-      o.log?.('standby: another learner holds the learner lock; taking over when it stops');
-      said = true;
-    }
-    await new Promise((r) => setTimeout(r, poll));
-  }
 }
