@@ -61,8 +61,11 @@ export type DpSgdConfig = z.infer<typeof dpSgdConfigSchema>;
 export interface PrivacyReport {
   epsilon: number;
   delta: number;
-  /** The protected unit: a user with all their interactions (add/remove one user). */
-  unit: 'user';
+  /**
+   * The protected unit: a user with all their interactions (add/remove one user); `session` for
+   * an agent trained on a log that names no users (each logged session is a unit).
+   */
+  unit: 'user' | 'session';
   mechanism: 'gaussian' | 'dp-sgd';
   /** Noise standard deviation over the L2 sensitivity (per release or per step). */
   noiseMultiplier: number;

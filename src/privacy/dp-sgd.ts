@@ -125,9 +125,19 @@ const EMA_BETA = 0.9;
 
 /**
  * Run the plan's steps; `params` ends as the moving average of the iterates (EMA_BETA). Allocates
- * its buffers once; the step loop allocates nothing.
+ * its buffers once; the step loop allocates nothing. Yields to the event loop now and then.
  */
 export async function trainDpSgd(r: DpSgdRun): Promise<void> {
+  for (const _ of dpSgdSteps(r)) await new Promise((res) => setImmediate(res));
+}
+
+/** `trainDpSgd` without yielding, for callers that train synchronously (the offline agents). */
+export function trainDpSgdSync(r: DpSgdRun): void {
+  for (const _ of dpSgdSteps(r));
+}
+
+/** The step loop; yields every 20 steps (where the async caller lets other work run). */
+function* dpSgdSteps(r: DpSgdRun): Generator<void> {
   const { plan, nUsers, params, nRows, width, rng } = r;
   const keep = 1 - plan.weightDecay;
   const q = plan.sampleRate;
@@ -156,7 +166,7 @@ export async function trainDpSgd(r: DpSgdRun): Promise<void> {
     const b = step === 0 ? 0 : EMA_BETA;
     for (let x = 0; x < ema.length; x++) ema[x] = b * ema[x]! + (1 - b) * params[x]!;
     r.onStep?.(step + 1, plan.steps);
-    if (step % 20 === 19) await new Promise((res) => setImmediate(res));
+    if (step % 20 === 19) yield;
   }
   if (plan.steps > 0) for (let x = 0; x < ema.length; x++) params[x] = ema[x]!;
 }

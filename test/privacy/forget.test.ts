@@ -134,7 +134,8 @@ describe('chorus import --pseudonymise, then chorus serve --pseudonymise', () =>
     await expect(startTestServer({ dir: tempDir('chorus-import-raw-'), dataset: ds, engine: ENGINE })).rejects.toMatchObject({ code: 'E_ID_MODE' });
     await expect(startTestServer({ dir: tempDir('chorus-import-key-'), dataset: ds, engine: { ...ENGINE, pseudonyms: new Pseudonymiser(KEY + 'x') } })).rejects.toMatchObject({ code: 'E_ID_MODE' });
 
-    const s = await startTestServer({ dir: tempDir('chorus-import-serve-store-'), dataset: ds, engine: { ...ENGINE, pseudonyms: p } });
+    // No exploration: the two slates compared below must differ only by what the model knows.
+    const s = await startTestServer({ dir: tempDir('chorus-import-serve-store-'), dataset: ds, engine: { ...ENGINE, pseudonyms: p, policy: { epsilon: 0 } } });
     expect(s.engine.trainingData().users.has(p.of('3'))).toBe(true);
     // Personalised: user 3 (known to the model) is not served as a user never seen.
     const slate = async (user: string) => (await s.call('POST', '/recommend', { user, k: 5, excludeSeen: true })).body.items.map((x: { id: string }) => x.id);

@@ -119,7 +119,7 @@ export async function trainAgentOnLog(f: TrainLogFlags): Promise<void> {
     decisionsUsed: counts.used,
     sessions: counts.sessions,
     steps: counts.steps,
-    agentSteps: agent.config.steps,
+    agentSteps: agent.trainedSteps,
     seed,
   };
   const doc = agentFileDocument(agent.toJSON(), trainedOn, agentSpaceOf(ctx, dataset.items.ids(), dataset.users.ids()));
@@ -127,13 +127,15 @@ export async function trainAgentOnLog(f: TrainLogFlags): Promise<void> {
   await writeFile(out, JSON.stringify(doc));
   const seconds = (performance.now() - t0) / 1000;
   if (f.json) {
-    writeJson({ agent: f.agent, trainedOn, conversion: counts, seconds, agentFile: out, ...(f.sessionLogOut ? { sessionLog: resolve(f.sessionLogOut) } : {}) });
+    writeJson({ agent: f.agent, trainedOn, conversion: counts, seconds, agentFile: out, ...(agent.privacy ? { privacy: agent.privacy } : {}), ...(f.sessionLogOut ? { sessionLog: resolve(f.sessionLogOut) } : {}) });
     return;
   }
   const n = (x: number) => x.toLocaleString('en-US');
   writeOut(
     `trained ${f.agent} on ${n(counts.steps)} logged steps (${n(counts.sessions)} sessions of ${n(counts.users)} users, session idle ${idle} s) from ${n(counts.used)} of ${n(counts.decisions)} decisions in ${logged.source}${skippedText(counts)}`,
   );
-  writeOut(`item space of "${dataset.name}" (${n(dataset.nItems)} items, ${n(dataset.nUsers)} users); ${n(agent.config.steps)} gradient steps, seed ${seed}, ${seconds.toFixed(1)} s`);
+  writeOut(`item space of "${dataset.name}" (${n(dataset.nItems)} items, ${n(dataset.nUsers)} users); ${n(agent.trainedSteps)} gradient steps, seed ${seed}, ${seconds.toFixed(1)} s`);
+  const p = agent.privacy;
+  if (p) writeOut(`differential privacy: (ε = ${p.epsilon.toPrecision(3)}, δ = ${p.delta.toPrecision(3)}) per ${p.unit}, DP-SGD with noise multiplier ${p.noiseMultiplier.toPrecision(3)} (docs/privacy.md)`);
   writeOut(`agent: ${out}${f.sessionLogOut ? `\nsession log: ${resolve(f.sessionLogOut)}` : ''}`);
 }

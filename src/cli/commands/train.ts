@@ -16,7 +16,7 @@ import { DEFAULT_TRAIN_STEPS, SimulateConfigSchema, simulateDataPath } from './s
 import { addDataFlags, dataFlagOptions, dataPath, readOptions, type DataFlags } from '../data.js';
 import { formatPrivacy, withCleanStdout, writeJson, writeOut } from '../output.js';
 import { progressBar } from '../progress.js';
-import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags } from '../privacy-flags.js';
+import { addPrivacyFlags, privacyOptions, withPrivacy, type PrivacyFlags, type PrivacyOptions } from '../privacy-flags.js';
 import { privacyFromHyperparameters } from '../../privacy/config.js';
 import { logLearners, trainAgentOnLog } from './train-log.js';
 import { addFederatedFlags, checkFederatedFlags, trainFederated, type FederatedFlags } from './train-federated.js';
@@ -42,7 +42,7 @@ interface TrainFlags extends DataFlags, PrivacyFlags, FederatedFlags {
  * `train --agent`: an agent trained in the simulator (the data calibrates its world), or with
  * `--log` on the server's decision log (./train-log.ts), saved to `--out`.
  */
-async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void> {
+async function trainAgent(flags: TrainFlags, config: ChorusConfig, privacy?: PrivacyOptions): Promise<void> {
   const agent = flags.agent!;
   agentEntry(agent); // unknown names fail before any work
   // The config's `simulate` section applies as it does to `simulate`, so both train the same agent.
@@ -60,7 +60,7 @@ async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void
         agent,
         log: flags.log!,
         data: dataPath(flags.data, config),
-        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param) },
+        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param), ...(privacy ? { dp: { ...privacy } } : {}) },
         steps: flags.steps,
         seed: flags.seed,
         out: flags.out,
@@ -91,7 +91,7 @@ async function trainAgent(flags: TrainFlags, config: ChorusConfig): Promise<void
         alpha: sc.alpha,
         embeddings: sc.embeddings ?? 'none',
         agent,
-        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param) },
+        agentConfig: { ...(sc.agents?.[agent] ?? {}), ...parseParams(flags.param), ...(privacy ? { dp: { ...privacy } } : {}) },
         trainSteps: steps,
         seed: intFlag(flags.seed, 'seed', 0) ?? 1,
         out,
@@ -135,8 +135,9 @@ export function register(program: Command): void {
       }
       const privacy = privacyOptions(flags);
       if (flags.agent !== undefined) {
-        if (privacy) throw new ConfigError('--dp-epsilon trains a model with differential privacy; agents have no DP path yet', 'dp-epsilon');
-        return trainAgent(flags, config);
+        // An agent trained in the simulator sees no user's data; one trained on a server log does.
+        if (privacy && flags.log === undefined) throw new ConfigError('--dp-epsilon applies to agents trained on a decision log (--agent bc|cql --log …): an agent trained in the simulator learns from no user data', 'dp-epsilon');
+        return trainAgent(flags, config, privacy);
       }
       if (flags.log !== undefined) throw new ConfigError(`--log trains an agent: give --agent (${logLearners().join(' or ')})`, 'log');
       const name = flags.model ?? config.model ?? 'als';

@@ -42,26 +42,30 @@ export class BcAgent extends OfflineAgent<BcConfig> {
     const { batchSize } = this.config;
     for (let it = 0; it < this.config.steps; it++) {
       const batch = Array.from({ length: batchSize }, () => steps[this.trainRng.int(steps.length)]!);
-      const rows = batch.map((st) => this.stepRows(st));
-      const total = this.fillBatch(batch, rows);
       this.policy.zeroGrad();
-      const f = this.policy.forward(this.x, total);
-      let o = 0;
-      for (let b = 0; b < batch.length; b++) {
-        const { items, logged } = rows[b]!;
-        const n = items.length;
-        this.p = grow(this.p, n);
-        this.masked = grow(this.masked, n);
-        for (let j = 0; j < n; j++) this.masked[j] = f[o + j]!;
-        // Position p: softmax over rows p..n-1 (rows before p are the items already placed).
-        for (let pos = 0; pos < logged; pos++) {
-          softmax(this.masked, pos, n - pos, this.p);
-          for (let j = pos; j < n; j++) this.g[o + j] += (this.p[j]! - (j === pos ? 1 : 0)) / (batchSize * logged);
-        }
-        o += n;
-      }
-      this.policy.backward(this.g.subarray(0, total));
+      this.batchGradient(batch, batchSize);
       this.opt.step();
     }
+  }
+
+  protected batchGradient(batch: LoggedStep[], div: number): void {
+    const rows = batch.map((st) => this.stepRows(st));
+    const total = this.fillBatch(batch, rows);
+    const f = this.policy.forward(this.x, total);
+    let o = 0;
+    for (let b = 0; b < batch.length; b++) {
+      const { items, logged } = rows[b]!;
+      const n = items.length;
+      this.p = grow(this.p, n);
+      this.masked = grow(this.masked, n);
+      for (let j = 0; j < n; j++) this.masked[j] = f[o + j]!;
+      // Position p: softmax over rows p..n-1 (rows before p are the items already placed).
+      for (let pos = 0; pos < logged; pos++) {
+        softmax(this.masked, pos, n - pos, this.p);
+        for (let j = pos; j < n; j++) this.g[o + j] += (this.p[j]! - (j === pos ? 1 : 0)) / (div * logged);
+      }
+      o += n;
+    }
+    this.policy.backward(this.g.subarray(0, total));
   }
 }

@@ -88,31 +88,40 @@ export class CqlAgent extends OfflineAgent<CqlConfig> {
   }
 
   protected train(steps: LoggedStep[]): void {
-    const { batchSize, gamma, alpha, tau } = this.config;
+    const { batchSize, tau } = this.config;
     for (let it = 0; it < this.config.steps; it++) {
       const batch = Array.from({ length: batchSize }, () => steps[this.trainRng.int(steps.length)]!);
-      const rows = batch.map((st) => this.stepRows(st));
-      const boot = this.nextValues(batch);
-      const total = this.fillBatch(batch, rows);
       this.q.zeroGrad();
-      const qv = this.q.forward(this.x, total);
-      let o = 0;
-      for (let b = 0; b < batch.length; b++) {
-        const st = batch[b]!;
-        const { items, logged } = rows[b]!;
-        const n = items.length;
-        const y0 = st.done ? 0 : gamma * boot[b]!;
-        for (let p = 0; p < logged; p++) this.g[o + p] += ((qv[o + p]! - (st.rewards[p]! + y0)) / logged - alpha / logged) / batchSize;
-        if (alpha > 0) {
-          this.p = grow(this.p, o + n);
-          softmax(qv, o, n, this.p);
-          for (let j = 0; j < n; j++) this.g[o + j] += (alpha * this.p[o + j]!) / batchSize;
-        }
-        o += n;
-      }
-      this.q.backward(this.g.subarray(0, total));
+      this.batchGradient(batch, batchSize);
       this.opt.step();
       this.target.softUpdateFrom(this.q, tau);
     }
+  }
+
+  protected override afterDpStep(): void {
+    this.target.softUpdateFrom(this.q, this.config.tau);
+  }
+
+  protected batchGradient(batch: LoggedStep[], div: number): void {
+    const { gamma, alpha } = this.config;
+    const rows = batch.map((st) => this.stepRows(st));
+    const boot = this.nextValues(batch);
+    const total = this.fillBatch(batch, rows);
+    const qv = this.q.forward(this.x, total);
+    let o = 0;
+    for (let b = 0; b < batch.length; b++) {
+      const st = batch[b]!;
+      const { items, logged } = rows[b]!;
+      const n = items.length;
+      const y0 = st.done ? 0 : gamma * boot[b]!;
+      for (let p = 0; p < logged; p++) this.g[o + p] += ((qv[o + p]! - (st.rewards[p]! + y0)) / logged - alpha / logged) / div;
+      if (alpha > 0) {
+        this.p = grow(this.p, o + n);
+        softmax(qv, o, n, this.p);
+        for (let j = 0; j < n; j++) this.g[o + j] += (alpha * this.p[o + j]!) / div;
+      }
+      o += n;
+    }
+    this.q.backward(this.g.subarray(0, total));
   }
 }

@@ -26,6 +26,9 @@ import { ConfigError } from '../../errors.js';
 import type { Mlp } from '../../nn/index.js';
 import { Rng } from '../../util/rng.js';
 import { readSessionLog, type LoggedStep, type SessionLog } from './session-log.js';
+import { dpSgdConfigSchema, parseDp, type DpSgdConfig, type PrivacyReport } from '../../privacy/config.js';
+import { planDpSgd, trainDpSgdSync, type DpSgdPlan } from '../../privacy/dp-sgd.js';
+import { privacyUnits } from './privacy-units.js';
 
 export interface OfflineConfig extends NeuralConfig {
   /** Session log to learn from on the first act ('' = none: `fit` it in code). */
@@ -50,6 +53,15 @@ export interface OfflineConfig extends NeuralConfig {
    * in training mode (the server's). 0: greedy, propensity 1.
    */
   epsilon: number;
+  /**
+   * Train with differential privacy (src/privacy/dp-sgd.ts, `chorus train --agent … --dp-epsilon`):
+   * DP-SGD over privacy units — each user of the log, or each session where the log has no user —
+   * in place of `steps` Adam steps: every step Poisson-samples units (`sampleRate`), takes each
+   * sampled unit's gradient of its mean loss over at most `maxItemsPerUser` of its logged steps,
+   * clips it to `clip`, and moves along the noisy sum; the network released is the moving average
+   * of the iterates. Absent: the usual training.
+   */
+  dp?: DpSgdConfig;
 }
 
 export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
@@ -105,6 +117,66 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
   protected abstract train(steps: LoggedStep[]): void;
 
   /**
+   * Add the gradient of the loss on `batch`, each step's loss divided by `div`, into the scoring
+   * network's `grads` (the caller zeroes them): one step of `train` is this over a batch and an
+   * optimiser step; DP training calls it per privacy unit.
+   */
+  protected abstract batchGradient(batch: LoggedStep[], div: number): void;
+
+  /** After each DP-SGD step (CQL moves its target network). */
+  protected afterDpStep(): void {}
+
+  /** The DP plan the last fit used (ε spent, δ, σ), when it trained with `dp`. */
+  private dpPlan: DpSgdPlan | null = null;
+  private dpUnit: 'user' | 'session' = 'user';
+
+  /** Gradient steps the last fit took (DP-SGD steps under `dp`). */
+  get trainedSteps(): number {
+    return this.dpPlan?.steps ?? this.config.steps;
+  }
+
+  /** What a DP fit spent (the `privacy` field of reports), or undefined without `dp`. */
+  get privacy(): PrivacyReport | undefined {
+    const p = this.dpPlan;
+    return p ? { epsilon: p.epsilon, delta: p.delta, unit: this.dpUnit, mechanism: 'dp-sgd', noiseMultiplier: p.noiseMultiplier } : undefined;
+  }
+
+  /**
+   * DP-SGD over the log's privacy units, on the scoring network's parameters (Adam is not used:
+   * its state would carry unclipped information across steps only through the noisy gradients, but
+   * plain SGD keeps the analysis the standard one).
+   */
+  private trainDp(steps: LoggedStep[], dp: DpSgdConfig): void {
+    // The scoring network is all the agent learns (offline agents refuse a history encoder).
+    const { units, unit } = privacyUnits(steps);
+    const plan = planDpSgd(parseDp(dpSgdConfigSchema, dp, this.name), units.length, this.name);
+    const net = this.scorer();
+    const width = net.params.length;
+    trainDpSgdSync({
+      plan,
+      nUsers: units.length,
+      params: net.params,
+      nRows: 1,
+      width,
+      rng: new Rng(plan.seed),
+      userGradient: (u, grad, rng) => {
+        const mine = units[u]!;
+        const take = Math.min(mine.length, plan.maxItemsPerUser);
+        const batch: LoggedStep[] = [];
+        if (take === mine.length) for (const i of mine) batch.push(steps[i]!);
+        else for (let t = 0; t < take; t++) batch.push(steps[mine[rng.int(mine.length)]!]!);
+        net.zeroGrad();
+        this.batchGradient(batch, batch.length);
+        const o = grad.at(0);
+        for (let x = 0; x < width; x++) grad.g[o + x] = net.grads[x]!;
+      },
+      onStep: () => this.afterDpStep(),
+    });
+    this.dpPlan = plan;
+    this.dpUnit = unit;
+  }
+
+  /**
    * Fill `x` with the feature rows of every step's items, one step after another, and zero `g` for
    * as many rows; returns the row count.
    */
@@ -128,7 +200,8 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
     for (const st of log.steps) for (const i of st.items) shown.set(i, (shown.get(i) ?? 0) + 1);
     const byCount = [...shown.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     this.logItems = Int32Array.from(byCount.slice(0, this.config.logCandidates), ([i]) => i);
-    this.train(log.steps);
+    if (this.config.dp) this.trainDp(log.steps, this.config.dp);
+    else this.train(log.steps);
     this.fitted = true;
     return this;
   }
@@ -211,11 +284,13 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { fitted: this.fitted, logItems: this.logItems };
+    return { fitted: this.fitted, logItems: this.logItems, ...(this.dpPlan ? { dpPlan: this.dpPlan, dpUnit: this.dpUnit } : {}) };
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.fitted = s.fitted === true;
     this.logItems = s.logItems instanceof Int32Array ? s.logItems : new Int32Array(0);
+    this.dpPlan = (s.dpPlan as DpSgdPlan | undefined) ?? null;
+    this.dpUnit = s.dpUnit === 'session' ? 'session' : 'user';
   }
 }
