@@ -120,6 +120,12 @@ export class Decisions {
     this.pools.delete(user);
   }
 
+  /** Every memoised pool and derived session (a cluster server rebuilding its per-user memory). */
+  clearUsers(): void {
+    this.pools.clear();
+    this.sessionIds.clear();
+  }
+
   /** Erasure: the user's memoised pool and derived session; returns how many entries went. */
   eraseUser(user: string): number {
     return Number(this.pools.delete(user)) + Number(this.sessionIds.forget(user));

@@ -237,6 +237,8 @@ export class Engine {
   /** A cluster learner's announcements (null elsewhere, and until the start is done). */
   private announcer: Announcer | null = null;
   private tail: LearnerTail | null = null;
+  /** The learner lock was lost: no checkpoint or erasure may be written by this process any more. */
+  private lockLost = false;
   private follower: ServerFollower | null = null;
 
   private constructor(store: Store, base: Dataset, factory: ModelFactory, config: EngineConfig, log: Log, links: ClusterLinks) {
@@ -287,9 +289,9 @@ export class Engine {
       retraining: () => this.retrainInProgress,
       erasures: this.erasureMarks,
       log: say,
-      ...(config.role === 'server' ? { ownFeedback: (seq: number) => this.follower?.ownFeedback(seq) } : {}),
       // Until the tail runs (recovery), the loop's own record is the replay point.
-      ...(config.role === 'learner' ? { checkpointSeq: () => this.tail?.feedbackPosition ?? this.learner.lastLearnedSeq } : {}),
+      // Read and handed to the learner by a finished pass, and not still waiting in the learn queue.
+      ...(config.role === 'learner' ? { checkpointSeq: () => Math.min(this.tail?.feedbackPosition ?? this.learner.lastLearnedSeq, this.learner.lowestQueuedSeq() - 1) } : {}),
     });
   }
 
@@ -327,6 +329,9 @@ export class Engine {
     const st = this.store;
     const role = this.config.role;
     if (role === 'server') await this.waitForLearner();
+    // A server reads the learner's version before anything else: whatever changes while it loads
+    // (an erasure, a catalogue change, a snapshot) is then newer than it, and the first sync applies it.
+    const startVersion = role === 'server' ? await readVersion(st) : null;
     await this.checkIds();
     // The stamp of the data as given: after a restart the tombstones filter it, and the store's
     // stamp (of the same files) must still match.
@@ -354,7 +359,7 @@ export class Engine {
     }
     await this.catalogue.load();
     await this.snapshots.start(this.base);
-    if (role === 'server') return this.startFollower();
+    if (role === 'server') return this.startFollower(startVersion);
     const from = await recoverFromLog({
       store: st,
       policy: this.policy,
@@ -398,9 +403,9 @@ export class Engine {
   }
 
   /** A cluster server: the learner's checkpoint as it stands, the log for histories, then follow. */
-  private async startFollower(): Promise<void> {
+  private async startFollower(version: ClusterVersion | null): Promise<void> {
     const r = await recoverFollower({ store: this.store, policy: this.policy, feedback: this.fb, counters: this.counters, exposure: this.decisions.exposure, log: (m) => this.log(m) });
-    const v = (await readVersion(this.store)) ?? { checkpointAt: 0, snapshot: this.snapshots.active.id, catalogue: 0, erasures: 0 };
+    const v = version ?? { checkpointAt: 0, snapshot: '', catalogue: 0, erasures: 0 };
     this.follower = new ServerFollower(
       {
         store: this.store,
@@ -408,13 +413,16 @@ export class Engine {
         activeSnapshot: () => this.snapshots.active.id,
         followSnapshot: (id) => this.snapshots.follow(id),
         reloadCatalogue: () => this.catalogue.reload(),
+        mark: () => this.erasureMarks.mark(),
+        erasedSince: (user, mark) => this.erasureMarks.since(user, mark),
         count: (f) => this.fb.count(f),
         forgetUser: (user) => this.forgetLocally(user),
-        rebuildHistories: () => this.rebuildHistories(),
+        rebuildUserMemory: () => this.rebuildUserMemory(),
         reloadKeys: this.links.reloadKeys ?? (async () => {}),
         log: this.log,
       },
-      { feedbackSeq: r.feedbackSeq, version: { ...v, checkpointAt: r.checkpointAt, snapshot: this.snapshots.active.id } },
+      // The snapshot and checkpoint it serves are the ones it loaded; the rest of the version is the one read first.
+      { feedbackSeq: r.feedbackSeq, version: { ...v, checkpointAt: r.checkpointAt, snapshot: v.snapshot === this.snapshots.active.id ? v.snapshot : '' } },
     );
     this.follower.start(this.config.syncMs);
     await this.links.bus?.subscribe((n) => this.follower?.notice(n));
@@ -422,19 +430,27 @@ export class Engine {
     await this.follower.sync();
   }
 
-  /** A cluster server heard that the learner erased `user`: it leaves this process's memory too. */
-  private async forgetLocally(user: string): Promise<void> {
+  /**
+   * A cluster server heard that the learner erased `user`: it leaves this process's memory too
+   * (the follower then re-reads the active snapshot, whose stored body no longer holds them, and
+   * the learner's checkpoint written with the erasure).
+   */
+  private forgetLocally(user: string): void {
     this.erasureMarks.erased(user);
     this.histories.forget(user);
     this.decisions.eraseUser(user);
     this.catalogue.forgetUser(user);
     this.policy.forgetUser?.(user);
-    // The active snapshot's stored body no longer holds the user's row.
-    await this.snapshots.follow(this.snapshots.active.id);
   }
 
-  /** A cluster server that missed an erasure notice: every history again from the log (which no longer holds the user). */
-  private async rebuildHistories(): Promise<void> {
+  /**
+   * A cluster server that missed an erasure notice (it does not know whose): every history again
+   * from the log and the catalogue from the store (neither holds the user any more), and no
+   * memoised pool or derived session kept.
+   */
+  private async rebuildUserMemory(): Promise<void> {
+    await this.catalogue.reload();
+    this.decisions.clearUsers();
     this.histories.clear();
     let after = 0;
     for (;;) {
@@ -478,6 +494,7 @@ export class Engine {
    */
   stopLearning(reason: string): void {
     this.log(`learner lock lost (${reason}): this process stops learning`);
+    this.lockLost = true;
     this.learner.closed = true;
     this.announcer = null;
     void this.tail?.stop();
@@ -829,6 +846,7 @@ export class Engine {
    */
   async eraseUser(id: string): Promise<ErasureRecord | null> {
     this.refuse(['server'], 'erasure');
+    if (this.lockLost) throw new ChorusError('E_LEARNER_LOST', 'this learner lost the learner lock: send the erasure to the learner that holds it now', { status: 503 });
     const user = this.storedId(id);
     // Under the snapshot lock: no snapshot is stored or activated between the rewrite and the commit.
     return this.exclusive(async () => {
@@ -885,7 +903,9 @@ export class Engine {
       if (!record) return null;
       if (inBase) this.tombstones!.add(user);
       // Every server drops the user from memory (and reads the rewritten snapshot and checkpoint).
-      await this.announcer?.announce({ erasure: user, ...(checkpoint ? { checkpoint } : {}) });
+      // Committed already: a failed announcement is logged, not the erasure's failure (servers
+      // that miss it keep the user in memory until the next version write shows the erasure).
+      await this.announcer?.announce({ erasure: user, ...(checkpoint ? { checkpoint } : {}) }).catch((e: unknown) => this.log(`cluster: announcing erasure ${record!.id} failed: ${(e as Error).message}`));
       const c = record.counts;
       this.log(`erasure ${record.id}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}${c.walWipePending ? ' (the WAL still holds old pages: a reader is open; retried every second)' : ''}`);
       return record;
@@ -923,8 +943,9 @@ export class Engine {
     await this.settle();
     this.closed = true;
     this.learner.closed = true;
-    // A cluster server learned nothing: the checkpoint in the store is the learner's.
-    if (this.config.role !== 'server') await this.checkpoint();
+    // A cluster server learned nothing: the checkpoint in the store is the learner's; and a
+    // learner that lost its lock may not write one (another learner holds it now).
+    if (this.config.role !== 'server' && !this.lockLost) await this.checkpoint();
   }
 }
 

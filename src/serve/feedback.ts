@@ -71,8 +71,6 @@ export interface FeedbackDeps {
    */
   erasures: ErasureMarks;
   log: (msg: string) => void;
-  /** A cluster server: feedback it logged and counted itself (the log follower skips it). */
-  ownFeedback?: (seq: number) => void;
   /**
    * A cluster learner: every feedback seq at or below this has been read and learned, whatever
    * the order they committed in; a checkpoint replays from here (see ./cluster/seq-tail.ts).
@@ -204,11 +202,13 @@ export class Feedback {
    * A cluster learner calls it for the feedback the servers logged.
    */
   apply(f: FeedbackRecord, d: DecisionRecord | undefined): void {
-    this.count(f);
     if (!this.config.live) {
-      this.d.ownFeedback?.(f.seq!);
+      // A cluster server: the user's next request here sees the item at once; the counters (and
+      // every other server's histories) come from the log follower, which counts each row once.
+      if (f.reward > 0 && f.user !== null) this.d.histories.remember(f.user, f.item);
       return;
     }
+    this.count(f);
     const learner = this.d.learner;
     if (!this.learn(f, d)) learner.lastLearnedSeq = Math.max(learner.lastLearnedSeq, f.seq!);
     this.sinceRetrain++;
@@ -225,6 +225,9 @@ export class Feedback {
   private learn(f: FeedbackRecord, d: DecisionRecord | undefined): boolean {
     const job = learnJob(d, f);
     if (!job || f.eventId === null) return false;
+    // A cluster learner keeps windows open a little past their deadline (it reads the log late),
+    // so it checks the deadline by the feedback's own time, as a single server's clock would.
+    if (this.config.sweepLagMs > 0 && d && d.kind !== 'rank' && f.ts > d.ts + this.d.windows.config.waitMs) return false;
     const w = this.d.windows.feedback(f.eventId, job.position);
     if (w.learn) this.d.learner.enqueue(job);
     if (w.closed) this.d.learner.enqueue({ payload: job.payload, position: -1, reward: 0, seq: 0, end: true, user: job.user ?? null });

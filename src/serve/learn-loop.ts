@@ -96,6 +96,13 @@ export class LearnLoop {
     }
   }
 
+  /** The lowest feedback seq still waiting in the queue (Infinity when none is). */
+  lowestQueuedSeq(): number {
+    let low = Infinity;
+    for (const j of this.queue) if (j.seq > 0 && j.seq < low) low = j.seq;
+    return low;
+  }
+
   /**
    * Erasure: drop the user's queued jobs, so that no later `learn`/`endDecision` rebuilds a step
    * naming them (an agent policy's per-user state) after the erasure cleared it. Returns how many.

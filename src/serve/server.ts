@@ -93,8 +93,16 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     } else if (!keys.hasAdmin()) {
       generatedAdminKey = (await keys.issue('admin', 'generated at first start')).key;
     }
-    const app = await buildServer(engine, keys, o.server);
-    const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+    let app: FastifyInstance;
+    let address: string;
+    try {
+      app = await buildServer(engine, keys, o.server);
+      address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+    } catch (e) {
+      // The engine is open (timers, a learner's tail): it closes before the store does.
+      await engine.close().catch(() => undefined);
+      throw e;
+    }
     let closing: Promise<void> | undefined;
     return {
       app,

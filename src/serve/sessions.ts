@@ -14,6 +14,11 @@ export class SessionIds {
   constructor(private readonly maxUsers = 100_000) {}
 
   /** Erasure: the user's last request is forgotten (their next request starts a new session). */
+  /** Forget every user's session (a cluster server rebuilding its per-user memory). */
+  clear(): void {
+    this.last.clear();
+  }
+
   forget(user: string): boolean {
     return this.last.delete(user);
   }

@@ -119,12 +119,17 @@ export class LearnerTail {
     const gapMs = o.gapMs ?? DEFAULT_GAP_MS;
     this.decisions = new SeqTail(from.decisionSeq, { read: (a, n) => deps.store.events.decisionsAfter(a, n), seqOf: (d) => d.seq!, gapMs });
     this.fb = new SeqTail(from.feedbackSeq, { read: (a, n) => deps.store.events.feedbackSince(a, n), seqOf: (f) => f.seq!, gapMs });
+    this.applied = from.feedbackSeq;
   }
 
-  /** Every feedback seq at or below this has been learned (or given up as a hole): a checkpoint's replay point. */
+  /**
+   * Every feedback seq at or below this has been read and handed to the learner (or given up as
+   * a hole), by a pass that finished: a checkpoint's replay point (with the learn queue's own bound).
+   */
   get feedbackPosition(): number {
-    return this.fb.position;
+    return this.applied;
   }
+  private applied: number;
 
   start(pollMs: number): void {
     this.timer = setInterval(() => void this.step(), pollMs);
@@ -137,19 +142,29 @@ export class LearnerTail {
     return this.running;
   }
 
+  /**
+   * Feedback is read before decisions: the writers commit in one order, so every decision a
+   * feedback row answers is visible by the second read, and its window opens before the
+   * feedback is applied (read the other way round, a decision and its click committed between
+   * the reads would find no open window). Everything is read before anything is applied, and
+   * the rows are taken only after: a failed read leaves them to the next pass.
+   */
   private async pass(): Promise<void> {
     try {
-      let mark = this.d.mark();
-      for (const d of await this.decisions.poll()) {
-        this.recent.add(d);
-        this.d.decision(d, mark);
+      const mark = this.d.mark();
+      const fs = await this.fb.peek();
+      const ds = await this.decisions.peek();
+      for (const d of ds) this.recent.add(d);
+      const answered = new Map<string, DecisionRecord | undefined>();
+      for (const f of fs) {
+        if (f.eventId === null || answered.has(f.eventId)) continue;
+        answered.set(f.eventId, this.recent.get(f.eventId) ?? (await this.d.store.events.getDecision(f.eventId)));
       }
-      mark = this.d.mark();
-      for (const f of await this.fb.poll()) {
-        let d: DecisionRecord | undefined;
-        if (f.eventId !== null) d = this.recent.get(f.eventId) ?? (await this.d.store.events.getDecision(f.eventId));
-        this.d.feedback(f, d, mark);
-      }
+      for (const d of ds) this.d.decision(d, mark);
+      for (const f of fs) this.d.feedback(f, f.eventId === null ? undefined : answered.get(f.eventId), mark);
+      this.decisions.take(ds);
+      this.fb.take(fs);
+      this.applied = this.fb.position;
       this.failures = 0;
     } catch (e) {
       // The store is unreachable for a moment: the next pass reads from the same place.
@@ -171,12 +186,19 @@ export interface ServerFollowerDeps {
   /** Serve stored snapshot `id` (no activation is recorded: the learner did that). */
   followSnapshot: (id: string) => Promise<void>;
   reloadCatalogue: () => Promise<void>;
-  /** Feedback another server logged: the user's history takes it. */
+  /** An erasure mark (../erasure.ts), taken before each read of the feedback log. */
+  mark: () => number;
+  /** Whether `user` was erased since `mark` (a row read before must not bring them back). */
+  erasedSince: (user: string | null, mark: number) => boolean;
+  /** Feedback any server logged (this one's too): counted, and the user's history takes it. */
   count: (f: FeedbackRecord) => void;
-  /** An erasure announced on the bus: the user leaves this process's memory. */
-  forgetUser: (user: string) => Promise<void>;
-  /** An erasure this server did not hear of: every user's history is rebuilt from the log. */
-  rebuildHistories: () => Promise<void>;
+  /** An erasure announced on the bus: the user leaves this process's memory at once. */
+  forgetUser: (user: string) => void;
+  /**
+   * An erasure this server did not hear of (it does not know whose): every user's history again
+   * from the log, the catalogue again from the store, memoised pools and sessions dropped.
+   */
+  rebuildUserMemory: () => Promise<void>;
   /** Keys issued or revoked elsewhere. */
   reloadKeys: () => Promise<void>;
   log: Log;
@@ -191,9 +213,9 @@ const ERASURE_GRACE_MS = 3000;
 export class ServerFollower {
   private readonly d: ServerFollowerDeps;
   private readonly fb: SeqTail<FeedbackRecord>;
-  /** Feedback this server logged itself (counted at once), skipped when the tail reaches it. */
-  private readonly own = new Set<number>();
   private applied: ClusterVersion;
+  /** An erasure notice was heard: the active snapshot's body was rewritten, read it again (inside a pass). */
+  private refollow = false;
   private heardErasures = 0;
   private missingSince = 0;
   private keysAt = 0;
@@ -215,11 +237,6 @@ export class ServerFollower {
     return { ...this.applied };
   }
 
-  /** Feedback this server committed and counted itself. */
-  ownFeedback(seq: number): void {
-    this.own.add(seq);
-  }
-
   start(syncMs: number): void {
     this.timer = setInterval(() => void this.sync(), syncMs);
     this.timer.unref();
@@ -229,7 +246,8 @@ export class ServerFollower {
   notice(n: UpdateNotice): void {
     if (n.kind === 'erasure') {
       this.heardErasures++;
-      void this.d.forgetUser(n.user).catch((e: unknown) => this.d.log(`cluster: dropping an erased user from memory failed: ${(e as Error).message}`));
+      this.d.forgetUser(n.user);
+      this.refollow = true;
     }
     void this.sync();
   }
@@ -253,12 +271,12 @@ export class ServerFollower {
     try {
       const v = await readVersion(this.d.store);
       if (v) await this.apply(v);
-      for (const f of await this.fb.poll()) {
-        if (this.own.delete(f.seq!)) continue;
-        this.d.count(f);
-      }
-      // Own seqs the tail will never hand out (erased before it read them) must not pile up.
-      if (this.own.size > 10_000) for (const s of this.own) if (s <= this.fb.position) this.own.delete(s);
+      // Counters and histories from every server's feedback, this one's included (its own
+      // request already put the item in the user's history, which keeps an item once).
+      const mark = this.d.mark();
+      const fs = await this.fb.peek();
+      for (const f of fs) if (!this.d.erasedSince(f.user, mark)) this.d.count(f);
+      this.fb.take(fs);
       const now = Date.now();
       if (now - this.keysAt >= KEYS_EVERY_MS) {
         this.keysAt = now;
@@ -272,7 +290,8 @@ export class ServerFollower {
 
   private async apply(v: ClusterVersion): Promise<void> {
     const a = this.applied;
-    if (v.snapshot !== a.snapshot && v.snapshot !== this.d.activeSnapshot()) {
+    if (this.refollow || (v.snapshot !== a.snapshot && v.snapshot !== this.d.activeSnapshot())) {
+      this.refollow = false;
       await this.d.followSnapshot(v.snapshot);
       // A new model re-binds the policy: the checkpoint is applied again on top of it.
       a.checkpointAt = 0;
@@ -282,11 +301,15 @@ export class ServerFollower {
       await this.d.reloadCatalogue();
       a.catalogue = v.catalogue;
     }
-    if (v.checkpointAt > a.checkpointAt) {
+    // Different, not later: after a takeover the new learner's clock may run behind the old one's.
+    if (v.checkpointAt !== a.checkpointAt) {
       const c = await readCheckpoint(this.d.store);
       if (c && this.d.policy.setState(c.state)) this.policyUpdates++;
       a.checkpointAt = c?.at ?? v.checkpointAt;
     }
+    // Every notice heard so far belongs to an erasure the version already counted (the learner
+    // writes the version before it announces), so nothing is left to match it against.
+    if (v.erasures === a.erasures) this.heardErasures = 0;
     if (v.erasures > a.erasures) {
       const missed = v.erasures - a.erasures - this.heardErasures;
       const now = Date.now();
@@ -297,7 +320,7 @@ export class ServerFollower {
       } else if (this.missingSince === 0) this.missingSince = now;
       else if (now - this.missingSince >= ERASURE_GRACE_MS) {
         this.d.log(`cluster: ${missed} erasure notice(s) did not reach this server; rebuilding users' histories from the log`);
-        await this.d.rebuildHistories();
+        await this.d.rebuildUserMemory();
         await this.d.followSnapshot(v.snapshot);
         a.checkpointAt = 0;
         this.heardErasures = 0;

@@ -61,7 +61,11 @@ export async function acquireLearnerLock(storeUrl: string, o: LearnerLockOptions
 
 async function acquire(storeUrl: string, o: LearnerLockOptions, refuseWhenBusy: boolean): Promise<LearnerLock | null> {
   const { connectionString, schema } = connectionOf(storeUrl);
-  const client = new pg.Client({ connectionString, ...(schema ? { options: `-c search_path=${schema}` } : {}), connectionTimeoutMillis: 10_000 });
+  // A host that vanishes (power, network) closes no socket: TCP keepalives on both ends notice
+  // it — the server's backend within about 5 s (which frees the lock for a standby), this end's
+  // heartbeat within its query timeout (which stops this learner).
+  const options = [...(schema ? [`-c search_path=${schema}`] : []), '-c tcp_keepalives_idle=2', '-c tcp_keepalives_interval=1', '-c tcp_keepalives_count=3'].join(' ');
+  const client = new pg.Client({ connectionString, options, connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 1000, query_timeout: 3000 });
   // Until the lock is held an error just fails the wait; afterwards it is the loss of the lock.
   let held = false;
   let lost = false;
