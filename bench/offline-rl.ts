@@ -7,6 +7,10 @@
  *
  *   node --import tsx bench/offline-rl.ts [--behaviour greedy-als] [--epsilon 0.2] [--log-steps 20000]
  *        [--steps 5000] [--alpha 0.1] [--seeds 5] [--seed0 1] [--eval 1000] [--data ../shared/datasets/ml-latest-small] [--write-log sessions.jsonl]
+ *        [--dp-epsilons 1,8] [--dp-steps 100] [--dp-rate 0.6] [--dp-lr 2] [--dp-clip 1]
+ *
+ * --dp-epsilons also fits BC and CQL with user-level DP-SGD (src/ope/learn/offline-agent.ts `dp`,
+ * δ = 1/users of the log) at each ε, and runs them on the same evaluation sessions.
  *
  * Tune on --seed0 1000 (validation); report seeds 1…5.
  */
@@ -33,6 +37,9 @@ const evalSessions = numArg('eval', 1000);
 const dataDir = strArg('data', '../shared/datasets/ml-latest-small');
 /** Write the first seed's session log here (for `chorus simulate --agent cql -p log=<file>`). */
 const writeLog = strArg('write-log');
+const dpEpsilons = (strArg('dp-epsilons') ?? '').split(',').filter((x) => x.trim() !== '').map(Number);
+const dpBase = { steps: numArg('dp-steps', 100), sampleRate: numArg('dp-rate', 0.6), learningRate: numArg('dp-lr', 2), clip: numArg('dp-clip', 1), maxItemsPerUser: 100, weightDecay: 0 };
+const dpRows = new Map<number, { bc: number[]; cql: number[]; spent: number; delta: number; users: string }>();
 
 const sha = await fileSha256(`${dataDir}/ratings.csv`);
 const started = new Date().toISOString();
@@ -68,6 +75,21 @@ for (let seed = seed0; seed < seed0 + seeds; seed++) {
   const g = onPolicy((o) => behaviour.agent.act(o, K));
   const c = onPolicy((o) => bc.act(o, K));
   const q = onPolicy((o) => cql.act(o, K));
+  for (const eps of dpEpsilons) {
+    const dp = { ...dpBase, epsilon: eps, seed };
+    const dbc = new BcAgent(setup.ctx, { seed, ...BC_DEFAULTS, dp }).fit(log);
+    const dcql = new CqlAgent(setup.ctx, { seed, ...CQL_DEFAULTS, alpha, dp }).fit(log);
+    dbc.setTraining(false);
+    dcql.setTraining(false);
+    const r = dpRows.get(eps) ?? { bc: [], cql: [], spent: 0, delta: 0, users: '' };
+    r.bc.push(onPolicy((o) => dbc.act(o, K)));
+    r.cql.push(onPolicy((o) => dcql.act(o, K)));
+    r.spent = Math.max(r.spent, dbc.privacy!.epsilon, dcql.privacy!.epsilon);
+    r.delta = dbc.privacy!.delta;
+    r.users = dbc.privacy!.unit;
+    dpRows.set(eps, r);
+    console.log(`|   dp ε ${eps} | | | ${r.bc.at(-1)!.toFixed(3)} | ${r.cql.at(-1)!.toFixed(3)} | ${(r.cql.at(-1)! / b).toFixed(3)} | | |`);
+  }
   rows.behaviour.push(b);
   rows.greedy.push(g);
   rows.bc.push(c);
@@ -89,4 +111,8 @@ console.log(`| CQL α ${alpha} | ${ci(meanCi(rows.cql))} |`);
 console.log(`| ratio CQL / behaviour (per seed) | ${ci(meanCi(ratio))} |`);
 console.log(`| ratio BC / behaviour (per seed) | ${ci(meanCi(ratioBc))} |`);
 console.log(`| ratio CQL / ${behaviourName} without ε (per seed) | ${ci(meanCi(ratioGreedy))} |`);
+for (const [eps, r] of dpRows) {
+  console.log(`| BC, DP ε ${eps} (spent ${r.spent.toFixed(2)}, δ ${r.delta.toExponential(2)} per ${r.users}; ${dpBase.steps} steps, rate ${dpBase.sampleRate}, lr ${dpBase.learningRate}, clip ${dpBase.clip}) | ${ci(meanCi(r.bc))} |`);
+  console.log(`| CQL α ${alpha}, DP ε ${eps} | ${ci(meanCi(r.cql))} |`);
+}
 console.log(`load after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

@@ -3,6 +3,7 @@
  * becomes a session log in the data's item space (src/ope/learn/server-sessions.ts), and
  * `chorus train --agent bc|cql --log` turns it into an agent file the server serves warm.
  */
+import { privacyUnits } from '../../src/ope/learn/privacy-units.js';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -173,6 +174,22 @@ describe('the server decision log as a session log', () => {
     expect(written.steps.map((x) => [Array.from(x.items), Array.from(x.rewards), Array.from(x.obs.history), x.obs.t, x.done])).toEqual(
       log.steps.map((x) => [Array.from(x.items), Array.from(x.rewards), Array.from(x.obs.history), x.obs.t, x.done]),
     );
+    // With --dp-epsilon: DP-SGD over the log's users, the spent budget in the JSON (δ = 1/units).
+    const dpFile = join(dir, 'bc-dp.agent.json');
+    const dp = await runCli(['train', '--agent', 'bc', '--log', `sqlite:${join(dir, 'chorus.db')}`, '--data', dir, '--out', dpFile, '--dp-epsilon', '8', '--json']);
+    expect(dp.stderr).toBe('');
+    expect(dp.code).toBe(0);
+    const dpInfo = JSON.parse(dp.stdout) as { privacy: { epsilon: number; delta: number; unit: string; mechanism: string }; trainedOn: { agentSteps: number } };
+    // Units: the users the data knows, and each session of a user it does not.
+    const units = privacyUnits(log.steps);
+    expect(dpInfo.privacy).toMatchObject({ unit: units.unit, mechanism: 'dp-sgd' });
+    expect(dpInfo.privacy.epsilon).toBeLessThanOrEqual(8);
+    expect(dpInfo.privacy.delta).toBeCloseTo(1 / units.units.length, 12);
+    expect(dpInfo.trainedOn.agentSteps).toBe(100);
+    // A simulator-trained agent has no user data to protect: refused, naming the flag.
+    const simDp = await runCli(['train', '--agent', 'dqn', '--data', dir, '--dp-epsilon', '8']);
+    expect(simDp.code).not.toBe(0);
+    expect(simDp.stderr).toMatch(/dp-epsilon.*decision log/);
     const warm = readAgentFile(file);
     expect(warm.agent.kind).toBe('bc');
     expect(warm.space.itemIds).toEqual(ds.items.ids());

@@ -73,6 +73,8 @@ export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
   randomNegatives: 10,
   logCandidates: 50,
   epsilon: 0,
+  // Named (undefined) so that the registry knows the option: `{dp: {epsilon: 8}}` turns DP-SGD on.
+  dp: undefined,
 };
 
 /** The candidate rows of one logged step: the logged slate first (positions 0..k-1), then negatives. */
@@ -199,7 +201,8 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
     const shown = new Map<number, number>();
     for (const st of log.steps) for (const i of st.items) shown.set(i, (shown.get(i) ?? 0) + 1);
     const byCount = [...shown.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-    this.logItems = Int32Array.from(byCount.slice(0, this.config.logCandidates), ([i]) => i);
+    // Under dp the list stays empty: show counts are a statistic of the log that DP-SGD does not cover.
+    this.logItems = this.config.dp ? new Int32Array(0) : Int32Array.from(byCount.slice(0, this.config.logCandidates), ([i]) => i);
     if (this.config.dp) this.trainDp(log.steps, this.config.dp);
     else this.train(log.steps);
     this.fitted = true;
