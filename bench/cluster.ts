@@ -16,8 +16,7 @@ import { appendFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openStore } from '../src/store/open.js';
-import { call, driveLoad, printedAt, spawnMember, type ClusterProc } from '../test/serve/fixtures/cluster-procs.js';
+import { call, driveLoad, missingFromStore, printedAt, spawnMember, type ClusterProc } from '../test/serve/fixtures/cluster-procs.js';
 import { numArg, strArg } from './args.js';
 
 const nServers = numArg('servers', 3);
@@ -72,21 +71,9 @@ try {
   const answerMs = printedAt(standby, /listening on/)! - learnerKilledAt;
 
   // Lost: acknowledged, yet absent from the store.
-  const st = openStore(store);
-  let lostFeedback = 0;
-  let lostDecisions = 0;
-  try {
-    const seqs = new Set<number>();
-    for (let after = 0; ; ) {
-      const page = await st.events.feedbackSince(after, 10_000);
-      if (page.length === 0) break;
-      for (const f of page) seqs.add((after = f.seq!));
-    }
-    for (const s of [...steady.feedback, ...faulted.feedback]) if (!seqs.has(s)) lostFeedback++;
-    for (const id of [...steady.decisions, ...faulted.decisions]) if (!(await st.events.getDecision(id))) lostDecisions++;
-  } finally {
-    await st.close();
-  }
+  const missing = await missingFromStore(store, { feedback: [...steady.feedback, ...faulted.feedback], decisions: [...steady.decisions, ...faulted.decisions] });
+  const lostFeedback = missing.feedback.length;
+  const lostDecisions = missing.decisions.length;
 
   // Propagation: new feedback, then the time until every live server serves the learner's newest checkpoint.
   const nudgeEnd = Date.now() + 1000;

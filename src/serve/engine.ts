@@ -28,7 +28,7 @@ import type { ChatProvider } from '../llm/types.js';
 import { Announcer, DEFAULT_GAP_MS, LearnerTail, readVersion, ServerFollower } from './cluster/cluster-sync.js';
 import type { ClusterVersion, ServeRole } from './cluster/roles.js';
 import type { UpdateBus } from './cluster/updates.js';
-import { recoverFollower } from './recover.js';
+import { forEachFeedback, recoverFollower } from './recover.js';
 import type { PolicyCheckpoint } from './checkpoint.js';
 
 export type { FeedbackRequest } from './feedback.js';
@@ -452,15 +452,9 @@ export class Engine {
     await this.catalogue.reload();
     this.decisions.clearUsers();
     this.histories.clear();
-    let after = 0;
-    for (;;) {
-      const page = await this.store.events.feedbackSince(after, 5000);
-      if (page.length === 0) break;
-      for (const f of page) {
-        after = f.seq!;
-        if (f.reward > 0 && f.user !== null) this.histories.remember(f.user, f.item);
-      }
-    }
+    await forEachFeedback(this.store, (f) => {
+      if (f.reward > 0 && f.user !== null) this.histories.remember(f.user, f.item);
+    });
   }
 
   /** The policy checkpoint, stored; a cluster learner announces it. */

@@ -141,16 +141,21 @@ export async function recoverFollower(x: Pick<RecoverDeps, 'store' | 'policy' | 
     if (x.policy.setState(o.state)) checkpointAt = o.at ?? 0;
     else x.log(`the learner's policy checkpoint does not fit ${x.policy.name} here (another policy, dimension or snapshot): serving the policy as bound until the next checkpoint`);
   }
-  let after = 0;
-  for (;;) {
-    const page = await x.store.events.feedbackSince(after, 5000);
-    if (page.length === 0) break;
-    for (const f of page) {
-      after = f.seq!;
-      x.feedback.count(f);
-    }
-  }
+  const after = await forEachFeedback(x.store, (f) => x.feedback.count(f));
   x.counters.decisions = await x.store.events.countDecisions();
   for (const d of await x.store.events.recentDecisions(RECENT_DECISIONS)) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
   return { feedbackSeq: after, checkpointAt };
+}
+
+/** Every logged feedback record, oldest first, a page at a time; resolves with the last seq read. */
+export async function forEachFeedback(store: Store, fn: (f: FeedbackRecord) => void): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const page = await store.events.feedbackSince(after, 5000);
+    if (page.length === 0) return after;
+    for (const f of page) {
+      after = f.seq!;
+      fn(f);
+    }
+  }
 }
