@@ -400,6 +400,7 @@ export class Engine {
     await this.learner.checkpoint();
     await this.announcer.announce({ snapshot: this.snapshots.active.id });
     this.tail.start(Math.max(20, this.config.syncMs / 5));
+    this.log(`learning from the log (feedback after seq ${from.feedbackSeq}, decisions after seq ${from.decisionSeq})`);
   }
 
   /** A cluster server: the learner's checkpoint as it stands, the log for histories, then follow. */
