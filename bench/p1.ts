@@ -4,7 +4,9 @@
  * belongs to that model alone (data loading included). Writes its section of docs/benchmarks.md
  * (replaced on re-run) and prints the same table.
  *
- *   node --import tsx bench/p1.ts [--models als,ease] [--variants all] [--data DIR] [--no-write]
+ *   node --import tsx bench/p1.ts [--models als,ease] [--variants all] [--data DIR] [--config JSON] [--no-write]
+ *
+ * `--config '{"threads":1}'` gives every model these hyper-parameters over its defaults.
  *
  * With `--protocol t20` (or random20, last-n, time-cut) and `--data <folder|file|snapshot>` it runs
  * an any-data protocol instead (default variant `all`) and writes a section of its own, named after
@@ -27,8 +29,9 @@ interface Row {
 }
 
 /** Child mode: one model, one variant; prints one JSON line. */
-async function one(model: string, variant: string, dataDir: string, protocol: string): Promise<void> {
-  const r = await runProtocol({ protocol, variant, model, dataDir, seed: 0, bootstrap: 1000, perUser: false });
+async function one(model: string, variant: string, dataDir: string, protocol: string, config: string): Promise<void> {
+  const modelConfig = JSON.parse(config) as Record<string, unknown>;
+  const r = await runProtocol({ protocol, variant, model, modelConfig, dataDir, seed: 0, bootstrap: 1000, perUser: false });
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify({ model, variant, result: r, peakRssMiB } satisfies Row)}\n`);
 }
@@ -48,13 +51,14 @@ async function parent(): Promise<void> {
   const models = (arg('models') ?? evalModelNames().join(',')).split(',').filter(Boolean);
   const protocol = arg('protocol') ?? 'ml-ls-t20';
   const reference = protocol === 'ml-ls-t20';
+  const config = arg('config') ?? '{}';
   const variants = (arg('variants') ?? (reference ? 'all,pos4' : 'all')).split(',').filter(Boolean);
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
   const rows: Row[] = [];
   for (const variant of variants) {
     for (const model of models) {
       process.stderr.write(`p1 ${variant} ${model} … `);
-      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', model, variant, dataDir, protocol], {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--one', model, variant, dataDir, protocol, config], {
         cwd: ROOT,
         encoding: 'utf8',
         maxBuffer: 16 << 20,
@@ -107,5 +111,5 @@ async function parent(): Promise<void> {
 }
 
 const i = process.argv.indexOf('--one');
-if (i >= 0) await one(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!, process.argv[i + 4]!);
+if (i >= 0) await one(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!, process.argv[i + 4]!, process.argv[i + 5] ?? '{}');
 else await parent();

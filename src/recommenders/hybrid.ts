@@ -12,14 +12,21 @@
  * of its fits, on a validation split of the data that fit is given.
  * Cold start: a new item (no training interaction) is scored only by the members that can score
  * new items (content); a new or nearly-new user gets popularity blended in by those members.
+ * Threads: with `threads` > 1 every member fit (tuning fits and refits) is a job for a pool of
+ * worker threads (./hybrid-worker.ts), longest first; each returns its member's saved state, restored
+ * here. Members are seeded and independent, so the weights and scores are those of the one-thread
+ * path, which fits them one after another in this thread.
  */
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
 import { P1_SPLIT, validationSplit } from '../data/split.js';
+import { packDataset } from '../data/dataset-pack.js';
 import { ConfigError, ModelStateError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { topK } from '../util/topk.js';
+import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
+import type { HybridWorkerData, HybridWorkerRequest, MemberFitResult } from './hybrid-worker.js';
 import type { FitOptions, Recommender, SavedModel, UserRef } from './types.js';
 import { listNdcg } from './validation-ndcg.js';
 
@@ -50,6 +57,12 @@ export const hybridConfigSchema = z.strictObject({
   /** Encoder spec given to every content member that does not set one ('' keeps theirs). */
   embedder: z.string(),
   seed: z.number().int(),
+  /**
+   * Worker threads fitting the members, one member fit each at a time: 0 = automatic (up to 2 on
+   * the core count when the training data has ≥ 20 000 interactions, else 1: a worker's start costs
+   * more than the whole fit of a small hybrid); 1 = every fit in this thread, one after another.
+   */
+  threads: z.number().int().min(0).max(16),
 });
 export type HybridConfig = z.infer<typeof hybridConfigSchema>;
 export const HYBRID_DEFAULTS: HybridConfig = {
@@ -73,6 +86,27 @@ export const HYBRID_DEFAULTS: HybridConfig = {
   tuneK: 10,
   embedder: '',
   seed: 42,
+  threads: 0,
+};
+
+/** Below this many training interactions `threads: 0` fits in this thread (see `threads`). */
+const THREADS_MIN_INTERACTIONS = 20_000;
+
+/**
+ * Relative fit time of a member kind, to hand the worker threads the longest fits first (P1 `pos4`
+ * fit seconds, docs/benchmarks.md: SASRec ~100, GRU4Rec ~58, a hybrid ~100, BPR 6, EASE 4, ALS
+ * 1.4, content a few, kNN and popularity < 1). Only the order matters; unknown kinds count 1.
+ */
+const FIT_COST: Readonly<Record<string, number>> = {
+  sasrec: 100,
+  gru4rec: 60,
+  hybrid: 100,
+  'hybrid-seq': 300,
+  bpr: 6,
+  ease: 4,
+  content: 3,
+  als: 1.5,
+  mf: 1,
 };
 
 /**
@@ -138,6 +172,11 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
       m.kind === 'content' && this.config.embedder && m.config?.embedder === undefined ? { ...m, config: { ...m.config, embedder: this.config.embedder } } : m,
     );
     const fixed = Float64Array.from(specs.map((m) => m.weight ?? 1));
+    const threads = await this.fitThreads(specs.length, train);
+    if (threads > 1) {
+      await this.fitInWorkers(specs, fixed, train, threads, options);
+      return;
+    }
     if (this.config.tune && specs.length > 1) {
       const { train: fitPart, validation } = validationSplit(train, P1_SPLIT);
       const tuning = specs.map((m) => this.factory.create(m.kind, m.config));
@@ -158,6 +197,116 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
       options.onProgress?.(specs.length + m + 1, 2 * specs.length, 'member fits');
     }
     this.adopt(members, train, this.weightsV);
+  }
+
+  /** Worker threads for the member fits (1: all in this thread, the sequential path). */
+  private async fitThreads(nMembers: number, train: Dataset): Promise<number> {
+    let threads = this.config.threads;
+    if (threads === 0) threads = train.nInteractions >= THREADS_MIN_INTERACTIONS ? defaultThreads(2) : 1;
+    threads = Math.min(threads, (this.config.tune && nMembers > 1 ? 2 : 1) * nMembers);
+    if (threads <= 1) return 1;
+    // Workers build members with the registry, so only a hybrid whose factory is the registry's
+    // (the registry's entries, marl's team) may send them its fits; an injected factory
+    // (bench/p1-member-search.ts hands out pre-fitted members) keeps them here. Imported at run
+    // time: the registry imports this module.
+    const registry = await import('./registry.js');
+    return this.factory.create === registry.createRecommender && this.factory.restore === registry.restoreRecommender ? threads : 1;
+  }
+
+  /**
+   * `fitModel` with the member fits on `threads` worker threads: the tuning fits and the refits are
+   * all jobs from the start (a refit does not depend on the weights), the tuning fits first, each
+   * group longest first. The weight search runs here once the tuning fits are in, while the
+   * workers refit the heavy members (it blocks this thread: a worker that finishes meanwhile waits
+   * for its next job until the search ends). Ordered heaviest first over both groups, the search
+   * came last, a serial tail (P1 `pos4`, `hybrid-seq`: ~100 s after ~115 CPU s of fits per worker,
+   * docs/benchmarks.md). A kind
+   * this thread registered at run time (marl's `team-item`) is unknown to the workers: those fits
+   * run here, one after another, meanwhile.
+   */
+  private async fitInWorkers(specs: HybridMember[], fixed: Float64Array, train: Dataset, threads: number, options: FitOptions): Promise<void> {
+    const tune = this.config.tune && specs.length > 1;
+    const split = tune ? validationSplit(train, P1_SPLIT) : undefined;
+    const parts = tune ? (['tune', 'full'] as const) : (['full'] as const);
+    const fitted = { tune: new Array<Recommender>(specs.length), full: new Array<Recommender>(specs.length) };
+    const total = parts.length * specs.length;
+    let done = 0;
+    interface Job {
+      m: number;
+      part: 'tune' | 'full';
+      result: Promise<void>;
+      settle: (e?: Error) => void;
+    }
+    const jobs: Job[] = [];
+    for (const part of parts) {
+      for (let m = 0; m < specs.length; m++) {
+        let settle: Job['settle'] = () => undefined;
+        const result = new Promise<void>((resolve, reject) => {
+          settle = (e) => (e ? reject(e) : resolve());
+        });
+        result.catch(() => undefined); // a failure is reported once, by the loop that met it
+        jobs.push({ m, part, result, settle });
+      }
+    }
+    const data: HybridWorkerData = { train: packDataset(train) };
+    const pool = new WorkerPool(workerUrl(import.meta.url, './hybrid-worker.js'), threads, data);
+    try {
+      const known = new Set(await pool.run<string[]>(0, { op: 'kinds' } satisfies HybridWorkerRequest));
+      const cost = (j: Job): number => FIT_COST[specs[j.m]!.kind] ?? 1;
+      const phase = (j: Job): number => (j.part === 'tune' ? 0 : 1);
+      const remote = jobs.filter((j) => known.has(specs[j.m]!.kind)).sort((a, b) => phase(a) - phase(b) || cost(b) - cost(a));
+      const local = jobs.filter((j) => !known.has(specs[j.m]!.kind));
+      const finish = (j: Job, rec: Recommender): void => {
+        fitted[j.part][j.m] = rec;
+        j.settle();
+        options.onProgress?.(++done, total, 'member fits');
+      };
+      let next = 0;
+      let failed = false;
+      const worker = async (w: number): Promise<void> => {
+        while (next < remote.length && !failed) {
+          const j = remote[next++]!;
+          const spec = specs[j.m]!;
+          try {
+            const r = await pool.run<MemberFitResult>(w, { op: 'fit', kind: spec.kind, config: spec.config, part: j.part } satisfies HybridWorkerRequest);
+            finish(j, this.factory.restore(r.saved));
+          } catch (e) {
+            failed = true;
+            j.settle(e as Error);
+            throw e;
+          }
+        }
+      };
+      const here = async (): Promise<void> => {
+        for (const j of local) {
+          const spec = specs[j.m]!;
+          const rec = this.factory.create(spec.kind, spec.config);
+          try {
+            await rec.fit(j.part === 'tune' ? split!.train : train);
+          } catch (e) {
+            failed = true;
+            j.settle(e as Error);
+            throw e;
+          }
+          finish(j, rec);
+        }
+      };
+      const weights = async (): Promise<void> => {
+        if (!split) {
+          this.weightsV = normalizeWeights(fixed);
+          return;
+        }
+        await Promise.all(jobs.filter((j) => j.part === 'tune').map((j) => j.result));
+        this.adopt(fitted.tune, split.train, fixed);
+        const { weights: w, ndcg } = this.tuneWeights(split.train, split.validation);
+        this.weightsV = w;
+        this.validationNdcg = ndcg;
+      };
+      await Promise.all([...Array.from({ length: threads }, (_, w) => worker(w)), here(), weights()]);
+    } finally {
+      await pool.close();
+    }
+    this.adopt(fitted.full, train, this.weightsV);
   }
 
   private adopt(members: Recommender[], train: Dataset, weights: Float64Array): void {
