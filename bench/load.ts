@@ -8,7 +8,7 @@
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
  *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
  *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,recommend,feedback]
- *        [--store postgres://user@host:5432/db?pool=10]
+ *        [--store postgres://user@host:5432/db?pool=10] [--prefill-sql 0] [--rate 0] [--gc-after-start]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --prefill N logs N decisions (copies of a real one, fresh event ids) before the run, so that a
@@ -17,6 +17,15 @@
  * --writer worker commits in the SQLite store's commit worker thread instead of on the event loop.
  * --store URL serves from that store instead of a fresh SQLite file (--sync-normal and --writer then
  * do not apply); give a PostgreSQL URL an empty database or schema: the run's rows stay there.
+ * --prefill-sql N (PostgreSQL store only) copies one real decision N times with INSERT … SELECT in the
+ * database (./pg-bench.ts), then VACUUM ANALYZE: 10 M rows in minutes instead of an hour. With a
+ * PostgreSQL store each row also carries the CPU time of the database's backend processes per
+ * request (the server runs on this machine), and the report gives the server's start-up time.
+ * --rate R sends R requests per second in all (autocannon's overallRate, latencies corrected for
+ * coordinated omission) instead of as many as the connections get answered: latencies of two
+ * stores compared at the same offered load rather than each at its own saturation.
+ * --gc-after-start runs a full garbage collection in the server once it has started (a diagnostic:
+ * whether what the start-up left on the heap, e.g. the decisions recovery read, slows the runs).
  * --rounds N runs the routes N times interleaved and reports each route's best round; --only
  * runs a subset (to profile one route with --server-prof). Every row carries the server process's
  * CPU time per request (all threads) and the load generator's, beside req/s and latencies.
@@ -31,9 +40,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
+import type pg from 'pg';
 import { newEventId } from '../src/serve/event-id.js';
 import { startServer } from '../src/serve/server.js';
 import { numArg as arg, strArg } from './args.js';
+import { backendCpu, cpuSince, pgClient, prefillDecisionsSql } from './pg-bench.js';
 import { syntheticCatalogue } from './synthetic-catalogue.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -50,9 +61,11 @@ function serverArgs() {
     sync: process.argv.includes('--sync-normal') ? 'normal' : 'full',
     policy: strArg('policy', 'cb'),
     prefill: arg('prefill', 0),
+    prefillSql: arg('prefill-sql', 0),
     oldIds: process.argv.includes('--old-ids'),
     writer: strArg('writer', 'inline'),
     store: strArg('store', ''),
+    gcAfterStart: process.argv.includes('--gc-after-start'),
   };
 }
 
@@ -73,7 +86,7 @@ function mainThreadCpu(): number {
 
 /** Child mode: the Chorus server and a bare Fastify app, in one process. */
 async function serverMode(): Promise<void> {
-  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer, store } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, prefillSql, oldIds, writer, store, gcAfterStart } = serverArgs();
   const dir = process.argv[process.argv.indexOf('--dir') + 1]!;
   const t0 = performance.now();
   const ds = syntheticCatalogue(nUsers, nItems, 50, 7);
@@ -85,7 +98,23 @@ async function serverMode(): Promise<void> {
     engine: { model: { kind: 'bpr', config: { factors, iterations: 3 } }, poolCache, serving: policy === 'linucb-rerank' ? 'linucb-rerank' : 'cb', agent: policy === 'linucb-rerank' || policy === 'cb' ? null : { name: policy } },
     server: { rateLimit: false },
   });
+  const setupSeconds = (performance.now() - t0) / 1000;
   let prefillSeconds = 0;
+  let sqlPrefill = { copy: 0, vacuum: 0 };
+  if (prefillSql > 0) {
+    if (!/^postgres(ql)?:/.test(store)) throw new Error('--prefill-sql needs --store postgres://…');
+    const r = await s.engine.recommend({ user: 'u0', k: 10, excludeSeen: true, context: { device: 'phone' } });
+    const c = await pgClient(store);
+    try {
+      sqlPrefill = await prefillDecisionsSql(c, r.eventId, prefillSql, nUsers, (m) => process.stderr.write(`${m}\n`));
+    } finally {
+      await c.end();
+    }
+    // A policy checkpoint taken now covers the copies (all older than its oldest open reward
+    // window), as a server that had logged them live would have one: a later server on this
+    // database starts as a restart of that one would, without replaying 200,000 closed windows.
+    await s.engine.checkpoint();
+  }
   if (prefill > 0) {
     const t1 = performance.now();
     // One real decision (its payload has the size and shape of every slate's), copied N times
@@ -103,6 +132,8 @@ async function serverMode(): Promise<void> {
     }
     prefillSeconds = (performance.now() - t1) / 1000;
   }
+  // The child runs with --expose-gc for this flag.
+  if (gcAfterStart) (globalThis as { gc?: () => void }).gc?.();
   const bare = Fastify({ logger: false });
   bare.get('/bare', async () => ({ ok: true }));
   // The server process's CPU time (all its threads: the commit worker's too, with --writer worker),
@@ -115,7 +146,7 @@ async function serverMode(): Promise<void> {
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
   // Exit normally on SIGINT/SIGTERM so that --cpu-prof and similar flags can write their output.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(0));
-  process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds: (performance.now() - t0) / 1000, prefillSeconds, snapshot: s.engine.activeSnapshot })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: s.url, bareUrl, setupSeconds, prefillSeconds, prefillSql: sqlPrefill, snapshot: s.engine.activeSnapshot })}\n`);
 }
 
 interface Row {
@@ -125,6 +156,8 @@ interface Row {
   cpuPerReq: number;
   mainCpuPerReq: number;
   clientCpuPerReq: number;
+  /** CPU time of the PostgreSQL backends serving the store, per request, µs (NaN without a PostgreSQL store). */
+  pgCpuPerReq: number;
   p50: number;
   p90: number;
   p99: number;
@@ -147,17 +180,25 @@ async function serverCpu(bareUrl: string): Promise<{ all: number; main: number }
 }
 
 /** One route's run, with the CPU time the server and this process (autocannon) spent on it. */
-async function measured(route: string, bareUrl: string, opts: autocannon.Options): Promise<Row> {
+async function measured(route: string, bareUrl: string, opts: autocannon.Options, pgc: pg.Client | null): Promise<Row> {
+  const p0 = pgc ? await backendCpu(pgc) : null;
   const s0 = await serverCpu(bareUrl);
   const c0 = process.cpuUsage();
   const r = await run(opts);
   const c1 = process.cpuUsage(c0);
   const s1 = await serverCpu(bareUrl);
+  const p1 = pgc ? await backendCpu(pgc) : null;
   const n = Math.max(1, r.requests.total);
-  return { ...row(route, r), cpuPerReq: (s1.all - s0.all) / n, mainCpuPerReq: (s1.main - s0.main) / n, clientCpuPerReq: (c1.user + c1.system) / n };
+  return {
+    ...row(route, r),
+    cpuPerReq: (s1.all - s0.all) / n,
+    mainCpuPerReq: (s1.main - s0.main) / n,
+    clientCpuPerReq: (c1.user + c1.system) / n,
+    pgCpuPerReq: p0 && p1 ? cpuSince(p0, p1) / n : NaN,
+  };
 }
 
-function row(route: string, r: autocannon.Result): Omit<Row, 'cpuPerReq' | 'mainCpuPerReq' | 'clientCpuPerReq'> {
+function row(route: string, r: autocannon.Result): Omit<Row, 'cpuPerReq' | 'mainCpuPerReq' | 'clientCpuPerReq' | 'pgCpuPerReq'> {
   return {
     route,
     rps: r.requests.average,
@@ -186,22 +227,26 @@ async function main(): Promise<void> {
   const connections = arg('connections', 16);
   const amount = arg('amount', 200_000);
   const soak = arg('soak', 0);
+  const rate = arg('rate', 0);
   // --server-prof DIR: the server child writes a V8 CPU profile there on exit (where its time goes).
   const profDir = strArg('server-prof', '');
-  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, oldIds, writer, store } = serverArgs();
+  const { nItems, nUsers, factors, poolCache, sync, policy, prefill, prefillSql, oldIds, writer, store, gcAfterStart } = serverArgs();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-load-'));
   const load0 = loadavg();
   let child: ChildProcess | undefined;
+  let pgc: pg.Client | null = null;
   try {
     child = spawn(
       process.execPath,
-      [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, '--prefill', String(prefill), '--writer', writer, ...(store ? ['--store', store] : []), ...(oldIds ? ['--old-ids'] : []), ...(sync === 'normal' ? ['--sync-normal'] : [])],
+      [...(gcAfterStart ? ['--expose-gc'] : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--dir', dir, '--items', String(nItems), '--users', String(nUsers), '--factors', String(factors), '--pool-cache', String(poolCache), '--policy', policy, '--prefill', String(prefill), '--prefill-sql', String(prefillSql), '--writer', writer, ...(store ? ['--store', store] : []), ...(oldIds ? ['--old-ids'] : []), ...(gcAfterStart ? ['--gc-after-start'] : []), ...(sync === 'normal' ? ['--sync-normal'] : [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number; prefillSeconds: number }>((ok, fail) => {
+    const info = await new Promise<{ url: string; bareUrl: string; setupSeconds: number; prefillSeconds: number; prefillSql: { copy: number; vacuum: number } }>((ok, fail) => {
       createInterface({ input: child!.stdout! }).once('line', (l) => ok(JSON.parse(l)));
       child!.once('exit', (c) => fail(new Error(`server exited (${c})`)));
     });
+    // The database's backends, for their CPU time per request (PostgreSQL on this machine).
+    if (/^postgres(ql)?:/.test(store)) pgc = await pgClient(store);
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
     let n = 0;
     const recommend = {
@@ -221,7 +266,7 @@ async function main(): Promise<void> {
     let m = 0;
     const feedback = { method: 'POST' as const, path: '/feedback', setupRequest: (req: autocannon.Request) => ({ ...req, body: events[m++ % events.length] }) };
     // Bounded in time (duration) and in count (maxOverallRequests), whichever comes first.
-    const common = { connections, duration, maxOverallRequests: amount, headers };
+    const common = { connections, duration, maxOverallRequests: amount, headers, ...(rate > 0 ? { overallRate: rate } : {}) };
     // Warm-up (JIT, SQLite page cache, and every user's candidate pool: the measured runs see the
     // cache's steady state however slowly a loaded machine gets through the users), not reported.
     await run({ url: info.url, connections, headers, amount: nUsers, requests: [recommend] });
@@ -238,20 +283,26 @@ async function main(): Promise<void> {
     let hits = 0;
     let misses = 0;
     for (let round = 0; round < rounds; round++) {
-      if (only.includes('bare')) add(await measured('GET /bare (plain Fastify)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] }));
+      if (only.includes('bare')) add(await measured('GET /bare (plain Fastify)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] }, pgc));
       if (only.includes('recommend')) {
         const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
         const miss0 = await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/);
-        add(await measured('POST /recommend (k=10)', info.bareUrl, { ...common, url: info.url, requests: [recommend] }));
+        add(await measured('POST /recommend (k=10)', info.bareUrl, { ...common, url: info.url, requests: [recommend] }, pgc));
         hits += (await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/)) - hits0;
         misses += (await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/)) - miss0;
       }
-      if (only.includes('feedback')) add(await measured('POST /feedback (click)', info.bareUrl, { ...common, url: info.url, requests: [feedback] }));
+      if (only.includes('feedback')) add(await measured('POST /feedback (click)', info.bareUrl, { ...common, url: info.url, requests: [feedback] }, pgc));
     }
     const rows: Row[] = [...byRoute.values()].map((rs) => {
       const best = rs.reduce((a, b) => (b.rps > a.rps ? b : a));
       const least = (f: (r: Row) => number) => Math.min(...rs.map(f));
-      return { ...best, cpuPerReq: least((r) => r.cpuPerReq), mainCpuPerReq: least((r) => r.mainCpuPerReq), clientCpuPerReq: least((r) => r.clientCpuPerReq) };
+      return {
+        ...best,
+        cpuPerReq: least((r) => r.cpuPerReq),
+        mainCpuPerReq: least((r) => r.mainCpuPerReq),
+        clientCpuPerReq: least((r) => r.clientCpuPerReq),
+        pgCpuPerReq: least((r) => r.pgCpuPerReq),
+      };
     });
     let soakLine = '';
     if (soak > 0) {
@@ -263,7 +314,7 @@ async function main(): Promise<void> {
         void rss(info.url).then((x) => samples.push(x));
         void decisions().then((n) => counts.push({ t: performance.now(), n }));
       }, 10_000);
-      rows.push(await measured(`POST /recommend soak ${soak}s`, info.bareUrl, { ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] }));
+      rows.push(await measured(`POST /recommend soak ${soak}s`, info.bareUrl, { ...common, url: info.url, duration: soak, maxOverallRequests: undefined, requests: [recommend] }, pgc));
       clearInterval(timer);
       samples.push(await rss(info.url));
       counts.push({ t: performance.now(), n: await decisions() });
@@ -274,12 +325,13 @@ async function main(): Promise<void> {
     const load1 = loadavg();
     const bare = rows.find((r) => r.route.startsWith('GET /bare'))?.rps ?? NaN;
     const rec = rows.find((r) => r.route.startsWith('POST /recommend'))?.rps ?? NaN;
+    const pgCol = pgc !== null;
     const table = [
-      '| route | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/req | of which main thread | autocannon CPU µs/req | requests | non-2xx | errors |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| route | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/req | of which main thread |${pgCol ? ' PostgreSQL backends CPU µs/req |' : ''} autocannon CPU µs/req | requests | non-2xx | errors |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${pgCol ? ' ---: |' : ''} ---: | ---: | ---: | ---: |`,
       ...rows.map(
         (r) =>
-          `| ${r.route} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.cpuPerReq.toFixed(1)} | ${r.mainCpuPerReq.toFixed(1)} | ${r.clientCpuPerReq.toFixed(1)} | ${r.requests} | ${r.non2xx} | ${r.errors} |`,
+          `| ${r.route} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.cpuPerReq.toFixed(1)} | ${r.mainCpuPerReq.toFixed(1)} |${pgCol ? ` ${r.pgCpuPerReq.toFixed(1)} |` : ''} ${r.clientCpuPerReq.toFixed(1)} | ${r.requests} | ${r.non2xx} | ${r.errors} |`,
       ),
     ].join('\n');
     const ratio = rec / bare;
@@ -288,7 +340,7 @@ async function main(): Promise<void> {
       `### Server load (bench/load.ts) — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `Command: \`${cmd}\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`,
-      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, ${store ? `store ${store.replace(/:[^:@/]*@/, '@')} (writes group-committed, each answered after its COMMIT)` : `SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}`}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in the parent process, ${duration} s or ${amount} requests per route, after a warm-up (one request per user, then 2 s)${rounds > 1 ? `; ${rounds} interleaved rounds, each route's best round (req/s and its latencies) and lowest CPU per request` : ''}. CPU µs/req: process CPU time (user + system) over the run divided by its requests; for the server all its threads (the main thread alone beside it, from /proc, 10 ms ticks).`,
+      `Setup: synthetic ${nUsers} users × ${nItems} items (50 interactions per user), BPR with ${factors} factors (3 epochs), serving policy ${policy === 'linucb-rerank' ? 'LinUCB re-rank + ε-greedy (ε 0.1) over a 30-item pool' : policy === 'cb' ? 'cb (namespace features, sparse ridge, UCB + ε-greedy, ε 0.02) over a 30-item pool' : `agent "${policy}" (src/agents registry) over the whole catalogue`}, ${policy !== 'linucb-rerank' && policy !== 'cb' ? 'no recommender pool (the agent ranks the catalogue)' : poolCache > 0 ? `candidate-pool cache on (${hits} hits, ${misses} misses during the /recommend run: users cycle through ${nUsers})` : 'candidate-pool cache off (every request scores all items)'}, ${store ? `store ${store.replace(/:[^:@/]*@/, '@')} (writes group-committed, each answered after its COMMIT)` : `SQLite store with ${sync === 'full' ? 'synchronous=FULL (every commit fsynced; writes arriving together share one commit)' : 'synchronous=NORMAL (WAL commit without fsync: survives a process kill, not a power cut)'}, ${writer === 'inline' ? 'commits on the event loop' : 'commits in the store\'s commit worker thread (writer=worker)'}`}${prefill > 0 ? `; the event log was prefilled with ${prefill} decisions (${oldIds ? 'random v4 UUID ids, as before 2026-12-02' : 'time-ordered ids'}, ${info.prefillSeconds.toFixed(0)} s) before the warm-up` : ''}${prefillSql > 0 ? `; the event log was prefilled in SQL with ${prefillSql} copies of a real decision (bench/pg-bench.ts: ${info.prefillSql.copy.toFixed(0)} s, then VACUUM ANALYZE ${info.prefillSql.vacuum.toFixed(0)} s) before the warm-up` : ''}; server start (synthetic data, BPR fit, store open and recovery from the log) ${info.setupSeconds.toFixed(1)} s${gcAfterStart ? ', then a full garbage collection (--gc-after-start)' : ''}; server (Chorus and the bare app) in one child process, autocannon with ${connections} connections in the parent process${rate > 0 ? ` sending ${rate} requests/s in all (latencies corrected for coordinated omission)` : ''}, ${duration} s or ${amount} requests per route, after a warm-up (one request per user, then 2 s)${rounds > 1 ? `; ${rounds} interleaved rounds, each route's best round (req/s and its latencies) and lowest CPU per request` : ''}. CPU µs/req: process CPU time (user + system) over the run divided by its requests; for the server all its threads (the main thread alone beside it, from /proc, 10 ms ticks)${pgCol ? "; for PostgreSQL its backend processes on the store's database (from /proc; the WAL writer and checkpointer not counted)" : ''}.`,
       '',
       table,
       '',
@@ -298,6 +350,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${text}\n`);
     if (process.argv.includes('--write')) appendFileSync(join(ROOT, 'docs', 'benchmarks.md'), `\n${text}`);
   } finally {
+    await pgc?.end();
     child?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/offline-rl.ts [--behaviour greedy-als] [--epsilon 0.2] [--log-steps 20000]
  *        [--steps 5000] [--alpha 0.1] [--seeds 5] [--seed0 1] [--eval 1000] [--data ../shared/datasets/ml-latest-small] [--write-log sessions.jsonl]
- *        [--dp-epsilons 1,8] [--dp-steps 100] [--dp-rate 0.6] [--dp-lr 2] [--dp-clip 1]
+ *        [--dp-epsilons 1,8] [--dp-steps 200] [--dp-rate 0.6] [--dp-lr 0.5] [--dp-clip 1]
  *
  * --dp-epsilons also fits BC and CQL with user-level DP-SGD (src/ope/learn/offline-agent.ts `dp`,
  * δ = 1/users of the log) at each ε, and runs them on the same evaluation sessions.
@@ -23,6 +23,7 @@ import { buildSetup } from '../src/eval/sim/setup.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import { BcAgent, BC_DEFAULTS } from '../src/ope/learn/bc.js';
 import { CqlAgent, CQL_DEFAULTS } from '../src/ope/learn/cql.js';
+import { OFFLINE_DP_DEFAULTS } from '../src/ope/learn/offline-agent.js';
 import { collectSessionLog, ExploringBehaviour, writeSessionLog } from '../src/ope/learn/session-log.js';
 import { numArg, strArg } from './args.js';
 
@@ -38,7 +39,7 @@ const dataDir = strArg('data', '../shared/datasets/ml-latest-small');
 /** Write the first seed's session log here (for `chorus simulate --agent cql -p log=<file>`). */
 const writeLog = strArg('write-log');
 const dpEpsilons = (strArg('dp-epsilons') ?? '').split(',').filter((x) => x.trim() !== '').map(Number);
-const dpBase = { steps: numArg('dp-steps', 100), sampleRate: numArg('dp-rate', 0.6), learningRate: numArg('dp-lr', 2), clip: numArg('dp-clip', 1), maxItemsPerUser: 100, weightDecay: 0 };
+const dpBase = { steps: numArg('dp-steps', OFFLINE_DP_DEFAULTS.steps), sampleRate: numArg('dp-rate', 0.6), learningRate: numArg('dp-lr', OFFLINE_DP_DEFAULTS.learningRate), clip: numArg('dp-clip', 1), maxItemsPerUser: 100, weightDecay: 0 };
 const dpRows = new Map<number, { bc: number[]; cql: number[]; spent: number; delta: number; users: string }>();
 
 const sha = await fileSha256(`${dataDir}/ratings.csv`);

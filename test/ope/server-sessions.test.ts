@@ -185,7 +185,7 @@ describe('the server decision log as a session log', () => {
     expect(dpInfo.privacy).toMatchObject({ unit: units.unit, mechanism: 'dp-sgd' });
     expect(dpInfo.privacy.epsilon).toBeLessThanOrEqual(8);
     expect(dpInfo.privacy.delta).toBeCloseTo(1 / units.units.length, 12);
-    expect(dpInfo.trainedOn.agentSteps).toBe(100);
+    expect(dpInfo.trainedOn.agentSteps).toBe(200);
     // A simulator-trained agent has no user data to protect: refused, naming the flag.
     const simDp = await runCli(['train', '--agent', 'dqn', '--data', dir, '--dp-epsilon', '8']);
     expect(simDp.code).not.toBe(0);
