@@ -90,27 +90,36 @@ export async function recoverFromLog(x: RecoverDeps): Promise<{ feedbackSeq: num
     }
     await flushPending();
   }
-  const recent = await store.events.recentDecisions(RECENT_DECISIONS);
+  // Without payloads: a window reopened here reads its decision's payload when it closes (the
+  // sweep), and only the windows that closed since the checkpoint need theirs now.
+  const recent = await store.events.recentDecisions(RECENT_DECISIONS, { payload: false });
   const now = Date.now();
   let closedSince = 0;
   const open = recent.filter((d) => d.ts >= windowsFrom && d.activated && d.payload !== null && typeof d.payload === 'object').reverse();
+  // Windows that closed after the checkpoint, in log order: learned below, with their payloads.
+  const closed: { d: DecisionRecord; missing: number[] }[] = [];
   for (let i = 0; i < open.length; i += 500) {
     const chunk = open.slice(i, i + 500);
     const byEvent = await feedbackByEvent(store, chunk.map((d) => d.id));
     for (const d of chunk) {
       const w = replayWindow(d, byEvent.get(d.id) ?? [], waitMs);
       if (w.closesAt <= checkpointAt) continue; // in the checkpoint already
-      if (w.closesAt > now) {
-        windows.opened(d, d.ts, w.got);
-        continue;
-      }
-      try {
-        for (const position of w.missing) policy.learn(d.payload, position, x.defaultReward);
-        policy.endDecision?.(d.payload);
-        closedSince++;
-      } catch (e) {
-        learner.failure('learn', e, `the reward window of ${d.id} (replay)`);
-      }
+      if (w.closesAt > now) windows.opened(d, d.ts, w.got);
+      else closed.push({ d, missing: w.missing });
+    }
+  }
+  // A few are read one by one; many (a restart long after the checkpoint) in one read of the log.
+  let payloads: Map<string, unknown> | null = null;
+  if (closed.length > 1000) payloads = new Map((await store.events.recentDecisions(RECENT_DECISIONS)).map((d) => [d.id, d.payload]));
+  for (const { d, missing } of closed) {
+    try {
+      const payload = payloads ? payloads.get(d.id) : (await store.events.getDecision(d.id))?.payload;
+      if (payload === null || typeof payload !== 'object') continue; // erased meanwhile
+      for (const position of missing) policy.learn(payload, position, x.defaultReward);
+      policy.endDecision?.(payload);
+      closedSince++;
+    } catch (e) {
+      learner.failure('learn', e, `the reward window of ${d.id} (replay)`);
     }
   }
   try {
@@ -143,7 +152,7 @@ export async function recoverFollower(x: Pick<RecoverDeps, 'store' | 'policy' | 
   }
   const after = await forEachFeedback(x.store, (f) => x.feedback.count(f));
   x.counters.decisions = await x.store.events.countDecisions();
-  for (const d of await x.store.events.recentDecisions(RECENT_DECISIONS)) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  for (const d of await x.store.events.recentDecisions(RECENT_DECISIONS, { payload: false })) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
   return { feedbackSeq: after, checkpointAt };
 }
 

@@ -83,6 +83,8 @@ const decisionFromRow = decisionReader(PG_ROWS);
 const entryFromRow = entryReader(PG_ROWS);
 
 const DECISION_COLS = 'seq, id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, payload';
+/** The same without the payload itself: `{}` where it is an object (turning jsonb to text and parsing it is most of a large read). */
+const BARE_DECISION_COLS = `seq, id, ts, "user", kind, items, propensities, scores, snapshot_id, activated, CASE jsonb_typeof(payload) WHEN 'object' THEN '{}'::jsonb ELSE NULL END AS payload`;
 
 /**
  * PostgreSQL through a `pg` connection pool: the same contract, tables and ordering as the SQLite
@@ -175,8 +177,10 @@ export class PostgresStore implements Store {
       countFeedback: () => count('chorus_count_feedback', 'SELECT count(*) AS n FROM feedback'),
       feedbackSince: async (after, limit) =>
         (await rows('chorus_feedback_since', 'SELECT * FROM feedback WHERE seq > $1 ORDER BY seq LIMIT $2', [after, limit])).map(feedbackFromRow),
-      recentDecisions: async (limit) =>
-        (await rows('chorus_recent_decisions', `SELECT ${DECISION_COLS} FROM decisions ORDER BY seq DESC LIMIT $1`, [limit])).map(decisionFromRow),
+      recentDecisions: async (limit, opts) =>
+        opts?.payload === false
+          ? (await rows('chorus_recent_decisions_bare', `SELECT ${BARE_DECISION_COLS} FROM decisions ORDER BY seq DESC LIMIT $1`, [limit])).map(decisionFromRow)
+          : (await rows('chorus_recent_decisions', `SELECT ${DECISION_COLS} FROM decisions ORDER BY seq DESC LIMIT $1`, [limit])).map(decisionFromRow),
       decisionsAfter: async (afterSeq, limit) =>
         (await rows('chorus_decisions_after', `SELECT ${DECISION_COLS} FROM decisions WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])).map(
           decisionFromRow,

@@ -357,6 +357,9 @@ export class SqliteStore implements Store {
     const countFeedback = db.prepare('SELECT COUNT(*) AS n FROM feedback');
     const feedbackSince = db.prepare('SELECT * FROM feedback WHERE seq > ? ORDER BY seq LIMIT ?');
     const recent = db.prepare('SELECT * FROM decisions ORDER BY seq DESC LIMIT ?');
+    const recentBare = db.prepare(
+      "SELECT seq, id, ts, user, kind, items, propensities, scores, snapshot_id, activated, CASE json_type(payload) WHEN 'object' THEN '{}' ELSE 'null' END AS payload FROM decisions ORDER BY seq DESC LIMIT ?",
+    );
     const after = db.prepare('SELECT * FROM decisions WHERE seq > ? ORDER BY seq LIMIT ?');
     const forEvents = db.prepare('SELECT * FROM feedback WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq');
     const tlDecisions = db.prepare(
@@ -398,7 +401,7 @@ export class SqliteStore implements Store {
       countDecisions: async () => (countDecisions.get() as { n: number }).n,
       countFeedback: async () => (countFeedback.get() as { n: number }).n,
       feedbackSince: async (after, limit) => (feedbackSince.all(after, limit) as Row[]).map(feedbackFromRow),
-      recentDecisions: async (limit) => (recent.all(limit) as Row[]).map(decisionFromRow),
+      recentDecisions: async (limit, opts) => ((opts?.payload === false ? recentBare : recent).all(limit) as Row[]).map(decisionFromRow),
       decisionsAfter: async (afterSeq, limit) => (after.all(afterSeq, limit) as Row[]).map(decisionFromRow),
       feedbackFor: async (ids) => (ids.length === 0 ? [] : (forEvents.all(JSON.stringify(ids)) as Row[]).map(feedbackFromRow)),
       timeline: async (b, since) => timelineFromRows(tlDecisions.all({ b, since }) as Row[], tlFeedback.all({ b, since }) as Row[]),

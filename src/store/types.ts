@@ -72,8 +72,12 @@ export interface EventStore {
   countFeedback(): Promise<number>;
   /** Feedback with seq > `afterSeq`, oldest first, at most `limit`. */
   feedbackSince(afterSeq: number, limit: number): Promise<FeedbackRecord[]>;
-  /** Most recent decisions first. */
-  recentDecisions(limit: number): Promise<DecisionRecord[]>;
+  /**
+   * Most recent decisions first. With `{payload: false}` a decision's payload is not read: it is
+   * `{}` where the stored one is a JSON object and null otherwise (a restart's recovery reads
+   * hundreds of thousands of decisions, and only needs to know which carry one).
+   */
+  recentDecisions(limit: number, opts?: { payload?: boolean }): Promise<DecisionRecord[]>;
   /** Decisions with seq > `afterSeq`, oldest first, at most `limit` (paging through the log). */
   decisionsAfter(afterSeq: number, limit: number): Promise<DecisionRecord[]>;
   /** All feedback on these events, oldest first. */

@@ -125,6 +125,11 @@ export function storeContract(backend: string, open: (name: string) => Store): v
         { t: 120_000, decisions: 1, shown: 2, feedback: 1, clicks: 0, rewardSum: -0.5 },
       ]);
       expect((await s.events.recentDecisions(2)).map((d) => d.id)).toEqual(['e3', 'e2']);
+      // Without payloads: the same decisions, each payload an empty object where one is stored.
+      const bare = await s.events.recentDecisions(2, { payload: false });
+      const full = await s.events.recentDecisions(2);
+      expect(bare.map((d) => ({ ...d, payload: null }))).toEqual(full.map((d) => ({ ...d, payload: null })));
+      expect(bare.map((d) => d.payload)).toEqual(full.map((d) => (d.payload !== null && typeof d.payload === 'object' ? {} : null)));
     });
 
     it('keeps snapshots and their activation history', async () => {
