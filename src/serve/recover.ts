@@ -113,7 +113,8 @@ export async function recoverFromLog(x: RecoverDeps): Promise<{ feedbackSeq: num
   if (closed.length > 1000) payloads = new Map((await store.events.recentDecisions(RECENT_DECISIONS)).map((d) => [d.id, d.payload]));
   for (const { d, missing } of closed) {
     try {
-      const payload = payloads ? payloads.get(d.id) : (await store.events.getDecision(d.id))?.payload;
+      // (A decision the full read no longer reaches, the log having grown meanwhile, is read alone.)
+      const payload = payloads?.has(d.id) ? payloads.get(d.id) : (await store.events.getDecision(d.id))?.payload;
       if (payload === null || typeof payload !== 'object') continue; // erased meanwhile
       for (const position of missing) policy.learn(payload, position, x.defaultReward);
       policy.endDecision?.(payload);

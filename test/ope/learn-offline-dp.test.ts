@@ -79,6 +79,8 @@ describe('offline agents with differential privacy (DP-SGD over users)', () => {
     // Same seeds, same network.
     const again = make().fit({ behaviour: 'popularity', steps });
     expect(Buffer.from(again.policy.params.buffer).equals(Buffer.from(dp.policy.params.buffer))).toBe(true);
+    // A second DP fit of one agent would spend a second budget: refused.
+    expect(() => again.fit({ behaviour: 'popularity', steps })).toThrow(/already trained with dp/);
   });
 
   it('more privacy means more noise: at ε = 0.05 the network is mostly noise, at ε = 8 it is not', () => {

@@ -4,7 +4,7 @@
  * `chorus train --agent bc|cql --log` turns it into an agent file the server serves warm.
  */
 import { privacyUnits } from '../../src/ope/learn/privacy-units.js';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readAgentFile } from '../../src/agents/agent-file.js';
@@ -186,6 +186,11 @@ describe('the server decision log as a session log', () => {
     expect(dpInfo.privacy.epsilon).toBeLessThanOrEqual(8);
     expect(dpInfo.privacy.delta).toBeCloseTo(1 / units.units.length, 12);
     expect(dpInfo.trainedOn.agentSteps).toBe(200);
+    // The file (the release) keeps no exact count of the log; a plain agent's does.
+    const dpDoc = JSON.parse(readFileSync(dpFile, 'utf8')) as { trainedOn: Record<string, unknown> };
+    expect(dpDoc.trainedOn.decisions).toBeUndefined();
+    expect(dpDoc.trainedOn.steps).toBeUndefined();
+    expect((JSON.parse(readFileSync(file, 'utf8')) as { trainedOn: Record<string, unknown> }).trainedOn.decisions).toBe(10);
     // A simulator-trained agent has no user data to protect: refused, naming the flag.
     const simDp = await runCli(['train', '--agent', 'dqn', '--data', dir, '--dp-epsilon', '8']);
     expect(simDp.code).not.toBe(0);

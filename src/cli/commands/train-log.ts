@@ -39,10 +39,11 @@ export interface LogTrainedOn {
   log: { source: string; sha256?: string };
   data: { name: string; items: number; users: number };
   sessionIdleSeconds: number;
-  decisions: number;
-  decisionsUsed: number;
-  sessions: number;
-  steps: number;
+  /** Counts of the log (left out of a DP-trained agent's file: exact counts are not private). */
+  decisions?: number;
+  decisionsUsed?: number;
+  sessions?: number;
+  steps?: number;
   agentSteps: number;
   seed: number;
 }
@@ -108,17 +109,19 @@ export async function trainAgentOnLog(f: TrainLogFlags): Promise<void> {
   let slateSize = 1;
   for (const st of log.steps) slateSize = Math.max(slateSize, st.items.length);
   const ctx: AgentContext = { items: space.items, userVectors: space.userVectors, nUsers: dataset.nUsers, slateSize, horizon: AGENT_POLICY_DEFAULTS.horizon };
-  const agent = createAgent(f.agent, ctx, { ...f.agentConfig, ...(steps !== undefined ? { steps } : {}), seed });
+  // Under dp, --steps is the number of DP-SGD steps (it sets the privacy budget's composition).
+  const dp = f.agentConfig.dp as Record<string, unknown> | undefined;
+  const config = dp ? { ...f.agentConfig, dp: { ...dp, ...(steps !== undefined ? { steps } : {}) } } : { ...f.agentConfig, ...(steps !== undefined ? { steps } : {}) };
+  const agent = createAgent(f.agent, ctx, { ...config, seed });
   if (!(agent instanceof OfflineAgent)) throw new ConfigError(`agent "${f.agent}" does not learn from a session log`, 'agent');
   agent.fit(log);
+  // A DP-trained agent's file is the release: the log's hash and exact counts, which one user
+  // changes, stay out of it (the operator still sees them printed, and in --json's `conversion`).
   const trainedOn: LogTrainedOn = {
-    log: { source: logged.source, ...(logged.sha256 ? { sha256: logged.sha256 } : {}) },
+    log: { source: logged.source, ...(logged.sha256 && !agent.privacy ? { sha256: logged.sha256 } : {}) },
     data: { name: dataset.name, items: dataset.nItems, users: dataset.nUsers },
     sessionIdleSeconds: idle,
-    decisions: counts.decisions,
-    decisionsUsed: counts.used,
-    sessions: counts.sessions,
-    steps: counts.steps,
+    ...(agent.privacy ? {} : { decisions: counts.decisions, decisionsUsed: counts.used, sessions: counts.sessions, steps: counts.steps }),
     agentSteps: agent.trainedSteps,
     seed,
   };

@@ -157,6 +157,8 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
    * plain SGD keeps the analysis the standard one).
    */
   private trainDp(steps: LoggedStep[], dp: DpSgdConfig): void {
+    // Budgets add up over fits (and the same seed would replay the same noise): one DP fit per agent.
+    if (this.dpPlan) throw new ConfigError(`${this.name}: this agent was already trained with dp; train a new one (a second fit would spend a second budget)`, 'dp');
     // The scoring network is all the agent learns (offline agents refuse a history encoder).
     const { units, unit } = privacyUnits(steps);
     const plan = planDpSgd(parseDp(dpSgdConfigSchema, { ...OFFLINE_DP_DEFAULTS, ...dp }, this.name), units.length, this.name);
