@@ -13,7 +13,7 @@
  * Cold start: a new item (no training interaction) is scored only by the members that can score
  * new items (content); a new or nearly-new user gets popularity blended in by those members.
  * Threads: with `threads` > 1 every member fit (tuning fits and refits) is a job for a pool of
- * worker threads (./hybrid-worker.ts), longest first; each returns its member's saved state, restored
+ * worker threads (./hybrid-worker.ts), tuning fits first and longest first within each; each returns its member's saved state, restored
  * here. Members are seeded and independent, so the weights and scores are those of the one-thread
  * path, which fits them one after another in this thread.
  */

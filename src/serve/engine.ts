@@ -670,8 +670,9 @@ export class Engine {
 
   /** Checkpoint the policy now (./learn-loop.ts: never throws; true when saved). */
   checkpoint(): Promise<boolean> {
-    // A cluster server learned nothing: the checkpoint in the store is the learner's to write.
-    if (this.config.role === 'server') return Promise.resolve(false);
+    // A cluster server learned nothing: the checkpoint in the store is the learner's to write; and
+    // a learner that lost its lock may not write one (another learner holds it now).
+    if (this.config.role === 'server' || this.lockLost) return Promise.resolve(false);
     return this.learner.checkpoint();
   }
 
@@ -938,9 +939,7 @@ export class Engine {
     await this.settle();
     this.closed = true;
     this.learner.closed = true;
-    // A cluster server learned nothing: the checkpoint in the store is the learner's; and a
-    // learner that lost its lock may not write one (another learner holds it now).
-    if (this.config.role !== 'server' && !this.lockLost) await this.checkpoint();
+    await this.checkpoint();
   }
 }
 

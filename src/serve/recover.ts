@@ -131,8 +131,7 @@ export async function recoverFromLog(x: RecoverDeps): Promise<{ feedbackSeq: num
   learner.lastLearnedSeq = after;
   x.counters.learned = policy.updates;
   x.counters.decisions = await store.events.countDecisions();
-  // As counted live (decisions.ts `logged`): a slate's shown items, a Rank decision's pick only.
-  for (const d of recent) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  countExposure(recent, x.exposure);
   if (replayed > 0 || closedSince > 0) x.log(`replayed ${replayed} rewards and ${closedSince} closed reward windows logged after the policy checkpoint`);
   // Where a cluster's learner goes on reading the logs (./cluster/cluster-sync.ts).
   return { feedbackSeq: after, decisionSeq: recent.reduce((m, d) => Math.max(m, d.seq ?? 0), 0) };
@@ -153,7 +152,7 @@ export async function recoverFollower(x: Pick<RecoverDeps, 'store' | 'policy' | 
   }
   const after = await forEachFeedback(x.store, (f) => x.feedback.count(f));
   x.counters.decisions = await x.store.events.countDecisions();
-  for (const d of await x.store.events.recentDecisions(RECENT_DECISIONS, { payload: false })) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) x.exposure.set(id, (x.exposure.get(id) ?? 0) + 1);
+  countExposure(await x.store.events.recentDecisions(RECENT_DECISIONS, { payload: false }), x.exposure);
   return { feedbackSeq: after, checkpointAt };
 }
 
@@ -168,4 +167,9 @@ export async function forEachFeedback(store: Store, fn: (f: FeedbackRecord) => v
       fn(f);
     }
   }
+}
+
+/** Exposure as counted live (decisions.ts `logged`): a slate's shown items, a Rank decision's pick only. */
+function countExposure(decisions: readonly DecisionRecord[], exposure: Map<string, number>): void {
+  for (const d of decisions) for (const id of d.kind === 'rank' ? d.items.slice(0, 1) : d.items) exposure.set(id, (exposure.get(id) ?? 0) + 1);
 }

@@ -76,13 +76,6 @@ export class SeqTail<T> {
     this.advance(this.top);
   }
 
-  /** `peek` and `take` at once (a caller whose use of the rows cannot fail). */
-  async poll(): Promise<T[]> {
-    const rows = await this.peek();
-    this.take(rows);
-    return rows;
-  }
-
   /** Move the low-water mark over seen seqs and expired holes; note new holes up to `top`. */
   private advance(top: number): void {
     const now = this.o.now();
