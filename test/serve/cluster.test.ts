@@ -66,7 +66,9 @@ describe('a cluster: servers and one learner on one PostgreSQL store', () => {
     }
     // The learner learns every click (and, once the 1 s windows close, the unclicked positions).
     await until('the learner learned the six clicks', () => learner.engine.counters.learned >= 6);
-    await until('the learner closed the reward windows', () => learner.engine.openWindows === 0 && learner.engine.counters.defaultRewards > 0);
+    // Every window closed and swept: 6 slates of 3, one click each, so 12 positions learn the
+    // default reward (the sweep reads each decision before it queues its jobs: wait for all 12).
+    await until('the learner closed the reward windows', () => learner.engine.openWindows === 0 && learner.engine.counters.defaultRewards === 12);
     await learner.engine.settle();
     await learner.engine.checkpoint();
     const learned = state(learner);
