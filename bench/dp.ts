@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/dp.ts [--models bpr,popularity,itemknn,ease,mf] [--eps 0.5,1,2,4,8]
  *        [--split test|validation] [--bootstrap 1000] [--set bpr.factors=32 ...] [--delta δ]
+ *        [--dp '{"unit":"interaction"}']   (more fields of every model's `dp` option)
  *
  * Tune on `--split validation` (cut from train by P1's rule), report `--split test`.
  */
@@ -18,6 +19,8 @@ const epsilons = strArg('eps', '0.5,1,2,4,8').split(',').map(Number);
 const split = strArg('split', 'test') as 'test' | 'validation';
 const bootstrap = Number(strArg('bootstrap', '1000'));
 const delta = strArg('delta');
+/** Extra fields of the `dp` option (e.g. the unit, or a schedule to try on validation). */
+const dpExtra = JSON.parse(strArg('dp', '{}')) as Record<string, unknown>;
 /** Hyper-parameters shared by the private and the non-private run of a model (`--set model.key=value`). */
 const overrides: Record<string, Record<string, unknown>> = {};
 process.argv.forEach((a, i) => {
@@ -29,10 +32,10 @@ process.argv.forEach((a, i) => {
 
 const load = readFileSync('/proc/loadavg', 'utf8').trim();
 console.log(`bench/dp.ts — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, load ${load}`);
-console.log(`protocol ml-ls-t20 variant all split ${split}, K 10, seed 0, bootstrap ${bootstrap}; δ ${delta ?? '1/n'}; shared hyper-parameters ${JSON.stringify(overrides)}`);
+console.log(`protocol ml-ls-t20 variant all split ${split}, K 10, seed 0, bootstrap ${bootstrap}; δ ${delta ?? '1/n'}; shared hyper-parameters ${JSON.stringify(overrides)}; dp ${JSON.stringify(dpExtra)}`);
 console.log('');
-console.log('| model | ε | NDCG@10 [95 % CI] | × non-private | δ | noise multiplier | fit s |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log('| model | unit | ε | NDCG@10 [95 % CI] | × non-private | δ | noise multiplier | fit s |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 
 const ci = (r: ProtocolResult): string => {
   const iv = r.intervals?.['ndcg@10'];
@@ -46,9 +49,9 @@ for (const model of models) {
   const plain = await run();
   const ref = plain.metrics['ndcg@10']!;
   for (const eps of epsilons) {
-    const r = await run({ epsilon: eps, ...(delta ? { delta: Number(delta) } : {}) });
+    const r = await run({ ...dpExtra, epsilon: eps, ...(delta ? { delta: Number(delta) } : {}) });
     const p = r.privacy!;
-    console.log(`| ${model} | ${eps} | ${ci(r)} | ${(r.metrics['ndcg@10']! / ref).toFixed(2)} | ${p.delta.toPrecision(3)} | ${p.noiseMultiplier.toFixed(3)} | ${r.fitSeconds.toFixed(1)} |`);
+    console.log(`| ${model} | ${p.unit} | ${eps} | ${ci(r)} | ${(r.metrics['ndcg@10']! / ref).toFixed(2)} | ${p.delta.toPrecision(3)} | ${p.noiseMultiplier.toFixed(3)} | ${r.fitSeconds.toFixed(1)} |`);
   }
-  console.log(`| ${model} | ∞ (no DP) | ${ci(plain)} | 1.00 | — | — | ${plain.fitSeconds.toFixed(1)} |`);
+  console.log(`| ${model} | — | ∞ (no DP) | ${ci(plain)} | 1.00 | — | — | ${plain.fitSeconds.toFixed(1)} |`);
 }

@@ -1,6 +1,8 @@
 /**
+ * DP-SGD on the released item parameters, at two levels of protection (`dp.unit`).
+ *
  * User-level DP-SGD (Abadi et al. 2016, with users as the examples, as in McMahan et al. 2018's
- * user-level DP): every step draws a Poisson sample of users (each with probability q), computes
+ * user-level DP), the default: every step draws a Poisson sample of users (each with probability q), computes
  * each sampled user's gradient of the released parameters — for MF and BPR, the item factors and
  * biases — from that user's own data, clips it to L2 norm ≤ C (`clipUserGradient`), sums the
  * clipped gradients, adds N(0, (σC)²) to every coordinate and steps along the noisy sum divided by
@@ -11,6 +13,12 @@
  * user's own data only and are used only to score that user (joint DP, as in Jain, Kothari &
  * Thakurta 2018): they are not protected against the user themself, and they never enter another
  * user's gradient.
+ *
+ * Interaction-level (`unit: 'interaction'`, event-level DP): the same loop with single
+ * interactions as the examples — each interaction joins a step with probability q, each one's
+ * gradient is clipped to C on its own, and the step divides by q·N (N = interactions). The users'
+ * own parameters are still updated from their own data only. The accountant is the same; what
+ * changes is the neighbouring relation it certifies (one event rather than one person).
  */
 import { ConfigError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
@@ -83,9 +91,12 @@ export interface DpSgdPlan extends DpSgdConfig {
   noiseMultiplier: number;
 }
 
-/** Fill in δ (1/n by default) and σ (from the target ε) or ε (from a given σ). */
-export function planDpSgd(dp: DpSgdConfig, nUsers: number, model: string): DpSgdPlan {
-  const delta = resolveDelta(dp.delta, nUsers, model);
+/**
+ * Fill in δ (1/n by default, n = `nUnits`: the training users, or the interactions with `unit:
+ * 'interaction'`) and σ (from the target ε) or ε (from a given σ).
+ */
+export function planDpSgd(dp: Omit<DpSgdConfig, 'unit'> & { unit?: DpSgdConfig['unit'] }, nUnits: number, model: string): DpSgdPlan {
+  const delta = resolveDelta(dp.delta, nUnits, model);
   const budget = { sampleRate: dp.sampleRate, steps: dp.steps, delta };
   let sigma = dp.noiseMultiplier;
   if (sigma === undefined) {
@@ -94,7 +105,7 @@ export function planDpSgd(dp: DpSgdConfig, nUsers: number, model: string): DpSgd
   }
   const spent = dpSgdEpsilon(sigma, budget);
   checkSpent(model, spent, dp.epsilon);
-  return { ...dp, delta, noiseMultiplier: sigma, epsilon: spent };
+  return { ...dp, unit: dp.unit ?? 'user', delta, noiseMultiplier: sigma, epsilon: spent };
 }
 
 export interface DpSgdRun {
@@ -109,10 +120,20 @@ export interface DpSgdRun {
    * Write user `u`'s gradient of their loss with respect to `params` into `grad` (rows via
    * `grad.at(row)`), updating the user's own private parameters as it goes.
    */
-  userGradient: (u: number, grad: UserGradient, rng: Rng) => void;
+  userGradient?: (u: number, grad: UserGradient, rng: Rng) => void;
+  /**
+   * Interaction-level units (plan.unit 'interaction'): user u's interactions are units
+   * `indptr[u]`…`indptr[u+1]−1`. Every step, `gradients` gets the user's sampled ones (positions
+   * within the user's list, `sampled[0..k)`) and writes each one's gradient into `grad` in turn,
+   * calling `emit()` after each (which clips it, adds it to the step's sum and clears `grad`).
+   */
+  interactions?: {
+    indptr: Int32Array;
+    gradients: (u: number, sampled: Int32Array, k: number, grad: UserGradient, emit: () => void, rng: Rng) => void;
+  };
   onStep?: (step: number, steps: number) => void;
-  /** Sees each sampled user's gradient after clipping, with its norm before (for tests and diagnostics). */
-  onClipped?: (u: number, grad: UserGradient, normBefore: number) => void;
+  /** Sees each sampled unit's gradient after clipping (the unit: a user, or an interaction's index), with its norm before (for tests and diagnostics). */
+  onClipped?: (unit: number, grad: UserGradient, normBefore: number) => void;
 }
 
 /**
@@ -139,25 +160,57 @@ export function trainDpSgdSync(r: DpSgdRun): void {
 /** The step loop; yields every 20 steps (where the async caller lets other work run). */
 function* dpSgdSteps(r: DpSgdRun): Generator<void> {
   const { plan, nUsers, params, nRows, width, rng } = r;
+  const byInteraction = plan.unit === 'interaction';
+  if (byInteraction ? !r.interactions : !r.userGradient) {
+    throw new Error(`DP-SGD with unit "${plan.unit}" needs ${byInteraction ? 'interactions' : 'userGradient'}`);
+  }
+  const nUnits = byInteraction ? r.interactions!.indptr[nUsers]! : nUsers;
   const keep = 1 - plan.weightDecay;
   const q = plan.sampleRate;
   const noise = plan.noiseMultiplier * plan.clip;
-  const scale = plan.learningRate / Math.max(1, q * nUsers);
+  const scale = plan.learningRate / Math.max(1, q * nUnits);
   const grad = new UserGradient(nRows, width);
   const sum = new Float64Array(nRows * width);
   const ema = new Float64Array(nRows * width);
+  let unit = 0;
+  const add = (): void => {
+    const before = clipUserGradient(grad, plan.clip);
+    r.onClipped?.(unit, grad, before);
+    for (let t = 0; t < grad.count; t++) {
+      const o = grad.rows[t]! * width;
+      for (let f = 0; f < width; f++) sum[o + f] = sum[o + f]! + grad.g[o + f]!;
+    }
+    grad.clear();
+  };
+  let maxPerUser = 0;
+  if (byInteraction) for (let u = 0; u < nUsers; u++) maxPerUser = Math.max(maxPerUser, r.interactions!.indptr[u + 1]! - r.interactions!.indptr[u]!);
+  const sampled = new Int32Array(maxPerUser);
+  // Interaction-level: the user whose sampled interactions are being emitted, and how many so far.
+  let curUser = 0;
+  let emitted = 0;
+  const emit = (): void => {
+    unit = r.interactions!.indptr[curUser]! + sampled[emitted++]!;
+    add();
+  };
   for (let step = 0; step < plan.steps; step++) {
     sum.fill(0);
     for (let u = 0; u < nUsers; u++) {
-      if (rng.next() >= q) continue;
-      r.userGradient(u, grad, rng);
-      const before = clipUserGradient(grad, plan.clip);
-      r.onClipped?.(u, grad, before);
-      for (let t = 0; t < grad.count; t++) {
-        const o = grad.rows[t]! * width;
-        for (let f = 0; f < width; f++) sum[o + f] = sum[o + f]! + grad.g[o + f]!;
+      if (byInteraction) {
+        const n = r.interactions!.indptr[u + 1]! - r.interactions!.indptr[u]!;
+        let k = 0;
+        for (let t = 0; t < n; t++) if (rng.next() < q) sampled[k++] = t;
+        if (k === 0) continue;
+        curUser = u;
+        emitted = 0;
+        r.interactions!.gradients(u, sampled, k, grad, emit, rng);
+        // Whatever a caller wrote without emitting must not leak into the next user's gradient.
+        grad.clear();
+      } else {
+        if (rng.next() >= q) continue;
+        unit = u;
+        r.userGradient!(u, grad, rng);
+        add();
       }
-      grad.clear();
     }
     for (let x = 0; x < sum.length; x++) {
       const g = sum[x]! + noise * rng.normal();

@@ -58,7 +58,7 @@ export const bprConfigSchema = z.strictObject({
    */
   threads: z.number().int().min(1).max(64),
   /**
-   * Differential privacy (docs/privacy.md): user-level DP-SGD on the item factors and biases, the
+   * Differential privacy (docs/privacy.md): DP-SGD (user-level, or interaction-level with `dp.unit`) on the item factors and biases, the
    * released part (src/privacy/dp-sgd.ts). Each user's vector is fitted from their own data only.
    */
   dp: dpSgdConfigSchema.optional(),
@@ -271,7 +271,8 @@ export class Bpr extends BaseRecommender<BprConfig> {
   }
 
   /**
-   * The DP path: item factors and biases (the released part) by user-level DP-SGD; each user's
+   * The DP path: item factors and biases (the released part) by DP-SGD, protecting a user or (with
+   * `dp.unit` 'interaction') one (user, item) pair; each user's
    * vector is updated from their own pairs while training, then refitted by fold-in against the
    * final item factors. Nothing is derived from the raw data outside a user's own gradient:
    * factors start from the seed alone and negatives are drawn from the whole catalogue.
@@ -280,8 +281,9 @@ export class Bpr extends BaseRecommender<BprConfig> {
     const { factors, learningRate: lr, regularization: reg, seed, negativeSampling } = this.config;
     // implicit's popularity negatives would sample other users' interactions outside the accounting.
     refuseWithDp('bpr', [['negativeSampling', negativeSampling, negativeSampling === 'popularity']], 'its negatives are uniform over the catalogue');
-    const plan = planDpSgd(this.requestedDp!, this.nUsers, 'bpr');
     const { F, nU, nI, indptr, items } = this.startFit();
+    // δ = 1/n over the protected units: users, or (user, item) pairs at interaction level.
+    const plan = planDpSgd(this.requestedDp!, this.requestedDp!.unit === 'interaction' ? indptr[nU]! : nU, 'bpr');
     const init = new Rng(seed);
     // Larger than the plain path's init: the item factors' gradients scale with the user factors,
     // and with implicit's 1/factors they would be lost under the clipped bias terms and the noise.
@@ -296,26 +298,24 @@ export class Bpr extends BaseRecommender<BprConfig> {
     this.activeItems = Int32Array.from({ length: nI }, (_, i) => i);
     const own = new Uint8Array(nI);
     const maxPairs = plan.maxItemsPerUser;
-    const pos = new Int32Array(maxPairs);
-    const neg = new Int32Array(maxPairs);
+    let longest = 0;
+    for (let u = 0; u < nU; u++) longest = Math.max(longest, indptr[u + 1]! - indptr[u]!);
+    const pos = new Int32Array(Math.max(maxPairs, longest));
+    const neg = new Int32Array(pos.length);
     const passes = DP_USER_PASSES;
     const ulr = lr * DP_USER_LR_SCALE;
-    const userGradient = (u: number, grad: UserGradient, rng: Rng): void => {
-      const a = indptr[u]!;
-      const n = indptr[u + 1]! - a;
-      if (n === 0 || n >= nI) return;
-      for (let e = a; e < a + n; e++) own[items[e]!] = 1;
-      const np = Math.min(n, maxPairs);
-      for (let s = 0; s < np; s++) {
-        pos[s] = items[a + rng.int(n)]!;
-        let j = rng.int(nI);
-        while (own[j]) j = rng.int(nI);
-        neg[s] = j;
-      }
-      for (let e = a; e < a + n; e++) own[items[e]!] = 0;
-      const uo = u * F;
-      // The user's own vector first catches up with the current item factors (their data only),
-      // so that the item gradient below points where this user's ranking wants it to.
+    // A negative for user u (whose items are marked in `own`): uniform over the catalogue, never the user's own.
+    const negative = (rng: Rng): number => {
+      let j = rng.int(nI);
+      while (own[j]) j = rng.int(nI);
+      return j;
+    };
+    const markOwn = (u: number, v: 0 | 1): void => {
+      for (let e = indptr[u]!; e < indptr[u + 1]!; e++) own[items[e]!] = v;
+    };
+    // The user's own vector first catches up with the current item factors on pairs from their
+    // own data (pos/neg[0..np)), so that the item gradient below points where this user's ranking wants it to.
+    const catchUp = (uo: number, np: number): void => {
       for (let pass = 0; pass < passes; pass++) {
         for (let s = 0; s < np; s++) {
           const io = pos[s]! * F;
@@ -324,16 +324,49 @@ export class Bpr extends BaseRecommender<BprConfig> {
           for (let f = 0; f < factors; f++) U[uo + f] = U[uo + f]! + ulr * (z * (V[io + f]! - V[jo + f]!) - reg * U[uo + f]!);
         }
       }
+    };
+    // Pair s's gradient of the item parameters: d(−ln σ(x))/dv_i = −z·x_u, /dv_j = +z·x_u (the
+    // last column: the biases, x_u's constant 1).
+    const pairGradient = (uo: number, s: number, grad: UserGradient): void => {
       const g = grad.g;
+      const z = pairWeight(U, uo, V, pos[s]! * F, neg[s]! * F, F);
+      const gi = grad.at(pos[s]!);
+      const gj = grad.at(neg[s]!);
+      for (let f = 0; f < F; f++) {
+        g[gi + f] = g[gi + f]! - z * U[uo + f]!;
+        g[gj + f] = g[gj + f]! + z * U[uo + f]!;
+      }
+    };
+    const userGradient = (u: number, grad: UserGradient, rng: Rng): void => {
+      const a = indptr[u]!;
+      const n = indptr[u + 1]! - a;
+      if (n === 0 || n >= nI) return;
+      markOwn(u, 1);
+      const np = Math.min(n, maxPairs);
       for (let s = 0; s < np; s++) {
-        const z = pairWeight(U, uo, V, pos[s]! * F, neg[s]! * F, F);
-        const gi = grad.at(pos[s]!);
-        const gj = grad.at(neg[s]!);
-        // d(−ln σ(x))/dv_i = −z·x_u, /dv_j = +z·x_u (the last column: the biases, x_u's constant 1).
-        for (let f = 0; f < F; f++) {
-          g[gi + f] = g[gi + f]! - z * U[uo + f]!;
-          g[gj + f] = g[gj + f]! + z * U[uo + f]!;
-        }
+        pos[s] = items[a + rng.int(n)]!;
+        neg[s] = negative(rng);
+      }
+      markOwn(u, 0);
+      const uo = u * F;
+      catchUp(uo, np);
+      for (let s = 0; s < np; s++) pairGradient(uo, s, grad);
+    };
+    // Interaction-level: each sampled interaction is one pair (the positive, a fresh negative) and one clipped gradient.
+    const interactionGradients = (u: number, sampled: Int32Array, k: number, grad: UserGradient, emit: () => void, rng: Rng): void => {
+      const a = indptr[u]!;
+      if (indptr[u + 1]! - a >= nI) return;
+      markOwn(u, 1);
+      for (let s = 0; s < k; s++) {
+        pos[s] = items[a + sampled[s]!]!;
+        neg[s] = negative(rng);
+      }
+      markOwn(u, 0);
+      const uo = u * F;
+      catchUp(uo, k);
+      for (let s = 0; s < k; s++) {
+        pairGradient(uo, s, grad);
+        emit();
       }
     };
     await trainDpSgd({
@@ -343,7 +376,7 @@ export class Bpr extends BaseRecommender<BprConfig> {
       nRows: nI,
       width: F,
       rng: new Rng(plan.seed),
-      userGradient,
+      ...(plan.unit === 'interaction' ? { interactions: { indptr, gradients: interactionGradients } } : { userGradient }),
       onStep: (d, t) => options.onProgress?.(d, t, 'step'),
     });
     this.itemFactors = V;

@@ -40,7 +40,7 @@ export const mfConfigSchema = z.strictObject({
   clip: z.boolean(),
   seed: z.number().int(),
   /**
-   * Differential privacy (docs/privacy.md): user-level DP-SGD on the item factors and biases, the
+   * Differential privacy (docs/privacy.md): DP-SGD (user-level, or interaction-level with `dp.unit`) on the item factors and biases, the
    * released part (src/privacy/dp-sgd.ts); each user's bias and factors come from their own ratings.
    */
   dp: dpSgdConfigSchema.optional(),
@@ -146,7 +146,7 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
   }
 
   /**
-   * The DP path: item factors and biases (the released part) by user-level DP-SGD on the squared
+   * The DP path: item factors and biases (the released part) by DP-SGD (user- or interaction-level) on the squared
    * error; each user's bias starts at their own mean rating and their factors are updated from
    * their own ratings, then both are refitted by `foldIn` against the final item parameters. The
    * global mean is 0 (each user's bias carries it) and `predict` is not clipped: the training
@@ -154,8 +154,9 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
    */
   private async fitPrivate(train: Dataset, dpConfig: NonNullable<MfConfig['dp']>, options: FitOptions): Promise<void> {
     const { factors: K, learningRate: lr, regularization: reg, initMean, initStd, seed } = this.config;
-    const plan = planDpSgd(dpConfig, this.nUsers, 'mf');
     const csr = train.byUser();
+    // δ = 1/n over the protected units: users, or ratings at interaction level.
+    const plan = planDpSgd(dpConfig, dpConfig.unit === 'interaction' ? csr.indptr[this.nUsers]! : this.nUsers, 'mf');
     for (let e = 0; e < csr.values.length; e++) {
       if (!Number.isFinite(csr.values[e]!)) throw new DataError(`rating of interaction ${csr.order[e]} is not a number`, { field: 'value' });
     }
@@ -180,27 +181,45 @@ export class BiasedMf extends BaseRecommender<MfConfig> {
       bu[u] = n > 0 ? sum / n : 0;
     }
     const draws = plan.maxItemsPerUser;
+    // Rating e's gradient of the item parameters into `grad`, then the user's own SGD step on it.
+    const ratingGradient = (u: number, e0: number, grad: UserGradient): void => {
+      const uo = u * K;
+      const g = grad.g;
+      const i = csr.indices[e0]!;
+      const io = i * W;
+      let dot = 0;
+      for (let f = 0; f < K; f++) dot += P[uo + f]! * items[io + f]!;
+      const err = csr.values[e0]! - (bu[u]! + items[io + K]! + dot);
+      const gi = grad.at(i);
+      // d(½e²)/dq_i = −e·p_u, /db_i = −e.
+      for (let f = 0; f < K; f++) g[gi + f] = g[gi + f]! - err * P[uo + f]!;
+      g[gi + K] = g[gi + K]! - err;
+      bu[u] += lr * (err - reg * bu[u]!);
+      for (let f = 0; f < K; f++) P[uo + f] = P[uo + f]! + lr * (err * items[io + f]! - reg * P[uo + f]!);
+    };
     const userGradient = (u: number, grad: UserGradient, rng: Rng): void => {
       const a = csr.indptr[u]!;
       const n = csr.indptr[u + 1]! - a;
-      const uo = u * K;
-      const g = grad.g;
-      for (let s = 0; s < Math.min(n, draws); s++) {
-        const e0 = a + rng.int(n);
-        const i = csr.indices[e0]!;
-        const io = i * W;
-        let dot = 0;
-        for (let f = 0; f < K; f++) dot += P[uo + f]! * items[io + f]!;
-        const err = csr.values[e0]! - (bu[u]! + items[io + K]! + dot);
-        const gi = grad.at(i);
-        // d(½e²)/dq_i = −e·p_u, /db_i = −e.
-        for (let f = 0; f < K; f++) g[gi + f] = g[gi + f]! - err * P[uo + f]!;
-        g[gi + K] = g[gi + K]! - err;
-        bu[u] += lr * (err - reg * bu[u]!);
-        for (let f = 0; f < K; f++) P[uo + f] = P[uo + f]! + lr * (err * items[io + f]! - reg * P[uo + f]!);
+      for (let s = 0; s < Math.min(n, draws); s++) ratingGradient(u, a + rng.int(n), grad);
+    };
+    // Interaction-level: every sampled rating is its own clipped gradient.
+    const interactionGradients = (u: number, sampled: Int32Array, k: number, grad: UserGradient, emit: () => void): void => {
+      const a = csr.indptr[u]!;
+      for (let s = 0; s < k; s++) {
+        ratingGradient(u, a + sampled[s]!, grad);
+        emit();
       }
     };
-    await trainDpSgd({ plan, nUsers: nU, params: items, nRows: nI, width: W, rng: new Rng(plan.seed), userGradient, onStep: (d, t) => options.onProgress?.(d, t, 'step') });
+    await trainDpSgd({
+      plan,
+      nUsers: nU,
+      params: items,
+      nRows: nI,
+      width: W,
+      rng: new Rng(plan.seed),
+      ...(plan.unit === 'interaction' ? { interactions: { indptr: csr.indptr, gradients: interactionGradients } } : { userGradient }),
+      onStep: (d, t) => options.onProgress?.(d, t, 'step'),
+    });
     const Q = new Float32Array(nI * K);
     const bi = new Float32Array(nI);
     for (let i = 0; i < nI; i++) {

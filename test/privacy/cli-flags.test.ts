@@ -11,6 +11,15 @@ describe('privacy flags', () => {
     for (const bad of ['0', '-1', 'abc', '', 'Infinity']) expect(() => privacyOptions({ dpEpsilon: bad })).toThrow(/dp-epsilon/);
     for (const bad of ['0', '1', '2', 'x']) expect(() => privacyOptions({ dpEpsilon: '1', dpDelta: bad })).toThrow(/dp-delta/);
     expect(() => privacyOptions({ dpDelta: '0.001' })).toThrow(ConfigError);
+    expect(privacyOptions({ dpEpsilon: '8', dpUnit: 'interaction' })).toEqual({ epsilon: 8, unit: 'interaction' });
+    expect(privacyOptions({ dpEpsilon: '8', dpUnit: 'user' })).toEqual({ epsilon: 8 });
+    expect(() => privacyOptions({ dpEpsilon: '8', dpUnit: 'item' })).toThrow(/dp-unit.*expected user or interaction/s);
+    expect(() => privacyOptions({ dpUnit: 'interaction' })).toThrow(/--dp-unit needs --dp-epsilon/);
+  });
+
+  it('passes the interaction unit to MF and BPR and refuses it for the count models', () => {
+    expect(withPrivacy('bpr', {}, { epsilon: 8, unit: 'interaction' })).toEqual({ dp: { epsilon: 8, unit: 'interaction' } });
+    expect(() => withPrivacy('ease', {}, { epsilon: 8, unit: 'interaction' })).toThrow(/"ease" protects users only/);
   });
 
   it('turns the budget into the model\'s dp option and refuses models without a DP path', () => {
@@ -37,6 +46,14 @@ describe('chorus evaluate --dp-epsilon', () => {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/privacy: \(ε = [\d.]+, δ = 0\.001\d*\) spent, user-level, dp-sgd/);
     expect(human.stdout).toMatch(/\| privacy ε=[\d.]+ δ=0\.001\d* user-level dp-sgd \|/);
+
+    const inter = await runCli(['evaluate', '--model', 'bpr', '--data', dir, '--json', '--bootstrap', '0', '--dp-epsilon', '4', '--dp-unit', 'interaction', '-p', 'factors=4']);
+    expect(inter.code, inter.stderr).toBe(0);
+    const ip = (JSON.parse(inter.stdout) as { privacy: { unit: string; delta: number; epsilon: number } }).privacy;
+    expect(ip.unit).toBe('interaction');
+    // δ = 1/N over the training interactions, far below 1/30 users.
+    expect(ip.delta).toBeLessThan(1 / 300);
+    expect(ip.epsilon).toBeLessThanOrEqual(4);
 
     const plain = JSON.parse((await runCli(['evaluate', '--model', 'popularity', '--data', dir, '--json', '--bootstrap', '0'])).stdout) as Record<string, unknown>;
     expect(plain.privacy).toBeUndefined();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { datasetFromTriples, type Dataset } from '../../src/data/dataset.js';
 import { ConfigError } from '../../src/errors.js';
-import { dpSgdConfigSchema } from '../../src/privacy/config.js';
+import { dpSgdConfigSchema, INTERACTION_DP_DEFAULTS } from '../../src/privacy/config.js';
 import { clipUserGradient, planDpSgd, trainDpSgd, UserGradient } from '../../src/privacy/dp-sgd.js';
 import { dpSgdEpsilon } from '../../src/privacy/accountant.js';
 import { Bpr } from '../../src/recommenders/bpr.js';
@@ -86,6 +86,63 @@ describe('DP-SGD clipping', () => {
     expect(Math.abs(users - expected)).toBeLessThan(4 * Math.sqrt(expected));
   });
 
+  it('at interaction level clips every sampled interaction on its own and samples about q·N interactions per step', async () => {
+    const d = data();
+    const csr = d.byUser();
+    const nnz = csr.indptr[d.nUsers]!;
+    const plan = planDpSgd(dpSgdConfigSchema.parse({ epsilon: 4, unit: 'interaction', clip: 0.5, sampleRate: 0.1, steps: 20, learningRate: 1 }), nnz, 'test');
+    const params = new Float32Array(d.nItems * 3);
+    let units = 0;
+    let clipped = 0;
+    const seen = new Set<number>();
+    await trainDpSgd({
+      plan,
+      nUsers: d.nUsers,
+      params,
+      nRows: d.nItems,
+      width: 3,
+      rng: new Rng(2),
+      interactions: {
+        indptr: csr.indptr,
+        // Each sampled interaction writes a gradient far above the clip on its own item's row.
+        gradients: (u, sampled, k, grad, emit) => {
+          for (let s = 0; s < k; s++) {
+            const o = grad.at(csr.indices[csr.indptr[u]! + sampled[s]!]!);
+            for (let f = 0; f < 3; f++) grad.g[o + f] += 10 + csr.values[csr.indptr[u]! + sampled[s]!]!;
+            emit();
+          }
+        },
+      },
+      onClipped: (unit, grad, before) => {
+        units++;
+        seen.add(unit);
+        // One interaction touches one row: the user's other sampled interactions were cleared.
+        expect(grad.count).toBe(1);
+        let ss = 0;
+        for (let f = 0; f < 3; f++) ss += grad.g[grad.rows[0]! * 3 + f]! ** 2;
+        expect(Math.sqrt(ss)).toBeLessThanOrEqual(plan.clip * (1 + 1e-12));
+        if (before > plan.clip) clipped++;
+      },
+    });
+    expect(clipped).toBe(units);
+    const expected = 0.1 * nnz * 20;
+    expect(Math.abs(units - expected)).toBeLessThan(4 * Math.sqrt(expected));
+    // Units are interaction indices, and the sampling reaches nearly all of them over 20 steps.
+    expect(Math.max(...seen)).toBeLessThan(nnz);
+    expect(seen.size).toBeGreaterThan(0.8 * nnz);
+    expect(plan.delta).toBe(1 / nnz);
+  });
+
+  it('fills the interaction-level schedule defaults only when the unit is interaction, and explicit values win', () => {
+    const user = dpSgdConfigSchema.parse({ epsilon: 1 });
+    const inter = dpSgdConfigSchema.parse({ epsilon: 1, unit: 'interaction' });
+    const given = dpSgdConfigSchema.parse({ epsilon: 1, unit: 'interaction', steps: 7 });
+    expect(user).toMatchObject({ unit: 'user', sampleRate: 0.6, steps: 100, learningRate: 2 });
+    expect(inter).toMatchObject({ unit: 'interaction', ...INTERACTION_DP_DEFAULTS });
+    expect(given.steps).toBe(7);
+    expect(() => dpSgdConfigSchema.parse({ epsilon: 1, unit: 'item' })).toThrow();
+  });
+
   it('plans σ for a target ε (spent ≤ target), δ = 1/n by default, and refuses a noise multiplier that overspends', () => {
     const plan = planDpSgd(dpSgdConfigSchema.parse({ epsilon: 2, steps: 50, sampleRate: 0.1 }), 200, 'bpr');
     expect(plan.delta).toBe(1 / 200);
@@ -140,6 +197,31 @@ describe('DP models', () => {
       expect(privacy.epsilon, name).toBeLessThanOrEqual(0.5);
       expect(privacy.epsilon, name).toBeGreaterThan(0.49);
       expect(privacy).toMatchObject({ delta: 1 / d.nUsers, unit: 'user', mechanism: 'dp-sgd' });
+    }
+  });
+
+  it('BPR and MF at interaction level: δ = 1/N interactions, the report names the unit, noise-free runs match a huge ε, and it differs from user level', async () => {
+    const nnz = d.byUser().indptr[d.nUsers]!;
+    const base = { unit: 'interaction', steps: 30, sampleRate: 0.2 };
+    for (const [name, make] of [
+      ['bpr', (dp: object) => new Bpr({ factors: 4, dp: dp as never })],
+      ['mf', (dp: object) => new BiasedMf({ factors: 4, dp: dp as never })],
+    ] as const) {
+      const clean = make({ ...base, noiseMultiplier: 1e-9 });
+      const huge = make({ ...base, epsilon: 1e6 });
+      const small = make({ ...base, epsilon: 0.5 });
+      const userLevel = make({ steps: 30, sampleRate: 0.2, epsilon: 1e6 });
+      for (const x of [clean, huge, small, userLevel]) await x.fit(d);
+      const near = maxAbsDiff(allScores(huge, d.nUsers), allScores(clean, d.nUsers));
+      const far = maxAbsDiff(allScores(small, d.nUsers), allScores(clean, d.nUsers));
+      expect(far, name).toBeGreaterThan(20 * near);
+      expect(maxAbsDiff(allScores(userLevel, d.nUsers), allScores(huge, d.nUsers)), name).toBeGreaterThan(10 * near);
+      const privacy = (small as unknown as { privacy: { epsilon: number; delta: number; unit: string } }).privacy;
+      expect(privacy, name).toMatchObject({ delta: 1 / nnz, unit: 'interaction' });
+      expect(privacy.epsilon, name).toBeLessThanOrEqual(0.5);
+      const again = make({ ...base, epsilon: 0.5 });
+      await again.fit(d);
+      expect(maxAbsDiff(allScores(again, d.nUsers), allScores(small, d.nUsers)), name).toBe(0);
     }
   });
 

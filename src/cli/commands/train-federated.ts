@@ -97,6 +97,7 @@ export function federatedOptions(flags: FederatedFlags): Partial<FederatedOption
   if (noise !== undefined && flags.dpEpsilon !== undefined) throw new ConfigError('give --dp-epsilon (a target budget) or --dp-noise (a noise multiplier), not both', 'dp-noise');
   // With --dp-noise, --dp-delta is still the δ at which ε is reported (validated as with --dp-epsilon).
   const budget = privacyOptions(noise === undefined ? flags : { dpEpsilon: '1', dpDelta: flags.dpDelta });
+  if (budget?.unit === 'interaction') throw new ConfigError('federated DP protects a whole client (--dp-unit interaction is for a centralised mf or bpr)', 'dp-unit');
   const delta = budget?.delta !== undefined ? { delta: budget.delta } : {};
   const clip = positive(flags.dpClip, 'dp-clip') ?? 1;
   if (noise !== undefined) o.dp = { clip, noiseMultiplier: noise, ...delta };

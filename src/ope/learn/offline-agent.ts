@@ -28,6 +28,9 @@ import { Rng } from '../../util/rng.js';
 import { readSessionLog, type LoggedStep, type SessionLog } from './session-log.js';
 import { dpSgdConfigSchema, parseDp, type DpSgdConfig, type PrivacyReport } from '../../privacy/config.js';
 import { planDpSgd, trainDpSgdSync, type DpSgdPlan } from '../../privacy/dp-sgd.js';
+
+/** `dp` of an offline agent: DP-SGD's options, the unit implied (users, or sessions: privacy-units.ts). */
+export type OfflineDpConfig = Omit<DpSgdConfig, 'unit'> & { unit?: DpSgdConfig['unit'] };
 import { privacyUnits } from './privacy-units.js';
 
 export interface OfflineConfig extends NeuralConfig {
@@ -61,7 +64,7 @@ export interface OfflineConfig extends NeuralConfig {
    * clips it to `clip`, and moves along the noisy sum; the network released is the moving average
    * of the iterates. Absent: the usual training.
    */
-  dp?: DpSgdConfig;
+  dp?: OfflineDpConfig;
 }
 
 export const OFFLINE_DEFAULTS: Omit<OfflineConfig, 'seed'> = {
@@ -156,10 +159,13 @@ export abstract class OfflineAgent<C extends OfflineConfig> extends NeuralAgent<
    * its state would carry unclipped information across steps only through the noisy gradients, but
    * plain SGD keeps the analysis the standard one).
    */
-  private trainDp(steps: LoggedStep[], dp: DpSgdConfig): void {
+  private trainDp(steps: LoggedStep[], dp: OfflineDpConfig): void {
     // Budgets add up over fits (and the same seed would replay the same noise): one DP fit per agent.
     if (this.dpPlan) throw new ConfigError(`${this.name}: this agent was already trained with dp; train a new one (a second fit would spend a second budget)`, 'dp');
     // The scoring network is all the agent learns (offline agents refuse a history encoder).
+    // The units are the log's users or sessions (privacy-units.ts); a logged step is not a unit:
+    // consecutive steps of a session share state, so one step's removal is not one gradient's.
+    if (dp.unit === 'interaction') throw new ConfigError(`${this.name}: dp.unit "interaction" is for MF and BPR; offline agents protect a user (or a session)`, 'dp.unit');
     const { units, unit } = privacyUnits(steps);
     const plan = planDpSgd(parseDp(dpSgdConfigSchema, { ...OFFLINE_DP_DEFAULTS, ...dp }, this.name), units.length, this.name);
     const net = this.scorer();
