@@ -11,6 +11,7 @@ import type { UserHistories } from './histories.js';
 import type { ServedModel } from './model.js';
 import { selectPool } from './select.js';
 import { SessionIds } from './sessions.js';
+import { catalogueDigest, NO_SHARED_STATS, poolStateDigest, type Pool, type SharedEntry, type SharedPoolStats, type SharedPools } from './shared-pools.js';
 import type { Candidate, Explanation, PolicyInput, ServingPolicy } from './serving-policy.js';
 
 export interface RecommendRequest {
@@ -83,12 +84,18 @@ export interface DecisionsDeps {
 
 const NO_ITEMS = new Int32Array(0);
 
+/** The best `size` of a pool of at least that size (its prefix: pools are best first). */
+function prefix(p: Pool, size: number): Pool {
+  return p.items.length <= size ? p : { items: p.items.subarray(0, size), scores: p.scores.subarray(0, size) };
+}
+
 /**
  * Decisions: a slate for a user (/recommend), a ranking of given actions (Personalizer Rank), each
  * logged with its propensities before it is answered, and the exposure count of every shown item.
  * The recommender's candidate pool per user is memoised, exactly: an entry is used only while the
  * catalogue version (items, snapshot) is the one it was computed under and the user's history has
- * not changed since (`forgetUser`).
+ * not changed since (`forgetUser`). With a shared cache (./shared-pools.ts, `--redis`) a miss here
+ * looks there (`sharedLookup`, before the slate is built) and a computed pool is written to both.
  */
 export class Decisions {
   readonly exposure = new Map<string, number>();
@@ -102,10 +109,37 @@ export class Decisions {
   private anon: { version: number; scores: Float32Array } | null = null;
   /** Derived session ids of recommend requests that name none. */
   private readonly sessionIds = new SessionIds();
+  /** The second level, in Redis (null: pools are memoised in this process only). */
+  private shared: SharedPools | null = null;
+  /** What earlier second levels counted (`useShared` replaced them): the counters never go back. */
+  private retiredStats: SharedPoolStats = { ...NO_SHARED_STATS };
+  /**
+   * Users whose erasure this cluster server heard while its model still holds their row (it reads
+   * the rewritten snapshot afterwards: `reloaded`), by the count of erasures heard when theirs was.
+   * Until then a pool computed for them comes from the erased row: it must not reach Redis.
+   */
+  private readonly awaitingReload = new Map<string, number>();
+  private erasuresHeard = 0;
+  /** The newest shared lookup per user still in flight: the user's next request waits behind it (`sharedLookup`). */
+  private readonly lookups = new Map<string, Promise<SharedEntry | null | undefined>>();
+  /** `catalogueDigest` of the deleted set, for one catalogue version and model. */
+  private deletedDigest: { version: number; model: ServedModel; digest: Buffer } | null = null;
 
   constructor(config: DecisionsConfig, deps: DecisionsDeps) {
     this.config = config;
     this.d = deps;
+  }
+
+  /** Share pools through `shared` (null: stop sharing). */
+  useShared(shared: SharedPools | null): void {
+    if (this.shared && this.shared !== shared) this.retiredStats = this.sharedStats;
+    this.shared = shared;
+  }
+
+  get sharedStats(): Readonly<SharedPoolStats> {
+    const now = this.shared?.stats ?? NO_SHARED_STATS;
+    const r = this.retiredStats;
+    return { hits: r.hits + now.hits, misses: r.misses + now.misses, errors: r.errors + now.errors, setErrors: r.setErrors + now.setErrors, delErrors: r.delErrors + now.delErrors };
   }
 
   /** A new active model: buffers sized to its items. */
@@ -126,9 +160,41 @@ export class Decisions {
     this.sessionIds.clear();
   }
 
-  /** Erasure: the user's memoised pool and derived session; returns how many entries went. */
+  /**
+   * Erasure: the user's memoised pool and derived session; returns how many entries went. Their
+   * shared entry is deleted too, not awaited (a failed delete leaves it to its TTL).
+   */
   eraseUser(user: string): number {
+    void this.shared?.erase(user);
     return Number(this.pools.delete(user)) + Number(this.sessionIds.forget(user));
+  }
+
+  /**
+   * A cluster server heard that the learner erased `user`; its model still holds their row until it
+   * re-reads the rewritten snapshot. Their shared entry goes now, and until `reloaded` their pools
+   * are neither read from nor written to Redis.
+   */
+  eraseHeard(user: string): number {
+    if (this.shared) this.awaitingReload.set(user, ++this.erasuresHeard);
+    return this.eraseUser(user);
+  }
+
+  /** Erasures heard so far: a snapshot read started now reflects all of them (`reloaded`). */
+  get heardMark(): number {
+    return this.erasuresHeard;
+  }
+
+  /**
+   * The model was re-read from the store by a read started at `mark` (`heardMark`): the users
+   * erased by then are out of it. Their keys are deleted again, for entries that servers which
+   * had not yet heard the erasure wrote meanwhile (later ones expire with the TTL).
+   */
+  reloaded(mark: number): void {
+    for (const [user, heard] of this.awaitingReload) {
+      if (heard > mark) continue;
+      this.awaitingReload.delete(user);
+      void this.shared?.erase(user);
+    }
   }
 
   /**
@@ -149,12 +215,12 @@ export class Decisions {
     return this.anon.scores;
   }
 
-  private userRef(user: string): { ref: UserRef; seen: Int32Array; index: number; anonymous: boolean } {
+  private userRef(user: string): { ref: UserRef; seen: Int32Array; index: number; anonymous: boolean; byIndex: boolean } {
     const m = this.d.model();
     const u = m.userIndex.get(user) ?? -1;
     const trained = u >= 0 ? m.seenIndices.subarray(m.seenIndptr[u]!, m.seenIndptr[u + 1]!) : NO_ITEMS;
     const online = this.d.histories.get(user);
-    if (!online || online.length === 0) return { ref: u >= 0 ? u : { items: trained }, seen: trained, index: u, anonymous: u < 0 };
+    if (!online || online.length === 0) return { ref: u >= 0 ? u : { items: trained }, seen: trained, index: u, anonymous: u < 0, byIndex: u >= 0 };
     // Fold-in: the user as training items plus what they liked since, most recent last.
     const extra: number[] = [];
     for (const id of online) {
@@ -164,11 +230,77 @@ export class Decisions {
     const items = new Int32Array(trained.length + extra.length);
     items.set(trained);
     items.set(extra, trained.length);
-    return { ref: { items }, seen: items, index: u, anonymous: u < 0 && items.length === 0 };
+    return { ref: { items }, seen: items, index: u, anonymous: u < 0 && items.length === 0, byIndex: false };
   }
 
-  /** `live`: a logged decision (a step of the user's session); a preview is none. */
-  private buildSlate(req: RecommendRequest, eventId: string, live = false) {
+  /** Whether a request's pool may come from (and go to) the caches: the plain "top items for this user" case. */
+  private cacheable(req: RecommendRequest, size: number): boolean {
+    return size > 0 && this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
+  }
+
+  /**
+   * Before a slate is built (Engine.recommend): on a first-level miss, the user's shared entry,
+   * read from Redis. Null when there is nothing to wait for (no shared cache, the request is not
+   * cacheable, a first-level hit, a user whose pool is not shared (`sharesPool`), Redis not usable): the request then runs as without Redis, with
+   * no await. A user's requests keep their order: one that comes while an earlier one of the same
+   * user is still looking waits for it, so the earlier one builds and logs its slate first (and
+   * fills the first level, which the later one then usually hits); requests of other users never
+   * wait for each other. The entry is only a candidate: `buildSlate` checks it against the state
+   * it builds from, which may have changed during the read.
+   */
+  sharedLookup(req: RecommendRequest): Promise<SharedEntry | null | undefined> | null {
+    if (!this.shared) return null;
+    const before = this.lookups.get(req.user);
+    // undefined: no lookup was made after all, or its read failed (see buildSlate's `found`).
+    const p = before ? before.then(() => this.lookupNow(req) ?? undefined) : this.lookupNow(req);
+    if (!p) return null;
+    this.lookups.set(req.user, p);
+    // Never rejects (the cache's reads resolve undefined on failure), so this chain cannot leave an unhandled rejection.
+    void p.finally(() => {
+      if (this.lookups.get(req.user) === p) this.lookups.delete(req.user);
+    });
+    return p;
+  }
+
+  private lookupNow(req: RecommendRequest): Promise<SharedEntry | null | undefined> | null {
+    const shared = this.shared;
+    const m = this.d.model();
+    if (!shared || !m.contentId || !this.sharesPool(m, req.user)) return null;
+    let size: number;
+    try {
+      size = this.d.policy.poolSize(req.k);
+    } catch {
+      return null; // the request fails where buildSlate asks again, with the policy's error
+    }
+    if (!this.cacheable(req, size)) return null;
+    const hit = this.pools.get(req.user);
+    if (hit && hit.version === this.d.catalogue.version && hit.size >= size) return null;
+    return shared.get(req.user);
+  }
+
+  /**
+   * Whether the user's pool may be shared: the model knows them or they have a history, and no
+   * erasure of theirs awaits the model's reload. Anyone else (an anonymous or arbitrary id) gets
+   * the popularity pool, which is cheap: a Redis key per such id would only cost a round trip and
+   * memory.
+   */
+  private sharesPool(m: ServedModel, user: string): boolean {
+    return (m.userIndex.has(user) || (this.d.histories.get(user)?.length ?? 0) > 0) && !this.awaitingReload.has(user);
+  }
+
+  /** `poolStateDigest` for the user as the active model and catalogue see them now. */
+  private poolState(m: ServedModel, user: { index: number; byIndex: boolean; anonymous: boolean; seen: Int32Array }): Buffer {
+    const cat = this.d.catalogue;
+    let d = this.deletedDigest;
+    if (!d || d.version !== cat.version || d.model !== m) d = this.deletedDigest = { version: cat.version, model: m, digest: catalogueDigest(cat.deleted) };
+    return poolStateDigest(m.contentId!, d.digest, user);
+  }
+
+  /**
+   * `live`: a logged decision (a step of the user's session); a preview is none. `found`: what
+   * `sharedLookup` read for this request (undefined: no lookup was made, or its read failed).
+   */
+  private buildSlate(req: RecommendRequest, eventId: string, live = false, found?: SharedEntry | null) {
     const m = this.d.model();
     const cat = this.d.catalogue;
     const blocked = new Set<string>(req.exclude ?? []);
@@ -212,23 +344,35 @@ export class Decisions {
       const items = candIdx ? candIdx.filter((i) => mask[i] === 0) : NO_ITEMS;
       pool = { items, scores: new Float32Array(items.length).fill(NaN) };
     }
-    const cacheable = size > 0 && this.config.poolCache > 0 && !req.candidates && !(req.exclude && req.exclude.length) && req.excludeSeen;
+    const cacheable = this.cacheable(req, size);
+    // Shared only for a model named by its stored body (./model.ts, contentId).
+    const shared = cacheable && this.shared && m.contentId && this.sharesPool(m, req.user) ? this.shared : null;
+    let state: Buffer | undefined;
     if (!pool && cacheable) {
       const hit = this.pools.get(req.user);
       if (hit && hit.version === cat.version && hit.size >= size) {
         this.pools.delete(req.user);
         this.pools.set(req.user, hit);
-        pool = hit.size === size ? hit : { items: hit.items.subarray(0, size), scores: hit.scores.subarray(0, size) };
+        pool = prefix(hit, size);
         this.poolStats.hits++;
+      } else {
+        this.poolStats.misses++;
+        if (shared && found !== undefined) {
+          state = this.poolState(m, user);
+          const entry = shared.match(found, state, size);
+          if (entry) {
+            this.memo(req.user, cat.version, found!.size, entry);
+            pool = prefix(entry, size);
+          }
+        }
       }
     }
     if (!pool) {
       const scores = user.anonymous ? this.anonymousScores() : m.rec.scoreAll(user.ref, this.scoreBuf);
       pool = candIdx ? topK(scores, size, mask, candIdx) : selectPool(scores, size, mask);
       if (cacheable) {
-        this.poolStats.misses++;
-        this.pools.set(req.user, { version: cat.version, size, items: pool.items, scores: pool.scores });
-        if (this.pools.size > this.config.poolCache) this.pools.delete(this.pools.keys().next().value!);
+        this.memo(req.user, cat.version, size, pool);
+        shared?.put(req.user, state ?? this.poolState(m, user), size, pool);
       }
     }
     const cands: Candidate[] = [];
@@ -264,10 +408,22 @@ export class Decisions {
     return { items, payload: { ...(choice.payload as object), context: req.context } };
   }
 
-  /** A slate for the user, logged (with propensities and learning features) before it returns. */
-  async recommend(req: RecommendRequest): Promise<RecommendResponse> {
+  /**
+   * The first level's entry for `user` (the oldest inserted goes past the bound). As before the
+   * shared level: a user's replaced entry keeps its place.
+   */
+  private memo(user: string, version: number, size: number, pool: Pool): void {
+    this.pools.set(user, { version, size, items: pool.items, scores: pool.scores });
+    if (this.pools.size > this.config.poolCache) this.pools.delete(this.pools.keys().next().value!);
+  }
+
+  /**
+   * A slate for the user, logged (with propensities and learning features) before it returns.
+   * `found`: the shared lookup's result (`sharedLookup`), if one was made.
+   */
+  async recommend(req: RecommendRequest, found?: SharedEntry | null): Promise<RecommendResponse> {
     const eventId = newEventId();
-    const { items, payload } = this.buildSlate(req, eventId, true);
+    const { items, payload } = this.buildSlate(req, eventId, true, found);
     const snapshot = this.d.snapshotId();
     const decision: DecisionRecord = {
       id: eventId,

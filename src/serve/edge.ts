@@ -7,13 +7,12 @@
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
-import { ChorusError } from '../errors.js';
 import type { KeyScope } from '../store/types.js';
 import { requestToken, type KeyRing } from './auth.js';
 import { AuthError, errorReply, RateLimitError, RequestError } from './errors.js';
 import { deeperThan } from './json-depth.js';
 import { MAX_JSON_DEPTH } from './schemas.js';
+import { connectRedis } from './redis.js';
 
 export interface EdgeOptions {
   /** Requests per key (or per IP without a key) per window; false disables. */
@@ -34,46 +33,6 @@ export interface EdgeOptions {
    * several servers behind one load balancer share one budget per key and per address.
    */
   redis?: string;
-}
-
-/**
- * A Redis connection for the rate limits, checked before the server starts (a wrong URL stops the
- * start with a message naming it). Once running, a Redis that stops answering makes the limits
- * let requests through (logged) rather than refuse every request: serving outlives a cache.
- */
-async function rateLimitRedis(url: string): Promise<Redis> {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ChorusError('E_CONFIG', `"${url}" is not a URL (expected redis://host:6379)`, { location: { field: 'redis' } });
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ChorusError('E_CONFIG', `expected a redis:// or rediss:// URL, got "${url}"`, { location: { field: 'redis' } });
-  // Few retries and a short connect timeout: a request must not wait on a dead Redis (the
-  // plugin's documented advice for rate limiting).
-  // No offline queue: while the connection is down a command fails at once (and the limit lets the
-  // request through) instead of waiting for reconnects; a connected Redis that stalls times out.
-  const client = new Redis(url, { connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false, commandTimeout: 500 });
-  let connected = false;
-  let said = 0;
-  // ioredis reports a lost connection here (and reconnects on its own); once running, say so at
-  // most once a minute. Before that, the failed start below says it.
-  const notice = (why: string): void => {
-    if (!connected || Date.now() - said < 60_000) return;
-    said = Date.now();
-    process.stderr.write(`chorus serve: Redis at ${url} is not answering (${why}); rate limits are not enforced until it is back\n`);
-  };
-  client.on('error', (e: Error) => notice(e.message));
-  client.on('close', () => notice('connection closed'));
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (e) {
-    client.disconnect();
-    throw new ChorusError('E_REDIS_UNREACHABLE', `cannot reach Redis at ${url}: ${(e as Error).message}`, { status: 503, location: { field: 'redis' } });
-  }
-  connected = true;
-  return client;
 }
 
 /** Answer `err` in Chorus's shape (Personalizer's under its routes); 5xx details go to the log only. */
@@ -128,8 +87,11 @@ export async function installEdge(app: FastifyInstance, keys: KeyRing, o: EdgeOp
 
   if (o.rateLimit || o.authFailureLimit) {
     const general = o.rateLimit;
-    const redis = o.redis ? await rateLimitRedis(o.redis) : null;
-    if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+    // Once running, a Redis that stops answering makes the limits let requests through (logged)
+    // rather than refuse every request: serving outlives a cache.
+    const link = o.redis ? await connectRedis(o.redis, 'rate limits are not enforced until it is back') : null;
+    const redis = link?.client ?? null;
+    if (link) app.addHook('onClose', () => link.close());
     await app.register(rateLimit, {
       ...(redis ? { redis, nameSpace: 'chorus-rate-limit:', skipOnError: true } : {}),
       // The per-key limit runs after the key check (it keys on the key), on every keyed route.

@@ -23,6 +23,7 @@ import type { ServingPolicy } from './serving-policy.js';
 import { ActivationRefusedError, evaluateSnapshot, gateMessage, type ActivationGate, type EvaluationOptions, type SnapshotEvaluation } from './snapshot-evaluation.js';
 import { Snapshots } from './snapshots.js';
 import { withOnline } from './training.js';
+import type { SharedPoolStats, SharedPools } from './shared-pools.js';
 import { explainAsText, HISTORY_SHOWN } from './text-explanations.js';
 import type { ChatProvider } from '../llm/types.js';
 import { Announcer, DEFAULT_GAP_MS, LearnerTail, readVersion, ServerFollower } from './cluster/cluster-sync.js';
@@ -129,6 +130,11 @@ export interface ClusterLinks {
   bus: UpdateBus | null;
   /** Re-read the API keys (a server does every few seconds: keys are issued and revoked elsewhere). */
   reloadKeys?: () => Promise<void>;
+  /**
+   * The shared pool cache will be used (`useSharedPools`, `--redis`): snapshots are decoded with
+   * the hash of their body that it keys on. Without it no body is hashed.
+   */
+  sharedPools?: boolean;
 }
 
 export const ENGINE_DEFAULTS: EngineConfig = {
@@ -260,6 +266,7 @@ export class Engine {
     this.catalogue = new Catalogue(store, policy);
     this.histories = new UserHistories({ perUser: config.historyLength, users: config.historyUsers }, (user) => this.decisions.forgetUser(user));
     this.snapshots = new Snapshots(store, factory, config, this.counters, (m) => this.install(m), say);
+    this.snapshots.contentIds = links.sharedPools === true;
     this.decisions = new Decisions(config, {
       store,
       policy,
@@ -412,7 +419,7 @@ export class Engine {
         store: this.store,
         policy: this.policy,
         activeSnapshot: () => this.snapshots.active.id,
-        followSnapshot: (id) => this.snapshots.follow(id),
+        followSnapshot: (id) => this.followSnapshot(id),
         reloadCatalogue: () => this.catalogue.reload(),
         mark: () => this.erasureMarks.mark(),
         erasedSince: (user, mark) => this.erasureMarks.since(user, mark),
@@ -439,9 +446,21 @@ export class Engine {
   private forgetLocally(user: string): void {
     this.erasureMarks.erased(user);
     this.histories.forget(user);
-    this.decisions.eraseUser(user);
+    // The model keeps the user's row until the follower re-reads the snapshot (`followSnapshot`).
+    this.decisions.eraseHeard(user);
     this.catalogue.forgetUser(user);
     this.policy.forgetUser?.(user);
+  }
+
+  /**
+   * A cluster server serves stored snapshot `id` (the learner's activation, or the active one again
+   * after an erasure rewrote it). The erasures heard before the read began are then out of the
+   * model: their users' pools may be shared again (../decisions.ts, `reloaded`).
+   */
+  private async followSnapshot(id: string): Promise<void> {
+    const heard = this.decisions.heardMark;
+    await this.snapshots.follow(id);
+    this.decisions.reloaded(heard);
   }
 
   /**
@@ -574,6 +593,16 @@ export class Engine {
     return this.decisions.poolStats;
   }
 
+  /** The shared (Redis) pool cache's lookups after an in-process miss, and its failed writes (all 0 without one). */
+  get sharedPoolStats(): Readonly<SharedPoolStats> {
+    return this.decisions.sharedStats;
+  }
+
+  /** Share candidate pools with the other servers through `shared` (./shared-pools.ts; `chorus serve --redis`). */
+  useSharedPools(shared: SharedPools | null): void {
+    this.decisions.useShared(shared);
+  }
+
   // ---------------------------------------------------------------- decisions
 
   /** A slate for the user, logged (with propensities and learning features) before it returns. */
@@ -584,12 +613,16 @@ export class Engine {
       throw new RequestError('this server has no language model for text explanations: start it with --llm <url>#<model>', 'explain', 'E_NO_LLM');
     }
     let r: RecommendResponse;
+    const stored = this.config.pseudonyms ? { ...req, user: this.storedId(req.user) } : req;
+    // The shared pool cache is read before anything else of the request happens (and before the
+    // erasure mark), so that everything after the read runs as it did without one: the slate is
+    // built from the state as it is then, and the decision is logged in the same turn.
+    const waiting = this.decisions.sharedLookup(stored);
+    const found = waiting ? await waiting : undefined;
     const mark = this.erasureMarks.mark();
-    if (!this.config.pseudonyms) r = await this.decisions.recommend(req);
-    else {
-      // The answer names the caller's id; only the pseudonym went into the log.
-      r = { ...(await this.decisions.recommend({ ...req, user: this.storedId(req.user) })), user: req.user };
-    }
+    r = await this.decisions.recommend(stored, found);
+    // The answer names the caller's id; only the pseudonym went into the log.
+    if (this.config.pseudonyms) r = { ...r, user: req.user };
     // Erased while its decision was being committed: the erasure deleted it (the writes are
     // serial and it was queued first), so its reward window goes too.
     if (this.erasureMarks.since(this.storedId(req.user), mark)) this.windows.drop(r.eventId);

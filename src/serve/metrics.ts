@@ -15,6 +15,8 @@ export interface MetricsSource {
   readonly openWindows: number;
   readonly config: { readonly maxQueue: number };
   readonly poolStats: { readonly hits: number; readonly misses: number };
+  /** Absent on sources without a shared pool cache (tests' fakes): the counter reads 0. */
+  readonly sharedPoolStats?: { readonly hits: number; readonly misses: number; readonly errors: number; readonly setErrors: number; readonly delErrors: number };
   readonly activeSnapshot: SnapshotMeta;
   readonly policy: { weights(): { recommender: number } };
   catalogueSize(kind: 'items' | 'users'): number;
@@ -95,6 +97,14 @@ export class ServerMetrics {
     engineCounter(r, 'chorus_retrains_total', 'Background retrains finished.', null, () => one(c.retrains));
     engineCounter(r, 'chorus_retrain_errors_total', 'Background retrains that failed.', null, () => one(c.retrainErrors));
     engineCounter(r, 'chorus_pool_cache_total', 'Candidate-pool cache lookups by result.', 'result', () => ({ hit: engine.poolStats.hits, miss: engine.poolStats.misses }));
+    engineCounter(r, 'chorus_pool_cache_shared_total', 'Shared (Redis, --redis) candidate-pool cache lookups after an in-process miss, by result (error: the read failed and the pool was computed; not also a miss).', 'result', () => {
+      const st = engine.sharedPoolStats;
+      return { hit: st?.hits ?? 0, miss: st?.misses ?? 0, error: st?.errors ?? 0 };
+    });
+    engineCounter(r, 'chorus_pool_cache_shared_write_errors_total', 'Shared candidate-pool cache commands Redis failed, by command (set: a computed pool not shared; del: an erasure whose entry is left to its TTL).', 'command', () => {
+      const st = engine.sharedPoolStats;
+      return { set: st?.setErrors ?? 0, del: st?.delErrors ?? 0 };
+    });
     engineGauge(r, 'chorus_catalogue_items', 'Items in the catalogue.', () => engine.catalogueSize('items'));
     engineGauge(r, 'chorus_catalogue_users', 'Users in the catalogue.', () => engine.catalogueSize('users'));
     engineGauge(r, 'chorus_recommender_weight', 'Learned weight of the recommender score in the bandit.', () => engine.policy.weights().recommender);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import type { Recommender, SavedModel } from '../recommenders/types.js';
 import { parse, stringify } from '../util/serialize.js';
@@ -26,6 +27,14 @@ export interface ServedModel {
   /** CSR by user of the training interactions, in model indices. */
   seenIndptr: Int32Array;
   seenIndices: Int32Array;
+  /**
+   * The snapshot id and a SHA-256 of the stored body this model was decoded from: the same on
+   * every server that reads that body (an erasure rewrites the body under the same id, so the id
+   * alone does not name the model). The shared pool cache (./shared-pools.ts) keys on it; absent
+   * where that cache is off (no hashing then) and for a model not decoded from a stored body, which
+   * that cache then leaves alone.
+   */
+  contentId?: string;
 }
 
 const FORMAT = 1;
@@ -36,7 +45,8 @@ export function encodeSnapshot(m: Omit<ServedModel, 'snapshotId' | 'itemIndex' |
   );
 }
 
-export function decodeSnapshot(snapshotId: string, body: Buffer, factory: ModelFactory): ServedModel {
+/** `contentId`: hash the body into `ServedModel.contentId` (only for the shared pool cache). */
+export function decodeSnapshot(snapshotId: string, body: Buffer, factory: ModelFactory, contentId = false): ServedModel {
   const o = parse(body.toString('utf8')) as {
     format: number;
     model: SavedModel;
@@ -48,7 +58,9 @@ export function decodeSnapshot(snapshotId: string, body: Buffer, factory: ModelF
   if (o.format !== FORMAT) {
     throw new ChorusError('E_SNAPSHOT_FORMAT', `snapshot ${snapshotId} has format ${o.format}; this build reads ${FORMAT}`, { status: 409 });
   }
-  return servedModel(snapshotId, factory.restore(o.model), o.itemIds, o.userIds, o.seenIndptr, o.seenIndices);
+  const m = servedModel(snapshotId, factory.restore(o.model), o.itemIds, o.userIds, o.seenIndptr, o.seenIndices);
+  if (contentId) m.contentId = `${snapshotId}:${createHash('sha256').update(body).digest('base64url')}`;
+  return m;
 }
 
 export function servedModel(

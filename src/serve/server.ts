@@ -9,6 +9,7 @@ import { Engine, type EngineConfig } from './engine.js';
 import { registryModels, type ModelFactory } from './model.js';
 import { acquireLearnerLock, tryLearnerLock, type LearnerLock } from './cluster/learner-lock.js';
 import { UpdateBus } from './cluster/updates.js';
+import { checkPoolCacheTtl, DEFAULT_POOL_TTL_SECONDS, poolCacheIdentity, SharedPools } from './shared-pools.js';
 
 export interface StartOptions {
   dataset: Dataset;
@@ -36,6 +37,11 @@ export interface StartOptions {
    * this is called; `chorus serve` exits here so that a supervisor restarts it as a standby.
    */
   onLearnerLockLost?: (reason: string) => void;
+  /**
+   * With `server.redis` (an error without it): whole seconds a candidate pool stays in the shared
+   * cache in Redis (./shared-pools.ts; default 600, at most 7 days); 0 keeps pools in each process only.
+   */
+  poolCacheTtl?: number;
 }
 
 export interface RunningServer {
@@ -55,10 +61,15 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const log = o.log ?? (() => {});
   // Before the store opens: a weak key stops the start with nothing created.
   if (o.adminKey !== undefined) checkAdminKey(o.adminKey);
+  if (o.poolCacheTtl !== undefined && !o.server?.redis) throw new ConfigError('--pool-cache-ttl sets how long candidate pools stay in Redis: give --redis too', 'pool-cache-ttl');
+  const ttl = checkPoolCacheTtl(o.poolCacheTtl ?? DEFAULT_POOL_TTL_SECONDS);
+  // The shared level of the pool cache: without it nothing of it runs (no identity in the store, no hashing).
+  const sharedPools = !!o.server?.redis && ttl > 0;
   const store = openStore(o.store);
   const role = o.engine?.role ?? 'both';
   let lock: LearnerLock | null = null;
   let bus: UpdateBus | null = null;
+  let pools = null as SharedPools | null;
   try {
     const keys = new KeyRing(store);
     if (role !== 'both' && !/^postgres(ql)?:/.test(o.store)) {
@@ -85,17 +96,27 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       }
     }
     if (o.bus !== undefined && role !== 'both') bus = await UpdateBus.open(o.bus, store.url, `chorus ${role} ${process.pid}`);
-    engine = await Engine.open(store, o.dataset, o.models ?? registryModels, o.engine, log, { bus, reloadKeys: () => keys.reload() });
-    await keys.load();
-    let generatedAdminKey: string | undefined;
-    if (o.adminKey) {
-      if (!keys.verify(o.adminKey)) await keys.add(o.adminKey, 'admin', 'CHORUS_ADMIN_KEY');
-    } else if (!keys.hasAdmin()) {
-      generatedAdminKey = (await keys.issue('admin', 'generated at first start')).key;
-    }
+    // The pool cache's identity is created by the process that learns, before it seeds the store
+    // (it holds the learner lock here), so a server, which starts once the store is seeded, finds it.
+    const identity = sharedPools ? await poolCacheIdentity(store.state, role !== 'server') : null;
+    engine = await Engine.open(store, o.dataset, o.models ?? registryModels, o.engine, log, { bus, reloadKeys: () => keys.reload(), sharedPools });
     let app: FastifyInstance;
     let address: string;
+    let generatedAdminKey: string | undefined;
     try {
+      // The learner serves no slates but erases users: it needs the connection to delete their entries.
+      if (sharedPools && engine.config.poolCache > 0) {
+        if (identity) {
+          pools = await SharedPools.open(o.server!.redis!, identity, ttl);
+          engine.useSharedPools(pools);
+        } else log('the store has no pool-cache identity (its learner runs without --redis, or predates it): candidate pools are not shared through Redis');
+      }
+      await keys.load();
+      if (o.adminKey) {
+        if (!keys.verify(o.adminKey)) await keys.add(o.adminKey, 'admin', 'CHORUS_ADMIN_KEY');
+      } else if (!keys.hasAdmin()) {
+        generatedAdminKey = (await keys.issue('admin', 'generated at first start')).key;
+      }
       app = await buildServer(engine, keys, o.server);
       address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
     } catch (e) {
@@ -115,12 +136,14 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
         (closing ??= (async () => {
           await app.close();
           await engine!.close();
+          await pools?.close();
           await bus?.close();
           await lock?.release();
           await store.close();
         })()),
     };
   } catch (e) {
+    await pools?.close();
     await bus?.close();
     await lock?.release();
     await store.close();

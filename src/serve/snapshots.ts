@@ -33,6 +33,11 @@ export interface FittedSnapshot {
  * model that becomes active, already decoded, so the rest of the engine re-aligns to it.
  */
 export class Snapshots {
+  /**
+   * Decode with `ServedModel.contentId` (a SHA-256 of the body): set before `start` where the shared
+   * pool cache is on (./shared-pools.ts), so that no body is hashed where nothing reads the hash.
+   */
+  contentIds = false;
   private served!: ServedModel;
   private meta!: SnapshotMeta;
   private readonly store: Store;
@@ -66,7 +71,7 @@ export class Snapshots {
     if (acts.length > 0) {
       const snap = await this.store.snapshots.getSnapshot(acts[0]!.snapshotId);
       if (!snap) throw new NotFoundError(`active snapshot ${acts[0]!.snapshotId} is missing from the store`);
-      this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory), snap.meta);
+      this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory, this.contentIds), snap.meta);
     } else {
       const meta = await this.add(await this.fit('initial', base));
       await this.activate(meta.id);
@@ -81,12 +86,12 @@ export class Snapshots {
   async follow(id: string): Promise<void> {
     const snap = await this.store.snapshots.getSnapshot(id);
     if (!snap) throw new NotFoundError(`snapshot ${id}, active on the learner, is missing from the store`);
-    this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory), snap.meta);
+    this.use(decodeSnapshot(snap.meta.id, snap.body, this.factory, this.contentIds), snap.meta);
   }
 
   /** Decode a snapshot body with this server's model factory (erasure checks its rewrite this way). */
   decode(id: string, body: Buffer): ServedModel {
-    return decodeSnapshot(id, body, this.factory);
+    return decodeSnapshot(id, body, this.factory, this.contentIds);
   }
 
   /**
@@ -153,7 +158,7 @@ export class Snapshots {
     if (id === this.meta.id) return { meta: this.meta, model: this.served };
     const snap = await this.store.snapshots.getSnapshot(id);
     if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
-    return { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory) };
+    return { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory, this.contentIds) };
   }
 
   /** Serve snapshot `id`; `decoded` is its model already decoded by `peek` (not fetched and decoded again). */
@@ -162,7 +167,7 @@ export class Snapshots {
     if (!found) {
       const snap = await this.store.snapshots.getSnapshot(id);
       if (!snap) throw new NotFoundError(`unknown snapshot "${id}"`, 'id');
-      found = { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory) };
+      found = { meta: snap.meta, model: decodeSnapshot(id, snap.body, this.factory, this.contentIds) };
     }
     await this.store.snapshots.activateSnapshot(id);
     this.use(found.model, found.meta);

@@ -41,6 +41,7 @@ export async function startTestServer(o: Partial<StartOptions> & { dir?: string 
     server: o.server,
     models: o.models,
     ...(o.bus !== undefined ? { bus: o.bus } : {}),
+    ...(o.poolCacheTtl !== undefined ? { poolCacheTtl: o.poolCacheTtl } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.onLearnerLockLost ? { onLearnerLockLost: o.onLearnerLockLost } : {}),
   });

@@ -18,6 +18,7 @@ import { CB_DEFAULTS, validateCbConfig, type CbConfig } from '../../serve/cb-pol
 import { EXPLORATION_KINDS, type ExplorationKind } from '../../serve/exploration.js';
 import { parseInteractions } from '../../serve/namespaces.js';
 import { startServer } from '../../serve/server.js';
+import { checkPoolCacheTtl, MAX_POOL_TTL_SECONDS } from '../../serve/shared-pools.js';
 import { holdStore } from '../../serve/erasure.js';
 import { ID_KEY_ENV, pseudonymiserFromEnv } from '../../privacy/pseudonym.js';
 import { configSection, intFlag, loadConfig, parseParams } from '../config.js';
@@ -60,6 +61,8 @@ export const ServeConfigSchema = z.strictObject({
   historyUsers: z.number().int().min(1).optional(),
   rateLimit: z.number().int().min(0).optional(),
   redis: z.string().optional(),
+  /** With `redis`: whole seconds a candidate pool stays in Redis (default 600, at most 7 days); 0 keeps pools per process. */
+  poolCacheTtl: z.number().int().min(0).max(MAX_POOL_TTL_SECONDS).optional(),
   /** A cluster on one PostgreSQL store (docs/cluster.md): `both` (default), `server` or `learner`. */
   role: z.enum(['both', 'server', 'learner']).optional(),
   /** The cluster's update bus, `nats://host:4222`. */
@@ -99,6 +102,7 @@ interface ServeFlags {
   rateLimit?: string;
   llm?: string;
   redis?: string;
+  poolCacheTtl?: string;
   role?: string;
   bus?: string;
   syncMs?: string;
@@ -204,7 +208,8 @@ export function register(program: Command): void {
     .option('--retrain-every <n>', 'refit the model after n feedback events (default 0: never)')
     .option('--activation-gate <gate>', 'dr: activate a snapshot (or a retrain) only if, on the live log, DR of its ranking minus DR of the active ranking has a 95 % lower bound above 0; none (default): always')
     .option('--rate-limit <n>', 'requests per minute per key (default 60000; 0 disables)')
-    .option('--redis <url>', 'count the rate limits in this Redis (redis://host:6379), shared by every server that uses it')
+    .option('--redis <url>', 'share state between servers in this Redis (redis://host:6379): the rate limits, and the candidate-pool cache (a pool one server computed is served by the others; docs/cluster.md)')
+    .option('--pool-cache-ttl <seconds>', 'with --redis: how long a candidate pool stays in Redis, whole seconds up to 604800 (7 days; default 600; 0: pools stay per process)')
     .option('--role <role>', 'several processes on one PostgreSQL store (docs/cluster.md): server (serves, learns nothing, follows the learner), learner (holds the learner lock, learns from the log, takes admin changes; a second one waits as a standby) or both (default: one process does everything)')
     .option('--bus <url>', 'with --role: the NATS update bus (nats://host:4222) on which the learner announces checkpoints, snapshots and erasures; without it servers poll the store')
     .option('--sync-ms <ms>', 'with --role: how often a server pulls the learner\'s changes from the store (default 500)')
@@ -247,6 +252,11 @@ export function register(program: Command): void {
       if (bus !== undefined && role === 'both') throw new ConfigError('--bus carries a cluster\'s updates: give it with --role server or --role learner', 'bus');
       if (bus !== undefined) checkBusUrl(bus);
       const syncMs = intFlag(flags.syncMs, 'sync-ms', 20) ?? sc.syncMs;
+      const poolCacheTtl = numFlag(flags.poolCacheTtl, 'pool-cache-ttl') ?? sc.poolCacheTtl;
+      if (poolCacheTtl !== undefined) {
+        checkPoolCacheTtl(poolCacheTtl);
+        if ((flags.redis ?? sc.redis) === undefined) throw new ConfigError('--pool-cache-ttl sets how long candidate pools stay in Redis: give --redis too', 'pool-cache-ttl');
+      }
       const dataPath = flags.data ?? config.data ?? demoDataDir();
       const dataset = await loadServeData(dataPath);
       const s = await startServer({
@@ -297,6 +307,7 @@ export function register(program: Command): void {
         },
         log: (m) => writeErr(`chorus serve: ${m}\n`),
         ...(bus !== undefined ? { bus } : {}),
+        ...(poolCacheTtl !== undefined ? { poolCacheTtl } : {}),
         // Another learner may hold the lock a moment later: this one exits (a supervisor restarts it as a standby).
         onLearnerLockLost: (reason) => {
           writeErr(`chorus serve: the learner lock was lost (${reason}); exiting\n`);
