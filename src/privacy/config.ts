@@ -41,7 +41,7 @@ export type DpCountsConfig = z.infer<typeof dpCountsConfigSchema>;
  * instead of ~10³ a step's batch is large at a small rate, and many more steps fit the same ε.
  * Chosen for BPR (64 factors) at ε = 8 on P1's validation split (docs/privacy.md, "Interaction-level").
  */
-export const INTERACTION_DP_DEFAULTS = { sampleRate: 0.05, steps: 400, learningRate: 2 } as const;
+export const INTERACTION_DP_DEFAULTS = { sampleRate: 0.1, steps: 800, learningRate: 8 } as const;
 
 /** `dp` of MF and BPR: DP-SGD on the item parameters (dp-sgd.ts), protecting a user (default) or one interaction. */
 export const dpSgdConfigSchema = z.preprocess(
