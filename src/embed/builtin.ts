@@ -67,43 +67,22 @@ export class BuiltinEmbedder implements Embedder {
     this.id = `builtin:tfidf-svd:v1:${h.digest('hex').slice(0, 16)}`;
   }
 
-  /** Train on a corpus (the catalogue's item texts). */
+  /**
+   * Train on a corpus (the catalogue's item texts). Training is a pure function of the corpus and
+   * config, so the last few trainings are kept and a repeat returns the same state at once: a
+   * hybrid fits its content and sequence members twice each (tuning split, then all of train) on
+   * the same catalogue text, and each fit trained the same encoder again (~2 s on ml-latest-small).
+   */
   static train(corpus: readonly string[], config: Partial<BuiltinConfig> = {}): BuiltinEmbedder {
     const cfg = { ...BUILTIN_DEFAULTS, ...config };
     validate(cfg);
-    const docs = corpus.map((t) => textFeatures(t, cfg.ngramMin, cfg.ngramMax));
-    const df = new Map<string, number>();
-    for (const d of docs) for (const f of d.keys()) df.set(f, (df.get(f) ?? 0) + 1);
-    const minDf = corpus.length < 50 ? 1 : cfg.minDf;
-    let kept = [...df.entries()].filter(([, n]) => n >= minDf);
-    if (kept.length > cfg.maxFeatures) {
-      kept.sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
-      kept = kept.slice(0, cfg.maxFeatures);
-    }
-    // Sorted vocabulary: the model does not depend on the order of the corpus.
-    kept.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-    const vocab = kept.map(([f]) => f);
-    const n = corpus.length;
-    const idf = new Float32Array(vocab.length);
-    for (let f = 0; f < vocab.length; f++) idf[f] = Math.log((1 + n) / (1 + kept[f]![1])) + 1;
-    const index = new Map(vocab.map((f, i) => [f, i]));
-
-    const indptr = new Int32Array(n + 1);
-    const idx: number[] = [];
-    const val: number[] = [];
-    const row = new Map<number, number>();
-    for (let d = 0; d < n; d++) {
-      weighRow(docs[d]!, index, idf, cfg.charWeight, row);
-      const sorted = [...row.keys()].sort((x, y) => x - y);
-      for (const f of sorted) {
-        idx.push(f);
-        val.push(row.get(f)!);
-      }
-      indptr[d + 1] = idx.length;
-    }
-    const a: SparseMatrix = { rows: n, cols: vocab.length, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
-    const svd = randomizedSvd(a, cfg.dim, new Rng(cfg.seed), { powerIterations: cfg.powerIterations });
-    return new BuiltinEmbedder({ config: cfg, vocab, idf, components: svd.components, singularValues: svd.singularValues });
+    const key = trainingKey(corpus, cfg);
+    const known = recentTrainings.get(key);
+    if (known) return new BuiltinEmbedder(known);
+    const state = trainState(corpus, cfg);
+    recentTrainings.set(key, state);
+    if (recentTrainings.size > RECENT_TRAININGS) recentTrainings.delete(recentTrainings.keys().next().value!);
+    return new BuiltinEmbedder(state);
   }
 
   /** Restore a trained encoder from `toJSON()` output. */
@@ -166,6 +145,58 @@ function weighRow(feats: Map<string, number>, index: Map<string, number>, idf: F
     const inv = 1 / Math.sqrt(norm);
     for (const [i, w] of row) row.set(i, w * inv);
   }
+}
+
+/** Trainings kept by `BuiltinEmbedder.train` (oldest dropped first); each is a few MB at most. */
+const RECENT_TRAININGS = 4;
+const recentTrainings = new Map<string, BuiltinState>();
+
+/** What a training depends on: the config and every text, in order. */
+function trainingKey(corpus: readonly string[], cfg: BuiltinConfig): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(cfg));
+  for (const t of corpus) {
+    h.update(`\u0000${t.length}\u0000`);
+    h.update(t);
+  }
+  return `${corpus.length}:${h.digest('hex')}`;
+}
+
+/** TF-IDF vocabulary and randomized SVD of a corpus (see the class comment). */
+function trainState(corpus: readonly string[], cfg: BuiltinConfig): BuiltinState {
+  const docs = corpus.map((t) => textFeatures(t, cfg.ngramMin, cfg.ngramMax));
+  const df = new Map<string, number>();
+  for (const d of docs) for (const f of d.keys()) df.set(f, (df.get(f) ?? 0) + 1);
+  const minDf = corpus.length < 50 ? 1 : cfg.minDf;
+  let kept = [...df.entries()].filter(([, n]) => n >= minDf);
+  if (kept.length > cfg.maxFeatures) {
+    kept.sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+    kept = kept.slice(0, cfg.maxFeatures);
+  }
+  // Sorted vocabulary: the model does not depend on the order of the corpus.
+  kept.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const vocab = kept.map(([f]) => f);
+  const n = corpus.length;
+  const idf = new Float32Array(vocab.length);
+  for (let f = 0; f < vocab.length; f++) idf[f] = Math.log((1 + n) / (1 + kept[f]![1])) + 1;
+  const index = new Map(vocab.map((f, i) => [f, i]));
+
+  const indptr = new Int32Array(n + 1);
+  const idx: number[] = [];
+  const val: number[] = [];
+  const row = new Map<number, number>();
+  for (let d = 0; d < n; d++) {
+    weighRow(docs[d]!, index, idf, cfg.charWeight, row);
+    const sorted = [...row.keys()].sort((x, y) => x - y);
+    for (const f of sorted) {
+      idx.push(f);
+      val.push(row.get(f)!);
+    }
+    indptr[d + 1] = idx.length;
+  }
+  const a: SparseMatrix = { rows: n, cols: vocab.length, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
+  const svd = randomizedSvd(a, cfg.dim, new Rng(cfg.seed), { powerIterations: cfg.powerIterations });
+  return { config: cfg, vocab, idf, components: svd.components, singularValues: svd.singularValues };
 }
 
 function validate(c: BuiltinConfig): void {

@@ -20,6 +20,33 @@ export interface AdamJson {
   v: Float32Array;
 }
 
+/** Rows [0, rows) of `width` values from `offset`; only rows with touched[r] ≠ 0 may hold non-zero gradients. */
+export interface SparseRows {
+  offset: number;
+  width: number;
+  rows: number;
+  touched: Uint8Array;
+}
+
+/** The [from, to) ranges that may hold non-zero gradients, ascending: everything, less the untouched rows. */
+function denseParts(n: number, sparse: SparseRows | undefined): [number, number][] {
+  if (!sparse) return [[0, n]];
+  const { offset, width, rows, touched } = sparse;
+  if (!(offset >= 0 && width > 0 && offset + rows * width <= n && touched.length >= rows)) {
+    throw new ConfigError(`Adam: sparse rows [${offset}, ${offset + rows * width}) do not fit the ${n} parameters`, 'sparse');
+  }
+  const parts: [number, number][] = [[0, offset]];
+  for (let r = 0; r < rows; r++) {
+    if (!touched[r]) continue;
+    const from = offset + r * width;
+    const last = parts[parts.length - 1]!;
+    if (last[1] === from) last[1] = from + width;
+    else parts.push([from, from + width]);
+  }
+  parts.push([offset + rows * width, n]);
+  return parts;
+}
+
 export class Adam {
   readonly config: Required<AdamConfig>;
   private readonly m: Float32Array;
@@ -48,17 +75,30 @@ export class Adam {
     return this.t;
   }
 
-  /** Apply one update from the current gradients (the caller zeroes them afterwards). */
-  step(): void {
+  /**
+   * Apply one update from the current gradients (the caller zeroes them afterwards). `sparse`
+   * names a block of rows of which only the marked ones may hold non-zero gradients (an item
+   * table, most of whose rows a step does not touch): clipping then reads only those rows there.
+   */
+  step(sparse?: SparseRows): void {
     const { lr, beta1, beta2, eps, maxGradNorm } = this.config;
     if (maxGradNorm > 0) {
-      let s = 0;
+      // Zero gradients are skipped, value by value and (with `sparse`) row by row: adding 0
+      // leaves the sum (which starts at +0) unchanged and scaling leaves them 0, so the norm and
+      // the clipped gradients are those of the full pass, in the same order of additions.
       const g = this.grads;
-      for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+      const parts = denseParts(g.length, sparse);
+      let s = 0;
+      for (const [from, to] of parts) {
+        for (let i = from; i < to; i++) {
+          const x = g[i]!;
+          if (x !== 0) s += x * x;
+        }
+      }
       const norm = Math.sqrt(s);
       if (norm > maxGradNorm) {
         const f = maxGradNorm / norm;
-        for (let i = 0; i < g.length; i++) g[i]! *= f;
+        for (const [from, to] of parts) for (let i = from; i < to; i++) if (g[i] !== 0) g[i]! *= f;
       }
     }
     this.t++;

@@ -26,11 +26,8 @@ export function contentPopularity(vectors: Float32Array, dim: number, pop: Float
     if (norm === 0) continue; // no text: nothing to go on
     bestSim.fill(-Infinity);
     let size = 0;
-    for (const j of warm) {
-      const oj = j * dim;
-      let s = 0;
-      for (let m = 0; m < dim; m++) s += vectors[oi + m]! * vectors[oj + m]!;
-      // Insertion into a small sorted buffer (k is ~20, so this beats a heap).
+    // Insertion into a small sorted buffer (k is ~20, so this beats a heap).
+    const offer = (s: number, j: number): void => {
       if (size < kk || s > bestSim[size - 1]!) {
         let p = size < kk ? size++ : size - 1;
         while (p > 0 && bestSim[p - 1]! < s) {
@@ -41,6 +38,41 @@ export function contentPopularity(vectors: Float32Array, dim: number, pop: Float
         bestSim[p] = s;
         bestPop[p] = pop[j]!;
       }
+    };
+    // Four warm items at a time: four independent sums (each in its own order, as one at a time
+    // would add them) share the loads of item i's vector; offered in warm order.
+    let w = 0;
+    for (; w + 4 <= warm.length; w += 4) {
+      const j0 = warm[w]!;
+      const j1 = warm[w + 1]!;
+      const j2 = warm[w + 2]!;
+      const j3 = warm[w + 3]!;
+      const o0 = j0 * dim;
+      const o1 = j1 * dim;
+      const o2 = j2 * dim;
+      const o3 = j3 * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let m = 0; m < dim; m++) {
+        const x = vectors[oi + m]!;
+        s0 += x * vectors[o0 + m]!;
+        s1 += x * vectors[o1 + m]!;
+        s2 += x * vectors[o2 + m]!;
+        s3 += x * vectors[o3 + m]!;
+      }
+      offer(s0, j0);
+      offer(s1, j1);
+      offer(s2, j2);
+      offer(s3, j3);
+    }
+    for (; w < warm.length; w++) {
+      const j = warm[w]!;
+      const oj = j * dim;
+      let s = 0;
+      for (let m = 0; m < dim; m++) s += vectors[oi + m]! * vectors[oj + m]!;
+      offer(s, j);
     }
     let num = 0;
     let den = 0;

@@ -27,8 +27,8 @@ import { topK } from '../util/topk.js';
 import { defaultThreads, WorkerPool, workerUrl } from '../util/workers.js';
 import { BaseRecommender } from './base.js';
 import type { HybridWorkerData, HybridWorkerRequest, MemberFitResult } from './hybrid-worker.js';
+import { WeightGridSearch } from './hybrid-search.js';
 import type { FitOptions, Recommender, SavedModel, UserRef } from './types.js';
-import { listNdcg } from './validation-ndcg.js';
 
 const memberSchema = z.strictObject({
   kind: z.string().min(1),
@@ -419,7 +419,11 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     return { terms, scores, raw };
   }
 
-  /** Simplex-grid search of the weights by NDCG@tuneK on the validation split. */
+  /**
+   * Simplex-grid search of the weights by NDCG@tuneK on the validation split. Each user's member
+   * contributions are computed once and every grid vector is scored on them (./hybrid-search.ts,
+   * which gives the NDCG of fusing all items and ranking P1's candidates, bit for bit).
+   */
   private tuneWeights(fitPart: Dataset, validation: Dataset): { weights: Float64Array; ndcg: number } {
     const M = this.members.length;
     const vCsr = validation.byUser();
@@ -429,41 +433,22 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     if (users.length > this.config.tuneUsers) rng.shuffle(users).splice(this.config.tuneUsers);
     users.sort((a, b) => a - b);
     const n = fitPart.nItems;
-    const k = this.config.tuneK;
     const fCsr = fitPart.byUser();
-    // Per user: each member's contribution (U × M × n floats; ~70 MB for ml-latest-small).
-    const contribs = users.map((u) => {
-      const c = this.members.map(() => new Float32Array(n));
-      this.memberContributions(u, c, fCsr.indices.subarray(fCsr.indptr[u]!, fCsr.indptr[u + 1]!));
-      return c;
-    });
-    const grid = simplexGrid(M, this.config.tuneStep);
-    const fused = new Float32Array(n);
+    const search = new WeightGridSearch(simplexGrid(M, this.config.tuneStep), M, n, this.config.tuneK);
+    const contrib = this.members.map(() => new Float32Array(n));
     const mask = new Uint8Array(n);
-    const truth = new Uint8Array(n);
-    let best = { weights: normalizeWeights(new Float64Array(M).fill(1)), ndcg: -1 };
-    for (const w of grid) {
-      let sum = 0;
-      for (let j = 0; j < users.length; j++) {
-        const u = users[j]!;
-        this.fuse(contribs[j]!, w, fused);
-        for (let i = 0; i < n; i++) mask[i] = this.warm[i] ? 0 : 1; // P1 candidates: known items …
-        for (let p = fCsr.indptr[u]!; p < fCsr.indptr[u + 1]!; p++) mask[fCsr.indices[p]!] = 1; // … minus the user's
-        let nTruth = 0;
-        for (let p = vCsr.indptr[u]!; p < vCsr.indptr[u + 1]!; p++) {
-          const i = vCsr.indices[p]!;
-          if (!truth[i]) {
-            truth[i] = 1;
-            nTruth++;
-          }
-        }
-        sum += listNdcg(topK(fused, k, mask).items, truth, nTruth, k);
-        for (let p = vCsr.indptr[u]!; p < vCsr.indptr[u + 1]!; p++) truth[vCsr.indices[p]!] = 0;
-      }
-      const ndcg = users.length > 0 ? sum / users.length : 0;
-      if (ndcg > best.ndcg) best = { weights: w, ndcg };
+    const candidates = new Int32Array(n);
+    for (const u of users) {
+      const seen = fCsr.indices.subarray(fCsr.indptr[u]!, fCsr.indptr[u + 1]!);
+      this.memberContributions(u, contrib, seen);
+      // P1 candidates: known items, minus the user's.
+      for (let i = 0; i < n; i++) mask[i] = this.warm[i] ? 0 : 1;
+      for (const i of seen) mask[i] = 1;
+      let nc = 0;
+      for (let i = 0; i < n; i++) if (!mask[i]) candidates[nc++] = i;
+      search.addUser(contrib, candidates.subarray(0, nc), vCsr.indices.subarray(vCsr.indptr[u]!, vCsr.indptr[u + 1]!));
     }
-    return best;
+    return search.best({ weights: normalizeWeights(new Float64Array(M).fill(1)), ndcg: -1 });
   }
 
   protected getState(): Record<string, unknown> {

@@ -35,6 +35,29 @@ export class Rng {
     return t;
   }
 
+  /**
+   * The next n values of `nextUint32` into out[0..n), the same sequence, with the state held in
+   * locals for the loop (hot loops such as dropout masks draw millions of words; the fields are
+   * written once at the end).
+   */
+  fillUint32(out: Uint32Array, n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= out.length)) throw new RangeError(`fillUint32: n must be an integer in 0..${out.length} (out.length), got ${n}`);
+    let { a, b, c, d } = this;
+    for (let i = 0; i < n; i++) {
+      const t = (((a + b) >>> 0) + d) >>> 0;
+      d = (d + 1) >>> 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) >>> 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) >>> 0;
+      out[i] = t;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     return this.nextUint32() / 4294967296;

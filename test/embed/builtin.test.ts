@@ -33,6 +33,22 @@ describe('BuiltinEmbedder', () => {
     expect(a.id).toMatch(/^builtin:tfidf-svd:v1:[0-9a-f]{16}$/);
   });
 
+  it('serves a repeated training from its recent ones, the same state a fresh training gives', () => {
+    const first = BuiltinEmbedder.train(CORPUS, { dim: 8, seed: 11 });
+    // A repeat shares the kept state (no second SVD) …
+    expect(BuiltinEmbedder.train(CORPUS, { dim: 8, seed: 11 }).toJSON().components).toBe(first.toJSON().components);
+    // … but another seed, config or corpus is trained afresh.
+    expect(BuiltinEmbedder.train(CORPUS, { dim: 8, seed: 12 }).id).not.toBe(first.id);
+    expect(BuiltinEmbedder.train(CORPUS, { dim: 6, seed: 11 }).id).not.toBe(first.id);
+    expect(BuiltinEmbedder.train(CORPUS.slice(1), { dim: 8, seed: 11 }).id).not.toBe(first.id);
+    // Four other trainings push the first out: training it again computes it anew, bit for bit.
+    for (let s = 20; s < 24; s++) BuiltinEmbedder.train(CORPUS, { dim: 4, seed: s });
+    const again = BuiltinEmbedder.train(CORPUS, { dim: 8, seed: 11 });
+    expect(again.toJSON().components).not.toBe(first.toJSON().components);
+    expect(again.id).toBe(first.id);
+    expect(again.toJSON().components).toEqual(first.toJSON().components);
+  });
+
   it('does not depend on corpus order', async () => {
     const a = BuiltinEmbedder.train(CORPUS, { dim: 6 });
     const b = BuiltinEmbedder.train([...CORPUS].reverse(), { dim: 6 });

@@ -307,6 +307,44 @@ describe('causality and determinism', () => {
     expect(new Dropout(0.5, new Rng(1)).forward(x, 200, false)).toBe(x);
   });
 
+  it('dropout: the mask is byte b of the (i / 4)-th draw, and the draws continue where it stopped', () => {
+    // n not a multiple of 4: the last word is drawn whole and its unused bytes are dropped.
+    const n = 4 * 37 + 3;
+    const x = Float32Array.from({ length: n }, (_, i) => 1 + i);
+    const rng = new Rng(77);
+    const d = new Dropout(0.4, rng);
+    const y1 = Float32Array.from(d.forward(x, n, true));
+    const y2 = Float32Array.from(d.forward(x, 9, true));
+    const oracle = new Rng(77);
+    const cut = Math.round(256 * 0.4);
+    const expectMask = (len: number, y: Float32Array): void => {
+      let bits = 0;
+      for (let i = 0; i < len; i++) {
+        if ((i & 3) === 0) bits = oracle.nextUint32();
+        const keep = (bits & 255) >= cut;
+        bits >>>= 8;
+        expect(y[i]).toBe(keep ? Math.fround(x[i]! * (256 / (256 - cut))) : 0);
+      }
+    };
+    expectMask(n, y1);
+    expectMask(9, y2);
+    // The layer's generator is left where one draw per word would leave it.
+    expect(rng.nextUint32()).toBe(oracle.nextUint32());
+  });
+
+  it('Rng.fillUint32 gives the words nextUint32 would, one by one', () => {
+    const a = new Rng(5);
+    const b = new Rng(5);
+    a.next();
+    b.next();
+    const words = new Uint32Array(1001);
+    a.fillUint32(words, 1000);
+    expect(Array.from(words.subarray(0, 1000))).toEqual(Array.from({ length: 1000 }, () => b.nextUint32()));
+    expect(words[1000]).toBe(0);
+    expect(a.next()).toBe(b.next());
+    expect(() => a.fillUint32(words, 1002)).toThrow(/out\.length/);
+  });
+
   it('encodeHistory reads only the last maxLen items and is deterministic', () => {
     const enc = new GruEncoder({ nItems: 30, dim: 6, layers: 1, maxLen: 4, dropout: 0.3 }, new Rng(14));
     const a = encodeHistory(enc, Int32Array.from([1, 2, 3, 4, 5, 6]), 30, new Float32Array(6));

@@ -14,6 +14,7 @@ export class Dropout {
   private mask: Float32Array = new Float32Array(0);
   private y: Float32Array = new Float32Array(0);
   private dx: Float32Array = new Float32Array(0);
+  private words: Uint32Array = new Uint32Array(0);
   private n = 0;
   private active = false;
 
@@ -33,14 +34,21 @@ export class Dropout {
     this.y = grow(this.y, n);
     const cut = Math.round(256 * this.p);
     const scale = 256 / (256 - cut);
-    const { mask, y, rng } = this;
-    let bits = 0;
-    for (let i = 0; i < n; i++) {
-      if ((i & 3) === 0) bits = rng.nextUint32();
-      const m = (bits & 255) < cut ? 0 : scale;
-      bits >>>= 8;
-      mask[i] = m;
-      y[i] = x[i]! * m;
+    // One word per four values, drawn in one batch (the same words, in order, as one draw each).
+    const words = (n + 3) >>> 2;
+    if (this.words.length < words) this.words = new Uint32Array(Math.max(words, Math.ceil(this.words.length * 1.5)));
+    this.rng.fillUint32(this.words, words);
+    const { mask, y } = this;
+    const w32 = this.words;
+    for (let w = 0, i = 0; w < words; w++) {
+      let bits = w32[w]!;
+      const end = Math.min(n, i + 4);
+      for (; i < end; i++) {
+        const m = (bits & 255) < cut ? 0 : scale;
+        bits >>>= 8;
+        mask[i] = m;
+        y[i] = x[i]! * m;
+      }
     }
     return y;
   }
