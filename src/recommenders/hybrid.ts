@@ -220,7 +220,7 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
    * workers refit the heavy members (it blocks this thread: a worker that finishes meanwhile waits
    * for its next job until the search ends). Ordered heaviest first over both groups, the search
    * came last, a serial tail (P1 `pos4`, `hybrid-seq`: ~100 s after ~115 CPU s of fits per worker,
-   * docs/benchmarks.md). A kind
+   * docs/benchmarks.md, measured before ./hybrid-search.ts made the search cheaper). A kind
    * this thread registered at run time (marl's `team-item`) is unknown to the workers: those fits
    * run here, one after another, meanwhile.
    */
