@@ -8,6 +8,7 @@
  *   node --import tsx bench/store-latency.ts <store URL> [--rate 500] [--seconds 10]
  *   e.g. sqlite:/tmp/lat.db   postgres://postgres@127.0.0.1:5432/chorus_lat (an existing database)
  */
+import { readFileSync } from 'node:fs';
 import { newEventId } from '../src/serve/event-id.js';
 import { openStore } from '../src/store/open.js';
 import { numArg } from './args.js';
@@ -47,7 +48,7 @@ for (let k = 0; k < n; k++) {
 await Promise.all(all);
 await store.close();
 const q = (xs: number[], p: number): string => xs[Math.floor(p * (xs.length - 1))]!.toFixed(2);
-console.log(`store ${url.split('?')[0]}, ${rate} requests/s for ${seconds} s, ${new Date().toISOString()}, load ${(await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(`store ${url.split('?')[0]}, ${rate} requests/s for ${seconds} s, ${new Date().toISOString()}, load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log('| call | p50 ms | p90 ms | p99 ms | max ms |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [k, xs] of Object.entries(lat)) {

@@ -55,7 +55,7 @@ export const dpSgdConfigSchema = z.preprocess(
        * interactions — every step samples users and clips each user's whole gradient. `interaction`:
        * add or remove one interaction (event-level DP) — every step samples interactions and clips
        * each one's gradient; a user with m interactions is protected at about m·ε (group privacy),
-       * far weaker, but it is the guarantee most published DP recommenders report.
+       * far weaker, but it is the guarantee many published DP recommenders report (rating-level DP).
        */
       unit: z.enum(['user', 'interaction']).default('user'),
       /** L2 bound on each unit's gradient of the item parameters, per step. */
