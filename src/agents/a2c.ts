@@ -45,6 +45,7 @@ export class A2cAgent extends PolicyGradientAgent<A2cConfig> {
 
   override observe(t: Transition): boolean {
     if (!this.training) return false;
+    this.learnRetrieval(t);
     this.steps.push(this.pending.recall(t));
     this.rewards.push(t.reward);
     this.nexts.push(snapshotObservation(t.next));

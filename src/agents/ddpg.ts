@@ -240,6 +240,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
 
   override observe(t: Transition): boolean {
     if (!this.training) return false;
+    this.learnRetrieval(t);
     if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
     return true;
   }
@@ -267,7 +268,7 @@ export class DdpgAgent extends NeuralAgent<DdpgConfig> {
     const nextVal = this.nextVal.fill(0, 0, B);
     for (let t = 0; t < B; t++) {
       if (batch[t]!.done) continue;
-      const cands = this.source.top(batch[t]!.next, nextCandidates);
+      const cands = this.source.topCached(batch[t]!.next, nextCandidates);
       if (cands.length === 0) continue;
       const s = nextStates.subarray(t * this.sd, (t + 1) * this.sd);
       this.protoAction(this.actorTarget, s, this.proto, 0);

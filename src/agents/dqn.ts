@@ -30,6 +30,20 @@ export interface DqnConfig extends ReplayConfig {
   epsilonDecaySteps: number;
   /** Double DQN (online argmax, target value); false = plain max of the target net. */
   double: boolean;
+  /**
+   * Huber loss threshold. Clicks are rare and their rewards large, and beyond δ the Huber loss
+   * regresses toward a median rather than the mean, which under-values items with a small chance
+   * of a large reward; a large δ is the squared loss.
+   */
+  huberDelta: number;
+  /**
+   * Q(s, i) = the retrieval model's score of i (a ridge regression of the click reward on LinUCB's
+   * features, solved exactly) + the network's output: the network learns only what the linear,
+   * myopic estimate misses — the rest of the immediate reward and the discounted future (the
+   * TD target minus the linear score). At initialisation the agent ranks as the linear model
+   * does. Needs `retrieval: 'linear'`.
+   */
+  residual: boolean;
 }
 
 export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
@@ -45,6 +59,8 @@ export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   tau: 0.01,
   nextCandidates: 20,
   double: true,
+  huberDelta: 1,
+  residual: false,
 };
 
 type Sample = ReplaySample;
@@ -71,6 +87,8 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     for (const f of ['epsilon', 'epsilonStart'] as const) {
       if (!(config[f] >= 0 && config[f] <= 1)) throw new ConfigError(`${f} must be in [0, 1], got ${config[f]}`, f);
     }
+    if (config.residual && config.retrieval !== 'linear') throw new ConfigError("residual needs retrieval 'linear' (the linear score it adds to the network's)", 'residual');
+    if (!(config.huberDelta > 0)) throw new ConfigError(`huberDelta must be > 0, got ${config.huberDelta}`, 'huberDelta');
     for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'trainEvery'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
     }
@@ -97,6 +115,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     this.x = grow(this.x, n * this.pairs.dim);
     this.pairs.fill(obs, cands, this.x);
     const qv = this.q.forward(this.x, n);
+    if (this.config.residual) this.addLinear(qv, this.x, n);
     if (this.order.length < n) this.order = new Int32Array(n * 2);
     topPositions(qv, n, n, this.order);
     const eps = this.training ? this.epsilon : 0;
@@ -128,6 +147,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
 
   override observe(t: Transition): boolean {
     if (!this.training) return false;
+    this.learnRetrieval(t);
     if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
     return true;
   }
@@ -147,7 +167,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     const nextC: Int32Array[] = [];
     let rows = 0;
     for (const b of batch) {
-      const c = b.done ? new Int32Array(0) : this.source.top(b.next, nextCandidates);
+      const c = b.done ? new Int32Array(0) : this.source.topCached(b.next, nextCandidates);
       nextC.push(c);
       rows += c.length;
     }
@@ -163,6 +183,10 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       }
       const tq = Float32Array.from(this.target.forward(this.x, rows));
       const oq = double ? this.q.forward(this.x, rows) : tq;
+      if (this.config.residual) {
+        this.addLinear(tq, this.x, rows);
+        if (oq !== tq) this.addLinear(oq, this.x, rows);
+      }
       r = 0;
       for (let t = 0; t < batch.length; t++) {
         const n = nextC[t]!.length;
@@ -186,12 +210,14 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       const b = batch[t]!;
       this.pairs.fill(b.obs, b.items, this.x, r, stateEnc?.subarray(t * enc!.dim, (t + 1) * enc!.dim));
       const boot = b.done ? 0 : gamma * nextVal[t]!;
-      for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + boot;
+      // Residual: the network's target is what the linear score (the row's last column) leaves.
+      const res = this.config.residual;
+      for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + boot - (res ? this.x[(r + p + 1) * D - 1]! : 0);
       r += b.items.length;
     }
     this.q.zeroGrad();
     const pred = this.q.forward(this.x, rows);
-    huberLoss(pred, this.y, rows, this.g);
+    huberLoss(pred, this.y, rows, this.g, this.config.huberDelta);
     if (enc) {
       // The same loss trains the encoder: Q's input gradient, per sample over its shown items.
       const dx = this.q.backward(this.g.subarray(0, rows), true)!;
@@ -202,6 +228,12 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     } else this.q.backward(this.g.subarray(0, rows));
     this.opt.step();
     this.target.softUpdateFrom(this.q, tau);
+  }
+
+  /** Adds each row's linear retrieval score (the last column of the pair rows) to q. */
+  private addLinear(q: Float32Array, x: Float32Array, rows: number): void {
+    const D = this.pairs.dim;
+    for (let r = 0; r < rows; r++) q[r]! += x[(r + 1) * D - 1]!;
   }
 
   protected networks(): Record<string, { net: Mlp; opt?: Adam }> {

@@ -23,6 +23,7 @@ import type { ActOptions, Transition } from './types.js';
 import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } from './state.js';
 import { HistoryEncoder, encoderConfigOf, type EncoderStateConfig } from './encoder-state.js';
 import { logPopularity } from '../util/log-popularity.js';
+import { LinearBanditStats } from './linear-bandit.js';
 
 /**
  * Knobs every neural agent shares. The encoder ones (./encoder-state.ts) are optional: absent
@@ -43,6 +44,22 @@ export interface NeuralConfig extends Partial<EncoderStateConfig> {
   lr: number;
   /** State featuriser settings (see state.ts). */
   state?: Partial<StateConfig>;
+  /**
+   * Append the elementwise products h ⊙ x_i and g ⊙ c_i (LinUCB's interaction features) to each
+   * pair row. A ReLU network approximates products of its inputs poorly; these give it the
+   * bilinear user-item and genre-satiation terms directly. Absent = false (older saved agents).
+   */
+  products?: boolean;
+  /**
+   * How the per-step candidates are retrieved: `prior`, the top items by the context's myopic
+   * prior (fixed per user); `linear`, the top items by a ridge regression of the click reward on
+   * LinUCB's features φ(state, item) (./linear-bandit.ts), learned online from every shown item
+   * and re-scored over the whole catalogue at each step — the retrieval stage of a two-stage
+   * recommender, so the network re-ranks what a learned state-aware model finds, not what a
+   * static user prior does. With `linear` each pair row also carries that model's score.
+   * Absent = prior (older saved agents).
+   */
+  retrieval?: 'prior' | 'linear';
 }
 
 export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
@@ -51,6 +68,8 @@ export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
   hidden: [64, 64],
   gamma: 0.9,
   lr: 1e-3,
+  products: false,
+  retrieval: 'prior',
 };
 
 /** A copy of an observation that later env steps cannot mutate. */
@@ -83,12 +102,113 @@ export class CandidateSource {
   private readonly zpriors = new Map<number, Float32Array>();
   private readonly seen: Uint8Array;
   private readonly maxCached = 2048;
+  /** With `retrieval: 'linear'`: the ridge model that ranks the catalogue per state, else null. */
+  readonly linear: LinearBanditStats | null;
+  private linearStale = false;
+  private readonly linScores: Float64Array;
+  private readonly phiBuf: Float64Array;
 
-  constructor(ctx: AgentContext, n: number, nRandom: number) {
+  constructor(ctx: AgentContext, n: number, nRandom: number, retrieval: 'prior' | 'linear' = 'prior') {
     this.ctx = ctx;
     this.n = Math.max(1, n);
     this.nRandom = Math.max(0, nRandom);
     this.seen = new Uint8Array(ctx.items.nItems);
+    // LinUCB's defaults (ridge 1, popularity prior 0.5): before any feedback it retrieves by popularity.
+    this.linear = retrieval === 'linear' ? new LinearBanditStats(ctx, 1, 0.5) : null;
+    this.linScores = new Float64Array(retrieval === 'linear' ? ctx.items.nItems : 0);
+    this.phiBuf = new Float64Array(this.linear ? this.linear.f.dim : 0);
+  }
+
+  /** Learn the retrieval model from a transition (every shown item with its click reward); no-op for `prior`. */
+  learn(t: Transition): void {
+    if (!this.linear || t.slate.items.length === 0) return;
+    this.linear.observe(t);
+    this.linearStale = true;
+    this.learned++;
+  }
+
+  /** Transitions the retrieval model has learned from (its age, for `topCached`). */
+  private learned = 0;
+  private readonly topCache = new WeakMap<Observation, { at: number; n: number; items: Int32Array }>();
+
+  /**
+   * `top(obs, n)` remembered per observation object (replay buffers keep theirs) and recomputed
+   * once the retrieval model has learned `maxAge` more transitions since: bootstrap targets read
+   * the next states' candidates many times, and re-scoring the catalogue each time would cost
+   * more than the network's own step. With `prior` retrieval it is `top` (fixed per user anyway).
+   */
+  topCached(obs: Observation, n: number, maxAge = 1000): Int32Array {
+    if (!this.linear) return this.top(obs, n);
+    const c = this.topCache.get(obs);
+    if (c && c.n === n && this.learned - c.at <= maxAge) return c.items;
+    const items = this.top(obs, n);
+    this.topCache.set(obs, { at: this.learned, n, items });
+    return items;
+  }
+
+  private theta(): Float64Array {
+    const lin = this.linear!;
+    if (this.linearStale) {
+      lin.refresh();
+      this.linearStale = false;
+    }
+    return lin.theta;
+  }
+
+  /** The retrieval model's score of each item in `items` at this observation (0 for `prior`). */
+  linearScores(obs: Observation, items: ArrayLike<number>, out: Float32Array): Float32Array {
+    const lin = this.linear;
+    if (!lin) return out.fill(0, 0, items.length);
+    const th = this.theta();
+    lin.f.setState(obs);
+    const D = lin.f.dim;
+    for (let q = 0; q < items.length; q++) {
+      lin.f.phi(items[q]!, this.phiBuf);
+      let v = 0;
+      for (let j = 0; j < D; j++) v += th[j]! * this.phiBuf[j]!;
+      out[q] = v;
+    }
+    return out;
+  }
+
+  /** The best `n` items not marked in `this.seen` by the retrieval model at this observation, best first (ties by index). */
+  private linearTop(obs: Observation, n: number, out: number[]): void {
+    const lin = this.linear!;
+    lin.f.setState(obs);
+    const sc = this.linScores;
+    lin.f.scoreAll(this.theta(), sc);
+    // Partial selection: a min-heap of the n best, then sorted.
+    const heap: number[] = [];
+    const worse = (a: number, b: number) => sc[a]! < sc[b]! || (sc[a] === sc[b] && a > b);
+    const down = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
+        if (m === i) return;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    };
+    for (let i = 0; i < sc.length; i++) {
+      if (this.seen[i]) continue;
+      if (heap.length < n) {
+        heap.push(i);
+        for (let c = heap.length - 1; c > 0; ) {
+          const p = (c - 1) >> 1;
+          if (!worse(heap[c]!, heap[p]!)) break;
+          [heap[c], heap[p]] = [heap[p]!, heap[c]!];
+          c = p;
+        }
+      } else if (worse(heap[0]!, i)) {
+        heap[0] = i;
+        down(0);
+      }
+    }
+    heap.sort((a, b) => sc[b]! - sc[a]! || a - b);
+    for (const i of heap) out.push(i);
   }
 
   get maxSize(): number {
@@ -146,12 +266,17 @@ export class CandidateSource {
       this.seen.fill(0);
       return Int32Array.from(out);
     }
-    const ranked = this.rankedFor(obs.user);
-    for (let q = 0; q < ranked.length && out.length < this.n; q++) {
-      const i = ranked[q]!;
-      if (!this.seen[i]) {
-        out.push(i);
-        this.seen[i] = 1;
+    if (this.linear) {
+      this.linearTop(obs, this.n, out);
+      for (const i of out) this.seen[i] = 1;
+    } else {
+      const ranked = this.rankedFor(obs.user);
+      for (let q = 0; q < ranked.length && out.length < this.n; q++) {
+        const i = ranked[q]!;
+        if (!this.seen[i]) {
+          out.push(i);
+          this.seen[i] = 1;
+        }
       }
     }
     // Random unseen items; bounded tries so a nearly exhausted catalogue cannot loop forever.
@@ -201,9 +326,12 @@ export class CandidateSource {
     const nItems = this.ctx.items.nItems;
     const h = obs.history;
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 1;
-    const ranked = this.rankedFor(obs.user);
     const out: number[] = [];
-    for (let q = 0; q < ranked.length && out.length < n; q++) if (!this.seen[ranked[q]!]) out.push(ranked[q]!);
+    if (this.linear) this.linearTop(obs, n, out);
+    else {
+      const ranked = this.rankedFor(obs.user);
+      for (let q = 0; q < ranked.length && out.length < n; q++) if (!this.seen[ranked[q]!]) out.push(ranked[q]!);
+    }
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 0;
     return Int32Array.from(out);
   }
@@ -222,15 +350,20 @@ export class PairFeatures {
   readonly source: CandidateSource;
   private readonly logPop: Float64Array;
   private dStates: Float32Array = new Float32Array(0);
+  private lin: Float32Array = new Float32Array(0);
 
-  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null) {
+  /** Whether rows carry the h ⊙ x_i and g ⊙ c_i products (NeuralConfig.products). */
+  readonly products: boolean;
+
+  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null, products = false) {
     this.ctx = ctx;
     this.source = source;
     this.featuriser = new StateFeaturiser(ctx, stateConfig);
     this.encoder = encoder;
+    this.products = products;
     this.stateDim = this.featuriser.dim + (encoder ? encoder.dim : 0);
     const { dim, categoryNames } = ctx.items;
-    this.itemDim = dim + categoryNames.length + 5;
+    this.itemDim = dim + categoryNames.length + 5 + (products ? dim + categoryNames.length : 0) + (source.linear ? 1 : 0);
     this.dim = this.stateDim + this.itemDim;
     this.state = new Float32Array(this.stateDim);
     this.logPop = logPopularity(ctx.items.popularity);
@@ -313,6 +446,10 @@ export class PairFeatures {
     const z = this.source.zPrior(obs.user);
     const { dim: d, vectors, categoryNames, catIndptr, catIndices, cold } = this.ctx.items;
     const nC = categoryNames.length;
+    if (this.source.linear) {
+      this.lin = grow(this.lin, items.length);
+      this.source.linearScores(obs, items, this.lin);
+    }
     for (let q = 0; q < items.length; q++) {
       const i = items[q]!;
       const o = (row0 + q) * this.dim;
@@ -338,7 +475,17 @@ export class PairFeatures {
       out[p++] = this.logPop[i]!;
       out[p++] = z[i]!;
       out[p++] = dot;
-      out[p] = overlap;
+      out[p++] = overlap;
+      if (this.products) {
+        for (let k = 0; k < d; k++) out[p + k] = vectors[vo + k]! * s[k]!;
+        p += d;
+        const c0 = catIndptr[i]!;
+        const c1 = catIndptr[i + 1]!;
+        const share = c1 > c0 ? 1 / (c1 - c0) : 0;
+        for (let c = c0; c < c1; c++) out[p + catIndices[c]!] = s[d + catIndices[c]!]! * share;
+        p += nC;
+      }
+      if (this.source.linear) out[p] = this.lin[q]!;
     }
   }
 }
@@ -475,13 +622,13 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
   constructor(ctx: AgentContext, config: C) {
     super(ctx, config);
     validateNeuralConfig(config);
-    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates);
+    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates, config.retrieval ?? 'prior');
     const enc = encoderConfigOf(config);
     if (enc.encoder !== 'none' && !this.trainsEncoder()) {
       // (The subclass's `name` field is not set yet here, hence no name in the message.)
       throw new ConfigError('this agent does not train a history encoder, so encoder must be none (dqn, reinforce, a2c and ppo train one)', 'encoder');
     }
-    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed));
+    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed), config.products === true);
     this.initRng = new Rng((config.seed ^ 0x5bd1e995) >>> 0);
   }
 
@@ -491,6 +638,11 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
    */
   protected trainsEncoder(): boolean {
     return false;
+  }
+
+  /** Subclasses call this from `observe` while training: the retrieval model learns every transition. */
+  protected learnRetrieval(t: Transition): void {
+    if (this.training) this.source.learn(t);
   }
 
   /** Every network (with its optimiser, if trained) that makes up the agent's learned state. */
@@ -509,6 +661,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
     const out: Record<string, unknown> = { nets, extra: this.extraState() };
     // Only with an encoder, so an agent without one saves exactly what it saved before.
     if (this.pairs.encoder) out.encoder = this.pairs.encoder.toJSON();
+    if (this.source.linear) out.retrieval = this.source.linear.getState();
     return out;
   }
 
@@ -523,6 +676,13 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
       if (opt && s.adam) opt.load(s.adam);
     }
     if (this.pairs.encoder) this.pairs.encoder.load(state.encoder);
+    if (this.source.linear) {
+      const r = state.retrieval as Record<string, unknown> | undefined;
+      if (!r || !(r.ainv instanceof Float64Array) || !(r.b instanceof Float64Array) || r.b.length !== this.source.linear.d) {
+        throw new ModelStateError(`${this.name}: saved retrieval model is missing or has another shape`);
+      }
+      this.source.linear.setState(r);
+    }
     this.loadExtraState((state.extra ?? {}) as Record<string, unknown>);
   }
 }

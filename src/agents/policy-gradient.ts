@@ -81,6 +81,7 @@ export abstract class RolloutAgent<C extends RolloutConfig> extends PolicyGradie
 
   override observe(t: Transition): boolean {
     if (!this.training) return false;
+    this.learnRetrieval(t);
     const session = this.sessions.session(t, () => this.nextSession++);
     this.rollout.push({ p: this.pending.recall(t), reward: t.reward, next: snapshotObservation(t.next), done: t.done, session });
     return true;

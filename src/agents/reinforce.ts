@@ -60,6 +60,7 @@ export class ReinforceAgent extends PolicyGradientAgent<ReinforceConfig> {
 
   override observe(t: Transition): boolean {
     if (!this.training) return false;
+    this.learnRetrieval(t);
     this.k = Math.max(this.k, t.slate.items.length);
     const ep = this.sessions.session(t, () => ({ steps: [], rewards: [] }));
     ep.steps.push(this.pending.recall(t));

@@ -183,3 +183,152 @@ export function runOrderEpisodes(agent: Agent, env: Env, episodes: number, seed0
   }
   return total / episodes;
 }
+
+/**
+ * A task whose optimum needs planning (γ > 0), for the planning tests (planning.test.ts).
+ *
+ * 16 items of two kinds, told apart by their item vectors and genres: even items are "bait"
+ * (genre `bait`, vector ≈ [1, 0, ·]), odd items "good" (genre `good`, vector ≈ [0, 1, ·]); flat
+ * popularity, no context. Slates of one item; the shown item is always clicked and joins the
+ * history (the agents never show a history item again). A bait click pays PLAN_BAIT = 1 and ends
+ * the session (the user leaves); a good click pays PLAN_GOOD = 0.4 and the session goes on, up to
+ * PLAN_HORIZON = 5 steps. 8 good items cover a whole session.
+ *
+ * Backward induction, V_H = 0, V_t = max(bait, good + γ V_{t+1}): the optimal policy shows good
+ * items while good + γ V_{t+1} > bait and bait at the last step (nothing is lost by ending a
+ * session that is over anyway). For γ = PLAN_GAMMA = 0.9 that is good ×4 then bait, worth
+ * 0.4 (1 + .9 + .81 + .729) + .6561 ≈ 2.03 discounted (PLAN_OPTIMAL_DISCOUNTED) and
+ * 4 × 0.4 + 1 = 2.6 undiscounted (PLAN_OPTIMAL_RETURN, the same policy for every γ > 0.6).
+ * The myopic policy (γ = 0: bait pays more now) shows bait at once and gets 1
+ * (PLAN_MYOPIC_RETURN); good at every step gets 2.0 (PLAN_ALL_GOOD_RETURN), 77 % of the optimum,
+ * so ≥ 90 % needs the step-dependent policy. The step is observable (t / horizon in the state).
+ */
+export const PLAN_N_ITEMS = 16;
+export const PLAN_HORIZON = 5;
+export const PLAN_BAIT = 1;
+export const PLAN_GOOD = 0.4;
+export const PLAN_GAMMA = 0.9;
+
+/** Whether item i is bait (even) rather than good (odd). */
+export function isBait(i: number): boolean {
+  return i % 2 === 0;
+}
+
+/** The optimal expected discounted return from step 0 (backward induction over the steps left). */
+export function planningOptimum(gamma: number): number {
+  let v = 0;
+  for (let t = PLAN_HORIZON - 1; t >= 0; t--) v = Math.max(PLAN_BAIT, PLAN_GOOD + gamma * v);
+  return v;
+}
+
+/**
+ * The undiscounted return of the policy that is optimal for discount `gamma` (ties go to bait, as
+ * a myopic learner with γ = 0 breaks them): good while good + γ V_{t+1} > bait, else bait.
+ */
+export function planningPolicyReturn(gamma: number): number {
+  const v = new Array<number>(PLAN_HORIZON + 1).fill(0);
+  for (let t = PLAN_HORIZON - 1; t >= 0; t--) v[t] = Math.max(PLAN_BAIT, PLAN_GOOD + gamma * v[t + 1]!);
+  let total = 0;
+  for (let t = 0; t < PLAN_HORIZON; t++) {
+    if (PLAN_GOOD + gamma * v[t + 1]! > PLAN_BAIT) total += PLAN_GOOD;
+    else return total + PLAN_BAIT;
+  }
+  return total;
+}
+
+export const PLAN_OPTIMAL_DISCOUNTED = planningOptimum(PLAN_GAMMA);
+export const PLAN_OPTIMAL_RETURN = planningPolicyReturn(1);
+export const PLAN_MYOPIC_RETURN = planningPolicyReturn(0);
+export const PLAN_ALL_GOOD_RETURN = PLAN_HORIZON * PLAN_GOOD;
+
+export function planningContext(): AgentContext {
+  const dim = 3;
+  const vectors = new Float32Array(PLAN_N_ITEMS * dim);
+  const rng = new Rng(17);
+  const catIndptr = new Int32Array(PLAN_N_ITEMS + 1);
+  const catIndices = new Int32Array(PLAN_N_ITEMS);
+  for (let i = 0; i < PLAN_N_ITEMS; i++) {
+    const g = isBait(i) ? 0 : 1;
+    for (let j = 0; j < 2; j++) vectors[i * dim + j] = (j === g ? 1 : 0) + 0.1 * rng.normal();
+    vectors[i * dim + 2] = 0.3 * rng.normal();
+    catIndptr[i + 1] = i + 1;
+    catIndices[i] = g;
+  }
+  return {
+    items: {
+      nItems: PLAN_N_ITEMS,
+      dim,
+      vectors,
+      categoryNames: ['bait', 'good'],
+      catIndptr,
+      catIndices,
+      popularity: new Float32Array(PLAN_N_ITEMS).fill(10),
+      cold: new Uint8Array(PLAN_N_ITEMS),
+    },
+    nUsers: 30,
+    slateSize: 1,
+    horizon: PLAN_HORIZON,
+  };
+}
+
+export class PlanningEnv implements Env {
+  readonly nItems = PLAN_N_ITEMS;
+  readonly slateSize = 1;
+  private user = 0;
+  private t = 0;
+  private history: number[] = [];
+
+  private obs(): Observation {
+    return { user: this.user, history: Int32Array.from(this.history), t: this.t };
+  }
+
+  reset(seed: number): Observation {
+    this.user = new Rng(seed).int(30);
+    this.t = 0;
+    this.history = [];
+    return this.obs();
+  }
+
+  /** Only the first slate position counts; an item already consumed (or none) gets no click, pays 0 and the session goes on. */
+  step(slate: Slate): StepResult {
+    const k = slate.items.length;
+    const clicks = new Int32Array(k);
+    const i = k > 0 ? slate.items[0]! : -1;
+    let reward = 0;
+    let left = false;
+    if (i >= 0 && i < PLAN_N_ITEMS && !this.history.includes(i)) {
+      clicks[0] = 1;
+      reward = isBait(i) ? PLAN_BAIT : PLAN_GOOD;
+      left = isBait(i);
+      this.history.push(i);
+    }
+    this.t++;
+    return {
+      observation: this.obs(),
+      reward,
+      parts: { R: reward, G: 0, A: 0 },
+      done: left || this.t >= PLAN_HORIZON,
+      info: { clicks, purchases: new Int32Array(k), ratings: new Float32Array(k).fill(NaN), propensities: slate.propensities },
+    };
+  }
+}
+
+/** runEpisodes for slates of one item and sessions that may end early (PlanningEnv). */
+export function runPlanningEpisodes(agent: Agent, env: Env, episodes: number, seed0: number, train: boolean): number {
+  let total = 0;
+  for (let e = 0; e < episodes; e++) {
+    let obs = env.reset(seed0 + e);
+    for (;;) {
+      const slate = agent.act(obs, 1);
+      const r = env.step(slate);
+      total += r.reward;
+      if (train) {
+        agent.observe({ observation: obs, slate, reward: r.reward, parts: r.parts, clicks: r.info.clicks, next: r.observation, done: r.done });
+        agent.update();
+      }
+      obs = r.observation;
+      if (r.done) break;
+    }
+  }
+  return total / episodes;
+}
