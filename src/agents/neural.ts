@@ -91,6 +91,9 @@ function positionRewards(t: Transition, out: Float32Array): Float32Array {
   return out;
 }
 
+/** Learned transitions per bootstrap-retrieval epoch (`CandidateSource.topCached`). */
+const TOP_EPOCH = 1000;
+
 /** Chooses the items a neural agent ranks at one step. */
 export class CandidateSource {
   private readonly ctx: AgentContext;
@@ -127,23 +130,56 @@ export class CandidateSource {
     this.learned++;
   }
 
-  /** Transitions the retrieval model has learned from (its age, for `topCached`). */
+  /** Transitions the retrieval model has learned from. */
   private learned = 0;
-  private readonly topCache = new WeakMap<Observation, { at: number; n: number; items: Int32Array }>();
+  /**
+   * Bootstrap retrieval reads θ as of the start of the current epoch of `TOP_EPOCH` learned
+   * transitions, so `topCached` is a pure function of (observation, saved state): memoised, and a
+   * saved agent continues exactly as the original would.
+   */
+  private frozenEpoch = -1;
+  private frozenTheta: Float64Array = new Float64Array(0);
+  private topCache = new WeakMap<Observation, { n: number; items: Int32Array }>();
 
   /**
-   * `top(obs, n)` remembered per observation object (replay buffers keep theirs) and recomputed
-   * once the retrieval model has learned `maxAge` more transitions since: bootstrap targets read
-   * the next states' candidates many times, and re-scoring the catalogue each time would cost
-   * more than the network's own step. With `prior` retrieval it is `top` (fixed per user anyway).
+   * The best `n` unseen items at `obs` by the retrieval model as of this epoch, memoised per
+   * observation object (replay buffers keep theirs): bootstrap targets read the next states'
+   * candidates many times, and re-scoring the catalogue each time would cost more than the
+   * network's own step. With `prior` retrieval it is `top` (fixed per user anyway).
    */
-  topCached(obs: Observation, n: number, maxAge = 1000): Int32Array {
+  topCached(obs: Observation, n: number): Int32Array {
     if (!this.linear) return this.top(obs, n);
+    const epoch = Math.floor(this.learned / TOP_EPOCH);
+    if (epoch !== this.frozenEpoch) {
+      this.frozenTheta = Float64Array.from(this.theta());
+      this.frozenEpoch = epoch;
+      this.topCache = new WeakMap();
+    }
     const c = this.topCache.get(obs);
-    if (c && c.n === n && this.learned - c.at <= maxAge) return c.items;
-    const items = this.top(obs, n);
-    this.topCache.set(obs, { at: this.learned, n, items });
+    if (c && c.n === n) return c.items;
+    const items = this.top(obs, n, this.frozenTheta);
+    this.topCache.set(obs, { n, items });
     return items;
+  }
+
+  /** The retrieval model's learned state (A⁻¹, b and the bootstrap epoch), for save/load. */
+  retrievalState(): Record<string, unknown> | undefined {
+    if (!this.linear) return undefined;
+    return { ...this.linear.getState(), learned: this.learned, frozenEpoch: this.frozenEpoch, frozenTheta: this.frozenTheta };
+  }
+
+  loadRetrievalState(r: Record<string, unknown> | undefined): void {
+    const lin = this.linear;
+    if (!lin) return;
+    if (!r || !(r.ainv instanceof Float64Array) || !(r.b instanceof Float64Array) || r.b.length !== lin.d || !(r.frozenTheta instanceof Float64Array)) {
+      throw new ModelStateError('saved retrieval model is missing or has another shape');
+    }
+    lin.setState(r);
+    this.linearStale = false;
+    this.learned = Number(r.learned) || 0;
+    this.frozenEpoch = Number(r.frozenEpoch);
+    this.frozenTheta = r.frozenTheta;
+    this.topCache = new WeakMap();
   }
 
   private theta(): Float64Array {
@@ -172,11 +208,11 @@ export class CandidateSource {
   }
 
   /** The best `n` items not marked in `this.seen` by the retrieval model at this observation, best first (ties by index). */
-  private linearTop(obs: Observation, n: number, out: number[]): void {
+  private linearTop(obs: Observation, n: number, out: number[], theta: Float64Array = this.theta()): void {
     const lin = this.linear!;
     lin.f.setState(obs);
     const sc = this.linScores;
-    lin.f.scoreAll(this.theta(), sc);
+    lin.f.scoreAll(theta, sc);
     // Partial selection: a min-heap of the n best, then sorted.
     const heap: number[] = [];
     const worse = (a: number, b: number) => sc[a]! < sc[b]! || (sc[a] === sc[b] && a > b);
@@ -322,12 +358,12 @@ export class CandidateSource {
   }
 
   /** The n best unseen items by prior, no random part (deterministic; used for bootstrap targets). */
-  top(obs: Observation, n: number): Int32Array {
+  top(obs: Observation, n: number, theta?: Float64Array): Int32Array {
     const nItems = this.ctx.items.nItems;
     const h = obs.history;
     for (let a = 0; a < h.length; a++) if (h[a]! >= 0 && h[a]! < nItems) this.seen[h[a]!] = 1;
     const out: number[] = [];
-    if (this.linear) this.linearTop(obs, n, out);
+    if (this.linear) this.linearTop(obs, n, out, theta);
     else {
       const ranked = this.rankedFor(obs.user);
       for (let q = 0; q < ranked.length && out.length < n; q++) if (!this.seen[ranked[q]!]) out.push(ranked[q]!);
@@ -661,7 +697,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
     const out: Record<string, unknown> = { nets, extra: this.extraState() };
     // Only with an encoder, so an agent without one saves exactly what it saved before.
     if (this.pairs.encoder) out.encoder = this.pairs.encoder.toJSON();
-    if (this.source.linear) out.retrieval = this.source.linear.getState();
+    if (this.source.linear) out.retrieval = this.source.retrievalState();
     return out;
   }
 
@@ -676,13 +712,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
       if (opt && s.adam) opt.load(s.adam);
     }
     if (this.pairs.encoder) this.pairs.encoder.load(state.encoder);
-    if (this.source.linear) {
-      const r = state.retrieval as Record<string, unknown> | undefined;
-      if (!r || !(r.ainv instanceof Float64Array) || !(r.b instanceof Float64Array) || r.b.length !== this.source.linear.d) {
-        throw new ModelStateError(`${this.name}: saved retrieval model is missing or has another shape`);
-      }
-      this.source.linear.setState(r);
-    }
+    this.source.loadRetrievalState(state.retrieval as Record<string, unknown> | undefined);
     this.loadExtraState((state.extra ?? {}) as Record<string, unknown>);
   }
 }
