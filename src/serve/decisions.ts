@@ -9,6 +9,8 @@ import { ConflictError, RequestError } from './errors.js';
 import { newEventId } from './event-id.js';
 import type { UserHistories } from './histories.js';
 import type { ServedModel } from './model.js';
+import type { ErasureMarks } from './erasure.js';
+import { sameAsStored, type RecentDecisions } from './recent-decisions.js';
 import { selectPool } from './select.js';
 import { SessionIds } from './sessions.js';
 import { catalogueDigest, NO_SHARED_STATS, poolStateDigest, type Pool, type SharedEntry, type SharedPoolStats, type SharedPools } from './shared-pools.js';
@@ -80,6 +82,12 @@ export interface DecisionsDeps {
   /** A logged, activated decision: its reward window opens. */
   opened: (d: DecisionRecord) => void;
   counters: { decisions: number };
+  /**
+   * Where a decision logged here is kept for the feedback on it (./recent-decisions.ts), with the
+   * engine's erasure marks: a decision whose user was erased while its append was in flight is
+   * not kept (the erasure may have deleted it, and already dropped the user's entries).
+   */
+  recent?: { decisions: RecentDecisions; erasures: ErasureMarks };
 }
 
 const NO_ITEMS = new Int32Array(0);
@@ -154,19 +162,23 @@ export class Decisions {
     this.pools.delete(user);
   }
 
-  /** Every memoised pool and derived session (a cluster server rebuilding its per-user memory). */
+  /**
+   * Every memoised pool, derived session and kept decision (a cluster server rebuilding its
+   * per-user memory after an erasure notice it missed: it does not know whose decisions went).
+   */
   clearUsers(): void {
     this.pools.clear();
     this.sessionIds.clear();
+    this.d.recent?.decisions.clear();
   }
 
   /**
-   * Erasure: the user's memoised pool and derived session; returns how many entries went. Their
-   * shared entry is deleted too, not awaited (a failed delete leaves it to its TTL).
+   * Erasure: the user's memoised pool, derived session and kept decisions; returns how many
+   * entries went. Their shared entry is deleted too, not awaited (a failed delete leaves it to its TTL).
    */
   eraseUser(user: string): number {
     void this.shared?.erase(user);
-    return Number(this.pools.delete(user)) + Number(this.sessionIds.forget(user));
+    return Number(this.pools.delete(user)) + Number(this.sessionIds.forget(user)) + (this.d.recent?.decisions.forgetUser(user) ?? 0);
   }
 
   /**
@@ -437,8 +449,10 @@ export class Decisions {
       activated: true,
       payload,
     };
+    const mark = this.d.recent?.erasures.mark() ?? 0;
     await this.d.store.events.appendDecision(decision);
     this.logged(decision);
+    this.keep(decision, mark);
     return { eventId, user: req.user, snapshot, items };
   }
 
@@ -503,6 +517,7 @@ export class Decisions {
       activated: !(req.deferActivation ?? false),
       payload: r.payload,
     };
+    const mark = this.d.recent?.erasures.mark() ?? 0;
     try {
       await this.d.store.events.appendDecision(decision);
     } catch (e) {
@@ -511,7 +526,20 @@ export class Decisions {
       throw e;
     }
     this.logged(decision, ranking[0] ? [ranking[0].id] : []);
+    this.keep(decision, mark);
     return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
+  }
+
+  /**
+   * After the append of a decision this process logged: kept for its feedback when it cannot
+   * change in the store (activated: a deferred one is activated later, maybe by another server),
+   * when what is in memory is what the store holds (`sameAsStored`), and when its user was not
+   * erased since `mark` (taken before the append).
+   */
+  private keep(d: DecisionRecord, mark: number): void {
+    const r = this.d.recent;
+    if (!r || !d.activated || r.erasures.since(d.user, mark) || !sameAsStored(d)) return;
+    r.decisions.add(d);
   }
 
   /**

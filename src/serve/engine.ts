@@ -26,7 +26,8 @@ import { withOnline } from './training.js';
 import type { SharedPoolStats, SharedPools } from './shared-pools.js';
 import { explainAsText, HISTORY_SHOWN } from './text-explanations.js';
 import type { ChatProvider } from '../llm/types.js';
-import { Announcer, DEFAULT_GAP_MS, LearnerTail, readVersion, ServerFollower } from './cluster/cluster-sync.js';
+import { Announcer, DEFAULT_GAP_MS, LEARNER_RECENT_DECISIONS, LearnerTail, readVersion, ServerFollower } from './cluster/cluster-sync.js';
+import { RecentDecisions } from './recent-decisions.js';
 import type { ClusterVersion, ServeRole } from './cluster/roles.js';
 import type { UpdateBus } from './cluster/updates.js';
 import { forEachFeedback, recoverFollower } from './recover.js';
@@ -87,6 +88,12 @@ export interface EngineConfig {
    * approximate: an entry is dropped when the user's state, the catalogue or the snapshot changes.
    */
   poolCache: number;
+  /**
+   * Decisions kept in memory after they are logged (or read by feedback), so that the feedback on
+   * them reads nothing (./recent-decisions.ts); 0 keeps none. A cluster learner keeps
+   * LEARNER_RECENT_DECISIONS instead (the decisions it reads from the log).
+   */
+  recentDecisions: number;
   /** Fit retrains in a worker thread (registry models) so requests never wait on a fit. */
   retrainInWorker: boolean;
   /**
@@ -154,6 +161,7 @@ export const ENGINE_DEFAULTS: EngineConfig = {
   ratingHalfRange: 2,
   dwellFull: 60,
   poolCache: 10_000,
+  recentDecisions: 4096,
   retrainInWorker: true,
   maxQueue: 100_000,
   rewardWaitSeconds: 60,
@@ -220,6 +228,8 @@ export class Engine {
   private erasedDuringFit: string[] | null = null;
   /** Erasures for requests in flight (./erasure.ts, ErasureMarks). */
   private readonly erasureMarks = new ErasureMarks();
+  /** Decisions kept for their feedback (a learner: the ones its tail read); every erasure drops its user's. */
+  private readonly recent: RecentDecisions;
   private readonly log: Log;
   private readonly catalogue: Catalogue;
   private readonly histories: UserHistories;
@@ -267,6 +277,7 @@ export class Engine {
     this.histories = new UserHistories({ perUser: config.historyLength, users: config.historyUsers }, (user) => this.decisions.forgetUser(user));
     this.snapshots = new Snapshots(store, factory, config, this.counters, (m) => this.install(m), say);
     this.snapshots.contentIds = links.sharedPools === true;
+    this.recent = new RecentDecisions(config.role === 'learner' ? LEARNER_RECENT_DECISIONS : config.recentDecisions);
     this.decisions = new Decisions(config, {
       store,
       policy,
@@ -277,6 +288,7 @@ export class Engine {
       // A cluster server learns nothing, so it keeps no reward windows (the learner does).
       opened: config.role === 'server' ? () => {} : (d) => this.windows.opened(d, d.ts),
       counters: this.counters,
+      recent: { decisions: this.recent, erasures: this.erasureMarks },
     });
     const learnerLag = config.role === 'learner' ? 4 * config.syncMs + 1000 : 0;
     this.fb = new Feedback({ ...config, live: config.role !== 'server', sweepLagMs: learnerLag, rescanSlackMs: learnerLag > 0 ? learnerLag + DEFAULT_GAP_MS + 10_000 : 0 }, {
@@ -295,6 +307,7 @@ export class Engine {
         }),
       retraining: () => this.retrainInProgress,
       erasures: this.erasureMarks,
+      recent: this.recent,
       log: say,
       // Until the tail runs (recovery), the loop's own record is the replay point.
       // Read and handed to the learner by a finished pass, and not still waiting in the learn queue.
@@ -393,6 +406,8 @@ export class Engine {
       {
         store: this.store,
         mark: () => this.erasureMarks.mark(),
+        erasedSince: (user, mark) => this.erasureMarks.since(user, mark),
+        recent: this.recent,
         decision: (d, mark) => {
           if (!this.erasureMarks.since(d.user, mark)) this.decisions.logged(d);
         },

@@ -8,6 +8,7 @@ import type { LearnJob, LearnLoop } from './learn-loop.js';
 import type { RewardWindows } from './reward-window.js';
 import type { ServingPolicy } from './serving-policy.js';
 import type { ErasureMarks } from './erasure.js';
+import type { RecentDecisions } from './recent-decisions.js';
 
 export interface FeedbackRequest {
   eventId?: string;
@@ -76,6 +77,12 @@ export interface FeedbackDeps {
    * the order they committed in; a checkpoint replays from here (see ./cluster/seq-tail.ts).
    */
   checkpointSeq?: () => number;
+  /**
+   * Decisions kept in memory (./recent-decisions.ts): the ones this process logged, and the ones
+   * feedback read. A decision found there is not read again; the write still checks that it is
+   * stored (`onDecision`).
+   */
+  recent?: RecentDecisions;
 }
 
 /** What the policy learns from feedback on a decision, when it learns anything (activated, shown, with a payload). */
@@ -125,7 +132,7 @@ export class Feedback {
     let position: number | null = null;
     let user = req.user ?? null;
     if (req.eventId !== undefined) {
-      decision = await this.d.store.events.getDecision(req.eventId);
+      decision = await this.decision(req.eventId, mark);
       if (!decision) throw new NotFoundError(`unknown event "${req.eventId}"`, 'eventId');
       position = decision.items.indexOf(req.item);
       if (position < 0) throw new NotFoundError(`item "${req.item}" was not shown in event "${req.eventId}"`, 'item');
@@ -158,7 +165,7 @@ export class Feedback {
   /** Personalizer Reward: the reward of a Rank event's pick (position 0). */
   async reward(eventId: string, value: number): Promise<void> {
     const mark = this.d.erasures.mark();
-    const d = await this.d.store.events.getDecision(eventId);
+    const d = await this.decision(eventId, mark);
     if (!d) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
     if (d.items.length === 0) throw new ConflictError(`event "${eventId}" ranked no action`, 'eventId');
     const rec: FeedbackRecord = {
@@ -174,6 +181,20 @@ export class Feedback {
     };
     rec.seq = await this.d.store.events.appendFeedback(rec, { onDecision: true });
     if (!this.d.erasures.since(d.user, mark)) this.apply(rec, d);
+  }
+
+  /**
+   * The decision that feedback answers: kept in memory, or read (and then kept, when activated:
+   * only a deferred decision changes after it is logged; and unless its user was erased since
+   * `mark`, taken before the read, which may have come before the erasure's commit).
+   */
+  private async decision(id: string, mark: number): Promise<DecisionRecord | undefined> {
+    const recent = this.d.recent;
+    const kept = recent?.get(id);
+    if (kept) return kept;
+    const d = await this.d.store.events.getDecision(id);
+    if (recent && d?.activated && !this.d.erasures.since(d.user, mark)) recent.add(d);
+    return d;
   }
 
   /** Activate a deferred Rank event: its reward window opens now, and rewards sent before are learned. */

@@ -1,7 +1,8 @@
 /**
  * What became of a transaction whose COMMIT got no answer (the connection died while it was in
- * flight): the server may have committed it or not. The writer takes the transaction's id
- * (`txid_current()`) before it writes anything; a fresh connection then asks `txid_status`, so a
+ * flight): the server may have committed it or not. The writer reads the transaction's id
+ * (`txid_current()`) before it sends COMMIT (at BEGIN, or in a batch of appends' own statement); a
+ * fresh connection then asks `txid_status`, so a
  * committed batch is acknowledged instead of failed (a client retrying it would store its
  * feedback twice) and an aborted one fails as before.
  */

@@ -3,10 +3,10 @@
  * them). Appends of decisions and of feedback are the hot path: the ones between two other writes
  * of a batch become one multi-row INSERT per table (arrays bound to `unnest`, so the statement
  * text, and its prepared plan, is the same whatever the batch size), and a batch of appends only
- * is one statement for both tables (appendAll). Every other write is one statement of its own.
+ * is one statement for the tables it writes to (appendAll). Every other write is one statement of its own.
  * All of them run inside the writer's transaction, which commits only after they have returned.
  */
-import type { PoolClient, QueryConfig } from 'pg';
+import pg, { type PoolClient, type QueryConfig, type QueryResult, type Submittable } from 'pg';
 import { ChorusError, NotFoundError } from '../errors.js';
 import type { CatalogueKind } from './types.js';
 
@@ -138,19 +138,52 @@ const INSERT_FEEDBACK = `WITH ins AS (
 )
 SELECT seq, event_id FROM ins ORDER BY seq`;
 
-// A batch of appends only (the server's usual batch) as one statement for both tables. Every row to
-// insert joins the lock's one-row CTE, so the writers' lock (see PgGroupWriter) is taken just
-// before the first seq is drawn, and held until the writer's transaction ends.
-const APPEND_ALL = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($21, $22) AS held),
+/** The writers' lock as the first CTE of an append statement, from parameters $a and $a+1. */
+const lockCte = (a: number): string => `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($${a}, $${a + 1}) AS held)`;
+const JOIN_LOCK = '\n    CROSS JOIN lock';
+
+/**
+ * A batch of appends only (the server's usual batch) as one statement: for both tables, or for the
+ * one table the batch writes to (a batch of feedback alone costs the database less without the
+ * empty insert into decisions). Every row to insert joins the lock's one-row CTE, so the writers'
+ * lock (see PgGroupWriter) is taken just before the first seq is drawn, and held until the
+ * writer's transaction ends. Each returns the transaction's id too (the writer needs it before it
+ * sends COMMIT: ./postgres-outcome.ts).
+ */
+const APPENDS = {
+  all: {
+    name: 'chorus_append_all',
+    text: `${lockCte(21)},
 d AS (
-  ${decisionInsertSql(1, '\n    CROSS JOIN lock')}
+  ${decisionInsertSql(1, JOIN_LOCK)}
 ), f AS (
-  ${feedbackInsertSql(11, '\n    CROSS JOIN lock')}
+  ${feedbackInsertSql(11, JOIN_LOCK)}
 ), totals AS (
   ${itemTotalsSql('f')}
 )
 SELECT (SELECT array_agg(id) FROM d) AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs,
-  (SELECT array_agg(DISTINCT event_id) FROM f WHERE event_id IS NOT NULL) AS evs`;
+  (SELECT array_agg(DISTINCT event_id) FROM f WHERE event_id IS NOT NULL) AS evs, txid_current()::text AS xid`,
+  },
+  feedback: {
+    name: 'chorus_append_feedback',
+    text: `${lockCte(11)},
+f AS (
+  ${feedbackInsertSql(1, JOIN_LOCK)}
+), totals AS (
+  ${itemTotalsSql('f')}
+)
+SELECT NULL::text[] AS ids, (SELECT array_agg(seq ORDER BY seq) FROM f) AS seqs,
+  (SELECT array_agg(DISTINCT event_id) FROM f WHERE event_id IS NOT NULL) AS evs, txid_current()::text AS xid`,
+  },
+  decisions: {
+    name: 'chorus_append_decisions',
+    text: `${lockCte(11)},
+d AS (
+  ${decisionInsertSql(1, JOIN_LOCK)}
+)
+SELECT (SELECT array_agg(id) FROM d) AS ids, NULL::int8[] AS seqs, NULL::text[] AS evs, txid_current()::text AS xid`,
+  },
+} as const;
 
 /**
  * Each feedback write's result from the seqs the statement returned (ascending) and the event ids
@@ -181,11 +214,73 @@ export function onlyAppends(batch: readonly PgWrite[]): boolean {
   return batch.every((w) => w.op === 'decision' || w.op === 'feedback');
 }
 
+/** What pg's Query does that `BeginFirst` changes (pg 8, lib/query.js: not in its typings). */
+interface QueryInternals extends Submittable {
+  prepare(connection: WireConnection): void;
+  handleCommandComplete(msg: unknown, connection: WireConnection): void;
+}
+
+/** The protocol messages of pg's Connection that `BeginFirst` sends (the ones pg's own Query sends). */
+interface WireConnection {
+  parse(o: { text: string; name?: string; types?: unknown[] }): void;
+  bind(o: { portal?: string; statement?: string; values?: unknown[] }): void;
+  execute(o: { portal?: string; rows?: number }): void;
+}
+
+type QueryCallback = (err: Error | null, res: QueryResult) => void;
+const PgQuery = pg.Query as unknown as new (config: QueryConfig, callback: QueryCallback) => QueryInternals;
+
+/** Whether this pg has the Query internals `BeginFirst` overrides (else appends take the round trip for BEGIN). */
+const queryProto = pg.Query?.prototype as Partial<QueryInternals> | undefined;
+const CAN_BEGIN_FIRST = typeof queryProto?.prepare === 'function' && typeof queryProto.handleCommandComplete === 'function';
+
 /**
- * Write a batch of appends (onlyAppends) as one statement, inside the caller's open transaction,
- * under the writers' advisory lock `lock`; the caller commits.
+ * A prepared statement with a BEGIN sent ahead of it in the same pipeline, before the one Sync
+ * that ends both (extended protocol: Parse/Bind/Execute of BEGIN, then the statement's own
+ * messages): the transaction opens and the statement runs in it for one round trip instead of
+ * two. Should BEGIN fail, the server skips the statement too (it discards everything up to the
+ * Sync); should the statement fail, the transaction is open and aborted, as after a BEGIN sent on
+ * its own. BEGIN's CommandComplete is not the statement's result, and is passed over.
+ *
+ * Only for a statement already parsed on this connection: pg counts the first ParseComplete of a
+ * pipeline (here BEGIN's) as the statement's, so a statement parsed in the same pipeline would be
+ * taken as prepared even where its own Parse failed.
  */
-export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: readonly [number, number]): Promise<WriteResult[]> {
+class BeginFirst extends PgQuery {
+  private begun = false;
+
+  override prepare(connection: WireConnection): void {
+    connection.parse({ text: 'BEGIN' });
+    connection.bind({});
+    connection.execute({});
+    super.prepare(connection);
+  }
+
+  override handleCommandComplete(msg: unknown, connection: WireConnection): void {
+    if (!this.begun) {
+      this.begun = true;
+      return;
+    }
+    super.handleCommandComplete(msg, connection);
+  }
+}
+
+/** `config` run on `c` with a BEGIN ahead of it in the same round trip (see BeginFirst). */
+function queryAfterBegin<R extends pg.QueryResultRow>(c: PoolClient, config: QueryConfig): Promise<QueryResult<R>> {
+  return new Promise((resolve, reject) => {
+    c.query(new BeginFirst(config, (err, res) => (err ? reject(err) : resolve(res as QueryResult<R>))));
+  });
+}
+
+/**
+ * Write a batch of appends (onlyAppends) as one statement under the writers' advisory lock `lock`,
+ * in a transaction this opens; the caller commits. `parsed`: the statements already parsed on `c`
+ * (this adds the one it runs). For one of those, BEGIN goes in the statement's round trip
+ * (BeginFirst); else in one of its own before. Resolves with each write's result and the
+ * transaction's id, read by the statement itself: known before the caller sends COMMIT, so the
+ * outcome of a COMMIT left unanswered can be asked (./postgres-outcome.ts).
+ */
+export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: readonly [number, number], parsed: Set<string>): Promise<{ results: WriteResult[]; xid: string }> {
   const ds: DecisionWrite[] = [];
   const fs: FeedbackWrite[] = [];
   for (const w of batch) {
@@ -193,14 +288,23 @@ export async function appendAll(c: PoolClient, batch: readonly PgWrite[], lock: 
     else if (w.op === 'feedback') fs.push(w);
     else throw new ChorusError('E_STORE_WRITE', `appendAll got a ${w.op} write`, { status: 500 });
   }
-  const r = await c.query<{ ids: string[] | null; seqs: (string | number)[] | null; evs: string[] | null }>(
-    q('chorus_append_all', APPEND_ALL, [...decisionColumns(ds), ...feedbackColumns(fs), lock[0], lock[1]]),
-  );
-  const fr = feedbackResults(fs, (r.rows[0]!.seqs ?? []).map(Number), r.rows[0]!.evs ?? []);
-  const dr = decisionResults(ds, r.rows[0]!.ids ?? []);
+  const st = ds.length === 0 ? APPENDS.feedback : fs.length === 0 ? APPENDS.decisions : APPENDS.all;
+  const values = [...(ds.length > 0 ? decisionColumns(ds) : []), ...(fs.length > 0 ? feedbackColumns(fs) : []), lock[0], lock[1]];
+  type AppendRow = { ids: string[] | null; seqs: (string | number)[] | null; evs: string[] | null; xid: string };
+  const query = q(st.name, st.text, values);
+  let r: QueryResult<AppendRow>;
+  if (CAN_BEGIN_FIRST && parsed.has(st.name)) r = await queryAfterBegin<AppendRow>(c, query);
+  else {
+    await c.query('BEGIN');
+    r = await c.query<AppendRow>(query);
+    parsed.add(st.name);
+  }
+  const row = r.rows[0]!;
+  const fr = feedbackResults(fs, (row.seqs ?? []).map(Number), row.evs ?? []);
+  const dr = decisionResults(ds, row.ids ?? []);
   let di = 0;
   let fi = 0;
-  return batch.map((w) => (w.op === 'decision' ? dr[di++]! : fr[fi++]!));
+  return { results: batch.map((w) => (w.op === 'decision' ? dr[di++]! : fr[fi++]!)), xid: row.xid };
 }
 
 /** Insert decisions in one statement; a duplicate id fails only its own write. */

@@ -6,11 +6,14 @@
  * synchronous_commit=on, so a returned COMMIT is flushed to the server's WAL on disk: a resolved
  * write is durable, as with the SQLite store.
  *
- * Every batch runs in an explicit transaction whose id is read first (BEGIN; txid_current()), so
- * that when the connection dies while COMMIT is in flight, the batch's fate can be asked of
- * another connection (./postgres-outcome.ts): committed, its writes resolve; aborted, they fail;
- * unknowable, they fail with E_STORE_OUTCOME_UNKNOWN. That costs two round trips more than a
- * statement committing on its own would, and saves a client's retry from storing a batch twice.
+ * Every batch runs in an explicit transaction whose id is read before COMMIT is sent, so that when
+ * the connection dies while COMMIT is in flight, the batch's fate can be asked of another
+ * connection (./postgres-outcome.ts): committed, its writes resolve; aborted, they fail;
+ * unknowable, they fail with E_STORE_OUTCOME_UNKNOWN. A batch of appends reads the id in its own
+ * statement, and sends BEGIN in that statement's round trip once the statement is parsed on the
+ * connection (./postgres-write.ts, appendAll): one round trip more than a statement committing on
+ * its own would take (COMMIT's). Other batches read it at BEGIN (BEGIN; txid_current()), a round
+ * trip of its own. It saves a client's retry from storing a batch twice.
  *
  * One transaction at a time, holding a transaction-level advisory lock that every Chorus writer
  * on the same tables takes (other processes included): a log row's seq is drawn while the lock is
@@ -51,6 +54,11 @@ export class PgGroupWriter {
   private drained: (() => void)[] = [];
   /** The writers' advisory lock: WRITE_LOCK_CLASS and the decisions table's oid, once known. */
   private lock: [number, number] | null = null;
+  /**
+   * The append statements each connection has parsed: a batch of appends that runs one of them
+   * sends BEGIN in the statement's round trip (./postgres-write.ts, appendAll).
+   */
+  private readonly parsed = new WeakMap<PoolClient, Set<string>>();
 
   /**
    * `ready` resolves once the schema exists (the writer's first batch waits for it); `outcomeWaitMs`
@@ -139,11 +147,19 @@ export class PgGroupWriter {
     try {
       const lock = (this.lock ??= await lockKeys(c));
       const appends = onlyAppends(batch);
-      // A batch of appends takes the lock in its statement, just before drawing seqs; others at BEGIN.
-      let xid = await begin(c, appends ? null : lock);
+      let xid = '';
       let results: WriteResult[];
       try {
-        results = appends ? await appendAll(c, batch, lock) : await applyBatch(c, batch);
+        if (appends) {
+          // The lock is taken in the statement, just before it draws seqs, and the transaction's
+          // id is read there too; the statement opens the transaction (with BEGIN in its round trip where it can).
+          let parsed = this.parsed.get(c);
+          if (!parsed) this.parsed.set(c, (parsed = new Set()));
+          ({ results, xid } = await appendAll(c, batch, lock, parsed));
+        } else {
+          xid = await begin(c, lock);
+          results = await applyBatch(c, batch);
+        }
       } catch (e) {
         // An aborted transaction: start again with one savepoint per write. A ROLLBACK that
         // fails means the connection is gone, and the error fails the whole batch.

@@ -143,6 +143,33 @@ describe('a cluster: servers and one learner on one PostgreSQL store', () => {
     expect(await a.store.events.countFeedback()).toBe(0);
   });
 
+  it('the learner\'s erasure notice drops the decisions a server kept for their feedback', async () => {
+    await natsAnswers();
+    const store = db.url('schema=c6&pool=4');
+    const learner = await start('learner', store);
+    const a = await start('server', store);
+    const reads: string[] = [];
+    const ev = a.store.events;
+    const get = ev.getDecision.bind(ev);
+    ev.getDecision = (id) => {
+      reads.push(id);
+      return get(id);
+    };
+    const r = await a.call('POST', '/recommend', { user: 'u8', k: 3 });
+    // Kept: the click is checked against the decision in memory, not read.
+    expect((await a.call('POST', '/feedback', { eventId: r.body.eventId, item: r.body.items[0].id, type: 'click' })).status).toBe(201);
+    expect(reads).toEqual([]);
+    expect((await learner.call('DELETE', '/users/u8')).status).toBe(200);
+    await until('the server heard the erasure', () => a.engine.history('u8').length === 0, 3000);
+    // Dropped with the notice: the decision is read (and is gone). Still kept, it would have
+    // answered "not shown" for this item without a read.
+    const f = await a.call('POST', '/feedback', { eventId: r.body.eventId, item: 'zzz', type: 'click' });
+    expect(f.status).toBe(404);
+    expect(f.body.error.message).toMatch(/unknown event/);
+    expect(reads).toEqual([r.body.eventId]);
+    expect(await a.store.events.countFeedback()).toBe(0);
+  });
+
   it('a click committed while the learner reads the log is learned as a click, not replaced by the default reward', async () => {
     const store = db.url('schema=c4&pool=4');
     const learner = await start('learner', store, { engine: { rewardWaitSeconds: 1 } });

@@ -256,7 +256,8 @@ describe('an erasure with requests in flight', () => {
   it('feedback whose decision was read before the erasure and whose write comes after is refused (404), leaving no row', async () => {
     const dir = tmp();
     const db = join(dir, 'chorus.db');
-    const s = await startTestServer({ dir, dataset: people(), engine: ENGINE });
+    // No decision kept in memory: the feedback reads its decision (as for one another server logged).
+    const s = await startTestServer({ dir, dataset: people(), engine: { ...ENGINE, recentDecisions: 0 } });
     const r = await s.engine.recommend({ user: GONE, k: 3, excludeSeen: true });
     // A store read with latency (as on PostgreSQL): the erasure commits between the read and the write.
     const events = s.store.events as { getDecision: typeof s.store.events.getDecision };
@@ -271,6 +272,32 @@ describe('an erasure with requests in flight', () => {
     expect(await s.engine.eraseUser(GONE)).not.toBeNull();
     await expect(fb).rejects.toMatchObject({ status: 404 });
     expect(storeHits(db, [GONE])).toEqual([]);
+    expect(s.engine.trainingData().users.has(GONE)).toBe(false);
+    await s.close();
+  }, 60_000);
+
+  it('feedback on a kept decision, its write queued before an erasure\'s, is stored and then erased with the user', async () => {
+    const dir = tmp();
+    const db = join(dir, 'chorus.db');
+    const s = await startTestServer({ dir, dataset: people(), engine: ENGINE });
+    const r = await s.engine.recommend({ user: GONE, k: 3, excludeSeen: true });
+    const events = s.store.events as { getDecision: typeof s.store.events.getDecision };
+    const read = events.getDecision.bind(s.store.events);
+    let reads = 0;
+    events.getDecision = (id) => {
+      reads++;
+      return read(id);
+    };
+    // Kept in memory: the feedback's write is queued at once, ahead of the erasure's.
+    const fb = s.engine.feedback({ eventId: r.eventId, item: r.items[0]!.id, type: 'click' });
+    const er = s.engine.eraseUser(GONE);
+    expect((await fb).seq).toBeGreaterThan(0);
+    expect(await er).not.toBeNull();
+    expect(reads).toBe(0);
+    // The erasure came after it, and took its row; nothing in memory brings the user back.
+    expect(storeHits(db, [GONE])).toEqual([]);
+    expect(await s.store.events.countFeedback()).toBe(0);
+    expect(s.engine.history(GONE)).toEqual([]);
     expect(s.engine.trainingData().users.has(GONE)).toBe(false);
     await s.close();
   }, 60_000);

@@ -22,12 +22,11 @@ import { startTestServer, type TestServer } from './helpers.js';
 
 // Event ids are time-ordered UUIDs with random bits; here a counter in the same shape, so that the
 // exploration draws (seeded by the event id) and the logged ids are the same on every run.
-vi.mock('../../src/serve/event-id.js', () => {
-  let n = 0;
-  return {
-    newEventId: () => `0190aaaa-bbbb-7ccc-8ddd-${(n++).toString(16).padStart(12, '0')}`,
-  };
-});
+// The counter restarts for each server below (`ids.n = 0`): both runs must log the same ids.
+const ids = vi.hoisted(() => ({ n: 0 }));
+vi.mock('../../src/serve/event-id.js', () => ({
+  newEventId: () => `0190aaaa-bbbb-7ccc-8ddd-${(ids.n++).toString(16).padStart(12, '0')}`,
+}));
 
 const GOLDEN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'serve', 'serving-golden.json');
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 0);
@@ -173,21 +172,41 @@ function normalise(r: Recorded, snapshot: string): string {
   return JSON.stringify(r, null, 1).split(snapshot).join('<snapshot>');
 }
 
-describe('serving output against the golden file (issue 22)', () => {
+// The golden run keeps recent decisions in memory (the default: feedback on a decision logged here
+// reads nothing, ../../src/serve/recent-decisions.ts); the second reads every decision from the
+// store, as the server did when the golden file was made. Both must give the file byte for byte.
+describe.each([
+  { label: 'decisions kept in memory (default)', recentDecisions: undefined },
+  { label: 'no decision kept (recentDecisions 0)', recentDecisions: 0 },
+])('serving output against the golden file (issue 22): $label', ({ recentDecisions }) => {
   let s: TestServer;
   let out: string;
+  /** What each getDecision of the run found: a decision, or nothing (Rank's check that its id is new). */
+  const reads: boolean[] = [];
 
   beforeAll(async () => {
     // The JS scorer: the native one sums in float32 lanes, so its last bits depend on the build.
     setScoreBackend('js');
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(T0);
+    ids.n = 0;
     s = await startTestServer({
       dataset: dataset(),
       models: fixedFactors,
-      engine: { model: { kind: 'bpr', config: { factors: FACTORS } }, retrainInWorker: false, rewardWaitSeconds: 3600 },
+      engine: {
+        model: { kind: 'bpr', config: { factors: FACTORS } },
+        retrainInWorker: false,
+        rewardWaitSeconds: 3600,
+        ...(recentDecisions !== undefined ? { recentDecisions } : {}),
+      },
       server: { rateLimit: false },
     });
+    const get = s.store.events.getDecision.bind(s.store.events);
+    s.store.events.getDecision = async (id) => {
+      const d = await get(id);
+      reads.push(d !== undefined);
+      return d;
+    };
     out = normalise(await record(s), s.engine.activeSnapshot.id);
   }, 60_000);
 
@@ -198,7 +217,7 @@ describe('serving output against the golden file (issue 22)', () => {
   });
 
   it('answers and logs exactly what it did before the optimisation', () => {
-    if (process.env.CHORUS_UPDATE_GOLDEN === '1' || !existsSync(GOLDEN)) {
+    if (recentDecisions === undefined && (process.env.CHORUS_UPDATE_GOLDEN === '1' || !existsSync(GOLDEN))) {
       // First run (or an intended change): write the file; a run without it must not pass silently.
       mkdirSync(dirname(GOLDEN), { recursive: true });
       writeFileSync(GOLDEN, `${out}\n`);
@@ -213,5 +232,11 @@ describe('serving output against the golden file (issue 22)', () => {
     expect(a.decisions).toEqual(b.decisions);
     expect(a.feedback).toEqual(b.feedback);
     expect(out).toBe(golden);
+  });
+
+  it(recentDecisions === 0 ? 'reads the decision of every feedback and reward' : 'reads no decision for feedback or reward', () => {
+    // 13 feedback and 1 reward on logged decisions; the one read that finds nothing is Rank's id check.
+    expect(reads.filter((found) => !found)).toHaveLength(1);
+    expect(reads.filter((found) => found)).toHaveLength(recentDecisions === 0 ? 14 : 0);
   });
 });

@@ -255,3 +255,110 @@ describe('postgres writer on an impossible answer', () => {
     }
   });
 });
+
+describe('postgres writer: BEGIN in the round trip of a batch of appends', () => {
+  /** A writer on `schema` whose queries are recorded: 'BEGIN', 'COMMIT', or the statement's name ('+begin' when BEGIN rode with it). */
+  function recorded(schema: string): { pool: pg.Pool; lose: Loss; sent: string[] } {
+    const { pool, lose } = lossyPool(schema);
+    const sent: string[] = [];
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    const seen = new WeakSet<pg.PoolClient>();
+    pool.connect = (async () => {
+      const c = await connect();
+      if (seen.has(c)) return c;
+      seen.add(c);
+      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+      c.query = ((...args: unknown[]) => {
+        const q = args[0] as string | { name?: string; submit?: unknown };
+        sent.push(typeof q === 'string' ? q.split(';')[0]! : `${q.name ?? '?'}${typeof q.submit === 'function' && q.constructor.name === 'BeginFirst' ? '+begin' : ''}`);
+        return query(...args);
+      }) as typeof c.query;
+      return c;
+    }) as typeof pool.connect;
+    return { pool, lose, sent };
+  }
+
+  it('takes two round trips once the statement is parsed on the connection, and a lost COMMIT still resolves', async () => {
+    await migrated('first_ok');
+    const { pool, lose, sent } = recorded('first_ok');
+    const w = new PgGroupWriter(pool, Promise.resolve());
+    try {
+      await w.push(feedback('a'));
+      // The first batch on a connection: BEGIN on its own (the statement is parsed in its own round trip).
+      expect(sent.filter((x) => x !== 'SELECT \'decisions\'::regclass::oid::int8 AS oid')).toEqual(['BEGIN', 'chorus_append_feedback', 'COMMIT']);
+      sent.length = 0;
+      await Promise.all([w.push(feedback('b')), w.push(feedback('c'))]);
+      expect(sent).toEqual(['chorus_append_feedback+begin', 'COMMIT']);
+      // The transaction's id came with the statement: the lost COMMIT's outcome is asked, and it committed.
+      lose.commit = 'commit';
+      const seqs = await Promise.all([w.push(feedback('d')), w.push(feedback('e'))]);
+      expect(lose.commit).toBeNull();
+      const stored = await withClient(async (c) => (await c.query<{ seq: string; item: string }>('SELECT seq, item FROM first_ok.feedback ORDER BY seq')).rows);
+      expect(stored.map((r) => r.item)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(seqs.map(Number)).toEqual(stored.slice(3).map((r) => Number(r.seq)));
+    } finally {
+      await w.close();
+      await pool.end();
+    }
+  });
+
+  it('runs the statement of the tables a batch appends to, each parsed once on the connection', async () => {
+    await migrated('first_kinds');
+    const { pool, sent } = recorded('first_kinds');
+    const w = new PgGroupWriter(pool, Promise.resolve());
+    const decision = (id: string): PgWrite => ({
+      op: 'decision', id, ts: 1, user: 'u1', kind: 'recommend', items: '["a"]', propensities: '[1]', scores: '[1]', snapshotId: null, activated: true, payload: '{"x":1}',
+    });
+    const onD1: PgWrite = { ...(feedback('a') as Extract<PgWrite, { op: 'feedback' }>), eventId: 'd1', onDecision: true };
+    try {
+      await w.push(decision('d1'));
+      await Promise.all([w.push(decision('d2')), w.push(onD1)]);
+      // Two decisions with one id in a batch: the first is stored, the second fails alone.
+      const dup = await Promise.allSettled([w.push(decision('d3')), w.push(decision('d3'))]);
+      expect(dup.map((x) => x.status)).toEqual(['fulfilled', 'rejected']);
+      expect((dup[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
+      const both = await Promise.allSettled([w.push(decision('d4')), w.push(onD1), w.push({ ...onD1, eventId: 'gone' })]);
+      expect(both.map((x) => x.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect((both[2] as PromiseRejectedResult).reason).toMatchObject({ status: 404 });
+      expect(sent.filter((x) => !x.startsWith('SELECT'))).toEqual([
+        'BEGIN', 'chorus_append_decisions', 'COMMIT',
+        'BEGIN', 'chorus_append_all', 'COMMIT',
+        'chorus_append_decisions+begin', 'COMMIT',
+        'chorus_append_all+begin', 'COMMIT',
+      ]);
+      expect(await count('first_kinds', 'decisions')).toBe(4);
+      const fb = await withClient(async (c) => (await c.query<{ event_id: string }>('SELECT event_id FROM first_kinds.feedback ORDER BY seq')).rows.map((r) => r.event_id));
+      expect(fb).toEqual(['d1', 'd1']);
+    } finally {
+      await w.close();
+      await pool.end();
+    }
+  });
+
+  it('a lost COMMIT of a rolled-back batch fails it, and a failed statement is undone and retried write by write', async () => {
+    await migrated('first_fail');
+    const { pool, lose, sent } = recorded('first_fail');
+    const w = new PgGroupWriter(pool, Promise.resolve());
+    try {
+      await w.push(feedback('a'));
+      lose.commit = 'abort';
+      const r = await Promise.allSettled([w.push(feedback('b')), w.push(feedback('c'))]);
+      expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+      expect(await count('first_fail', 'feedback')).toBe(1);
+      // The connection that lost its COMMIT was dropped; prime the new one, then fail its statement:
+      // a position that is not an integer fails the batch's insert, inside the transaction BEGIN opened.
+      await w.push(feedback('f'));
+      sent.length = 0;
+      const bad: PgWrite = { ...(feedback('bad') as Extract<PgWrite, { op: 'feedback' }>), position: 1.5 };
+      const mixed = await Promise.allSettled([w.push(bad), w.push(feedback('g'))]);
+      expect(sent[0]).toBe('chorus_append_feedback+begin');
+      expect(mixed.map((x) => x.status)).toEqual(['rejected', 'fulfilled']);
+      await w.push(feedback('h'));
+      const items = await withClient(async (c) => (await c.query<{ item: string }>('SELECT item FROM first_fail.feedback ORDER BY seq')).rows.map((x) => x.item));
+      expect(items).toEqual(['a', 'f', 'g', 'h']);
+    } finally {
+      await w.close();
+      await pool.end();
+    }
+  });
+});

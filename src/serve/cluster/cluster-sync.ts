@@ -8,6 +8,7 @@
  */
 import type { DecisionRecord, FeedbackRecord, Store } from '../../store/types.js';
 import { readCheckpoint, type PolicyCheckpoint } from '../checkpoint.js';
+import { RecentDecisions } from '../recent-decisions.js';
 import type { ServingPolicy } from '../serving-policy.js';
 import { CLUSTER_VERSION_KEY, type ClusterVersion } from './roles.js';
 import { SeqTail } from './seq-tail.js';
@@ -74,18 +75,8 @@ export class Announcer {
   }
 }
 
-/** A bounded map of recently logged decisions (the learner reads each one's feedback soon after). */
-class RecentDecisions {
-  private readonly map = new Map<string, DecisionRecord>();
-  constructor(private readonly max: number) {}
-  add(d: DecisionRecord): void {
-    this.map.set(d.id, d);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
-  }
-  get(id: string): DecisionRecord | undefined {
-    return this.map.get(id);
-  }
-}
+/** Decisions the learner keeps after reading them from the log (it reads each one's feedback soon after). */
+export const LEARNER_RECENT_DECISIONS = 50_000;
 
 export interface LearnerTailDeps {
   store: Store;
@@ -94,11 +85,18 @@ export interface LearnerTailDeps {
    * erasure committed must not bring its user back into memory after it.
    */
   mark: () => number;
+  /** Whether `user` was erased since `mark` (a decision read before is not kept in `recent`). */
+  erasedSince?: (user: string | null, mark: number) => boolean;
   /** A decision another process logged: its reward window opens, its shown items count as exposed. */
   decision: (d: DecisionRecord, mark: number) => void;
   /** Feedback another process logged, with its decision: counted, learned while the window is open. */
   feedback: (f: FeedbackRecord, d: DecisionRecord | undefined, mark: number) => void;
   log: Log;
+  /**
+   * Where the decisions read are kept (the engine's, whose erasures drop their user's entries);
+   * a map of LEARNER_RECENT_DECISIONS of its own when not given.
+   */
+  recent?: RecentDecisions;
 }
 
 /**
@@ -108,7 +106,7 @@ export interface LearnerTailDeps {
 export class LearnerTail {
   private readonly decisions: SeqTail<DecisionRecord>;
   private readonly fb: SeqTail<FeedbackRecord>;
-  private readonly recent = new RecentDecisions(50_000);
+  private readonly recent: RecentDecisions;
   private readonly d: LearnerTailDeps;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -116,6 +114,7 @@ export class LearnerTail {
 
   constructor(deps: LearnerTailDeps, from: { decisionSeq: number; feedbackSeq: number }, o: { gapMs?: number } = {}) {
     this.d = deps;
+    this.recent = deps.recent ?? new RecentDecisions(LEARNER_RECENT_DECISIONS);
     const gapMs = o.gapMs ?? DEFAULT_GAP_MS;
     this.decisions = new SeqTail(from.decisionSeq, { read: (a, n) => deps.store.events.decisionsAfter(a, n), seqOf: (d) => d.seq!, gapMs });
     this.fb = new SeqTail(from.feedbackSeq, { read: (a, n) => deps.store.events.feedbackSince(a, n), seqOf: (f) => f.seq!, gapMs });
@@ -154,7 +153,7 @@ export class LearnerTail {
       const mark = this.d.mark();
       const fs = await this.fb.peek();
       const ds = await this.decisions.peek();
-      for (const d of ds) this.recent.add(d);
+      for (const d of ds) if (!this.d.erasedSince?.(d.user, mark)) this.recent.add(d);
       const answered = new Map<string, DecisionRecord | undefined>();
       for (const f of fs) {
         if (f.eventId === null || answered.has(f.eventId)) continue;
