@@ -44,6 +44,14 @@ export interface DqnConfig extends ReplayConfig {
    * does. Needs `retrieval: 'linear'`.
    */
   residual: boolean;
+  /**
+   * Which shown items the bootstrap γ·V(s′) is credited to. `slate`: every shown item (the slate
+   * has one next state, so the future the clicked item caused is also credited to the items that
+   * were not clicked). `clicked`: only the clicked items, as SlateQ's decomposition does (Ie et al.
+   * 2019; the future follows from what the user consumed); the others learn their immediate
+   * reward. Transitions without click information fall back to `slate`.
+   */
+  credit: 'slate' | 'clicked';
 }
 
 export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
@@ -61,6 +69,7 @@ export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   double: true,
   huberDelta: 1,
   residual: false,
+  credit: 'slate',
 };
 
 type Sample = ReplaySample;
@@ -88,6 +97,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       if (!(config[f] >= 0 && config[f] <= 1)) throw new ConfigError(`${f} must be in [0, 1], got ${config[f]}`, f);
     }
     if (config.residual && config.retrieval !== 'linear') throw new ConfigError("residual needs retrieval 'linear' (the linear score it adds to the network's)", 'residual');
+    if (config.credit !== 'slate' && config.credit !== 'clicked') throw new ConfigError(`credit must be slate or clicked, got ${String(config.credit)}`, 'credit');
     if (!(config.huberDelta > 0)) throw new ConfigError(`huberDelta must be > 0, got ${config.huberDelta}`, 'huberDelta');
     for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'trainEvery'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
@@ -212,7 +222,11 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       const boot = b.done ? 0 : gamma * nextVal[t]!;
       // Residual: the network's target is what the linear score (the row's last column) leaves.
       const res = this.config.residual;
-      for (let p = 0; p < b.items.length; p++) this.y[r + p] = b.rewards[p]! + boot - (res ? this.x[(r + p + 1) * D - 1]! : 0);
+      const perClick = this.config.credit === 'clicked' && b.clicked !== undefined && b.clicked.length === b.items.length;
+      for (let p = 0; p < b.items.length; p++) {
+        const future = perClick && !b.clicked![p] ? 0 : boot;
+        this.y[r + p] = b.rewards[p]! + future - (res ? this.x[(r + p + 1) * D - 1]! : 0);
+      }
       r += b.items.length;
     }
     this.q.zeroGrad();

@@ -795,6 +795,8 @@ export interface ReplaySample {
   rewards: Float32Array;
   next: Observation;
   done: boolean;
+  /** 1 at the clicked slate positions (empty when the transition carried no click info). */
+  clicked?: Uint8Array;
 }
 
 /**
@@ -804,7 +806,8 @@ export interface ReplaySample {
  */
 export function pushReplay(buffer: ReplayBuffer<ReplaySample>, t: Transition, learningStarts: number, batchSize: number): boolean {
   const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
-  buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done });
+  const clicked = t.clicks ? Uint8Array.from(t.clicks, (c) => (c ? 1 : 0)) : new Uint8Array(0);
+  buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done, clicked });
   return buffer.size >= Math.max(learningStarts, batchSize);
 }
 
@@ -817,18 +820,21 @@ export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {
     items: packInts(items.map((x) => x.items)),
     rewards: packFloats(items.map((x) => x.rewards)),
     done: Uint8Array.from(items, (x) => (x.done ? 1 : 0)),
+    clicked: packInts(items.map((x) => x.clicked ?? new Uint8Array(0))),
   };
 }
 
 export function unpackReplay(buffer: ReplayBuffer<ReplaySample>, packed: unknown): void {
-  const p = packed as { next: number; obs: PackedObservations; nextObs: PackedObservations; items: { ptr: Int32Array; data: Int32Array }; rewards: { ptr: Int32Array; data: Float32Array }; done: Uint8Array } | undefined;
+  const p = packed as { next: number; obs: PackedObservations; nextObs: PackedObservations; items: { ptr: Int32Array; data: Int32Array }; rewards: { ptr: Int32Array; data: Float32Array }; done: Uint8Array; clicked?: { ptr: Int32Array; data: Int32Array } } | undefined;
   if (!p || !p.obs) return buffer.clear();
   const obs = unpackObservations(p.obs);
   const nexts = unpackObservations(p.nextObs);
   const items = unpackInts(p.items);
   const rewards = unpackFloats(p.rewards);
+  // Files saved before click flags were kept have none: no click info (as a transition without it).
+  const clicked = p.clicked ? unpackInts(p.clicked).map((c) => Uint8Array.from(c)) : [];
   buffer.restore(
-    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1 })),
+    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1, clicked: clicked[i] ?? new Uint8Array(0) })),
     p.next,
   );
 }

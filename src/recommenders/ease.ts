@@ -213,12 +213,35 @@ export class Ease extends BaseRecommender<EaseConfig> {
       const v = raw ? (typeof user === 'number' ? this.seenValue(user, e) : (vals?.[e] ?? 1)) : 1;
       x[s] = raw ? x[s]! + v : 1;
     }
-    // acc = x·P over the user's rows of P, four rows per pass: acc is loaded and stored once per
-    // four rows, which bounds this loop (measured ~2× over one row per pass).
+    // acc = x·P over the user's rows of P. Each acc[j] adds the rows' terms one at a time in row
+    // order, left to right (acc + t_a + t_b + …), however many rows a pass takes, so the grouping
+    // below changes no bit: several rows per pass load and store acc once per pass (four rows per
+    // pass measured ~2× over one), and with binary values every x is 1, so the term is p itself
+    // (1 · p = p exactly) and the multiplications are left out, eight rows per pass (P1 `all`, the
+    // whole evaluation of 610 users: 0.87–1.03 → 0.64–0.85 CPU s on a loaded machine, bench/p1-score.ts).
     let nRows = 0;
     for (let s = 0; s < n; s++) if (x[s] !== 0) rows[nRows++] = s;
     const p = this.p;
     let t = 0;
+    if (!raw) {
+      for (; t + 7 < nRows; t += 8) {
+        const ra = rows[t]! * n;
+        const rb = rows[t + 1]! * n;
+        const rc = rows[t + 2]! * n;
+        const rd = rows[t + 3]! * n;
+        const re = rows[t + 4]! * n;
+        const rf = rows[t + 5]! * n;
+        const rg = rows[t + 6]! * n;
+        const rh = rows[t + 7]! * n;
+        for (let j = 0; j < n; j++) {
+          acc[j] = acc[j]! + p[ra + j]! + p[rb + j]! + p[rc + j]! + p[rd + j]! + p[re + j]! + p[rf + j]! + p[rg + j]! + p[rh + j]!;
+        }
+      }
+      for (; t < nRows; t++) {
+        const ra = rows[t]! * n;
+        for (let j = 0; j < n; j++) acc[j] = acc[j]! + p[ra + j]!;
+      }
+    }
     for (; t + 3 < nRows; t += 4) {
       const a = rows[t]!;
       const b = rows[t + 1]!;

@@ -150,6 +150,20 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
   private readonly factory: MemberFactory;
   private bufs: Float32Array[] = [];
   private contribBufs: Float32Array[] = [];
+  /** Every member's index, in order, and whether each scores new items (fixed once the members are). */
+  private allMembers: Int32Array = new Int32Array(0);
+  private covers: Uint8Array = new Uint8Array(0);
+  /**
+   * The members with a non-zero weight, in order: the only ones `scoreAll` scores. A member of
+   * weight 0 adds w · c = ±0 to a fused sum that starts at +0, which leaves the sum unchanged, so
+   * skipping it gives the same scores to the last bit whenever c is finite. Rank fusion's votes
+   * always are; a z-score or min-max score is, except a z-score beyond float32's range (3.4e38
+   * standard deviations from the mean; a known item's z-score is at most √n, so only an item with
+   * no training interaction could get there), where 0 · ∞ made the full fusion NaN. On P1 `all`
+   * three of `hybrid-seq`'s seven members (EASE, item-kNN, content with half-life 20) get weight 0;
+   * leaving them out halved its evaluation's CPU time (bench/p1-score.ts).
+   */
+  private activeMembers: Int32Array = new Int32Array(0);
 
   constructor(config: Partial<HybridConfig>, factory: MemberFactory) {
     super({ ...HYBRID_DEFAULTS, ...config });
@@ -317,13 +331,22 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     for (let i = 0; i < counts.length; i++) this.warm[i] = counts[i]! > 0 ? 1 : 0;
     this.bufs = members.map(() => new Float32Array(train.nItems));
     this.contribBufs = members.map(() => new Float32Array(train.nItems));
+    this.indexMembers();
   }
 
-  /** Fill `out[m]` with member m's normalised (or rank-fused) contribution for `user`. */
-  private memberContributions(user: UserRef, out: Float32Array[], seen: Int32Array): void {
+  /** `allMembers`, `covers` and `activeMembers` for the current members and weights. */
+  private indexMembers(): void {
+    const M = this.members.length;
+    this.allMembers = Int32Array.from({ length: M }, (_, m) => m);
+    this.covers = Uint8Array.from(this.members, (r) => (coversNewItems(r) ? 1 : 0));
+    this.activeMembers = this.allMembers.filter((m) => this.weightsV[m] !== 0);
+  }
+
+  /** Fill `out[m]` with member m's normalised (or rank-fused) contribution for `user`, for each m of `which` (default: every member). */
+  private memberContributions(user: UserRef, out: Float32Array[], seen: Int32Array, which: Int32Array = this.allMembers): void {
     const n = this.warm.length;
     const rank = this.config.fusion !== 'score';
-    for (let m = 0; m < this.members.length; m++) {
+    for (const m of which) {
       const s = this.members[m]!.scoreAll(user, this.bufs[m]);
       const o = out[m]!;
       if (!rank) {
@@ -346,22 +369,48 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     }
   }
 
-  private fuse(contrib: Float32Array[], weights: Float64Array, out: Float32Array): void {
+  /**
+   * out[i] = Σ_m weights[m] · contrib[m][i] over the members `which` (ascending), summed in float64
+   * from +0 and rounded once to float32; a new item sums only the members that cover new items,
+   * scaled by coldScale. `which` = every member is the fusion as defined; `activeMembers` leaves
+   * out only terms that are ±0 (see there). Up to four members get unrolled loops that do the same
+   * additions in the same order.
+   */
+  private fuse(contrib: Float32Array[], weights: Float64Array, out: Float32Array, which: Int32Array = this.allMembers): void {
     const n = out.length;
     const M = contrib.length;
+    const covers = this.covers;
     let coverW = 0;
     let totalW = 0;
     for (let m = 0; m < M; m++) {
       totalW += weights[m]!;
-      if (coversNewItems(this.members[m]!)) coverW += weights[m]!;
+      if (covers[m]) coverW += weights[m]!;
     }
     const coldScale = coverW > 0 ? totalW / coverW : 1;
+    const warm = this.warm;
+    const allWarm = coverW === 0;
+    const L = which.length;
+    const ca = contrib[which[0]!]!;
+    const wa = weights[which[0]!]!;
+    const cb = L > 1 ? contrib[which[1]!]! : ca;
+    const wb = L > 1 ? weights[which[1]!]! : 0;
+    const cc = L > 2 ? contrib[which[2]!]! : ca;
+    const wc = L > 2 ? weights[which[2]!]! : 0;
+    const cd = L > 3 ? contrib[which[3]!]! : ca;
+    const wd = L > 3 ? weights[which[3]!]! : 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
-      if (this.warm[i] || coverW === 0) {
-        for (let m = 0; m < M; m++) s += weights[m]! * contrib[m]![i]!;
+      if (warm[i] || allWarm) {
+        if (L === 4) s = 0 + wa * ca[i]! + wb * cb[i]! + wc * cc[i]! + wd * cd[i]!;
+        else if (L === 3) s = 0 + wa * ca[i]! + wb * cb[i]! + wc * cc[i]!;
+        else if (L === 2) s = 0 + wa * ca[i]! + wb * cb[i]!;
+        else if (L === 1) s = 0 + wa * ca[i]!;
+        else for (let t = 0; t < L; t++) s += weights[which[t]!]! * contrib[which[t]!]![i]!;
       } else {
-        for (let m = 0; m < M; m++) if (coversNewItems(this.members[m]!)) s += weights[m]! * contrib[m]![i]!;
+        for (let t = 0; t < L; t++) {
+          const m = which[t]!;
+          if (covers[m]) s += weights[m]! * contrib[m]![i]!;
+        }
         s *= coldScale;
       }
       out[i] = s;
@@ -371,8 +420,8 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
   scoreAll(user: UserRef, out?: Float32Array): Float32Array {
     this.assertFitted();
     const o = out ?? new Float32Array(this.nItems);
-    this.memberContributions(user, this.contribBufs, this.seenItems(user));
-    this.fuse(this.contribBufs, this.weightsV, o);
+    this.memberContributions(user, this.contribBufs, this.seenItems(user), this.activeMembers);
+    this.fuse(this.contribBufs, this.weightsV, o, this.activeMembers);
     return o;
   }
 
@@ -466,6 +515,7 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
     this.validationNdcg = Number(state.validationNdcg);
     this.bufs = this.members.map(() => new Float32Array(this.nItems));
     this.contribBufs = this.members.map(() => new Float32Array(this.nItems));
+    this.indexMembers();
   }
 }
 

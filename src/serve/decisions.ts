@@ -526,7 +526,11 @@ export class Decisions {
       throw e;
     }
     this.logged(decision, ranking[0] ? [ranking[0].id] : []);
-    this.keep(decision, mark);
+    // A client-chosen event id can be used again once an erasure deleted its decision, by another
+    // server too, whose memory of the old decision would then answer for the new one: only
+    // decisions with ids this server drew (never reused) are kept.
+    if (req.eventId === undefined) this.keep(decision, mark);
+    else this.d.recent?.decisions.delete(eventId);
     return { ranking, eventId, rewardActionId: ranking[0]?.id ?? null };
   }
 

@@ -89,7 +89,7 @@ export interface EngineConfig {
    */
   poolCache: number;
   /**
-   * Decisions kept in memory after they are logged (or read by feedback), so that the feedback on
+   * Decisions kept in memory after this process logged them, so that the feedback on
    * them reads nothing (./recent-decisions.ts); 0 keeps none. A cluster learner keeps
    * LEARNER_RECENT_DECISIONS instead (the decisions it reads from the log).
    */
@@ -946,6 +946,9 @@ export class Engine {
       }
       if (!record) return null;
       if (inBase) this.tombstones!.add(user);
+      // Again after the commit: a cluster learner's log reader may have kept one of the user's
+      // decisions between the erasure's mark and its commit (the rows still read until then).
+      this.recent.forgetUser(user);
       // Every server drops the user from memory (and reads the rewritten snapshot and checkpoint).
       // Committed already: a failed announcement is logged, not the erasure's failure (servers
       // that miss it keep the user in memory until the next version write shows the erasure).

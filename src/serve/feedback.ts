@@ -78,9 +78,9 @@ export interface FeedbackDeps {
    */
   checkpointSeq?: () => number;
   /**
-   * Decisions kept in memory (./recent-decisions.ts): the ones this process logged, and the ones
-   * feedback read. A decision found there is not read again; the write still checks that it is
-   * stored (`onDecision`).
+   * Decisions kept in memory (./recent-decisions.ts): the ones this process logged. A decision
+   * found there is not read again; the write still checks that it is stored for the same user
+   * (`onDecision`), and a failure with a kept decision is answered again from the store.
    */
   recent?: RecentDecisions;
 }
@@ -127,12 +127,33 @@ export class Feedback {
   }
 
   async feedback(req: FeedbackRequest): Promise<{ seq: number; reward: number; eventId: string | null }> {
+    return this.fromMemoryOrStore(req.eventId, (memory, stored) => this.feedbackOnce(req, memory, stored));
+  }
+
+  /**
+   * Runs `attempt` with the decision kept in memory allowed; should it fail before anything was
+   * stored while it used a kept decision, runs it again reading the store. A kept decision can be
+   * stale (erased by another process whose notice has not arrived, its event id since used again),
+   * and the store is the authority: the answer is then the one the store gives.
+   */
+  private async fromMemoryOrStore<T>(id: string | undefined, attempt: (memory: boolean, stored: { done: boolean; usedMemory: boolean }) => Promise<T>): Promise<T> {
+    const stored = { done: false, usedMemory: false };
+    try {
+      return await attempt(true, stored);
+    } catch (e) {
+      if (id === undefined || !stored.usedMemory || stored.done) throw e;
+      this.d.recent?.delete(id);
+      return attempt(false, { done: false, usedMemory: false });
+    }
+  }
+
+  private async feedbackOnce(req: FeedbackRequest, memory: boolean, st: { done: boolean; usedMemory: boolean }): Promise<{ seq: number; reward: number; eventId: string | null }> {
     const mark = this.d.erasures.mark();
     let decision: DecisionRecord | undefined;
     let position: number | null = null;
     let user = req.user ?? null;
     if (req.eventId !== undefined) {
-      decision = await this.decision(req.eventId, mark);
+      decision = await this.decision(req.eventId, memory, st);
       if (!decision) throw new NotFoundError(`unknown event "${req.eventId}"`, 'eventId');
       position = decision.items.indexOf(req.item);
       if (position < 0) throw new NotFoundError(`item "${req.item}" was not shown in event "${req.eventId}"`, 'item');
@@ -158,14 +179,19 @@ export class Feedback {
     };
     // On a decision: stored only while the decision is (404 once an erasure deleted it).
     rec.seq = await this.d.store.events.appendFeedback(rec, { onDecision: decision !== undefined });
+    st.done = true;
     if (!this.d.erasures.since(user, mark)) this.apply(rec, decision);
     return { seq: rec.seq, reward, eventId: rec.eventId };
   }
 
   /** Personalizer Reward: the reward of a Rank event's pick (position 0). */
   async reward(eventId: string, value: number): Promise<void> {
+    return this.fromMemoryOrStore(eventId, (memory, st) => this.rewardOnce(eventId, value, memory, st));
+  }
+
+  private async rewardOnce(eventId: string, value: number, memory: boolean, st: { done: boolean; usedMemory: boolean }): Promise<void> {
     const mark = this.d.erasures.mark();
-    const d = await this.decision(eventId, mark);
+    const d = await this.decision(eventId, memory, st);
     if (!d) throw new NotFoundError(`unknown event "${eventId}"`, 'eventId');
     if (d.items.length === 0) throw new ConflictError(`event "${eventId}" ranked no action`, 'eventId');
     const rec: FeedbackRecord = {
@@ -180,21 +206,22 @@ export class Feedback {
       propensity: d.propensities[0] ?? null,
     };
     rec.seq = await this.d.store.events.appendFeedback(rec, { onDecision: true });
+    st.done = true;
     if (!this.d.erasures.since(d.user, mark)) this.apply(rec, d);
   }
 
   /**
-   * The decision that feedback answers: kept in memory, or read (and then kept, when activated:
-   * only a deferred decision changes after it is logged; and unless its user was erased since
-   * `mark`, taken before the read, which may have come before the erasure's commit).
+   * The decision that feedback answers: kept in memory (a decision this process logged), else
+   * read. A read is not kept: it may race an erasure that has marked its user but not yet
+   * committed (the row still reads), and a kept copy would then outlive the erasure.
    */
-  private async decision(id: string, mark: number): Promise<DecisionRecord | undefined> {
-    const recent = this.d.recent;
-    const kept = recent?.get(id);
-    if (kept) return kept;
-    const d = await this.d.store.events.getDecision(id);
-    if (recent && d?.activated && !this.d.erasures.since(d.user, mark)) recent.add(d);
-    return d;
+  private async decision(id: string, memory: boolean, st: { usedMemory: boolean }): Promise<DecisionRecord | undefined> {
+    const kept = memory ? this.d.recent?.get(id) : undefined;
+    if (kept) {
+      st.usedMemory = true;
+      return kept;
+    }
+    return this.d.store.events.getDecision(id);
   }
 
   /** Activate a deferred Rank event: its reward window opens now, and rewards sent before are learned. */

@@ -1,6 +1,6 @@
 /**
  * Decisions kept in memory by event id, most recently used last, so that the feedback on a
- * decision this process logged (or already read) needs no read of the store and no parse of its
+ * decision this process logged needs no read of the store and no parse of its
  * payload (issue 22), and a cluster learner finds the decisions of the feedback it reads
  * (./cluster/cluster-sync.ts, LearnerTail). Bounded: past `max` entries the least recently used
  * goes.
@@ -59,6 +59,10 @@ export class RecentDecisions {
     return n;
   }
 
+  delete(id: string): void {
+    this.map.delete(id);
+  }
+
   clear(): void {
     this.map.clear();
   }
@@ -76,8 +80,16 @@ export class RecentDecisions {
 export function sameAsStored(d: DecisionRecord): boolean {
   if (!d.items.every((x) => typeof x === 'string')) return false;
   for (const p of d.propensities) if (!plainNumber(p)) return false;
-  return plainJson(d.payload, 0);
+  const budget = { left: MAX_PAYLOAD_BYTES };
+  return plainJson(d.payload, 0, budget);
 }
+
+/**
+ * Past this (approximate JSON size of the payload) a decision is not kept: the cache is bounded by
+ * entries, and a client-sized context (up to the 1 MiB body limit, more once logged) must not let
+ * a few thousand entries hold gigabytes. A cb payload is about 2 kB.
+ */
+export const MAX_PAYLOAD_BYTES = 32 * 1024;
 
 /** Deeper than any payload a policy logs; past it the decision is read from the store instead. */
 const MAX_DEPTH = 32;
@@ -86,12 +98,15 @@ function plainNumber(x: unknown): boolean {
   return typeof x === 'number' && Number.isFinite(x) && !Object.is(x, -0);
 }
 
-function plainJson(x: unknown, depth: number): boolean {
+function plainJson(x: unknown, depth: number, budget: { left: number }): boolean {
+  // Every value costs its rough JSON size; over the budget, the decision is not kept.
+  budget.left -= typeof x === 'string' ? x.length + 2 : 8;
+  if (budget.left < 0) return false;
   if (x === null || typeof x === 'string' || typeof x === 'boolean') return true;
   if (typeof x === 'number') return plainNumber(x);
   if (typeof x !== 'object' || depth >= MAX_DEPTH) return false;
   if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) if (!plainJson(x[i], depth + 1)) return false;
+    for (let i = 0; i < x.length; i++) if (!plainJson(x[i], depth + 1, budget)) return false;
     return true;
   }
   const proto = Object.getPrototypeOf(x) as unknown;
@@ -99,7 +114,8 @@ function plainJson(x: unknown, depth: number): boolean {
   if (proto !== Object.prototype && proto !== null) return false;
   for (const k in x) {
     const v = (x as Record<string, unknown>)[k];
-    if (v !== undefined && !plainJson(v, depth + 1)) return false;
+    budget.left -= k.length + 3;
+    if (v !== undefined && !plainJson(v, depth + 1, budget)) return false;
   }
   return true;
 }

@@ -112,7 +112,8 @@ const decisionInsertSql = (first: number, join = ''): string => `INSERT INTO dec
 /**
  * A batch of feedback inserted in batch order from ten array parameters starting at $first
  * (`join` as above), then the per-item totals updated from the rows the CTE `ins` inserted. A row
- * whose `onDecision` is set goes in only while its decision is stored: the writer's transactions
+ * whose `onDecision` is set goes in only while its decision is stored, for the same user (an event
+ * id used again after an erasure names another decision): the writer's transactions
  * are serial, so an erasure that deleted the decision is either wholly before this statement
  * (the row is skipped) or wholly after it (the erasure deletes the row).
  */
@@ -120,7 +121,7 @@ const feedbackInsertSql = (first: number, join = ''): string => `INSERT INTO fee
   SELECT ev, ts, u, item, type, value, reward, pos, prop
   FROM unnest(${arrayParams(first, FEEDBACK_PARAMS)})
     WITH ORDINALITY AS t(ev, ts, u, item, type, value, reward, pos, prop, need, ord)${join}
-  WHERE need IS NOT TRUE OR ev IS NULL OR EXISTS (SELECT 1 FROM decisions WHERE id = ev)
+  WHERE need IS NOT TRUE OR ev IS NULL OR EXISTS (SELECT 1 FROM decisions WHERE id = ev AND "user" IS NOT DISTINCT FROM u)
   ORDER BY ord
   RETURNING seq, item, reward, event_id`;
 

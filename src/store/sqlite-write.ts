@@ -181,9 +181,11 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
   const insFeedback = db.prepare(
     'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) VALUES (?,?,?,?,?,?,?,?,?)',
   );
-  // The same insert, only while the decision it answers is stored (the 10th parameter is its id).
+  // The same insert, only while the decision it answers is stored (the 10th parameter is its id)
+  // and belongs to the feedback's user (the 11th): an event id used again after an erasure names
+  // another decision, which a server's memory of the old one must not answer for.
   const insFeedbackOnDecision = db.prepare(
-    'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) SELECT ?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM decisions WHERE id = ?)',
+    'INSERT INTO feedback (event_id, ts, user, item, type, value, reward, position, propensity) SELECT ?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM decisions WHERE id = ? AND user IS ?)',
   );
   const addItemFeedback = db.prepare(
     'INSERT INTO item_feedback (item, n, reward) VALUES (?, 1, ?) ON CONFLICT(item) DO UPDATE SET n = n + 1, reward = reward + excluded.reward',
@@ -218,7 +220,7 @@ export function groupCommitter(db: Database.Database): (batch: readonly WriteOp[
         return seq;
       }
       case 'feedbackOnDecision': {
-        const r = insFeedbackOnDecision.run(...(w.args as Sql[]), w.args[0]);
+        const r = insFeedbackOnDecision.run(...(w.args as Sql[]), w.args[0], w.args[2]);
         if (r.changes === 0) return null;
         addItemFeedback.run(w.args[3], w.args[6]);
         return Number(r.lastInsertRowid);

@@ -60,7 +60,19 @@ describe('dqn with linear retrieval and a residual Q', () => {
     expect(saved.state.retrieval?.b.some((x) => x !== 0)).toBe(true);
   });
 
-  it('refuses residual without linear retrieval, naming the field', () => {
+  it('refuses residual without linear retrieval, and an unknown credit, naming the field', () => {
     expect(() => createAgent('dqn', toyContext(), { residual: true })).toThrow(/residual/);
+    expect(() => createAgent('dqn', toyContext(), { credit: 'items' })).toThrow(/credit/);
+  });
+
+  it("credit 'clicked' (the future only to clicked items) learns the toy task, and changes what is learned", () => {
+    const a = createAgent('dqn', toyContext(), { ...config, credit: 'clicked', seed: 7 });
+    runEpisodes(a, new ToyEnv(), 250, 0, true);
+    a.setTraining(false);
+    expect(runEpisodes(a, new ToyEnv(), 200, 1_000_000, false)).toBeGreaterThanOrEqual(0.9 * OPTIMAL_RETURN);
+    const b = createAgent('dqn', toyContext(), { ...config, seed: 7 });
+    runEpisodes(b, new ToyEnv(), 250, 0, true);
+    const q = (x: Agent) => (x.toJSON() as { state: { nets: { q: { params: Float32Array } } } }).state.nets.q.params;
+    expect(q(a)).not.toEqual(q(b));
   });
 });

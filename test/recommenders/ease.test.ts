@@ -91,6 +91,23 @@ describe('Ease', () => {
     expectClose(m, referenceScores(ds, 20, false, (i) => counts[i]! > 0), 1e-4);
   });
 
+  it('binary scoring (eight rows per pass, no multiplications) gives the raw path\'s scores to the last bit', async () => {
+    // Every value 1 and no repeats: raw X equals binary X, so both fit the same P, and raw scoring
+    // (four rows per pass, x · p) is the scoring before the binary path was specialised.
+    const triples: [string, string, number][] = [];
+    for (let u = 0; u < 60; u++) {
+      // 1 to 30 distinct items: every count of rows mod 8 and mod 4, in groups and remainders.
+      const n = 1 + (u % 30);
+      for (let k = 0; k < n; k++) triples.push([`u${u}`, `i${(u * 7 + k) % 45}`, 1]);
+    }
+    const ds = datasetFromTriples(triples);
+    const binary = new Ease({ lambda: 3 });
+    const raw = new Ease({ lambda: 3, values: 'raw' });
+    await binary.fit(ds);
+    await raw.fit(ds);
+    for (let u = 0; u < ds.nUsers; u++) expect(Array.from(binary.scoreAll(u))).toEqual(Array.from(raw.scoreAll(u)));
+  });
+
   it('raw values: repeats sum, and the weights follow the valued Gram matrix', async () => {
     const ds = datasetFromTriples([
       ['a', 'x', 2],
