@@ -158,7 +158,7 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   override observe(t: Transition): boolean {
     if (!this.training) return false;
     this.learnRetrieval(t);
-    if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize)) this.owed++;
+    if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize, this.config.credit === 'clicked')) this.owed++;
     return true;
   }
 

@@ -24,6 +24,7 @@ import { StateFeaturiser, contextScores, type AgentContext, type StateConfig } f
 import { HistoryEncoder, encoderConfigOf, type EncoderStateConfig } from './encoder-state.js';
 import { logPopularity } from '../util/log-popularity.js';
 import { LinearBanditStats } from './linear-bandit.js';
+import { topK } from '../util/topk.js';
 
 /**
  * Knobs every neural agent shares. The encoder ones (./encoder-state.ts) are optional: absent
@@ -45,12 +46,6 @@ export interface NeuralConfig extends Partial<EncoderStateConfig> {
   /** State featuriser settings (see state.ts). */
   state?: Partial<StateConfig>;
   /**
-   * Append the elementwise products h ⊙ x_i and g ⊙ c_i (LinUCB's interaction features) to each
-   * pair row. A ReLU network approximates products of its inputs poorly; these give it the
-   * bilinear user-item and genre-satiation terms directly. Absent = false (older saved agents).
-   */
-  products?: boolean;
-  /**
    * How the per-step candidates are retrieved: `prior`, the top items by the context's myopic
    * prior (fixed per user); `linear`, the top items by a ridge regression of the click reward on
    * LinUCB's features φ(state, item) (./linear-bandit.ts), learned online from every shown item
@@ -68,7 +63,6 @@ export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
   hidden: [64, 64],
   gamma: 0.9,
   lr: 1e-3,
-  products: false,
   retrieval: 'prior',
 };
 
@@ -213,38 +207,7 @@ export class CandidateSource {
     lin.f.setState(obs);
     const sc = this.linScores;
     lin.f.scoreAll(theta, sc);
-    // Partial selection: a min-heap of the n best, then sorted.
-    const heap: number[] = [];
-    const worse = (a: number, b: number) => sc[a]! < sc[b]! || (sc[a] === sc[b] && a > b);
-    const down = (i: number) => {
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
-        if (m === i) return;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
-      }
-    };
-    for (let i = 0; i < sc.length; i++) {
-      if (this.seen[i]) continue;
-      if (heap.length < n) {
-        heap.push(i);
-        for (let c = heap.length - 1; c > 0; ) {
-          const p = (c - 1) >> 1;
-          if (!worse(heap[c]!, heap[p]!)) break;
-          [heap[c], heap[p]] = [heap[p]!, heap[c]!];
-          c = p;
-        }
-      } else if (worse(heap[0]!, i)) {
-        heap[0] = i;
-        down(0);
-      }
-    }
-    heap.sort((a, b) => sc[b]! - sc[a]! || a - b);
-    for (const i of heap) out.push(i);
+    for (const i of topK(sc, n, this.seen).items) out.push(i);
   }
 
   get maxSize(): number {
@@ -388,18 +351,14 @@ export class PairFeatures {
   private dStates: Float32Array = new Float32Array(0);
   private lin: Float32Array = new Float32Array(0);
 
-  /** Whether rows carry the h ⊙ x_i and g ⊙ c_i products (NeuralConfig.products). */
-  readonly products: boolean;
-
-  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null, products = false) {
+  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null) {
     this.ctx = ctx;
     this.source = source;
     this.featuriser = new StateFeaturiser(ctx, stateConfig);
     this.encoder = encoder;
-    this.products = products;
     this.stateDim = this.featuriser.dim + (encoder ? encoder.dim : 0);
     const { dim, categoryNames } = ctx.items;
-    this.itemDim = dim + categoryNames.length + 5 + (products ? dim + categoryNames.length : 0) + (source.linear ? 1 : 0);
+    this.itemDim = dim + categoryNames.length + 5 + (source.linear ? 1 : 0);
     this.dim = this.stateDim + this.itemDim;
     this.state = new Float32Array(this.stateDim);
     this.logPop = logPopularity(ctx.items.popularity);
@@ -512,15 +471,6 @@ export class PairFeatures {
       out[p++] = z[i]!;
       out[p++] = dot;
       out[p++] = overlap;
-      if (this.products) {
-        for (let k = 0; k < d; k++) out[p + k] = vectors[vo + k]! * s[k]!;
-        p += d;
-        const c0 = catIndptr[i]!;
-        const c1 = catIndptr[i + 1]!;
-        const share = c1 > c0 ? 1 / (c1 - c0) : 0;
-        for (let c = c0; c < c1; c++) out[p + catIndices[c]!] = s[d + catIndices[c]!]! * share;
-        p += nC;
-      }
       if (this.source.linear) out[p] = this.lin[q]!;
     }
   }
@@ -664,7 +614,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
       // (The subclass's `name` field is not set yet here, hence no name in the message.)
       throw new ConfigError('this agent does not train a history encoder, so encoder must be none (dqn, reinforce, a2c and ppo train one)', 'encoder');
     }
-    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed), config.products === true);
+    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed));
     this.initRng = new Rng((config.seed ^ 0x5bd1e995) >>> 0);
   }
 
@@ -795,7 +745,7 @@ export interface ReplaySample {
   rewards: Float32Array;
   next: Observation;
   done: boolean;
-  /** 1 at the clicked slate positions (empty when the transition carried no click info). */
+  /** 1 at the clicked slate positions; absent when not kept (`pushReplay`'s keepClicks) or not given. */
   clicked?: Uint8Array;
 }
 
@@ -804,10 +754,12 @@ export interface ReplaySample {
  * Returns whether the buffer now holds enough samples for learning to start, i.e. whether the
  * transition should be paid for with gradient steps.
  */
-export function pushReplay(buffer: ReplayBuffer<ReplaySample>, t: Transition, learningStarts: number, batchSize: number): boolean {
+export function pushReplay(buffer: ReplayBuffer<ReplaySample>, t: Transition, learningStarts: number, batchSize: number, keepClicks = false): boolean {
   const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
-  const clicked = t.clicks ? Uint8Array.from(t.clicks, (c) => (c ? 1 : 0)) : new Uint8Array(0);
-  buffer.push({ obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done, clicked });
+  const x: ReplaySample = { obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done };
+  // Only for a learner that reads them (DQN's credit 'clicked'): other agents save what they did before.
+  if (keepClicks && t.clicks) x.clicked = Uint8Array.from(t.clicks, (c) => (c ? 1 : 0));
+  buffer.push(x);
   return buffer.size >= Math.max(learningStarts, batchSize);
 }
 
@@ -820,7 +772,7 @@ export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {
     items: packInts(items.map((x) => x.items)),
     rewards: packFloats(items.map((x) => x.rewards)),
     done: Uint8Array.from(items, (x) => (x.done ? 1 : 0)),
-    clicked: packInts(items.map((x) => x.clicked ?? new Uint8Array(0))),
+    ...(items.some((x) => x.clicked) ? { clicked: packInts(items.map((x) => x.clicked ?? new Uint8Array(0))) } : {}),
   };
 }
 
@@ -831,10 +783,10 @@ export function unpackReplay(buffer: ReplayBuffer<ReplaySample>, packed: unknown
   const nexts = unpackObservations(p.nextObs);
   const items = unpackInts(p.items);
   const rewards = unpackFloats(p.rewards);
-  // Files saved before click flags were kept have none: no click info (as a transition without it).
+  // Click flags are saved only where a learner kept them; elsewhere a sample has none.
   const clicked = p.clicked ? unpackInts(p.clicked).map((c) => Uint8Array.from(c)) : [];
   buffer.restore(
-    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1, clicked: clicked[i] ?? new Uint8Array(0) })),
+    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1, ...(clicked[i]?.length ? { clicked: clicked[i] } : {}) })),
     p.next,
   );
 }

@@ -153,7 +153,9 @@ export class LearnerTail {
       const mark = this.d.mark();
       const fs = await this.fb.peek();
       const ds = await this.decisions.peek();
-      for (const d of ds) if (!this.d.erasedSince?.(d.user, mark)) this.recent.add(d);
+      // A deferred decision may be activated later (by a server): not kept, so its feedback reads
+      // it again and sees the flag as it is then.
+      for (const d of ds) if (d.activated && !this.d.erasedSince?.(d.user, mark)) this.recent.add(d);
       const answered = new Map<string, DecisionRecord | undefined>();
       for (const f of fs) {
         if (f.eventId === null || answered.has(f.eventId)) continue;
