@@ -216,3 +216,71 @@ export function knnSimRowsKernel(): KnnSimRows | null {
   const addon = loadChorusAddon() as (ChorusAddon & { knnSimRows?: KnnSimRows }) | null;
   return addon?.knnSimRows ?? null;
 }
+
+/**
+ * The native sampled-softmax item head (src/nn/native/seqtrain.c), bit-identical to the JS head in
+ * nn/seq/item-head.ts: scores P positions' states (rows `rows` of H, d wide) against their targets
+ * and the shared `negatives`, and adds the softmax cross-entropy's gradients into dH and gE (the
+ * item table's gradient). `scratch` holds 2·P·d + 2·N·d + 2·P·(N + 1) floats; `negCol` (nTokens)
+ * is all zero and left so; stats[3p..3p+3) gets row p's max logit, Σ exp(logit − max) (accidental
+ * hit left out) and positive logit.
+ */
+export type SampledSoftmaxHead = (
+  H: Float32Array,
+  dH: Float32Array,
+  rows: Int32Array,
+  targets: Int32Array,
+  P: number,
+  negatives: Int32Array,
+  E: Float32Array,
+  gE: Float32Array,
+  d: number,
+  nTokens: number,
+  scratch: Float32Array,
+  negCol: Int32Array,
+  stats: Float64Array,
+) => void;
+
+/** The native sampled-softmax head when the native backend is selected and the binary has it, else null. */
+export function sampledSoftmaxHeadKernel(): SampledSoftmaxHead | null {
+  if (kernels().name !== 'native') return null;
+  // As for alsSweep: declared here, beside its only user, not in util's ChorusAddon.
+  const addon = loadChorusAddon() as (ChorusAddon & { sampledSoftmaxHead?: SampledSoftmaxHead }) | null;
+  return addon?.sampledSoftmaxHead ?? null;
+}
+
+/** avg = β·avg + (1 − β)·params element-wise (float64, rounded to float32): the sequence models' weight average. */
+export type EmaStep = (avg: Float32Array, params: Float32Array, beta: number) => void;
+
+/** The native weight-average step (src/nn/native/seqtrain.c), bit-identical to the JS loop, when the native backend is selected and the binary has it, else null. */
+export function emaStepKernel(): EmaStep | null {
+  if (kernels().name !== 'native') return null;
+  const addon = loadChorusAddon() as (ChorusAddon & { emaStep?: EmaStep }) | null;
+  return addon?.emaStep ?? null;
+}
+
+/**
+ * The GRU's forward pass over a batch (nn/seq/gru.ts documents the arguments: input
+ * pre-activations xg, outputs h, hprev, hg and gates, weights U and bh, padding starts), in C with
+ * the JS loop's float64 arithmetic and V8's exp and tanh (fdlibm), so the same bits.
+ */
+export type GruForward = (
+  xg: Float32Array,
+  h: Float32Array,
+  hprev: Float32Array,
+  hg: Float32Array,
+  gates: Float32Array,
+  U: Float32Array,
+  bh: Float32Array,
+  start: Int32Array,
+  B: number,
+  T: number,
+  d: number,
+) => void;
+
+/** The native GRU forward when the native backend is selected and the binary has it, else null. */
+export function gruForwardKernel(): GruForward | null {
+  if (kernels().name !== 'native') return null;
+  const addon = loadChorusAddon() as (ChorusAddon & { gruForward?: GruForward }) | null;
+  return addon?.gruForward ?? null;
+}

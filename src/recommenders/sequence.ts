@@ -27,6 +27,7 @@ import type { Dataset } from '../data/dataset.js';
 import { P1_SPLIT, validationSplit } from '../data/split.js';
 import { DataError } from '../errors.js';
 import { Adam, type SparseRows } from '../nn/adam.js';
+import { emaStepKernel } from '../nn/kernels.js';
 import { encodeHistory, HistoryScratch, type SequenceEncoder } from '../nn/seq/encoder.js';
 import { ItemHead } from '../nn/seq/item-head.js';
 import { grow } from '../nn/seq/params.js';
@@ -219,6 +220,7 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
     let dH: Float32Array = new Float32Array(0);
     const params = enc.store.params;
     const avg = c.weightAverage > 0 ? Float32Array.from(params) : null;
+    const ema = emaStepKernel() ?? emaStepJs;
     const live = avg ? new Float32Array(params.length) : null;
     let steps = 0;
     // Item-table rows with a gradient this step (inputs, targets, negatives): Adam's clipping
@@ -247,7 +249,7 @@ export abstract class SequenceRecommender<C extends SequenceConfig> extends Base
           // Warm-up as in TensorFlow's ExponentialMovingAverage: early steps average over fewer.
           const beta = Math.min(c.weightAverage, (1 + steps) / (10 + steps));
           steps++;
-          emaStep(avg, params, beta);
+          ema(avg, params, beta);
         }
         lossSum += loss * batch.P;
         lossN += batch.P;
@@ -391,7 +393,8 @@ function touchedRows(sparse: SparseRows, batch: SeqBatch, negatives: Int32Array 
  * iteration: the same arithmetic with a quarter of the loop overhead (this runs over every
  * parameter, the whole item table, after every step).
  */
-function emaStep(avg: Float32Array, params: Float32Array, beta: number): void {
+/** avg = β·avg + (1 − β)·params; the native kernel (nn/native/seqtrain.c) gives the same bits. */
+export function emaStepJs(avg: Float32Array, params: Float32Array, beta: number): void {
   const rest = 1 - beta;
   const n = avg.length;
   let i = 0;

@@ -152,6 +152,12 @@ static int sgemm(int transA, int transB, int M, int N, int K, float alpha, const
   return 1;
 }
 
+/* The GEMM for the addon's other C files (seqtrain.c): the same code the JS `sgemm` export runs. */
+int chorus_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc) {
+  return sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* ---- factor scoring: out[i] = base + bias[i] + items[i, :] . user (one user, every row) ----
  *
  * The server's hot loop (10,000 rows x 65 dims per uncached request). A GEMV, not a GEMM: for one
@@ -505,6 +511,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"bprEpoch", NULL, chorus_bpr_epoch, NULL, NULL, NULL, napi_default, NULL},
       {"alsSweep", NULL, chorus_als_sweep, NULL, NULL, NULL, napi_default, NULL},
       {"knnSimRows", NULL, chorus_knn_sim_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"sampledSoftmaxHead", NULL, chorus_sampled_softmax_head, NULL, NULL, NULL, napi_default, NULL},
+      {"emaStep", NULL, chorus_ema_step, NULL, NULL, NULL, napi_default, NULL},
+      {"gruForward", NULL, chorus_gru_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"fdlibmMath", NULL, chorus_fdlibm_math, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_add_env_cleanup_hook(env, free_buffers, NULL);

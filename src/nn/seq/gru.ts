@@ -10,9 +10,11 @@
  * and pass no gradient, so a sequence's state starts at its first real item whatever its padding.
  * Backward runs through time once; the recurrent weight gradient is one GEMM over all steps.
  * The GEMM binding takes no offsets, so each step hands it subarray views (two small objects per
- * step against B·d·3d multiply-adds).
+ * step against B·d·3d multiply-adds). The forward pass runs as one native call when the addon
+ * has it (nn/native/seqtrain.c): the same bits, without a JS loop and Math.exp/Math.tanh calls
+ * per gate.
  */
-import { kernels } from '../kernels.js';
+import { gruForwardKernel, kernels, type GruForward } from '../kernels.js';
 import { Linear } from './linear.js';
 import { grow, type ParamBlock, type ParamStore } from './params.js';
 
@@ -35,13 +37,17 @@ export class Gru {
   private B = 0;
   private T = 0;
   private start: Int32Array = new Int32Array(0);
+  /** The native forward, or null (no addon, or `native` false: the tests' JS twin). */
+  private readonly fused: GruForward | null;
 
   constructor(
     store: ParamStore,
     name: string,
     readonly inDim: number,
     readonly dim: number,
+    native = true,
   ) {
+    this.fused = native ? gruForwardKernel() : null;
     this.input = new Linear(store, `${name}.input`, inDim, 3 * dim);
     const lim = 1 / Math.sqrt(dim);
     this.u = store.claim(`${name}.u`, dim * 3 * dim, { kind: 'uniform', limit: lim });
@@ -64,6 +70,10 @@ export class Gru {
     const { h, hprev, hg, gates } = this;
     const U = this.u.w;
     const bh = this.bh.w;
+    if (this.fused) {
+      this.fused(xg, h, hprev, hg, gates, U, bh, start, B, T, d);
+      return h;
+    }
     const k = kernels();
     for (let t = 0; t < T; t++) {
       // h_{t−1} into hprev rows of step t (zeros at t = 0 and at padding).
