@@ -174,7 +174,7 @@ const BUILTIN_RECOMMENDERS: readonly RecommenderEntry[] = [
   }),
   defineRecommender({
     name: 'hybrid-seq',
-    description: "The hybrid's default members plus the sequence models SASRec and GRU4Rec, weights tuned on a validation split (SASRec with dropout 0.4; slow: fits each member twice)",
+    description: 'BPR, content, SASRec and GRU4Rec fused, weights tuned on a validation split: the member set chosen on P1 validation (slow: fits each member twice)',
     defaults: HYBRID_SEQ_DEFAULTS,
     schema: hybridConfigSchema,
     make: (c) => new HybridRecommender(c, { create: createRecommender, restore: restoreRecommender }),

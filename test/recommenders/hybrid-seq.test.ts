@@ -42,10 +42,15 @@ function nextItemHitRate(model: HybridRecommender, data: Dataset, next: Int32Arr
 }
 
 describe('hybrid-seq preset', () => {
-  it("is the default hybrid's members plus SASRec and GRU4Rec, every other setting the default hybrid's", () => {
+  it("is BPR, content, SASRec and GRU4Rec, every other setting the default hybrid's", () => {
     const { members, ...rest } = getRecommenderEntry('hybrid-seq').defaults as typeof HYBRID_DEFAULTS;
     const { members: base, ...baseRest } = HYBRID_DEFAULTS;
-    expect(members).toEqual([...base, { kind: 'sasrec', config: { dropout: 0.4 } }, { kind: 'gru4rec' }]);
+    expect(members).toEqual([
+      { kind: 'bpr' },
+      { kind: 'content', config: { halfLife: 3 } },
+      { kind: 'sasrec', config: { dropout: 0.4, negatives: 1024 } },
+      { kind: 'gru4rec', config: { dropout: 0.4 } },
+    ]);
     expect(rest).toEqual(baseRest);
     // The default hybrid is untouched by the preset.
     expect((getRecommenderEntry('hybrid').defaults as typeof HYBRID_DEFAULTS).members).toEqual(base);
@@ -58,7 +63,8 @@ describe('hybrid-seq preset', () => {
     await plain.fit(data);
     await seq.fit(data);
     const w = seq.weights;
-    expect(w[5]! + w[6]!).toBeGreaterThan(0.5);
+    // Weights 0.5 / 0 / 0.4 / 0.1 when written (several grid points tie at validation NDCG 1).
+    expect(w[2]! + w[3]!).toBeGreaterThanOrEqual(0.5);
     // Validation NDCG 1.00 against 0.79 when written: co-occurrence finds the neighbours, not which one is next.
     expect(seq.tunedNdcg).toBeGreaterThan(plain.tunedNdcg + 0.1);
     expect(nextItemHitRate(seq, data, next)).toBeGreaterThan(0.9);
