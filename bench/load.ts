@@ -9,6 +9,7 @@
  *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
  *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,recommend,feedback]
  *        [--store postgres://user@host:5432/db?pool=10] [--prefill-sql 0] [--rate 0] [--gc-after-start]
+ *        [--feedback-on old|recent]
  *
  * --soak N adds an N-second /recommend run sampling the server's RSS every 10 s (memory flatness).
  * --prefill N logs N decisions (copies of a real one, fresh event ids) before the run, so that a
@@ -29,6 +30,10 @@
  * --rounds N runs the routes N times interleaved and reports each route's best round; --only
  * runs a subset (to profile one route with --server-prof). Every row carries the server process's
  * CPU time per request (all threads) and the load generator's, beside req/s and latencies.
+ * --feedback-on recent gives feedback on decisions made just before each feedback run, which the
+ * server still holds in its recent-decision cache (src/serve/recent-decisions.ts, the last 4,096);
+ * the default, old, on decisions made before the warm-up, long evicted: every feedback then reads
+ * its decision from the store.
  * --write appends the table to docs/benchmarks.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -254,15 +259,20 @@ async function main(): Promise<void> {
       path: '/recommend',
       setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ user: `u${n++ % nUsers}`, k: 10, context: { device: n % 2 ? 'phone' : 'desktop' } }) }),
     };
-    // Events to give feedback on.
+    // Events to give feedback on: 400 decisions made now (refreshed before each feedback run with
+    // --feedback-on recent).
     const events: string[] = [];
-    for (let i = 0; i < 400; i++) {
-      const r = (await (await fetch(`${info.url}/recommend`, { method: 'POST', headers, body: JSON.stringify({ user: `u${i}`, k: 10 }) })).json()) as {
-        eventId: string;
-        items: { id: string }[];
-      };
-      events.push(JSON.stringify({ eventId: r.eventId, item: r.items[i % 10]!.id, type: 'click' }));
-    }
+    const makeEvents = async (): Promise<void> => {
+      events.length = 0;
+      for (let i = 0; i < 400; i++) {
+        const r = (await (await fetch(`${info.url}/recommend`, { method: 'POST', headers, body: JSON.stringify({ user: `u${i}`, k: 10 }) })).json()) as {
+          eventId: string;
+          items: { id: string }[];
+        };
+        events.push(JSON.stringify({ eventId: r.eventId, item: r.items[i % 10]!.id, type: 'click' }));
+      }
+    };
+    await makeEvents();
     let m = 0;
     const feedback = { method: 'POST' as const, path: '/feedback', setupRequest: (req: autocannon.Request) => ({ ...req, body: events[m++ % events.length] }) };
     // Bounded in time (duration) and in count (maxOverallRequests), whichever comes first.
@@ -278,6 +288,8 @@ async function main(): Promise<void> {
     // --only a,b: run only these routes (bare, recommend, feedback), e.g. to profile one.
     const only = strArg('only', 'bare,recommend,feedback').split(',');
     const rounds = Math.max(1, arg('rounds', 1));
+    const feedbackOn = strArg('feedback-on', 'old');
+    if (feedbackOn !== 'old' && feedbackOn !== 'recent') throw new Error(`--feedback-on must be old or recent, got "${feedbackOn}"`);
     const byRoute = new Map<string, Row[]>();
     const add = (r: Row) => byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r]);
     let hits = 0;
@@ -291,7 +303,14 @@ async function main(): Promise<void> {
         hits += (await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/)) - hits0;
         misses += (await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/)) - miss0;
       }
-      if (only.includes('feedback')) add(await measured('POST /feedback (click)', info.bareUrl, { ...common, url: info.url, requests: [feedback] }, pgc));
+      if (only.includes('feedback')) {
+        // old: the events made before the warm-up, whose thousands of /recommend calls have pushed
+        // them out of the server's recent-decision cache (every feedback reads its decision from
+        // the store); recent: events made just before the run, still in that cache, as feedback
+        // that follows its decision within seconds is.
+        if (feedbackOn === 'recent') await makeEvents();
+        add(await measured(feedbackOn === 'recent' ? 'POST /feedback (click, recent decisions)' : 'POST /feedback (click)', info.bareUrl, { ...common, url: info.url, requests: [feedback] }, pgc));
+      }
     }
     const rows: Row[] = [...byRoute.values()].map((rs) => {
       const best = rs.reduce((a, b) => (b.rps > a.rps ? b : a));
