@@ -233,6 +233,8 @@ async function main(): Promise<void> {
   const amount = arg('amount', 200_000);
   const soak = arg('soak', 0);
   const rate = arg('rate', 0);
+  const feedbackOn = strArg('feedback-on', 'old');
+  if (feedbackOn !== 'old' && feedbackOn !== 'recent') throw new Error(`--feedback-on must be old or recent, got "${feedbackOn}"`);
   // --server-prof DIR: the server child writes a V8 CPU profile there on exit (where its time goes).
   const profDir = strArg('server-prof', '');
   const { nItems, nUsers, factors, poolCache, sync, policy, prefill, prefillSql, oldIds, writer, store, gcAfterStart } = serverArgs();
@@ -288,8 +290,6 @@ async function main(): Promise<void> {
     // --only a,b: run only these routes (bare, recommend, feedback), e.g. to profile one.
     const only = strArg('only', 'bare,recommend,feedback').split(',');
     const rounds = Math.max(1, arg('rounds', 1));
-    const feedbackOn = strArg('feedback-on', 'old');
-    if (feedbackOn !== 'old' && feedbackOn !== 'recent') throw new Error(`--feedback-on must be old or recent, got "${feedbackOn}"`);
     const byRoute = new Map<string, Row[]>();
     const add = (r: Row) => byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r]);
     let hits = 0;

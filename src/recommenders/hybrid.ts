@@ -169,8 +169,8 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
    * always are; a z-score or min-max score is, except a z-score beyond float32's range (3.4e38
    * standard deviations from the mean; a known item's z-score is at most √n, so only an item with
    * no training interaction could get there), where 0 · ∞ made the full fusion NaN. On P1 `all`
-   * three of `hybrid-seq`'s seven members (EASE, item-kNN, content with half-life 20) get weight 0;
-   * leaving them out halved its evaluation's CPU time (bench/p1-score.ts).
+   * three of the earlier `hybrid-seq`'s seven members (EASE, item-kNN, content with half-life 20)
+   * got weight 0; leaving them out halved its evaluation's CPU time (bench/p1-score.ts).
    */
   private activeMembers: Int32Array = new Int32Array(0);
 
@@ -242,7 +242,7 @@ export class HybridRecommender extends BaseRecommender<HybridConfig> {
    * group longest first. The weight search runs here once the tuning fits are in, while the
    * workers refit the heavy members (it blocks this thread: a worker that finishes meanwhile waits
    * for its next job until the search ends). Ordered heaviest first over both groups, the search
-   * came last, a serial tail (P1 `pos4`, `hybrid-seq`: ~100 s after ~115 CPU s of fits per worker,
+   * came last, a serial tail (P1 `pos4`, the earlier seven-member `hybrid-seq`: ~100 s after ~115 CPU s of fits per worker,
    * docs/benchmarks.md, measured before ./hybrid-search.ts made the search cheaper). A kind
    * this thread registered at run time (marl's `team-item`) is unknown to the workers: those fits
    * run here, one after another, meanwhile.

@@ -63,8 +63,10 @@ describe('hybrid-seq preset', () => {
     await plain.fit(data);
     await seq.fit(data);
     const w = seq.weights;
-    // Weights 0.5 / 0 / 0.4 / 0.1 when written (several grid points tie at validation NDCG 1).
-    expect(w[2]! + w[3]!).toBeGreaterThanOrEqual(0.5);
+    // Weights 0.5 / 0 / 0.4 / 0.1 when written: several grid points tie at validation NDCG 1, so
+    // the share is not pinned; BPR and content alone cannot order the cycle (the plain hybrid's
+    // 0.79 below), so the sequence members carry weight in any of them.
+    expect(w[2]! + w[3]!).toBeGreaterThan(0);
     // Validation NDCG 1.00 against 0.79 when written: co-occurrence finds the neighbours, not which one is next.
     expect(seq.tunedNdcg).toBeGreaterThan(plain.tunedNdcg + 0.1);
     expect(nextItemHitRate(seq, data, next)).toBeGreaterThan(0.9);

@@ -19,6 +19,7 @@
  */
 #include <node_api.h>
 #include "napi_glue.h"
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -310,7 +311,9 @@ static int sampled_softmax_head(const float *H, float *dH, const int32_t *rows, 
     for (int j = 0; j < d; j++) dot += (double)h[j] * (double)e[j];
     float *lg = logits + (size_t)p * C, *gr = dlogits + (size_t)p * C;
     lg[0] = (float)dot;
-    const int sc = negCol[t] > 0 ? negCol[t] : -1;
+    /* The accidental hit: t among the negatives. The column is trusted only if it points back at t. */
+    const int32_t col = negCol[t];
+    const int sc = col > 0 && col <= N && negatives[col - 1] == t ? col : -1;
     /* softmaxCrossEntropy (seq-losses.ts) for one row, target column 0. */
     double mx = -1.0 / 0.0;
     for (int c = 0; c < C; c++)
@@ -385,8 +388,13 @@ napi_value chorus_sampled_softmax_head(napi_env env, napi_callback_info info) {
       !chorus_typed(env, argv[12], napi_float64_array, "sampledSoftmaxHead: stats must be a Float64Array", (void **)&stats, &nStats))
     return NULL;
   const double Pd = chorus_num(env, argv[4]), dd = chorus_num(env, argv[8]), nTokd = chorus_num(env, argv[9]);
-  if (!(Pd >= 0) || !(dd >= 1) || !(nTokd >= 1) || Pd != (double)(int)Pd || dd != (double)(int)dd || nTokd != (double)(int)nTokd) {
+  if (!(Pd >= 0 && Pd <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX) || !(nTokd >= 1 && nTokd <= INT_MAX) || Pd != (double)(int)Pd ||
+      dd != (double)(int)dd || nTokd != (double)(int)nTokd) {
     napi_throw_range_error(env, NULL, "sampledSoftmaxHead: P, d and nTokens must be integers (P >= 0, d and nTokens >= 1)");
+    return NULL;
+  }
+  if (nNeg >= INT_MAX) {
+    napi_throw_range_error(env, NULL, "sampledSoftmaxHead: too many negatives");
     return NULL;
   }
   const int P = (int)Pd, d = (int)dd, nTokens = (int)nTokd, N = (int)nNeg;
@@ -412,10 +420,21 @@ napi_value chorus_sampled_softmax_head(napi_env env, napi_callback_info info) {
     negCol[negatives[n]] = 1; /* repeat check only; the head sets the real columns */
   }
   for (int n = 0; n < N; n++) negCol[negatives[n]] = 0;
+  /*
+   * The checked indices are copied: were an output array a view of the same memory as rows,
+   * targets or negatives, the head's writes could otherwise change an index after its check.
+   */
   double *ex = malloc(C * sizeof(double));
-  if (!ex || !sampled_softmax_head(H, dH, rows, targets, P, negatives, N, E, gE, d, scratch, negCol, stats, ex))
+  int32_t *idx = malloc((2 * (size_t)P + N) * sizeof(int32_t));
+  if (ex && idx) {
+    memcpy(idx, rows, (size_t)P * sizeof(int32_t));
+    memcpy(idx + P, targets, (size_t)P * sizeof(int32_t));
+    memcpy(idx + 2 * (size_t)P, negatives, (size_t)N * sizeof(int32_t));
+  }
+  if (!ex || !idx || !sampled_softmax_head(H, dH, idx, idx + P, P, idx + 2 * (size_t)P, N, E, gE, d, scratch, negCol, stats, ex))
     napi_throw_error(env, NULL, "sampledSoftmaxHead: out of memory");
   free(ex);
+  free(idx);
   return NULL;
 }
 
@@ -538,7 +557,8 @@ napi_value chorus_gru_forward(napi_env env, napi_callback_info info) {
       !chorus_typed(env, argv[7], napi_int32_array, "gruForward: start must be an Int32Array", (void **)&start, &nst))
     return NULL;
   const double Bd = chorus_num(env, argv[8]), Td = chorus_num(env, argv[9]), dd = chorus_num(env, argv[10]);
-  if (!(Bd >= 0) || !(Td >= 0) || !(dd >= 1) || Bd != (double)(int)Bd || Td != (double)(int)Td || dd != (double)(int)dd) {
+  if (!(Bd >= 0 && Bd <= INT_MAX) || !(Td >= 0 && Td <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX / 3) || Bd != (double)(int)Bd ||
+      Td != (double)(int)Td || dd != (double)(int)dd) {
     napi_throw_range_error(env, NULL, "gruForward: B, T and d must be integers (B, T >= 0, d >= 1)");
     return NULL;
   }

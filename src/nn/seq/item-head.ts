@@ -7,8 +7,8 @@
  * batch], drawn by the caller; a negative equal to a row's positive is left out of that row.
  * Full: the columns are the whole catalogue (every item token); only softmax makes sense there.
  * Both run their products through the kernels' GEMM. Sampled softmax runs as one native call
- * (src/nn/native/seqtrain.c) when the addon has it: the same numbers to the last bit, at about a
- * third of the JS head's time with 1,024 negatives.
+ * (src/nn/native/seqtrain.c) when the addon has it: the same numbers to the last bit, in about
+ * 0.7× the JS head's time with 1,024 negatives (the three GEMMs, shared by both, are most of it).
  */
 import { kernels, sampledSoftmaxHeadKernel, type SampledSoftmaxHead } from '../kernels.js';
 import { grow, type ParamBlock } from './params.js';
