@@ -281,6 +281,78 @@ CLONES static void exp_shifted(const float *x, int n, double shift, double *out)
   for (; i < n; i++) out[i] = fdlibm_exp((double)x[i] - shift);
 }
 
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+
+/*
+ * softmaxCrossEntropy (seq-losses.ts) for one row of C logits, target column 0, column sc (≥ 0)
+ * left out: gr gets dLoss/dLogits, *mx the row's max and *sum its Σ exp(logit − max). The same
+ * bits as the JS loop, with the element-wise passes on vectors:
+ * - the max: lane-wise, then across lanes. Max is exact, so only equal values can disagree on which
+ *   one wins, and equal floats have equal bits except +0 and −0: a zero max is found again the JS
+ *   way (the head's logits are never −0, a GEMM sum starting from +0, but the row's contract does
+ *   not rely on it). Lanes start at −∞, so a NaN is skipped as JS skips it;
+ * - Σ exp: the exps four at a time (exp_shifted), their float64 sum in JS's order;
+ * - the scaling gr·(inv/sum): each element on its own (float64 product, rounded to float32).
+ */
+CLONES static void softmax_row(float *lg, float *gr, int C, int sc, double *ex, double inv, double *outMx, double *outSum) {
+  float saved = 0;
+  if (sc >= 0) {
+    saved = lg[sc];
+    lg[sc] = -INFINITY;
+  }
+  v8f mv = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int c = 0;
+  for (; c + 8 <= C; c += 8) {
+    v8f x;
+    memcpy(&x, lg + c, sizeof x);
+    v8i gt = x > mv, xi, mi;
+    memcpy(&xi, &x, sizeof x);
+    memcpy(&mi, &mv, sizeof mv);
+    mi = (gt & xi) | (~gt & mi);
+    memcpy(&mv, &mi, sizeof mv);
+  }
+  float m = -INFINITY;
+  for (int l = 0; l < 8; l++)
+    if (mv[l] > m) m = mv[l];
+  for (; c < C; c++)
+    if (lg[c] > m) m = lg[c];
+  if (sc >= 0) lg[sc] = saved;
+  double mx = m;
+  if (m == 0.0f) {
+    mx = -INFINITY;
+    for (c = 0; c < C; c++)
+      if (c != sc && (double)lg[c] > mx) mx = lg[c];
+  }
+  exp_shifted(lg, C, mx, ex);
+  double sum = 0;
+  for (c = 0; c < C; c++) sum += ex[c];
+  for (c = 0; c + 4 <= C; c += 4) {
+    v4d e;
+    memcpy(&e, ex + c, sizeof e);
+    v4f f = __builtin_convertvector(e, v4f);
+    memcpy(gr + c, &f, sizeof f);
+  }
+  for (; c < C; c++) gr[c] = (float)ex[c];
+  if (sc >= 0) {
+    sum -= (double)gr[sc];
+    gr[sc] = 0.0f;
+  }
+  const double is = inv / sum;
+  const v4d isv = {is, is, is, is};
+  for (c = 0; c + 4 <= C; c += 4) {
+    v4f f;
+    memcpy(&f, gr + c, sizeof f);
+    v4f r = __builtin_convertvector(__builtin_convertvector(f, v4d) * isv, v4f);
+    memcpy(gr + c, &r, sizeof r);
+  }
+  for (; c < C; c++) gr[c] = (float)((double)gr[c] * is);
+  gr[0] = (float)((double)gr[0] - inv);
+  *outMx = mx;
+  *outSum = sum;
+}
+
 /*
  * The head (see item-head.ts, whose JS twin this follows line by line). Scratch `f` holds
  * hRows (P·d), dhRows (P·d), negEmb (N·d), dneg (N·d), logits (P·C), dlogits (P·C), C = N + 1.
@@ -314,26 +386,11 @@ static int sampled_softmax_head(const float *H, float *dH, const int32_t *rows, 
     /* The accidental hit: t among the negatives. The column is trusted only if it points back at t. */
     const int32_t col = negCol[t];
     const int sc = col > 0 && col <= N && negatives[col - 1] == t ? col : -1;
-    /* softmaxCrossEntropy (seq-losses.ts) for one row, target column 0. */
-    double mx = -1.0 / 0.0;
-    for (int c = 0; c < C; c++)
-      if (c != sc && (double)lg[c] > mx) mx = lg[c];
-    exp_shifted(lg, C, mx, ex);
-    double sum = 0;
-    for (int c = 0; c < C; c++) {
-      gr[c] = (float)ex[c];
-      sum += ex[c];
-    }
-    if (sc >= 0) {
-      sum -= (double)gr[sc];
-      gr[sc] = 0.0f;
-    }
+    double mx, sum;
+    softmax_row(lg, gr, C, sc, ex, inv, &mx, &sum);
     stats[3 * (size_t)p] = mx;
     stats[3 * (size_t)p + 1] = sum;
     stats[3 * (size_t)p + 2] = lg[0];
-    const double is = inv / sum;
-    for (int c = 0; c < C; c++) gr[c] = (float)((double)gr[c] * is);
-    gr[0] = (float)((double)gr[0] - inv);
   }
   for (int n = 0; n < N; n++) negCol[negatives[n]] = 0;
   /* dH = dL[:, 1:]·E_neg + dL[:, 0]·E_pos; dE_neg = dL[:, 1:]ᵀ·H; dE_pos += dL[:, 0]·h. */
