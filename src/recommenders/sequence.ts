@@ -391,9 +391,9 @@ function touchedRows(sparse: SparseRows, batch: SeqBatch, negatives: Int32Array 
 /**
  * avg ← β·avg + (1 − β)·params, each value in float64 and rounded once to float32. Four values per
  * iteration: the same arithmetic with a quarter of the loop overhead (this runs over every
- * parameter, the whole item table, after every step).
+ * parameter, the whole item table, after every step). The native kernel (nn/native/seqtrain.c)
+ * gives the same bits and runs instead when the addon is built; this is its twin and fallback.
  */
-/** avg = β·avg + (1 − β)·params; the native kernel (nn/native/seqtrain.c) gives the same bits. */
 export function emaStepJs(avg: Float32Array, params: Float32Array, beta: number): void {
   const rest = 1 - beta;
   const n = avg.length;
