@@ -284,3 +284,28 @@ export function gruForwardKernel(): GruForward | null {
   const addon = loadChorusAddon() as (ChorusAddon & { gruForward?: GruForward }) | null;
   return addon?.gruForward ?? null;
 }
+
+/** The GRU's backward pass through time (nn/seq/gru.ts `backward`, before the input layer's), in C with the JS arithmetic. */
+export type GruBackward = (
+  dH: Float32Array,
+  dxg: Float32Array,
+  dhg: Float32Array,
+  dhNext: Float32Array,
+  gates: Float32Array,
+  hprev: Float32Array,
+  hg: Float32Array,
+  U: Float32Array,
+  gU: Float32Array,
+  gbh: Float32Array,
+  start: Int32Array,
+  B: number,
+  T: number,
+  d: number,
+) => void;
+
+/** The native GRU backward when the native backend is selected and the binary has it, else null. */
+export function gruBackwardKernel(): GruBackward | null {
+  if (kernels().name !== 'native') return null;
+  const addon = loadChorusAddon() as (ChorusAddon & { gruBackward?: GruBackward }) | null;
+  return addon?.gruBackward ?? null;
+}

@@ -514,6 +514,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sampledSoftmaxHead", NULL, chorus_sampled_softmax_head, NULL, NULL, NULL, napi_default, NULL},
       {"emaStep", NULL, chorus_ema_step, NULL, NULL, NULL, napi_default, NULL},
       {"gruForward", NULL, chorus_gru_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"gruBackward", NULL, chorus_gru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"fdlibmMath", NULL, chorus_fdlibm_math, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -18,6 +18,7 @@ napi_value chorus_knn_sim_rows(napi_env env, napi_callback_info info); /* knn.c 
 napi_value chorus_sampled_softmax_head(napi_env env, napi_callback_info info); /* seqtrain.c */
 napi_value chorus_ema_step(napi_env env, napi_callback_info info); /* seqtrain.c */
 napi_value chorus_gru_forward(napi_env env, napi_callback_info info); /* seqtrain.c */
+napi_value chorus_gru_backward(napi_env env, napi_callback_info info); /* seqtrain.c */
 napi_value chorus_fdlibm_math(napi_env env, napi_callback_info info); /* seqtrain.c */
 /* C = alpha·op(A)·op(B) + beta·C, row-major (chorus_nn.c's GEMM); 0 when out of memory. */
 int chorus_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,

@@ -5,7 +5,8 @@
  *   batch's shared negatives, score them (the GEMM), softmax cross-entropy over [positive,
  *   negatives] with accidental hits left out, gradients into dH and the item table's gradient.
  *   With 1,024 negatives the JS head was ~55 % of a SASRec epoch (Math.exp alone 17 %);
- * - the GRU's forward pass (nn/seq/gru.ts): per step the recurrent GEMM and the gates;
+ * - the GRU's forward and backward passes (nn/seq/gru.ts): per step the recurrent GEMM and the
+ *   gates, and back through time;
  * - the weight average's step (recommenders/sequence.ts).
  *
  * Each is bit-identical to its JS twin, so every published figure of the sequence models still
@@ -592,6 +593,126 @@ CLONES static int gru_forward(const float *xg, float *h, float *hprev, float *hg
   return 1;
 }
 
+/*
+ * GRU backward (nn/seq/gru.ts, `Gru.backward` up to the input layer's backward, which stays in JS):
+ * through time once, from the gates, h_{t−1} and the recurrent pre-activations the forward pass
+ * kept; dxg and dhg get the pre-activation gradients, gU and gbh the recurrent weights' gradients
+ * (added). Float64 in the JS order, four j at a time: each element's arithmetic is its own.
+ */
+static inline __attribute__((always_inline)) v4d load4f(const float *p) {
+  return (v4d){(double)p[0], (double)p[1], (double)p[2], (double)p[3]};
+}
+static inline __attribute__((always_inline)) void store4f(float *p, v4d v) {
+  v4f f = __builtin_convertvector(v, v4f);
+  memcpy(p, &f, sizeof f);
+}
+
+CLONES static int gru_backward(const float *dH, float *dxg, float *dhg, float *dhNext, const float *gates, const float *hprev,
+                               const float *hg, const float *U, float *gU, float *gbh, const int32_t *start, int B, int T, int d) {
+  const int d3 = 3 * d;
+  const size_t rows = (size_t)B * T;
+  memset(dhNext, 0, (size_t)B * d * sizeof(float));
+  const v4d one = {1, 1, 1, 1};
+  for (int t = T - 1; t >= 0; t--) {
+    for (int b = 0; b < B; b++) {
+      const size_t row = (size_t)b * T + t, o = row * d, o3 = row * d3, on = (size_t)b * d;
+      if (t < start[b]) {
+        memset(dxg + o3, 0, (size_t)d3 * sizeof(float));
+        memset(dhg + o3, 0, (size_t)d3 * sizeof(float));
+        memset(dhNext + on, 0, (size_t)d * sizeof(float));
+        continue;
+      }
+      const float *gr = gates + o3, *gz = gr + d, *gn = gz + d, *hn = hg + o3 + 2 * d, *hp = hprev + o, *dh0 = dH + o;
+      float *xr = dxg + o3, *xz = xr + d, *xn = xz + d, *hr_ = dhg + o3, *hz_ = hr_ + d, *hn_ = hz_ + d, *next = dhNext + on;
+      int j = 0;
+      for (; j + 4 <= d; j += 4) {
+        const v4d dh = load4f(dh0 + j) + load4f(next + j);
+        const v4d r = load4f(gr + j), z = load4f(gz + j), n = load4f(gn + j);
+        const v4d dn = dh * (one - z) * (one - n * n);
+        const v4d dz = dh * (load4f(hp + j) - n) * z * (one - z);
+        const v4d dr = dn * load4f(hn + j) * r * (one - r);
+        store4f(xr + j, dr);
+        store4f(xz + j, dz);
+        store4f(xn + j, dn);
+        store4f(hr_ + j, dr);
+        store4f(hz_ + j, dz);
+        store4f(hn_ + j, dn * r);
+        store4f(next + j, dh * z);
+      }
+      for (; j < d; j++) {
+        const double dh = (double)dh0[j] + (double)next[j];
+        const double r = gr[j], z = gz[j], n = gn[j];
+        const double dn = dh * (1 - z) * (1 - n * n);
+        const double dz = dh * ((double)hp[j] - n) * z * (1 - z);
+        const double dr = dn * (double)hn[j] * r * (1 - r);
+        xr[j] = (float)dr;
+        xz[j] = (float)dz;
+        xn[j] = (float)dn;
+        hr_[j] = (float)dr;
+        hz_[j] = (float)dz;
+        hn_[j] = (float)(dn * r);
+        next[j] = (float)(dh * z);
+      }
+    }
+    /* dh_{t−1} += dHg_t · Uᵀ, except where step t is a sequence's first (h_{t−1} was the constant 0). */
+    if (t > 0) {
+      if (!chorus_sgemm(0, 1, B, d, d3, 1.0f, dhg + (size_t)t * d3, T * d3, U, d3, 1.0f, dhNext, d)) return 0;
+      for (int b = 0; b < B; b++)
+        if (t <= start[b]) memset(dhNext + (size_t)b * d, 0, (size_t)d * sizeof(float));
+    }
+  }
+  /* dU += Σ_t h_{t−1}ᵀ · dHg_t over all rows at once; db_h += Σ dHg. */
+  if (rows > 0 && !chorus_sgemm(1, 0, d, d3, (int)rows, 1.0f, hprev, d, dhg, d3, 1.0f, gU, d3)) return 0;
+  for (size_t r = 0; r < rows; r++)
+    for (int j = 0; j < d3; j++) gbh[j] = (float)((double)gbh[j] + (double)dhg[r * d3 + j]);
+  return 1;
+}
+
+/* gruBackward(dH, dxg, dhg, dhNext, gates, hprev, hg, U, gU, gbh, start, B, T, d) */
+napi_value chorus_gru_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 14) {
+    napi_throw_type_error(env, NULL, "gruBackward takes 14 arguments");
+    return NULL;
+  }
+  float *f[10];
+  size_t n[10];
+  static const char *msg[10] = {"gruBackward: dH must be a Float32Array",    "gruBackward: dxg must be a Float32Array",
+                                "gruBackward: dhg must be a Float32Array",   "gruBackward: dhNext must be a Float32Array",
+                                "gruBackward: gates must be a Float32Array", "gruBackward: hprev must be a Float32Array",
+                                "gruBackward: hg must be a Float32Array",    "gruBackward: U must be a Float32Array",
+                                "gruBackward: gU must be a Float32Array",    "gruBackward: gbh must be a Float32Array"};
+  for (int a = 0; a < 10; a++)
+    if (!chorus_typed(env, argv[a], napi_float32_array, msg[a], (void **)&f[a], &n[a])) return NULL;
+  int32_t *start;
+  size_t nst;
+  if (!chorus_typed(env, argv[10], napi_int32_array, "gruBackward: start must be an Int32Array", (void **)&start, &nst)) return NULL;
+  const double Bd = chorus_num(env, argv[11]), Td = chorus_num(env, argv[12]), dd = chorus_num(env, argv[13]);
+  if (!(Bd >= 0 && Bd <= INT_MAX) || !(Td >= 0 && Td <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX / 3) || Bd != (double)(int)Bd ||
+      Td != (double)(int)Td || dd != (double)(int)dd || Bd * Td > INT_MAX || Td * 3 * dd > INT_MAX) {
+    napi_throw_range_error(env, NULL, "gruBackward: B, T and d must be integers (B, T >= 0, d >= 1)");
+    return NULL;
+  }
+  const int B = (int)Bd, T = (int)Td, d = (int)dd;
+  const size_t rows = (size_t)B * T, d3 = (size_t)3 * d;
+  /* dH, dxg, dhg, dhNext, gates, hprev, hg, U, gU, gbh */
+  const size_t need[10] = {rows * d, rows * d3, rows * d3, (size_t)B * d, rows * d3, rows * d, rows * d3, d * d3, d * d3, d3};
+  for (int a = 0; a < 10; a++)
+    if (n[a] < need[a]) {
+      napi_throw_range_error(env, NULL, "gruBackward: array too small for B, T and d");
+      return NULL;
+    }
+  if (nst < (size_t)B) {
+    napi_throw_range_error(env, NULL, "gruBackward: start shorter than B");
+    return NULL;
+  }
+  if (!gru_backward(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], start, B, T, d))
+    napi_throw_error(env, NULL, "gruBackward: out of memory");
+  return NULL;
+}
+
 /* gruForward(xg, h, hprev, hg, gates, U, bh, start, B, T, d) */
 napi_value chorus_gru_forward(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -615,7 +736,7 @@ napi_value chorus_gru_forward(napi_env env, napi_callback_info info) {
     return NULL;
   const double Bd = chorus_num(env, argv[8]), Td = chorus_num(env, argv[9]), dd = chorus_num(env, argv[10]);
   if (!(Bd >= 0 && Bd <= INT_MAX) || !(Td >= 0 && Td <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX / 3) || Bd != (double)(int)Bd ||
-      Td != (double)(int)Td || dd != (double)(int)dd) {
+      Td != (double)(int)Td || dd != (double)(int)dd || Td * 3 * dd > INT_MAX) {
     napi_throw_range_error(env, NULL, "gruForward: B, T and d must be integers (B, T >= 0, d >= 1)");
     return NULL;
   }

@@ -10,11 +10,11 @@
  * and pass no gradient, so a sequence's state starts at its first real item whatever its padding.
  * Backward runs through time once; the recurrent weight gradient is one GEMM over all steps.
  * The GEMM binding takes no offsets, so each step hands it subarray views (two small objects per
- * step against B·d·3d multiply-adds). The forward pass runs as one native call when the addon
- * has it (nn/native/seqtrain.c): the same bits, without a JS loop and Math.exp/Math.tanh calls
- * per gate.
+ * step against B·d·3d multiply-adds). The forward pass and the backward pass through time each
+ * run as one native call when the addon has them (nn/native/seqtrain.c): the same bits, without
+ * the JS loops and the Math.exp/Math.tanh calls per gate.
  */
-import { gruForwardKernel, kernels, type GruForward } from '../kernels.js';
+import { gruBackwardKernel, gruForwardKernel, kernels, type GruBackward, type GruForward } from '../kernels.js';
 import { Linear } from './linear.js';
 import { grow, type ParamBlock, type ParamStore } from './params.js';
 
@@ -37,8 +37,9 @@ export class Gru {
   private B = 0;
   private T = 0;
   private start: Int32Array = new Int32Array(0);
-  /** The native forward, or null (no addon, or `native` false: the tests' JS twin). */
+  /** The native forward and backward, or null (no addon, or `native` false: the tests' JS twin). */
   private readonly fused: GruForward | null;
+  private readonly fusedBack: GruBackward | null;
 
   constructor(
     store: ParamStore,
@@ -48,6 +49,7 @@ export class Gru {
     native = true,
   ) {
     this.fused = native ? gruForwardKernel() : null;
+    this.fusedBack = this.fused ? gruBackwardKernel() : null;
     this.input = new Linear(store, `${name}.input`, inDim, 3 * dim);
     const lim = 1 / Math.sqrt(dim);
     this.u = store.claim(`${name}.u`, dim * 3 * dim, { kind: 'uniform', limit: lim });
@@ -120,6 +122,10 @@ export class Gru {
     this.dhg = grow(this.dhg, rows * d3);
     this.dhNext = grow(this.dhNext, B * d);
     const { dxg, dhg, dhNext, gates, hprev, hg } = this;
+    if (this.fusedBack) {
+      this.fusedBack(dH, dxg, dhg, dhNext, gates, hprev, hg, this.u.w, this.u.g, this.bh.g, start, B, T, d);
+      return this.input.backward(dxg);
+    }
     dhNext.fill(0, 0, B * d);
     const k = kernels();
     const U = this.u.w;
