@@ -95,13 +95,13 @@ export class ToyEnv implements Env {
   }
 }
 
-/** Runs `episodes` sessions (seeds seed0, seed0+1, …); trains when `train`. Returns the mean return. */
-export function runEpisodes(agent: Agent, env: Env, episodes: number, seed0: number, train: boolean): number {
+/** Runs `episodes` sessions (seeds seed0, seed0+1, …) of slates of `k`; trains when `train`. Returns the mean return. */
+export function runEpisodes(agent: Agent, env: Env, episodes: number, seed0: number, train: boolean, k = K): number {
   let total = 0;
   for (let e = 0; e < episodes; e++) {
     let obs = env.reset(seed0 + e);
     for (;;) {
-      const slate = agent.act(obs, K);
+      const slate = agent.act(obs, k);
       const r = env.step(slate);
       total += r.reward;
       if (train) {
@@ -313,22 +313,7 @@ export class PlanningEnv implements Env {
   }
 }
 
-/** runEpisodes for slates of one item and sessions that may end early (PlanningEnv). */
+/** runEpisodes for PlanningEnv: slates of one item (sessions may end early). */
 export function runPlanningEpisodes(agent: Agent, env: Env, episodes: number, seed0: number, train: boolean): number {
-  let total = 0;
-  for (let e = 0; e < episodes; e++) {
-    let obs = env.reset(seed0 + e);
-    for (;;) {
-      const slate = agent.act(obs, 1);
-      const r = env.step(slate);
-      total += r.reward;
-      if (train) {
-        agent.observe({ observation: obs, slate, reward: r.reward, parts: r.parts, clicks: r.info.clicks, next: r.observation, done: r.done });
-        agent.update();
-      }
-      obs = r.observation;
-      if (r.done) break;
-    }
-  }
-  return total / episodes;
+  return runEpisodes(agent, env, episodes, seed0, train, 1);
 }

@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/open.js';
 import { PgGroupWriter } from '../../src/store/postgres-writer.js';
 import type { PgWrite } from '../../src/store/postgres-write.js';
 import type { PostgresStore } from '../../src/store/postgres.js';
-import { rawClient, testDatabase } from './postgres-db.js';
+import { rawClient, recordQueries, testDatabase } from './postgres-db.js';
 
 const db = testDatabase('beginfirst_review');
 const feedback = (item: string): PgWrite => ({ op: 'feedback', eventId: null, ts: 1000, user: 'u1', item, type: 'click', value: null, reward: 1, position: 0, propensity: 0.5 });
@@ -20,21 +20,7 @@ describe('BeginFirst when the server forgot the statement', () => {
     await s.ready;
     await s.close();
     const pool = new pg.Pool({ connectionString: db.url(), options: '-c search_path=bf', max: 1 });
-    const sent: string[] = [];
-    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
-    const seen = new WeakSet<pg.PoolClient>();
-    pool.connect = (async () => {
-      const c = await connect();
-      if (seen.has(c)) return c;
-      seen.add(c);
-      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-      c.query = ((...args: unknown[]) => {
-        const q = args[0] as string | { name?: string; submit?: unknown };
-        sent.push(typeof q === 'string' ? q.split(';')[0]! : `${q.name ?? '?'}${typeof q.submit === 'function' && q.constructor.name === 'BeginFirst' ? '+begin' : ''}`);
-        return query(...args);
-      }) as typeof c.query;
-      return c;
-    }) as typeof pool.connect;
+    const sent = recordQueries(pool);
     const w = new PgGroupWriter(pool, Promise.resolve());
     try {
       await w.push(feedback('a'));

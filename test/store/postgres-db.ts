@@ -60,3 +60,27 @@ export async function rawClient(url: string): Promise<pg.Client> {
   await c.connect();
   return c;
 }
+
+/**
+ * Records what the pool's connections send, in order: 'BEGIN', 'COMMIT', 'ROLLBACK' (a text
+ * query's first statement), or a named statement's name, with '+begin' when BEGIN rode in its
+ * round trip (the writer's BeginFirst). The returned array fills as queries go out.
+ */
+export function recordQueries(pool: pg.Pool): string[] {
+  const sent: string[] = [];
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  const seen = new WeakSet<pg.PoolClient>();
+  pool.connect = (async () => {
+    const c = await connect();
+    if (seen.has(c)) return c;
+    seen.add(c);
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+    c.query = ((...args: unknown[]) => {
+      const q = args[0] as string | { name?: string; submit?: unknown };
+      sent.push(typeof q === 'string' ? q.split(';')[0]! : `${q.name ?? '?'}${typeof q.submit === 'function' && q.constructor.name === 'BeginFirst' ? '+begin' : ''}`);
+      return query(...args);
+    }) as typeof c.query;
+    return c;
+  }) as typeof pool.connect;
+  return sent;
+}

@@ -7,7 +7,7 @@ import { commitOutcome } from '../../src/store/postgres-outcome.js';
 import { PgGroupWriter } from '../../src/store/postgres-writer.js';
 import type { PgWrite } from '../../src/store/postgres-write.js';
 import type { PostgresStore } from '../../src/store/postgres.js';
-import { rawClient, testDatabase } from './postgres-db.js';
+import { rawClient, recordQueries, testDatabase } from './postgres-db.js';
 
 const db = testDatabase('outcome');
 
@@ -260,21 +260,7 @@ describe('postgres writer: BEGIN in the round trip of a batch of appends', () =>
   /** A writer on `schema` whose queries are recorded: 'BEGIN', 'COMMIT', or the statement's name ('+begin' when BEGIN rode with it). */
   function recorded(schema: string): { pool: pg.Pool; lose: Loss; sent: string[] } {
     const { pool, lose } = lossyPool(schema);
-    const sent: string[] = [];
-    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
-    const seen = new WeakSet<pg.PoolClient>();
-    pool.connect = (async () => {
-      const c = await connect();
-      if (seen.has(c)) return c;
-      seen.add(c);
-      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-      c.query = ((...args: unknown[]) => {
-        const q = args[0] as string | { name?: string; submit?: unknown };
-        sent.push(typeof q === 'string' ? q.split(';')[0]! : `${q.name ?? '?'}${typeof q.submit === 'function' && q.constructor.name === 'BeginFirst' ? '+begin' : ''}`);
-        return query(...args);
-      }) as typeof c.query;
-      return c;
-    }) as typeof pool.connect;
+    const sent = recordQueries(pool);
     return { pool, lose, sent };
   }
 

@@ -291,9 +291,9 @@ typedef float v4f __attribute__((vector_size(16)));
  * left out: gr gets dLoss/dLogits, *mx the row's max and *sum its Σ exp(logit − max). The same
  * bits as the JS loop, with the element-wise passes on vectors:
  * - the max: lane-wise, then across lanes. Max is exact, so only equal values can disagree on which
- *   one wins, and equal floats have equal bits except +0 and −0: a zero max is found again the JS
- *   way (the head's logits are never −0, a GEMM sum starting from +0, but the row's contract does
- *   not rely on it). Lanes start at −∞, so a NaN is skipped as JS skips it;
+ *   one wins, and equal floats have equal bits except +0 and −0, which the head's logits never
+ *   are: each is a sum that starts from +0 (the GEMM's cleared output, the dot's 0.0), and a sum
+ *   that is exactly zero rounds to +0. Lanes start at −∞, so a NaN is skipped as JS skips it;
  * - Σ exp: the exps four at a time (exp_shifted), their float64 sum in JS's order;
  * - the scaling gr·(inv/sum): each element on its own (float64 product, rounded to float32).
  */
@@ -320,12 +320,7 @@ CLONES static void softmax_row(float *lg, float *gr, int C, int sc, double *ex, 
   for (; c < C; c++)
     if (lg[c] > m) m = lg[c];
   if (sc >= 0) lg[sc] = saved;
-  double mx = m;
-  if (m == 0.0f) {
-    mx = -INFINITY;
-    for (c = 0; c < C; c++)
-      if (c != sc && (double)lg[c] > mx) mx = lg[c];
-  }
+  const double mx = m;
   exp_shifted(lg, C, mx, ex);
   double sum = 0;
   for (c = 0; c < C; c++) sum += ex[c];
