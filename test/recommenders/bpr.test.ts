@@ -237,8 +237,9 @@ describe('Bpr SGD kernel', () => {
   });
 
   it('Hogwild: every worker thread runs a share of the fit, not the calling thread alone', async () => {
-    // ~18k interactions: 48 chunks an epoch for 3 threads, 480 in all, so a worker that starts a
-    // few milliseconds late still finds chunks left, and one that does nothing shows up as 0.
+    // ~18k interactions: 48 chunks an epoch for 3 threads, 4,800 in all over 100 epochs, so a
+    // worker that starts late (its module loading on a loaded CI machine took longer than 10
+    // epochs once) still finds chunks left, and one that does nothing shows up as 0.
     const rng = new Rng(11);
     const triples: [string, string][] = [];
     for (let u = 0; u < 600; u++) {
@@ -247,10 +248,10 @@ describe('Bpr SGD kernel', () => {
       for (const i of mine) triples.push([`u${u}`, `i${i}`]);
     }
     const ds = datasetFromTriples(triples);
-    const m = new Bpr({ factors: 8, iterations: 10, seed: 3, threads: 3 });
+    const m = new Bpr({ factors: 8, iterations: 100, seed: 3, threads: 3 });
     await m.fit(ds);
     expect(m.threadSamples).toHaveLength(3);
-    expect(m.threadSamples.reduce((a, b) => a + b, 0)).toBe(10 * ds.interactions.length);
+    expect(m.threadSamples.reduce((a, b) => a + b, 0)).toBe(100 * ds.interactions.length);
     for (const n of m.threadSamples) expect(n).toBeGreaterThan(0);
     // One thread's samples are the whole fit's.
     const single = new Bpr({ factors: 8, iterations: 10, seed: 3 });
