@@ -12,7 +12,7 @@ import { packageVersion } from './paths.js';
 
 export function createProgram(): Command {
   // The one place the CLI fills the registries beyond their built-in tables: every command can
-  // name the multi-agent team (`--agent team`, `--model team`, saved team models).
+  // name the multi-agent team (`--agent team`, `--model team-blend`, saved team-blend models).
   registerTeam();
   registerOfflineAgents(); // bc, cql: agents learned from a session log (`--agent cql -p log=<file>`)
   const program = new Command();

@@ -9,7 +9,7 @@ export * from './modes/index.js';
 export * from './fusion.js';
 export * from './explain.js';
 export * from './team.js';
-export * from './recommender.js';
+export * from './team-blend.js';
 export * from './offline-explain.js';
 export * from './item-recommender.js';
 export * from './register.js';

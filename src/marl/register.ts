@@ -1,16 +1,18 @@
 /**
  * Registers the team as agent `team` (src/agents registry: `chorus simulate --agent team`, the
- * simulator runner) and as recommenders `team` and `team-item` (src/recommenders registry:
- * `chorus evaluate --model team`, `chorus train --model team`). The lower registries cannot name
+ * simulator runner) and recommenders `team-blend` and `team-item` (src/recommenders registry:
+ * `chorus evaluate --model team-blend`, `chorus train --model team-blend`). The offline blend was
+ * registered as recommender `team` until it was renamed for what it is: the team's offline scorers
+ * fused by learned weights, with no agent in it; `team` now names only the agent. The lower registries cannot name
  * the team themselves (agents and recommenders never import marl), so whoever wires the layers
  * together calls `registerTeam()` once before it looks names up: the CLI's `createProgram` and the
  * server's agent policy. Importing this module registers nothing.
  */
 import { agentNames, registerAgent } from '../agents/registry.js';
-import { defineRecommender, listRecommenders, registerRecommender } from '../recommenders/registry.js';
+import { defineRecommender, listRecommenders, registerRecommender, renameRecommender } from '../recommenders/registry.js';
 import type { TeamContext } from './context.js';
 import { ITEM_AGENT_DEFAULTS, ItemAgentRecommender, itemAgentSchema } from './item-recommender.js';
-import { commaList, TEAM_RECOMMENDER_DEFAULTS, TeamRecommender, teamRecommenderSchema } from './recommender.js';
+import { commaList, TEAM_BLEND_DEFAULTS, TeamBlendRecommender, teamBlendSchema } from './team-blend.js';
 import { TeamAgent, TEAM_DEFAULTS, type TeamConfig } from './team.js';
 
 /** Teams created through the registry while a collection is open (the CLI summarises their weights). */
@@ -25,7 +27,7 @@ export function stopCollectingTeams(): void {
   collecting = null;
 }
 
-/** Add `team` and `team-item` to the registries; a second call does nothing. */
+/** Add `team`, `team-blend` and `team-item` to the registries; a second call does nothing. */
 export function registerTeam(): void {
   if (!agentNames().includes('team')) {
     registerAgent('team', {
@@ -53,15 +55,20 @@ export function registerTeam(): void {
       }),
     );
   }
-  if (!have.has('team')) {
+  if (!have.has('team-blend')) {
     registerRecommender(
       defineRecommender({
-        name: 'team',
-        description: 'Multi-agent team as a ranker: user agent (ALS), extra agents (EASE, kNN), content and item agents, weights learned on a validation split',
-        defaults: TEAM_RECOMMENDER_DEFAULTS,
-        schema: teamRecommenderSchema,
-        make: (c) => new TeamRecommender(c),
+        name: 'team-blend',
+        description: "The team's offline scorers blended (no RL): user (ALS), extras (EASE, kNN), content and item scorers fitted on the logs, fusion weights learned on a validation split",
+        defaults: TEAM_BLEND_DEFAULTS,
+        schema: teamBlendSchema,
+        make: (c) => new TeamBlendRecommender(c),
       }),
+    );
+    renameRecommender(
+      'team',
+      'team-blend',
+      "it fuses the team's offline scorers (ALS, EASE, kNN, content, item) by weights learned on a validation split, with no agent in it; the trained multi-agent team is `chorus simulate --agent team`. Files saved as \"team\" still load",
     );
   }
 }

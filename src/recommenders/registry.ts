@@ -211,10 +211,25 @@ export function registerRecommender<C extends object>(entry: RecommenderEntry<C>
   table.set(entry.name, entry as unknown as RecommenderEntry);
 }
 
+/**
+ * Names that were given up because they said more than the model does: old name → new name and
+ * why. Creating a model by an old name fails with that reason; a file saved under it still loads
+ * (as the model it always was).
+ */
+const renamed = new Map<string, { to: string; why: string }>();
+
+/** Record that `from` is now `to` (registered separately), with the reason users will read. */
+export function renameRecommender(from: string, to: string, why: string): void {
+  if (table.has(from)) throw new ConfigError(`recommender "${from}" is registered; it cannot also be a renamed one`, 'name', 'E_DUPLICATE_NAME');
+  renamed.set(from, { to, why });
+}
+
 export function getRecommenderEntry(name: string): RecommenderEntry {
   const e = table.get(name);
-  if (!e) throw new UnknownNameError('recommender', name, [...table.keys()]);
-  return e;
+  if (e) return e;
+  const r = renamed.get(name);
+  if (r) throw new ConfigError(`recommender "${name}" is now "${r.to}": ${r.why}`, 'model', 'E_RENAMED');
+  throw new UnknownNameError('recommender', name, [...table.keys()]);
 }
 
 /** A new unfitted model by registry name, e.g. `createRecommender('itemknn', { k: 50 })`. */
@@ -224,6 +239,8 @@ export function createRecommender(name: string, config?: Record<string, unknown>
 
 /** A fitted model from `toJSON()` output, by its `kind`. */
 export function restoreRecommender(saved: SavedModel): Recommender {
+  const r = renamed.get(saved.kind);
+  if (r && !table.has(saved.kind)) return getRecommenderEntry(r.to).restore({ ...saved, kind: r.to });
   return getRecommenderEntry(saved.kind).restore(saved);
 }
 

@@ -25,10 +25,10 @@ async function demoData(): Promise<{ user: string; history: Set<string>; movies:
 
 describe('chorus recommend --explain', () => {
   const dir = tempDir('chorus-explain-');
-  const teamFile = join(dir, 'team.model.json');
+  const teamFile = join(dir, 'team-blend.model.json');
   beforeAll(async () => {
     // A small team (user agent, item-kNN, content, item agent) tuned on few users, so it fits in seconds.
-    const tr = await runCli(['train', '--model', 'team', '--data', demoDataDir(), '--out', teamFile, '-p', 'extras=itemknn', '-p', 'tuneUsers=20', '-p', 'tuneStep=0.5']);
+    const tr = await runCli(['train', '--model', 'team-blend', '--data', demoDataDir(), '--out', teamFile, '-p', 'extras=itemknn', '-p', 'tuneUsers=20', '-p', 'tuneStep=0.5']);
     expect(tr.stderr).toBe('');
     expect(tr.code).toBe(0);
   });
@@ -39,7 +39,7 @@ describe('chorus recommend --explain', () => {
     const r = await runCli(['recommend', '--model-file', teamFile, '--user', user, '-k', '5', '--explain', '--json']);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { user: string; model: string; k: number; weights: Record<string, number>; items: ExplainedItem[] };
-    expect(doc).toMatchObject({ user, model: 'team', k: 5 });
+    expect(doc).toMatchObject({ user, model: 'team-blend', k: 5 });
     const agents = ['user', 'itemknn', 'content', 'item'];
     expect(Object.keys(doc.weights)).toEqual(agents);
     expect(doc.items).toHaveLength(5);

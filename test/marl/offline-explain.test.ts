@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { registerTeam } from '../../src/marl/register.js';
 import { Dataset, datasetFromTriples, type ItemMeta } from '../../src/data/dataset.js';
 import { canExplain, EXPLAIN_COLD_THRESHOLD } from '../../src/marl/offline-explain.js';
-import { TeamRecommender } from '../../src/marl/recommender.js';
+import { TeamBlendRecommender } from '../../src/marl/team-blend.js';
 import { HybridRecommender } from '../../src/recommenders/hybrid.js';
 import { ItemKnn } from '../../src/recommenders/knn.js';
 import { createRecommender, restoreRecommender } from '../../src/recommenders/registry.js';
@@ -53,12 +53,12 @@ function history(data: Dataset, u: number): number[] {
 
 const SMALL = { extras: ['itemknn'], tuneUsers: 20, tuneStep: 0.25 };
 
-describe('TeamRecommender.explain', () => {
+describe('TeamBlendRecommender.explain', () => {
   let data: Dataset;
-  let team: TeamRecommender;
+  let team: TeamBlendRecommender;
   beforeAll(async () => {
     data = explainData();
-    team = new TeamRecommender(SMALL);
+    team = new TeamBlendRecommender(SMALL);
     await team.fit(data);
   });
 
@@ -90,7 +90,7 @@ describe('TeamRecommender.explain', () => {
 
   it('rank fusions explain by vote terms that also add up to the score', async () => {
     for (const fusion of ['borda', 'rrf'] as const) {
-      const t = new TeamRecommender({ ...SMALL, fusion });
+      const t = new TeamBlendRecommender({ ...SMALL, fusion });
       await t.fit(data);
       const top = t.recommend(4, 5).items;
       for (const e of t.explain(4, top)) {
@@ -170,7 +170,7 @@ describe('TeamRecommender.explain', () => {
   });
 
   it('without item factors in the user model, finds the most similar history item by co-occurrence', async () => {
-    const t = new TeamRecommender({ user: 'itemknn', extras: [], content: false, item: false, tuneUsers: 10 });
+    const t = new TeamBlendRecommender({ user: 'itemknn', extras: [], content: false, item: false, tuneUsers: 10 });
     await t.fit(data);
     expect(t.agentNames).toEqual(['user']);
     const u = 5;
@@ -190,7 +190,7 @@ describe('TeamRecommender.explain', () => {
   it('explains an item with no training interaction by the content agent alone, as the fusion scores it', async () => {
     const fresh = data.items.toIndex('i29');
     const keep = Int32Array.from({ length: data.nInteractions }, (_, k) => k).filter((k) => data.interactions.item[k] !== fresh);
-    const t = new TeamRecommender(SMALL);
+    const t = new TeamBlendRecommender(SMALL);
     await t.fit(data.subset(keep));
     const [e] = t.explain(0, [fresh]);
     expect(e!.score).toBe(t.scoreAll(0)[fresh]!);
@@ -217,8 +217,8 @@ describe('TeamRecommender.explain', () => {
   });
 
   it('accepts extras as a comma-separated string (CLI -p) and suffixes repeated agent names', () => {
-    expect(new TeamRecommender({ extras: 'ease, itemknn' as unknown as string[] }).agentNames).toEqual(['user', 'ease', 'itemknn', 'content', 'item']);
-    expect(new TeamRecommender({ extras: '' as unknown as string[] }).agentNames).toEqual(['user', 'content', 'item']);
-    expect(new TeamRecommender({ extras: ['itemknn', 'itemknn'], content: false }).agentNames).toEqual(['user', 'itemknn', 'itemknn#2', 'item']);
+    expect(new TeamBlendRecommender({ extras: 'ease, itemknn' as unknown as string[] }).agentNames).toEqual(['user', 'ease', 'itemknn', 'content', 'item']);
+    expect(new TeamBlendRecommender({ extras: '' as unknown as string[] }).agentNames).toEqual(['user', 'content', 'item']);
+    expect(new TeamBlendRecommender({ extras: ['itemknn', 'itemknn'], content: false }).agentNames).toEqual(['user', 'itemknn', 'itemknn#2', 'item']);
   });
 });

@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('-f, --model-file <file>', 'model written by `chorus train` (default: config recommend.modelFile, else als.model.json)')
     .option('-k, --k <n>', 'how many items (default 10)')
     .option('--include-seen', "also rank the user's training items")
-    .option('--explain', "show each agent's contribution to each item's score and the evidence behind it (team models)")
+    .option('--explain', "show each agent's contribution to each item's score and the evidence behind it (team-blend models)")
     .action(async function (this: Command) {
       const flags = this.optsWithGlobals<RecommendFlags>();
       const { config } = loadConfig(flags.config);
@@ -42,7 +42,7 @@ export function register(program: Command): void {
         throw new NotFoundError(`user "${flags.user}" is not in the model's training data (${index.users.length} users); retrain with this version to get popular items for unknown users`, 'user');
       }
       if (flags.explain && !canExplain(model)) {
-        throw new ConfigError(`--explain: model "${model.kind}" (${file}) cannot explain its recommendations; train a team model (chorus train --model team) for explanations`, 'explain');
+        throw new ConfigError(`--explain: model "${model.kind}" (${file}) cannot explain its recommendations; train a team-blend model (chorus train --model team-blend) for explanations`, 'explain');
       }
       // A user the model does not know has no history: the most popular items (util/no-history.ts).
       const ranked =

@@ -1,11 +1,14 @@
 /**
- * The team as an offline ranker (a `Recommender`, registry name `team`), for P1 and `chorus train`:
- * the same agents, each a scorer fitted on the logs — the user agent (implicit ALS: relevance),
- * extra agents (EASE, user-kNN and item-kNN by default: any registered recommender), the content agent
- * (content recommender over the built-in text encoder) and the item agent (`team-item`: fair
- * exposure, favouring rarely interacted-with and new items) — fused by a weighted sum of per-user
- * z-scored scores whose weights are learned on a validation split cut from train (P1's rule),
- * through the hybrid recommender's fusion. `explain(user, items)` gives each agent's contribution
+ * The team's offline scorers blended (a `Recommender`, registry name `team-blend`), for P1 and
+ * `chorus train`: what each of the team's agents scores with, fitted on the logs — the user agent's
+ * relevance model (implicit ALS), extra agents (EASE, user-kNN and item-kNN by default: any
+ * registered recommender), the content agent's model (content recommender over the built-in text
+ * encoder) and the item agent's (`team-item`: fair exposure, favouring rarely interacted-with and
+ * new items) — fused by a weighted sum of per-user z-scored scores whose weights are learned on a
+ * validation split cut from train (P1's rule), through the hybrid recommender's fusion. No agent
+ * acts or learns from rewards here: it is a hybrid with the team's members and the team's
+ * explanations, named for that (it was recommender `team` until the name was left to the agent;
+ * files saved under it still load). `explain(user, items)` gives each agent's contribution
  * (weight × its normalised score, or × its rank vote for borda/rrf: they add up to the fused score)
  * and the evidence behind it (./offline-explain.ts). The genre lists and titles the evidence needs
  * are saved in the model state (`evidence`), so a restored model explains without the data.
@@ -28,7 +31,7 @@ export function commaList(v: unknown): unknown {
   return typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x.length > 0) : v;
 }
 
-export const teamRecommenderSchema = z.strictObject({
+export const teamBlendSchema = z.strictObject({
   /** User agent's relevance model. */
   user: z.string().min(1),
   /** Extra agents: registered recommender names (or one comma-separated string, `commaList`). */
@@ -43,8 +46,8 @@ export const teamRecommenderSchema = z.strictObject({
   tuneStep: z.number().gt(0).max(1),
   seed: z.number().int(),
 });
-export type TeamRecommenderConfig = z.infer<typeof teamRecommenderSchema>;
-export const TEAM_RECOMMENDER_DEFAULTS: TeamRecommenderConfig = {
+export type TeamBlendConfig = z.infer<typeof teamBlendSchema>;
+export const TEAM_BLEND_DEFAULTS: TeamBlendConfig = {
   user: 'als',
   extras: ['ease', 'userknn', 'itemknn'],
   content: true,
@@ -56,8 +59,8 @@ export const TEAM_RECOMMENDER_DEFAULTS: TeamRecommenderConfig = {
   seed: 42,
 };
 
-export class TeamRecommender extends BaseRecommender<TeamRecommenderConfig> {
-  readonly kind = 'team';
+export class TeamBlendRecommender extends BaseRecommender<TeamBlendConfig> {
+  readonly kind = 'team-blend';
   readonly version = 1;
   private hybrid: HybridRecommender | null = null;
   /** Agent name per fused member, in member order (a repeated name gets a suffix: `itemknn#2`). */
@@ -67,8 +70,8 @@ export class TeamRecommender extends BaseRecommender<TeamRecommenderConfig> {
   private evidenceData: EvidenceState | undefined;
   private evidence: OfflineEvidence | null = null;
 
-  constructor(config: Partial<TeamRecommenderConfig> | Record<string, unknown> = {}) {
-    super(teamRecommenderSchema.parse({ ...TEAM_RECOMMENDER_DEFAULTS, ...config }));
+  constructor(config: Partial<TeamBlendConfig> | Record<string, unknown> = {}) {
+    super(teamBlendSchema.parse({ ...TEAM_BLEND_DEFAULTS, ...config }));
     const c = this.config;
     const role: EvidenceRoles['role'] = ['user', ...c.extras.map(() => 'extra' as const), ...(c.content ? ['content' as const] : []), ...(c.item ? ['item' as const] : [])];
     const raw = ['user', ...c.extras, ...(c.content ? ['content'] : []), ...(c.item ? ['item'] : [])];
