@@ -1,5 +1,5 @@
 /**
- * Evidence behind the offline team's (`TeamBlendRecommender`) per-agent votes, in words, from what the
+ * Evidence behind `team-blend`'s (`TeamBlendRecommender`) per-agent votes, in words, from what the
  * fitted model holds — so `chorus recommend --explain` works from the model file alone:
  *  - user agent: "because you watched <the user's training item most similar to it>", by cosine of
  *    the user model's item factors when it exposes them (ALS, BPR, MF: `itemEmbeddings()`), else by

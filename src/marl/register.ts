@@ -2,11 +2,11 @@
  * Registers the team as agent `team` (src/agents registry: `chorus simulate --agent team`, the
  * simulator runner) and recommenders `team-blend` and `team-item` (src/recommenders registry:
  * `chorus evaluate --model team-blend`, `chorus train --model team-blend`). The offline blend was
- * registered as recommender `team` until it was renamed for what it is: the team's offline scorers
- * fused by learned weights, with no agent in it; `team` now names only the agent. The lower registries cannot name
- * the team themselves (agents and recommenders never import marl), so whoever wires the layers
- * together calls `registerTeam()` once before it looks names up: the CLI's `createProgram` and the
- * server's agent policy. Importing this module registers nothing.
+ * recommender `team` until it was renamed for what it is, the team's offline scorers fused by
+ * learned weights with no agent in it; `team` now names only the agent. The lower registries
+ * cannot name the team themselves (agents and recommenders never import marl), so whoever wires
+ * the layers together calls `registerTeam()` once before it looks names up: the CLI's
+ * `createProgram` and the server's agent policy. Importing this module registers nothing.
  */
 import { agentNames, registerAgent } from '../agents/registry.js';
 import { defineRecommender, listRecommenders, registerRecommender, renameRecommender } from '../recommenders/registry.js';
