@@ -13,7 +13,11 @@ import { parseJsonText } from '../data/json-error.js';
 import { ConfigError } from '../errors.js';
 import { firstSchemaIssue } from '../util/zod-issue.js';
 
-/** Hyper-parameters of one model: plain values; the recommender registry checks names and ranges. */
+/**
+ * Hyper-parameters of one model: plain values, checked here so that a wrong type is named with the
+ * file's field; the recommender registry checks names and ranges. (A JSON-valued option such as a
+ * hybrid's `members` is given with `-p members=[…]`, see `parseParams`.)
+ */
 const HyperParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
 
 /** Sections owned by other commands (embed, simulate, serve) are objects they validate themselves (see `configSection`). */
@@ -142,12 +146,17 @@ export function configSection<T>(config: ChorusConfig, section: 'embed' | 'simul
   throw new ConfigError(`invalid value: ${message}`, field);
 }
 
+/** One `key=value` hyper-parameter as parsed: a scalar, or a JSON array or object. */
+export type ParamValue = number | string | boolean | unknown[] | { [key: string]: unknown };
+
 /**
  * Parse `key=value` flags (`--param factors=32 --param solver=cg`) into hyper-parameters:
- * numbers and booleans are typed, everything else stays a string.
+ * numbers and booleans are typed; a value that starts with `[` or `{` is JSON (a hybrid's
+ * `members=[{"kind":"bpr"},…]`), and one that is not valid JSON fails with the key named;
+ * everything else stays a string.
  */
-export function parseParams(pairs: readonly string[] | undefined): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
+export function parseParams(pairs: readonly string[] | undefined): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
   for (const pair of pairs ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new ConfigError(`expected key=value, got "${pair}"`, 'param');
@@ -155,7 +164,13 @@ export function parseParams(pairs: readonly string[] | undefined): Record<string
     const v = pair.slice(eq + 1).trim();
     if (v === 'true' || v === 'false') out[key] = v === 'true';
     else if (v !== '' && Number.isFinite(Number(v))) out[key] = Number(v);
-    else out[key] = v;
+    else if (v.startsWith('[') || v.startsWith('{')) {
+      try {
+        out[key] = JSON.parse(v) as ParamValue;
+      } catch (e) {
+        throw new ConfigError(`${key}: a value starting with "${v[0]}" is read as JSON, and this is not valid JSON (${(e as Error).message})`, `param.${key}`);
+      }
+    } else out[key] = v;
   }
   return out;
 }

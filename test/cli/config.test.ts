@@ -48,6 +48,13 @@ describe('config file', () => {
     expect(parseParams(['factors=32', 'solver=cg', 'binary=true', 'reg=0.5'])).toEqual({ factors: 32, solver: 'cg', binary: true, reg: 0.5 });
     expect(() => parseParams(['factors'])).toThrow(/key=value/);
   });
+
+  it('reads a value that starts with [ or { as JSON (a hybrid\'s members), and names the key when it is not', () => {
+    const members = '[{"kind":"bpr"},{"kind":"sasrec","config":{"negatives":256}}]';
+    expect(parseParams([`members=${members}`, 'extras=itemknn,ease'])).toEqual({ members: JSON.parse(members), extras: 'itemknn,ease' });
+    expect(parseParams(['over={"a":1}'])).toEqual({ over: { a: 1 } });
+    expect(() => parseParams(['members=[{"kind":"bpr"'])).toThrow(/members: .*not valid JSON/);
+  });
 });
 
 describe('config JSON Schema', () => {
