@@ -1,6 +1,6 @@
 import type { Observation } from '../env/types.js';
 import { clickedReward, type SeededConfig } from './base.js';
-import { StateFeaturiser, type AgentContext } from './state.js';
+import { StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
 import type { Transition } from './types.js';
 import { RidgeStats } from './ridge-stats.js';
 import { logPopularity } from '../util/log-popularity.js';
@@ -25,12 +25,12 @@ export class LinearSlateFeatures {
   private readonly w: Float64Array;
   private readonly v: Float64Array;
 
-  constructor(ctx: AgentContext) {
+  constructor(ctx: AgentContext, state: Partial<StateConfig> = {}) {
     this.ctx = ctx;
     this.d = ctx.items.dim;
     this.nC = ctx.items.categoryNames.length;
     this.dim = 2 * this.d + 2 * this.nC + 1;
-    this.featuriser = new StateFeaturiser(ctx);
+    this.featuriser = new StateFeaturiser(ctx, state);
     this.state = new Float32Array(this.featuriser.dim);
     this.logPop = logPopularity(ctx.items.popularity, new Float32Array(ctx.items.nItems));
     this.w = new Float64Array(this.d);
@@ -97,6 +97,11 @@ export interface LinearBanditConfig extends SeededConfig {
   ridge: number;
   /** Prior mean of the popularity weight (b starts at λ·m on that feature). */
   popularityPrior: number;
+  /**
+   * Weight of the user's train profile in h (`StateConfig.profile`); absent or 0, the state is
+   * the recent history alone, as it always was.
+   */
+  profile?: number;
 }
 
 /**
@@ -109,8 +114,8 @@ export class LinearBanditStats extends RidgeStats {
   /** φ scratch for callers (and `observe`). */
   readonly phiBuf: Float64Array;
 
-  constructor(ctx: AgentContext, ridge: number, popularityPrior: number) {
-    const f = new LinearSlateFeatures(ctx);
+  constructor(ctx: AgentContext, ridge: number, popularityPrior: number, state: Partial<StateConfig> = {}) {
+    const f = new LinearSlateFeatures(ctx, state);
     const priorMean = new Float64Array(f.dim);
     priorMean[f.popIndex] = popularityPrior;
     super(f.dim, ridge, priorMean);

@@ -30,7 +30,7 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
 
   constructor(ctx: AgentContext, config: LinUcbConfig) {
     super(ctx, config);
-    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior);
+    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, { profile: config.profile ?? 0 });
     this.mean = new Float64Array(ctx.items.nItems);
   }
 

@@ -105,13 +105,14 @@ export class CandidateSource {
   private readonly linScores: Float64Array;
   private readonly phiBuf: Float64Array;
 
-  constructor(ctx: AgentContext, n: number, nRandom: number, retrieval: 'prior' | 'linear' = 'prior') {
+  constructor(ctx: AgentContext, n: number, nRandom: number, retrieval: 'prior' | 'linear' = 'prior', state: Partial<StateConfig> = {}) {
     this.ctx = ctx;
     this.n = Math.max(1, n);
     this.nRandom = Math.max(0, nRandom);
     this.seen = new Uint8Array(ctx.items.nItems);
     // LinUCB's defaults (ridge 1, popularity prior 0.5): before any feedback it retrieves by popularity.
-    this.linear = retrieval === 'linear' ? new LinearBanditStats(ctx, 1, 0.5) : null;
+    // Its state reads the user's train profile as the agent's own state does (`state.profile`).
+    this.linear = retrieval === 'linear' ? new LinearBanditStats(ctx, 1, 0.5, { profile: state.profile ?? 0 }) : null;
     this.linScores = new Float64Array(retrieval === 'linear' ? ctx.items.nItems : 0);
     this.phiBuf = new Float64Array(this.linear ? this.linear.f.dim : 0);
   }
@@ -608,7 +609,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
   constructor(ctx: AgentContext, config: C) {
     super(ctx, config);
     validateNeuralConfig(config);
-    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates, config.retrieval ?? 'prior');
+    this.source = new CandidateSource(ctx, config.candidates, config.randomCandidates, config.retrieval ?? 'prior', config.state ?? {});
     const enc = encoderConfigOf(config);
     if (enc.encoder !== 'none' && !this.trainsEncoder()) {
       // (The subclass's `name` field is not set yet here, hence no name in the message.)

@@ -15,6 +15,7 @@ import type { Observation } from '../env/types.js';
 import type { ActOptions } from './types.js';
 import { Rng } from '../util/rng.js';
 import { cholesky, choleskySolve } from '../util/linalg.js';
+import { ConfigError } from '../errors.js';
 import { logPopularity } from '../util/log-popularity.js';
 
 export interface ItemSpace {
@@ -77,9 +78,19 @@ export interface StateConfig {
   decay: number;
   /** How many leading entries of `Observation.context` are used. */
   contextDim: number;
+  /**
+   * Weight of the user's long-term profile in the recent-history part of the state: h ←
+   * (1 − profile)·h + profile·u, u the user's row of the context's `userVectors` (CF factors of
+   * the whole train history, in the items' space). The last `historyLength` items say what the
+   * user is doing now; u says what they have liked all along, which matters where tastes are
+   * stable (the interest family's users start from their whole train history). 0, the default,
+   * leaves the state as it always was; a user without a vector (none in the context, an index
+   * outside it, or an all-zero row: unknown or erased) keeps h.
+   */
+  profile: number;
 }
 
-export const DEFAULT_STATE_CONFIG: StateConfig = { historyLength: 10, decay: 0.8, contextDim: 2 };
+export const DEFAULT_STATE_CONFIG: StateConfig = { historyLength: 10, decay: 0.8, contextDim: 2, profile: 0 };
 
 /**
  * Observation → Float32Array of length `dim`:
@@ -92,11 +103,31 @@ export class StateFeaturiser {
   private readonly items: ItemSpace;
   private readonly horizon: number;
 
+  private readonly userVectors: Float32Array | undefined;
+  private readonly nUsers: number;
+
   constructor(ctx: AgentContext, config: Partial<StateConfig> = {}) {
     this.config = { ...DEFAULT_STATE_CONFIG, ...config };
+    const p = this.config.profile;
+    if (!(p >= 0 && p <= 1)) throw new ConfigError(`state.profile must be in [0, 1], got ${p}`, 'state.profile');
     this.items = ctx.items;
     this.horizon = Math.max(1, ctx.horizon);
     this.dim = ctx.items.dim + ctx.items.categoryNames.length + 1 + this.config.contextDim + 1;
+    this.userVectors = ctx.userVectors;
+    this.nUsers = ctx.nUsers;
+  }
+
+  /** h ← (1 − profile)·h + profile·u in `out[0..dim)` when the user has a non-zero vector. */
+  private mixProfile(user: number, out: Float32Array): void {
+    const uv = this.userVectors;
+    const d = this.items.dim;
+    if (!uv || user < 0 || user >= this.nUsers || (user + 1) * d > uv.length) return;
+    const o = user * d;
+    let any = false;
+    for (let k = 0; k < d && !any; k++) any = uv[o + k] !== 0;
+    if (!any) return;
+    const p = this.config.profile;
+    for (let k = 0; k < d; k++) out[k] = (1 - p) * out[k]! + p * uv[o + k]!;
   }
 
   encode(obs: Observation, out: Float32Array = new Float32Array(this.dim)): Float32Array {
@@ -121,6 +152,7 @@ export class StateFeaturiser {
       w *= this.config.decay;
     }
     if (wsum > 0) for (let k = 0; k < d + nC; k++) out[k] /= wsum;
+    if (this.config.profile > 0) this.mixProfile(obs.user, out);
     let p = d + nC;
     out[p++] = Math.min(1, obs.t / this.horizon);
     const ctx = obs.context;
