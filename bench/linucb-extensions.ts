@@ -5,13 +5,16 @@
  * Each extension below is LinUCB itself plus one such part, learned online from the same
  * transitions, so a gain would show that the part pays within the documented budget:
  *
- *  - `item-intercept`: a per-item bias, the shrunk mean of (reward − c_p·θᵀφ) over the item's
- *    impressions, where c_p is the position's observed reward ÷ predicted reward (without it, the
- *    items LinUCB puts on top collect positive residuals from position bias alone and lock in);
+ *  - `item-intercept`: a per-item bias, Σ (r / c_p − θᵀφ) / (n + shrink) over the item's n
+ *    impressions: the reward with its position's effect divided out, less the shared model's
+ *    prediction. c_p, the position's observed reward ÷ predicted reward, is floored at 0.05, so a
+ *    click at a rarely clicked position counts up to 20 times (without the correction, the items
+ *    LinUCB puts on top collect positive residuals from position bias alone and lock in);
  *  - `user-ridge`: a per-user ridge model on [item vector, 1], fitted to the shared model's
  *    residuals (users recur across sessions, ~3 training sessions each at 20,000 steps);
- *  - `user-vector`: the user's implicit-ALS factor of the whole train split mixed into the
- *    state's recent-history vector h (a profile of every train item, not the last 10).
+ *  - `profile`: the user's implicit-ALS factor of the whole train split mixed into the state's
+ *    recent-history vector h (a profile of every train item, not the last 10): LinUCB's own
+ *    `profile` option (`StateConfig.profile`).
  *
  * Validation seeds only (default 101–102); nothing here changes a published agent.
  *
@@ -21,7 +24,7 @@
 import { loadavg } from 'node:os';
 import { clickedReward } from '../src/agents/base.js';
 import { LinUcbAgent, type LinUcbConfig } from '../src/agents/linucb.js';
-import { agentNames, registerAgent } from '../src/agents/registry.js';
+import { agentEntry, agentNames, registerAgent } from '../src/agents/registry.js';
 import { RidgeStats } from '../src/agents/ridge-stats.js';
 import type { AgentContext } from '../src/agents/state.js';
 import type { ActOptions, Transition } from '../src/agents/types.js';
@@ -35,8 +38,6 @@ const flag = (name: string, def: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : def;
 };
-
-const LINUCB_DEFAULTS = { seed: 1, alpha: 0.3, ridge: 1, popularityPrior: 0.5, shortlist: 50 };
 
 /** θᵀφ(state, item) with the model's current θ (the features are set for the state already). */
 function shared(agent: LinUcbAgent, item: number): number {
@@ -148,22 +149,6 @@ class UserRidgeLinUcb extends ExtendedLinUcb {
   }
 }
 
-/** LinUCB whose state vector h is (1 − mix)·h + mix·(the user's ALS factor). */
-class UserVectorLinUcb extends LinUcbAgent {
-  constructor(ctx: AgentContext, config: LinUcbConfig & { mix: number }) {
-    super(ctx, config);
-    const f = this.stats.f;
-    const encode = f.setState.bind(f);
-    const d = ctx.items.dim;
-    f.setState = (obs: Observation) => {
-      encode(obs);
-      const uv = ctx.userVectors;
-      if (!uv || obs.user < 0 || obs.user >= ctx.nUsers) return;
-      for (let j = 0; j < d; j++) f.state[j] = (1 - config.mix) * f.state[j]! + config.mix * uv[obs.user * d + j]!;
-    };
-  }
-}
-
 const VARIANTS: { label: string; agent: string; config: Record<string, unknown> }[] = [
   { label: 'linucb (defaults)', agent: 'linucb', config: {} },
   { label: 'item-intercept, shrink 20', agent: 'linucb-item-intercept', config: { shrink: 20 } },
@@ -172,22 +157,21 @@ const VARIANTS: { label: string; agent: string; config: Record<string, unknown> 
   { label: 'item-intercept, shrink 20, bonus 1', agent: 'linucb-item-intercept', config: { shrink: 20, itemBonus: 1 } },
   { label: 'user-ridge, ridge 30', agent: 'linucb-user-ridge', config: { userRidge: 30 } },
   { label: 'user-ridge, ridge 10', agent: 'linucb-user-ridge', config: { userRidge: 10 } },
-  { label: 'user-vector, mix 0.5', agent: 'linucb-user-vector', config: { mix: 0.5 } },
-  { label: 'user-vector, mix 1', agent: 'linucb-user-vector', config: { mix: 1 } },
+  { label: 'profile 0.5', agent: 'linucb', config: { profile: 0.5 } },
+  { label: 'profile 1', agent: 'linucb', config: { profile: 1 } },
 ];
 
 function register(): void {
   if (agentNames().includes('linucb-item-intercept')) return;
   const entry = (create: (ctx: AgentContext, c: Record<string, unknown>) => LinUcbAgent, extra: Record<string, unknown>) => ({
     description: 'diagnostic LinUCB extension (bench/linucb-extensions.ts)',
-    defaults: { ...LINUCB_DEFAULTS, ...extra },
+    defaults: { ...agentEntry('linucb').defaults, ...extra },
     learns: true,
     honoursOptions: true,
     create,
   });
   registerAgent('linucb-item-intercept', entry((ctx, c) => new ItemInterceptLinUcb(ctx, c as never), { shrink: 20, itemBonus: 0 }));
   registerAgent('linucb-user-ridge', entry((ctx, c) => new UserRidgeLinUcb(ctx, c as never), { userRidge: 30 }));
-  registerAgent('linucb-user-vector', entry((ctx, c) => new UserVectorLinUcb(ctx, c as never), { mix: 0.5 }));
 }
 
 const preset = flag('preset', 'sim-ml-ls-v1');

@@ -161,6 +161,8 @@ export function parseParams(pairs: readonly string[] | undefined): Record<string
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new ConfigError(`expected key=value, got "${pair}"`, 'param');
     const key = pair.slice(0, eq).trim();
+    // Assigning these would change the result object itself instead of adding a parameter.
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new ConfigError(`"${key}" is not a parameter name`, 'param');
     const v = pair.slice(eq + 1).trim();
     if (v === 'true' || v === 'false') out[key] = v === 'true';
     else if (v !== '' && Number.isFinite(Number(v))) out[key] = Number(v);

@@ -1,4 +1,4 @@
-// The multi-agent team (issue 5). `registerTeam()` adds `team` to the agent and recommender registries.
+// The multi-agent team (issue 5). `registerTeam()` adds agent `team` and recommenders `team-blend`, `team-item`.
 export * from './context.js';
 export * from './views.js';
 export * from './mixer.js';

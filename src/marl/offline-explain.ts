@@ -56,7 +56,7 @@ export function readEvidenceState(v: unknown, nItems: number): EvidenceState | u
   return { titles: o.titles, catNames: o.catNames, catIndptr: o.catIndptr, catIndices: o.catIndices };
 }
 
-/** A recommender that can say why it ranks items as it does (the offline team). */
+/** A recommender that can say why it ranks items as it does (`team-blend`). */
 export interface ExplainingRecommender extends Recommender {
   explain(user: UserRef, items: ArrayLike<number>): ItemExplanation[];
 }

@@ -124,7 +124,7 @@ export class TeamBlendRecommender extends BaseRecommender<TeamBlendConfig> {
   explain(user: UserRef, items: ArrayLike<number>): ItemExplanation[] {
     this.assertFitted();
     for (const i of Array.from(items)) {
-      if (!Number.isInteger(i) || i < 0 || i >= this.nItems) throw new ConfigError(`team.explain: item index ${i} is not in 0..${this.nItems - 1}`, 'items');
+      if (!Number.isInteger(i) || i < 0 || i >= this.nItems) throw new ConfigError(`team-blend.explain: item index ${i} is not in 0..${this.nItems - 1}`, 'items');
     }
     const hybrid = this.hybrid!;
     const { terms, scores, raw } = hybrid.scoreTerms(user, items);

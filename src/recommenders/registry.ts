@@ -218,6 +218,11 @@ export function registerRecommender<C extends object>(entry: RecommenderEntry<C>
  */
 const renamed = new Map<string, { to: string; why: string }>();
 
+/** Whether `name` is a recommender's former name (`getRecommenderEntry` then throws with the new one). */
+export function isRenamedRecommender(name: string): boolean {
+  return renamed.has(name) && !table.has(name);
+}
+
 /** Record that `from` is now `to` (registered separately), with the reason users will read. */
 export function renameRecommender(from: string, to: string, why: string): void {
   if (table.has(from)) throw new ConfigError(`recommender "${from}" is registered; it cannot also be a renamed one`, 'name', 'E_DUPLICATE_NAME');
@@ -228,7 +233,8 @@ export function getRecommenderEntry(name: string): RecommenderEntry {
   const e = table.get(name);
   if (e) return e;
   const r = renamed.get(name);
-  if (r) throw new ConfigError(`recommender "${name}" is now "${r.to}": ${r.why}`, 'model', 'E_RENAMED');
+  // No field: the old name may come from --model, a hybrid's member or a team's extras.
+  if (r) throw new ConfigError(`recommender "${name}" is now "${r.to}": ${r.why}`, undefined, 'E_RENAMED');
   throw new UnknownNameError('recommender', name, [...table.keys()]);
 }
 

@@ -53,6 +53,7 @@ describe('config file', () => {
     const members = '[{"kind":"bpr"},{"kind":"sasrec","config":{"negatives":256}}]';
     expect(parseParams([`members=${members}`, 'extras=itemknn,ease'])).toEqual({ members: JSON.parse(members), extras: 'itemknn,ease' });
     expect(parseParams(['over={"a":1}'])).toEqual({ over: { a: 1 } });
+    expect(() => parseParams(['__proto__={"polluted":true}'])).toThrow(/not a parameter name/);
     expect(() => parseParams(['members=[{"kind":"bpr"'])).toThrow(/members: .*not valid JSON/);
   });
 });

@@ -25,6 +25,6 @@ describe('-p with a JSON value on the command line', () => {
     expect(bad.stderr).toMatch(/members: .*not valid JSON/);
     const unknown = await runCli(['train', '--model', 'hybrid', '--data', demoDataDir(), '--out', join(dir, 'y.json'), '-p', 'members=[{"kind":"nope"}]']);
     expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toMatch(/nope/);
+    expect(unknown.stderr).toMatch(/unknown recommender "nope"/);
   });
 });

@@ -37,6 +37,7 @@ describe('team-blend: the team\'s scorers as a ranker', () => {
 
   it('is no longer created as "team" (that name is the agent), but a file saved as "team" still loads and scores the same', async () => {
     expect(() => createRecommender('team')).toThrow(/recommender "team" is now "team-blend".*no agent in it/);
+    expect(() => createRecommender('team')).toThrow(expect.objectContaining({ code: 'E_RENAMED' }));
     const model = new TeamBlendRecommender({ content: false, extras: ['itemknn'] });
     await model.fit(contractData());
     // A file written before the rename: the same state under the old kind.

@@ -163,7 +163,7 @@ function cbSettings(flags: ServeFlags, sc: z.infer<typeof ServeConfigSchema>): P
   const numeric = ['lambda', 'ridgeDims', 'learningRate', 'temperature', 'gamma', 'gammaExponent', 'recommenderPrior', 'poolFactor', 'minPool'] as const;
   for (const [key, v] of Object.entries(parseParams(flags.policyParam))) {
     if (!(numeric as readonly string[]).includes(key)) throw new ConfigError(`unknown cb setting "${key}"; expected one of ${numeric.join(', ')}`, 'policy-param');
-    if (typeof v !== 'number') throw new ConfigError(`${key}: expected a number, got "${String(v)}"`, 'policy-param');
+    if (typeof v !== 'number') throw new ConfigError(`${key}: expected a number, got ${typeof v === 'string' ? `"${v}"` : JSON.stringify(v)}`, 'policy-param');
     out[key as (typeof numeric)[number]] = v;
   }
   // The policy's own checks (ranges) run now, so that a bad value stops the start with its name.
