@@ -3,6 +3,7 @@ import { clickedReward, type SeededConfig } from './base.js';
 import { StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
 import type { Transition } from './types.js';
 import { RidgeStats } from './ridge-stats.js';
+import { ConfigError } from '../errors.js';
 import { logPopularity } from '../util/log-popularity.js';
 
 /**
@@ -102,6 +103,16 @@ export interface LinearBanditConfig extends SeededConfig {
    * the recent history alone, as it always was.
    */
   profile?: number;
+}
+
+/**
+ * The state options of a linear bandit's config (its top-level `profile`), checked here so that a
+ * bad value is named by the key the user wrote.
+ */
+export function linearBanditState(config: { profile?: unknown }): Partial<StateConfig> {
+  const p = config.profile ?? 0;
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ConfigError(`profile must be a number in [0, 1], got ${JSON.stringify(p) ?? String(p)}`, 'profile');
+  return { profile: p };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Observation, Slate } from '../env/types.js';
 import { quadForm } from '../util/linalg.js';
 import { BaseAgent } from './base.js';
-import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
+import { LinearBanditStats, linearBanditState, type LinearBanditConfig } from './linear-bandit.js';
 import type { AgentContext } from './state.js';
 import { DeterministicSlate } from './slate-distribution.js';
 import type { ActOptions, SlateDistribution, Transition } from './types.js';
@@ -30,7 +30,7 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
 
   constructor(ctx: AgentContext, config: LinUcbConfig) {
     super(ctx, config);
-    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, { profile: config.profile ?? 0 });
+    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config));
     this.mean = new Float64Array(ctx.items.nItems);
   }
 

@@ -111,7 +111,8 @@ export class CandidateSource {
     this.nRandom = Math.max(0, nRandom);
     this.seen = new Uint8Array(ctx.items.nItems);
     // LinUCB's defaults (ridge 1, popularity prior 0.5): before any feedback it retrieves by popularity.
-    // Its state reads the user's train profile as the agent's own state does (`state.profile`).
+    // Its state reads the user's train profile as the agent's own state does (`state.profile`); it
+    // keeps the default history length and decay, as it always had, so older agents stay identical.
     this.linear = retrieval === 'linear' ? new LinearBanditStats(ctx, 1, 0.5, { profile: state.profile ?? 0 }) : null;
     this.linScores = new Float64Array(retrieval === 'linear' ? ctx.items.nItems : 0);
     this.phiBuf = new Float64Array(this.linear ? this.linear.f.dim : 0);

@@ -109,7 +109,7 @@ export class StateFeaturiser {
   constructor(ctx: AgentContext, config: Partial<StateConfig> = {}) {
     this.config = { ...DEFAULT_STATE_CONFIG, ...config };
     const p = this.config.profile;
-    if (!(p >= 0 && p <= 1)) throw new ConfigError(`state.profile must be in [0, 1], got ${p}`, 'state.profile');
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ConfigError(`state.profile must be a number in [0, 1], got ${JSON.stringify(p) ?? String(p)}`, 'state.profile');
     this.items = ctx.items;
     this.horizon = Math.max(1, ctx.horizon);
     this.dim = ctx.items.dim + ctx.items.categoryNames.length + 1 + this.config.contextDim + 1;

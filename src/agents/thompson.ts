@@ -2,7 +2,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { cholesky } from '../util/linalg.js';
 import { ConfigError } from '../errors.js';
 import { BaseAgent } from './base.js';
-import { LinearBanditStats, type LinearBanditConfig } from './linear-bandit.js';
+import { LinearBanditStats, linearBanditState, type LinearBanditConfig } from './linear-bandit.js';
 import type { Rng } from '../util/rng.js';
 import { lazyPropensities, monteCarloPropensities, sideRng } from './propensity.js';
 import type { AgentContext } from './state.js';
@@ -47,7 +47,7 @@ export class ThompsonAgent extends BaseAgent<ThompsonConfig> {
     if (!Number.isInteger(config.propensitySamples) || config.propensitySamples < 0) {
       throw new ConfigError(`propensitySamples must be an integer ≥ 0, got ${config.propensitySamples}`, 'propensitySamples');
     }
-    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, { profile: config.profile ?? 0 });
+    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config));
     const D = this.stats.f.dim;
     this.sample = new Float64Array(D);
     this.chol = new Float64Array(D * D);

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { createAgent } from '../agents/registry.js';
 import type { ManagedAgent } from '../agents/base.js';
 import { clickedReward } from '../agents/base.js';
-import { LinearSlateFeatures } from '../agents/linear-bandit.js';
+import { LinearSlateFeatures, linearBanditState } from '../agents/linear-bandit.js';
 import type { Transition } from '../agents/types.js';
 import type { Observation, Slate } from '../env/types.js';
 import { createVecEnv } from '../env/presets.js';
@@ -42,7 +42,7 @@ export const federatedBanditConfigSchema = z.strictObject({
   /** Sums of φφᵀ grow with the steps: fewer fraction bits than FedAvg's updates leave room for them. */
   fixedPointBits: z.number().int().min(4).max(28).nullable(),
   seed: z.number().int(),
-  /** LinUCB options (alpha, ridge, popularityPrior, shortlist). */
+  /** LinUCB options (alpha, ridge, popularityPrior, shortlist, profile). */
   agent: z.record(z.string(), z.unknown()),
 });
 export type FederatedBanditConfig = z.infer<typeof federatedBanditConfigSchema>;
@@ -119,7 +119,8 @@ export function trainFederatedLinUcb(setup: SimSetup, config: Partial<FederatedB
       main: batch(preset, c.nEnvs, K, seed),
       // Its own sessions, from a seed of its own (an offset, so the main batch's draws are unchanged).
       tail: rest > 0 ? batch(preset, rest, K, (seed + 0x9e3779b9) >>> 0) : null,
-      features: new LinearSlateFeatures(ctx),
+      // The client agent's own state options (its `profile`), so that what it uploads is what it learns from.
+      features: new LinearSlateFeatures(ctx, linearBanditState(c.agent)),
     };
   });
   const tri = (d * (d + 1)) / 2;

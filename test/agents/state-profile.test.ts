@@ -37,13 +37,19 @@ describe('state.profile: the user\'s train profile in the state', () => {
 
   it('refuses a weight outside [0, 1], naming the field', () => {
     expect(() => new StateFeaturiser(ctx, { profile: 1.5 })).toThrow(/state\.profile/);
-    expect(() => createAgent('linucb', ctx, { profile: -0.1 })).toThrow(/state\.profile/);
+    expect(() => new StateFeaturiser(ctx, { profile: NaN })).toThrow(/state\.profile/);
+    expect(() => new StateFeaturiser(ctx, { profile: true as unknown as number })).toThrow(/state\.profile must be a number/);
+    for (const name of ['linucb', 'thompson']) {
+      expect(() => createAgent(name, ctx, { profile: -0.1 })).toThrow(expect.objectContaining({ location: { field: 'profile' } }));
+      expect(() => createAgent(name, ctx, { profile: '0.5' })).toThrow(/profile must be a number/);
+    }
+    expect(() => createAgent('dqn', ctx, { state: { profile: 2 } })).toThrow(/state\.profile/);
   });
 
   // Users whose taste is in their profile and nowhere in what they just did (no history): LinUCB
   // over the recent history alone can only learn one ranking for everyone, with the profile it
   // learns each user's.
-  it('lets LinUCB and Thompson sampling learn a per-user taste that the recent history does not show', () => {
+  it("lets LinUCB, Thompson sampling and a neural agent's linear retrieval learn a per-user taste that the recent history does not show", () => {
     const c = toyContext({ nItems: 30, dim: 4, nUsers: 6, slateSize: 1 });
     const { vectors } = c.items;
     const uv = c.userVectors!;
@@ -74,5 +80,20 @@ describe('state.profile: the user\'s train profile in the state', () => {
       expect(without, name).toBeGreaterThan(0.5);
       expect(withProfile, name).toBeLessThan(0.25 * without);
     }
+    // A neural agent's `linear` retrieval reads `state.profile` too: with one candidate and no
+    // random ones, DQN shows what that retrieval model ranks first.
+    const dqn = (state: Record<string, unknown>) => createAgent('dqn', c, { seed: 1, retrieval: 'linear', candidates: 1, randomCandidates: 0, learningStarts: 10_000, state });
+    const dqnWithout = run(dqn({}));
+    const dqnWith = run(dqn({ profile: 1 }));
+    expect(dqnWithout).toBeGreaterThan(0.5);
+    expect(dqnWith).toBeLessThan(0.25 * dqnWithout);
+  });
+
+  it("gives a neural agent's network the mixed state (its pair rows change with the user's profile)", () => {
+    const agent = createAgent('dqn', ctx, { seed: 1, state: { profile: 0.5 } });
+    const plain = createAgent('dqn', ctx, { seed: 1 });
+    const featuriser = (a: unknown) => (a as { pairs: { featuriser: StateFeaturiser } }).pairs.featuriser;
+    expect(Array.from(featuriser(agent).encode(obs))).toEqual(Array.from(new StateFeaturiser(ctx, { profile: 0.5 }).encode(obs)));
+    expect(Array.from(featuriser(plain).encode(obs))).toEqual(Array.from(new StateFeaturiser(ctx).encode(obs)));
   });
 });

@@ -16,9 +16,10 @@ describe('federated LinUCB (sufficient statistics summed over clients)', () => {
   const s = setup();
   const opts = { clients: 3, rounds: 4, stepsPerRound: 96, nEnvs: 8, seed: 2 };
 
-  it('the server holds λI + Σ of every client’s increments: what each client’s own agent learned, added up', () => {
+  // With a profile too: the increments a client uploads must be built on the features its agent learns from.
+  it.each([0, 1])('the server holds λI + Σ of every client’s increments: what each client’s own agent learned, added up (profile %s)', (profile) => {
     const ridge = 1;
-    const r = trainFederatedLinUcb(s, { ...opts, rounds: 1, fixedPointBits: null, agent: { ridge } });
+    const r = trainFederatedLinUcb(s, { ...opts, rounds: 1, fixedPointBits: null, agent: { ridge, profile } });
     const server = stats(r);
     const d = server.b.length;
     // Each client started the round from λI and ended with (λI + ΔA_k)⁻¹ by Sherman–Morrison.
