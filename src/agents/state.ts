@@ -117,7 +117,7 @@ export class StateFeaturiser {
     this.nUsers = ctx.nUsers;
   }
 
-  /** h ← (1 − profile)·h + profile·u in `out[0..dim)` when the user has a non-zero vector. */
+  /** h ← (1 − profile)·h + profile·u in `out[0..items.dim)` when the user has a non-zero vector. */
   private mixProfile(user: number, out: Float32Array): void {
     const uv = this.userVectors;
     const d = this.items.dim;
