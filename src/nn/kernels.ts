@@ -166,14 +166,23 @@ export type AlsSweep = (
 ) => void;
 
 /**
+ * A kernel the addon may export beyond ChorusAddon's nn ops (ALS, BPR, kNN, the sequence models'
+ * training loops), declared beside its only user: the export `name` when the native backend is the
+ * selected one and the binary has it (older binaries do not), else null, and the caller runs its
+ * JS twin.
+ */
+function optionalKernel<F>(name: string): F | null {
+  if (kernels().name !== 'native') return null;
+  const addon = loadChorusAddon() as (ChorusAddon & Record<string, unknown>) | null;
+  return (addon?.[name] as F | undefined) ?? null;
+}
+
+/**
  * The native ALS half-sweep when the native backend is the selected one and the binary has it
  * (older binaries do not), else null: ALS then runs its JS kernels (recommenders/als-solve.ts).
  */
 export function alsSweepKernel(): AlsSweep | null {
-  if (kernels().name !== 'native') return null;
-  // ChorusAddon (util/native-addon.ts) lists the nn ops; ALS's export is declared here, beside its only user.
-  const addon = loadChorusAddon() as (ChorusAddon & { alsSweep?: AlsSweep }) | null;
-  return addon?.alsSweep ?? null;
+  return optionalKernel<AlsSweep>('alsSweep');
 }
 
 /**
@@ -182,10 +191,7 @@ export function alsSweepKernel(): AlsSweep | null {
  * the same factors.
  */
 export function bprEpochKernel(): BprEpochKernel | null {
-  if (kernels().name !== 'native') return null;
-  // Declared here as ALS's is, beside its only user.
-  const addon = loadChorusAddon() as (ChorusAddon & { bprEpoch?: BprEpochKernel }) | null;
-  return addon?.bprEpoch ?? null;
+  return optionalKernel<BprEpochKernel>('bprEpoch');
 }
 
 /**
@@ -211,10 +217,7 @@ export type KnnSimRows = (
 
 /** The native item-kNN rows when the native backend is selected and the binary has them, else null. */
 export function knnSimRowsKernel(): KnnSimRows | null {
-  if (kernels().name !== 'native') return null;
-  // As for alsSweep: declared here, beside its only user, not in util's ChorusAddon.
-  const addon = loadChorusAddon() as (ChorusAddon & { knnSimRows?: KnnSimRows }) | null;
-  return addon?.knnSimRows ?? null;
+  return optionalKernel<KnnSimRows>('knnSimRows');
 }
 
 /**
@@ -243,10 +246,7 @@ export type SampledSoftmaxHead = (
 
 /** The native sampled-softmax head when the native backend is selected and the binary has it, else null. */
 export function sampledSoftmaxHeadKernel(): SampledSoftmaxHead | null {
-  if (kernels().name !== 'native') return null;
-  // As for alsSweep: declared here, beside its only user, not in util's ChorusAddon.
-  const addon = loadChorusAddon() as (ChorusAddon & { sampledSoftmaxHead?: SampledSoftmaxHead }) | null;
-  return addon?.sampledSoftmaxHead ?? null;
+  return optionalKernel<SampledSoftmaxHead>('sampledSoftmaxHead');
 }
 
 /** avg = β·avg + (1 − β)·params element-wise (float64, rounded to float32): the sequence models' weight average. */
@@ -254,9 +254,7 @@ export type EmaStep = (avg: Float32Array, params: Float32Array, beta: number) =>
 
 /** The native weight-average step (src/nn/native/seqtrain.c), bit-identical to the JS loop, when the native backend is selected and the binary has it, else null. */
 export function emaStepKernel(): EmaStep | null {
-  if (kernels().name !== 'native') return null;
-  const addon = loadChorusAddon() as (ChorusAddon & { emaStep?: EmaStep }) | null;
-  return addon?.emaStep ?? null;
+  return optionalKernel<EmaStep>('emaStep');
 }
 
 /**
@@ -280,9 +278,7 @@ export type GruForward = (
 
 /** The native GRU forward when the native backend is selected and the binary has it, else null. */
 export function gruForwardKernel(): GruForward | null {
-  if (kernels().name !== 'native') return null;
-  const addon = loadChorusAddon() as (ChorusAddon & { gruForward?: GruForward }) | null;
-  return addon?.gruForward ?? null;
+  return optionalKernel<GruForward>('gruForward');
 }
 
 /** The GRU's backward pass through time (nn/seq/gru.ts `backward`, before the input layer's), in C with the JS arithmetic. */
@@ -305,7 +301,5 @@ export type GruBackward = (
 
 /** The native GRU backward when the native backend is selected and the binary has it, else null. */
 export function gruBackwardKernel(): GruBackward | null {
-  if (kernels().name !== 'native') return null;
-  const addon = loadChorusAddon() as (ChorusAddon & { gruBackward?: GruBackward }) | null;
-  return addon?.gruBackward ?? null;
+  return optionalKernel<GruBackward>('gruBackward');
 }

@@ -123,7 +123,10 @@ const FIT_COST: Readonly<Record<string, number>> = {
  * gave them 0 in the earlier preset. SASRec's own defaults stay (dropout 0.2, 256 negatives):
  * those are the best single model; these are the best member of the fusion. Each sequence model is
  * fitted twice (tuning split, then all of train), so this is the slow hybrid. Test NDCG@10
- * (measured once after the choice, bench/p1-paired.ts): `all` 0.1485, `pos4` 0.104992.
+ * (measured once after the choice, bench/p1-paired.ts): `all` 0.1485, `pos4` 0.104992. Chosen on
+ * `pos4`'s validation split alone, the set is the one with SASRec at its default 256 negatives
+ * (0.1329 above), a `hybrid` configuration rather than this preset: `pos4` test 0.1127
+ * (docs/sequence-models.md gives the command).
  */
 export const HYBRID_SEQ_DEFAULTS: HybridConfig = {
   ...HYBRID_DEFAULTS,

@@ -150,6 +150,12 @@ describe('native sequence-training kernels', () => {
     expect(Array.from(dirty[12])).toEqual(Array.from(clean[12]));
     expect(() => head(...args([0, 3], [3, 4]))).toThrow(/out of range/);
     expect(() => head(...args([0, 1], [3, 10]))).toThrow(/out of range/);
+    // The integer arguments: P, d and nTokens must be whole numbers in range.
+    for (const [at, v] of [[4, 1.5], [4, -1], [8, 0], [8, 2.5], [9, 0], [9, 2 ** 31]] as const) {
+      const bad = args([0, 1], [3, 4]) as unknown[];
+      bad[at] = v;
+      expect(() => (head as (...a: unknown[]) => void)(...bad)).toThrow(/must be integers/);
+    }
   });
 
   it.runIf(hasHead)('weight-average step: the JS loop’s bits', () => {

@@ -38,6 +38,10 @@
 #define CLONES
 #endif
 
+/* Whether a JS number argument is an integer in [lo, hi] (checked in that order: casting an
+   out-of-range double to int is undefined). */
+static inline int int_in(double v, double lo, double hi) { return v >= lo && v <= hi && v == (double)(int)v; }
+
 static inline uint32_t hi_word(double x) { uint64_t u; memcpy(&u, &x, 8); return (uint32_t)(u >> 32); }
 static inline uint32_t lo_word(double x) { uint64_t u; memcpy(&u, &x, 8); return (uint32_t)u; }
 static inline double from_words(uint32_t hi, uint32_t lo) {
@@ -441,8 +445,7 @@ napi_value chorus_sampled_softmax_head(napi_env env, napi_callback_info info) {
       !chorus_typed(env, argv[12], napi_float64_array, "sampledSoftmaxHead: stats must be a Float64Array", (void **)&stats, &nStats))
     return NULL;
   const double Pd = chorus_num(env, argv[4]), dd = chorus_num(env, argv[8]), nTokd = chorus_num(env, argv[9]);
-  if (!(Pd >= 0 && Pd <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX) || !(nTokd >= 1 && nTokd <= INT_MAX) || Pd != (double)(int)Pd ||
-      dd != (double)(int)dd || nTokd != (double)(int)nTokd) {
+  if (!int_in(Pd, 0, INT_MAX) || !int_in(dd, 1, INT_MAX) || !int_in(nTokd, 1, INT_MAX)) {
     napi_throw_range_error(env, NULL, "sampledSoftmaxHead: P, d and nTokens must be integers (P >= 0, d and nTokens >= 1)");
     return NULL;
   }
@@ -685,8 +688,7 @@ napi_value chorus_gru_backward(napi_env env, napi_callback_info info) {
   size_t nst;
   if (!chorus_typed(env, argv[10], napi_int32_array, "gruBackward: start must be an Int32Array", (void **)&start, &nst)) return NULL;
   const double Bd = chorus_num(env, argv[11]), Td = chorus_num(env, argv[12]), dd = chorus_num(env, argv[13]);
-  if (!(Bd >= 0 && Bd <= INT_MAX) || !(Td >= 0 && Td <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX / 3) || Bd != (double)(int)Bd ||
-      Td != (double)(int)Td || dd != (double)(int)dd || Bd * Td > INT_MAX || Td * 3 * dd > INT_MAX) {
+  if (!int_in(Bd, 0, INT_MAX) || !int_in(Td, 0, INT_MAX) || !int_in(dd, 1, INT_MAX / 3) || Bd * Td > INT_MAX || Td * 3 * dd > INT_MAX) {
     napi_throw_range_error(env, NULL, "gruBackward: B, T and d must be integers (B, T >= 0, d >= 1)");
     return NULL;
   }
@@ -730,8 +732,7 @@ napi_value chorus_gru_forward(napi_env env, napi_callback_info info) {
       !chorus_typed(env, argv[7], napi_int32_array, "gruForward: start must be an Int32Array", (void **)&start, &nst))
     return NULL;
   const double Bd = chorus_num(env, argv[8]), Td = chorus_num(env, argv[9]), dd = chorus_num(env, argv[10]);
-  if (!(Bd >= 0 && Bd <= INT_MAX) || !(Td >= 0 && Td <= INT_MAX) || !(dd >= 1 && dd <= INT_MAX / 3) || Bd != (double)(int)Bd ||
-      Td != (double)(int)Td || dd != (double)(int)dd || Td * 3 * dd > INT_MAX) {
+  if (!int_in(Bd, 0, INT_MAX) || !int_in(Td, 0, INT_MAX) || !int_in(dd, 1, INT_MAX / 3) || Td * 3 * dd > INT_MAX) {
     napi_throw_range_error(env, NULL, "gruForward: B, T and d must be integers (B, T >= 0, d >= 1)");
     return NULL;
   }
