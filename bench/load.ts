@@ -7,7 +7,7 @@
  *   node --import tsx bench/load.ts [--duration 10] [--connections 16] [--amount 200000]
  *        [--items 10000] [--users 2000] [--factors 64] [--pool-cache 10000] [--sync-normal]
  *        [--soak 0] [--policy cb|linucb-rerank|<agent name>] [--write] [--server-prof <dir>]
- *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,recommend,feedback]
+ *        [--prefill 0] [--old-ids] [--writer worker|inline] [--rounds 1] [--only bare,floor,floor-feedback,recommend,feedback]
  *        [--store postgres://user@host:5432/db?pool=10] [--prefill-sql 0] [--rate 0] [--gc-after-start]
  *        [--feedback-on old|recent]
  *
@@ -30,6 +30,13 @@
  * --rounds N runs the routes N times interleaved and reports each route's best round; --only
  * runs a subset (to profile one route with --server-prof). Every row carries the server process's
  * CPU time per request (all threads) and the load generator's, beside req/s and latencies.
+ * --only floor adds POST /floor on the bare app: the same body as /recommend parsed, one decision row
+ * of a real decision's size appended through the server's store (durable before the answer, as
+ * /recommend's), and a real /recommend response's bytes returned prebuilt: the floor under any
+ * durable /recommend on this stack, without candidates, policy or explanations; and POST
+ * /floor-nowrite, the same without the write (the HTTP exchange of those bytes alone).
+ * --only floor-feedback adds POST /floor-feedback, /feedback's floor: its body parsed, one feedback
+ * row on a stored decision appended durably through the store, a real /feedback answer's bytes.
  * --feedback-on recent gives feedback on decisions made just before each feedback run, which the
  * server still holds in its recent-decision cache (src/serve/recent-decisions.ts, the last 4,096);
  * the default, old, on decisions made before the warm-up, long evicted: every feedback then reads
@@ -147,6 +154,47 @@ async function serverMode(): Promise<void> {
   bare.get('/cpu', async () => {
     const c = process.cpuUsage();
     return { user: c.user, system: c.system, main: mainThreadCpu() };
+  });
+  // The floor of a durable /recommend: the same request body parsed, one decision row of a real
+  // decision's size written through the server's own store (committed, and fsynced as the store is
+  // set, before the answer), and a real /recommend response's bytes sent back, prebuilt. No
+  // candidate, policy or explanation is computed: whatever /recommend costs beyond this route is
+  // the recommending; what this route costs, any durable /recommend on this stack pays too.
+  const sampleRes = await fetch(`${s.url}/recommend`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'u1', k: 10, context: { device: 'phone' } }),
+  });
+  const sampleBody = await sampleRes.text();
+  const sampleId = (JSON.parse(sampleBody) as { eventId: string }).eventId;
+  const sampleDecision = (await s.store.events.getDecision(sampleId))!;
+  bare.post('/floor', async (_req, reply) => {
+    const id = newEventId();
+    await s.store.events.appendDecision({ ...sampleDecision, seq: undefined, id, ts: Date.now() });
+    reply.type('application/json; charset=utf-8');
+    return sampleBody.replace(sampleId, id);
+  });
+  // /feedback's floor likewise: its body parsed, one feedback row on a stored decision appended
+  // through the store (its decision's existence checked in the write, as /feedback's is), a real
+  // /feedback answer's bytes returned. No decision read, reward or learning.
+  const fbRes = await fetch(`${s.url}/feedback`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ eventId: sampleId, item: sampleDecision.items[0], type: 'click' }),
+  });
+  const fbBody = await fbRes.text();
+  bare.post('/floor-feedback', async (_req, reply) => {
+    const seq = await s.store.events.appendFeedback(
+      { eventId: sampleId, ts: Date.now(), user: sampleDecision.user, item: sampleDecision.items[0]!, type: 'click', value: null, reward: 1, position: 0, propensity: sampleDecision.propensities[0] ?? null },
+      { onDecision: true },
+    );
+    reply.status(201).type('application/json; charset=utf-8');
+    return fbBody.replace(/"seq":\d+/, `"seq":${seq}`);
+  });
+  // The same without the write: what the HTTP exchange of /recommend's bytes costs by itself.
+  bare.post('/floor-nowrite', async (_req, reply) => {
+    reply.type('application/json; charset=utf-8');
+    return sampleBody.replace(sampleId, newEventId());
   });
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
   // Exit normally on SIGINT/SIGTERM so that --cpu-prof and similar flags can write their output.
@@ -296,6 +344,9 @@ async function main(): Promise<void> {
     let misses = 0;
     for (let round = 0; round < rounds; round++) {
       if (only.includes('bare')) add(await measured('GET /bare (plain Fastify)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ method: 'GET', path: '/bare' }] }, pgc));
+      if (only.includes('floor')) add(await measured('POST /floor-nowrite (the same, no write)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ ...recommend, path: '/floor-nowrite' }] }, pgc));
+      if (only.includes('floor')) add(await measured('POST /floor (durable decision write only)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ ...recommend, path: '/floor' }] }, pgc));
+      if (only.includes('floor-feedback')) add(await measured('POST /floor-feedback (durable feedback write only)', info.bareUrl, { ...common, url: info.bareUrl, requests: [{ ...feedback, path: '/floor-feedback' }] }, pgc));
       if (only.includes('recommend')) {
         const hits0 = await metric(info.url, /chorus_pool_cache_total\{result="hit"\} (\d+)/);
         const miss0 = await metric(info.url, /chorus_pool_cache_total\{result="miss"\} (\d+)/);
@@ -344,6 +395,7 @@ async function main(): Promise<void> {
     const load1 = loadavg();
     const bare = rows.find((r) => r.route.startsWith('GET /bare'))?.rps ?? NaN;
     const rec = rows.find((r) => r.route.startsWith('POST /recommend'))?.rps ?? NaN;
+    const floor = rows.find((r) => r.route.startsWith('POST /floor ('))?.rps ?? NaN;
     const pgCol = pgc !== null;
     const table = [
       `| route | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/req | of which main thread |${pgCol ? ' PostgreSQL backends CPU µs/req |' : ''} autocannon CPU µs/req | requests | non-2xx | errors |`,
@@ -363,7 +415,7 @@ async function main(): Promise<void> {
       '',
       table,
       '',
-      `/recommend reaches ${(100 * ratio).toFixed(0)} % of the bare route's throughput in the same run.${soakLine ? ` ${soakLine}` : ''}`,
+      `/recommend reaches ${(100 * ratio).toFixed(0)} % of the bare route's throughput in the same run${Number.isFinite(floor) ? `; /floor (HTTP, the durable decision write and the response bytes, without recommending) ${(100 * floor / bare).toFixed(0)} %` : ''}.${soakLine ? ` ${soakLine}` : ''}`,
       '',
     ].join('\n');
     process.stdout.write(`${text}\n`);
