@@ -1,9 +1,8 @@
 import type { Observation } from '../env/types.js';
 import { clickedReward, type SeededConfig } from './base.js';
-import { StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
+import { checkProfile, StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
 import type { Transition } from './types.js';
 import { RidgeStats } from './ridge-stats.js';
-import { ConfigError } from '../errors.js';
 import { logPopularity } from '../util/log-popularity.js';
 
 /**
@@ -110,9 +109,7 @@ export interface LinearBanditConfig extends SeededConfig {
  * bad value is named by the key the user wrote.
  */
 export function linearBanditState(config: { profile?: unknown }): Partial<StateConfig> {
-  const p = config.profile ?? 0;
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ConfigError(`profile must be a number in [0, 1], got ${JSON.stringify(p) ?? String(p)}`, 'profile');
-  return { profile: p };
+  return { profile: checkProfile(config.profile ?? 0, 'profile') };
 }
 
 /**

@@ -92,6 +92,12 @@ export interface StateConfig {
 
 export const DEFAULT_STATE_CONFIG: StateConfig = { historyLength: 10, decay: 0.8, contextDim: 2, profile: 0 };
 
+/** `StateConfig.profile` checked: a number in [0, 1], else a ConfigError named by `field`, the key the user wrote. */
+export function checkProfile(p: unknown, field: string): number {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ConfigError(`${field} must be a number in [0, 1], got ${JSON.stringify(p) ?? String(p)}`, field);
+  return p;
+}
+
 /**
  * Observation → Float32Array of length `dim`:
  * [decayed mean of recent item vectors (items.dim) | decayed genre histogram (nCategories) |
@@ -108,8 +114,7 @@ export class StateFeaturiser {
 
   constructor(ctx: AgentContext, config: Partial<StateConfig> = {}) {
     this.config = { ...DEFAULT_STATE_CONFIG, ...config };
-    const p = this.config.profile;
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ConfigError(`state.profile must be a number in [0, 1], got ${JSON.stringify(p) ?? String(p)}`, 'state.profile');
+    checkProfile(this.config.profile, 'state.profile');
     this.items = ctx.items;
     this.horizon = Math.max(1, ctx.horizon);
     this.dim = ctx.items.dim + ctx.items.categoryNames.length + 1 + this.config.contextDim + 1;

@@ -218,9 +218,14 @@ export function registerRecommender<C extends object>(entry: RecommenderEntry<C>
  */
 const renamed = new Map<string, { to: string; why: string }>();
 
-/** Whether `name` is a recommender's former name (`getRecommenderEntry` then throws with the new one). */
-export function isRenamedRecommender(name: string): boolean {
-  return renamed.has(name) && !table.has(name);
+/**
+ * The error that names a recommender's former name: its new name and why (E_RENAMED), or null when
+ * `name` is not a former name. No field: the old name may come from --model, a hybrid's member or a
+ * team's extras, and the caller knows which.
+ */
+export function renamedRecommenderError(name: string): ConfigError | null {
+  const r = table.has(name) ? undefined : renamed.get(name);
+  return r ? new ConfigError(`recommender "${name}" is now "${r.to}": ${r.why}`, undefined, 'E_RENAMED') : null;
 }
 
 /** Record that `from` is now `to` (registered separately), with the reason users will read. */
@@ -232,10 +237,7 @@ export function renameRecommender(from: string, to: string, why: string): void {
 export function getRecommenderEntry(name: string): RecommenderEntry {
   const e = table.get(name);
   if (e) return e;
-  const r = renamed.get(name);
-  // No field: the old name may come from --model, a hybrid's member or a team's extras.
-  if (r) throw new ConfigError(`recommender "${name}" is now "${r.to}": ${r.why}`, undefined, 'E_RENAMED');
-  throw new UnknownNameError('recommender', name, [...table.keys()]);
+  throw renamedRecommenderError(name) ?? new UnknownNameError('recommender', name, [...table.keys()]);
 }
 
 /** A new unfitted model by registry name, e.g. `createRecommender('itemknn', { k: 50 })`. */

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { temporalRatioSplit } from '../../data/split.js';
 import { ConfigError } from '../../errors.js';
 import { evalModelNames } from '../../eval/models.js';
-import { getRecommenderEntry, isRenamedRecommender } from '../../recommenders/registry.js';
+import { renamedRecommenderError } from '../../recommenders/registry.js';
 import { ATTACK_TYPES, type AttackType } from '../../robust/attacks.js';
 import { runShilling } from '../../robust/experiment.js';
 import { scanRates, type RateEvent } from '../../robust/rate-anomaly.js';
@@ -79,8 +79,7 @@ export function register(program: Command): void {
     const known = evalModelNames();
     for (const m of models) {
       if (known.includes(m)) continue;
-      if (isRenamedRecommender(m)) getRecommenderEntry(m); // throws with the new name and why
-      throw new ConfigError(`unknown model "${m}"; expected one of: ${known.join(', ')}`, 'models');
+      throw renamedRecommenderError(m) ?? new ConfigError(`unknown model "${m}"; expected one of: ${known.join(', ')}`, 'models');
     }
     const types = (flags.attack ?? 'average').split(',').map((s) => s.trim()) as AttackType[];
     for (const t of types) if (!(ATTACK_TYPES as readonly string[]).includes(t)) throw new ConfigError(`expected one of ${ATTACK_TYPES.join(', ')}, got "${t}"`, 'attack');
