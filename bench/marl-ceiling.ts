@@ -22,7 +22,7 @@ import { buildSetup } from '../src/eval/sim/setup.js';
 import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import type { Observation, Slate } from '../src/env/types.js';
-import type { VecEnv } from '../src/env/vec-env.js';
+import { ratingFamilyEnv } from '../src/env/presets.js';
 import type { SimConfig } from '../src/env/config.js';
 import { clickUtility, hiddenRating, itemSatiation, type SimWorld } from '../src/env/world.js';
 
@@ -32,7 +32,7 @@ function arg(name: string, def: string): string {
 }
 
 type OracleKind = 'utility' | 'value';
-type Policy = (obs: Observation, slot: number, env: VecEnv) => Slate;
+type Policy = (obs: Observation, slot: number, env: Parameters<typeof ratingFamilyEnv>[0]) => Slate;
 
 function makeOracle(kind: OracleKind, world: SimWorld, cfg: SimConfig): Policy {
   const N = world.nItems;
@@ -45,7 +45,9 @@ function makeOracle(kind: OracleKind, world: SimWorld, cfg: SimConfig): Policy {
   const posW = Float64Array.from({ length: K }, (_, k) => Math.exp(-cfg.choice.positionDecay * Math.log1p(k)));
   const e0 = Math.exp(cfg.choice.noClickUtility);
   const rw = cfg.reward;
-  return (_obs, slot, env) => {
+  return (_obs, slot, anyEnv) => {
+    // Only the rating family's hidden state is a rating model's.
+    const env = ratingFamilyEnv(anyEnv, cfg.preset);
     const h = env.hiddenState(slot);
     taken.fill(0);
     for (const i of h.history) taken[i] = 1;

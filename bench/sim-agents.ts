@@ -5,6 +5,11 @@
  *
  *   node --import tsx bench/sim-agents.ts [--agents random,popularity,…] [--steps 20000] [--seeds 5]
  *        [--eval-sessions 1000] [--data ../shared/datasets/ml-latest-small] [--out bench/out/sim-agents]
+ *        [--preset sim-ml-ls-v1] [--workers 2]
+ *
+ * An agent is a registered name, or `label=name:{json config}` for a configured one (agents are
+ * separated by `;` when any has a config), e.g.
+ *   --agents 'linucb;thompson;dqn-slateq=dqn:{"retrieval":"linear","credit":"slateq","target":"mc"}'
  */
 import { loadavg } from 'node:os';
 import { codeVersion, fileSha256 } from '../src/eval/stamp.js';
@@ -16,7 +21,13 @@ const flag = (name: string, def: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : def;
 };
-const agents = flag('agents', 'random,popularity,greedy-als,egreedy,ucb,linucb,thompson,qlearning,sarsa').split(',');
+const agentList = flag('agents', 'random,popularity,greedy-als,egreedy,ucb,linucb,thompson,qlearning,sarsa');
+const agents = agentList.split(agentList.includes(';') ? ';' : ',').map((spec) => {
+  const m = /^([^=]+)=([^:]+):(.*)$/.exec(spec);
+  return m ? { label: m[1]!, name: m[2]!, config: JSON.parse(m[3]!) as Record<string, unknown> } : { label: spec, name: spec, config: {} };
+});
+const preset = flag('preset', 'sim-ml-ls-v1');
+const workers = Number(flag('workers', '2'));
 const steps = Number(flag('steps', '20000'));
 const seeds = Number(flag('seeds', '5'));
 const evalSessions = Number(flag('eval-sessions', '1000'));
@@ -25,17 +36,17 @@ const out = flag('out', 'bench/out/sim-agents');
 
 const sha = await fileSha256(`${dataDir}/ratings.csv`);
 const started = new Date().toISOString();
-console.log(`P3 · sim-ml-ls-v1 v1 · ml-latest-small ratings.csv sha256 ${sha.slice(0, 12)} · K 10 · γ 0.95 · train ${steps} user-steps/seed · ${seeds} seeds × ${evalSessions} eval sessions · code ${codeVersion()} · ${started}`);
+console.log(`P3 · ${preset} · ${dataDir} ratings.csv sha256 ${sha.slice(0, 12)} · K 10 · γ 0.95 · train ${steps} user-steps/seed · ${seeds} seeds × ${evalSessions} eval sessions · code ${codeVersion()} · ${started}`);
 console.log(`load before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const runs: SimulationResult[] = [];
 const f = (x: number, d = 3) => x.toFixed(d);
 console.log('| agent | train steps | return (95% CI) | CTR | session length | exposure Gini | cold share | wall s |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const agent of agents) {
-  const r = await runSimulation({ preset: 'sim-ml-ls-v1', dataDir, agent, trainSteps: steps, seeds, evalSessions });
+for (const { label, name, config } of agents) {
+  const r = await runSimulation({ preset, dataDir, agent: name, agentConfig: config, trainSteps: steps, seeds, evalSessions, workers });
   runs.push(r);
   const ci = (m: { mean: number; ci95: [number, number] }, d = 3) => `${f(m.mean, d)} [${f(m.ci95[0], d)}, ${f(m.ci95[1], d)}]`;
-  console.log(`| ${agent} | ${r.trainSteps} | ${ci(r.return)} | ${ci(r.intervals.ctr)} | ${ci(r.intervals.sessionLength, 2)} | ${f(r.exposureGini)} | ${f(r.coldExposureShare)} | ${f(r.wallSeconds, 0)} |`);
+  console.log(`| ${label} | ${r.trainSteps} | ${ci(r.return)} | ${ci(r.intervals.ctr)} | ${ci(r.intervals.sessionLength, 2)} | ${f(r.exposureGini)} | ${f(r.coldExposureShare)} | ${f(r.wallSeconds, 0)} |`);
 }
 await writeSimReport(out, runs, { commit: codeVersion(), date: started });
 console.log(`load after: ${loadavg().map((x) => x.toFixed(2)).join(' ')} · report ${out}/report.md`);

@@ -17,7 +17,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { Adam, huberLoss, Mlp } from '../nn/index.js';
 import { ConfigError } from '../errors.js';
 import { ENCODER_DEFAULTS } from './encoder-state.js';
-import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, grow, packReplay, pushReplay, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
+import { NEURAL_DEFAULTS, NeuralAgent, ReplayBuffer, SessionTracker, grow, packReplay, pushReplay, replaySample, setFutures, unpackReplay, type ReplayConfig, type ReplaySample } from './neural.js';
 import type { AgentContext } from './state.js';
 import type { ActOptions, Transition } from './types.js';
 import { topPositions } from './softmax-policy.js';
@@ -49,9 +49,21 @@ export interface DqnConfig extends ReplayConfig {
    * has one next state, so the future the clicked item caused is also credited to the items that
    * were not clicked). `clicked`: only the clicked items, as SlateQ's decomposition does (Ie et al.
    * 2019; the future follows from what the user consumed); the others learn their immediate
-   * reward. Transitions without click information fall back to `slate`.
+   * reward. `slateq`: SlateQ's decomposition in full, Q(s, i) = P(click i | s)·Q̄(s, i): the
+   * network learns Q̄, the clicked item's reward plus what followed, from clicked items only, and
+   * the click probability comes from a ridge regression of the click flags on the retrieval
+   * model's rows (`CandidateSource.clickProbabilities`), so a rarely clicked item's long-term value
+   * is not washed out by its many unclicked impressions. Needs `retrieval: 'linear'`, `target: 'mc'`
+   * and no `residual`. Transitions without click information fall back to `slate`.
    */
-  credit: 'slate' | 'clicked';
+  credit: 'slate' | 'clicked' | 'slateq';
+  /**
+   * What a sample's future is. `td`: the bootstrap γ·Q_target(s′, ·) above. `mc`: the session's
+   * actual discounted return after the step (Monte Carlo; the samples enter the replay buffer when
+   * their session ends), so the future the agent credits is what followed, not what its own
+   * still-untrained network guesses: unbiased, with more variance, and no bootstrap cost per step.
+   */
+  target: 'td' | 'mc';
 }
 
 export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
@@ -70,7 +82,14 @@ export const DQN_DEFAULTS: Omit<DqnConfig, 'seed'> = {
   huberDelta: 1,
   residual: false,
   credit: 'slate',
+  target: 'td',
 };
+
+/** The samples of a session whose end is not yet seen (`target: 'mc'`), with its step rewards. */
+interface OpenSession {
+  samples: ReplaySample[];
+  rewards: number[];
+}
 
 type Sample = ReplaySample;
 
@@ -89,7 +108,10 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   private g: Float32Array = new Float32Array(0);
   private order = new Int32Array(0);
   private nextVal: Float32Array = new Float32Array(0);
+  private pClick: Float32Array = new Float32Array(0);
   private readonly batch: Sample[] = [];
+  /** Sessions whose end is not yet seen (`target: 'mc'`). */
+  private readonly sessions = new SessionTracker<OpenSession>();
 
   constructor(ctx: AgentContext, config: DqnConfig) {
     super(ctx, config);
@@ -97,7 +119,11 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
       if (!(config[f] >= 0 && config[f] <= 1)) throw new ConfigError(`${f} must be in [0, 1], got ${config[f]}`, f);
     }
     if (config.residual && config.retrieval !== 'linear') throw new ConfigError("residual needs retrieval 'linear' (the linear score it adds to the network's)", 'residual');
-    if (config.credit !== 'slate' && config.credit !== 'clicked') throw new ConfigError(`credit must be slate or clicked, got ${String(config.credit)}`, 'credit');
+    if (config.credit !== 'slate' && config.credit !== 'clicked' && config.credit !== 'slateq') throw new ConfigError(`credit must be slate, clicked or slateq, got ${String(config.credit)}`, 'credit');
+    if (config.credit === 'slateq' && (config.retrieval !== 'linear' || config.target !== 'mc' || config.residual)) {
+      throw new ConfigError("credit 'slateq' needs retrieval 'linear' (its click model), target 'mc' and no residual", 'credit');
+    }
+    if (config.target !== 'td' && config.target !== 'mc') throw new ConfigError(`target must be td or mc, got ${String(config.target)}`, 'target');
     if (!(config.huberDelta > 0)) throw new ConfigError(`huberDelta must be > 0, got ${config.huberDelta}`, 'huberDelta');
     for (const f of ['bufferSize', 'batchSize', 'nextCandidates', 'trainEvery'] as const) {
       if (!Number.isInteger(config[f]) || config[f] < 1) throw new ConfigError(`${f} must be a positive integer, got ${config[f]}`, f);
@@ -125,7 +151,12 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     this.x = grow(this.x, n * this.pairs.dim);
     this.pairs.fill(obs, cands, this.x);
     const qv = this.q.forward(this.x, n);
-    if (this.config.residual) this.addLinear(qv, this.x, n);
+    if (this.config.credit === 'slateq') {
+      // SlateQ's item value: P(click i | s) · Q̄(s, i), Q̄ the value of the session once i is clicked.
+      this.pClick = grow(this.pClick, n);
+      this.source.clickProbabilities(obs, cands, this.pClick);
+      for (let r = 0; r < n; r++) qv[r] = this.pClick[r]! * qv[r]!;
+    } else if (this.config.residual) this.addLinear(qv, this.x, n);
     if (this.order.length < n) this.order = new Int32Array(n * 2);
     topPositions(qv, n, n, this.order);
     const eps = this.training ? this.epsilon : 0;
@@ -158,7 +189,21 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   override observe(t: Transition): boolean {
     if (!this.training) return false;
     this.learnRetrieval(t);
-    if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize, this.config.credit === 'clicked')) this.owed++;
+    const keepClicks = this.config.credit !== 'slate';
+    if (this.config.target === 'td') {
+      if (pushReplay(this.buffer, t, this.config.learningStarts, this.config.batchSize, keepClicks)) this.owed++;
+      return true;
+    }
+    const open = this.sessions.session(t, () => ({ samples: [], rewards: [] }));
+    open.samples.push(replaySample(t, keepClicks));
+    open.rewards.push(t.reward);
+    if (t.done) {
+      setFutures(open.samples, open.rewards, this.config.gamma);
+      for (const x of open.samples) {
+        this.buffer.push(x);
+        if (this.buffer.size >= Math.max(this.config.learningStarts, this.config.batchSize)) this.owed++;
+      }
+    }
     return true;
   }
 
@@ -177,7 +222,8 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     const nextC: Int32Array[] = [];
     let rows = 0;
     for (const b of batch) {
-      const c = b.done ? new Int32Array(0) : this.source.topCached(b.next, nextCandidates);
+      // Monte Carlo samples carry their future; only bootstrapped ones read the next state.
+      const c = b.done || b.future !== undefined ? new Int32Array(0) : this.source.topCached(b.next, nextCandidates);
       nextC.push(c);
       rows += c.length;
     }
@@ -219,18 +265,23 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
     for (let t = 0; t < batch.length; t++) {
       const b = batch[t]!;
       this.pairs.fill(b.obs, b.items, this.x, r, stateEnc?.subarray(t * enc!.dim, (t + 1) * enc!.dim));
-      const boot = b.done ? 0 : gamma * nextVal[t]!;
+      const boot = b.future !== undefined ? gamma * b.future : b.done ? 0 : gamma * nextVal[t]!;
       // Residual: the network's target is what the linear score (the row's last column) leaves.
       const res = this.config.residual;
-      const perClick = this.config.credit === 'clicked' && b.clicked !== undefined && b.clicked.length === b.items.length;
+      const perClick = this.config.credit !== 'slate' && b.clicked !== undefined && b.clicked.length === b.items.length;
+      const slateq = this.config.credit === 'slateq' && perClick;
       for (let p = 0; p < b.items.length; p++) {
         const future = perClick && !b.clicked![p] ? 0 : boot;
-        this.y[r + p] = b.rewards[p]! + future - (res ? this.x[(r + p + 1) * D - 1]! : 0);
+        // SlateQ: Q̄'s target is the clicked item's reward and what followed; NaN marks a row without loss.
+        if (slateq) this.y[r + p] = b.clicked![p] ? b.rewards[p]! + future : NaN;
+        else this.y[r + p] = b.rewards[p]! + future - (res ? this.x[(r + p + 1) * D - 1]! : 0);
       }
       r += b.items.length;
     }
     this.q.zeroGrad();
     const pred = this.q.forward(this.x, rows);
+    // SlateQ learns Q̄ from clicked items only: the others' rows carry no loss.
+    if (this.config.credit === 'slateq') for (let q = 0; q < rows; q++) if (Number.isNaN(this.y[q]!)) this.y[q] = pred[q]!;
     huberLoss(pred, this.y, rows, this.g, this.config.huberDelta);
     if (enc) {
       // The same loss trains the encoder: Q's input gradient, per sample over its shown items.
@@ -255,12 +306,31 @@ export class DqnAgent extends NeuralAgent<DqnConfig> {
   }
 
   protected override extraState(): Record<string, unknown> {
-    return { acts: this.acts, owed: this.owed, replay: packReplay(this.buffer) };
+    const state: Record<string, unknown> = { acts: this.acts, owed: this.owed, replay: packReplay(this.buffer) };
+    // Sessions still open under `target: 'mc'` are saved with their samples, so a restored agent
+    // finishes them as this one would.
+    const open = this.sessions.openByUser();
+    if (open.length > 0) {
+      state.openSessions = open.map(([user, o]) => {
+        const tmp = new ReplayBuffer<ReplaySample>(Math.max(1, o.samples.length));
+        for (const x of o.samples) tmp.push(x);
+        return { user, samples: packReplay(tmp), rewards: Float64Array.from(o.rewards) };
+      });
+    }
+    return state;
   }
 
   protected override loadExtraState(s: Record<string, unknown>): void {
     this.acts = typeof s.acts === 'number' ? s.acts : 0;
     this.owed = typeof s.owed === 'number' ? s.owed : 0;
     unpackReplay(this.buffer, s.replay);
+    const saved = Array.isArray(s.openSessions) ? (s.openSessions as { user: number; samples: unknown; rewards: ArrayLike<number> }[]) : [];
+    this.sessions.restoreOpen(
+      saved.map(({ user, samples, rewards }) => {
+        const tmp = new ReplayBuffer<ReplaySample>(Math.max(1, rewards.length));
+        unpackReplay(tmp, samples);
+        return [user, { samples: tmp.contents().items, rewards: Array.from(rewards) }];
+      }),
+    );
   }
 }

@@ -3,6 +3,7 @@ import { clickedReward, type SeededConfig } from './base.js';
 import { checkProfile, StateFeaturiser, type AgentContext, type StateConfig } from './state.js';
 import type { Transition } from './types.js';
 import { RidgeStats } from './ridge-stats.js';
+import { ConfigError } from '../errors.js';
 import { logPopularity } from '../util/log-popularity.js';
 
 /**
@@ -25,11 +26,16 @@ export class LinearSlateFeatures {
   private readonly w: Float64Array;
   private readonly v: Float64Array;
 
-  constructor(ctx: AgentContext, state: Partial<StateConfig> = {}) {
+  /** The items' mean training values when φ carries them (before pop_i), else null. */
+  private readonly meanValue: Float32Array | null;
+
+  constructor(ctx: AgentContext, state: Partial<StateConfig> = {}, itemMeanValue = false) {
     this.ctx = ctx;
     this.d = ctx.items.dim;
     this.nC = ctx.items.categoryNames.length;
-    this.dim = 2 * this.d + 2 * this.nC + 1;
+    if (itemMeanValue && !ctx.items.meanValue) throw new ConfigError("itemMeanValue needs the item space's meanValue (itemSpaceFromTrain builds it)", 'itemMeanValue');
+    this.meanValue = itemMeanValue ? ctx.items.meanValue! : null;
+    this.dim = 2 * this.d + 2 * this.nC + 1 + (this.meanValue ? 1 : 0);
     this.featuriser = new StateFeaturiser(ctx, state);
     this.state = new Float32Array(this.featuriser.dim);
     this.logPop = logPopularity(ctx.items.popularity, new Float32Array(ctx.items.nItems));
@@ -65,6 +71,7 @@ export class LinearSlateFeatures {
       out[2 * d + g] = state[d + g]! * share;
       out[2 * d + nC + g] = share;
     }
+    if (this.meanValue) out[this.dim - 2] = this.meanValue[item]!;
     out[this.dim - 1] = this.logPop[item]!;
   }
 
@@ -75,8 +82,10 @@ export class LinearSlateFeatures {
     for (let j = 0; j < d; j++) w[j] = theta[j]! * state[j]! + theta[d + j]!;
     for (let g = 0; g < nC; g++) v[g] = theta[2 * d + g]! * state[d + g]! + theta[2 * d + nC + g]!;
     const tp = theta[this.dim - 1]!;
+    const mv = this.meanValue;
+    const tm = mv ? theta[this.dim - 2]! : 0;
     for (let i = 0; i < nItems; i++) {
-      let s = tp * this.logPop[i]!;
+      let s = tp * this.logPop[i]! + (mv ? tm * mv[i]! : 0);
       const o = i * d;
       for (let j = 0; j < d; j++) s += w[j]! * vectors[o + j]!;
       const c0 = catIndptr[i]!;
@@ -102,6 +111,12 @@ export interface LinearBanditConfig extends SeededConfig {
    * the recent history alone, as it always was.
    */
   profile?: number;
+  /**
+   * Append the item's mean training value (`ItemSpace.meanValue`) to φ, as the neural agents'
+   * `itemMeanValue` does to their pair rows, so the bandits can be compared with the same item
+   * information. Absent = false.
+   */
+  itemMeanValue?: boolean;
 }
 
 /**
@@ -122,8 +137,8 @@ export class LinearBanditStats extends RidgeStats {
   /** φ scratch for callers (and `observe`). */
   readonly phiBuf: Float64Array;
 
-  constructor(ctx: AgentContext, ridge: number, popularityPrior: number, state: Partial<StateConfig> = {}) {
-    const f = new LinearSlateFeatures(ctx, state);
+  constructor(ctx: AgentContext, ridge: number, popularityPrior: number, state: Partial<StateConfig> = {}, itemMeanValue = false) {
+    const f = new LinearSlateFeatures(ctx, state, itemMeanValue);
     const priorMean = new Float64Array(f.dim);
     priorMean[f.popIndex] = popularityPrior;
     super(f.dim, ridge, priorMean);

@@ -30,7 +30,7 @@ export class LinUcbAgent extends BaseAgent<LinUcbConfig> {
 
   constructor(ctx: AgentContext, config: LinUcbConfig) {
     super(ctx, config);
-    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config));
+    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config), config.itemMeanValue ?? false);
     this.mean = new Float64Array(ctx.items.nItems);
   }
 

@@ -8,7 +8,8 @@
  * item is a candidate. Each (state, item) pair is described by `PairFeatures`:
  *
  *   [ state (StateFeaturiser) | item vector | item genres | cold | log-popularity |
- *     prior score z-scored over the catalogue | state·item vector | genre overlap ]
+ *     prior score z-scored over the catalogue | state·item vector | genre overlap |
+ *     (itemMeanValue) mean training value | (retrieval linear) linear score ]
  *
  * so one network scores any item, including ones never shown before. With `encoder` gru or
  * attention (./encoder-state.ts) the state part is [ StateFeaturiser | encoder state ], the
@@ -25,6 +26,7 @@ import { HistoryEncoder, encoderConfigOf, type EncoderStateConfig } from './enco
 import { logPopularity } from '../util/log-popularity.js';
 import { LinearBanditStats } from './linear-bandit.js';
 import { topK } from '../util/topk.js';
+import { matVecSmall } from '../util/linalg.js';
 
 /**
  * Knobs every neural agent shares. The encoder ones (./encoder-state.ts) are optional: absent
@@ -55,6 +57,13 @@ export interface NeuralConfig extends Partial<EncoderStateConfig> {
    * Absent = prior (older saved agents).
    */
   retrieval?: 'prior' | 'linear';
+  /**
+   * Append the item's mean training value (`ItemSpace.meanValue`, a z-scored Bayesian average) to
+   * every pair row: an item property that need not move the immediate reward but may move the
+   * session's future (the interest family's quality), which only a learner of returns can use.
+   * Absent = false (older saved agents).
+   */
+  itemMeanValue?: boolean;
 }
 
 export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
@@ -64,6 +73,7 @@ export const NEURAL_DEFAULTS: Omit<NeuralConfig, 'seed'> = {
   gamma: 0.9,
   lr: 1e-3,
   retrieval: 'prior',
+  itemMeanValue: false,
 };
 
 /** A copy of an observation that later env steps cannot mutate. */
@@ -104,6 +114,9 @@ export class CandidateSource {
   private linearStale = false;
   private readonly linScores: Float64Array;
   private readonly phiBuf: Float64Array;
+  /** The click model's b = Σ click·φ over the retrieval model's rows, and θ_click = A⁻¹·b (refreshed with θ). */
+  private clickB: Float64Array;
+  private readonly clickTheta: Float64Array;
 
   constructor(ctx: AgentContext, n: number, nRandom: number, retrieval: 'prior' | 'linear' = 'prior', state: Partial<StateConfig> = {}) {
     this.ctx = ctx;
@@ -116,14 +129,47 @@ export class CandidateSource {
     this.linear = retrieval === 'linear' ? new LinearBanditStats(ctx, 1, 0.5, { profile: state.profile ?? 0 }) : null;
     this.linScores = new Float64Array(retrieval === 'linear' ? ctx.items.nItems : 0);
     this.phiBuf = new Float64Array(this.linear ? this.linear.f.dim : 0);
+    this.clickB = new Float64Array(this.phiBuf.length);
+    this.clickTheta = new Float64Array(this.phiBuf.length);
   }
 
   /** Learn the retrieval model from a transition (every shown item with its click reward); no-op for `prior`. */
   learn(t: Transition): void {
     if (!this.linear || t.slate.items.length === 0) return;
     this.linear.observe(t);
+    // The click model regresses the click flags on the same rows, so it shares A⁻¹ and needs only its own b.
+    if (t.clicks) {
+      const f = this.linear.f;
+      f.setState(t.observation);
+      for (let p = 0; p < t.slate.items.length; p++) {
+        if (!t.clicks[p]) continue;
+        f.phi(t.slate.items[p]!, this.phiBuf);
+        for (let j = 0; j < f.dim; j++) this.clickB[j] += this.phiBuf[j]!;
+      }
+    }
     this.linearStale = true;
     this.learned++;
+  }
+
+  /**
+   * The click model's probability that each item of `items` is clicked where it is shown at this
+   * observation: a ridge regression of the click flags on the retrieval model's rows φ(state, item)
+   * (a linear probability model, clipped to [0.001, 1]). Needs `retrieval: 'linear'`.
+   */
+  clickProbabilities(obs: Observation, items: ArrayLike<number>, out: Float32Array): Float32Array {
+    const lin = this.linear;
+    if (!lin) throw new ConfigError("the click model needs retrieval 'linear'", 'retrieval');
+    this.theta();
+    lin.f.setState(obs);
+    const D = lin.f.dim;
+    const th = this.clickTheta;
+    for (let q = 0; q < items.length; q++) {
+      lin.f.phi(items[q]!, this.phiBuf);
+      let v = 0;
+      for (let j = 0; j < D; j++) v += th[j]! * this.phiBuf[j]!;
+      out[q] = v < 0.001 ? 0.001 : v > 1 ? 1 : v;
+    }
+    return out;
   }
 
   /** Transitions the retrieval model has learned from. */
@@ -161,7 +207,7 @@ export class CandidateSource {
   /** The retrieval model's learned state (A⁻¹, b and the bootstrap epoch), for save/load. */
   retrievalState(): Record<string, unknown> | undefined {
     if (!this.linear) return undefined;
-    return { ...this.linear.getState(), learned: this.learned, frozenEpoch: this.frozenEpoch, frozenTheta: this.frozenTheta };
+    return { ...this.linear.getState(), learned: this.learned, frozenEpoch: this.frozenEpoch, frozenTheta: this.frozenTheta, clickB: this.clickB };
   }
 
   loadRetrievalState(r: Record<string, unknown> | undefined): void {
@@ -175,6 +221,9 @@ export class CandidateSource {
     this.learned = Number(r.learned) || 0;
     this.frozenEpoch = Number(r.frozenEpoch);
     this.frozenTheta = r.frozenTheta;
+    // Saved before the click model existed: it starts from nothing.
+    this.clickB = r.clickB instanceof Float64Array && r.clickB.length === lin.d ? r.clickB : new Float64Array(lin.d);
+    this.linearStale = true;
     this.topCache = new WeakMap();
   }
 
@@ -182,6 +231,7 @@ export class CandidateSource {
     const lin = this.linear!;
     if (this.linearStale) {
       lin.refresh();
+      matVecSmall(lin.ainv, lin.d, this.clickB, this.clickTheta);
       this.linearStale = false;
     }
     return lin.theta;
@@ -352,15 +402,19 @@ export class PairFeatures {
   private readonly logPop: Float64Array;
   private dStates: Float32Array = new Float32Array(0);
   private lin: Float32Array = new Float32Array(0);
+  /** The items' mean training values when pair rows carry them (config `itemMeanValue`), else null. */
+  private readonly meanValue: Float32Array | null;
 
-  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null) {
+  constructor(ctx: AgentContext, source: CandidateSource, stateConfig: Partial<StateConfig> = {}, encoder: HistoryEncoder | null = null, itemMeanValue = false) {
     this.ctx = ctx;
     this.source = source;
     this.featuriser = new StateFeaturiser(ctx, stateConfig);
     this.encoder = encoder;
     this.stateDim = this.featuriser.dim + (encoder ? encoder.dim : 0);
     const { dim, categoryNames } = ctx.items;
-    this.itemDim = dim + categoryNames.length + 5 + (source.linear ? 1 : 0);
+    if (itemMeanValue && !ctx.items.meanValue) throw new ConfigError('itemMeanValue needs the item space\'s meanValue (itemSpaceFromTrain builds it)', 'itemMeanValue');
+    this.meanValue = itemMeanValue ? ctx.items.meanValue! : null;
+    this.itemDim = dim + categoryNames.length + 5 + (source.linear ? 1 : 0) + (this.meanValue ? 1 : 0);
     this.dim = this.stateDim + this.itemDim;
     this.state = new Float32Array(this.stateDim);
     this.logPop = logPopularity(ctx.items.popularity);
@@ -473,6 +527,8 @@ export class PairFeatures {
       out[p++] = z[i]!;
       out[p++] = dot;
       out[p++] = overlap;
+      // The linear score stays the last column (DQN's `residual` reads it there).
+      if (this.meanValue) out[p++] = this.meanValue[i]!;
       if (this.source.linear) out[p] = this.lin[q]!;
     }
   }
@@ -616,7 +672,7 @@ export abstract class NeuralAgent<C extends NeuralConfig> extends BaseAgent<C> {
       // (The subclass's `name` field is not set yet here, hence no name in the message.)
       throw new ConfigError('this agent does not train a history encoder, so encoder must be none (dqn, reinforce, a2c and ppo train one)', 'encoder');
     }
-    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed));
+    this.pairs = new PairFeatures(ctx, this.source, config.state ?? {}, enc.encoder === 'none' ? null : new HistoryEncoder(ctx, enc, config.seed), config.itemMeanValue ?? false);
     this.initRng = new Rng((config.seed ^ 0x5bd1e995) >>> 0);
   }
 
@@ -749,6 +805,11 @@ export interface ReplaySample {
   done: boolean;
   /** 1 at the clicked slate positions; absent when not kept (`pushReplay`'s keepClicks) or not given. */
   clicked?: Uint8Array;
+  /**
+   * The session's discounted return after this step, Σ_{k≥1} γ^(k−1)·r_(t+k), once the session
+   * has ended (DQN's `target: 'mc'`); absent for bootstrapped samples.
+   */
+  future?: number;
 }
 
 /**
@@ -757,12 +818,26 @@ export interface ReplaySample {
  * transition should be paid for with gradient steps.
  */
 export function pushReplay(buffer: ReplayBuffer<ReplaySample>, t: Transition, learningStarts: number, batchSize: number, keepClicks = false): boolean {
+  buffer.push(replaySample(t, keepClicks));
+  return buffer.size >= Math.max(learningStarts, batchSize);
+}
+
+/** A transition as a replay sample (observations snapshotted, rewards per slate position). */
+export function replaySample(t: Transition, keepClicks = false): ReplaySample {
   const rewards = positionRewards(t, new Float32Array(t.slate.items.length));
   const x: ReplaySample = { obs: snapshotObservation(t.observation), items: Int32Array.from(t.slate.items), rewards, next: snapshotObservation(t.next), done: t.done };
   // Only for a learner that reads them (DQN's credit 'clicked'): other agents save what they did before.
   if (keepClicks && t.clicks) x.clicked = Uint8Array.from(t.clicks, (c) => (c ? 1 : 0));
-  buffer.push(x);
-  return buffer.size >= Math.max(learningStarts, batchSize);
+  return x;
+}
+
+/** Sets each sample's `future` from the session's step rewards (the samples of one whole session, in order). */
+export function setFutures(samples: readonly ReplaySample[], stepRewards: readonly number[], gamma: number): void {
+  let g = 0;
+  for (let t = samples.length - 1; t >= 0; t--) {
+    samples[t]!.future = g;
+    g = stepRewards[t]! + gamma * g;
+  }
 }
 
 export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {
@@ -775,11 +850,12 @@ export function packReplay(buffer: ReplayBuffer<ReplaySample>): unknown {
     rewards: packFloats(items.map((x) => x.rewards)),
     done: Uint8Array.from(items, (x) => (x.done ? 1 : 0)),
     ...(items.some((x) => x.clicked) ? { clicked: packInts(items.map((x) => x.clicked ?? new Uint8Array(0))) } : {}),
+    ...(items.some((x) => x.future !== undefined) ? { future: Float64Array.from(items, (x) => x.future ?? NaN) } : {}),
   };
 }
 
 export function unpackReplay(buffer: ReplayBuffer<ReplaySample>, packed: unknown): void {
-  const p = packed as { next: number; obs: PackedObservations; nextObs: PackedObservations; items: { ptr: Int32Array; data: Int32Array }; rewards: { ptr: Int32Array; data: Float32Array }; done: Uint8Array; clicked?: { ptr: Int32Array; data: Int32Array } } | undefined;
+  const p = packed as { next: number; obs: PackedObservations; nextObs: PackedObservations; items: { ptr: Int32Array; data: Int32Array }; rewards: { ptr: Int32Array; data: Float32Array }; done: Uint8Array; clicked?: { ptr: Int32Array; data: Int32Array }; future?: Float64Array } | undefined;
   if (!p || !p.obs) return buffer.clear();
   const obs = unpackObservations(p.obs);
   const nexts = unpackObservations(p.nextObs);
@@ -788,7 +864,7 @@ export function unpackReplay(buffer: ReplayBuffer<ReplaySample>, packed: unknown
   // Click flags are saved only where a learner kept them; elsewhere a sample has none.
   const clicked = p.clicked ? unpackInts(p.clicked).map((c) => Uint8Array.from(c)) : [];
   buffer.restore(
-    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1, ...(clicked[i]?.length ? { clicked: clicked[i] } : {}) })),
+    obs.map((o, i) => ({ obs: o, items: items[i]!, rewards: rewards[i]!, next: nexts[i]!, done: p.done[i] === 1, ...(clicked[i]?.length ? { clicked: clicked[i] } : {}), ...(p.future && !Number.isNaN(p.future[i]!) ? { future: p.future[i]! } : {}) })),
     p.next,
   );
 }

@@ -79,14 +79,14 @@ const BUILTIN_AGENTS: Readonly<Record<string, AgentEntry>> = Object.freeze({
   },
   linucb: {
     description: 'LinUCB, shared linear model over (state, item) features',
-    defaults: { seed: 1, alpha: 0.3, ridge: 1, popularityPrior: 0.5, shortlist: 50, profile: 0 },
+    defaults: { seed: 1, alpha: 0.3, ridge: 1, popularityPrior: 0.5, shortlist: 50, profile: 0, itemMeanValue: false },
     learns: true,
     honoursOptions: true,
     create: (ctx, c) => new LinUcbAgent(ctx, c as never),
   },
   thompson: {
     description: 'linear Thompson sampling over (state, item) features',
-    defaults: { seed: 1, v: 0.1, ridge: 1, popularityPrior: 0.5, resampleEvery: 1, propensitySamples: 32, profile: 0 },
+    defaults: { seed: 1, v: 0.1, ridge: 1, popularityPrior: 0.5, resampleEvery: 1, propensitySamples: 32, profile: 0, itemMeanValue: false },
     learns: true,
     honoursOptions: true,
     create: (ctx, c) => new ThompsonAgent(ctx, c as never),

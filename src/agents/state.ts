@@ -31,6 +31,40 @@ export interface ItemSpace {
   popularity: Float32Array;
   /** 1 where the item counts as cold for the agents (few training interactions). */
   cold: Uint8Array;
+  /**
+   * The item's mean training value, shrunk toward the catalogue mean (a Bayesian average with
+   * `MEAN_VALUE_PRIOR` pseudo-values) and z-scored over the catalogue; absent in older contexts.
+   * Public item metadata (a catalogue's average rating); the neural agents' `itemMeanValue` reads it.
+   */
+  meanValue?: Float32Array;
+}
+
+/** Pseudo-values at the catalogue mean in `ItemSpace.meanValue`'s Bayesian average. */
+export const MEAN_VALUE_PRIOR = 10;
+
+/** `ItemSpace.meanValue` from a split's values (see there). */
+export function itemMeanValues(train: Dataset): Float32Array {
+  const nI = train.nItems;
+  const { item, value } = train.interactions;
+  const sum = new Float64Array(nI);
+  const n = new Float64Array(nI);
+  let total = 0;
+  for (let k = 0; k < item.length; k++) {
+    sum[item[k]!] += value[k]!;
+    n[item[k]!] += 1;
+    total += value[k]!;
+  }
+  const mu = item.length > 0 ? total / item.length : 0;
+  const m = new Float64Array(nI);
+  let mean = 0;
+  for (let i = 0; i < nI; i++) {
+    m[i] = (sum[i]! + MEAN_VALUE_PRIOR * mu) / (n[i]! + MEAN_VALUE_PRIOR);
+    mean += m[i]! / Math.max(1, nI);
+  }
+  let sq = 0;
+  for (let i = 0; i < nI; i++) sq += (m[i]! - mean) ** 2;
+  const sd = Math.sqrt(sq / Math.max(1, nI)) || 1;
+  return Float32Array.from(m, (x) => (x - mean) / sd);
 }
 
 export interface AgentContext {
@@ -448,7 +482,7 @@ export function itemSpaceFromTrain(train: Dataset, options: ItemSpaceOptions = {
     for (let u = 0; u < nU; u++) userVectors.set(X.subarray(u * d, u * d + d), u * dim);
   }
   return {
-    items: { nItems: nI, dim, vectors, categoryNames: cats.names, catIndptr: cats.indptr, catIndices: cats.indices, popularity: pop, cold },
+    items: { nItems: nI, dim, vectors, categoryNames: cats.names, catIndptr: cats.indptr, catIndices: cats.indices, popularity: pop, cold, meanValue: itemMeanValues(train) },
     userVectors,
   };
 }

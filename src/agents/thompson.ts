@@ -47,7 +47,7 @@ export class ThompsonAgent extends BaseAgent<ThompsonConfig> {
     if (!Number.isInteger(config.propensitySamples) || config.propensitySamples < 0) {
       throw new ConfigError(`propensitySamples must be an integer ≥ 0, got ${config.propensitySamples}`, 'propensitySamples');
     }
-    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config));
+    this.stats = new LinearBanditStats(ctx, config.ridge, config.popularityPrior, linearBanditState(config), config.itemMeanValue ?? false);
     const D = this.stats.f.dim;
     this.sample = new Float64Array(D);
     this.chol = new Float64Array(D * D);

@@ -90,6 +90,12 @@ export class InterestVecEnv extends SessionBatch {
     };
   }
 
+  protected override forkFamilySlot(src: this, from: number, to: number): void {
+    const T = this.interestWorld.nTopics;
+    this.budget[to] = src.budget[from]!;
+    this.x.set(src.x.subarray(from * T, (from + 1) * T), to * T);
+  }
+
   protected override startSession(s: number, u: number): void {
     const iw = this.interestWorld;
     const T = iw.nTopics;

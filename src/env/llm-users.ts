@@ -166,6 +166,11 @@ export class LlmUserVecEnv extends SessionBatch {
     return super.reset(seed);
   }
 
+  /** A fork would have to replay the model's conversation; planners fork the simulated families only. */
+  protected override forkFamilySlot(): void {
+    throw new ChorusError('E_ENV_STATE', 'LLM users cannot be forked: their state is the model\'s conversation', { location: { field: 'src' } });
+  }
+
   /** The model answers asynchronously: use `stepAsync`. */
   override step(): VecStepResult {
     throw new ChorusError('E_ENV_STATE', 'LLM users answer asynchronously: call stepAsync(slates)', { location: { field: 'step' } });

@@ -180,6 +180,41 @@ export abstract class SessionBatch {
     return out;
   }
 
+  /**
+   * Makes slot `to` of this batch a copy of slot `from` of `src` (a batch of the same family on the
+   * same world and config): user, step, history, totals and the family's hidden state, plus the
+   * batch-wide exposure counts. With `reseed`, this is how a planner forks a running session to try
+   * slates on copies of it (bench/plan-ceiling.ts) without touching the session itself.
+   */
+  forkSlot(src: this, from: number, to: number): void {
+    src.checkSlot(from);
+    this.checkSlot(to);
+    if (src.world !== this.world || src.config !== this.config) throw new DataError('forkSlot needs a batch on the same world and config', { field: 'src' });
+    // The family's part first: a family that cannot fork throws before anything is copied.
+    this.forkFamilySlot(src, from, to);
+    this.user[to] = src.user[from]!;
+    this.t[to] = src.t[from]!;
+    const H = this.maxHist;
+    this.hist.set(src.hist.subarray(from * H, (from + 1) * H), to * H);
+    this.histLen[to] = src.histLen[from]!;
+    this.clicked[to] = src.clicked[from]!;
+    this.nClicks[to] = src.nClicks[from]!;
+    this.finished[to] = src.finished[from]!;
+    this.ret[to] = src.ret[from]!;
+    this.disc[to] = src.disc[from]!;
+    this.discount[to] = src.discount[from]!;
+    this.exposure.set(src.exposure);
+    this.shownTotal = src.shownTotal;
+  }
+
+  /** Restarts the random stream without starting new sessions (for forked slots: same seed, same futures). */
+  reseed(seed: number): void {
+    this.rng = new Rng(seed);
+  }
+
+  /** The family's part of `forkSlot`: its own per-slot state. */
+  protected abstract forkFamilySlot(src: this, from: number, to: number): void;
+
   /** Throws unless s is a slot of this batch (for the families' hidden-state readers). */
   protected checkSlot(s: number): void {
     if (!Number.isInteger(s) || s < 0 || s >= this.n) throw new DataError(`slot ${s} is outside 0..${this.n - 1}`, { field: 's' });

@@ -51,6 +51,20 @@ export class VecEnv extends SessionBatch {
     };
   }
 
+  /** Patience left in slot s's session (hidden; for planners and diagnostics). */
+  patienceOf(s: number): number {
+    this.checkSlot(s);
+    return this.patience[s]!;
+  }
+
+  protected override forkFamilySlot(src: this, from: number, to: number): void {
+    const nC = this.world.categoryNames.length;
+    const d = this.world.dim;
+    this.patience[to] = src.patience[from]!;
+    this.sat.set(src.sat.subarray(from * nC, (from + 1) * nC), to * nC);
+    this.drift.set(src.drift.subarray(from * d, (from + 1) * d), to * d);
+  }
+
   protected override startSession(s: number, u: number): void {
     const w = this.world;
     const p = this.config.patience;

@@ -121,6 +121,20 @@ describe.each(Object.keys(CASES))('%s with γ = 0.9', (name) => {
   });
 });
 
+describe("dqn with Monte Carlo targets (target 'mc', credit 'clicked') and γ = 0.9", () => {
+  it(`reaches ≥ 90 % of the optimal return (${PLAN_OPTIMAL_RETURN}) from the returns that followed, without bootstrapping`, () => {
+    const r = trainAndEvaluate('dqn', { ...CASES.dqn!.config, target: 'mc', credit: 'clicked' }, CASES.dqn!.episodes);
+    expect(r).toBeGreaterThanOrEqual(0.9 * PLAN_OPTIMAL_RETURN);
+  });
+});
+
+describe("dqn with SlateQ's decomposition (credit 'slateq': click model × Q̄ of clicked items) and γ = 0.9", () => {
+  it(`reaches ≥ 90 % of the optimal return (${PLAN_OPTIMAL_RETURN})`, () => {
+    const r = trainAndEvaluate('dqn', { ...CASES.dqn!.config, retrieval: 'linear', target: 'mc', credit: 'slateq' }, CASES.dqn!.episodes);
+    expect(r).toBeGreaterThanOrEqual(0.9 * PLAN_OPTIMAL_RETURN);
+  });
+});
+
 describe('myopic learners', () => {
   const myopic: [string, string, Record<string, unknown>, number][] = [
     ['linucb', 'linucb', {}, MYOPIC_EPISODES],

@@ -37,6 +37,28 @@ describe("retrieval 'linear'", () => {
     const sc = lin.linearScores(obs, [1, 2], new Float32Array(2));
     expect(sc[0]!).toBeGreaterThan(sc[1]! + 0.3);
   });
+
+  it('its click model learns click rates, apart from how much a click pays', () => {
+    const ctx = toyContext();
+    const lin = new CandidateSource(ctx, 3, 0, 'linear');
+    // Genre-1 items are clicked 3 times in 4 and pay 0.2 a click; genre-2 items once in 4 and pay 4.
+    for (let s = 0; s < 400; s++) {
+      const a = 1 + N_TYPES * (s % 8);
+      const b = 2 + N_TYPES * ((s + 3) % 8);
+      // Each item sees every phase of the pattern (the items cycle with period 8, the clicks with 4 rounds of it).
+      const phase = Math.floor(s / 8) % 4;
+      const ca = phase !== 0 ? 1 : 0;
+      const cb = phase === 0 ? 1 : 0;
+      lin.learn({ observation: obs, slate: { items: Int32Array.from([a, b]) }, reward: 0.2 * ca + 4 * cb, rewards: Float32Array.from([0.2 * ca, 4 * cb]), clicks: Int32Array.from([ca, cb]), next: obs, done: true });
+    }
+    const p = lin.clickProbabilities(obs, [1, 2], new Float32Array(2));
+    expect(p[0]!).toBeCloseTo(0.75, 1);
+    expect(p[1]!).toBeCloseTo(0.25, 1);
+    // The reward model ranks the other way: genre 2 pays more per impression (1 against 0.15).
+    const r = lin.linearScores(obs, [1, 2], new Float32Array(2));
+    expect(r[1]!).toBeGreaterThan(r[0]! + 0.5);
+    expect(() => new CandidateSource(ctx, 3, 0, 'prior').clickProbabilities(obs, [1], new Float32Array(1))).toThrow(/retrieval/);
+  });
 });
 
 describe('dqn with linear retrieval and a residual Q', () => {
@@ -56,8 +78,9 @@ describe('dqn with linear retrieval and a residual Q', () => {
     runEpisodes(a, new ToyEnv(), 20, 100, true);
     runEpisodes(b, new ToyEnv(), 20, 100, true);
     expect(stringify(b.toJSON())).toBe(stringify(a.toJSON()));
-    const saved = a.toJSON() as { state: { retrieval?: { b: Float64Array } } };
+    const saved = a.toJSON() as { state: { retrieval?: { b: Float64Array; clickB: Float64Array } } };
     expect(saved.state.retrieval?.b.some((x) => x !== 0)).toBe(true);
+    expect(saved.state.retrieval?.clickB.some((x) => x !== 0)).toBe(true);
   });
 
   it('residual: Q is the retrieval model\'s score plus the network\'s output', () => {
@@ -122,5 +145,48 @@ describe('dqn with linear retrieval and a residual Q', () => {
     };
     expect(gap('clicked')).toBeGreaterThan(0.5);
     expect(Math.abs(gap('slate'))).toBeLessThan(0.2);
+  });
+
+  it("target 'mc' credits the return that actually followed, and keeps an open session through save/load", () => {
+    // The same two-step session as above, but the second step's reward alternates 0 and 2: a
+    // bootstrap reads one value for o2 (its mean, 1) while Monte Carlo targets carry what each
+    // session got. With credit 'clicked', Q(A) → γ·E[future] = 0.9 and Q(B) → 0 either way; the
+    // samples enter the replay buffer only when their session ends, each with its own future.
+    const [A, B, C, D] = [0, 4, 1, 2];
+    const o = { user: 0, history: new Int32Array(0), t: 0, context: Float32Array.from([1, 0, 0]) };
+    const o2 = { user: 0, history: Int32Array.from([A]), t: 1, context: Float32Array.from([1, 0, 0]) };
+    const step = (obs: typeof o, items: number[], reward: number, next: typeof o, done: boolean) => ({
+      observation: obs, slate: { items: Int32Array.from(items) }, reward, parts: { R: reward, G: 0, A: 0 }, clicks: Int32Array.from([1, 0]), next, done,
+    });
+    const cfg = { hidden: [32], state: { contextDim: 3 }, learningStarts: 10, batchSize: 8, trainEvery: 1, lr: 3e-3, gamma: 0.9, nextCandidates: 8, credit: 'clicked', target: 'mc', seed: 3 };
+    const agent = createAgent('dqn', toyContext(), cfg);
+    for (let e = 0; e < 600; e++) {
+      agent.observe(step(o, [A, B], 0, o2, false));
+      agent.observe(step(o2, [C, D], e % 2 === 0 ? 0 : 2, o2, true));
+      agent.update();
+    }
+    const saved = agent.toJSON() as { state: { extra: { replay: { future?: Float64Array } } } };
+    const futures = new Set(Array.from(saved.state.extra.replay.future ?? [], (f) => Math.round(f * 1000) / 1000));
+    // First steps carry the second step's reward (0 or 2), last steps 0.
+    expect([...futures].sort()).toEqual([0, 2]);
+    agent.setTraining(false);
+    const s = agent.act(o, 24);
+    const q = (i: number) => s.scores![[...s.items].indexOf(i)]!;
+    expect(q(A)).toBeGreaterThan(0.6);
+    expect(q(A)).toBeLessThan(1.2);
+    expect(Math.abs(q(B))).toBeLessThan(0.3);
+    agent.setTraining(true);
+    // Saved between a session's two steps, a restored agent finishes it as the original does.
+    agent.observe(step(o, [A, B], 0, o2, false));
+    const restored = restoreAgent(parse(stringify(agent.toJSON())) as ReturnType<Agent['toJSON']>, toyContext());
+    for (const x of [agent, restored]) {
+      x.observe({ ...step(o2, [C, D], 2, o2, true), observation: { ...o2 } });
+      x.update();
+    }
+    expect(stringify(restored.toJSON())).toBe(stringify(agent.toJSON()));
+    expect(() => createAgent('dqn', toyContext(), { target: 'nstep' })).toThrow(/target/);
+    for (const bad of [{ retrieval: 'prior', target: 'mc' }, { retrieval: 'linear', target: 'td' }, { retrieval: 'linear', target: 'mc', residual: true }]) {
+      expect(() => createAgent('dqn', toyContext(), { credit: 'slateq', ...bad })).toThrow(/slateq/);
+    }
   });
 });

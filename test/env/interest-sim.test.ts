@@ -12,7 +12,7 @@ import { itemSpaceFromTrain, type AgentContext } from '../../src/agents/state.js
 import { SIM_INTEREST_V1, type InterestParams } from '../../src/env/config.js';
 import { budgetAfterWatch, evolveInterest, InterestVecEnv, upProbability } from '../../src/env/interest-env.js';
 import { interestUtility, nmfItemTopics, type InterestWorld } from '../../src/env/interest-world.js';
-import { buildPreset, createVecEnv, type SimPreset } from '../../src/env/presets.js';
+import { buildPreset, createVecEnv, ratingFamilyEnv, type SimPreset } from '../../src/env/presets.js';
 import { SessionEnv } from '../../src/env/session-env.js';
 import { VecEnv } from '../../src/env/vec-env.js';
 import type { Observation } from '../../src/env/types.js';
@@ -184,7 +184,7 @@ describe('interest-evolution sessions (toy world)', () => {
     expect(trace(7)).not.toEqual(trace(8));
   });
 
-  it('agents train and evaluate on it through the simulate runner; oracle policies are refused', () => {
+  it("agents train and evaluate on it through the simulate runner; oracle policies read this family's hidden state, and the rating family's readers refuse it", () => {
     const { items, userVectors } = itemSpaceFromTrain(toy.train, { dim: 4, iterations: 2 });
     const ctx: AgentContext = { items, userVectors, nUsers: toy.full.nUsers, slateSize: K, horizon: preset.config.horizon };
     const run = new SeedRun({ preset, ctx }, { agent: 'linucb', trainSteps: 200, nEnvs: 4, curvePoints: 2 }, 1);
@@ -194,7 +194,20 @@ describe('interest-evolution sessions (toy world)', () => {
     expect(m.sessionLength).toBeGreaterThan(1);
     expect(m.sessionLength).toBeLessThanOrEqual(preset.config.horizon);
     expect(m.ctr).toBeGreaterThan(0);
-    expect(() => run.evaluate(5, undefined, (o) => ({ items: Int32Array.of(o.user % iw.nItems) }))).toThrow(/not a rating-model preset/);
+    let read = 0;
+    run.evaluate(5, undefined, (o, slot, env) => {
+      if (!(env instanceof InterestVecEnv)) throw new Error('expected the interest family');
+      const h = env.interestState(slot);
+      expect(h.user).toBe(o.user);
+      expect(h.budget).toBeGreaterThan(0);
+      read++;
+      return { items: Int32Array.of(o.user % iw.nItems) };
+    });
+    expect(read).toBeGreaterThan(0);
+    expect(() => run.evaluate(5, undefined, (o, _slot, env) => {
+      ratingFamilyEnv(env, preset.config.preset);
+      return { items: Int32Array.of(o.user % iw.nItems) };
+    })).toThrow(/not a rating-model preset/);
   });
 });
 

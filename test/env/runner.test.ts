@@ -49,7 +49,7 @@ describe('simulation runner', () => {
     const a = base.evaluate(40);
     const b = viaPolicy.evaluate(40, undefined, (obs, slot, env) => {
       slots.add(slot);
-      expect(env.hiddenState(slot).user).toBe(obs.user);
+      expect(env.userOf(slot)).toBe(obs.user);
       return viaPolicy.agent.act(obs, s.preset.config.slateSize);
     });
     expect(b.return).toBe(a.return);

@@ -12,7 +12,8 @@ import type { ManagedAgent } from '../../agents/base.js';
 import type { AgentContext } from '../../agents/state.js';
 import type { Observation, Slate } from '../../env/types.js';
 import type { VecEnv } from '../../env/vec-env.js';
-import { createVecEnv, ratingFamilyEnv, type SessionBatchEnv, type SimPreset } from '../../env/presets.js';
+import type { InterestVecEnv } from '../../env/interest-env.js';
+import { createVecEnv, type SessionBatchEnv, type SimPreset } from '../../env/presets.js';
 import { actForAll, EvalTally, observeAll, TrainCurve } from './seed-loop.js';
 
 export interface SimSetup {
@@ -123,9 +124,10 @@ export class SeedRun {
   /**
    * Evaluate on exactly `sessions` sessions (evaluation mode); `onSession` is called as sessions
    * finish. `policy`, when given, acts instead of the agent on the same sessions and metrics (an
-   * oracle that reads `env.hiddenState(slot)`, for ceilings: bench/marl-ceiling.ts).
+   * oracle that reads the hidden state of the evaluation env's slot, for ceilings:
+   * bench/marl-ceiling.ts, bench/plan-ceiling.ts).
    */
-  evaluate(sessions: number, onSession?: (done: number) => void, policy?: (obs: Observation, slot: number, env: VecEnv) => Slate): SeedMetrics {
+  evaluate(sessions: number, onSession?: (done: number) => void, policy?: (obs: Observation, slot: number, env: VecEnv | InterestVecEnv) => Slate): SeedMetrics {
     const t0 = performance.now();
     const { config, world } = this.setup.preset;
     const n = Math.min(this.opts.nEnvs, sessions);
@@ -133,15 +135,13 @@ export class SeedRun {
     const agent = this.agent;
     agent.setTraining(false);
     const env = createVecEnv(this.setup.preset, n);
-    // Oracle policies read the rating model's hidden state; other families refuse them.
-    const oracleEnv = policy ? ratingFamilyEnv(env, config.preset) : null;
     let obs = env.reset(this.seed * 7919 + 2);
     const tally = new EvalTally(n, sessions, world, K);
     const buf = new Int32Array(n * K);
     while (!tally.done) {
       buf.fill(-1);
       for (let s = 0; s < n; s++) {
-        const sl = policy && oracleEnv ? policy(obs[s]!, s, oracleEnv) : agent.act(obs[s]!, K);
+        const sl = policy ? policy(obs[s]!, s, env) : agent.act(obs[s]!, K);
         buf.set(sl.items.subarray(0, K), s * K);
         tally.shownIn(s, sl);
       }
