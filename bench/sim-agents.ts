@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/sim-agents.ts [--agents random,popularity,…] [--steps 20000] [--seeds 5]
  *        [--eval-sessions 1000] [--data ../shared/datasets/ml-latest-small] [--out bench/out/sim-agents]
- *        [--preset sim-ml-ls-v1] [--workers 2]
+ *        [--preset sim-ml-ls-v1] [--workers 2] [--seed0 1]
  *
  * An agent is a registered name, or `label=name:{json config}` for a configured one (agents are
  * separated by `;` when any has a config), e.g.
@@ -28,6 +28,8 @@ const agents = agentList.split(agentList.includes(';') ? ';' : ',').map((spec) =
 });
 const preset = flag('preset', 'sim-ml-ls-v1');
 const workers = Number(flag('workers', '2'));
+// Seeds seed0…seed0+seeds−1: 1–20 are the test seeds of docs/benchmarks.md, 101 on the validation ones.
+const seed0 = Number(flag('seed0', '1'));
 const steps = Number(flag('steps', '20000'));
 const seeds = Number(flag('seeds', '5'));
 const evalSessions = Number(flag('eval-sessions', '1000'));
@@ -36,14 +38,14 @@ const out = flag('out', 'bench/out/sim-agents');
 
 const sha = await fileSha256(`${dataDir}/ratings.csv`);
 const started = new Date().toISOString();
-console.log(`P3 · ${preset} · ${dataDir} ratings.csv sha256 ${sha.slice(0, 12)} · K 10 · γ 0.95 · train ${steps} user-steps/seed · ${seeds} seeds × ${evalSessions} eval sessions · code ${codeVersion()} · ${started}`);
+console.log(`P3 · ${preset} · ${dataDir} ratings.csv sha256 ${sha.slice(0, 12)} · K 10 · γ 0.95 · train ${steps} user-steps/seed · ${seeds} seeds from ${seed0} × ${evalSessions} eval sessions · code ${codeVersion()} · ${started}`);
 console.log(`load before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const runs: SimulationResult[] = [];
 const f = (x: number, d = 3) => x.toFixed(d);
 console.log('| agent | train steps | return (95% CI) | CTR | session length | exposure Gini | cold share | wall s |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const { label, name, config } of agents) {
-  const r = await runSimulation({ preset, dataDir, agent: name, agentConfig: config, trainSteps: steps, seeds, evalSessions, workers });
+  const r = await runSimulation({ preset, dataDir, agent: name, agentConfig: config, trainSteps: steps, seeds, firstSeed: seed0, evalSessions, workers });
   runs.push(r);
   const ci = (m: { mean: number; ci95: [number, number] }, d = 3) => `${f(m.mean, d)} [${f(m.ci95[0], d)}, ${f(m.ci95[1], d)}]`;
   console.log(`| ${label} | ${r.trainSteps} | ${ci(r.return)} | ${ci(r.intervals.ctr)} | ${ci(r.intervals.sessionLength, 2)} | ${f(r.exposureGini)} | ${f(r.coldExposureShare)} | ${f(r.wallSeconds, 0)} |`);
