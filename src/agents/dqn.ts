@@ -6,7 +6,10 @@
  *   y_i = r_i + γ (1 − done) Q_target(s', argmax_j Q(s', j)),
  * r_i being the step reward credited to position i (shared among clicked positions), and j
  * ranging over the `nextCandidates` best unseen items at s' by the prior. Replay buffer, Huber
- * loss, Polyak-averaged target network.
+ * loss, Polyak-averaged target network. Options change what the future is (`target: 'mc'`, the
+ * return that actually followed), which items it is credited to (`credit`), and with
+ * `credit: 'slateq'` what the network learns: Q̄(s, i), the value of the session once i is
+ * clicked, scored as P̂(click i | s)·Q̄(s, i) (SlateQ's decomposition).
  *
  * With `encoder` gru or attention the state includes a learned encoder over the recent items
  * (./encoder-state.ts), trained by the same TD loss through Q's input gradient. There is no target
