@@ -37,8 +37,7 @@ import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import type { Slate } from '../src/env/types.js';
 import { VecEnv } from '../src/env/vec-env.js';
-import type { InterestVecEnv } from '../src/env/interest-env.js';
-import { watchTime } from '../src/env/interest-env.js';
+import { InterestVecEnv, watchTime } from '../src/env/interest-env.js';
 import { interestUtility, interestParams } from '../src/env/interest-world.js';
 import { createVecEnv, type SimPreset } from '../src/env/presets.js';
 import { clickUtility, hiddenRating, itemSatiation } from '../src/env/world.js';
@@ -62,41 +61,51 @@ interface Scores {
   taken: Uint8Array;
 }
 
-function makeScorer(preset: SimPreset): (env: Env, s: number, items: Int32Array | null, out: Scores) => void {
+/** Per family: slot s's consumed items, and a writer of one item's scores at its hidden state. */
+function familyScorer(preset: SimPreset): (env: Env, s: number) => { history: Int32Array; score: (i: number, out: Scores) => void } {
   const { world, config } = preset;
-  const N = world.nItems;
   if (preset.interest) {
     const iw = preset.interest;
     const p = interestParams(config);
-    return (anyEnv, s, items, out) => {
-      const env = anyEnv as InterestVecEnv;
+    return (env, s) => {
+      if (!(env instanceof InterestVecEnv)) throw new Error('interest preset on a rating-family env');
       const h = env.interestState(s);
-      out.taken.fill(0);
-      for (const i of h.history) out.taken[i] = 1;
-      const n = items ? items.length : N;
-      for (let j = 0; j < n; j++) {
-        const i = items ? items[j]! : j;
-        out.util[i] = interestUtility(iw, p, h.interest, 0, i, 0);
-        out.value[i] = watchTime(iw, p, h.interest, 0, i, h.budget) / p.length.mean;
-        out.future[i] = iw.quality[i]!;
-      }
+      return {
+        history: h.history,
+        score: (i, out) => {
+          out.util[i] = interestUtility(iw, p, h.interest, 0, i, 0);
+          out.value[i] = watchTime(iw, p, h.interest, 0, i, h.budget) / p.length.mean;
+          out.future[i] = iw.quality[i]!;
+        },
+      };
     };
   }
   const rw = config.reward;
-  return (anyEnv, s, items, out) => {
-    const env = anyEnv as VecEnv;
+  return (env, s) => {
+    if (!(env instanceof VecEnv)) throw new Error('rating preset on an interest-family env');
     const h = env.hiddenState(s);
+    return {
+      history: h.history,
+      score: (i, out) => {
+        out.util[i] = clickUtility(world, config, h.user, i, 0, h.drift, 0, h.satiation, 0);
+        const r = Math.min(5, Math.max(0.5, hiddenRating(world, h.user, i, h.drift, 0) - config.satiation.ratingPenalty * itemSatiation(world, i, h.satiation, 0)));
+        const pBuy = 1 / (1 + Math.exp(-(config.purchase.bias + config.purchase.slope * (r - 3.5))));
+        out.value[i] = rw.click + rw.purchase * pBuy + (rw.rating * (r - 3)) / 2;
+        out.future[i] = (r - 3) / 2;
+      },
+    };
+  };
+}
+
+function makeScorer(preset: SimPreset): (env: Env, s: number, items: Int32Array | null, out: Scores) => void {
+  const N = preset.world.nItems;
+  const family = familyScorer(preset);
+  return (env, s, items, out) => {
+    const { history, score } = family(env, s);
     out.taken.fill(0);
-    for (const i of h.history) out.taken[i] = 1;
+    for (const i of history) out.taken[i] = 1;
     const n = items ? items.length : N;
-    for (let j = 0; j < n; j++) {
-      const i = items ? items[j]! : j;
-      out.util[i] = clickUtility(world, config, h.user, i, 0, h.drift, 0, h.satiation, 0);
-      const r = Math.min(5, Math.max(0.5, hiddenRating(world, h.user, i, h.drift, 0) - config.satiation.ratingPenalty * itemSatiation(world, i, h.satiation, 0)));
-      const pBuy = 1 / (1 + Math.exp(-(config.purchase.bias + config.purchase.slope * (r - 3.5))));
-      out.value[i] = rw.click + rw.purchase * pBuy + (rw.rating * (r - 3)) / 2;
-      out.future[i] = (r - 3) / 2;
-    }
+    for (let j = 0; j < n; j++) score(items ? items[j]! : j, out);
   };
 }
 
