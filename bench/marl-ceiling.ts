@@ -22,9 +22,8 @@ import { buildSetup } from '../src/eval/sim/setup.js';
 import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import type { Observation, Slate } from '../src/env/types.js';
-import { ratingFamilyEnv } from '../src/env/presets.js';
-import type { SimConfig } from '../src/env/config.js';
-import { clickUtility, hiddenRating, itemSatiation, type SimWorld } from '../src/env/world.js';
+import { ratingFamilyEnv, type SimPreset } from '../src/env/presets.js';
+import { greedySlate, makeScorer, newScores, topByUtility, type Env } from './hidden-state-oracles.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,66 +31,19 @@ function arg(name: string, def: string): string {
 }
 
 type OracleKind = 'utility' | 'value';
-type Policy = (obs: Observation, slot: number, env: Parameters<typeof ratingFamilyEnv>[0]) => Slate;
+type Policy = (obs: Observation, slot: number, env: Env) => Slate;
 
-function makeOracle(kind: OracleKind, world: SimWorld, cfg: SimConfig): Policy {
-  const N = world.nItems;
-  const K = cfg.slateSize;
-  const util = new Float64Array(N);
-  const expU = new Float64Array(N);
-  const value = new Float64Array(N);
-  const show = new Float64Array(N);
-  const taken = new Uint8Array(N);
-  const posW = Float64Array.from({ length: K }, (_, k) => Math.exp(-cfg.choice.positionDecay * Math.log1p(k)));
-  const e0 = Math.exp(cfg.choice.noClickUtility);
-  const rw = cfg.reward;
-  return (_obs, slot, anyEnv) => {
+function makeOracle(kind: OracleKind, preset: SimPreset): Policy {
+  const { world, config } = preset;
+  const K = config.slateSize;
+  const score = makeScorer(preset);
+  const sc = newScores(world.nItems);
+  return (_obs, slot, env) => {
     // Only the rating family's hidden state is a rating model's.
-    const env = ratingFamilyEnv(anyEnv, cfg.preset);
-    const h = env.hiddenState(slot);
-    taken.fill(0);
-    for (const i of h.history) taken[i] = 1;
-    for (let i = 0; i < N; i++) {
-      util[i] = taken[i] ? -Infinity : clickUtility(world, cfg, h.user, i, 0, h.drift, 0, h.satiation, 0);
-    }
-    const items = new Int32Array(K).fill(-1);
-    if (kind === 'utility') {
-      for (let k = 0; k < K; k++) {
-        let best = -1;
-        for (let i = 0; i < N; i++) if (!taken[i] && (best < 0 || util[i]! > util[best]!)) best = i;
-        if (best < 0) break;
-        items[k] = best;
-        taken[best] = 1;
-      }
-      return { items };
-    }
-    for (let i = 0; i < N; i++) {
-      if (taken[i]) continue;
-      expU[i] = Math.exp(util[i]!);
-      const r = Math.min(5, Math.max(0.5, hiddenRating(world, h.user, i, h.drift, 0) - cfg.satiation.ratingPenalty * itemSatiation(world, i, h.satiation, 0)));
-      const pBuy = 1 / (1 + Math.exp(-(cfg.purchase.bias + cfg.purchase.slope * (r - 3.5))));
-      value[i] = rw.click + rw.purchase * pBuy + (rw.rating * (r - 3)) / 2;
-      // G and A are means over the K shown items: each item adds its share.
-      show[i] = (rw.lambda * env.exposureValueOf(i) + rw.alpha * world.attract[i]!) / K;
-    }
-    let num = 0;
-    let den = e0;
-    for (let k = 0; k < K; k++) {
-      let best = -1;
-      let bestGain = -Infinity;
-      const c = posW[k]!;
-      for (let i = 0; i < N; i++) {
-        if (taken[i]) continue;
-        const e = expU[i]! * c;
-        const gain = (num + e * value[i]!) / (den + e) + show[i]!;
-        if (gain > bestGain) (bestGain = gain), (best = i);
-      }
-      if (best < 0) break;
-      items[k] = best;
-      taken[best] = 1;
-      num += expU[best]! * c * value[best]!;
-      den += expU[best]! * c;
-    }
+    score(ratingFamilyEnv(env, config.preset), slot, null, sc);
+    if (kind === 'utility') return { items: topByUtility(sc, K) };
+    const items = new Int32Array(K);
+    greedySlate(preset, env, sc, 0, null, items);
     return { items };
   };
 }
@@ -106,7 +58,6 @@ async function main(): Promise<void> {
   const dataDir = arg('data', '../shared/datasets/ml-latest-small');
   const out = arg('out', '');
   const setup = await buildSetup({ preset, dataDir, lambda, alpha });
-  const { world, config } = setup.preset;
   const rows: Record<string, unknown>[] = [];
   console.log('| oracle | λ | α | return | CTR | exposure Gini | cold share | wall s |');
   console.log('| --- | ---: | ---: | --- | --- | --- | --- | ---: |');
@@ -116,7 +67,7 @@ async function main(): Promise<void> {
     for (let seed = seed0; seed < seed0 + seeds; seed++) {
       // A non-learning agent stands in for the run; the oracle acts instead of it.
       const run = new SeedRun(setup, { agent: 'random', trainSteps: 0, nEnvs: 16, curvePoints: 1 }, seed);
-      const m = run.evaluate(evalSessions, undefined, makeOracle(kind, world, config));
+      const m = run.evaluate(evalSessions, undefined, makeOracle(kind, setup.preset));
       per.push({ ret: m.return, ctr: m.ctr, gini: m.exposureGini, cold: m.coldExposureShare, len: m.sessionLength });
     }
     const ci = (f: (x: (typeof per)[number]) => number): MeanCi => meanCi(per.map(f));

@@ -36,129 +36,16 @@ import { buildSetup } from '../src/eval/sim/setup.js';
 import { SeedRun } from '../src/eval/sim/runner.js';
 import { meanCi, type MeanCi } from '../src/eval/sim/stats.js';
 import type { Slate } from '../src/env/types.js';
-import { VecEnv } from '../src/env/vec-env.js';
-import { InterestVecEnv, watchTime } from '../src/env/interest-env.js';
-import { interestUtility, interestParams } from '../src/env/interest-world.js';
 import { createVecEnv, type SimPreset } from '../src/env/presets.js';
-import { clickUtility, hiddenRating, itemSatiation } from '../src/env/world.js';
+import { greedySlate, makeScorer, newScores, topByUtility, type Env } from './hidden-state-oracles.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : def;
 }
 
-type Env = VecEnv | InterestVecEnv;
-
-/**
- * Per-item scores of slot s at its current hidden state, for the items in `items` (all when
- * null): click utility at the top position, expected reward of a click, the future-only feature
- * f, and consumed items marked in `taken`.
- */
-interface Scores {
-  util: Float64Array;
-  value: Float64Array;
-  future: Float64Array;
-  taken: Uint8Array;
-}
-
-/** Per family: slot s's consumed items, and a writer of one item's scores at its hidden state. */
-function familyScorer(preset: SimPreset): (env: Env, s: number) => { history: Int32Array; score: (i: number, out: Scores) => void } {
-  const { world, config } = preset;
-  if (preset.interest) {
-    const iw = preset.interest;
-    const p = interestParams(config);
-    return (env, s) => {
-      if (!(env instanceof InterestVecEnv)) throw new Error('interest preset on a rating-family env');
-      const h = env.interestState(s);
-      return {
-        history: h.history,
-        score: (i, out) => {
-          out.util[i] = interestUtility(iw, p, h.interest, 0, i, 0);
-          out.value[i] = watchTime(iw, p, h.interest, 0, i, h.budget) / p.length.mean;
-          out.future[i] = iw.quality[i]!;
-        },
-      };
-    };
-  }
-  const rw = config.reward;
-  return (env, s) => {
-    if (!(env instanceof VecEnv)) throw new Error('rating preset on an interest-family env');
-    const h = env.hiddenState(s);
-    return {
-      history: h.history,
-      score: (i, out) => {
-        out.util[i] = clickUtility(world, config, h.user, i, 0, h.drift, 0, h.satiation, 0);
-        const r = Math.min(5, Math.max(0.5, hiddenRating(world, h.user, i, h.drift, 0) - config.satiation.ratingPenalty * itemSatiation(world, i, h.satiation, 0)));
-        const pBuy = 1 / (1 + Math.exp(-(config.purchase.bias + config.purchase.slope * (r - 3.5))));
-        out.value[i] = rw.click + rw.purchase * pBuy + (rw.rating * (r - 3)) / 2;
-        out.future[i] = (r - 3) / 2;
-      },
-    };
-  };
-}
-
-function makeScorer(preset: SimPreset): (env: Env, s: number, items: Int32Array | null, out: Scores) => void {
-  const N = preset.world.nItems;
-  const family = familyScorer(preset);
-  return (env, s, items, out) => {
-    const { history, score } = family(env, s);
-    out.taken.fill(0);
-    for (const i of history) out.taken[i] = 1;
-    const n = items ? items.length : N;
-    for (let j = 0; j < n; j++) score(items ? items[j]! : j, out);
-  };
-}
-
-/**
- * The greedy slate of highest expected one-step reward with click values v_i + β·f_i, over the
- * items in `items` (all when null) not taken.
- */
-function greedySlate(preset: SimPreset, env: Env, sc: Scores, beta: number, items: Int32Array | null, slate: Int32Array): void {
-  const { world, config } = preset;
-  const K = config.slateSize;
-  const N = world.nItems;
-  const noClick = preset.interest ? interestParams(config).choice.noClickUtility : config.choice.noClickUtility;
-  const decay = preset.interest ? interestParams(config).choice.positionDecay : config.choice.positionDecay;
-  const rw = config.reward;
-  let num = 0;
-  let den = Math.exp(noClick);
-  slate.fill(-1);
-  const n = items ? items.length : N;
-  for (let k = 0; k < K; k++) {
-    const c = Math.exp(-decay * Math.log1p(k));
-    let best = -1;
-    let bestGain = -Infinity;
-    for (let j = 0; j < n; j++) {
-      const i = items ? items[j]! : j;
-      if (sc.taken[i]) continue;
-      const e = Math.exp(sc.util[i]!) * c;
-      const v = sc.value[i]! + beta * sc.future[i]!;
-      // G and A are means over the K shown items: each item adds its share.
-      const gain = (num + e * v) / (den + e) + (rw.lambda * env.exposureValueOf(i) + rw.alpha * world.attract[i]!) / K;
-      if (gain > bestGain) (bestGain = gain), (best = i);
-    }
-    if (best < 0) break;
-    slate[k] = best;
-    sc.taken[best] = 1;
-    const e = Math.exp(sc.util[best]!) * c;
-    num += e * (sc.value[best]! + beta * sc.future[best]!);
-    den += e;
-  }
-  for (let k = 0; k < K; k++) if (slate[k]! >= 0) sc.taken[slate[k]!] = 0;
-}
-
-function topByUtility(sc: Scores, n: number, m: number): Int32Array {
-  const idx: number[] = [];
-  for (let i = 0; i < n; i++) if (!sc.taken[i]) idx.push(i);
-  idx.sort((a, b) => sc.util[b]! - sc.util[a]!);
-  return Int32Array.from(idx.slice(0, m));
-}
-
 type Policy = (slot: number, env: Env) => Slate;
 
-function newScores(N: number): Scores {
-  return { util: new Float64Array(N), value: new Float64Array(N), future: new Float64Array(N), taken: new Uint8Array(N) };
-}
 
 function makeOracle(kind: string, preset: SimPreset, betas: number[], rollouts: number, pool: number, seed: number): Policy {
   const N = preset.world.nItems;
@@ -169,7 +56,7 @@ function makeOracle(kind: string, preset: SimPreset, betas: number[], rollouts: 
   if (kind === 'utility') {
     return (slot, env) => {
       score(env, slot, null, sc);
-      return { items: topByUtility(sc, N, K) };
+      return { items: topByUtility(sc, K) };
     };
   }
   if (kind.startsWith('rule')) {
@@ -199,11 +86,12 @@ function makeOracle(kind: string, preset: SimPreset, betas: number[], rollouts: 
       if (!cands.some((c) => c.every((v, k) => v === items[k]))) cands.push(items);
     }
     if (cands.length === 1) return { items: cands[0]! };
-    const pl = topByUtility(sc, N, pool);
+    const pl = topByUtility(sc, pool);
     const stepSeed = seed * 1_000_003 + calls++;
     let best = 0;
     let bestMean = -Infinity;
     for (let c = 0; c < cands.length; c++) {
+      // `planner` is built from the same preset as `env`, so it is of the same family (forkSlot's `this` type).
       for (let r = 0; r < rollouts; r++) planner.forkSlot(env as never, slot, r);
       // Same random stream for every candidate: their differences are the slates', not the draws'.
       planner.reseed(stepSeed);

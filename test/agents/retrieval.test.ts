@@ -6,12 +6,28 @@
 import { describe, expect, it } from 'vitest';
 import { CandidateSource } from '../../src/agents/neural.js';
 import { createAgent, restoreAgent } from '../../src/agents/registry.js';
-import type { Agent } from '../../src/agents/types.js';
+import type { Agent, Transition } from '../../src/agents/types.js';
 import { Rng } from '../../src/util/rng.js';
 import { parse, stringify } from '../../src/util/serialize.js';
 import { N_TYPES, OPTIMAL_RETURN, ToyEnv, runEpisodes, toyContext } from './neural-toy.js';
 
 const obs = { user: 0, history: new Int32Array(0), t: 0, context: new Float32Array(N_TYPES) };
+
+/** Plays `episodes` toy sessions (seeds 0, 1, …) with `actor`'s two-item slates; every transition goes to each of `learners`. */
+function playToySessions(actor: Agent, episodes: number, learners: ((t: Transition) => void)[]): void {
+  const env = new ToyEnv();
+  for (let e = 0; e < episodes; e++) {
+    let o = env.reset(e);
+    for (;;) {
+      const slate = actor.act(o, 2);
+      const r = env.step(slate);
+      const t: Transition = { observation: o, slate, reward: r.reward, parts: r.parts, clicks: r.info.clicks, next: r.observation, done: r.done };
+      for (const learn of learners) learn(t);
+      o = r.observation;
+      if (r.done) break;
+    }
+  }
+}
 
 describe("retrieval 'linear'", () => {
   it('learns from clicks which items to retrieve; prior retrieval does not move', () => {
@@ -90,23 +106,10 @@ describe('dqn with linear retrieval and a residual Q', () => {
     const res = createAgent('dqn', toyContext(), base);
     const plain = createAgent('dqn', toyContext(), { ...base, residual: false });
     const lin = new CandidateSource(toyContext(), 100, 0, 'linear');
-    const env = new ToyEnv();
-    for (let e = 0; e < 30; e++) {
-      let o = env.reset(e);
-      for (;;) {
-        const slate = plain.act(o, 2);
-        const r = env.step(slate);
-        const t = { observation: o, slate, reward: r.reward, parts: r.parts, clicks: r.info.clicks, next: r.observation, done: r.done };
-        res.observe(t);
-        plain.observe(t);
-        lin.learn(t);
-        o = r.observation;
-        if (r.done) break;
-      }
-    }
+    playToySessions(plain, 30, [(t) => res.observe(t), (t) => plain.observe(t), (t) => lin.learn(t)]);
     res.setTraining(false);
     plain.setTraining(false);
-    const o = env.reset(99);
+    const o = new ToyEnv().reset(99);
     const a = res.act(o, 24);
     const b = plain.act(o, 24);
     const expected = lin.linearScores(o, a.items, new Float32Array(a.items.length));
@@ -188,5 +191,58 @@ describe('dqn with linear retrieval and a residual Q', () => {
     for (const bad of [{ retrieval: 'prior', target: 'mc' }, { retrieval: 'linear', target: 'td' }, { retrieval: 'linear', target: 'mc', residual: true }]) {
       expect(() => createAgent('dqn', toyContext(), { credit: 'slateq', ...bad })).toThrow(/slateq/);
     }
+  });
+
+  it("credit 'slateq' scores P̂(click)·Q̄ and learns Q̄ from clicked items only", () => {
+    // Untrained (learningStarts out of reach), the slateq agent's scores are the click model's P̂
+    // times the same network's output that an undecomposed agent ranks by.
+    const base = { hidden: [32], state: { contextDim: 3 }, retrieval: 'linear', target: 'mc', learningStarts: 1_000_000, bufferSize: 1_000_000, seed: 11 };
+    const sq = createAgent('dqn', toyContext(), { ...base, credit: 'slateq' });
+    const plain = createAgent('dqn', toyContext(), { ...base, credit: 'clicked' });
+    const src = new CandidateSource(toyContext(), 100, 0, 'linear');
+    playToySessions(plain, 30, [(t) => sq.observe(t), (t) => plain.observe(t), (t) => src.learn(t)]);
+    sq.setTraining(false);
+    plain.setTraining(false);
+    const o = new ToyEnv().reset(99);
+    const a = sq.act(o, 24);
+    const b = plain.act(o, 24);
+    const p = src.clickProbabilities(o, a.items, new Float32Array(a.items.length));
+    expect(new Set(p).size).toBeGreaterThan(3); // the click model tells items apart
+    for (let k = 0; k < a.items.length; k++) {
+      const q = [...b.items].indexOf(a.items[k]!);
+      expect(a.scores![k]!).toBeCloseTo(p[k]! * b.scores![q]!, 5);
+    }
+
+    // Learning: A is clicked in half the sessions, and a click is followed by a reward of 1; an
+    // unclicked slate ends the session. Q̄(A) is the value once A is clicked, γ·1 = 0.9, so the
+    // score P̂·Q̄ ≈ 0.45; 'clicked' credit learns the unconditional 0.45 into its one Q instead.
+    const [A, B, C, D] = [0, 4, 1, 2];
+    const o0 = { user: 0, history: new Int32Array(0), t: 0, context: Float32Array.from([1, 0, 0]) };
+    const o2 = { user: 0, history: Int32Array.from([A]), t: 1, context: Float32Array.from([1, 0, 0]) };
+    const step = (obs: typeof o0, items: number[], clicks: number[], reward: number, next: typeof o0, done: boolean) => ({
+      observation: obs, slate: { items: Int32Array.from(items) }, reward, parts: { R: reward, G: 0, A: 0 }, clicks: Int32Array.from(clicks), next, done,
+    });
+    const train = (credit: string) => {
+      const agent = createAgent('dqn', toyContext(), { hidden: [32], state: { contextDim: 3 }, retrieval: 'linear', learningStarts: 10, batchSize: 8, trainEvery: 1, lr: 3e-3, gamma: 0.9, credit, target: 'mc', seed: 3 });
+      for (let e = 0; e < 800; e++) {
+        if (e % 2 === 0) {
+          agent.observe(step(o0, [A, B], [1, 0], 0, o2, false));
+          agent.observe(step(o2, [C, D], [1, 0], 1, o2, true));
+        } else agent.observe(step(o0, [A, B], [0, 0], 0, o0, true));
+        agent.update();
+      }
+      agent.setTraining(false);
+      const s = agent.act(o0, 24);
+      return s.scores![[...s.items].indexOf(A)]!;
+    };
+    const pA = new CandidateSource(toyContext(), 100, 0, 'linear');
+    for (let e = 0; e < 800; e++) pA.learn(step(o0, [A, B], e % 2 === 0 ? [1, 0] : [0, 0], 0, o2, true));
+    const pHat = pA.clickProbabilities(o0, [A], new Float32Array(1))[0]!;
+    expect(pHat).toBeCloseTo(0.5, 1);
+    const qBar = train('slateq') / pHat;
+    expect(qBar).toBeGreaterThan(0.7);
+    expect(qBar).toBeLessThan(1.1);
+    // Without the decomposition Q(A) is the unconditional value, about half of Q̄.
+    expect(train('clicked')).toBeLessThan(0.65);
   });
 });
