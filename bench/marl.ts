@@ -83,10 +83,12 @@ const CONFIGS: Cfg[] = [
   // from the user's top 2,000 by the prior) against the user agent alone at the same λ.
   team('user agent alone λ=0', { members: ['user'] }, 0),
   team('user agent alone λ=0.5', { members: ['user'] }, 0.5),
+  team('team vdn fair', { coordination: 'vdn', ...FAIR }),
   team('team vdn fair λ=0', { coordination: 'vdn', ...FAIR }, 0),
   team('team vdn fair λ=0.5', { coordination: 'vdn', ...FAIR }, 0.5),
   team('team vdn fair λ=1', { coordination: 'vdn', ...FAIR }, 1),
   // The same fair-exposure slots on top of the user agent's relevance alone (no learned item/content values).
+  team('user agent + fair slots', { members: ['user'], ...FAIR }),
   team('user agent + fair slots λ=0', { members: ['user'], ...FAIR }, 0),
   team('user agent + fair slots λ=0.5', { members: ['user'], ...FAIR }, 0.5),
   team('user agent + fair slots λ=1', { members: ['user'], ...FAIR }, 1),
