@@ -8,7 +8,7 @@ import { VecEnv } from '../src/env/vec-env.js';
 import { InterestVecEnv, watchTime } from '../src/env/interest-env.js';
 import { interestUtility, interestParams } from '../src/env/interest-world.js';
 import type { SimPreset } from '../src/env/presets.js';
-import { clickUtility, hiddenRating, itemSatiation } from '../src/env/world.js';
+import { clickUtility, hiddenRating, itemSatiation, purchaseProbability } from '../src/env/world.js';
 
 export type Env = VecEnv | InterestVecEnv;
 
@@ -52,8 +52,7 @@ function familyScorer(preset: SimPreset): (env: Env, s: number) => { history: In
       score: (i, out) => {
         out.util[i] = clickUtility(world, config, h.user, i, 0, h.drift, 0, h.satiation, 0);
         const r = Math.min(5, Math.max(0.5, hiddenRating(world, h.user, i, h.drift, 0) - config.satiation.ratingPenalty * itemSatiation(world, i, h.satiation, 0)));
-        const pBuy = 1 / (1 + Math.exp(-(config.purchase.bias + config.purchase.slope * (r - 3.5))));
-        out.value[i] = rw.click + rw.purchase * pBuy + (rw.rating * (r - 3)) / 2;
+        out.value[i] = rw.click + rw.purchase * purchaseProbability(config, r) + (rw.rating * (r - 3)) / 2;
         out.future[i] = (r - 3) / 2;
       },
     };
@@ -80,8 +79,7 @@ export function greedySlate(preset: SimPreset, env: Env, sc: Scores, beta: numbe
   const { world, config } = preset;
   const K = config.slateSize;
   const N = world.nItems;
-  const noClick = preset.interest ? interestParams(config).choice.noClickUtility : config.choice.noClickUtility;
-  const decay = preset.interest ? interestParams(config).choice.positionDecay : config.choice.positionDecay;
+  const { noClickUtility: noClick, positionDecay: decay } = preset.interest ? interestParams(config).choice : config.choice;
   const rw = config.reward;
   let num = 0;
   let den = Math.exp(noClick);

@@ -25,7 +25,7 @@ import type { ChatProvider, ChatRequest, JSONSchema } from '../llm/types.js';
 import type { SimConfig } from './config.js';
 import { SessionBatch, type VecStepResult } from './session-batch.js';
 import type { Observation } from './types.js';
-import type { SimWorld } from './world.js';
+import { purchaseProbability, type SimWorld } from './world.js';
 
 export interface UserProfile {
   topGenres: string[];
@@ -268,8 +268,7 @@ export class LlmUserVecEnv extends SessionBatch {
       const rating = typeof given === 'number' ? Math.min(5, Math.max(1, Math.round(given))) : NaN;
       let bought = 0;
       if (!Number.isNaN(rating)) {
-        const pBuy = 1 / (1 + Math.exp(-(cfg.purchase.bias + cfg.purchase.slope * (rating - 3.5))));
-        bought = this.rng.next() < pBuy ? 1 : 0;
+        bought = this.rng.next() < purchaseProbability(cfg, rating) ? 1 : 0;
       }
       out.clicks[off + pos] = 1;
       out.purchases[off + pos] = bought;

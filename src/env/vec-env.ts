@@ -18,7 +18,7 @@
  */
 import { SessionBatch } from './session-batch.js';
 import type { SimConfig } from './config.js';
-import { clickUtility, hiddenRating, initialSatiation, itemSatiation, type SimWorld } from './world.js';
+import { clickUtility, hiddenRating, initialSatiation, itemSatiation, purchaseProbability, type SimWorld } from './world.js';
 
 export type { VecStepResult } from './session-batch.js';
 
@@ -96,8 +96,7 @@ export class VecEnv extends SessionBatch {
       const i = slates[off + pick]!;
       const raw = hiddenRating(w, u, i, this.drift, dOff) - cfg.satiation.ratingPenalty * itemSatiation(w, i, this.sat, sOff) + cfg.rating.noise * this.rng.normal();
       const rating = Math.min(5, Math.max(0.5, Math.round(raw * 2) / 2));
-      const pBuy = 1 / (1 + Math.exp(-(cfg.purchase.bias + cfg.purchase.slope * (rating - 3.5))));
-      const bought = this.rng.next() < pBuy ? 1 : 0;
+      const bought = this.rng.next() < purchaseProbability(cfg, rating) ? 1 : 0;
       out.clicks[off + pick] = 1;
       out.purchases[off + pick] = bought;
       out.ratings[off + pick] = rating;

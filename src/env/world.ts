@@ -198,6 +198,11 @@ export function itemSatiation(w: SimWorld, i: number, sat: Float32Array, off: nu
   return s / (c1 - c0);
 }
 
+/** Probability that a click rated `rating` ends in a purchase: sigmoid(bias + slope·(rating − 3.5)). */
+export function purchaseProbability(cfg: SimConfig, rating: number): number {
+  return 1 / (1 + Math.exp(-(cfg.purchase.bias + cfg.purchase.slope * (rating - 3.5))));
+}
+
 /** Click utility of item i at slate position `pos` (before the no-click comparison). */
 export function clickUtility(w: SimWorld, cfg: SimConfig, u: number, i: number, pos: number, drift: Float32Array, dOff: number, sat: Float32Array, sOff: number): number {
   const ch = cfg.choice;

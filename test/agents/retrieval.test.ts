@@ -29,6 +29,22 @@ function playToySessions(actor: Agent, episodes: number, learners: ((t: Transiti
   }
 }
 
+/**
+ * Two untrained DQN agents (the caller keeps learningStarts out of reach) and a linear
+ * CandidateSource that observed the same 30 toy sessions, played by `second`; both agents then
+ * rank 24 candidates for one fixed observation, so their scores can be compared item by item.
+ */
+function actSideBySide(first: Record<string, unknown>, second: Record<string, unknown>) {
+  const a = createAgent('dqn', toyContext(), first);
+  const b = createAgent('dqn', toyContext(), second);
+  const src = new CandidateSource(toyContext(), 100, 0, 'linear');
+  playToySessions(b, 30, [(t) => a.observe(t), (t) => b.observe(t), (t) => src.learn(t)]);
+  a.setTraining(false);
+  b.setTraining(false);
+  const o = new ToyEnv().reset(99);
+  return { o, src, a: a.act(o, 24), b: b.act(o, 24) };
+}
+
 describe("retrieval 'linear'", () => {
   it('learns from clicks which items to retrieve; prior retrieval does not move', () => {
     const ctx = toyContext();
@@ -103,16 +119,8 @@ describe('dqn with linear retrieval and a residual Q', () => {
     // Same seed and features, no gradient step (learningStarts out of reach): the two agents'
     // networks are equal, so their Q values differ by exactly the linear score.
     const base = { ...config, learningStarts: 1_000_000, bufferSize: 1_000_000, seed: 11 };
-    const res = createAgent('dqn', toyContext(), base);
-    const plain = createAgent('dqn', toyContext(), { ...base, residual: false });
-    const lin = new CandidateSource(toyContext(), 100, 0, 'linear');
-    playToySessions(plain, 30, [(t) => res.observe(t), (t) => plain.observe(t), (t) => lin.learn(t)]);
-    res.setTraining(false);
-    plain.setTraining(false);
-    const o = new ToyEnv().reset(99);
-    const a = res.act(o, 24);
-    const b = plain.act(o, 24);
-    const expected = lin.linearScores(o, a.items, new Float32Array(a.items.length));
+    const { o, src, a, b } = actSideBySide(base, { ...base, residual: false });
+    const expected = src.linearScores(o, a.items, new Float32Array(a.items.length));
     expect(new Set(expected).size).toBeGreaterThan(3); // the linear part tells items apart
     for (let p = 0; p < a.items.length; p++) {
       const q = [...b.items].indexOf(a.items[p]!);
@@ -197,15 +205,7 @@ describe('dqn with linear retrieval and a residual Q', () => {
     // Untrained (learningStarts out of reach), the slateq agent's scores are the click model's P̂
     // times the same network's output that an undecomposed agent ranks by.
     const base = { hidden: [32], state: { contextDim: 3 }, retrieval: 'linear', target: 'mc', learningStarts: 1_000_000, bufferSize: 1_000_000, seed: 11 };
-    const sq = createAgent('dqn', toyContext(), { ...base, credit: 'slateq' });
-    const plain = createAgent('dqn', toyContext(), { ...base, credit: 'clicked' });
-    const src = new CandidateSource(toyContext(), 100, 0, 'linear');
-    playToySessions(plain, 30, [(t) => sq.observe(t), (t) => plain.observe(t), (t) => src.learn(t)]);
-    sq.setTraining(false);
-    plain.setTraining(false);
-    const o = new ToyEnv().reset(99);
-    const a = sq.act(o, 24);
-    const b = plain.act(o, 24);
+    const { o, src, a, b } = actSideBySide({ ...base, credit: 'slateq' }, { ...base, credit: 'clicked' });
     const p = src.clickProbabilities(o, a.items, new Float32Array(a.items.length));
     expect(new Set(p).size).toBeGreaterThan(3); // the click model tells items apart
     for (let k = 0; k < a.items.length; k++) {
