@@ -8,7 +8,9 @@
  *  - q: the values the mode mixes (q1, or q1 plus what the others tell: `comm`, `value-sharing`);
  *  - w, b: the mode's per-agent weights for this state (times the meta arm's multipliers) and the
  *    state term its team value adds (the weighted VDN's b(s), 0 in the team);
- *  - c, s: each agent's contribution to the fused score and the fused score (fusion.ts).
+ *  - c, s: each agent's contribution to the fused score and the fused score (fusion.ts);
+ *  - p: the click model's P̂(click ∣ s) per row under SlateQ credit (c and s are then P̂ times the
+ *    agents' values of a click, while q stays the values Q̄ the agents learn); all 1 otherwise.
  */
 import type { Observation } from '../env/types.js';
 import type { LinearValue } from './mixer.js';
@@ -50,6 +52,9 @@ export class TeamScores {
   readonly examine: Float64Array;
   /** Set once the coordination mode exists (it needs these buffers to be built). */
   mixer: ScoreMixer | null = null;
+  /** P̂ per row (SlateQ credit), else all 1. */
+  readonly p: Float64Array;
+  private readonly pBuf: Float32Array;
 
   constructor(
     readonly views: View[],
@@ -61,6 +66,8 @@ export class TeamScores {
     maxN: number,
     slateSize: number,
     positional: boolean,
+    /** The user agent's click model (SlateQ credit): P̂(click ∣ obs) of each item into `out`. */
+    private readonly clickModel: ((obs: Observation, items: Int32Array, out: Float32Array) => void) | null = null,
   ) {
     this.m = views.length;
     this.maxN = maxN;
@@ -75,6 +82,8 @@ export class TeamScores {
     this.w = new Float64Array(this.m);
     this.rank = new Int32Array(maxN * this.m);
     this.order = new Int32Array(maxN);
+    this.p = new Float64Array(maxN).fill(1);
+    this.pBuf = new Float32Array(clickModel ? maxN : 0);
   }
 
   /** Examination weight of slate position p (the last one's beyond the slate). */
@@ -109,6 +118,16 @@ export class TeamScores {
     if (arms) for (let k = 0; k < m; k++) this.w[k]! *= arms[k]!;
     const kind = this.config.fusion === 'meta' ? 'weighted' : this.config.fusion;
     fuse(kind, this.q, n, m, this.w, this.c, this.s, this.rank, this.order, this.config.rrfK);
+    if (this.clickModel) {
+      const pb = this.pBuf.subarray(0, n);
+      this.clickModel(obs, n === items.length ? items : items.subarray(0, n), pb);
+      for (let r = 0; r < n; r++) {
+        const pr = pb[r]!;
+        this.p[r] = pr;
+        this.s[r]! *= pr;
+        for (let a = 0; a < m; a++) this.c[r * m + a]! *= pr;
+      }
+    }
     return n;
   }
 

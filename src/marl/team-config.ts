@@ -121,8 +121,23 @@ export interface TeamConfig extends SeededConfig {
    *    λ·G outweighs the clicks they would lose. Training uses the same position-scaled values.
    */
   slotting: 'score' | 'dcg';
-  /** Which shown items the next state's value is credited to in the TD targets: `clicks` or `uniform` (see continuationShares). */
-  credit: 'clicks' | 'uniform';
+  /**
+   * Which shown items the next state's value is credited to in the TD targets: `clicks` or
+   * `uniform` (see continuationShares); or `slateq`, SlateQ's decomposition (Ie et al. 2019) for
+   * the VDN team: the team's value of showing i is P̂(click i ∣ s)·Q̄(s, i), where P̂ is the user
+   * agent's click model (a ridge regression of the click flags on LinUCB's rows, which also
+   * retrieves the candidates) and Q̄ = Σ_k Q̄_k the agents' summed values of the session once i is
+   * clicked, learned from clicked items only with the target r + γ·Σ_{j ∈ next slate} P̂·Q̄. A
+   * single linear value of all impressions must fit the product of a click rate and what follows
+   * a click; the decomposition lets the content agent's value of a document's future (its
+   * quality, `itemMeanValue`) multiply the click rate instead of being added to it.
+   */
+  credit: 'clicks' | 'uniform' | 'slateq';
+  /**
+   * The content agent also reads the item's mean training value (`ItemSpace.meanValue`: public
+   * item metadata such as a catalogue's average rating, z-scored) as one more content feature.
+   */
+  itemMeanValue: boolean;
 
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
@@ -162,6 +177,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   fairSlotPool: 0,
   slotting: 'score',
   credit: 'clicks',
+  itemMeanValue: false,
 
   rrfK: 60,
   metaC: 0.5,
@@ -191,7 +207,14 @@ export function resolveMembers(ctx: TeamContext, config: TeamConfig): string[] {
 
 /** Rejects unknown enumerated options with the field named. */
 export function checkTeamOptions(config: TeamConfig): void {
-  if (config.credit !== 'clicks' && config.credit !== 'uniform') throw new ConfigError(`unknown credit "${String(config.credit)}"; expected clicks or uniform`, 'credit');
+  if (config.credit !== 'clicks' && config.credit !== 'uniform' && config.credit !== 'slateq') throw new ConfigError(`unknown credit "${String(config.credit)}"; expected clicks, uniform or slateq`, 'credit');
+  if (config.credit === 'slateq') {
+    // The decomposition multiplies the VDN sum by the click model; the other modes' team values
+    // (mixers, critics, messages) are not a sum of per-item values it could multiply.
+    if (config.coordination !== 'vdn') throw new ConfigError(`credit slateq needs coordination vdn, not ${config.coordination}`, 'credit');
+    if (config.slotting !== 'score') throw new ConfigError('credit slateq ranks by P̂·Q̄; it needs slotting score', 'slotting');
+    if (config.fusion !== 'weighted') throw new ConfigError('credit slateq needs fusion weighted', 'fusion');
+  }
   if (config.slotting !== 'score' && config.slotting !== 'dcg') throw new ConfigError(`unknown slotting "${String(config.slotting)}"; expected score or dcg`, 'slotting');
 }
 

@@ -65,6 +65,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   private readonly tctx: TeamContext;
   private readonly itemView: ItemView;
   private readonly cands: TeamCandidates;
+  /** Retrieval (the myopic prior, or under SlateQ credit the user agent's linear click model). */
+  private readonly source: CandidateSource;
   private readonly scores: TeamScores;
   private readonly split: RewardSplit;
   private readonly stats: SummaryStats;
@@ -78,14 +80,18 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     checkCoordination(config.coordination);
     checkFusion(config.fusion);
     this.tctx = ctx;
-    const source = new CandidateSource(ctx, config.candidates, config.randomCandidates);
+    checkTeamOptions(config);
+    // SlateQ credit: the user agent's click model is a ridge regression on LinUCB's rows, which is
+    // what CandidateSource's linear retrieval keeps; it then also retrieves the candidates.
+    const slateq = config.credit === 'slateq';
+    const source = new CandidateSource(ctx, config.candidates, config.randomCandidates, slateq ? 'linear' : 'prior');
+    this.source = source;
     this.itemState = new ItemState(ctx.items.nItems);
     this.itemView = new ItemView(ctx, this.itemState);
-    const contentView = new ContentView(ctx);
+    const contentView = new ContentView(ctx, config.itemMeanValue ?? false);
     const extras = ctx.extras ?? [];
     const names = resolveMembers(ctx, config);
     this.memberNames = names;
-    checkTeamOptions(config);
     this.views = names.map((n): View => {
       if (n === 'user') return new UserView(ctx, source);
       if (n === 'item') return this.itemView;
@@ -119,7 +125,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // The critics' actors sample slates from the fused scores while training; position scaling
     // would make critic and actors disagree, so they (and rank fusions) keep score order.
     const positional = config.slotting === 'dcg' && !SAMPLING_MODES.includes(config.coordination) && config.fusion !== 'borda' && config.fusion !== 'rrf';
-    this.scores = new TeamScores(this.views, this.values, this.itemView, this.meta, config, names, maxN, ctx.slateSize, positional);
+    const clickModel = slateq ? (obs: Observation, items: Int32Array, out: Float32Array): void => void source.clickProbabilities(obs, items, out) : null;
+    this.scores = new TeamScores(this.views, this.values, this.itemView, this.meta, config, names, maxN, ctx.slateSize, positional, clickModel);
     const core: TeamCore = { config, ctx, rng: this.rng, views: this.views, values: this.values, memberNames: names, m: this.m, scores: this.scores, ridges };
     this.mode = createMode(core);
     this.scores.mixer = this.mode;
@@ -140,6 +147,11 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   /** The content agent's stake model â (reward-split.ts). */
   get stakeA(): LinearValue {
     return this.split.stakeA;
+  }
+
+  /** The user agent's click model P̂(click ∣ obs) of each item (SlateQ credit only; null otherwise). */
+  clickProbabilities(obs: Observation, items: ArrayLike<number>): Float32Array | null {
+    return this.config.credit === 'slateq' ? this.source.clickProbabilities(obs, items, new Float32Array(items.length)) : null;
   }
 
   /** Candidate items for an observation (never history items). `random` adds the random part. */
@@ -226,6 +238,9 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.split.decompose(t, rho, stakes, rec?.shownRows ?? null);
     const r = t.reward;
     this.rMax = Math.max(this.rMax, Math.abs(r));
+    const slateq = this.config.credit === 'slateq';
+    // The click model learns from every impression, before the values read it at s'.
+    if (slateq) this.source.learn(t);
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
     const gamma = this.config.gamma;
 
@@ -246,9 +261,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // steps): with linear values and a max over proposals, an unclipped bootstrap can run away.
     const vMax = this.rMax / Math.max(1e-6, 1 - gamma);
     for (let a = 0; a <= m; a++) vNext[a] = Math.max(-vMax, Math.min(vMax, vNext[a]!));
-    const share = continuationShares(t.clicks, K, this.config.credit);
+    const share = continuationShares(t.clicks, K, slateq ? 'clicks' : this.config.credit);
     const y = new Float64Array(K);
-    for (let p = 0; p < K; p++) y[p] = rho[p]! + gamma * share[p]! * vNext[m]!;
+    if (slateq) {
+      // Q̄(s, i) is the value of the session once i is clicked: the step's whole team reward and
+      // what follows go to the clicked items (shared when several are); the others learn nothing.
+      let clicked = 0;
+      for (let p = 0; p < K; p++) clicked += t.clicks?.[p] ? 1 : 0;
+      for (let p = 0; p < K; p++) y[p] = clicked > 0 && t.clicks![p] ? (r + gamma * vNext[m]!) / clicked : NaN;
+    } else for (let p = 0; p < K; p++) y[p] = rho[p]! + gamma * share[p]! * vNext[m]!;
     this.mode.learn({ t, rec, K, y, stakes, share, vNext, r, gamma });
     // Sequential per-transition steps: summing the normalised steps of a whole vector step (many
     // sessions × K positions) before applying them overshoots.
@@ -268,6 +289,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
 
   /** Start a distributed round: remember the value parameters the round's update is measured from. */
   beginRound(): void {
+    // Each replica's click model would learn from its own shard only and never be averaged.
+    if (this.config.credit === 'slateq') throw new ConfigError('distributed team learners do not sync the SlateQ click model; use credit clicks or uniform', 'credit');
     this.syncBase = this.values.map((v) => Float64Array.from(v.theta));
   }
 
@@ -317,10 +340,13 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   // ---------------------------------------------------------------- persistence
 
   protected override getState(): Record<string, unknown> {
-    return saveTeamState(this.parts(), this.rMax);
+    const s = saveTeamState(this.parts(), this.rMax);
+    const retrieval = this.source.retrievalState();
+    return retrieval ? { ...s, retrieval } : s;
   }
 
   protected override setState(s: Record<string, unknown>): void {
     this.rMax = loadTeamState(this.parts(), s);
+    this.source.loadRetrievalState(s.retrieval as Record<string, unknown> | undefined);
   }
 }

@@ -7,8 +7,9 @@
  *  - item agent: item state only — [1 | cold | log-popularity | log exposure so far | online CTR |
  *    never shown | recency of the last showing | newness from the item's age | exposure value
  *    b_i / (1 + e_i / ē)], from `ItemState` (what the team has shown);
- *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1] with p(s) the decayed mean embedding
- *    of the recent items (content vectors, or genre indicators when the context has none);
+ *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1 (| m_i)] with p(s) the decayed mean
+ *    embedding of the recent items (content vectors, or genre indicators when the context has
+ *    none) and, with `itemMeanValue`, the item's z-scored mean training value m_i;
  *  - extra agents: an external scorer's score of the item, z-scored over the catalogue, and 1.
  */
 import { LinearSlateFeatures } from '../agents/linucb.js';
@@ -16,6 +17,7 @@ import type { CandidateSource } from '../agents/neural.js';
 import type { Observation } from '../env/types.js';
 import type { ExtraScorer, TeamContext } from './context.js';
 import { logPopularity } from '../util/log-popularity.js';
+import { ConfigError } from '../errors.js';
 
 export interface View {
   readonly name: string;
@@ -142,10 +144,14 @@ export class ContentView implements View {
   readonly cdim: number;
   readonly vectors: Float32Array;
   readonly profile: Float64Array;
+  /** m_i, the items' mean training values, when the agent reads them (`itemMeanValue`); else null. */
+  readonly meanValue: Float32Array | null;
   private readonly decay = 0.8;
   private readonly window = 10;
 
-  constructor(ctx: TeamContext) {
+  constructor(ctx: TeamContext, itemMeanValue = false) {
+    if (itemMeanValue && !ctx.items.meanValue) throw new ConfigError("itemMeanValue needs the item space's meanValue (itemSpaceFromTrain builds it)", 'itemMeanValue');
+    this.meanValue = itemMeanValue ? ctx.items.meanValue! : null;
     if (ctx.content) {
       this.cdim = ctx.content.dim;
       this.vectors = ctx.content.vectors;
@@ -160,7 +166,7 @@ export class ContentView implements View {
         for (let c = c0; c < c1; c++) this.vectors[i * this.cdim + catIndices[c]!] = 1 / Math.sqrt(c1 - c0);
       }
     }
-    this.dim = 2 * this.cdim + 1;
+    this.dim = 2 * this.cdim + 1 + (this.meanValue ? 1 : 0);
     this.profile = new Float64Array(this.cdim);
   }
 
@@ -197,6 +203,7 @@ export class ContentView implements View {
         out[q + d + j] = x;
       }
       out[q + 2 * d] = 1;
+      if (this.meanValue) out[q + 2 * d + 1] = this.meanValue[items[r]!]!;
     }
   }
 
@@ -206,8 +213,10 @@ export class ContentView implements View {
     for (let j = 0; j < d; j++) w[j] = theta[j]! * this.profile[j]! + theta[d + j]!;
     const b = theta[2 * d]!;
     const v = this.vectors;
+    const mv = this.meanValue;
+    const bm = mv ? theta[2 * d + 1]! : 0;
     for (let i = 0, o = 0; i < out.length; i++, o += d) {
-      let s = b;
+      let s = mv ? b + bm * mv[i]! : b;
       for (let j = 0; j < d; j++) s += w[j]! * v[o + j]!;
       out[i] = s;
     }

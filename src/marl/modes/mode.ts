@@ -76,11 +76,17 @@ export interface CoordinationMode {
   loadState(s: Record<string, unknown>): void;
 }
 
-/** Per-agent and team value of the next greedy slate for modes whose team value is per item. */
+/**
+ * Per-agent and team value of the next greedy slate for modes whose team value is per item; under
+ * SlateQ credit each item's value is weighted by its click probability (sc.p, else 1): V(s') =
+ * Σ_j P̂(j)·Q̄(s', j).
+ */
 export function itemwiseNextValue(mode: Pick<CoordinationMode, 'teamValue'>, sc: TeamScores, idx: Int32Array, kk: number, vNext: Float64Array): void {
   const m = sc.m;
   for (let p = 0; p < kk; p++) {
-    vNext[m]! += mode.teamValue(idx[p]!);
-    for (let a = 0; a < m; a++) vNext[a]! += sc.q[idx[p]! * m + a]!;
+    const r = idx[p]!;
+    const pr = sc.p[r]!;
+    vNext[m]! += pr * mode.teamValue(r);
+    for (let a = 0; a < m; a++) vNext[a]! += pr * sc.q[r * m + a]!;
   }
 }

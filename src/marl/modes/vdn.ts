@@ -26,10 +26,12 @@ export function learnJointLinear(
   const { m, views, values } = core;
   const { F } = core.scores;
   const { y, K } = step;
+  // A NaN target marks a position with nothing to learn (SlateQ credit: an item not clicked).
   if (joint) {
     const offs = new Int32Array(m);
     const sc = new Float64Array(m);
     for (let p = 0; p < K; p++) {
+      if (Number.isNaN(y[p]!)) continue;
       for (let a = 0; a < m; a++) (offs[a] = p * views[a]!.dim), (sc[a] = scale(a, p));
       const err = joint.step(F, offs, sc, y[p]! - bias);
       after?.(p, err);
@@ -37,6 +39,7 @@ export function learnJointLinear(
     return;
   }
   for (let p = 0; p < K; p++) {
+    if (Number.isNaN(y[p]!)) continue;
     const err = y[p]! - teamValue(p);
     let norm = 1;
     for (let a = 0; a < m; a++) norm += scale(a, p) ** 2 * values[a]!.sq(F[a]!, p * views[a]!.dim);
