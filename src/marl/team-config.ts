@@ -134,6 +134,13 @@ export interface TeamConfig extends SeededConfig {
    */
   credit: 'clicks' | 'uniform' | 'slateq';
   /**
+   * What a clicked item's Q̄ learns toward under SlateQ credit. `td`: r + γ·V(s'), the bootstrap
+   * over the next greedy slate. `mc`: the session's actual discounted return from that step (the
+   * samples are learned when their session ends; open sessions are saved with the team), as DQN's
+   * `target: 'mc'`: no bootstrap through a value that is still being learned.
+   */
+  target: 'td' | 'mc';
+  /**
    * The content agent also reads the item's mean training value (`ItemSpace.meanValue`: public
    * item metadata such as a catalogue's average rating, z-scored) as one more content feature.
    */
@@ -177,6 +184,7 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   fairSlotPool: 0,
   slotting: 'score',
   credit: 'clicks',
+  target: 'td',
   itemMeanValue: false,
 
   rrfK: 60,
@@ -208,6 +216,8 @@ export function resolveMembers(ctx: TeamContext, config: TeamConfig): string[] {
 /** Rejects unknown enumerated options with the field named. */
 export function checkTeamOptions(config: TeamConfig): void {
   if (config.credit !== 'clicks' && config.credit !== 'uniform' && config.credit !== 'slateq') throw new ConfigError(`unknown credit "${String(config.credit)}"; expected clicks, uniform or slateq`, 'credit');
+  if (config.target !== 'td' && config.target !== 'mc') throw new ConfigError(`unknown target "${String(config.target)}"; expected td or mc`, 'target');
+  if (config.target === 'mc' && config.credit !== 'slateq') throw new ConfigError('target mc needs credit slateq (the return follows a click)', 'target');
   if (config.credit === 'slateq') {
     // The decomposition multiplies the VDN sum by the click model; the other modes' team values
     // (mixers, critics, messages) are not a sum of per-item values it could multiply.

@@ -29,7 +29,7 @@
  */
 import { BaseAgent } from '../agents/base.js';
 import type { Transition } from '../agents/types.js';
-import { CandidateSource } from '../agents/neural.js';
+import { CandidateSource, SessionTracker } from '../agents/neural.js';
 import type { Observation, Slate } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { TeamCandidates } from './candidates.js';
@@ -37,7 +37,7 @@ import type { TeamContext } from './context.js';
 import { evidenceFor } from './explain.js';
 import { checkFusion, MetaFusion } from './fusion.js';
 import { LinearValue } from './mixer.js';
-import { createMode, type CoordinationMode, type TeamCore } from './modes/index.js';
+import { createMode, type CoordinationMode, type TeamCore, type VdnMode } from './modes/index.js';
 import { continuationShares, RewardSplit } from './reward-split.js';
 import type { JointRls } from './rls.js';
 import { TeamScores } from './scores.js';
@@ -50,6 +50,17 @@ import { ContentView, ITEM_FEATURES, ItemState, ItemView, ScorerView, UserView, 
 export * from './team-config.js';
 export { continuationShares } from './reward-split.js';
 export { mergeTeamSummaries, type ItemExplanation, type TeamSummary } from './team-explain.js';
+
+/**
+ * A session whose return is not known yet (SlateQ credit, `target: 'mc'`): per clicked sample its
+ * agents' feature rows (concatenated), the step it was clicked at and its share of that step.
+ */
+interface OpenSession {
+  rows: Float64Array[];
+  step: number[];
+  share: number[];
+  rewards: number[];
+}
 
 export class TeamAgent extends BaseAgent<TeamConfig> {
   readonly name = 'team';
@@ -74,6 +85,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   /** Largest |team reward| seen so far (scales the bootstrap clip). */
   private rMax = 1;
   private syncBase: Float64Array[] | null = null;
+  private readonly sessions = new SessionTracker<OpenSession>();
 
   constructor(ctx: TeamContext, config: TeamConfig) {
     super(ctx, config);
@@ -244,6 +256,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
     const gamma = this.config.gamma;
 
+    if (slateq && this.config.target === 'mc') return this.observeReturn(t, rec?.shownRows ?? null, arm);
+
     // Bootstrap: value of the slate the team would show at s' (per agent for independent learners).
     const vNext = new Float64Array(m + 1);
     if (!t.done && gamma > 0) {
@@ -274,6 +288,48 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // Sequential per-transition steps: summing the normalised steps of a whole vector step (many
     // sessions × K positions) before applying them overshoots.
     for (const v of this.values) v.apply();
+  }
+
+  /**
+   * SlateQ credit with Monte Carlo targets: keep the clicked items' rows until the session ends,
+   * then move Q̄ of each toward its share of the discounted return from its step.
+   */
+  private observeReturn(t: Transition, shownRows: Float64Array | null, arm: number): void {
+    const items = t.slate.items;
+    const K = items.length;
+    const sc = this.scores;
+    const open = this.sessions.session(t, () => ({ rows: [], step: [], share: [], rewards: [] }));
+    open.rewards.push(t.reward);
+    let clicked = 0;
+    for (let p = 0; p < K; p++) clicked += t.clicks?.[p] ? 1 : 0;
+    if (clicked > 0) {
+      sc.evaluate(t.observation, items, arm, shownRows);
+      const width = this.views.reduce((a, v) => a + v.dim, 0);
+      for (let p = 0; p < K; p++) {
+        if (!t.clicks![p]) continue;
+        const row = new Float64Array(width);
+        let o = 0;
+        for (let a = 0; a < this.m; a++) {
+          const d = this.views[a]!.dim;
+          row.set(sc.F[a]!.subarray(p * d, (p + 1) * d), o);
+          o += d;
+        }
+        open.rows.push(row);
+        open.step.push(open.rewards.length - 1);
+        open.share.push(1 / clicked);
+      }
+    }
+    if (!t.done) return;
+    const g = this.config.gamma;
+    const ret = new Float64Array(open.rewards.length);
+    for (let s = open.rewards.length - 1, acc = 0; s >= 0; s--) ret[s] = acc = open.rewards[s]! + g * acc;
+    const vdn = this.mode as VdnMode;
+    for (let j = 0; j < open.rows.length; j++) {
+      let o = 0;
+      const parts = this.views.map((v) => open.rows[j]!.subarray(o, (o += v.dim)));
+      vdn.learnRows(parts, open.share[j]! * ret[open.step[j]!]!);
+      for (const v of this.values) v.apply();
+    }
   }
 
   override update(): void {
@@ -342,11 +398,39 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   protected override getState(): Record<string, unknown> {
     const s = saveTeamState(this.parts(), this.rMax);
     const retrieval = this.source.retrievalState();
-    return retrieval ? { ...s, retrieval } : s;
+    if (retrieval) s.retrieval = retrieval;
+    // Sessions still open under Monte Carlo targets are saved, so a restored team finishes them.
+    const open = this.sessions.openByUser();
+    if (open.length > 0) {
+      s.openSessions = open.map(([user, o]) => ({
+        user,
+        rows: concatRows(o.rows),
+        step: Float64Array.from(o.step),
+        share: Float64Array.from(o.share),
+        rewards: Float64Array.from(o.rewards),
+      }));
+    }
+    return s;
   }
 
   protected override setState(s: Record<string, unknown>): void {
     this.rMax = loadTeamState(this.parts(), s);
     this.source.loadRetrievalState(s.retrieval as Record<string, unknown> | undefined);
+    const width = this.views.reduce((a, v) => a + v.dim, 0);
+    const saved = Array.isArray(s.openSessions) ? (s.openSessions as { user: number; rows: Float64Array; step: ArrayLike<number>; share: ArrayLike<number>; rewards: ArrayLike<number> }[]) : [];
+    this.sessions.restoreOpen(
+      saved.map(({ user, rows, step, share, rewards }) => [
+        user,
+        { rows: Array.from(step, (_, j) => rows.slice(j * width, (j + 1) * width)), step: Array.from(step), share: Array.from(share), rewards: Array.from(rewards) },
+      ]),
+    );
   }
+}
+
+/** Rows of equal width as one array (saved agents store typed arrays). */
+function concatRows(rows: Float64Array[]): Float64Array {
+  const out = new Float64Array(rows.reduce((a, r) => a + r.length, 0));
+  let o = 0;
+  for (const r of rows) (out.set(r, o), (o += r.length));
+  return out;
 }

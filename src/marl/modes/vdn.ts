@@ -75,6 +75,24 @@ export class VdnMode implements CoordinationMode {
     learnJointLinear(this.core, this.rls[0], step, (a, p) => 1 * sc.posScale(a, p), 0, (r) => this.teamValue(r));
   }
 
+  /**
+   * One joint step of Σ_k θ_kᵀx_k toward y from stored feature rows x_k (one per agent), for
+   * targets known only later (SlateQ credit with Monte Carlo returns). The LMS step is applied by
+   * the team afterwards, as in `learn`.
+   */
+  learnRows(rows: readonly Float64Array[], y: number): void {
+    const { m, values } = this.core;
+    const joint = this.rls[0];
+    if (joint) {
+      joint.step(rows, new Int32Array(m), new Float64Array(m).fill(1), y);
+      return;
+    }
+    let pred = 0;
+    let norm = 1;
+    for (let a = 0; a < m; a++) (pred += values[a]!.value(rows[a]!, 0)), (norm += values[a]!.sq(rows[a]!, 0));
+    for (let a = 0; a < m; a++) values[a]!.accumulate(rows[a]!, 0, y - pred, 1, norm);
+  }
+
   update(): void {}
   syncParts(): Float64Array[] {
     return [];
