@@ -14,7 +14,10 @@
  *    residuals (users recur across sessions, ~3 training sessions each at 20,000 steps);
  *  - `profile`: the user's implicit-ALS factor of the whole train split mixed into the state's
  *    recent-history vector h (a profile of every train item, not the last 10): LinUCB's own
- *    `profile` option (`StateConfig.profile`).
+ *    `profile` option (`StateConfig.profile`);
+ *  - `quality`: not learned, a fixed tilt by the item's mean training value m_i (`itemMeanValue`'s
+ *    feature), added (score + β·m_i) or multiplied (score·(1 + β·m_i)): what a document's quality
+ *    is worth to a myopic scorer on the interest family, where it acts only after a click.
  *
  * Validation seeds only (default 101–102); nothing here changes a published agent.
  *
@@ -149,6 +152,22 @@ class UserRidgeLinUcb extends ExtendedLinUcb {
   }
 }
 
+class QualityTiltLinUcb extends ExtendedLinUcb {
+  constructor(
+    private readonly c: AgentContext,
+    config: LinUcbConfig & { beta: number; multiply: boolean },
+  ) {
+    super(c, config);
+    if (!c.items.meanValue) throw new Error('quality tilt needs the item space\'s meanValue');
+  }
+  protected addTo(_obs: Observation, mean: Float64Array): void {
+    const { beta, multiply } = this.config as unknown as { beta: number; multiply: boolean };
+    const m = this.c.items.meanValue!;
+    for (let i = 0; i < mean.length; i++) mean[i] = multiply ? mean[i]! * (1 + beta * m[i]!) : mean[i]! + beta * m[i]!;
+  }
+  protected learnExtra(): void {}
+}
+
 const VARIANTS: { label: string; agent: string; config: Record<string, unknown> }[] = [
   { label: 'linucb (defaults)', agent: 'linucb', config: {} },
   { label: 'item-intercept, shrink 20', agent: 'linucb-item-intercept', config: { shrink: 20 } },
@@ -159,6 +178,10 @@ const VARIANTS: { label: string; agent: string; config: Record<string, unknown> 
   { label: 'user-ridge, ridge 10', agent: 'linucb-user-ridge', config: { userRidge: 10 } },
   { label: 'profile 0.5', agent: 'linucb', config: { profile: 0.5 } },
   { label: 'profile 1', agent: 'linucb', config: { profile: 1 } },
+  { label: 'quality + 0.1·m', agent: 'linucb-quality', config: { beta: 0.1, multiply: false } },
+  { label: 'quality + 0.3·m', agent: 'linucb-quality', config: { beta: 0.3, multiply: false } },
+  { label: 'quality × (1 + 0.3·m)', agent: 'linucb-quality', config: { beta: 0.3, multiply: true } },
+  { label: 'quality × (1 + m)', agent: 'linucb-quality', config: { beta: 1, multiply: true } },
 ];
 
 function register(): void {
@@ -172,6 +195,7 @@ function register(): void {
   });
   registerAgent('linucb-item-intercept', entry((ctx, c) => new ItemInterceptLinUcb(ctx, c as never), { shrink: 20, itemBonus: 0 }));
   registerAgent('linucb-user-ridge', entry((ctx, c) => new UserRidgeLinUcb(ctx, c as never), { userRidge: 30 }));
+  registerAgent('linucb-quality', entry((ctx, c) => new QualityTiltLinUcb(ctx, c as never), { beta: 0, multiply: false }));
 }
 
 const preset = flag('preset', 'sim-ml-ls-v1');

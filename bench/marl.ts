@@ -42,6 +42,8 @@ const DEFAULT_ALPHA = 0.1;
 const team = (label: string, config: Record<string, unknown>, lambda = DEFAULT_LAMBDA, alpha = DEFAULT_ALPHA): Cfg => ({ label, agent: 'team', config: { ...config, lambda, alpha }, lambda, alpha });
 
 const FAIR = { fairSlots: 5, fairBeta: 20, fairSlotPool: 2000 };
+/** The SlateQ team as chosen on sim-interest-v1's validation seeds 101–104 (docs/benchmarks.md). */
+const SLATEQ = { learner: 'rls', epsilon: 0.1, credit: 'slateq', target: 'mc', gamma: 0.95, candidates: 200, itemMeanValue: true };
 
 const CONFIGS: Cfg[] = [
   { label: 'random', agent: 'random' },
@@ -52,6 +54,8 @@ const CONFIGS: Cfg[] = [
   { label: 'thompson', agent: 'thompson', learns: true },
   { label: 'linucb λ=1', agent: 'linucb', learns: true, lambda: 1 },
   { label: 'thompson λ=1', agent: 'thompson', learns: true, lambda: 1 },
+  // The best single agent on sim-interest-v1 (docs/benchmarks.md, "Agents that plan"): DQN with SlateQ's decomposition.
+  { label: 'dqn slateq', agent: 'dqn', learns: true, config: { retrieval: 'linear', huberDelta: 100, credit: 'slateq', target: 'mc', itemMeanValue: true, trainEvery: 1 } },
   team('user agent alone', { members: ['user'] }),
   // An extra agent alone (with --extras mf): the explicit-rating MF recommender's view [z-score | 1].
   team('mf agent alone', { members: ['mf'] }),
@@ -76,6 +80,8 @@ const CONFIGS: Cfg[] = [
   // The mode named `comm` until 2026-12-06 (its figures are labelled `team comm` before then).
   team('team value-sharing', { coordination: 'value-sharing' }),
   team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
+  // SlateQ's decomposition in the VDN team: P̂ from the user agent's click model × the summed values of a click.
+  team('team vdn slateq', { coordination: 'vdn', ...SLATEQ }),
   team('user agent alone λ=1', { members: ['user'] }, 1),
   team('team vdn λ=1', { coordination: 'vdn' }, 1),
   // λ ablation of the fair-exposure team (in evaluation 5 of 10 positions — the lower half, where
