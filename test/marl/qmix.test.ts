@@ -8,6 +8,7 @@ import { registerTeam } from '../../src/marl/register.js';
 import type { Observation } from '../../src/env/types.js';
 import { Rng } from '../../src/util/rng.js';
 import { toyContext } from '../agents/toy-context.js';
+import { actUnshown } from './team-probe.js';
 
 registerTeam();
 
@@ -208,9 +209,7 @@ describe('QMIX team (coordination qmix)', () => {
     train(t, 40);
     t.setTraining(false);
     const obs: Observation = { user: 2, history: Int32Array.of(5, 9), t: 0 };
-    const before = structuredClone(t.itemState.toJSON());
-    const slate = t.act(obs, 5);
-    t.itemState.load(before);
+    const slate = actUnshown(t, obs, 5);
     const net = (t.mode as QmixMode).net;
     const ex = t.explain(obs, slate);
     let prev = Infinity;

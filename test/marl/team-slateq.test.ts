@@ -13,6 +13,7 @@ import { restoreAgent } from '../../src/agents/registry.js';
 import { registerTeam } from '../../src/marl/register.js';
 import { Rng } from '../../src/util/rng.js';
 import { toyContext } from '../agents/toy-context.js';
+import { actUnshown, agentValue } from './team-probe.js';
 import { PLAN_ALL_GOOD_RETURN, PLAN_MYOPIC_RETURN, PLAN_OPTIMAL_RETURN, PlanningEnv, planningContext, runPlanningEpisodes } from '../agents/neural-toy.js';
 
 registerTeam();
@@ -46,19 +47,13 @@ describe("team with SlateQ credit (credit 'slateq')", () => {
     train(t, 60);
     t.setTraining(false);
     const obs: Observation = { user: 2, history: Int32Array.of(5, 9), t: 3 };
-    const before = structuredClone(t.itemState.toJSON());
-    const slate = t.act(obs, 5);
-    t.itemState.load(before);
+    const slate = actUnshown(t, obs, 5);
     const p = t.clickProbabilities(obs, slate.items)!;
     const expl = t.explain(obs, slate);
     let distinct = 0;
     for (const [r, item] of Array.from(slate.items).entries()) {
       let qbar = 0;
-      for (let k = 0; k < t.m; k++) {
-        const x = new Float64Array(t.views[k]!.dim);
-        t.views[k]!.features(obs, Int32Array.of(item), 1, x);
-        qbar += t.values[k]!.value(x, 0);
-      }
+      for (let k = 0; k < t.m; k++) qbar += agentValue(t, k, obs, item);
       expect(p[r]!).toBeGreaterThan(0);
       expect(p[r]!).toBeLessThanOrEqual(1);
       if (Math.abs(p[r]! - p[0]!) > 1e-3) distinct++;
@@ -107,13 +102,8 @@ describe("team with SlateQ credit (credit 'slateq')", () => {
     t.observe({ observation: obs1, slate: s1, reward: 2, parts: { R: 2, G: 0, A: 0 }, clicks: Int32Array.of(1, 0, 0, 0, 0), next: obs1, done: true });
     // The first click's target is 1 + 0.5·2 = 2, the second's 2: with one RLS step each from a
     // weak prior, both rows' values move most of the way there.
-    const value = (obs: Observation, item: number): number => {
-      const x = new Float64Array(t.views[0]!.dim);
-      t.views[0]!.features(obs, Int32Array.of(item), 1, x);
-      return t.values[0]!.value(x, 0);
-    };
-    expect(value(obs0, s0.items[2]!)).toBeGreaterThan(1.5);
-    expect(value(obs1, s1.items[0]!)).toBeGreaterThan(1.5);
+    expect(agentValue(t, 0, obs0, s0.items[2]!)).toBeGreaterThan(1.5);
+    expect(agentValue(t, 0, obs1, s1.items[0]!)).toBeGreaterThan(1.5);
   });
 
   it('a saved team with sessions still open finishes them as the original does', () => {

@@ -15,6 +15,7 @@ import { StateFeaturiser } from '../../src/agents/state.js';
 import { topK } from '../../src/util/topk.js';
 import { agentContract } from '../agents/contract.js';
 import { toyContext } from '../agents/toy-context.js';
+import { actUnshown, agentValue } from './team-probe.js';
 
 // The team is not in the agent and recommender registries until asked for (as the CLI does).
 registerTeam();
@@ -90,16 +91,10 @@ describe('value decomposition and mixing', () => {
     const obs: Observation = { user: 2, history: Int32Array.of(5, 9), t: 3 };
     t.setTraining(false);
     // The item agent's state moves when a slate is shown; score against the state before it.
-    const before = structuredClone(t.itemState.toJSON());
-    const slate = t.act(obs, 5);
-    t.itemState.load(before);
+    const slate = actUnshown(t, obs, 5);
     for (const [p, item] of Array.from(slate.items).entries()) {
       let sum = 0;
-      for (let k = 0; k < t.m; k++) {
-        const x = new Float64Array(t.views[k]!.dim);
-        t.views[k]!.features(obs, Int32Array.of(item), 1, x);
-        sum += t.values[k]!.value(x, 0);
-      }
+      for (let k = 0; k < t.m; k++) sum += agentValue(t, k, obs, item);
       expect(Math.abs(slate.scores![p]! - sum)).toBeLessThan(1e-5 * (1 + Math.abs(sum)));
     }
   });
@@ -219,9 +214,7 @@ describe('value decomposition and mixing', () => {
     }
     t.setTraining(false);
     // The item agent's state moves when a slate is shown; score against the state before it.
-    const before = structuredClone(t.itemState.toJSON());
-    const slate = t.act(obs, 5);
-    t.itemState.load(before);
+    const slate = actUnshown(t, obs, 5);
     // The mixer's weights for the state the team acted in (the team encodes it the same way).
     const featuriser = new StateFeaturiser(ctx);
     const w = new Float64Array(t.m);
@@ -231,11 +224,7 @@ describe('value decomposition and mixing', () => {
     expect(Math.max(...Array.from(w, (x) => Math.abs(x - 1)))).toBeGreaterThan(1e-3);
     for (const [p, item] of Array.from(slate.items).entries()) {
       let mixed = 0;
-      for (let k = 0; k < t.m; k++) {
-        const x = new Float64Array(t.views[k]!.dim);
-        t.views[k]!.features(obs, Int32Array.of(item), 1, x);
-        mixed += w[k]! * t.values[k]!.value(x, 0);
-      }
+      for (let k = 0; k < t.m; k++) mixed += w[k]! * agentValue(t, k, obs, item);
       expect(Math.abs(slate.scores![p]! - mixed)).toBeLessThan(1e-5 * (1 + Math.abs(mixed)));
     }
   });
