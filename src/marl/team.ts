@@ -13,7 +13,9 @@
  *
  * Learning (observe): the team reward is split over the shown positions (reward-split.ts) into
  * per-position TD targets y_p = ρ_p + γ·share_p·V(s'), V(s') the team value of the slate the team
- * would show at s'; the mode learns from them. Modes (team-config.ts lists them):
+ * would show at s'; the mode learns from them. Under SlateQ credit (VDN only) the team scores
+ * P̂(click)·Σ_k Q̄_k instead, P̂ the user agent's click model, and Q̄ learns from clicked items only,
+ * by TD or from the session's return (click-returns.ts). Modes (team-config.ts lists them):
  *  - independent: each agent learns its own stake with its own bootstrap; fusion weights learned;
  *  - vdn: Q_team = Σ_k Q_k trained on the team TD error;
  *  - weighted-vdn: Σ_k w_k(s)·Q_k with w ≥ 0 from a linear hypernetwork (called qmix before);
@@ -29,10 +31,11 @@
  */
 import { BaseAgent } from '../agents/base.js';
 import type { Transition } from '../agents/types.js';
-import { CandidateSource, SessionTracker } from '../agents/neural.js';
+import { CandidateSource } from '../agents/neural.js';
 import type { Observation, Slate } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { TeamCandidates } from './candidates.js';
+import { ClickReturns } from './click-returns.js';
 import type { TeamContext } from './context.js';
 import { evidenceFor } from './explain.js';
 import { checkFusion, MetaFusion } from './fusion.js';
@@ -50,17 +53,6 @@ import { ContentView, ITEM_FEATURES, ItemState, ItemView, ScorerView, UserView, 
 export * from './team-config.js';
 export { continuationShares } from './reward-split.js';
 export { mergeTeamSummaries, type ItemExplanation, type TeamSummary } from './team-explain.js';
-
-/**
- * A session whose return is not known yet (SlateQ credit, `target: 'mc'`): per clicked sample its
- * agents' feature rows (concatenated), the step it was clicked at and its share of that step.
- */
-interface OpenSession {
-  rows: Float64Array[];
-  step: number[];
-  share: number[];
-  rewards: number[];
-}
 
 export class TeamAgent extends BaseAgent<TeamConfig> {
   readonly name = 'team';
@@ -85,7 +77,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   /** Largest |team reward| seen so far (scales the bootstrap clip). */
   private rMax = 1;
   private syncBase: Float64Array[] | null = null;
-  private readonly sessions = new SessionTracker<OpenSession>();
+  /** Clicked samples waiting for their session's return (SlateQ credit, `target: 'mc'`). */
+  private readonly returns: ClickReturns;
 
   constructor(ctx: TeamContext, config: TeamConfig) {
     super(ctx, config);
@@ -144,6 +137,10 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.scores.mixer = this.mode;
     this.cands = new TeamCandidates(config, ctx.items.nItems, source, this.views, names, this.values, this.itemView, contentView);
     this.stats = new SummaryStats(names);
+    this.returns = new ClickReturns(
+      this.views.reduce((a, v) => a + v.dim, 0),
+      config.gamma,
+    );
   }
 
   /** RLS fitters of the values (learner `rls`): one joint for VDN, weighted VDN and QMIX, one joint for comm, one per agent for independent/value-sharing; empty otherwise. */
@@ -295,39 +292,25 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
    * then move Q̄ of each toward its share of the discounted return from its step.
    */
   private observeReturn(t: Transition, shownRows: Float64Array | null, arm: number): void {
-    const items = t.slate.items;
-    const K = items.length;
     const sc = this.scores;
-    const open = this.sessions.session(t, () => ({ rows: [], step: [], share: [], rewards: [] }));
-    open.rewards.push(t.reward);
-    let clicked = 0;
-    for (let p = 0; p < K; p++) clicked += t.clicks?.[p] ? 1 : 0;
-    if (clicked > 0) {
-      sc.evaluate(t.observation, items, arm, shownRows);
-      const width = this.views.reduce((a, v) => a + v.dim, 0);
-      for (let p = 0; p < K; p++) {
-        if (!t.clicks![p]) continue;
-        const row = new Float64Array(width);
-        let o = 0;
-        for (let a = 0; a < this.m; a++) {
-          const d = this.views[a]!.dim;
-          row.set(sc.F[a]!.subarray(p * d, (p + 1) * d), o);
-          o += d;
-        }
-        open.rows.push(row);
-        open.step.push(open.rewards.length - 1);
-        open.share.push(1 / clicked);
-      }
-    }
-    if (!t.done) return;
-    const g = this.config.gamma;
-    const ret = new Float64Array(open.rewards.length);
-    for (let s = open.rewards.length - 1, acc = 0; s >= 0; s--) ret[s] = acc = open.rewards[s]! + g * acc;
-    const vdn = this.mode as VdnMode;
-    for (let j = 0; j < open.rows.length; j++) {
+    let evaluated = false;
+    const samples = this.returns.record(t, (p, out) => {
+      // The agents' rows of the shown items as when the team acted (evaluated once per transition).
+      if (!evaluated) (sc.evaluate(t.observation, t.slate.items, arm, shownRows), (evaluated = true));
       let o = 0;
-      const parts = this.views.map((v) => open.rows[j]!.subarray(o, (o += v.dim)));
-      vdn.learnRows(parts, open.share[j]! * ret[open.step[j]!]!);
+      for (let a = 0; a < this.m; a++) {
+        const d = this.views[a]!.dim;
+        out.set(sc.F[a]!.subarray(p * d, (p + 1) * d), o);
+        o += d;
+      }
+    });
+    const vdn = this.mode as VdnMode;
+    for (const { row, y } of samples) {
+      let o = 0;
+      vdn.learnRows(
+        this.views.map((v) => row.subarray(o, (o += v.dim))),
+        y,
+      );
       for (const v of this.values) v.apply();
     }
   }
@@ -400,37 +383,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const retrieval = this.source.retrievalState();
     if (retrieval) s.retrieval = retrieval;
     // Sessions still open under Monte Carlo targets are saved, so a restored team finishes them.
-    const open = this.sessions.openByUser();
-    if (open.length > 0) {
-      s.openSessions = open.map(([user, o]) => ({
-        user,
-        rows: concatRows(o.rows),
-        step: Float64Array.from(o.step),
-        share: Float64Array.from(o.share),
-        rewards: Float64Array.from(o.rewards),
-      }));
-    }
+    const open = this.returns.save();
+    if (open) s.openSessions = open;
     return s;
   }
 
   protected override setState(s: Record<string, unknown>): void {
     this.rMax = loadTeamState(this.parts(), s);
     this.source.loadRetrievalState(s.retrieval as Record<string, unknown> | undefined);
-    const width = this.views.reduce((a, v) => a + v.dim, 0);
-    const saved = Array.isArray(s.openSessions) ? (s.openSessions as { user: number; rows: Float64Array; step: ArrayLike<number>; share: ArrayLike<number>; rewards: ArrayLike<number> }[]) : [];
-    this.sessions.restoreOpen(
-      saved.map(({ user, rows, step, share, rewards }) => [
-        user,
-        { rows: Array.from(step, (_, j) => rows.slice(j * width, (j + 1) * width)), step: Array.from(step), share: Array.from(share), rewards: Array.from(rewards) },
-      ]),
-    );
+    this.returns.load(s.openSessions);
   }
 }
 
-/** Rows of equal width as one array (saved agents store typed arrays). */
-function concatRows(rows: Float64Array[]): Float64Array {
-  const out = new Float64Array(rows.reduce((a, r) => a + r.length, 0));
-  let o = 0;
-  for (const r of rows) (out.set(r, o), (o += r.length));
-  return out;
-}
