@@ -137,10 +137,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.scores.mixer = this.mode;
     this.cands = new TeamCandidates(config, ctx.items.nItems, source, this.views, names, this.values, this.itemView, contentView);
     this.stats = new SummaryStats(names);
-    this.returns = new ClickReturns(
-      this.views.reduce((a, v) => a + v.dim, 0),
-      config.gamma,
-    );
+    this.returns = new ClickReturns(this.views.reduce((a, v) => a + v.dim, 0), config.gamma);
   }
 
   /** RLS fitters of the values (learner `rls`): one joint for VDN, weighted VDN and QMIX, one joint for comm, one per agent for independent/value-sharing; empty otherwise. */
@@ -307,10 +304,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const vdn = this.mode as VdnMode;
     for (const { row, y } of samples) {
       let o = 0;
-      vdn.learnRows(
-        this.views.map((v) => row.subarray(o, (o += v.dim))),
-        y,
-      );
+      vdn.learnRows(this.views.map((v) => row.subarray(o, (o += v.dim))), y);
       for (const v of this.values) v.apply();
     }
   }
@@ -394,4 +388,3 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.returns.load(s.openSessions);
   }
 }
-

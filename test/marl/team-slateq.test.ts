@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/env/types.js';
 import { TeamAgent, TEAM_DEFAULTS, type TeamConfig } from '../../src/marl/team.js';
+import type { ContentView } from '../../src/marl/views.js';
 import type { AgentContext } from '../../src/agents/state.js';
 import { restoreAgent } from '../../src/agents/registry.js';
 import { registerTeam } from '../../src/marl/register.js';
@@ -65,17 +66,20 @@ describe("team with SlateQ credit (credit 'slateq')", () => {
     expect(distinct).toBeGreaterThan(0);
   });
 
-  it('learns Q̄ from clicked items only: a slate nobody clicked moves no value (it does under click credit)', () => {
+  it('learns Q̄ from clicked items only: a slate nobody clicked moves no value (it does under click credit), a clicked one does', () => {
     const obs: Observation = { user: 1, history: Int32Array.of(3), t: 0 };
+    const moves = (t: TeamAgent, clicks: Int32Array): boolean => {
+      const theta = t.values.map((v) => Float64Array.from(v.theta));
+      const slate = t.act(obs, 5);
+      t.observe({ observation: obs, slate, reward: 0.3, parts: { R: 0, G: 0.3, A: 0 }, clicks, next: obs, done: false });
+      t.update();
+      return t.values.some((v, k) => v.theta.some((x, j) => x !== theta[k]![j]));
+    };
     for (const credit of ['slateq', 'clicks'] as const) {
       const t = team(ctx, { credit });
       train(t, 30);
-      const theta = t.values.map((v) => Float64Array.from(v.theta));
-      const slate = t.act(obs, 5);
-      t.observe({ observation: obs, slate, reward: 0.3, parts: { R: 0, G: 0.3, A: 0 }, clicks: new Int32Array(5), next: obs, done: false });
-      t.update();
-      const moved = t.values.some((v, k) => v.theta.some((x, j) => x !== theta[k]![j]));
-      expect(moved).toBe(credit === 'clicks');
+      expect(moves(t, new Int32Array(5))).toBe(credit === 'clicks');
+      expect(moves(t, Int32Array.of(0, 0, 1, 0, 0))).toBe(true);
     }
   });
 
@@ -86,6 +90,19 @@ describe("team with SlateQ credit (credit 'slateq')", () => {
     const x = new Float64Array(v.dim);
     v.features({ user: 0, history: new Int32Array(0), t: 0 }, Int32Array.of(12), 1, x);
     expect(x[v.dim - 1]).toBeCloseTo(meanValue[12]!, 6);
+    // The content agent's proposals (scoreAll) rank by the same value, m_i's weight included.
+    const cv = v as ContentView;
+    const theta = Float64Array.from({ length: v.dim }, (_, j) => Math.sin(j + 1));
+    const obs: Observation = { user: 0, history: Int32Array.of(4, 9), t: 0 };
+    const all = new Float64Array(base.items.nItems);
+    cv.setState(obs);
+    cv.scoreAll(theta, new Float64Array(cv.cdim), all);
+    for (let i = 0; i < base.items.nItems; i++) {
+      cv.features(obs, Int32Array.of(i), 1, x);
+      let dot = 0;
+      for (let j = 0; j < v.dim; j++) dot += theta[j]! * x[j]!;
+      expect(all[i]).toBeCloseTo(dot, 9);
+    }
     expect(() => team(base)).toThrow(/meanValue/);
   });
 
