@@ -76,7 +76,7 @@ const seedCount = (label: string): number => seedSets.get(label)?.size ?? 0;
 
 const base = (label: string): string => label.replace(/ λ=[0-9.]+$/, '');
 // Single agents: the team's members alone (with any --tag), the bandits that learn by ridge regression on the user agent's features, and the SlateQ DQN.
-const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone', 'mf agent alone', 'linucb', 'thompson', 'dqn slateq'];
+const SINGLES = ['user agent alone', 'item agent alone', 'content agent alone', 'user agent alone slateq shared', 'content agent alone slateq shared', 'mf agent alone', 'linucb', 'thompson', 'dqn slateq'];
 const isSingle = (label: string): boolean => SINGLES.includes(base(label).replace(/ \[[^\]]+\]$/, ''));
 const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
 /** Short labels for the charts' x axis. */

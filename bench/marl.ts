@@ -44,6 +44,11 @@ const team = (label: string, config: Record<string, unknown>, lambda = DEFAULT_L
 const FAIR = { fairSlots: 5, fairBeta: 20, fairSlotPool: 2000 };
 /** The SlateQ team as chosen on sim-interest-v1's validation seeds 101–104 (docs/benchmarks.md). */
 const SLATEQ = { learner: 'rls', epsilon: 0.1, credit: 'slateq', target: 'mc', gamma: 0.95, candidates: 200, itemMeanValue: true };
+/**
+ * The same with the agents sharing the click model (P̂ on every member's rows), the content agent's
+ * train profile, and 200 proposals per proposing agent (chosen on the same seeds, docs/benchmarks.md).
+ */
+const SLATEQ_SHARED = { ...SLATEQ, clickModel: 'team', contentProfile: 'both', proposals: 200 };
 
 const CONFIGS: Cfg[] = [
   { label: 'random', agent: 'random' },
@@ -82,6 +87,10 @@ const CONFIGS: Cfg[] = [
   team('team vdn meta-fusion', { coordination: 'vdn', fusion: 'meta' }),
   // SlateQ's decomposition in the VDN team: P̂ from the user agent's click model × the summed values of a click.
   team('team vdn slateq', { coordination: 'vdn', ...SLATEQ }),
+  team('team vdn slateq shared', { coordination: 'vdn', ...SLATEQ_SHARED }),
+  // Its members alone with the same options (a one-member team's click model reads its own rows).
+  team('user agent alone slateq shared', { members: ['user'], coordination: 'vdn', ...SLATEQ_SHARED }),
+  team('content agent alone slateq shared', { members: ['content'], coordination: 'vdn', ...SLATEQ_SHARED }),
   team('user agent alone λ=1', { members: ['user'] }, 1),
   team('team vdn λ=1', { coordination: 'vdn' }, 1),
   // λ ablation of the fair-exposure team (in evaluation 5 of 10 positions — the lower half, where
@@ -180,7 +189,7 @@ async function main(): Promise<void> {
     let setup = setups.get(key);
     if (!setup) {
       setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
-      const tctx = await attachTeamContent(setup.ctx, data.full);
+      const tctx = await attachTeamContent(setup.ctx, data.full, 32, undefined, data.train);
       tctx.extras = await fitExtras(extras, data.train);
       setups.set(key, setup);
     }

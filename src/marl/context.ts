@@ -7,6 +7,7 @@
  * items' genre indicators as its content vectors, without `titles` evidence names item indices.
  */
 import type { AgentContext } from '../agents/state.js';
+import type { Dataset } from '../data/dataset.js';
 import type { Recommender } from '../recommenders/types.js';
 import { DataError } from '../errors.js';
 
@@ -25,6 +26,17 @@ export interface TeamContext extends AgentContext {
   extras?: ExtraScorer[];
   /** Days since each item's first interaction (item age; "new this week" evidence, item-agent feature). */
   itemAgeDays?: Float32Array;
+  /**
+   * Each user's train items as CSR (user u < rows has indices[indptr[u] .. indptr[u+1]]), for
+   * profiles built from the whole train history (the content agent's `contentProfile: 'both'`).
+   */
+  trainHistory?: { rows: number; indptr: Int32Array; indices: Int32Array };
+}
+
+/** The split's users' items (its `byUser` CSR) as the team's `trainHistory`. */
+export function trainHistoryOf(train: Dataset): NonNullable<TeamContext['trainHistory']> {
+  const { rows, indptr, indices } = train.byUser();
+  return { rows, indptr, indices };
 }
 
 /** A context with content vectors (and optionally titles) attached; checks the shape. */

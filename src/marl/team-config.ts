@@ -5,6 +5,7 @@ import type { SeededConfig } from '../agents/base.js';
 import type { TeamContext } from './context.js';
 import { ConfigError } from '../errors.js';
 import type { FusionName } from './fusion.js';
+import type { ContentProfile } from './views.js';
 
 /**
  * How the agents learn together (one module each under modes/):
@@ -145,6 +146,19 @@ export interface TeamConfig extends SeededConfig {
    * item metadata such as a catalogue's average rating, z-scored) as one more content feature.
    */
   itemMeanValue: boolean;
+  /**
+   * The content agent's user profile: `recent` (the decayed mean content of the recent items) or
+   * `both` (that and the mean content of the user's train items, each its own feature block). `both`
+   * needs the context's `trainHistory` (attachTeamContent's `train` option).
+   */
+  contentProfile: ContentProfile;
+  /**
+   * SlateQ credit's click model P̂: `user`, the user agent's (a ridge regression of the click flags
+   * on LinUCB's rows, which also retrieves the candidates); `team`, one ridge regression on every
+   * member's rows side by side (team-click-model.ts), so the item and content agents' views inform
+   * it too. Retrieval stays the user agent's either way.
+   */
+  clickModel: 'user' | 'team';
 
   /** Reciprocal-rank fusion constant. */
   rrfK: number;
@@ -186,6 +200,8 @@ export const TEAM_DEFAULTS: Omit<TeamConfig, 'seed'> = {
   credit: 'clicks',
   target: 'td',
   itemMeanValue: false,
+  contentProfile: 'recent',
+  clickModel: 'user',
 
   rrfK: 60,
   metaC: 0.5,
@@ -225,6 +241,9 @@ export function checkTeamOptions(config: TeamConfig): void {
     if (config.slotting !== 'score') throw new ConfigError('credit slateq ranks by P̂·Q̄; it needs slotting score', 'slotting');
     if (config.fusion !== 'weighted') throw new ConfigError('credit slateq needs fusion weighted', 'fusion');
   }
+  if (config.clickModel !== 'user' && config.clickModel !== 'team') throw new ConfigError(`unknown clickModel "${String(config.clickModel)}"; expected user or team`, 'clickModel');
+  if (config.clickModel === 'team' && config.credit !== 'slateq') throw new ConfigError("clickModel 'team' is SlateQ credit's click model; it needs credit slateq", 'clickModel');
+  if (config.contentProfile !== 'recent' && config.contentProfile !== 'both') throw new ConfigError(`unknown contentProfile "${String(config.contentProfile)}"; expected recent or both`, 'contentProfile');
   if (config.slotting !== 'score' && config.slotting !== 'dcg') throw new ConfigError(`unknown slotting "${String(config.slotting)}"; expected score or dcg`, 'slotting');
 }
 

@@ -36,6 +36,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { TeamCandidates } from './candidates.js';
 import { ClickReturns } from './click-returns.js';
+import { TeamClickModel } from './team-click-model.js';
 import type { TeamContext } from './context.js';
 import { evidenceFor } from './explain.js';
 import { checkFusion, MetaFusion } from './fusion.js';
@@ -79,6 +80,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   private syncBase: Float64Array[] | null = null;
   /** Clicked samples waiting for their session's return (SlateQ credit, `target: 'mc'`). */
   private readonly returns: ClickReturns;
+  /** The click model over every member's rows (`clickModel: 'team'`), else null (the user agent's). */
+  private readonly teamClick: TeamClickModel | null;
 
   constructor(ctx: TeamContext, config: TeamConfig) {
     super(ctx, config);
@@ -93,7 +96,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.source = source;
     this.itemState = new ItemState(ctx.items.nItems);
     this.itemView = new ItemView(ctx, this.itemState);
-    const contentView = new ContentView(ctx, config.itemMeanValue ?? false);
+    const contentView = new ContentView(ctx, config.itemMeanValue ?? false, config.contentProfile ?? 'recent');
     const extras = ctx.extras ?? [];
     const names = resolveMembers(ctx, config);
     this.memberNames = names;
@@ -130,7 +133,14 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // The critics' actors sample slates from the fused scores while training; position scaling
     // would make critic and actors disagree, so they (and rank fusions) keep score order.
     const positional = config.slotting === 'dcg' && !SAMPLING_MODES.includes(config.coordination) && config.fusion !== 'borda' && config.fusion !== 'rrf';
-    const clickModel = slateq ? (obs: Observation, items: Int32Array, out: Float32Array): void => void source.clickProbabilities(obs, items, out) : null;
+    const teamClick = slateq && config.clickModel === 'team' ? new TeamClickModel(this.views.map((v) => v.dim)) : null;
+    this.teamClick = teamClick;
+    // The team's model reads the members' rows TeamScores.evaluate has just computed for `items`.
+    const clickModel = !slateq
+      ? null
+      : teamClick
+        ? (_obs: Observation, items: Int32Array, out: Float32Array): void => teamClick.probabilities(this.scores.F, items.length, out)
+        : (obs: Observation, items: Int32Array, out: Float32Array): void => void source.clickProbabilities(obs, items, out);
     this.scores = new TeamScores(this.views, this.values, this.itemView, this.meta, config, names, maxN, ctx.slateSize, positional, clickModel);
     const core: TeamCore = { config, ctx, rng: this.rng, views: this.views, values: this.values, memberNames: names, m: this.m, scores: this.scores, ridges };
     this.mode = createMode(core);
@@ -155,9 +165,12 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     return this.split.stakeA;
   }
 
-  /** The user agent's click model P̂(click ∣ obs) of each item (SlateQ credit only; null otherwise). */
+  /** The click model's P̂(click ∣ obs) of each item (SlateQ credit only; null otherwise): the team's or the user agent's (`clickModel`). */
   clickProbabilities(obs: Observation, items: ArrayLike<number>): Float32Array | null {
-    return this.config.credit === 'slateq' ? this.source.clickProbabilities(obs, items, new Float32Array(items.length)) : null;
+    if (this.config.credit !== 'slateq') return null;
+    if (!this.teamClick) return this.source.clickProbabilities(obs, items, new Float32Array(items.length));
+    const n = this.scores.evaluate(obs, Int32Array.from(items), 0);
+    return Float32Array.from(this.scores.p.subarray(0, n));
   }
 
   /** Candidate items for an observation (never history items). `random` adds the random part. */
@@ -247,6 +260,10 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const slateq = this.config.credit === 'slateq';
     // The click model learns from every impression, before the values read it at s'.
     if (slateq) this.source.learn(t);
+    if (this.teamClick) {
+      sc.evaluate(t.observation, items, arm, rec?.shownRows ?? null);
+      this.teamClick.learn(sc.F, K, t.clicks);
+    }
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
     const gamma = this.config.gamma;
 
@@ -379,6 +396,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     // Sessions still open under Monte Carlo targets are saved, so a restored team finishes them.
     const open = this.returns.save();
     if (open) s.openSessions = open;
+    if (this.teamClick) s.teamClick = this.teamClick.save();
     return s;
   }
 
@@ -386,5 +404,6 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     this.rMax = loadTeamState(this.parts(), s);
     this.source.loadRetrievalState(s.retrieval as Record<string, unknown> | undefined);
     this.returns.load(s.openSessions);
+    this.teamClick?.load(s.teamClick);
   }
 }

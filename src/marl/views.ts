@@ -7,9 +7,10 @@
  *  - item agent: item state only — [1 | cold | log-popularity | log exposure so far | online CTR |
  *    never shown | recency of the last showing | newness from the item's age | exposure value
  *    b_i / (1 + e_i / ē)], from `ItemState` (what the team has shown);
- *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1 (| m_i)] with p(s) the decayed mean
- *    embedding of the recent items (content vectors, or genre indicators when the context has
- *    none) and, with `itemMeanValue`, the item's z-scored mean training value m_i;
+ *  - content agent: text embeddings — [e_i ⊙ p(s) | e_i | 1 (| m_i) (| e_i ⊙ p_train(u))] with p(s)
+ *    the decayed mean embedding of the recent items (content vectors, or genre indicators when the
+ *    context has none), with `itemMeanValue` the item's z-scored mean training value m_i, and
+ *    with `contentProfile: 'both'` the mean embedding p_train(u) of the user's train items;
  *  - extra agents: an external scorer's score of the item, z-scored over the catalogue, and 1.
  */
 import { LinearSlateFeatures } from '../agents/linucb.js';
@@ -18,6 +19,13 @@ import type { Observation } from '../env/types.js';
 import type { ExtraScorer, TeamContext } from './context.js';
 import { logPopularity } from '../util/log-popularity.js';
 import { ConfigError } from '../errors.js';
+
+/**
+ * Which user profiles the content agent reads: `recent`, the decayed mean content of the recent
+ * items; `both`, that and the mean content of the user's whole train history, as two feature blocks
+ * whose weights the agent learns (long-term taste against what the session has moved to).
+ */
+export type ContentProfile = 'recent' | 'both';
 
 export interface View {
   readonly name: string;
@@ -149,7 +157,18 @@ export class ContentView implements View {
   private readonly decay = 0.8;
   private readonly window = 10;
 
-  constructor(ctx: TeamContext, itemMeanValue = false) {
+  /**
+   * The users' train profiles (rows × cdim: the mean content vector of each user's train items)
+   * with `contentProfile: 'both'`, else null; `trainRows` users have one (others read zeros).
+   */
+  private readonly trainProfiles: Float32Array | null;
+  private trainRows = 0;
+  /** This observation's train profile (zeros for a user without one); read after setState. */
+  private readonly longProfile: Float64Array;
+  /** Offset of the e_i ⊙ p_train(u) block in a row (dim when there is none). */
+  private readonly longAt: number;
+
+  constructor(ctx: TeamContext, itemMeanValue = false, profile: ContentProfile = 'recent') {
     if (itemMeanValue && !ctx.items.meanValue) throw new ConfigError("itemMeanValue needs the item space's meanValue (itemSpaceFromTrain builds it)", 'itemMeanValue');
     this.meanValue = itemMeanValue ? ctx.items.meanValue! : null;
     if (ctx.content) {
@@ -166,8 +185,32 @@ export class ContentView implements View {
         for (let c = c0; c < c1; c++) this.vectors[i * this.cdim + catIndices[c]!] = 1 / Math.sqrt(c1 - c0);
       }
     }
-    this.dim = 2 * this.cdim + 1 + (this.meanValue ? 1 : 0);
+    this.longAt = 2 * this.cdim + 1 + (this.meanValue ? 1 : 0);
+    this.dim = this.longAt + (profile === 'both' ? this.cdim : 0);
     this.profile = new Float64Array(this.cdim);
+    this.longProfile = new Float64Array(this.cdim);
+    this.trainProfiles = profile === 'both' ? this.buildTrainProfiles(ctx) : null;
+  }
+
+  /** Mean content vector of each user's train items (a content-based recommender's user profile). */
+  private buildTrainProfiles(ctx: TeamContext): Float32Array {
+    const th = ctx.trainHistory;
+    if (!th) throw new ConfigError("contentProfile 'both' needs the users' train items in the context (trainHistory; attachTeamContent's train option)", 'contentProfile');
+    const d = this.cdim;
+    const v = this.vectors;
+    this.trainRows = th.rows;
+    const out = new Float32Array(th.rows * d);
+    for (let u = 0; u < th.rows; u++) {
+      const a = th.indptr[u]!;
+      const b = th.indptr[u + 1]!;
+      if (b === a) continue;
+      for (let k = a; k < b; k++) {
+        const o = th.indices[k]! * d;
+        for (let j = 0; j < d; j++) out[u * d + j]! += v[o + j]!;
+      }
+      for (let j = 0; j < d; j++) out[u * d + j]! /= b - a;
+    }
+    return out;
   }
 
   /** p(s): decayed mean content vector of the recent items. */
@@ -188,6 +231,12 @@ export class ContentView implements View {
       w *= this.decay;
     }
     if (ws > 0) for (let j = 0; j < d; j++) this.profile[j]! /= ws;
+    const tp = this.trainProfiles;
+    if (tp) {
+      const u = obs.user;
+      if (u >= 0 && u < this.trainRows) for (let j = 0; j < d; j++) this.longProfile[j] = tp[u * d + j]!;
+      else this.longProfile.fill(0);
+    }
   }
 
   features(obs: Observation, items: Int32Array, n: number, out: Float64Array): void {
@@ -204,13 +253,15 @@ export class ContentView implements View {
       }
       out[q + 2 * d] = 1;
       if (this.meanValue) out[q + 2 * d + 1] = this.meanValue[items[r]!]!;
+      if (this.trainProfiles) for (let j = 0; j < d; j++) out[q + this.longAt + j] = this.vectors[o + j]! * this.longProfile[j]!;
     }
   }
 
   /** θᵀφ(s, i) for every item (after setState), into `out`: one dot product per item. */
   scoreAll(theta: Float64Array, w: Float64Array, out: Float64Array): void {
     const d = this.cdim;
-    for (let j = 0; j < d; j++) w[j] = theta[j]! * this.profile[j]! + theta[d + j]!;
+    const L = this.trainProfiles ? this.longAt : -1;
+    for (let j = 0; j < d; j++) w[j] = theta[j]! * this.profile[j]! + theta[d + j]! + (L >= 0 ? theta[L + j]! * this.longProfile[j]! : 0);
     const b = theta[2 * d]!;
     const v = this.vectors;
     const mv = this.meanValue;

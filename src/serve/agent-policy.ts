@@ -246,6 +246,8 @@ export class AgentPolicy implements ServingPolicy {
       items: space.items,
       userVectors: space.userVectors,
       nUsers,
+      // The users' snapshot items (scrubbed rows are empty): the content agent's train profile.
+      trainHistory: { rows: nUsers, indptr: model.seenIndptr, indices: model.seenIndices },
       slateSize: this.config.slateSize,
       horizon: this.config.horizon,
       scoreUser: (u, out) => void model.rec.scoreAll(u >= 0 && u < nUsers ? u : { items: new Int32Array(0) }, out),

@@ -68,6 +68,20 @@ describe('served agents learn from feedback', () => {
     });
   }
 
+  it("team with the content agent's train profile and the team's click model: built on the snapshot's histories, its click model learns", () => {
+    const config = { coordination: 'vdn', learner: 'rls', credit: 'slateq', contentProfile: 'both', clickModel: 'team' };
+    const p = servedPolicy(w, 'team', config);
+    const clickModel = (): string => stringify((p.served.toJSON().state as { teamClick: unknown }).teamClick);
+    const a = p.choose(inputFor(w, { eventId: 'e0', session: 's', ts: 0, k: 3 }));
+    const before = clickModel();
+    p.learn(a.payload, 0, 1);
+    p.endDecision(a.payload);
+    p.endSession('s');
+    p.flush();
+    expect(p.updates).toBe(1);
+    expect(clickModel()).not.toBe(before);
+  });
+
   // Tabular agents remembered their action by the acted slate object; a server's transitions after
   // a restart (or of a filtered slate) carry a copy, and must still update the table.
   for (const name of ['qlearning', 'sarsa']) {

@@ -221,7 +221,7 @@ export function register(program: Command): void {
             const simData = await loadSimData(dataDir, readOpts);
             // The content member's appeal ratings, from a chat model (cached with the LLM users' answers).
             const contentChat = flags.contentLlm !== undefined ? openChatModel(flags.contentLlm, { cachePath: false, ...(llmCache ? { cache: llmCache } : contentCache ? { cache: contentCache } : {}) }) : undefined;
-            const tctx = await attachTeamContent(setup.ctx, simData.full, 32, contentChat);
+            const tctx = await attachTeamContent(setup.ctx, simData.full, 32, contentChat, simData.train);
             // The setup is cached per process: reset its extras so that each run gets exactly the ones asked for.
             tctx.extras = await fitExtras(extraSpecs, simData.train);
           }
