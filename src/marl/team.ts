@@ -168,9 +168,15 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
   /** The click model's P̂(click ∣ obs) of each item (SlateQ credit only; null otherwise): the team's or the user agent's (`clickModel`). */
   clickProbabilities(obs: Observation, items: ArrayLike<number>): Float32Array | null {
     if (this.config.credit !== 'slateq') return null;
-    if (!this.teamClick) return this.source.clickProbabilities(obs, items, new Float32Array(items.length));
-    const n = this.scores.evaluate(obs, Int32Array.from(items), 0);
-    return Float32Array.from(this.scores.p.subarray(0, n));
+    const out = new Float32Array(items.length);
+    if (!this.teamClick) return this.source.clickProbabilities(obs, items, out);
+    // The team's model reads the members' rows, which the scoring buffers hold maxN items at a time.
+    const all = Int32Array.from(items);
+    for (let a = 0; a < all.length; a += this.scores.maxN) {
+      const n = this.scores.evaluate(obs, all.subarray(a, a + this.scores.maxN), 0);
+      for (let r = 0; r < n; r++) out[a + r] = this.scores.p[r]!;
+    }
+    return out;
   }
 
   /** Candidate items for an observation (never history items). `random` adds the random part. */

@@ -157,6 +157,18 @@ describe("the team's click model (clickModel 'team')", () => {
     expect(() => restoreAgent(broken, ctx)).toThrow(/team click model/);
   });
 
+  it('gives P̂ for more items than the scoring buffers hold, each as when asked alone', () => {
+    // 5 candidates and no proposals: the buffers hold 10 rows; 40 items take four passes.
+    const t = team(tasteContext(), { contentProfile: 'both', clickModel: 'team', candidates: 5, randomCandidates: 0 });
+    train(t, 60);
+    const obs: Observation = { user: 4, history: Int32Array.of(7), t: 0 };
+    const items = Int32Array.from({ length: N_ITEMS }, (_, i) => N_ITEMS - 1 - i);
+    const all = t.clickProbabilities(obs, items)!;
+    expect(all.length).toBe(N_ITEMS);
+    for (let r = 0; r < N_ITEMS; r++) expect(all[r]).toBe(t.clickProbabilities(obs, items.subarray(r, r + 1))![0]);
+    expect(new Set(all).size).toBeGreaterThan(1);
+  });
+
   it('needs SlateQ credit', () => {
     expect(() => team(tasteContext(), { credit: 'clicks', clickModel: 'team' })).toThrow(/clickModel/);
   });
