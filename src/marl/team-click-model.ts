@@ -9,6 +9,17 @@
 import { RidgeStats } from '../agents/ridge-stats.js';
 import { ModelStateError } from '../errors.js';
 
+/** Row r of every member's rows (F[a] holds member a's, `dims[a]` wide) side by side, into `out`. */
+export function joinedRow(F: Float64Array[], dims: readonly number[], r: number, out: Float64Array): Float64Array {
+  let o = 0;
+  for (let a = 0; a < dims.length; a++) {
+    const w = dims[a]!;
+    out.set(F[a]!.subarray(r * w, (r + 1) * w), o);
+    o += w;
+  }
+  return out;
+}
+
 export class TeamClickModel {
   readonly d: number;
   private readonly stats: RidgeStats;
@@ -25,20 +36,9 @@ export class TeamClickModel {
     this.row = new Float64Array(this.d);
   }
 
-  /** The members' rows of item row r side by side (F[a] holds member a's rows, `dims[a]` wide). */
-  private gather(F: Float64Array[], r: number): Float64Array {
-    let o = 0;
-    for (let a = 0; a < this.dims.length; a++) {
-      const w = this.dims[a]!;
-      this.row.set(F[a]!.subarray(r * w, (r + 1) * w), o);
-      o += w;
-    }
-    return this.row;
-  }
-
   /** Learn the click flags of rows 0..n−1 of F (the shown items, in slate order). */
   learn(F: Float64Array[], n: number, clicks: ArrayLike<number> | undefined): void {
-    for (let r = 0; r < n; r++) this.stats.add(this.gather(F, r), clicks?.[r] ? 1 : 0);
+    for (let r = 0; r < n; r++) this.stats.add(joinedRow(F, this.dims, r, this.row), clicks?.[r] ? 1 : 0);
     this.stale = true;
   }
 
@@ -50,7 +50,7 @@ export class TeamClickModel {
     }
     const th = this.stats.theta;
     for (let r = 0; r < n; r++) {
-      const x = this.gather(F, r);
+      const x = joinedRow(F, this.dims, r, this.row);
       let v = 0;
       for (let j = 0; j < this.d; j++) v += th[j]! * x[j]!;
       out[r] = v < 0.001 ? 0.001 : v > 1 ? 1 : v;

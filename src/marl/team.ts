@@ -36,7 +36,7 @@ import type { Observation, Slate } from '../env/types.js';
 import { ConfigError } from '../errors.js';
 import { TeamCandidates } from './candidates.js';
 import { ClickReturns } from './click-returns.js';
-import { TeamClickModel } from './team-click-model.js';
+import { joinedRow, TeamClickModel } from './team-click-model.js';
 import type { TeamContext } from './context.js';
 import { evidenceFor } from './explain.js';
 import { checkFusion, MetaFusion } from './fusion.js';
@@ -266,6 +266,8 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     const slateq = this.config.credit === 'slateq';
     // The click model learns from every impression, before the values read it at s'.
     if (slateq) this.source.learn(t);
+    // The team's click model learns from the shown items' rows as when the team acted; under
+    // Monte Carlo targets the clicked ones' rows are then read from the same evaluation.
     if (this.teamClick) {
       sc.evaluate(t.observation, items, arm, rec?.shownRows ?? null);
       this.teamClick.learn(sc.F, K, t.clicks);
@@ -273,7 +275,7 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
     if (this.config.fusion === 'meta') this.meta.reward(arm, r);
     const gamma = this.config.gamma;
 
-    if (slateq && this.config.target === 'mc') return this.observeReturn(t, rec?.shownRows ?? null, arm);
+    if (slateq && this.config.target === 'mc') return this.observeReturn(t, rec?.shownRows ?? null, arm, this.teamClick !== null);
 
     // Bootstrap: value of the slate the team would show at s' (per agent for independent learners).
     const vNext = new Float64Array(m + 1);
@@ -309,20 +311,16 @@ export class TeamAgent extends BaseAgent<TeamConfig> {
 
   /**
    * SlateQ credit with Monte Carlo targets: keep the clicked items' rows until the session ends,
-   * then move Q̄ of each toward its share of the discounted return from its step.
+   * then move Q̄ of each toward its share of the discounted return from its step. `evaluated`: the
+   * scoring buffers already hold the shown items' rows (the team's click model has just learned from them).
    */
-  private observeReturn(t: Transition, shownRows: Float64Array | null, arm: number): void {
+  private observeReturn(t: Transition, shownRows: Float64Array | null, arm: number, evaluated: boolean): void {
     const sc = this.scores;
-    let evaluated = false;
+    const dims = this.views.map((v) => v.dim);
     const samples = this.returns.record(t, (p, out) => {
       // The agents' rows of the shown items as when the team acted (evaluated once per transition).
       if (!evaluated) (sc.evaluate(t.observation, t.slate.items, arm, shownRows), (evaluated = true));
-      let o = 0;
-      for (let a = 0; a < this.m; a++) {
-        const d = this.views[a]!.dim;
-        out.set(sc.F[a]!.subarray(p * d, (p + 1) * d), o);
-        o += d;
-      }
+      joinedRow(sc.F, dims, p, out);
     });
     const vdn = this.mode as VdnMode;
     for (const { row, y } of samples) {
