@@ -31,6 +31,8 @@ interface Run {
   seeds: number;
   seed0?: number;
   evalSessions: number;
+  /** The content agent's item vectors (`bench/marl.ts --content`); files without it used the embeddings. */
+  content?: string;
   rows: Row[];
 }
 
@@ -46,7 +48,7 @@ if (files.length === 0) {
   process.exit(2);
 }
 const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Run);
-const key = (r: Run): string => `${r.preset ?? 'sim-ml-ls-v1'} · ${r.steps} training steps · ${r.evalSessions} evaluation sessions`;
+const key = (r: Run): string => `${r.preset ?? 'sim-ml-ls-v1'} · ${r.steps} training steps · ${r.evalSessions} evaluation sessions · content ${r.content ?? 'embed'}`;
 for (const r of runs) if (key(r) !== key(runs[0]!)) throw new Error(`files differ in setup: "${key(r)}" vs "${key(runs[0]!)}"`);
 // Rows of the same variant from runs over other seeds (--seed0) are pooled: their per-seed values
 // are concatenated in file order (seed sets must not repeat) and the intervals recomputed.

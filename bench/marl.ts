@@ -8,6 +8,8 @@
  *
  * `--extras mf,ease` (or `mf{"epochs":40}`): recommenders fitted on the train split join the team as extra agents.
  * `--part i/n` runs every n-th configuration starting at i (to split the run over processes).
+ * `--content genres`: the content agent reads the items' genre indicators (split over each item's
+ * genres) instead of the built-in encoder's text embeddings of title and genres (`embed`, the default).
  */
 import { writeFileSync } from 'node:fs';
 import { registerTeam } from '../src/marl/register.js';
@@ -177,6 +179,8 @@ async function main(): Promise<void> {
   // --over '{"fairBeta":20}': JSON merged into every team configuration (for sweeps).
   const over = JSON.parse(arg('over', '{}')) as Record<string, unknown>;
   const tag = arg('tag', '');
+  const contentKind = arg('content', 'embed');
+  if (contentKind !== 'embed' && contentKind !== 'genres') throw new Error(`--content ${contentKind}: expected embed or genres`);
   // --extras 'mf{"epochs":40},ease': recommender names, each with an optional JSON config.
   const extras = parseExtrasSpec(arg('extras', ''));
   const only = arg('only', '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
@@ -190,6 +194,8 @@ async function main(): Promise<void> {
     if (!setup) {
       setup = await buildSetup({ preset, dataDir, lambda: cfg.lambda ?? DEFAULT_LAMBDA, alpha: cfg.alpha ?? DEFAULT_ALPHA });
       const tctx = await attachTeamContent(setup.ctx, data.full, 32, undefined, data.train);
+      // --content genres: the content agent reads the items' genre indicators instead of the text embeddings.
+      if (contentKind === 'genres') delete tctx.content;
       tctx.extras = await fitExtras(extras, data.train);
       setups.set(key, setup);
     }
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
     rows.push(row);
     const f = (m: MeanCi, d = 3): string => `${m.mean.toFixed(d)} [${m.ci95[0].toFixed(d)}, ${m.ci95[1].toFixed(d)}]`;
     console.log(`| ${label} | ${row.lambda} | ${row.alpha} | ${f(row.return)} | ${f(row.ctr)} | ${f(row.gini)} | ${f(row.cold, 4)} | ${row.wallSeconds.toFixed(0)} |`);
-    if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, seed0, evalSessions, rows }, null, 2));
+    if (out) writeFileSync(out, JSON.stringify({ preset, steps, seeds, seed0, evalSessions, content: contentKind, rows }, null, 2));
   }
 }
 
